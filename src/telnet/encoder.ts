@@ -1,0 +1,69 @@
+// Pure telnet encoders: IAC escaping, NVT newlines, negotiation and subnegotiation frames (RFC 854, 855).
+
+import { IAC, SB, SE } from './constants.js';
+
+const NEWLINES = /\r\n|\r|\n/g;
+
+/** Doubles every IAC byte; returns the input itself when it holds none. */
+export function escapeIac(bytes: Uint8Array): Uint8Array {
+  let next = bytes.indexOf(IAC);
+  if (next === -1) return bytes;
+  let count = 0;
+  for (let i = next; i !== -1; i = bytes.indexOf(IAC, i + 1)) count++;
+  const out = Buffer.allocUnsafe(bytes.length + count);
+  let from = 0;
+  let at = 0;
+  while (next !== -1) {
+    out.set(bytes.subarray(from, next + 1), at);
+    at += next + 1 - from;
+    out[at++] = IAC;
+    from = next + 1;
+    next = bytes.indexOf(IAC, from);
+  }
+  out.set(bytes.subarray(from), at);
+  return out;
+}
+
+/**
+ * Encodes text for the NVT: UTF-8, a lone LF becomes CR LF and a lone CR becomes CR NUL
+ * (RFC 854 says a CR must be followed by LF or NUL), IAC doubled. Stateless, so a CR at
+ * the end of one call and an LF at the start of the next are two line ends.
+ */
+export function encodeText(text: string): Buffer {
+  const bytes = Buffer.from(hasNewline(text) ? text.replace(NEWLINES, nvtNewline) : text, 'utf8');
+  // Well-formed UTF-8 never contains 0xFF, but escaping here keeps the NVT guarantee
+  // from resting on that; it costs one indexOf.
+  const escaped = escapeIac(bytes);
+  return Buffer.isBuffer(escaped) ? escaped : Buffer.from(escaped);
+}
+
+/** IAC <verb> <option>, verb being DO, DONT, WILL or WONT. */
+export function negotiate(verb: number, option: number): Buffer {
+  return Buffer.from([IAC, verb, option]);
+}
+
+/** IAC SB <option> <payload, IAC doubled> IAC SE. */
+export function subnegotiation(option: number, payload: Uint8Array | readonly number[]): Buffer {
+  const body = escapeIac(payload instanceof Uint8Array ? payload : Uint8Array.from(payload));
+  const out = Buffer.allocUnsafe(body.length + 5);
+  out[0] = IAC;
+  out[1] = SB;
+  out[2] = option;
+  out.set(body, 3);
+  out[body.length + 3] = IAC;
+  out[body.length + 4] = SE;
+  return out;
+}
+
+/** IAC <cmd>, for commands without an option such as NOP, GA or AYT. */
+export function command(cmd: number): Buffer {
+  return Buffer.from([IAC, cmd]);
+}
+
+function hasNewline(text: string): boolean {
+  return text.includes('\n') || text.includes('\r');
+}
+
+function nvtNewline(match: string): string {
+  return match === '\r' ? '\r\0' : '\r\n';
+}
