@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// server-launcher: command-line arguments to running servers, and back out on a signal.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+
+import { loadConfig } from './config/load.js';
+import { TRANSPORTS, parseConfig } from './config/schema.js';
+import type { Config } from './config/schema.js';
+import { ProtocolServerError } from './errors.js';
+import { launchServers } from './server/launcher.js';
+
+/** Exit code for a problem found before serving (config, handler, address). */
+const EXIT_SETUP = 2;
+/** Exit code for a failure while running. */
+const EXIT_RUNTIME = 1;
+
+interface CliOptions {
+  config?: string;
+  host: string;
+  port: number;
+  transport: string;
+  verbose: number;
+}
+
+const program = new Command('server-launcher')
+  .description('Serve a handler class over telnet, TCP and WebSocket.')
+  .argument('[handler]', 'handler to serve, as <module>:<ExportName> (instead of --config)')
+  .option('-c, --config <file>', 'YAML config file with one server or a servers: map')
+  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--port <port>', 'port to listen on', parsePort, 8023)
+  .addOption(new Option('--transport <name>', 'transport to serve').choices(TRANSPORTS).default('telnet'))
+  .option('-v, --verbose', 'more logging: -v info, -vv debug', (_value, total: number) => total + 1, 0)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  server-launcher -c examples/echo-server/config.yaml
+  server-launcher ./handler.ts:EchoHandler --transport tcp --port 8024
+  server-launcher -c config.yaml --host 127.0.0.1 -vv
+
+From a project that depends on this package, run it through npx with "--" so that
+npx does not read the options: npx -- server-launcher -c config.yaml`,
+  )
+  .showHelpAfterError();
+
+program.parse();
+const handlerArgument = program.args[0];
+const options = program.opts<CliOptions>();
+const logger = pino(
+  { level: options.verbose >= 2 ? 'debug' : options.verbose === 1 ? 'info' : 'warn' },
+  pino.destination(2),
+);
+
+await main();
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = await buildConfig();
+  } catch (err) {
+    fail(err, EXIT_SETUP);
+  }
+
+  let launch: Awaited<ReturnType<typeof launchServers>>;
+  try {
+    launch = await launchServers(config, { logger });
+  } catch (err) {
+    fail(err, EXIT_SETUP);
+  }
+  for (const server of launch.servers) {
+    process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
+  }
+
+  process.on('unhandledRejection', (reason) => {
+    // A handler's stray promise must not take every other session down with it.
+    logger.error({ err: reason }, 'unhandled rejection');
+  });
+
+  let isStopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (isStopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(EXIT_RUNTIME);
+    }
+    isStopping = true;
+    process.stdout.write(`${signal}: shutting down (press Ctrl-C again to exit at once)\n`);
+    launch.stop().then(
+      () => process.exit(0),
+      (err: unknown) => fail(err, EXIT_RUNTIME),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+async function buildConfig(): Promise<Config> {
+  const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
+  if (options.config !== undefined && handlerArgument !== undefined) {
+    throw new ProtocolServerError('give either a handler (module:Export) or --config, not both');
+  }
+  if (options.config === undefined) {
+    if (handlerArgument === undefined) {
+      throw new ProtocolServerError('nothing to serve: give a handler (module:Export) or --config FILE (see --help)');
+    }
+    const raw = { handler_class: handlerArgument, host: options.host, port: options.port, transport: options.transport };
+    return parseConfig(raw, process.cwd());
+  }
+  const config = await loadConfig(options.config);
+  for (const flag of ['port', 'transport'] as const) {
+    if (given(flag) && config.servers.length > 1) {
+      throw new ProtocolServerError(
+        `--${flag} applies to a config with one server; ${options.config} has ${config.servers.length}`,
+      );
+    }
+  }
+  for (const server of config.servers) {
+    if (given('host')) server.host = options.host;
+    if (given('port')) server.port = options.port;
+    if (given('transport')) server.transport = options.transport as Config['servers'][number]['transport'];
+  }
+  return config;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('expected a port number 0-65535.');
+  return port;
+}
+
+function fail(err: unknown, exitCode: number): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`server-launcher: ${message}\n`);
+  if (options.verbose >= 2 && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (!(err instanceof ProtocolServerError)) logger.debug({ err }, 'unexpected error');
+  process.exit(exitCode);
+}

@@ -1,0 +1,40 @@
+// Reads a YAML config file into a validated Config.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+import { YAMLParseError, parse } from 'yaml';
+
+import { ConfigError } from '../errors.js';
+import { parseConfig } from './schema.js';
+import type { Config } from './schema.js';
+
+/** Loads and validates `file`; relative paths inside resolve against the file's folder. */
+export async function loadConfig(file: string): Promise<Config> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`config file not found: ${file}`);
+    if (code === 'EISDIR') throw new ConfigError(`config file is a directory: ${file}`);
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text, { prettyErrors: false, uniqueKeys: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const line = err.linePos?.[0].line;
+      const reason = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new ConfigError(`${file}${line === undefined ? '' : `:${line}`}: YAML syntax error: ${reason}`);
+    }
+    throw err;
+  }
+  try {
+    return parseConfig(raw, dirname(path));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,242 @@
+// Config: the YAML keys of the original package (snake_case), their defaults and checks.
+import { z } from 'zod';
+
+import { ConfigError } from '../errors.js';
+
+/** Transports a server can use. */
+export const TRANSPORTS = ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+/** One server's settings, camelCased, with every default applied. */
+export interface ServerConfig {
+  /** The key under `servers:`, or the transport's name for a single-server file. */
+  name: string;
+  host: string;
+  port: number;
+  transport: TransportName;
+  /** "<module>:<ExportName>"; the module is relative to `baseDir` or a package name. */
+  handlerClass: string;
+  maxConnections: number;
+  /** 0 = no per-address limit. */
+  maxConnectionsPerIp: number;
+  /** Seconds a session may stay idle before it is closed; 0 = never. */
+  connectionTimeout: number;
+  welcomeMessage: string | undefined;
+  wsPath: string;
+  allowOrigins: string[];
+  useSsl: boolean;
+  sslCert: string | undefined;
+  sslKey: string | undefined;
+  pingInterval: number;
+  pingTimeout: number;
+  enableMonitoring: boolean;
+  monitorPath: string;
+  /** Longest input line, in characters; longer input is cut there. */
+  maxLineLength: number;
+  /** Largest inbound WebSocket message, in bytes. */
+  maxMessageSize: number;
+  /** Serve the browser terminal page on the WebSocket port. */
+  webClient: boolean;
+  /** Seconds between telnet NOP keepalives; 0 = none. */
+  keepaliveInterval: number;
+  /** Folder that relative paths (handler module, certificates) are resolved against. */
+  baseDir: string;
+  /** Where this server's keys sit in the file: "servers.telnet." or "" at the top level. */
+  keyPrefix: string;
+}
+
+/** A whole config file: one or more servers. */
+export interface Config {
+  servers: ServerConfig[];
+}
+
+const seconds = z.number().min(0);
+
+const serverShape = {
+  host: z.string().min(1).default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535).default(8023),
+  transport: z.enum(TRANSPORTS).default('telnet'),
+  handler_class: z
+    .string()
+    .regex(/^[^:]+:[A-Za-z_$][\w$]*$/, 'a "<module>:<ExportName>" reference such as "./handler.ts:EchoHandler"'),
+  max_connections: z.number().int().min(1).default(100),
+  max_connections_per_ip: z.number().int().min(0).default(0),
+  connection_timeout: seconds.default(300),
+  welcome_message: z.string().nullable().optional(),
+  ws_path: z.string().startsWith('/', 'a path starting with "/"').optional(),
+  allow_origins: z.array(z.string().min(1)).default(['*']),
+  use_ssl: z.boolean().default(false),
+  ssl_cert: z.string().min(1).nullable().optional(),
+  ssl_key: z.string().min(1).nullable().optional(),
+  ping_interval: seconds.default(30),
+  ping_timeout: z.number().positive().default(10),
+  enable_monitoring: z.boolean().default(false),
+  monitor_path: z.string().startsWith('/', 'a path starting with "/"').default('/monitor'),
+  max_line_length: z.number().int().min(1).max(1_000_000).default(4096),
+  max_message_size: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
+  web_client: z.boolean().default(false),
+  keepalive_interval: seconds.default(0),
+};
+
+const serverSchema = z.strictObject(serverShape);
+const multiSchema = z.strictObject({
+  servers: z.record(z.string(), serverSchema).refine((servers) => Object.keys(servers).length > 0, 'at least one server'),
+});
+
+/** Every key a server section accepts, for "did you mean" hints. */
+export const SERVER_KEYS: readonly string[] = Object.keys(serverShape);
+
+/** Validates a parsed YAML document and applies defaults; throws ConfigError naming the key. */
+export function parseConfig(raw: unknown, baseDir: string): Config {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`config must be a mapping of settings, got ${describe(raw)}`);
+  }
+  if ('servers' in raw) {
+    const parsed = multiSchema.safeParse(raw, { reportInput: true });
+    if (!parsed.success) throw toConfigError(parsed.error, raw);
+    const servers = Object.entries(parsed.data.servers).map(([name, section]) =>
+      toServerConfig(name, section, baseDir, `servers.${name}.`),
+    );
+    return { servers: checkDistinctPorts(servers) };
+  }
+  const parsed = serverSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw toConfigError(parsed.error, raw);
+  return { servers: [toServerConfig(parsed.data.transport, parsed.data, baseDir, '')] };
+}
+
+function toServerConfig(name: string, section: z.infer<typeof serverSchema>, baseDir: string, at: string): ServerConfig {
+  if (section.use_ssl && (section.ssl_cert == null || section.ssl_key == null)) {
+    throw new ConfigError(`${at}use_ssl: true needs both ssl_cert and ssl_key`);
+  }
+  if (section.ping_interval > 0 && section.ping_timeout > section.ping_interval) {
+    // Not fatal in principle, but a timeout longer than the interval can never fire in time.
+    throw new ConfigError(
+      `${at}ping_timeout: ${section.ping_timeout} must not exceed ping_interval (${section.ping_interval})`,
+    );
+  }
+  return {
+    name,
+    host: section.host,
+    port: section.port,
+    transport: section.transport,
+    handlerClass: section.handler_class,
+    maxConnections: section.max_connections,
+    maxConnectionsPerIp: section.max_connections_per_ip,
+    connectionTimeout: section.connection_timeout,
+    welcomeMessage: section.welcome_message ?? undefined,
+    wsPath: section.ws_path ?? (section.transport === 'ws_telnet' ? '/ws_telnet' : '/ws'),
+    allowOrigins: section.allow_origins,
+    useSsl: section.use_ssl,
+    sslCert: section.ssl_cert ?? undefined,
+    sslKey: section.ssl_key ?? undefined,
+    pingInterval: section.ping_interval,
+    pingTimeout: section.ping_timeout,
+    enableMonitoring: section.enable_monitoring,
+    monitorPath: section.monitor_path,
+    maxLineLength: section.max_line_length,
+    maxMessageSize: section.max_message_size,
+    webClient: section.web_client,
+    keepaliveInterval: section.keepalive_interval,
+    baseDir,
+    keyPrefix: at,
+  };
+}
+
+function checkDistinctPorts(servers: ServerConfig[]): ServerConfig[] {
+  const byPort = new Map<string, string>();
+  for (const server of servers) {
+    if (server.port === 0) continue;
+    const key = `${server.host}:${server.port}`;
+    const other = byPort.get(key);
+    if (other !== undefined) {
+      throw new ConfigError(`servers.${server.name}.port: ${server.port} is already used by servers.${other}`);
+    }
+    byPort.set(key, server.name);
+  }
+  return servers;
+}
+
+/** The full key path of `key` in `config`'s file, for error messages. */
+export function keyPath(config: ServerConfig, key: string): string {
+  return `${config.keyPrefix}${key}`;
+}
+
+/** The first problem zod found, as one line naming the key path. */
+function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
+  const issue = error.issues[0]!;
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const where = [...path, key].join('.');
+    const known = path.length === 0 && !('servers' in (raw as object)) ? [...SERVER_KEYS, 'servers'] : SERVER_KEYS;
+    const suggestion = closest(key, path.length === 0 && 'servers' in (raw as object) ? ['servers'] : known);
+    return new ConfigError(
+      `${where}: unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`,
+    );
+  }
+  const where = path.join('.') || '(top level)';
+  const input = valueAt(raw, issue.path);
+  if (input === undefined && issue.code === 'invalid_type') {
+    return new ConfigError(`${where}: missing, expected ${issue.expected === 'string' ? 'a string' : issue.expected}`);
+  }
+  switch (issue.code) {
+    case 'invalid_value':
+      return new ConfigError(`${where}: ${describe(input)} is not one of ${issue.values.map(String).join(', ')}`);
+    case 'invalid_type':
+      return new ConfigError(`${where}: expected ${article(issue.expected)}, got ${describe(input)}`);
+    case 'too_small':
+      return new ConfigError(`${where}: ${describe(input)} is too small (minimum ${String(issue.minimum)})`);
+    case 'too_big':
+      return new ConfigError(`${where}: ${describe(input)} is too large (maximum ${String(issue.maximum)})`);
+    case 'invalid_format':
+      return new ConfigError(`${where}: ${describe(input)} is not ${issue.message}`);
+    default:
+      return new ConfigError(`${where}: ${describe(input)} is not valid: ${issue.message}`);
+  }
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function article(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return `a list ${JSON.stringify(value)}`;
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** The known key nearest to `key` by edit distance, if it is near enough to be a typo. */
+export function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

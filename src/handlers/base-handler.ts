@@ -1,0 +1,135 @@
+// BaseHandler: the hooks and helpers every handler has, whatever transport carries it.
+import type { InputToken } from '../session/key-reader.js';
+import type { InputMode, TerminalInfo } from '../session/layer.js';
+import type { HandlerClass, ReadLineOptions, ServerContext, Session } from '../session/session.js';
+
+/** Marks handler classes, so that a class from another copy of this package is still accepted. */
+export const HANDLER_BRAND: unique symbol = Symbol.for('chuk-protocol-server.handler') as never;
+
+/** Words that end the session in the default processLine, as in the original package. */
+const QUIT_COMMANDS = new Set(['quit', 'exit', 'q']);
+
+/**
+ * Base of all handlers: lifecycle hooks, output, line input and session context.
+ * Subclass it (or LineHandler, CharacterHandler, TelnetHandler) and override hooks.
+ */
+export class BaseHandler {
+  static readonly [HANDLER_BRAND] = true;
+  /** The input mode this handler asks for on terminals that can do both (telnet). */
+  static readonly inputMode: InputMode = 'line';
+
+  /** Text shown by showPrompt(). */
+  prompt = '> ';
+
+  constructor(protected readonly session: Session) {}
+
+  /** The session's id, unique within the process. */
+  get sessionId(): string {
+    return this.session.id;
+  }
+
+  get remoteAddress(): string {
+    return this.session.remoteAddress;
+  }
+
+  /** The configured transport: "telnet", "tcp", "websocket" or "ws_telnet". */
+  get transport(): string {
+    return this.session.transport;
+  }
+
+  /** The server running this session: its other sessions and broadcast. */
+  get server(): ServerContext {
+    return this.session.server;
+  }
+
+  get welcomeMessage(): string | undefined {
+    return this.session.server.welcomeMessage;
+  }
+
+  /** What the client told us of its terminal (type, size, …). */
+  get terminal(): TerminalInfo {
+    return this.session.terminal;
+  }
+
+  // Lifecycle hooks.
+
+  /** Runs when the client connects; by default sends the welcome and the first prompt. */
+  async onConnect(): Promise<void> {
+    await this.sendWelcome();
+    await this.showPrompt();
+  }
+
+  /** Runs once after the connection has closed, whoever closed it. */
+  async onDisconnect(): Promise<void> {}
+
+  /** Runs when this handler threw; the session is closed afterwards. */
+  async onError(_error: Error): Promise<void> {}
+
+  /** Runs when the client's window size changes (telnet NAWS, browser terminal resize). */
+  async onWindowSize(_cols: number, _rows: number): Promise<void> {}
+
+  /** Ctrl-C or Ctrl-D on an empty line; by default ends the session. Return true to go on. */
+  async onInterrupt(signal: 'interrupt' | 'eof'): Promise<boolean> {
+    await this.endSession(signal === 'interrupt' ? '^C\nGoodbye!' : '\nGoodbye!');
+    return false;
+  }
+
+  // Output.
+
+  /** Sends bytes or text exactly as given (telnet IAC escaping only). */
+  sendRaw(data: Uint8Array | string): Promise<void> {
+    return this.session.writeRaw(data);
+  }
+
+  /** Sends text and a newline; newlines inside `text` become CR LF too. */
+  sendLine(text = ''): Promise<void> {
+    return this.session.write(`${text}\n`);
+  }
+
+  /** Sends the prompt, marked as a prompt for clients that ask for that. */
+  async showPrompt(): Promise<void> {
+    await this.session.write(this.prompt);
+    await this.session.markPrompt();
+  }
+
+  /** Sends the configured welcome message, if there is one. */
+  async sendWelcome(): Promise<void> {
+    if (this.welcomeMessage !== undefined) await this.sendLine(this.welcomeMessage);
+  }
+
+  /** Sends `message` (if given) and closes the connection. */
+  endSession(message?: string): Promise<void> {
+    return this.session.close(message);
+  }
+
+  // Input.
+
+  /** Waits for the user's next line, showing `prompt` first; `{ echo: false }` for passwords. */
+  readLine(prompt?: string, options?: ReadLineOptions): Promise<string> {
+    return this.session.readLine(prompt, options);
+  }
+
+  /** Receives each input token in order; by default edits the line. Return false to end. */
+  receive(token: InputToken): Promise<boolean> {
+    return this.session.editLine(token);
+  }
+
+  /** Handles one complete line. Return false to end the session. */
+  async processLine(line: string): Promise<boolean> {
+    if (QUIT_COMMANDS.has(line.trim().toLowerCase())) {
+      await this.endSession('Goodbye!');
+      return false;
+    }
+    await this.onCommandSubmitted(line);
+    await this.showPrompt();
+    return true;
+  }
+
+  /** A line that is not a quit command; override to act on it. */
+  async onCommandSubmitted(_command: string): Promise<void> {}
+}
+
+/** Whether `value` is a handler class (a subclass of BaseHandler from any copy of the package). */
+export function isHandlerClass(value: unknown): value is HandlerClass {
+  return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[HANDLER_BRAND] === true;
+}

@@ -1,0 +1,44 @@
+// CharacterHandler: a handler that sees every keystroke, with default line editing.
+import { KeyReader } from '../session/key-reader.js';
+import type { InputToken } from '../session/key-reader.js';
+import { BaseHandler } from './base-handler.js';
+
+/** The characters processCharacter receives for keys that are not text. */
+const KEY_CHARACTERS: Record<string, string> = { enter: '\r', backspace: '\x7f' };
+
+/**
+ * Character-at-a-time handler. processCharacter gets each character (or a whole escape
+ * sequence such as "\x1b[A"); its default echoes and edits the line and submits it on Enter.
+ */
+export class CharacterHandler extends BaseHandler {
+  static override readonly inputMode = 'character' as const;
+
+  override async receive(token: InputToken): Promise<boolean> {
+    if (token.type === 'key') return this.processCharacter(KEY_CHARACTERS[token.name] ?? token.sequence);
+    for (const character of token.text) {
+      if (!(await this.processCharacter(character))) return false;
+    }
+    return true;
+  }
+
+  /** Handles one character or key sequence. Return false to end the session. */
+  processCharacter(character: string): Promise<boolean> {
+    return this.defaultProcessCharacter(character);
+  }
+
+  /** The built-in editing: echo, Backspace, Ctrl-U/W, arrows and history, Enter submits. */
+  async defaultProcessCharacter(character: string): Promise<boolean> {
+    for (const token of tokensOf(character)) {
+      if (!(await this.session.editLine(token))) return false;
+    }
+    return true;
+  }
+}
+
+/** Tokens for one character or key sequence handed back by a subclass. */
+function tokensOf(character: string): InputToken[] {
+  const code = character.codePointAt(0) ?? 0;
+  if (character.length <= 2 && code >= 0x20 && code !== 0x7f) return [{ type: 'text', text: character }];
+  const reader = new KeyReader();
+  return [...reader.push(Buffer.from(character, 'utf8')), ...reader.flush()];
+}

@@ -1,0 +1,78 @@
+// The protocol layer between a connection and a session: plain text, or telnet (RFC 854).
+import type { InputToken } from './key-reader.js';
+
+/** How the client's keystrokes reach us: a whole line at a time, or one key at a time. */
+export type InputMode = 'line' | 'character';
+
+/** What is known of the client's terminal; fields stay undefined until the client says. */
+export interface TerminalInfo {
+  /** Terminal type reported by the client (RFC 1091), e.g. "XTERM-256COLOR". */
+  type: string | undefined;
+  /** Client program name, where the client reports one (MTTS convention), e.g. "MUDLET". */
+  clientName: string | undefined;
+  /** All names the client gave for its terminal type, in order. */
+  typeNames: string[];
+  /** MTTS capability bits, where the client sends them. */
+  mtts: number | undefined;
+  cols: number | undefined;
+  rows: number | undefined;
+  /** Character set agreed for text (RFC 2066); UTF-8 unless the client says otherwise. */
+  charset: string;
+  /** Environment variables the client sent (RFC 1572). */
+  environment: Record<string, string>;
+  /** Telnet options in effect, by name, e.g. ["ECHO (server)", "NAWS (client)"]. */
+  options: string[];
+}
+
+/** Changes a layer reports to its session. */
+export interface LayerEvents {
+  /** The input mode, echo or terminal details changed. */
+  changed(what: 'mode' | 'terminal' | 'size'): void;
+  /** The client asked to interrupt (telnet IP) or is checking we are alive (AYT). */
+  command(name: 'interrupt' | 'are-you-there'): void;
+}
+
+/** A protocol layer: decodes inbound bytes into keys and encodes outbound text. */
+export interface SessionLayer {
+  readonly mode: InputMode;
+  /** Whether the server must echo typed characters (the client does not). */
+  readonly serverEchoes: boolean;
+  readonly terminal: TerminalInfo;
+  /** Opens the conversation (telnet sends its negotiation here). */
+  start(): void;
+  /** Decodes inbound bytes; protocol replies are written by the layer itself. */
+  receive(bytes: Uint8Array): InputToken[];
+  /** Input still held back (a lone ESC), released after a short quiet time. */
+  flush(): InputToken[];
+  /** Encodes text for the wire; every newline goes out as CR LF. */
+  encodeText(text: string): Uint8Array | string;
+  /** Encodes application bytes or text sent as they are (only protocol escaping applied). */
+  encodeRaw(data: Uint8Array | string): Uint8Array | string;
+  /** Bytes that mark the end of a prompt (telnet GA or EOR), if the client wants them. */
+  promptMark(): Uint8Array | undefined;
+  /** Hides the user's typing for one line (passwords) where the protocol allows. */
+  setHiddenInput(hidden: boolean): void;
+  /** Releases timers; called once when the session ends. */
+  dispose(): void;
+}
+
+/** A fresh TerminalInfo with nothing known yet. */
+export function unknownTerminal(): TerminalInfo {
+  return {
+    type: undefined,
+    clientName: undefined,
+    typeNames: [],
+    mtts: undefined,
+    cols: undefined,
+    rows: undefined,
+    charset: 'UTF-8',
+    environment: {},
+    options: [],
+  };
+}
+
+/** Converts every LF not already preceded by CR into CR LF. */
+export function toCrlf(text: string): string {
+  if (text.indexOf('\n') === -1) return text;
+  return text.replace(/\r?\n/g, '\r\n');
+}

@@ -1,0 +1,163 @@
+// TCP (and TLS) transport: maps node:net sockets onto the Connection abstraction.
+import net from 'node:net';
+import tls from 'node:tls';
+
+import { ServerStartError } from '../errors.js';
+import { READY, newConnectionId } from './connection.js';
+import type { Admission, Connection, DataListener, Listener } from './connection.js';
+
+/** Options of a TCP listener. */
+export interface TcpListenOptions {
+  host: string;
+  port: number;
+  /** Certificate and key in PEM; when given, clients must speak TLS. */
+  tls?: { cert: Buffer; key: Buffer };
+  admission: Admission;
+  onConnection(connection: Connection): void;
+}
+
+/** Starts listening; rejects with ServerStartError when the address cannot be bound. */
+export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
+  const secure = options.tls !== undefined;
+  const accept = (socket: net.Socket): void => {
+    const refusal = options.admission.check(socket.remoteAddress ?? '');
+    if (refusal !== undefined) {
+      socket.on('error', () => socket.destroy());
+      socket.end(`${refusal}\r\n`);
+      return;
+    }
+    options.onConnection(new TcpConnection(socket, secure));
+  };
+  const server = options.tls ? createTlsServer(options.tls, accept) : net.createServer(accept);
+  // A TLS handshake that fails concerns one client only.
+  server.on('tlsClientError', (_err: Error, socket: net.Socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new ServerStartError(describeListenError(err, options.host, options.port), { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+
+  const bound = server.address() as net.AddressInfo;
+  return {
+    address: { host: options.host, port: bound.port },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function createTlsServer(pem: { cert: Buffer; key: Buffer }, accept: (socket: net.Socket) => void): tls.Server {
+  try {
+    return tls.createServer({ cert: pem.cert, key: pem.key }, accept);
+  } catch (err) {
+    throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** One line that says why an address could not be bound. */
+export function describeListenError(err: NodeJS.ErrnoException, host: string, port: number): string {
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${where}: address already in use`;
+    case 'EACCES':
+      return `cannot listen on ${where}: permission denied`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${where}: address not available on this machine`;
+    default:
+      return `cannot listen on ${where}: ${err.message}`;
+  }
+}
+
+/** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
+const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
+
+class TcpConnection implements Connection {
+  readonly id = newConnectionId('tcp');
+  readonly kind = 'tcp' as const;
+  readonly framing = 'stream' as const;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly query = new URLSearchParams();
+  #socket: net.Socket;
+  #closed: Promise<void>;
+  #isClosed = false;
+
+  constructor(
+    socket: net.Socket,
+    readonly secure: boolean,
+  ) {
+    this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    socket.setNoDelay(true);
+    // Errors end the connection; 'close' follows and is what sessions observe.
+    socket.on('error', () => socket.destroy());
+    this.#closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#isClosed = true;
+        resolve();
+      }),
+    );
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  write(data: Uint8Array | string): Promise<void> {
+    const socket = this.#socket;
+    if (!socket.writable) return READY;
+    if (socket.write(data)) return READY;
+    if (socket.writableLength > MAX_BUFFERED_OUTPUT) {
+      socket.destroy();
+      return READY;
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  close(): Promise<void> {
+    if (!this.#socket.destroyed) {
+      this.#socket.end();
+      // A peer that never reads would hold the socket half-open forever.
+      setTimeout(() => this.#socket.destroy(), 2000).unref();
+    }
+    return this.#closed;
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  onData(listener: DataListener): void {
+    this.#socket.on('data', listener);
+  }
+
+  onClose(listener: () => void): void {
+    void this.#closed.then(listener);
+  }
+}
