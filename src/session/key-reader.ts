@@ -2,32 +2,30 @@
 
 /** A key the reader recognises; 'control' is any other C0 control, 'unknown' an unmapped escape sequence. */
 export type KeyName =
-  | "enter"
-  | "backspace"
-  | "delete"
-  | "tab"
-  | "escape"
-  | "interrupt"
-  | "eof"
-  | "kill-line"
-  | "kill-word"
-  | "left"
-  | "right"
-  | "up"
-  | "down"
-  | "home"
-  | "end"
-  | "page-up"
-  | "page-down"
-  | "insert"
-  | "clear-screen"
-  | "control"
-  | "unknown";
+  | 'enter'
+  | 'backspace'
+  | 'delete'
+  | 'tab'
+  | 'escape'
+  | 'interrupt'
+  | 'eof'
+  | 'kill-line'
+  | 'kill-word'
+  | 'left'
+  | 'right'
+  | 'up'
+  | 'down'
+  | 'home'
+  | 'end'
+  | 'page-up'
+  | 'page-down'
+  | 'insert'
+  | 'clear-screen'
+  | 'control'
+  | 'unknown';
 
 /** One unit of input: a run of printable characters, or one key with the characters that made it. */
-export type InputToken =
-  | { type: "text"; text: string }
-  | { type: "key"; name: KeyName; sequence: string };
+export type InputToken = { type: 'text'; text: string } | { type: 'key'; name: KeyName; sequence: string };
 
 /** Limits of a reader. */
 export interface KeyReaderOptions {
@@ -35,42 +33,42 @@ export interface KeyReaderOptions {
   maxSequenceLength?: number;
 }
 
-type State = "ground" | "escape" | "csi" | "ss3" | "linux-function" | "discard";
+type State = 'ground' | 'escape' | 'csi' | 'ss3' | 'linux-function' | 'discard';
 
 const DEFAULT_MAX_SEQUENCE_LENGTH = 32;
-const ESC = "\x1b";
+const ESC = '\x1b';
 
 const CONTROL_KEYS: ReadonlyMap<number, KeyName> = new Map([
-  [0x03, "interrupt"],
-  [0x04, "eof"],
-  [0x08, "backspace"],
-  [0x09, "tab"],
-  [0x0c, "clear-screen"],
-  [0x15, "kill-line"],
-  [0x17, "kill-word"],
+  [0x03, 'interrupt'],
+  [0x04, 'eof'],
+  [0x08, 'backspace'],
+  [0x09, 'tab'],
+  [0x0c, 'clear-screen'],
+  [0x15, 'kill-line'],
+  [0x17, 'kill-word'],
   // Most terminals send DEL for the Backspace key.
-  [0x7f, "backspace"],
+  [0x7f, 'backspace'],
 ]);
 
 const FINAL_KEYS: ReadonlyMap<string, KeyName> = new Map([
-  ["A", "up"],
-  ["B", "down"],
-  ["C", "right"],
-  ["D", "left"],
-  ["H", "home"],
-  ["F", "end"],
+  ['A', 'up'],
+  ['B', 'down'],
+  ['C', 'right'],
+  ['D', 'left'],
+  ['H', 'home'],
+  ['F', 'end'],
 ]);
 
 // VT220 editing keypad, plus the rxvt codes (7, 8) for Home and End.
 const TILDE_KEYS: ReadonlyMap<string, KeyName> = new Map([
-  ["1", "home"],
-  ["2", "insert"],
-  ["3", "delete"],
-  ["4", "end"],
-  ["5", "page-up"],
-  ["6", "page-down"],
-  ["7", "home"],
-  ["8", "end"],
+  ['1', 'home'],
+  ['2', 'insert'],
+  ['3', 'delete'],
+  ['4', 'end'],
+  ['5', 'page-up'],
+  ['6', 'page-down'],
+  ['7', 'home'],
+  ['8', 'end'],
 ]);
 
 /**
@@ -80,16 +78,14 @@ const TILDE_KEYS: ReadonlyMap<string, KeyName> = new Map([
  */
 export class KeyReader {
   readonly #maxSequence: number;
-  readonly #decoder = new TextDecoder("utf-8");
-  #state: State = "ground";
-  #sequence = "";
+  readonly #decoder = new TextDecoder('utf-8');
+  #state: State = 'ground';
+  #sequence = '';
   #isAfterCr = false;
 
   constructor(options: KeyReaderOptions = {}) {
     const max = options.maxSequenceLength ?? DEFAULT_MAX_SEQUENCE_LENGTH;
-    this.#maxSequence = Number.isFinite(max)
-      ? Math.max(3, Math.floor(max))
-      : DEFAULT_MAX_SEQUENCE_LENGTH;
+    this.#maxSequence = Number.isFinite(max) ? Math.max(3, Math.floor(max)) : DEFAULT_MAX_SEQUENCE_LENGTH;
   }
 
   /** Reads the next chunk of input and returns the tokens completed by it. */
@@ -98,7 +94,7 @@ export class KeyReader {
     const tokens: InputToken[] = [];
     let i = 0;
     while (i < input.length) {
-      if (this.#state !== "ground") {
+      if (this.#state !== 'ground') {
         i = this.#stepSequence(input, i, tokens);
         continue;
       }
@@ -114,7 +110,7 @@ export class KeyReader {
       if (isPrintable(code)) {
         let end = i + 1;
         while (end < input.length && isPrintable(input.charCodeAt(end))) end++;
-        tokens.push({ type: "text", text: input.slice(i, end) });
+        tokens.push({ type: 'text', text: input.slice(i, end) });
         i = end;
         continue;
       }
@@ -131,25 +127,24 @@ export class KeyReader {
   flush(): InputToken[] {
     const state = this.#state;
     const sequence = this.#sequence;
-    this.#state = "ground";
-    this.#sequence = "";
-    if (state === "escape") return [key("escape", ESC)];
-    if (state === "csi" || state === "ss3" || state === "linux-function")
-      return [key("unknown", sequence)];
+    this.#state = 'ground';
+    this.#sequence = '';
+    if (state === 'escape') return [key('escape', ESC)];
+    if (state === 'csi' || state === 'ss3' || state === 'linux-function') return [key('unknown', sequence)];
     return [];
   }
 
   #readControl(char: string, code: number, tokens: InputToken[]): void {
     if (code === 0x0d) {
-      tokens.push(key("enter", "\r"));
+      tokens.push(key('enter', '\r'));
       this.#isAfterCr = true;
     } else if (code === 0x0a) {
-      tokens.push(key("enter", "\n"));
+      tokens.push(key('enter', '\n'));
     } else if (code === 0x1b) {
-      this.#state = "escape";
+      this.#state = 'escape';
       this.#sequence = ESC;
     } else if (code !== 0x00) {
-      tokens.push(key(CONTROL_KEYS.get(code) ?? "control", char));
+      tokens.push(key(CONTROL_KEYS.get(code) ?? 'control', char));
     }
   }
 
@@ -157,35 +152,35 @@ export class KeyReader {
   #stepSequence(input: string, i: number, tokens: InputToken[]): number {
     const code = input.charCodeAt(i);
     switch (this.#state) {
-      case "escape": {
+      case 'escape': {
         if (code === 0x5b /* [ */ || code === 0x4f /* O */) {
-          this.#state = code === 0x5b ? "csi" : "ss3";
+          this.#state = code === 0x5b ? 'csi' : 'ss3';
           this.#sequence += input[i];
           return i + 1;
         }
         if (code === 0x1b) {
           // ESC ESC: the first was the Escape key (or Alt with an arrow); the second starts anew.
-          tokens.push(key("escape", ESC));
+          tokens.push(key('escape', ESC));
           return i + 1;
         }
         if (!isPrintable(code)) {
           // ESC before a control (Alt-Enter, Alt-Backspace): Escape, then the control by itself.
           this.#reset();
-          tokens.push(key("escape", ESC));
+          tokens.push(key('escape', ESC));
           return i;
         }
         // Alt with a character; take a whole code point so a surrogate pair stays together.
         const char = String.fromCodePoint(input.codePointAt(i)!);
         this.#reset();
-        tokens.push(key("unknown", ESC + char));
+        tokens.push(key('unknown', ESC + char));
         return i + char.length;
       }
-      case "csi": {
+      case 'csi': {
         if (code >= 0x40 && code <= 0x7e) {
           const sequence = this.#sequence + input[i];
           if (sequence === `${ESC}[[`) {
             // Linux console F1-F5 are ESC [ [ A..E: one more byte belongs to the sequence.
-            this.#state = "linux-function";
+            this.#state = 'linux-function';
             this.#sequence = sequence;
             return i + 1;
           }
@@ -196,23 +191,21 @@ export class KeyReader {
         if (code >= 0x20 && code <= 0x3f) {
           this.#sequence += input[i];
           if (this.#sequence.length >= this.#maxSequence) {
-            tokens.push(key("unknown", this.#sequence));
-            this.#state = "discard";
-            this.#sequence = "";
+            tokens.push(key('unknown', this.#sequence));
+            this.#state = 'discard';
+            this.#sequence = '';
           }
           return i + 1;
         }
         return this.#abandon(i, tokens);
       }
-      case "ss3":
-      case "linux-function": {
+      case 'ss3':
+      case 'linux-function': {
         if (code < 0x20 || code > 0x7e) return this.#abandon(i, tokens);
         const sequence = this.#sequence + input[i];
-        const isSs3 = this.#state === "ss3";
+        const isSs3 = this.#state === 'ss3';
         this.#reset();
-        tokens.push(
-          key((isSs3 && FINAL_KEYS.get(input[i]!)) || "unknown", sequence),
-        );
+        tokens.push(key((isSs3 && FINAL_KEYS.get(input[i]!)) || 'unknown', sequence));
         return i + 1;
       }
       default: {
@@ -226,19 +219,19 @@ export class KeyReader {
 
   /** A sequence broken by a character that cannot continue it: report what came, reread the character. */
   #abandon(i: number, tokens: InputToken[]): number {
-    tokens.push(key("unknown", this.#sequence));
+    tokens.push(key('unknown', this.#sequence));
     this.#reset();
     return i;
   }
 
   #reset(): void {
-    this.#state = "ground";
-    this.#sequence = "";
+    this.#state = 'ground';
+    this.#sequence = '';
   }
 }
 
 function key(name: KeyName, sequence: string): InputToken {
-  return { type: "key", name, sequence };
+  return { type: 'key', name, sequence };
 }
 
 /** Not a C0 control, DEL or C1 control: a character that stands for itself. */
@@ -250,7 +243,7 @@ function isPrintable(code: number): boolean {
 function csiKey(sequence: string): KeyName {
   const params = sequence.slice(2, -1);
   const final = sequence[sequence.length - 1]!;
-  if (!/^[0-9;]*$/.test(params)) return "unknown";
-  if (final === "~") return TILDE_KEYS.get(params.split(";")[0]!) ?? "unknown";
-  return FINAL_KEYS.get(final) ?? "unknown";
+  if (!/^[0-9;]*$/.test(params)) return 'unknown';
+  if (final === '~') return TILDE_KEYS.get(params.split(';')[0]!) ?? 'unknown';
+  return FINAL_KEYS.get(final) ?? 'unknown';
 }

@@ -1,0 +1,400 @@
+// Tests of LineEditor: what the user sees on a virtual terminal line, and the lines that come out.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { eastAsianWidth } from 'get-east-asian-width';
+import { KeyReader } from './key-reader.js';
+import type { InputToken, KeyName } from './key-reader.js';
+import { LineEditor } from './line-editor.js';
+import type { EditResult } from './line-editor.js';
+
+/** The right half of a wide character's two cells. */
+const CONTINUATION = '';
+
+/**
+ * One terminal line as a VT100 would show it: printable characters (wide ones in two
+ * cells, combining marks on the cell before), \b, \r, \n, ESC[nD, ESC[nC and ESC[K.
+ * Anything else throws, so unexpected output fails the test.
+ */
+class VirtualLine {
+  cells: string[] = [];
+  column = 0;
+  scrolled: string[] = [];
+
+  write(output: string): void {
+    for (const [whole, count, command] of output.matchAll(/\x1b\[(\d*)([A-Za-z])|\x1b|[\s\S]/gu)) {
+      const n = Number(count || '1');
+      if (command === 'D') this.column = Math.max(0, this.column - n);
+      else if (command === 'C') this.column += n;
+      else if (command === 'K') this.cells.length = Math.min(this.cells.length, this.column);
+      else if (command !== undefined || whole === '\x1b')
+        throw new Error(`unexpected sequence ${JSON.stringify(whole)}`);
+      else if (whole === '\b') this.column = Math.max(0, this.column - 1);
+      else if (whole === '\r') this.column = 0;
+      else if (whole === '\n') {
+        this.scrolled.push(this.text);
+        this.cells = [];
+      } else if (/[\x00-\x1f\x7f-\x9f]/.test(whole)) throw new Error(`unexpected control ${JSON.stringify(whole)}`);
+      else this.#put(whole);
+    }
+  }
+
+  /** The line as seen, trailing blanks dropped. */
+  get text(): string {
+    return Array.from(this.cells, (cell) => cell ?? ' ')
+      .join('')
+      .trimEnd();
+  }
+
+  #put(char: string): void {
+    const width = /^[\p{Mn}\p{Me}\p{Cf}]$/u.test(char) ? 0 : eastAsianWidth(char.codePointAt(0)!);
+    if (width === 0) {
+      let base = this.column - 1;
+      if (this.cells[base] === CONTINUATION) base--;
+      if (base >= 0) this.cells[base] += char;
+      return;
+    }
+    this.#unsplit(this.column);
+    if (width === 2) this.#unsplit(this.column + 1);
+    this.cells[this.column] = char;
+    if (width === 2) this.cells[this.column + 1] = CONTINUATION;
+    this.column += width;
+  }
+
+  /** Overwriting half of a wide character blanks its other half, as terminals do. */
+  #unsplit(column: number): void {
+    if (this.cells[column] === CONTINUATION) this.cells[column - 1] = ' ';
+    else if (this.cells[column + 1] === CONTINUATION) this.cells[column + 1] = ' ';
+  }
+}
+
+function text(value: string): InputToken {
+  return { type: 'text', text: value };
+}
+
+function key(name: KeyName): InputToken {
+  return { type: 'key', name, sequence: '' };
+}
+
+/** Feeds tokens to the editor, showing every echo on the screen; returns the last result. */
+function type(editor: LineEditor, screen: VirtualLine, ...tokens: InputToken[]): EditResult {
+  let result: EditResult = { echo: '' };
+  for (const token of tokens) {
+    result = editor.feed(token);
+    screen.write(result.echo);
+  }
+  return result;
+}
+
+function setup(options?: ConstructorParameters<typeof LineEditor>[0]): {
+  editor: LineEditor;
+  screen: VirtualLine;
+} {
+  return { editor: new LineEditor(options), screen: new VirtualLine() };
+}
+
+function columnsOf(value: string): number {
+  let columns = 0;
+  for (const char of value) {
+    columns += /^[\p{Mn}\p{Me}\p{Cf}]$/u.test(char) ? 0 : eastAsianWidth(char.codePointAt(0)!);
+  }
+  return columns;
+}
+
+test('typing at the end echoes the text itself', () => {
+  const { editor } = setup();
+  assert.deepEqual(editor.feed(text('hello')), { echo: 'hello' });
+  assert.equal(editor.buffer, 'hello');
+  assert.equal(editor.cursor, 5);
+});
+
+test('a typo fixed with backspace shows and returns the fixed line', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('hellp'));
+  assert.equal(editor.feed(key('backspace')).echo, '\b \b');
+  screen.write('\b \b');
+  type(editor, screen, text('o'));
+  assert.equal(screen.text, 'hello');
+  const result = type(editor, screen, key('enter'));
+  assert.deepEqual(result, { echo: '\r\n', line: 'hello' });
+  assert.deepEqual(screen.scrolled, ['hello']);
+  assert.equal(editor.buffer, '');
+  assert.equal(editor.cursor, 0);
+});
+
+test('inserting in the middle redraws the tail and puts the cursor back', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('helo, world'), key('home'), key('right'), key('right'), key('right'));
+  const result = type(editor, screen, text('l'));
+  assert.equal(result.echo, 'lo, world\x1b[8D');
+  assert.equal(screen.text, 'hello, world');
+  assert.equal(screen.column, 4);
+  assert.equal(editor.buffer, 'hello, world');
+  assert.equal(editor.cursor, 4);
+});
+
+test('backspace and delete in the middle close the gap', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('abXcYd'), key('left'), key('left'), key('backspace'));
+  assert.equal(screen.text, 'abXYd');
+  type(editor, screen, key('delete'));
+  assert.equal(screen.text, 'abXd');
+  assert.equal(screen.column, 3);
+  type(editor, screen, key('home'), key('right'), key('right'), key('delete'));
+  assert.equal(screen.text, 'abd');
+  assert.equal(screen.column, 2);
+  assert.deepEqual(type(editor, screen, key('enter')).line, 'abd');
+});
+
+test('nothing to erase gives no output', () => {
+  const { editor } = setup();
+  assert.deepEqual(editor.feed(key('backspace')), { echo: '' });
+  editor.feed(text('ab'));
+  assert.deepEqual(editor.feed(key('delete')), { echo: '' });
+  editor.feed(key('home'));
+  assert.deepEqual(editor.feed(key('backspace')), { echo: '' });
+  assert.deepEqual(editor.feed(key('left')), { echo: '' });
+});
+
+test('wide characters take two columns and erase fully', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('a中😀'));
+  assert.equal(screen.column, 5);
+  assert.equal(editor.feed(key('backspace')).echo, '\b\b  \b\b');
+  screen.write('\b\b  \b\b');
+  assert.equal(screen.text, 'a中');
+  type(editor, screen, text('b'), key('left'), key('left'), key('backspace'));
+  assert.equal(screen.text, '中b');
+  assert.equal(screen.column, 0);
+  type(editor, screen, key('right'));
+  assert.equal(screen.column, 2);
+  type(editor, screen, text('文'));
+  assert.equal(screen.text, '中文b');
+  assert.equal(screen.column, 4);
+  assert.equal(editor.buffer, '中文b');
+});
+
+test('a character with a combining mark moves and erases as one', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('cafe\u0301!'), key('left'), key('left'));
+  assert.equal(editor.cursor, 3);
+  assert.equal(screen.column, 3);
+  type(editor, screen, key('delete'));
+  assert.equal(editor.buffer, 'caf!');
+  assert.equal(screen.text, 'caf!');
+});
+
+test('surrogate pairs stay whole', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('x😀y'), key('left'), key('backspace'));
+  assert.equal(editor.buffer, 'xy');
+  assert.equal(editor.cursor, 1);
+  assert.equal(screen.text, 'xy');
+});
+
+test('home and end jump over the line', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('one 中'), key('home'));
+  assert.equal(screen.column, 0);
+  type(editor, screen, text('>'), key('end'), text('<'));
+  assert.equal(screen.text, '>one 中<');
+  assert.equal(screen.column, 8);
+});
+
+test('up recalls history, down walks back and restores the draft', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('first'), key('enter'), text('second command'), key('enter'));
+  type(editor, screen, text('draft'), key('left'));
+  type(editor, screen, key('up'));
+  assert.equal(screen.text, 'second command');
+  assert.equal(editor.buffer, 'second command');
+  type(editor, screen, key('up'));
+  assert.equal(screen.text, 'first');
+  assert.equal(screen.column, 5);
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+  type(editor, screen, key('down'), key('down'));
+  assert.equal(screen.text, 'draft');
+  assert.equal(editor.buffer, 'draft');
+  assert.deepEqual(editor.feed(key('down')), { echo: '' });
+  type(editor, screen, key('up'), text('!'));
+  assert.equal(type(editor, screen, key('enter')).line, 'second command!');
+});
+
+test('history skips blank lines and repeats of the newest, and keeps historySize lines', () => {
+  const { editor, screen } = setup({ historySize: 2 });
+  for (const line of ['a', 'b', 'b', '', '  ', 'c']) type(editor, screen, text(line), key('enter'));
+  type(editor, screen, key('up'), key('up'));
+  assert.equal(editor.buffer, 'b');
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+});
+
+test('ctrl-w kills the word before the cursor, like bash', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('git commit  -m'), key('kill-word'));
+  assert.equal(screen.text, 'git commit');
+  type(editor, screen, key('kill-word'));
+  assert.equal(editor.buffer, 'git ');
+  type(editor, screen, text('log --oneline'), key('home'), key('right'), key('right'), key('right'), key('right'));
+  type(editor, screen, key('kill-word'));
+  assert.equal(screen.text, 'log --oneline');
+  assert.equal(screen.column, 0);
+  assert.equal(editor.buffer, 'log --oneline');
+});
+
+test('ctrl-u kills the whole line', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('rm -rf 中'), key('left'), key('left'), key('kill-line'));
+  assert.equal(screen.text, '');
+  assert.equal(screen.column, 0);
+  assert.equal(editor.buffer, '');
+  type(editor, screen, text('ls'));
+  assert.equal(screen.text, 'ls');
+});
+
+test('mask shows one star per character and edits consistently', () => {
+  const { editor, screen } = setup();
+  editor.echo = 'mask';
+  type(editor, screen, text('pä中😀'));
+  assert.equal(screen.text, '****');
+  type(editor, screen, key('backspace'), key('left'), key('backspace'));
+  assert.equal(screen.text, '**');
+  assert.equal(screen.column, 1);
+  assert.equal(editor.buffer, 'p中');
+  const result = type(editor, screen, key('enter'));
+  assert.deepEqual(result, { echo: '\r\n', line: 'p中' });
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+});
+
+test('echo off edits silently and keeps hidden lines out of history', () => {
+  const { editor } = setup();
+  editor.echo = 'off';
+  for (const token of [text('secreT'), key('backspace'), text('t'), key('left'), key('home')]) {
+    assert.deepEqual(editor.feed(token), { echo: '' });
+  }
+  assert.deepEqual(editor.feed(key('enter')), { echo: '', line: 'secret' });
+  editor.echo = 'on';
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+});
+
+test('characters beyond maxLineLength are dropped and not echoed', () => {
+  const { editor, screen } = setup({ maxLineLength: 5 });
+  type(editor, screen, text('abc'));
+  assert.equal(editor.feed(text('中😀xyz')).echo, '中😀');
+  screen.write('中😀');
+  assert.deepEqual(editor.feed(text('more')), { echo: '' });
+  assert.equal(screen.text, 'abc中😀');
+  assert.equal(type(editor, screen, key('enter')).line, 'abc中😀');
+});
+
+test('ctrl-d on an empty line is eof, on a non-empty line it deletes', () => {
+  const { editor, screen } = setup();
+  assert.deepEqual(editor.feed(key('eof')), { echo: '', signal: 'eof' });
+  type(editor, screen, text('abc'), key('left'), key('left'));
+  const result = type(editor, screen, key('eof'));
+  assert.equal(result.signal, undefined);
+  assert.equal(screen.text, 'ac');
+  assert.equal(editor.buffer, 'ac');
+  type(editor, screen, key('end'));
+  assert.deepEqual(editor.feed(key('eof')), { echo: '' });
+});
+
+test('ctrl-c signals interrupt and leaves the line to the session', () => {
+  const { editor } = setup();
+  editor.feed(text('half'));
+  assert.deepEqual(editor.feed(key('interrupt')), {
+    echo: '',
+    signal: 'interrupt',
+  });
+  assert.equal(editor.buffer, 'half');
+  editor.clear();
+  assert.equal(editor.buffer, '');
+  assert.equal(editor.cursor, 0);
+});
+
+test('keys without an editing meaning change nothing and show nothing', () => {
+  const { editor } = setup();
+  editor.feed(text('ab'));
+  for (const name of [
+    'tab',
+    'escape',
+    'control',
+    'unknown',
+    'page-up',
+    'page-down',
+    'insert',
+    'clear-screen',
+  ] as const) {
+    assert.deepEqual(editor.feed({ type: 'key', name, sequence: '\x1b[Z' }), {
+      echo: '',
+    });
+  }
+  assert.equal(editor.buffer, 'ab');
+});
+
+test('control characters in text never enter the line', () => {
+  const { editor } = setup();
+  assert.deepEqual(editor.feed(text('a\x1b[2Jb')), { echo: 'a[2Jb' });
+});
+
+test('bytes from a terminal through KeyReader edit as the user saw them', () => {
+  const reader = new KeyReader();
+  const { editor, screen } = setup();
+  const lines: string[] = [];
+  for (const chunk of ['hellp\x7fo wold', '\x1b[D\x1b', '[Dr\x1b[F!\r', '\n']) {
+    for (const token of reader.push(new TextEncoder().encode(chunk))) {
+      const result = type(editor, screen, token);
+      if (result.line !== undefined) lines.push(result.line);
+    }
+  }
+  assert.deepEqual(lines, ['hello world!']);
+  assert.deepEqual(screen.scrolled, ['hello world!']);
+});
+
+test('the screen always shows the buffer with the cursor in place', () => {
+  const token = fc.oneof(
+    fc.constantFrom('a', 'bc', ' ', 'word ', 'é', 'e\u0301', '中', '😀', 'x中y').map(text),
+    fc
+      .constantFrom<KeyName>(
+        'backspace',
+        'delete',
+        'left',
+        'right',
+        'home',
+        'end',
+        'up',
+        'down',
+        'kill-line',
+        'kill-word',
+        'enter',
+        'eof',
+        'tab',
+      )
+      .map(key),
+  );
+  fc.assert(
+    fc.property(fc.array(token, { maxLength: 40 }), fc.constantFrom('on' as const, 'mask' as const), (tokens, echo) => {
+      const { editor, screen } = setup({ maxLineLength: 12, historySize: 3 });
+      editor.echo = echo;
+      for (const item of tokens) {
+        type(editor, screen, item);
+        const before = Array.from(editor.buffer).slice(0, editor.cursor).join('');
+        if (echo === 'on') {
+          assert.equal(screen.text, editor.buffer.trimEnd());
+          assert.equal(screen.column, columnsOf(before));
+        } else {
+          const stars = (value: string): string => value.replace(/[\p{Mn}\p{Me}\p{Cf}]/gu, '').replace(/./gsu, '*');
+          assert.equal(screen.text, stars(editor.buffer));
+          assert.equal(screen.column, stars(before).length);
+        }
+      }
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('a huge paste is cut to maxLineLength without splitting a surrogate pair', () => {
+  const { editor } = setup({ maxLineLength: 3 });
+  assert.deepEqual(editor.feed(text('a😀'.repeat(100_000))), { echo: 'a😀a' });
+  assert.equal(editor.buffer, 'a😀a');
+});

@@ -1,0 +1,258 @@
+// Server-side line editor for character-mode terminals: input tokens in, VT100 echo and completed lines out.
+
+import { eastAsianWidth } from 'get-east-asian-width';
+import type { InputToken, KeyName } from './key-reader.js';
+
+/** What one token did: the exact terminal output to send back, and a completed line or a signal. */
+export interface EditResult {
+  echo: string;
+  line?: string;
+  signal?: 'interrupt' | 'eof';
+}
+
+/** Limits of an editor. */
+export interface LineEditorOptions {
+  /** Longest line kept, in code points; characters beyond it are dropped. Default 4096. */
+  maxLineLength?: number;
+  /** Most lines remembered for Up/Down. Default 100. */
+  historySize?: number;
+}
+
+/** How typed characters are shown: as themselves, not at all, or as one '*' each. */
+export type EchoMode = 'on' | 'off' | 'mask';
+
+const DEFAULT_MAX_LINE_LENGTH = 4096;
+const DEFAULT_HISTORY_SIZE = 100;
+const CLEAR_TO_END = '\x1b[K';
+
+/**
+ * Edits one line at a time like readline: insert anywhere, erase, move, kill, history.
+ * The buffer is kept as code points; a character and the zero-width marks after it
+ * (é as e + U+0301) move and erase together. Lines are assumed to fit the terminal width.
+ */
+export class LineEditor {
+  /** 'off' edits silently (the client echoes, or input is hidden); 'mask' shows '*' per character. */
+  echo: EchoMode = 'on';
+  readonly #maxLineLength: number;
+  readonly #historySize: number;
+  #chars: string[] = [];
+  #cursor = 0;
+  #history: string[] = [];
+  /** Index into history while browsing with Up/Down; null when editing a new line. */
+  #browsing: number | null = null;
+  #draft: string[] = [];
+
+  constructor(options: LineEditorOptions = {}) {
+    this.#maxLineLength = count(options.maxLineLength, DEFAULT_MAX_LINE_LENGTH);
+    this.#historySize = count(options.historySize, DEFAULT_HISTORY_SIZE);
+  }
+
+  /** The line as typed so far. */
+  get buffer(): string {
+    return this.#chars.join('');
+  }
+
+  /** Cursor position in code points from the start of the line. */
+  get cursor(): number {
+    return this.#cursor;
+  }
+
+  /** Applies one input token; returns the echo and, on Enter, the completed line. */
+  feed(token: InputToken): EditResult {
+    if (token.type === 'text') return this.#shown(this.#insert(token.text));
+    return this.#key(token.name);
+  }
+
+  /** Drops the current line without output, e.g. after an interrupt. */
+  clear(): void {
+    this.#chars = [];
+    this.#cursor = 0;
+    this.#browsing = null;
+    this.#draft = [];
+  }
+
+  /** Remembers a line for Up/Down, unless blank or the same as the newest. */
+  addHistory(line: string): void {
+    if (line.trim() === '' || this.#history[this.#history.length - 1] === line) return;
+    this.#history.push(line);
+    while (this.#history.length > this.#historySize) {
+      this.#history.shift();
+      if (this.#browsing !== null) this.#browsing = Math.max(0, this.#browsing - 1);
+    }
+  }
+
+  #key(name: KeyName): EditResult {
+    switch (name) {
+      case 'enter':
+        return this.#enter();
+      case 'interrupt':
+        return { echo: '', signal: 'interrupt' };
+      case 'eof':
+        // Like bash: Ctrl-D ends input only on an empty line, elsewhere it deletes.
+        if (this.#chars.length === 0) return { echo: '', signal: 'eof' };
+        return this.#shown(this.#delete());
+      case 'backspace':
+        return this.#shown(this.#backspace());
+      case 'delete':
+        return this.#shown(this.#delete());
+      case 'left':
+        return this.#shown(this.#moveTo(this.#clusterStartBefore(this.#cursor)));
+      case 'right':
+        return this.#shown(this.#moveTo(this.#clusterEndAfter(this.#cursor)));
+      case 'home':
+        return this.#shown(this.#moveTo(0));
+      case 'end':
+        return this.#shown(this.#moveTo(this.#chars.length));
+      case 'up':
+        return this.#shown(this.#recall(-1));
+      case 'down':
+        return this.#shown(this.#recall(1));
+      case 'kill-line':
+        return this.#shown(this.#replaceLine([]));
+      case 'kill-word':
+        return this.#shown(this.#erase(this.#wordStartBefore(this.#cursor), this.#cursor));
+      default:
+        return { echo: '' };
+    }
+  }
+
+  #enter(): EditResult {
+    const line = this.buffer;
+    if (this.echo === 'on') this.addHistory(line);
+    this.clear();
+    return { echo: this.echo === 'off' ? '' : '\r\n', line };
+  }
+
+  #insert(text: string): string {
+    const room = this.#maxLineLength - this.#chars.length;
+    if (room <= 0) return '';
+    // Controls never enter the line: they would act on the terminal when echoed.
+    const printable = text.replace(/[\x00-\x1f\x7f-\x9f]/g, '');
+    // A code point is at most two UTF-16 units, so a huge paste is cut before it is split up.
+    const inserted = Array.from(printable.slice(0, room * 2)).slice(0, room);
+    if (inserted.length === 0) return '';
+    const tail = this.#chars.slice(this.#cursor);
+    this.#chars.splice(this.#cursor, 0, ...inserted);
+    this.#cursor += inserted.length;
+    return this.#render(inserted) + this.#render(tail) + cursorBack(this.#columns(tail));
+  }
+
+  #backspace(): string {
+    if (this.#cursor === 0) return '';
+    const start = this.#clusterStartBefore(this.#cursor);
+    if (this.#cursor === this.#chars.length) {
+      const width = this.#columns(this.#chars.slice(start));
+      this.#chars.length = start;
+      this.#cursor = start;
+      return '\b'.repeat(width) + ' '.repeat(width) + '\b'.repeat(width);
+    }
+    return this.#erase(start, this.#cursor);
+  }
+
+  #delete(): string {
+    if (this.#cursor === this.#chars.length) return '';
+    return this.#erase(this.#cursor, this.#clusterEndAfter(this.#cursor));
+  }
+
+  /** Removes chars [start, end) with the cursor at one of the two ends; redraws the tail and blanks the freed columns. */
+  #erase(start: number, end: number): string {
+    if (start === end) return '';
+    const removed = this.#columns(this.#chars.slice(start, end));
+    const back = this.#cursor === end ? cursorBack(removed) : '';
+    const tail = this.#chars.slice(end);
+    this.#chars.splice(start, end - start);
+    this.#cursor = start;
+    return back + this.#render(tail) + ' '.repeat(removed) + cursorBack(this.#columns(tail) + removed);
+  }
+
+  #moveTo(position: number): string {
+    const from = this.#cursor;
+    this.#cursor = position;
+    if (position < from) return cursorBack(this.#columns(this.#chars.slice(position, from)));
+    return cursorForward(this.#columns(this.#chars.slice(from, position)));
+  }
+
+  /** Steps through history: -1 older, +1 newer; past the newest comes back the line being typed. */
+  #recall(step: -1 | 1): string {
+    // History is shown only where the user sees what they recall, never into a hidden field.
+    if (this.echo !== 'on') return '';
+    const current = this.#browsing ?? this.#history.length;
+    const next = current + step;
+    if (next < 0 || next > this.#history.length) return '';
+    if (this.#browsing === null) this.#draft = this.#chars;
+    this.#browsing = next === this.#history.length ? null : next;
+    return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(this.#history[next]!));
+  }
+
+  /** Shows a whole new line in place of the current one, cursor at its end. */
+  #replaceLine(chars: string[]): string {
+    const back = cursorBack(this.#columns(this.#chars.slice(0, this.#cursor)));
+    this.#chars = chars.slice(0, this.#maxLineLength);
+    this.#cursor = this.#chars.length;
+    return back + this.#render(this.#chars) + CLEAR_TO_END;
+  }
+
+  /** Start of the character before position, with the zero-width marks that follow it. */
+  #clusterStartBefore(position: number): number {
+    let start = position - 1;
+    while (start > 0 && this.#width(this.#chars[start]!) === 0) start--;
+    return Math.max(0, start);
+  }
+
+  /** End of the character at position, with the zero-width marks that follow it. */
+  #clusterEndAfter(position: number): number {
+    let end = Math.min(position + 1, this.#chars.length);
+    while (end < this.#chars.length && this.#width(this.#chars[end]!) === 0) end++;
+    return end;
+  }
+
+  /** Like bash's Ctrl-W: back over whitespace, then over the word before it. */
+  #wordStartBefore(position: number): number {
+    let start = position;
+    while (start > 0 && /\s/u.test(this.#chars[start - 1]!)) start--;
+    while (start > 0 && !/\s/u.test(this.#chars[start - 1]!)) start--;
+    return start;
+  }
+
+  #render(chars: string[]): string {
+    if (this.echo !== 'mask') return chars.join('');
+    return chars.map((char) => (this.#width(char) === 0 ? '' : '*')).join('');
+  }
+
+  #columns(chars: string[]): number {
+    let columns = 0;
+    for (const char of chars) columns += this.#width(char);
+    return columns;
+  }
+
+  #width(char: string): number {
+    const width = characterWidth(char);
+    return this.echo === 'mask' ? Math.min(width, 1) : width;
+  }
+
+  #shown(echo: string): EditResult {
+    return { echo: this.echo === 'off' ? '' : echo };
+  }
+}
+
+/** Terminal columns taken by one code point: 0 for combining and format marks, 2 for wide and fullwidth. */
+function characterWidth(char: string): 0 | 1 | 2 {
+  if (/^[\p{Mn}\p{Me}\p{Cf}]$/u.test(char)) return 0;
+  // Hangul Jamo medial vowels and final consonants combine with the syllable before them.
+  const codePoint = char.codePointAt(0)!;
+  if (codePoint >= 0x1160 && codePoint <= 0x11ff) return 0;
+  return eastAsianWidth(codePoint);
+}
+
+function cursorBack(columns: number): string {
+  return columns > 0 ? `\x1b[${columns}D` : '';
+}
+
+function cursorForward(columns: number): string {
+  return columns > 0 ? `\x1b[${columns}C` : '';
+}
+
+function count(value: number | undefined, fallback: number): number {
+  if (value === undefined || !Number.isFinite(value)) return fallback;
+  return Math.max(0, Math.floor(value));
+}
