@@ -102,7 +102,12 @@ async function buildConfig(): Promise<Config> {
     if (handlerArgument === undefined) {
       throw new ProtocolServerError('nothing to serve: give a handler (module:Export) or --config FILE (see --help)');
     }
-    const raw = { handler_class: handlerArgument, host: options.host, port: options.port, transport: options.transport };
+    const raw = {
+      handler_class: handlerArgument,
+      host: options.host,
+      port: options.port,
+      transport: options.transport,
+    };
     return parseConfig(raw, process.cwd());
   }
   const config = await loadConfig(options.config);

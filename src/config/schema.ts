@@ -73,14 +73,21 @@ const serverShape = {
   enable_monitoring: z.boolean().default(false),
   monitor_path: z.string().startsWith('/', 'a path starting with "/"').default('/monitor'),
   max_line_length: z.number().int().min(1).max(1_000_000).default(4096),
-  max_message_size: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
+  max_message_size: z
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   web_client: z.boolean().default(false),
   keepalive_interval: seconds.default(0),
 };
 
 const serverSchema = z.strictObject(serverShape);
 const multiSchema = z.strictObject({
-  servers: z.record(z.string(), serverSchema).refine((servers) => Object.keys(servers).length > 0, 'at least one server'),
+  servers: z
+    .record(z.string(), serverSchema)
+    .refine((servers) => Object.keys(servers).length > 0, 'at least one server'),
 });
 
 /** Every key a server section accepts, for "did you mean" hints. */
@@ -104,7 +111,12 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   return { servers: [toServerConfig(parsed.data.transport, parsed.data, baseDir, '')] };
 }
 
-function toServerConfig(name: string, section: z.infer<typeof serverSchema>, baseDir: string, at: string): ServerConfig {
+function toServerConfig(
+  name: string,
+  section: z.infer<typeof serverSchema>,
+  baseDir: string,
+  at: string,
+): ServerConfig {
   if (section.use_ssl && (section.ssl_cert == null || section.ssl_key == null)) {
     throw new ConfigError(`${at}use_ssl: true needs both ssl_cert and ssl_key`);
   }
@@ -170,9 +182,7 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
     const where = [...path, key].join('.');
     const known = path.length === 0 && !('servers' in (raw as object)) ? [...SERVER_KEYS, 'servers'] : SERVER_KEYS;
     const suggestion = closest(key, path.length === 0 && 'servers' in (raw as object) ? ['servers'] : known);
-    return new ConfigError(
-      `${where}: unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`,
-    );
+    return new ConfigError(`${where}: unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`);
   }
   const where = path.join('.') || '(top level)';
   const input = valueAt(raw, issue.path);

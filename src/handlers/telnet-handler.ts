@@ -9,7 +9,8 @@ export class TelnetHandler extends CharacterHandler {
   /** Terminal type, window size and echo as a few human-readable lines (for `info` commands). */
   describeTerminal(): string[] {
     const { terminal } = this.session;
-    const size = terminal.cols !== undefined && terminal.rows !== undefined ? `${terminal.cols}x${terminal.rows}` : 'unknown';
+    const size =
+      terminal.cols !== undefined && terminal.rows !== undefined ? `${terminal.cols}x${terminal.rows}` : 'unknown';
     return [
       `Mode: ${this.session.mode === 'character' ? 'character mode' : 'line mode'}`,
       `Terminal type: ${terminal.type ?? 'unknown'}`,
