@@ -35,7 +35,7 @@ class VirtualLine {
       else if (whole === '\n') {
         this.scrolled.push(this.text);
         this.cells = [];
-      } else if (/[\x00-\x1f\x7f-\x9f]/.test(whole)) throw new Error(`unexpected control ${JSON.stringify(whole)}`);
+      } else if (/\p{Cc}/u.test(whole)) throw new Error(`unexpected control ${JSON.stringify(whole)}`);
       else this.#put(whole);
     }
   }

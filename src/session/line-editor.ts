@@ -127,7 +127,7 @@ export class LineEditor {
     const room = this.#maxLineLength - this.#chars.length;
     if (room <= 0) return '';
     // Controls never enter the line: they would act on the terminal when echoed.
-    const printable = text.replace(/[\x00-\x1f\x7f-\x9f]/g, '');
+    const printable = text.replace(/\p{Cc}/gu, '');
     // A code point is at most two UTF-16 units, so a huge paste is cut before it is split up.
     const inserted = Array.from(printable.slice(0, room * 2)).slice(0, room);
     if (inserted.length === 0) return '';
