@@ -31,6 +31,7 @@ export async function loadConfig(file: string): Promise<Config> {
     }
     throw err;
   }
+  if (raw === null || raw === undefined) throw new ConfigError(`${file}: config file is empty`);
   try {
     return parseConfig(raw, dirname(path));
   } catch (err) {

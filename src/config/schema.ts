@@ -51,6 +51,9 @@ export interface Config {
 }
 
 const seconds = z.number().min(0);
+const DEFAULT_PING_TIMEOUT = 10;
+/** Hosts that bind every address, so they clash with any other host on the same port. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
 const serverShape = {
   host: z.string().min(1).default('0.0.0.0'),
@@ -69,7 +72,8 @@ const serverShape = {
   ssl_cert: z.string().min(1).nullable().optional(),
   ssl_key: z.string().min(1).nullable().optional(),
   ping_interval: seconds.default(30),
-  ping_timeout: z.number().positive().default(10),
+  // Defaults to 10 s, or ping_interval when that is shorter (see toServerConfig).
+  ping_timeout: z.number().positive().optional(),
   enable_monitoring: z.boolean().default(false),
   monitor_path: z.string().startsWith('/', 'a path starting with "/"').default('/monitor'),
   max_line_length: z.number().int().min(1).max(1_000_000).default(4096),
@@ -87,7 +91,7 @@ const serverSchema = z.strictObject(serverShape);
 const multiSchema = z.strictObject({
   servers: z
     .record(z.string(), serverSchema)
-    .refine((servers) => Object.keys(servers).length > 0, 'at least one server'),
+    .refine((servers) => Object.keys(servers).length > 0, 'needs at least one server'),
 });
 
 /** Every key a server section accepts, for "did you mean" hints. */
@@ -120,12 +124,15 @@ function toServerConfig(
   if (section.use_ssl && (section.ssl_cert == null || section.ssl_key == null)) {
     throw new ConfigError(`${at}use_ssl: true needs both ssl_cert and ssl_key`);
   }
-  if (section.ping_interval > 0 && section.ping_timeout > section.ping_interval) {
-    // Not fatal in principle, but a timeout longer than the interval can never fire in time.
+  if (section.ping_timeout !== undefined && section.ping_interval > 0 && section.ping_timeout > section.ping_interval) {
+    // A timeout longer than the interval can never fire before the next ping is due.
     throw new ConfigError(
       `${at}ping_timeout: ${section.ping_timeout} must not exceed ping_interval (${section.ping_interval})`,
     );
   }
+  const pingTimeout =
+    section.ping_timeout ??
+    (section.ping_interval > 0 ? Math.min(DEFAULT_PING_TIMEOUT, section.ping_interval) : DEFAULT_PING_TIMEOUT);
   return {
     name,
     host: section.host,
@@ -142,7 +149,7 @@ function toServerConfig(
     sslCert: section.ssl_cert ?? undefined,
     sslKey: section.ssl_key ?? undefined,
     pingInterval: section.ping_interval,
-    pingTimeout: section.ping_timeout,
+    pingTimeout,
     enableMonitoring: section.enable_monitoring,
     monitorPath: section.monitor_path,
     maxLineLength: section.max_line_length,
@@ -155,15 +162,19 @@ function toServerConfig(
 }
 
 function checkDistinctPorts(servers: ServerConfig[]): ServerConfig[] {
-  const byPort = new Map<string, string>();
+  const seen: ServerConfig[] = [];
   for (const server of servers) {
     if (server.port === 0) continue;
-    const key = `${server.host}:${server.port}`;
-    const other = byPort.get(key);
+    // 0.0.0.0:8023 and 127.0.0.1:8023 cannot both be bound either.
+    const other = seen.find(
+      (earlier) =>
+        earlier.port === server.port &&
+        (earlier.host === server.host || WILDCARD_HOSTS.has(earlier.host) || WILDCARD_HOSTS.has(server.host)),
+    );
     if (other !== undefined) {
-      throw new ConfigError(`servers.${server.name}.port: ${server.port} is already used by servers.${other}`);
+      throw new ConfigError(`servers.${server.name}.port: ${server.port} is already used by servers.${other.name}`);
     }
-    byPort.set(key, server.name);
+    seen.push(server);
   }
   return servers;
 }
@@ -175,7 +186,8 @@ export function keyPath(config: ServerConfig, key: string): string {
 
 /** The first problem zod found, as one line naming the key path. */
 function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
-  const issue = error.issues[0]!;
+  // A misspelt key also makes the intended key look missing: name the misspelling.
+  const issue = error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? error.issues[0]!;
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
@@ -187,7 +199,7 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
   const where = path.join('.') || '(top level)';
   const input = valueAt(raw, issue.path);
   if (input === undefined && issue.code === 'invalid_type') {
-    return new ConfigError(`${where}: missing, expected ${issue.expected === 'string' ? 'a string' : issue.expected}`);
+    return new ConfigError(`${where}: missing, expected ${article(issue.expected)}`);
   }
   switch (issue.code) {
     case 'invalid_value':
@@ -201,7 +213,7 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
     case 'invalid_format':
       return new ConfigError(`${where}: ${describe(input)} is not ${issue.message}`);
     default:
-      return new ConfigError(`${where}: ${describe(input)} is not valid: ${issue.message}`);
+      return new ConfigError(`${where}: ${issue.message}`);
   }
 }
 
@@ -214,8 +226,17 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/** Zod's type names as a YAML user knows them. */
+const TYPE_NAMES: Record<string, string> = {
+  int: 'an integer',
+  record: 'a mapping',
+  object: 'a mapping',
+  array: 'a list',
+  boolean: 'true or false',
+};
+
 function article(expected: string): string {
-  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+  return TYPE_NAMES[expected] ?? (/^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`);
 }
 
 function describe(value: unknown): string {
