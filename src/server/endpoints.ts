@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig, TransportName } from '../config/schema.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
+import { TelnetLayer } from '../session/telnet-layer.js';
 import type { Admission, Connection, Listener } from '../transports/connection.js';
 import { listenTcp } from '../transports/tcp.js';
 
@@ -44,5 +45,15 @@ export const ENDPOINTS: Partial<Record<TransportName, Endpoint>> = {
   tcp: {
     listen: listenTcpFor,
     createLayer: (connection) => new PlainLayer(connection.framing === 'message'),
+  },
+  telnet: {
+    listen: listenTcpFor,
+    createLayer: (connection, context) =>
+      new TelnetLayer(connection, {
+        preferredMode: context.preferredMode,
+        keepaliveInterval: context.config.keepaliveInterval,
+        events: context.events,
+        logger: context.logger,
+      }),
   },
 };

@@ -179,7 +179,6 @@ export class ProtocolServer implements ServerContext {
       logger: this.logger,
       events: {
         changed: (what) => session?.layerChanged(what),
-        command: (name) => session?.layerCommand(name),
       },
     });
     try {

@@ -28,8 +28,6 @@ export interface TerminalInfo {
 export interface LayerEvents {
   /** The input mode, echo or terminal details changed. */
   changed(what: 'mode' | 'terminal' | 'size'): void;
-  /** The client asked to interrupt (telnet IP) or is checking we are alive (AYT). */
-  command(name: 'interrupt' | 'are-you-there'): void;
 }
 
 /** A protocol layer: decodes inbound bytes into keys and encodes outbound text. */

@@ -192,7 +192,7 @@ export class Session {
   /** Applies one input token to the session's line editor; completed lines go to the handler. */
   async editLine(token: InputToken): Promise<boolean> {
     const result = this.#editor.feed(token);
-    if (result.echo !== '') void this.#connection.write(this.#layer.encodeRaw(result.echo));
+    if (result.echo !== '') void this.#connection.write(this.#layer.encodeText(result.echo));
     if (result.signal !== undefined) return this.handler.onInterrupt(result.signal);
     if (result.line !== undefined) this.#submitLine(result.line);
     return true;
@@ -243,15 +243,6 @@ export class Session {
         void this.#guard(() => this.handler.onWindowSize(cols, rows));
       }
     }
-  }
-
-  /** Called by the layer for telnet's IP and AYT commands. */
-  layerCommand(name: 'interrupt' | 'are-you-there'): void {
-    if (name === 'are-you-there') {
-      void this.write('[Yes]\n');
-      return;
-    }
-    this.#enqueue([{ type: 'key', name: 'interrupt', sequence: '\x03' }]);
   }
 
   #onData = (bytes: Uint8Array): void => {

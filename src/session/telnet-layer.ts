@@ -1,0 +1,335 @@
+// Telnet layer (RFC 854/855): negotiation, terminal details and text encoding over any byte transport.
+import type { Logger } from 'pino';
+
+import {
+  AYT,
+  BRK,
+  EC,
+  EL,
+  EOR,
+  GA,
+  IP,
+  NOP,
+  MODE_EDIT,
+  MODE_TRAPSIG,
+  OPT_BINARY,
+  OPT_CHARSET,
+  OPT_ECHO,
+  OPT_EOR,
+  OPT_LINEMODE,
+  OPT_NAWS,
+  OPT_NEW_ENVIRON,
+  OPT_SGA,
+  OPT_TTYPE,
+  optionName,
+} from '../telnet/constants.js';
+import { acceptCharset, parseCharsetReply, rejectCharset, requestCharset } from '../telnet/charset.js';
+import { TelnetDecoder } from '../telnet/decoder.js';
+import type { TelnetEvent } from '../telnet/decoder.js';
+import { command, encodeText, escapeIac, negotiate } from '../telnet/encoder.js';
+import { parseEnvironment, requestEnvironment } from '../telnet/environ.js';
+import { linemodeMode } from '../telnet/linemode.js';
+import { isMudClient } from '../telnet/mud-client.js';
+import { parseNaws } from '../telnet/naws.js';
+import { OptionNegotiator } from '../telnet/options.js';
+import type { NegotiationResult } from '../telnet/options.js';
+import { TerminalTypeCycle, parseTerminalType, requestTerminalType } from '../telnet/terminal-type.js';
+import type { Connection } from '../transports/connection.js';
+import { KeyReader } from './key-reader.js';
+import type { InputToken } from './key-reader.js';
+import { unknownTerminal } from './layer.js';
+import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+
+/** Options of a telnet layer. */
+export interface TelnetLayerOptions {
+  /** Character mode (server echo and editing) or line mode (the client edits), where the client allows. */
+  preferredMode: InputMode;
+  /** Seconds between IAC NOP keepalives to telnet clients; 0 = none. */
+  keepaliveInterval: number;
+  events: LayerEvents;
+  logger: Logger;
+}
+
+/** How long to wait for the terminal type before taking over echo anyway. */
+const ECHO_DECISION_MS = 250;
+/** A client that has sent no telnet command by then does not speak telnet (nc, scripts). */
+const TELNET_DETECTION_MS = 1000;
+
+const OPTIONS_WE_PERFORM = new Set([OPT_ECHO, OPT_SGA, OPT_EOR, OPT_BINARY, OPT_CHARSET]);
+const OPTIONS_WE_ACCEPT = new Set([OPT_TTYPE, OPT_NAWS, OPT_NEW_ENVIRON, OPT_BINARY, OPT_CHARSET, OPT_SGA]);
+
+const PROMPT_EOR = command(EOR);
+const PROMPT_GA = command(GA);
+const KEEPALIVE = command(NOP);
+const ARE_YOU_THERE_REPLY = encodeText('\n[Yes]\n');
+
+/** Speaks telnet with the client; falls back to plain line input for clients that do not. */
+export class TelnetLayer implements SessionLayer {
+  readonly terminal: TerminalInfo = unknownTerminal();
+  #connection: Connection;
+  #options: TelnetLayerOptions;
+  #decoder = new TelnetDecoder();
+  #reader = new KeyReader();
+  #negotiator: OptionNegotiator;
+  #terminalTypes = new TerminalTypeCycle();
+  #isTelnetPeer = false;
+  #isEchoDecided = false;
+  #isEchoForHiddenInput = false;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(connection: Connection, options: TelnetLayerOptions) {
+    this.#connection = connection;
+    this.#options = options;
+    const wantsCharacters = options.preferredMode === 'character';
+    this.#negotiator = new OptionNegotiator({
+      // ECHO and SGA only when we chose character mode: a client asking first gets them then too.
+      acceptLocal: (option) =>
+        OPTIONS_WE_PERFORM.has(option) && (wantsCharacters || (option !== OPT_ECHO && option !== OPT_SGA)),
+      acceptRemote: (option) => OPTIONS_WE_ACCEPT.has(option) || (option === OPT_LINEMODE && !wantsCharacters),
+    });
+  }
+
+  get mode(): InputMode {
+    return this.#isOn('local', OPT_SGA) && this.serverEchoes ? 'character' : 'line';
+  }
+
+  get serverEchoes(): boolean {
+    return this.#isOn('local', OPT_ECHO) && !this.#isEchoForHiddenInput;
+  }
+
+  /** Whether the client has shown it speaks telnet. */
+  get isTelnetPeer(): boolean {
+    return this.#isTelnetPeer;
+  }
+
+  start(): void {
+    // Negotiation goes out at once: netkit telnet given a port never starts it itself.
+    const results = [
+      this.#negotiator.enable('remote', OPT_TTYPE),
+      this.#negotiator.enable('remote', OPT_NAWS),
+      this.#negotiator.enable('remote', OPT_NEW_ENVIRON),
+      this.#negotiator.enable('local', OPT_EOR),
+      this.#negotiator.enable('local', OPT_CHARSET),
+    ];
+    if (this.#options.preferredMode === 'character') {
+      results.push(this.#negotiator.enable('local', OPT_SGA));
+      // ECHO waits for the terminal type: MUD clients read WILL ECHO as "hide the input".
+      this.#after(ECHO_DECISION_MS, () => this.#decideEcho());
+    } else {
+      results.push(this.#negotiator.enable('remote', OPT_LINEMODE));
+    }
+    this.#send(results.flatMap((result) => result.reply));
+    this.#after(TELNET_DETECTION_MS, () => {
+      if (!this.#isTelnetPeer) this.#options.logger.debug('client sent no telnet negotiation; plain line input');
+    });
+    const keepalive = this.#options.keepaliveInterval;
+    if (keepalive > 0) {
+      const timer = setInterval(() => {
+        if (this.#isTelnetPeer) void this.#connection.write(KEEPALIVE);
+      }, keepalive * 1000);
+      timer.unref();
+      this.#timers.push(timer);
+    }
+  }
+
+  receive(bytes: Uint8Array): InputToken[] {
+    const tokens: InputToken[] = [];
+    const replies: Uint8Array[] = [];
+    for (const event of this.#decoder.push(bytes)) {
+      if (event.type === 'data') tokens.push(...this.#reader.push(event.bytes));
+      else this.#handleEvent(event, tokens, replies);
+    }
+    this.#send(replies);
+    return tokens;
+  }
+
+  flush(): InputToken[] {
+    return this.#reader.flush();
+  }
+
+  encodeText(text: string): Uint8Array {
+    return encodeText(text);
+  }
+
+  encodeRaw(data: Uint8Array | string): Uint8Array {
+    return escapeIac(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  }
+
+  promptMark(): Uint8Array | undefined {
+    if (!this.#isTelnetPeer) return undefined;
+    if (this.#isOn('local', OPT_EOR)) return PROMPT_EOR;
+    // RFC 858: without SUPPRESS-GO-AHEAD the client may wait for GA to know it can speak.
+    if (!this.#isOn('local', OPT_SGA)) return PROMPT_GA;
+    return undefined;
+  }
+
+  setHiddenInput(hidden: boolean): void {
+    if (hidden === this.#isEchoForHiddenInput || !this.#isTelnetPeer) return;
+    if (hidden) {
+      if (this.#isOn('local', OPT_ECHO)) return;
+      // WILL ECHO makes the client stop echoing locally; we then echo nothing.
+      this.#isEchoForHiddenInput = true;
+      this.#send(this.#apply(this.#negotiator.enable('local', OPT_ECHO)));
+    } else {
+      this.#isEchoForHiddenInput = false;
+      this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+    }
+    this.#options.events.changed('mode');
+  }
+
+  dispose(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+  }
+
+  #handleEvent(event: Exclude<TelnetEvent, { type: 'data' }>, tokens: InputToken[], replies: Uint8Array[]): void {
+    switch (event.type) {
+      case 'command':
+        this.#handleCommand(event.command, tokens, replies);
+        return;
+      case 'negotiate':
+        this.#isTelnetPeer = true;
+        replies.push(...this.#apply(this.#negotiator.receive(event.verb, event.option)));
+        return;
+      case 'subnegotiation':
+        this.#isTelnetPeer = true;
+        this.#handleSubnegotiation(event.option, event.payload, replies);
+        return;
+      case 'overflow':
+        this.#options.logger.debug({ option: optionName(event.option) }, 'oversized subnegotiation dropped');
+        return;
+    }
+  }
+
+  #handleCommand(code: number, tokens: InputToken[], replies: Uint8Array[]): void {
+    this.#isTelnetPeer = true;
+    switch (code) {
+      case IP:
+      case BRK:
+        tokens.push({ type: 'key', name: 'interrupt', sequence: '\x03' });
+        return;
+      case EC:
+        tokens.push({ type: 'key', name: 'backspace', sequence: '\x7f' });
+        return;
+      case EL:
+        tokens.push({ type: 'key', name: 'kill-line', sequence: '\x15' });
+        return;
+      case AYT:
+        replies.push(ARE_YOU_THERE_REPLY);
+        return;
+      default:
+        // NOP, GA, DM, AO and the rest need no action from a server.
+        return;
+    }
+  }
+
+  /** Applies option changes; returns the replies plus any follow-up requests they call for. */
+  #apply(result: NegotiationResult): Uint8Array[] {
+    const out: Uint8Array[] = [...result.reply];
+    let modeChanged = false;
+    for (const change of result.changes) {
+      if (!change.enabled) {
+        if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
+        continue;
+      }
+      if (change.side === 'remote') {
+        if (change.option === OPT_TTYPE) out.push(requestTerminalType());
+        if (change.option === OPT_NEW_ENVIRON) out.push(requestEnvironment());
+        if (change.option === OPT_LINEMODE) out.push(linemodeMode(MODE_EDIT | MODE_TRAPSIG));
+      } else {
+        if (change.option === OPT_CHARSET) out.push(requestCharset(['UTF-8']));
+        if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
+      }
+    }
+    if (result.refused?.option === OPT_TTYPE) this.#decideEcho();
+    if (result.changes.length > 0) this.#updateOptionList();
+    if (modeChanged) this.#options.events.changed('mode');
+    return out;
+  }
+
+  #handleSubnegotiation(option: number, payload: Uint8Array, replies: Uint8Array[]): void {
+    switch (option) {
+      case OPT_NAWS: {
+        const size = parseNaws(payload);
+        if (size === undefined) return;
+        // Some clients send 0x0 for "unknown"; keep what we had rather than a useless size.
+        if (size.cols === 0 || size.rows === 0) return;
+        this.terminal.cols = size.cols;
+        this.terminal.rows = size.rows;
+        this.#options.events.changed('size');
+        return;
+      }
+      case OPT_TTYPE: {
+        const name = parseTerminalType(payload);
+        if (name === undefined) return;
+        const { askAgain } = this.#terminalTypes.add(name);
+        this.terminal.typeNames = this.#terminalTypes.names;
+        this.terminal.type = this.#terminalTypes.terminalType;
+        this.terminal.clientName = this.#terminalTypes.clientName;
+        this.terminal.mtts = this.#terminalTypes.mtts;
+        if (askAgain) replies.push(requestTerminalType());
+        this.#decideEcho();
+        this.#options.events.changed('terminal');
+        return;
+      }
+      case OPT_NEW_ENVIRON: {
+        const report = parseEnvironment(payload);
+        if (report === undefined) return;
+        Object.assign(this.terminal.environment, report.vars);
+        this.#options.events.changed('terminal');
+        return;
+      }
+      case OPT_CHARSET: {
+        const message = parseCharsetReply(payload);
+        if (message === undefined) return;
+        if ('accepted' in message) this.terminal.charset = message.accepted;
+        if ('request' in message) {
+          const utf8 = message.request.find((name) => /^utf-?8$/i.test(name));
+          replies.push(utf8 === undefined ? rejectCharset() : acceptCharset(utf8));
+          if (utf8 !== undefined) this.terminal.charset = utf8;
+        }
+        this.#options.events.changed('terminal');
+        return;
+      }
+      default:
+        // LINEMODE MODE acks and SLC lists need no answer for the modes we use.
+        return;
+    }
+  }
+
+  /** Takes over echo for character mode, unless the client is a MUD client. */
+  #decideEcho(): void {
+    if (this.#isEchoDecided || this.#options.preferredMode !== 'character') return;
+    this.#isEchoDecided = true;
+    const name = this.#terminalTypes.clientName;
+    if (name !== undefined && isMudClient(name)) {
+      this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
+      return;
+    }
+    this.#send(this.#apply(this.#negotiator.enable('local', OPT_ECHO)));
+  }
+
+  #isOn(side: 'local' | 'remote', option: number): boolean {
+    return this.#negotiator.isEnabled(side, option);
+  }
+
+  #updateOptionList(): void {
+    const options: string[] = [];
+    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE]) {
+      if (this.#isOn('local', option)) options.push(`${optionName(option)} (server)`);
+      if (this.#isOn('remote', option)) options.push(`${optionName(option)} (client)`);
+    }
+    this.terminal.options = [...new Set(options)];
+  }
+
+  #send(frames: Uint8Array[]): void {
+    if (frames.length === 0) return;
+    void this.#connection.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  #after(ms: number, run: () => void): void {
+    const timer = setTimeout(run, ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+}
