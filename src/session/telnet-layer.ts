@@ -26,7 +26,7 @@ import {
 import { acceptCharset, parseCharsetReply, rejectCharset, requestCharset } from '../telnet/charset.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
 import type { TelnetEvent } from '../telnet/decoder.js';
-import { command, encodeText, escapeIac, negotiate } from '../telnet/encoder.js';
+import { command, encodeText, escapeIac } from '../telnet/encoder.js';
 import { parseEnvironment, requestEnvironment } from '../telnet/environ.js';
 import { linemodeMode } from '../telnet/linemode.js';
 import { isMudClient } from '../telnet/mud-client.js';

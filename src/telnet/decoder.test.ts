@@ -160,7 +160,9 @@ test('NAWS split at every byte decodes like the whole', () => {
 });
 
 test('a mixed stream fed one byte per chunk decodes like the whole', () => {
-  const whole = bytes(0x61, IAC, IAC, IAC, WILL, OPT_ECHO, IAC, SB, OPT_NAWS, 0, IAC, IAC, 0, 1, IAC, SE, IAC, NOP, 0x62);
+  const negotiation = [IAC, WILL, OPT_ECHO];
+  const naws = [IAC, SB, OPT_NAWS, 0, IAC, IAC, 0, 1, IAC, SE];
+  const whole = bytes(0x61, IAC, IAC, ...negotiation, ...naws, IAC, NOP, 0x62);
   const single = [...whole].map((b) => bytes(b));
   assert.deepEqual(decodeChunks(single), decodeWhole(whole));
 });
@@ -221,16 +223,16 @@ test('an overflowed SB ended by another command gives no subnegotiation event', 
 
 const byteArrays = fc.uint8Array({ maxLength: 300 });
 // Bytes drawn mostly from the telnet-significant range so sequences actually form.
+const significant = fc.constantFrom(IAC, SB, SE, DO, DONT, WILL, WONT, NOP, 0, 13, 10, 31);
 const telnetish = fc
-  .array(fc.oneof(fc.constantFrom(IAC, SB, SE, DO, DONT, WILL, WONT, NOP, 0, 13, 10, 31), fc.integer({ min: 0, max: 255 })), {
-    maxLength: 300,
-  })
+  .array(fc.oneof(significant, fc.integer({ min: 0, max: 255 })), { maxLength: 300 })
   .map((values) => Uint8Array.from(values));
 const input = fc.oneof(byteArrays, telnetish);
 
 test('property: any chunking yields the same normalized events as the whole', () => {
   // Short chunks of telnet-heavy bytes put chunk ends inside every kind of sequence.
-  const chunks = fc.array(fc.oneof(telnetish.map((c) => c.subarray(0, 6)), byteArrays), { maxLength: 30 });
+  const shortChunk = telnetish.map((c) => c.subarray(0, 6));
+  const chunks = fc.array(fc.oneof(shortChunk, byteArrays), { maxLength: 30 });
   fc.assert(
     fc.property(chunks, fc.integer({ min: 0, max: 16 }), (parts, max) => {
       const whole = decodeWhole(Buffer.concat(parts), new TelnetDecoder({ maxSubnegotiation: max }));
@@ -279,7 +281,7 @@ test('property: escapeIac then decode gives back the original bytes', () => {
 test('property: encodeText then decode gives the CR LF normalized UTF-8 text', () => {
   const texts = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 100 }),
-    fc.array(fc.constantFrom('a', 'é', '\r', '\n', '\r\n', '\u00ff', '\u{1F600}', '\0'), { maxLength: 40 }).map((p) => p.join('')),
+    fc.array(fc.constantFrom('a', 'é', '\r', '\n', '\r\n', '\u00ff', '\u{1F600}', '\0')).map((p) => p.join('')),
   );
   fc.assert(
     fc.property(texts, (text) => {

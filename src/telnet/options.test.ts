@@ -126,7 +126,8 @@ test('disable then enable while WANTYES cancels the queued disable', () => {
   q.enable('local', OPT_ECHO);
   q.disable('local', OPT_ECHO);
   assert.deepEqual(q.enable('local', OPT_ECHO).reply, []);
-  assert.deepEqual(q.receive(DO, OPT_ECHO), { reply: [], changes: [{ side: 'local', option: OPT_ECHO, enabled: true }] });
+  const echoOn = { side: 'local', option: OPT_ECHO, enabled: true };
+  assert.deepEqual(q.receive(DO, OPT_ECHO), { reply: [], changes: [echoOn] });
 });
 
 test('a refusal while WANTYES with a queued disable is not reported as refused', () => {
@@ -165,9 +166,8 @@ test('verbs other than DO, DONT, WILL, WONT and out-of-range options are ignored
 
 // Back-to-back wiring: two negotiators, one FIFO per direction as on a TCP stream.
 
-type Action =
-  | { kind: 'call'; who: 0 | 1; enable: boolean; side: Side; option: number }
-  | { kind: 'deliver'; to: 0 | 1 };
+type Call = { kind: 'call'; who: 0 | 1; enable: boolean; side: Side; option: number };
+type Action = Call | { kind: 'deliver'; to: 0 | 1 };
 
 const OPTIONS = [OPT_ECHO, OPT_SGA, OPT_NAWS];
 
@@ -186,6 +186,10 @@ const policyArb: fc.Arbitrary<OptionPolicy> = fc
   .record({ local: fc.subarray(OPTIONS), remote: fc.subarray(OPTIONS) })
   .map(({ local, remote }) => policy(local, remote));
 
+function call(negotiator: OptionNegotiator, action: Call): NegotiationResult {
+  return action.enable ? negotiator.enable(action.side, action.option) : negotiator.disable(action.side, action.option);
+}
+
 /** A peer's view of what each change report said, to check reports against isEnabled. */
 class Reported {
   readonly on = new Set<string>();
@@ -199,7 +203,9 @@ class Reported {
   }
 }
 
-function runPair(policies: [OptionPolicy, OptionPolicy], actions: Action[]): { sent: number; peers: OptionNegotiator[] } {
+type Outcome = { sent: number; peers: OptionNegotiator[] };
+
+function runPair(policies: [OptionPolicy, OptionPolicy], actions: Action[]): Outcome {
   const peers = [new OptionNegotiator(policies[0]), new OptionNegotiator(policies[1])];
   const reported = [new Reported(), new Reported()];
   const inbox: Buffer[][] = [[], []];
@@ -216,8 +222,7 @@ function runPair(policies: [OptionPolicy, OptionPolicy], actions: Action[]): { s
   for (const action of actions) {
     if (action.kind === 'deliver') deliver(action.to);
     else {
-      const peer = peers[action.who]!;
-      handle(action.who, action.enable ? peer.enable(action.side, action.option) : peer.disable(action.side, action.option));
+      handle(action.who, call(peers[action.who]!, action));
     }
   }
   const limit = 4 * actions.length + 8;
@@ -252,8 +257,8 @@ test('property: two negotiators back to back always settle and agree', () => {
 
 test('property: against peers that agree to or refuse everything, negotiation settles', () => {
   fc.assert(
-    fc.property(fc.constantFrom(acceptAll, refuseAll), fc.array(actionArb, { maxLength: 60 }), (peerPolicy, actions) => {
-      const { peers } = runPair([serverPolicy, peerPolicy], actions);
+    fc.property(fc.constantFrom(acceptAll, refuseAll), fc.array(actionArb, { maxLength: 60 }), (other, actions) => {
+      const { peers } = runPair([serverPolicy, other], actions);
       for (const option of OPTIONS) {
         assert.equal(peers[0]!.isEnabled('local', option), peers[1]!.isEnabled('remote', option));
         assert.equal(peers[0]!.isEnabled('remote', option), peers[1]!.isEnabled('local', option));
@@ -287,8 +292,7 @@ test('property: a stateless peer that answers everything and repeats requests ca
           // RFC 854 implementation, since each toggle is a fresh request.
           toUs.push(negotiate(action.side === 'local' ? WILL : DO, action.option));
         } else if (action.kind === 'call') {
-          const result = action.enable ? q.enable(action.side, action.option) : q.disable(action.side, action.option);
-          toPeer.push(...result.reply);
+          toPeer.push(...call(q, action).reply);
         } else if (action.to === 0) {
           const frame = toUs.shift();
           if (frame !== undefined) toPeer.push(...q.receive(frame[1]!, frame[2]!).reply);
