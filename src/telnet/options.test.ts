@@ -156,6 +156,27 @@ test('WILL in answer to our DONT is an error that gets no reply', () => {
   assert.equal(q.isPending('remote', OPT_NAWS), false);
 });
 
+test('once the peer used up its enables for an option, further requests are refused', () => {
+  const q = new OptionNegotiator(acceptAll, { maxPeerEnables: 2 });
+  for (let round = 0; round < 2; round++) {
+    assert.deepEqual(q.receive(WILL, OPT_NAWS).reply, [negotiate(DO, OPT_NAWS)]);
+    assert.deepEqual(q.receive(WONT, OPT_NAWS).reply, [negotiate(DONT, OPT_NAWS)]);
+  }
+  assert.deepEqual(q.receive(WILL, OPT_NAWS), { reply: [negotiate(DONT, OPT_NAWS)], changes: [] });
+  assert.deepEqual(q.receive(DO, OPT_NAWS).reply, [negotiate(WILL, OPT_NAWS)]);
+  assert.deepEqual(q.enable('remote', OPT_NAWS).reply, [negotiate(DO, OPT_NAWS)]);
+});
+
+test('the default allows a peer 32 enables per option', () => {
+  const q = new OptionNegotiator(acceptAll);
+  let granted = 0;
+  for (let round = 0; round < 100; round++) {
+    if (q.receive(DO, OPT_ECHO).changes.length > 0) granted++;
+    q.receive(DONT, OPT_ECHO);
+  }
+  assert.equal(granted, 32);
+});
+
 test('verbs other than DO, DONT, WILL, WONT and out-of-range options are ignored', () => {
   const q = new OptionNegotiator(acceptAll);
   assert.deepEqual(q.receive(0, OPT_ECHO), { reply: [], changes: [] });
@@ -277,25 +298,31 @@ function naivePeer(agree: boolean): (verb: number, option: number) => Buffer {
   };
 }
 
-test('property: a stateless peer that answers everything and repeats requests cannot make us loop', () => {
+test('property: a stateless peer that answers and toggles everything cannot make us loop', () => {
+  const maxPeerEnables = 8;
+  // Each enable we grant costs at most our answer to it and to the peer switching it off.
+  const grantCost = 2 * maxPeerEnables * OPTIONS.length * 2;
   fc.assert(
     fc.property(fc.boolean(), fc.array(actionArb, { maxLength: 60 }), (agree, actions) => {
-      const q = server();
+      const q = new OptionNegotiator(serverPolicy, { maxPeerEnables });
       const peer = naivePeer(agree);
       const toUs: Buffer[] = [];
       const toPeer: Buffer[] = [];
       let sent = 0;
+      const send = (result: NegotiationResult): void => {
+        sent += result.reply.length;
+        toPeer.push(...result.reply);
+      };
       for (const action of actions) {
         if (action.kind === 'call' && action.who === 1) {
-          // The naive peer also repeats requests to enable. Its switching options off is
-          // left out: a peer that acknowledges acknowledgements and toggles loops with any
-          // RFC 854 implementation, since each toggle is a fresh request.
-          toUs.push(negotiate(action.side === 'local' ? WILL : DO, action.option));
+          // The naive peer also starts, repeats and withdraws requests of its own.
+          const verb = action.side === 'local' ? (action.enable ? WILL : WONT) : action.enable ? DO : DONT;
+          toUs.push(negotiate(verb, action.option));
         } else if (action.kind === 'call') {
-          toPeer.push(...call(q, action).reply);
+          send(call(q, action));
         } else if (action.to === 0) {
           const frame = toUs.shift();
-          if (frame !== undefined) toPeer.push(...q.receive(frame[1]!, frame[2]!).reply);
+          if (frame !== undefined) send(q.receive(frame[1]!, frame[2]!));
         } else {
           const frame = toPeer.shift();
           if (frame !== undefined) toUs.push(peer(frame[1]!, frame[2]!));
@@ -303,18 +330,14 @@ test('property: a stateless peer that answers everything and repeats requests ca
       }
       while (toUs.length > 0 || toPeer.length > 0) {
         for (const frame of toPeer.splice(0)) toUs.push(peer(frame[1]!, frame[2]!));
-        for (const frame of toUs.splice(0)) {
-          const reply = q.receive(frame[1]!, frame[2]!).reply;
-          sent += reply.length;
-          toPeer.push(...reply);
-        }
-        assert.ok(sent <= 4 * actions.length + 8, 'negotiation loop');
+        for (const frame of toUs.splice(0)) send(q.receive(frame[1]!, frame[2]!));
+        assert.ok(sent <= 4 * actions.length + 8 + grantCost, `negotiation loop: ${sent} messages`);
       }
       for (const option of OPTIONS) {
         assert.equal(q.isPending('local', option), false);
         assert.equal(q.isPending('remote', option), false);
       }
     }),
-    { numRuns: 1000 },
+    { numRuns: 2000 },
   );
 });

@@ -14,6 +14,15 @@ export interface OptionPolicy {
   acceptRemote(option: number): boolean;
 }
 
+/** Tuning of an OptionNegotiator. */
+export interface OptionNegotiatorOptions {
+  /**
+   * How often per option and side the peer may switch an option on by asking (0-255,
+   * default 32); later requests are refused. Bounds the traffic a broken peer can cause.
+   */
+  maxPeerEnables?: number;
+}
+
 /** One option of one side that became enabled or disabled. */
 export interface OptionChange {
   side: Side;
@@ -35,11 +44,14 @@ export interface NegotiationResult {
 const Q = { no: 0, yes: 1, wantNo: 2, wantYes: 3 } as const;
 // Queue bit: EMPTY, or OPPOSITE when the reverse of the pending request is wanted next.
 const Queue = { empty: 0, opposite: 1 } as const;
+const DEFAULT_MAX_PEER_ENABLES = 32;
 
 interface SideTable {
   readonly side: Side;
   readonly state: Uint8Array;
   readonly queue: Uint8Array;
+  /** Enables the peer asked for and we granted, counted up to the limit. */
+  readonly granted: Uint8Array;
   /** The verb we send to enable (DO or WILL). */
   readonly on: number;
   /** The verb we send to disable (DONT or WONT). */
@@ -52,11 +64,16 @@ interface SideTable {
  */
 export class OptionNegotiator {
   readonly #policy: OptionPolicy;
+  readonly #maxPeerEnables: number;
   readonly #local: SideTable = table('local', WILL, WONT);
   readonly #remote: SideTable = table('remote', DO, DONT);
 
-  constructor(policy: OptionPolicy) {
+  constructor(policy: OptionPolicy, options: OptionNegotiatorOptions = {}) {
     this.#policy = policy;
+    const max = options.maxPeerEnables ?? DEFAULT_MAX_PEER_ENABLES;
+    this.#maxPeerEnables = Number.isFinite(max)
+      ? Math.min(255, Math.max(0, Math.floor(max)))
+      : DEFAULT_MAX_PEER_ENABLES;
   }
 
   /** Applies a DO, DONT, WILL or WONT received from the peer; other verbs are ignored. */
@@ -129,6 +146,11 @@ export class OptionNegotiator {
   }
 
   #accepts(t: SideTable, option: number): boolean {
+    // The Q method is loop-free only against peers that never acknowledge acknowledgements.
+    // A stateless peer answering every DO with WILL can, with one request crossing ours,
+    // pair its acks with our answers forever; every turn of such a loop needs us to grant
+    // an enable, so capping grants ends it with a refusal, which nothing answers.
+    if (t.granted[option]! >= this.#maxPeerEnables) return false;
     return t.side === 'local' ? this.#policy.acceptLocal(option) : this.#policy.acceptRemote(option);
   }
 
@@ -137,6 +159,7 @@ export class OptionNegotiator {
     switch (t.state[option]) {
       case Q.no:
         if (this.#accepts(t, option)) {
+          t.granted[option]!++;
           t.state[option] = Q.yes;
           result.reply.push(negotiate(t.on, option));
           result.changes.push({ side: t.side, option, enabled: true });
@@ -197,7 +220,7 @@ export class OptionNegotiator {
 }
 
 function table(side: Side, on: number, off: number): SideTable {
-  return { side, state: new Uint8Array(256), queue: new Uint8Array(256), on, off };
+  return { side, state: new Uint8Array(256), queue: new Uint8Array(256), granted: new Uint8Array(256), on, off };
 }
 
 function isOption(option: number): boolean {

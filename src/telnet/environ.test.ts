@@ -1,0 +1,98 @@
+// Tests of NEW-ENVIRON subnegotiation helpers (RFC 1572).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  ENV_ESC,
+  ENV_INFO,
+  ENV_IS,
+  ENV_SEND,
+  ENV_USERVAR,
+  ENV_VALUE,
+  ENV_VAR,
+  IAC,
+  OPT_NEW_ENVIRON,
+  SB,
+  SE,
+} from './constants.js';
+import { parseEnvironment, requestEnvironment } from './environ.js';
+
+const ascii = (text: string): number[] => [...Buffer.from(text, 'utf8')];
+const parsed = (...payload: number[]): unknown => {
+  const report = parseEnvironment(Uint8Array.from(payload));
+  return report && { kind: report.kind, vars: { ...report.vars } };
+};
+
+test('requestEnvironment is an empty SEND asking for everything', () => {
+  assert.deepEqual([...requestEnvironment()], [IAC, SB, OPT_NEW_ENVIRON, ENV_SEND, IAC, SE]);
+});
+
+test('parseEnvironment reads VAR and USERVAR with their values', () => {
+  const payload = [
+    ENV_IS,
+    ENV_VAR,
+    ...ascii('USER'),
+    ENV_VALUE,
+    ...ascii('alice'),
+    ENV_USERVAR,
+    ...ascii('CLIENT_NAME'),
+    ENV_VALUE,
+    ...ascii('Mudlet'),
+  ];
+  assert.deepEqual(parsed(...payload), { kind: 'is', vars: { USER: 'alice', CLIENT_NAME: 'Mudlet' } });
+});
+
+test('parseEnvironment reads INFO updates', () => {
+  assert.deepEqual(parsed(ENV_INFO, ENV_VAR, ...ascii('LANG'), ENV_VALUE, ...ascii('en_US.UTF-8')), {
+    kind: 'info',
+    vars: { LANG: 'en_US.UTF-8' },
+  });
+});
+
+test('parseEnvironment keeps empty values and leaves out variables without VALUE', () => {
+  assert.deepEqual(parsed(ENV_IS, ENV_VAR, ...ascii('EMPTY'), ENV_VALUE, ENV_VAR, ...ascii('UNSET')), {
+    kind: 'is',
+    vars: { EMPTY: '' },
+  });
+  assert.deepEqual(parsed(ENV_IS), { kind: 'is', vars: {} });
+});
+
+test('parseEnvironment unquotes ESC in names and values', () => {
+  const payload = [
+    ENV_IS,
+    ENV_USERVAR,
+    ...ascii('A'),
+    ENV_ESC,
+    ENV_VAR,
+    ENV_VALUE,
+    ...ascii('x'),
+    ENV_ESC,
+    ENV_VALUE,
+    ENV_ESC,
+    ENV_ESC,
+  ];
+  const report = parseEnvironment(Uint8Array.from(payload));
+  assert.deepEqual({ ...report?.vars }, { 'A\u0000': 'x\u0001\u0002' });
+});
+
+test('parseEnvironment decodes UTF-8 values', () => {
+  assert.deepEqual(parsed(ENV_IS, ENV_USERVAR, ...ascii('NAME'), ENV_VALUE, ...ascii('Zoë')), {
+    kind: 'is',
+    vars: { NAME: 'Zoë' },
+  });
+});
+
+test('parseEnvironment treats "__proto__" as an ordinary name', () => {
+  const report = parseEnvironment(Uint8Array.of(ENV_IS, ENV_VAR, ...ascii('__proto__'), ENV_VALUE, ...ascii('x')));
+  assert.equal(Object.keys(report?.vars ?? {}).length, 1);
+  assert.equal(report?.vars['__proto__'], 'x');
+});
+
+test('parseEnvironment rejects malformed payloads', () => {
+  assert.equal(parseEnvironment(Uint8Array.of()), undefined);
+  assert.equal(parseEnvironment(Uint8Array.of(ENV_SEND, ENV_VAR)), undefined);
+  assert.equal(parseEnvironment(Uint8Array.of(ENV_IS, ...ascii('USER'))), undefined);
+  assert.equal(parseEnvironment(Uint8Array.of(ENV_IS, ENV_VALUE, ...ascii('x'))), undefined);
+  assert.equal(parseEnvironment(Uint8Array.of(ENV_IS, ENV_VAR, 65, ENV_VALUE, 66, ENV_VALUE, 67)), undefined);
+  assert.equal(parseEnvironment(Uint8Array.of(ENV_IS, ENV_VAR, 65, ENV_ESC)), undefined);
+});
