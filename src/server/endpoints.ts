@@ -7,6 +7,8 @@ import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
 import type { Admission, Connection, Listener } from '../transports/connection.js';
 import { listenTcp } from '../transports/tcp.js';
+import { listenWebSocket } from '../transports/websocket.js';
+import { webClientRoute } from './web-client.js';
 
 /** What a transport needs to start listening for one configured server. */
 export interface ListenContext {
@@ -40,20 +42,65 @@ const listenTcpFor = (context: ListenContext): Promise<Listener> =>
     onConnection: context.onConnection,
   });
 
+/** WebSocket subprotocols (mudstandards.org): telnet in binary frames, or plain text. */
+export const TELNET_SUBPROTOCOL = 'telnet.mudstandards.org';
+export const PLAIN_SUBPROTOCOL = 'plain.mudstandards.org';
+
+function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
+  return (context: ListenContext): Promise<Listener> => {
+    const { config } = context;
+    const routes = config.webClient
+      ? [
+          webClientRoute({
+            wsPath: config.wsPath,
+            mode: defaultLayer === 'telnet' ? 'telnet' : 'text',
+            title: config.name,
+          }),
+        ]
+      : [];
+    return listenWebSocket({
+      host: config.host,
+      port: config.port,
+      tls: context.tls,
+      path: config.wsPath,
+      allowOrigins: config.allowOrigins,
+      subprotocols:
+        defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL],
+      pingInterval: config.pingInterval,
+      pingTimeout: config.pingTimeout,
+      maxMessageSize: config.maxMessageSize,
+      routes,
+      admission: context.admission,
+      onConnection: context.onConnection,
+    });
+  };
+}
+
+/** The layer the client chose by subprotocol, else the transport's own. */
+function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
+  return (connection: Connection, context: LayerContext): SessionLayer => {
+    const { protocol } = connection;
+    const layer = protocol === TELNET_SUBPROTOCOL ? 'telnet' : protocol === PLAIN_SUBPROTOCOL ? 'plain' : defaultLayer;
+    return layer === 'telnet' ? telnetLayer(connection, context) : new PlainLayer(true);
+  };
+}
+
+function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer {
+  return new TelnetLayer(connection, {
+    preferredMode: context.preferredMode,
+    keepaliveInterval: context.config.keepaliveInterval,
+    events: context.events,
+    logger: context.logger,
+  });
+}
+
 /** The endpoints built so far, by transport name. */
 export const ENDPOINTS: Partial<Record<TransportName, Endpoint>> = {
   tcp: {
     listen: listenTcpFor,
-    createLayer: (connection) => new PlainLayer(connection.framing === 'message'),
+    createLayer: () => new PlainLayer(false),
   },
-  telnet: {
-    listen: listenTcpFor,
-    createLayer: (connection, context) =>
-      new TelnetLayer(connection, {
-        preferredMode: context.preferredMode,
-        keepaliveInterval: context.config.keepaliveInterval,
-        events: context.events,
-        logger: context.logger,
-      }),
-  },
+  telnet: { listen: listenTcpFor, createLayer: telnetLayer },
+  websocket: { listen: listenWebSocketFor('plain'), createLayer: webSocketLayer('plain') },
+  ws_telnet: { listen: listenWebSocketFor('telnet'), createLayer: webSocketLayer('telnet') },
 };

@@ -18,6 +18,8 @@ export interface Connection {
   readonly remotePort: number;
   /** Whether the connection is encrypted (TLS). */
   readonly secure: boolean;
+  /** The subprotocol agreed at the WebSocket handshake; "" for none and for TCP. */
+  readonly protocol: string;
   /** Parameters of the request that opened the connection (a WebSocket URL's query), if any. */
   readonly query: URLSearchParams;
   /** Bytes accepted by `write` that the peer has not taken yet. */

@@ -19,11 +19,17 @@ export interface TcpListenOptions {
 /** Starts listening; rejects with ServerStartError when the address cannot be bound. */
 export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   const secure = options.tls !== undefined;
+  // Turned-away sockets belong to no session: the listener ends them, and drops them on close.
+  const refused = new Set<net.Socket>();
   const accept = (socket: net.Socket): void => {
     const refusal = options.admission.check(socket.remoteAddress ?? '');
     if (refusal !== undefined) {
+      refused.add(socket);
       socket.on('error', () => socket.destroy());
+      socket.once('close', () => refused.delete(socket));
       socket.end(`${refusal}\r\n`);
+      // A client that never closes its side would otherwise keep the listener from closing.
+      setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
       return;
     }
     options.onConnection(new TcpConnection(socket, secure));
@@ -46,7 +52,11 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   const bound = server.address() as net.AddressInfo;
   return {
     address: { host: options.host, port: bound.port },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of refused) socket.destroy();
+      }),
   };
 }
 
@@ -73,6 +83,9 @@ export function describeListenError(err: NodeJS.ErrnoException, host: string, po
   }
 }
 
+/** How long a closing socket may wait for the peer to close its side before it is dropped. */
+const CLOSE_LINGER_MS = 2000;
+
 /** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
 const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 
@@ -82,6 +95,7 @@ class TcpConnection implements Connection {
   readonly framing = 'stream' as const;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly protocol = '';
   readonly query = new URLSearchParams();
   #socket: net.Socket;
   #closed: Promise<void>;
@@ -144,7 +158,7 @@ class TcpConnection implements Connection {
     if (!this.#socket.destroyed) {
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
-      setTimeout(() => this.#socket.destroy(), 2000).unref();
+      setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
     }
     return this.#closed;
   }

@@ -1,0 +1,246 @@
+// WebSocket transport (RFC 6455): one HTTP(S) server per port serving pages and session upgrades.
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+
+import { ServerStartError } from '../errors.js';
+import { READY, newConnectionId } from './connection.js';
+import type { Admission, Connection, DataListener, Listener } from './connection.js';
+import { describeListenError } from './tcp.js';
+
+/** Answers a plain HTTP request; returns false when the request is not for it. */
+export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+
+/** Options of a WebSocket listener. */
+export interface WebSocketListenOptions {
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+  /** Upgrades are accepted on this path and below it ("/ws", "/ws/room"; never "/wsx"). */
+  path: string;
+  /** Origins allowed to connect; "*" allows all. Requests without Origin are always allowed. */
+  allowOrigins: readonly string[];
+  /** Subprotocols we speak, in order of preference; the first one the client offers is chosen. */
+  subprotocols: readonly string[];
+  /** Seconds between pings; 0 = none. */
+  pingInterval: number;
+  /** Seconds to wait for the pong before the peer counts as gone. */
+  pingTimeout: number;
+  /** Largest inbound message in bytes; a larger one closes the connection with 1009. */
+  maxMessageSize: number;
+  routes: readonly RequestRoute[];
+  admission: Admission;
+  onConnection(connection: WebSocketConnection): void;
+}
+
+/** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
+const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
+/** Below this many buffered bytes a write resolves at once. */
+const WRITE_HIGH_WATER = 64 * 1024;
+const CLOSE_NORMAL = 1000;
+const CLOSE_GRACE_MS = 2000;
+
+/** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
+export async function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
+  const secure = options.tls !== undefined;
+  const server = options.tls ? createHttpsServer(options.tls) : http.createServer();
+  const sockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxMessageSize,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => options.subprotocols.find((name) => offered.has(name)) ?? false,
+  });
+
+  server.on('request', (request, response) => {
+    for (const route of options.routes) if (route(request, response)) return;
+    respond(response, 404, 'Not Found');
+  });
+
+  server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (!isUnderPath(url.pathname, options.path)) return reject(socket, 404, 'Not Found');
+    const origin = request.headers.origin;
+    if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
+      return reject(socket, 403, 'Forbidden', `Origin ${origin} is not allowed`);
+    }
+    const refusal = options.admission.check(request.socket.remoteAddress ?? '');
+    if (refusal !== undefined) return reject(socket, 503, 'Service Unavailable', refusal);
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      options.onConnection(new WebSocketConnection(ws, request, url, secure, options));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new ServerStartError(describeListenError(err, options.host, options.port), { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+
+  const port = (server.address() as { port: number }).port;
+  return {
+    address: { host: options.host, port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive HTTP connections would otherwise hold close() open.
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** Whether `pathname` is `base` or below it: "/ws" and "/ws/room" for "/ws", never "/wsx". */
+export function isUnderPath(pathname: string, base: string): boolean {
+  const root = base.endsWith('/') ? base.slice(0, -1) : base;
+  return pathname === root || pathname === `${root}/` || pathname.startsWith(`${root}/`) || root === '';
+}
+
+function isOriginAllowed(origin: string, allowed: readonly string[]): boolean {
+  return allowed.includes('*') || allowed.some((entry) => entry.toLowerCase() === origin.toLowerCase());
+}
+
+function createHttpsServer(pem: { cert: Buffer; key: Buffer }): https.Server {
+  try {
+    return https.createServer({ cert: pem.cert, key: pem.key });
+  } catch (err) {
+    throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function respond(response: http.ServerResponse, status: number, body: string): void {
+  response.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  response.end(body);
+}
+
+/** Refuses an upgrade with a real HTTP status, before any WebSocket frame exists. */
+function reject(socket: Duplex, status: number, statusText: string, body = statusText): void {
+  const bytes = Buffer.byteLength(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${bytes}\r\n\r\n${body}`,
+  );
+}
+
+/** A WebSocket client as a Connection: text frames for strings, binary frames for bytes. */
+export class WebSocketConnection implements Connection {
+  readonly id = newConnectionId('websocket');
+  readonly kind = 'websocket' as const;
+  readonly framing = 'message' as const;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly query: URLSearchParams;
+  /** The path the client connected to, e.g. "/ws/room". */
+  readonly path: string;
+  readonly protocol: string;
+  #ws: WebSocket;
+  #closed: Promise<void>;
+  #isClosed = false;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #pongTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    ws: WebSocket,
+    request: http.IncomingMessage,
+    url: URL,
+    readonly secure: boolean,
+    options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout'>,
+  ) {
+    this.#ws = ws;
+    this.remoteAddress = request.socket.remoteAddress ?? '';
+    this.remotePort = request.socket.remotePort ?? 0;
+    this.query = url.searchParams;
+    this.path = url.pathname;
+    this.protocol = ws.protocol;
+    ws.on('error', () => ws.terminate());
+    this.#closed = new Promise((resolve) =>
+      ws.once('close', () => {
+        this.#isClosed = true;
+        clearInterval(this.#pingTimer);
+        clearTimeout(this.#pongTimer);
+        resolve();
+      }),
+    );
+    if (options.pingInterval > 0) this.#startPings(options.pingInterval * 1000, options.pingTimeout * 1000);
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  write(data: Uint8Array | string): Promise<void> {
+    const ws = this.#ws;
+    if (ws.readyState !== ws.OPEN) return READY;
+    const binary = typeof data !== 'string';
+    if (ws.bufferedAmount < WRITE_HIGH_WATER) {
+      ws.send(data, { binary });
+      return READY;
+    }
+    if (ws.bufferedAmount > MAX_BUFFERED_OUTPUT) {
+      ws.terminate();
+      return READY;
+    }
+    // The callback runs once this frame, and so everything before it, has gone out.
+    return new Promise((resolve) => ws.send(data, { binary }, () => resolve()));
+  }
+
+  pause(): void {
+    this.#ws.pause();
+  }
+
+  resume(): void {
+    this.#ws.resume();
+  }
+
+  close(): Promise<void> {
+    const ws = this.#ws;
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+      ws.close(CLOSE_NORMAL, 'Session ended');
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+    }
+    return this.#closed;
+  }
+
+  destroy(): void {
+    this.#ws.terminate();
+  }
+
+  onData(listener: DataListener): void {
+    this.#ws.on('message', (data: RawData) => listener(toBytes(data)));
+  }
+
+  onClose(listener: () => void): void {
+    void this.#closed.then(listener);
+  }
+
+  #startPings(intervalMs: number, timeoutMs: number): void {
+    const ws = this.#ws;
+    ws.on('pong', () => clearTimeout(this.#pongTimer));
+    this.#pingTimer = setInterval(() => {
+      ws.ping();
+      this.#pongTimer = setTimeout(() => ws.terminate(), timeoutMs);
+      this.#pongTimer.unref();
+    }, intervalMs);
+    this.#pingTimer.unref();
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
