@@ -1,0 +1,377 @@
+// Integration tests of the websocket and ws_telnet transports with the `ws` client on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { WebSocket } from 'ws';
+
+import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
+import type { HandlerClass } from '../src/index.js';
+import { DO, IAC, OPT_ECHO, OPT_NAWS, OPT_TTYPE, SB, SE, WILL } from '../src/telnet/constants.js';
+
+class EchoHandler extends TelnetHandler {
+  override async sendWelcome(): Promise<void> {
+    await this.sendLine(this.welcomeMessage ?? 'Welcome!');
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command === 'query') await this.sendLine(`token=${this.session.query.get('token') ?? ''}`);
+    else if (command === 'size') await this.sendLine(`size=${this.terminal.cols}x${this.terminal.rows}`);
+    else await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+const servers: ProtocolServer[] = [];
+const sockets: WebSocket[] = [];
+
+after(async () => {
+  for (const socket of sockets) socket.terminate();
+  await Promise.all(servers.map((server) => server.stop(100)));
+});
+
+async function startServer(
+  settings: Record<string, unknown>,
+  handlerClass: HandlerClass = EchoHandler,
+): Promise<{ server: ProtocolServer; port: number }> {
+  const config = parseConfig(
+    { transport: 'websocket', host: '127.0.0.1', port: 0, handler_class: './unused.ts:Unused', ...settings },
+    process.cwd(),
+  );
+  const server = new ProtocolServer(config.servers[0]!, handlerClass);
+  servers.push(server);
+  const { port } = await server.start();
+  return { server, port };
+}
+
+async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A WebSocket client that collects text (and binary, decoded as UTF-8) until a pattern appears. */
+class Client {
+  readonly ws: WebSocket;
+  text = '';
+  binary: number[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #waiters: Array<() => void> = [];
+
+  constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}, protocols?: string[]) {
+    this.ws = new WebSocket(url, protocols, options);
+    sockets.push(this.ws);
+    // Failures surface through opened(), refused() and closed; this keeps them off the process.
+    this.ws.on('error', () => undefined);
+    this.ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) this.binary.push(...data);
+      this.text += data.toString('utf8');
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+
+  /** Resolves with the HTTP status of a refused handshake. */
+  refused(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      this.ws.once('open', () => reject(new Error('handshake unexpectedly accepted')));
+    });
+  }
+
+  async waitFor(pattern: string | RegExp, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const matches = (): boolean =>
+      typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text);
+    while (!matches()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${String(pattern)}; got ${JSON.stringify(this.text)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+describe('websocket transport', () => {
+  test('one message is one line; the reply and the prompt arrive without waiting for more', async () => {
+    const { port } = await startServer({ welcome_message: 'Hi there' });
+    const client = new Client(`ws://127.0.0.1:${port}/ws`);
+    await client.opened();
+    await client.waitFor('Hi there\r\n> ');
+    client.ws.send('hello');
+    await client.waitFor('Echo: hello\r\n> ');
+  });
+
+  test('a message with newlines is several lines; a binary message is read as UTF-8 text', async () => {
+    const { port } = await startServer({});
+    const client = new Client(`ws://127.0.0.1:${port}/ws`);
+    await client.opened();
+    client.ws.send('one\ntwo\r\nthree');
+    await client.waitFor('Echo: one\r\n> Echo: two\r\n> Echo: three\r\n');
+    client.ws.send(Buffer.from('héllo 中文 😀', 'utf8'), { binary: true });
+    await client.waitFor('Echo: héllo 中文 😀');
+  });
+
+  test('paths below ws_path and query strings are accepted; the handler sees the query', async () => {
+    const { port } = await startServer({});
+    const client = new Client(`ws://127.0.0.1:${port}/ws/room?token=abc`);
+    await client.opened();
+    client.ws.send('query');
+    await client.waitFor('token=abc');
+  });
+
+  test('any other path gets HTTP 404 before upgrading, including one that merely starts alike', async () => {
+    const { port } = await startServer({});
+    assert.equal(await new Client(`ws://127.0.0.1:${port}/wsx`).refused(), 404);
+    assert.equal(await new Client(`ws://127.0.0.1:${port}/other`).refused(), 404);
+  });
+
+  test('an Origin outside allow_origins gets HTTP 403; a listed one and none at all are accepted', async () => {
+    const { port } = await startServer({ allow_origins: ['https://good.example'] });
+    const url = `ws://127.0.0.1:${port}/ws`;
+    assert.equal(await new Client(url, { headers: { Origin: 'https://evil.example' } }).refused(), 403);
+    await new Client(url, { headers: { Origin: 'https://good.example' } }).opened();
+    await new Client(url).opened();
+  });
+
+  test('at capacity the handshake gets HTTP 503 and existing sessions go on', async () => {
+    const { port } = await startServer({ max_connections: 1 });
+    const url = `ws://127.0.0.1:${port}/ws`;
+    const first = new Client(url);
+    await first.opened();
+    await first.waitFor('> ');
+    assert.equal(await new Client(url).refused(), 503);
+    first.ws.send('still here');
+    await first.waitFor('Echo: still here');
+  });
+
+  test('quit closes the socket with 1000 "Session ended" after Goodbye!', async () => {
+    const { port } = await startServer({});
+    const client = new Client(`ws://127.0.0.1:${port}/ws`);
+    await client.opened();
+    client.ws.send('quit');
+    const { code, reason } = await client.closed;
+    assert.equal(code, 1000);
+    assert.equal(reason, 'Session ended');
+    assert.match(client.text, /Goodbye!\r\n$/);
+  });
+
+  test('a message over max_message_size closes the connection with 1009; others are unaffected', async () => {
+    const { port } = await startServer({ max_message_size: 1024 });
+    const url = `ws://127.0.0.1:${port}/ws`;
+    const bystander = new Client(url);
+    const big = new Client(url);
+    await Promise.all([bystander.opened(), big.opened()]);
+    big.ws.send('x'.repeat(2048));
+    assert.equal((await big.closed).code, 1009);
+    bystander.ws.send('fine');
+    await bystander.waitFor('Echo: fine');
+  });
+
+  test('a peer that stops answering pings is dropped after ping_timeout', async () => {
+    const { server, port } = await startServer({ ping_interval: 0.2, ping_timeout: 0.2 });
+    const client = new Client(`ws://127.0.0.1:${port}/ws`, { autoPong: false });
+    await client.opened();
+    await client.waitFor('> ');
+    assert.equal(server.sessions.size, 1);
+    await client.closed;
+    await until(() => server.sessions.size === 0);
+  });
+
+  test('a peer that answers pings stays connected', async () => {
+    const { port } = await startServer({ ping_interval: 0.1, ping_timeout: 0.1 });
+    const client = new Client(`ws://127.0.0.1:${port}/ws`);
+    await client.opened();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    client.ws.send('alive');
+    await client.waitFor('Echo: alive');
+  });
+
+  test('the telnet subprotocol selects telnet handling on the websocket transport', async () => {
+    const { port } = await startServer({});
+    const client = new Client(`ws://127.0.0.1:${port}/ws`, {}, ['telnet.mudstandards.org']);
+    await client.opened();
+    assert.equal(client.ws.protocol, 'telnet.mudstandards.org');
+    await client.waitFor('> ');
+    assert.ok(client.binary.includes(IAC), 'telnet negotiation was sent');
+  });
+});
+
+describe('ws_telnet transport', () => {
+  test('negotiates in binary frames, echoes typed characters and reports the window size', async () => {
+    const { port } = await startServer({ transport: 'ws_telnet' });
+    const client = new Client(`ws://127.0.0.1:${port}/ws_telnet`);
+    await client.opened();
+    await client.waitFor('> ');
+    const sent = Buffer.from(client.binary);
+    assert.ok(sent.includes(Buffer.from([IAC, DO, OPT_TTYPE])), 'asks for the terminal type');
+    assert.ok(sent.includes(Buffer.from([IAC, DO, OPT_NAWS])), 'asks for the window size');
+    client.ws.send(Buffer.from([IAC, WILL, OPT_NAWS, IAC, SB, OPT_NAWS, 0, 120, 0, 40, IAC, SE]));
+    client.ws.send(Buffer.from([IAC, WILL, OPT_TTYPE]));
+    // WILL ECHO waits for the terminal type or a quarter second; then the client agrees.
+    await until(() => Buffer.from(client.binary).includes(Buffer.from([IAC, WILL, OPT_ECHO])));
+    assert.ok(Buffer.from(client.binary).includes(Buffer.from([IAC, WILL, OPT_ECHO])), 'offers to echo');
+    client.ws.send(Buffer.from([IAC, DO, OPT_ECHO]));
+    client.ws.send(Buffer.from('s'));
+    client.ws.send(Buffer.from('ize\r'));
+    await client.waitFor('size\r\nsize=120x40\r\n');
+  });
+
+  test('a text frame is accepted as telnet data too', async () => {
+    const { port } = await startServer({ transport: 'ws_telnet' });
+    const client = new Client(`ws://127.0.0.1:${port}/ws_telnet`);
+    await client.opened();
+    await client.waitFor('> ');
+    client.ws.send('hello\r\n');
+    await client.waitFor('Echo: hello');
+  });
+
+  test('the plain subprotocol selects text handling on ws_telnet', async () => {
+    const { port } = await startServer({ transport: 'ws_telnet' });
+    const client = new Client(`ws://127.0.0.1:${port}/ws_telnet`, {}, ['plain.mudstandards.org']);
+    await client.opened();
+    assert.equal(client.ws.protocol, 'plain.mudstandards.org');
+    client.ws.send('hello');
+    await client.waitFor('Echo: hello');
+    assert.ok(!client.binary.includes(IAC) && !client.text.includes('\u00ff'), 'no telnet bytes');
+  });
+});
+
+describe('TLS', () => {
+  let certDir = '';
+
+  before(() => {
+    certDir = mkdtempSync(join(tmpdir(), 'cps-tls-'));
+    // In CI openssl is installed by .ci/run; a missing one fails this suite on purpose.
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-keyout',
+        join(certDir, 'key.pem'),
+        '-out',
+        join(certDir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+  });
+
+  test('wss:// serves sessions with the configured certificate', async () => {
+    const { port } = await startServer({
+      use_ssl: true,
+      ssl_cert: join(certDir, 'cert.pem'),
+      ssl_key: join(certDir, 'key.pem'),
+    });
+    const client = new Client(`wss://127.0.0.1:${port}/ws`, { rejectUnauthorized: false });
+    await client.opened();
+    client.ws.send('secure');
+    await client.waitFor('Echo: secure');
+  });
+
+  test('a missing certificate file is a clear start-up error naming the key', async () => {
+    const config = parseConfig(
+      {
+        servers: {
+          secure: {
+            transport: 'websocket',
+            host: '127.0.0.1',
+            port: 0,
+            handler_class: './unused.ts:Unused',
+            use_ssl: true,
+            ssl_cert: join(certDir, 'missing.pem'),
+            ssl_key: join(certDir, 'key.pem'),
+          },
+        },
+      },
+      process.cwd(),
+    );
+    const server = new ProtocolServer(config.servers[0]!, EchoHandler);
+    await assert.rejects(server.start(), (err: Error & { code: string }) => {
+      assert.equal(err.code, 'ERR_SERVER_START');
+      assert.match(err.message, /^servers\.secure\.ssl_cert: cannot read .*missing\.pem: no such file$/);
+      return true;
+    });
+  });
+
+  test('a file that is not a certificate is a clear start-up error', async () => {
+    const bogus = join(certDir, 'bogus.pem');
+    writeFileSync(bogus, 'not a certificate');
+    const config = parseConfig(
+      {
+        transport: 'websocket',
+        host: '127.0.0.1',
+        port: 0,
+        handler_class: './x.ts:X',
+        use_ssl: true,
+        ssl_cert: bogus,
+        ssl_key: bogus,
+      },
+      process.cwd(),
+    );
+    await assert.rejects(new ProtocolServer(config.servers[0]!, EchoHandler).start(), /invalid TLS certificate or key/);
+  });
+
+  test('the terminal page is served over https when web_client is on', async () => {
+    const { port } = await startServer({
+      use_ssl: true,
+      ssl_cert: join(certDir, 'cert.pem'),
+      ssl_key: join(certDir, 'key.pem'),
+      web_client: true,
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port, path: '/assets/xterm.js', rejectUnauthorized: false }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    assert.equal(status, 200);
+  });
+});
+
+test('a LineHandler over websocket behaves as over TCP: readLine inside processLine', async () => {
+  class Wizard extends LineHandler {
+    override async processLine(line: string): Promise<boolean> {
+      if (line !== 'register') return super.processLine(line);
+      const name = await this.readLine('Name? ');
+      await this.sendLine(`Hello, ${name}!`);
+      await this.showPrompt();
+      return true;
+    }
+  }
+  const { port } = await startServer({}, Wizard);
+  const client = new Client(`ws://127.0.0.1:${port}/ws`);
+  await client.opened();
+  client.ws.send('register');
+  await client.waitFor('Name? ');
+  client.ws.send('Ada');
+  await client.waitFor('Hello, Ada!\r\n> ');
+});
