@@ -87,9 +87,8 @@ export class BaseHandler {
   }
 
   /** Sends the prompt, marked as a prompt for clients that ask for that. */
-  async showPrompt(): Promise<void> {
-    await this.session.write(this.prompt);
-    await this.session.markPrompt();
+  showPrompt(): Promise<void> {
+    return this.session.writePrompt(this.prompt);
   }
 
   /** Sends the configured welcome message, if there is one. */

@@ -57,6 +57,17 @@ export class LineEditor {
     return this.#cursor;
   }
 
+  /** Whether a line is being typed (something to redraw after output printed over it). */
+  get hasInput(): boolean {
+    return this.#chars.length > 0;
+  }
+
+  /** The output that shows the whole line again, cursor where it was, from the line's first column. */
+  redraw(): string {
+    if (this.echo === 'off') return '';
+    return this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
+  }
+
   /** Applies one input token; returns the echo and, on Enter, the completed line. */
   feed(token: InputToken): EditResult {
     if (token.type === 'text') return this.#shown(this.#insert(token.text));

@@ -45,6 +45,8 @@ export type HandlerClass = (new (session: Session) => BaseHandler) & { readonly 
 
 /** Tokens queued beyond this pause reading from the socket until the handler catches up. */
 const INPUT_HIGH_WATER = 1024;
+/** Back to the first column and erase the line (VT100), to print over the line being typed. */
+const CLEAR_LINE = '\r\x1b[K';
 /** A lone ESC is the Escape key once nothing follows it for this long. */
 const ESCAPE_QUIET_MS = 50;
 
@@ -69,6 +71,8 @@ export class Session {
   #isProcessingLines = false;
   #lineWaiter: { resolve(line: string): void; reject(err: Error): void } | undefined;
   #isHidingInput = false;
+  /** The last prompt shown, drawn again in front of the user's line after output. */
+  #prompt = '';
 
   #idleTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
@@ -170,7 +174,20 @@ export class Session {
   write(text: string): Promise<void> {
     if (this.#isClosing) return Promise.resolve();
     this.#observer?.output(this, text);
-    return this.#connection.write(this.#layer.encodeText(text));
+    // Output that arrives while the user types (a chat line, a game event) goes above the line being typed.
+    const redraw = this.#isRedrawingInput() && text.endsWith('\n');
+    const out = redraw ? `${CLEAR_LINE}${text}${this.#prompt}${this.#editor.redraw()}` : text;
+    return this.#connection.write(this.#layer.encodeText(out));
+  }
+
+  /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
+  async writePrompt(prompt: string): Promise<void> {
+    this.#prompt = prompt;
+    if (this.#isClosing) return;
+    this.#observer?.output(this, prompt);
+    const out = this.#isRedrawingInput() ? `${CLEAR_LINE}${prompt}${this.#editor.redraw()}` : prompt;
+    await this.#connection.write(this.#layer.encodeText(out));
+    await this.markPrompt();
   }
 
   /** Sends bytes or text as they are (only protocol escaping applied). */
@@ -208,10 +225,7 @@ export class Session {
       // Lines typed ahead of the question answer it, in order.
       const typedAhead = this.#lines.shift();
       if (typedAhead !== undefined) return typedAhead;
-      if (prompt !== undefined) {
-        await this.write(prompt);
-        await this.markPrompt();
-      }
+      if (prompt !== undefined) await this.writePrompt(prompt);
       return await new Promise<string>((resolve, reject) => (this.#lineWaiter = { resolve, reject }));
     } finally {
       if (echo !== true) this.#setHiddenInput(undefined);
@@ -348,6 +362,11 @@ export class Session {
   #syncEditorEcho(): void {
     if (this.#isHidingInput) return;
     this.#editor.echo = this.#layer.serverEchoes ? 'on' : 'off';
+  }
+
+  /** Whether the server draws the user's line, and there is one on screen to keep. */
+  #isRedrawingInput(): boolean {
+    return this.#layer.serverEchoes && this.#editor.echo !== 'off' && this.#editor.hasInput;
   }
 
   #armIdleTimer(): void {
