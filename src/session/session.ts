@@ -222,11 +222,17 @@ export class Session {
     const echo = options.echo ?? true;
     if (echo !== true) this.#setHiddenInput(echo === 'mask' ? 'mask' : 'off');
     try {
-      // Lines typed ahead of the question answer it, in order.
+      // Lines typed ahead of the question answer it, in order; the waiter is in place before
+      // the prompt goes out, so that an answer arriving meanwhile is not queued past it.
       const typedAhead = this.#lines.shift();
-      if (typedAhead !== undefined) return typedAhead;
+      const answer =
+        typedAhead !== undefined
+          ? Promise.resolve(typedAhead)
+          : new Promise<string>((resolve, reject) => (this.#lineWaiter = { resolve, reject }));
+      // If the session ends while the prompt is written, the rejection is seen by the await below.
+      answer.catch(() => undefined);
       if (prompt !== undefined) await this.writePrompt(prompt);
-      return await new Promise<string>((resolve, reject) => (this.#lineWaiter = { resolve, reject }));
+      return await answer;
     } finally {
       if (echo !== true) this.#setHiddenInput(undefined);
     }
