@@ -75,6 +75,9 @@ export class TelnetLayer implements SessionLayer {
   #isTelnetPeer = false;
   #isEchoDecided = false;
   #isEchoForHiddenInput = false;
+  /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
+  #isEchoTakenOver = false;
+  #isDetectionOver = false;
   #timers: NodeJS.Timeout[] = [];
 
   constructor(connection: Connection, options: TelnetLayerOptions) {
@@ -120,6 +123,7 @@ export class TelnetLayer implements SessionLayer {
     }
     this.#send(results.flatMap((result) => result.reply));
     this.#after(TELNET_DETECTION_MS, () => {
+      this.#isDetectionOver = true;
       if (!this.#isTelnetPeer) this.#options.logger.debug('client sent no telnet negotiation; plain line input');
     });
     const keepalive = this.#options.keepaliveInterval;
@@ -164,15 +168,20 @@ export class TelnetLayer implements SessionLayer {
   }
 
   setHiddenInput(hidden: boolean): void {
-    if (hidden === this.#isEchoForHiddenInput || !this.#isTelnetPeer) return;
+    if (hidden === this.#isEchoForHiddenInput) return;
     if (hidden) {
       if (this.#isOn('local', OPT_ECHO)) return;
-      // WILL ECHO makes the client stop echoing locally; we then echo nothing.
+      // WILL ECHO makes the client stop echoing locally; we then echo nothing. A client that
+      // has not answered yet may still be telnet (a password asked in onConnect): only one
+      // silent past the detection time is known not to be.
       this.#isEchoForHiddenInput = true;
-      this.#send(this.#apply(this.#negotiator.enable('local', OPT_ECHO)));
+      if (this.#isTelnetPeer || !this.#isDetectionOver) {
+        this.#send(this.#apply(this.#negotiator.enable('local', OPT_ECHO)));
+      }
     } else {
       this.#isEchoForHiddenInput = false;
-      this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+      // In character mode the echo we took over stays ours; otherwise the client echoes again.
+      if (!this.#isEchoTakenOver) this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
     }
     this.#options.events.changed('mode');
   }
@@ -306,6 +315,7 @@ export class TelnetLayer implements SessionLayer {
       this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
       return;
     }
+    this.#isEchoTakenOver = true;
     this.#send(this.#apply(this.#negotiator.enable('local', OPT_ECHO)));
   }
 
