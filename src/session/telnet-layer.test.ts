@@ -1,0 +1,681 @@
+// Telnet layer against scripted clients over real sockets: negotiation, terminal details, line ends, escaping.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { pino } from 'pino';
+
+import { parseConfig } from '../config/schema.js';
+import { CharacterHandler } from '../handlers/character-handler.js';
+import { LineHandler } from '../handlers/line-handler.js';
+import { TelnetHandler } from '../handlers/telnet-handler.js';
+import { ProtocolServer } from '../server/protocol-server.js';
+import {
+  AYT,
+  BRK,
+  DO,
+  DONT,
+  EOR,
+  GA,
+  IAC,
+  IP,
+  LM_MODE,
+  MODE_EDIT,
+  NOP,
+  OPT_BINARY,
+  OPT_CHARSET,
+  OPT_ECHO,
+  OPT_EOR,
+  OPT_LINEMODE,
+  OPT_NAWS,
+  OPT_NEW_ENVIRON,
+  OPT_SGA,
+  OPT_TTYPE,
+  SB,
+  SE,
+  TTYPE_IS,
+  TTYPE_SEND,
+  WILL,
+  WONT,
+} from '../telnet/constants.js';
+import { TelnetDecoder } from '../telnet/decoder.js';
+import type { HandlerClass } from './session.js';
+
+// Handlers under test.
+
+/** Character mode (like the echo sample): echoes lines, records sizes and lines, prints raw output on request. */
+class CharacterEcho extends TelnetHandler {
+  readonly sizes: Array<[number, number]> = [];
+  readonly lines: string[] = [];
+
+  override async onWindowSize(cols: number, rows: number): Promise<void> {
+    this.sizes.push([cols, rows]);
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    this.lines.push(command);
+    if (command === 'multi') await this.sendLine('one\ntwo');
+    else if (command === 'info') for (const line of this.describeTerminal()) await this.sendLine(line);
+    else if (command === 'raw') await this.sendRaw(Buffer.of(0x41, IAC, 0x42));
+    else await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+/** Line mode: the client edits; same commands as CharacterEcho. */
+class LineEcho extends LineHandler {
+  readonly lines: string[] = [];
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    this.lines.push(command);
+    await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+/** Asks for a password first thing, as login screens do. */
+class PasswordFirst extends LineHandler {
+  override async onConnect(): Promise<void> {
+    const password = await this.readLine('Password: ', { echo: false });
+    await this.sendLine(`Got ${password.length} characters`);
+    await this.showPrompt();
+  }
+}
+
+/** Asks for a password on the `login` command, once negotiation is long over. */
+class PasswordLater extends LineHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command !== 'login') return;
+    const password = await this.readLine('Password: ', { echo: false });
+    await this.sendLine(`Got ${password.length} characters`);
+  }
+}
+
+/** Character handler asking for a password at once, before the echo decision. */
+class CharacterPasswordFirst extends CharacterHandler {
+  override async onConnect(): Promise<void> {
+    const password = await this.readLine('Password: ', { echo: false });
+    await this.sendLine(`Got ${password.length} characters`);
+    await this.showPrompt();
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+// Servers and scripted clients.
+
+const servers: ProtocolServer[] = [];
+const clients: ScriptedClient[] = [];
+const silent = pino({ level: 'silent' });
+
+after(async () => {
+  for (const client of clients) client.socket.destroy();
+  await Promise.all(servers.map((server) => server.stop(100)));
+});
+
+async function startServer(
+  handlerClass: HandlerClass,
+  settings: Record<string, unknown> = {},
+): Promise<{ server: ProtocolServer; port: number }> {
+  const config = parseConfig(
+    { transport: 'telnet', host: '127.0.0.1', port: 0, handler_class: './unused.ts:Unused', ...settings },
+    process.cwd(),
+  );
+  const server = new ProtocolServer(config.servers[0]!, handlerClass, { logger: silent });
+  servers.push(server);
+  const { port } = await server.start();
+  return { server, port };
+}
+
+/** The handler of the server's only session. */
+function onlyHandler<T>(server: ProtocolServer): T {
+  const sessions = [...server.sessions];
+  assert.equal(sessions.length, 1);
+  return sessions[0]!.handler as T;
+}
+
+/**
+ * How a scripted client answers negotiation: 'agree' says yes to every DO/WILL and acknowledges
+ * every DONT/WONT, statelessly (so it answers acknowledgements too, the worst case for loops);
+ * 'refuse' says no to everything, also statelessly; 'silent' never answers.
+ */
+type Policy = 'agree' | 'refuse' | 'silent';
+
+interface ClientOptions {
+  policy: Policy;
+  /** Names given on successive TTYPE SENDs; the last is repeated once they run out. */
+  terminalTypes?: string[];
+  /** Window size sent with WILL NAWS. */
+  size?: [number, number];
+}
+
+interface Negotiation {
+  verb: number;
+  option: number;
+}
+
+/** A telnet client that answers by policy and records everything the server sends. */
+class ScriptedClient {
+  readonly socket: net.Socket;
+  readonly closed: Promise<void>;
+  /** Every negotiation the server sent, in order. */
+  readonly negotiations: Negotiation[] = [];
+  /** Every subnegotiation the server sent. */
+  readonly subnegotiations: Array<{ option: number; payload: Uint8Array }> = [];
+  /** Every other IAC command the server sent (GA, EOR, NOP…). */
+  readonly commands: number[] = [];
+  #raw: Buffer[] = [];
+  #data: Buffer[] = [];
+  #decoder = new TelnetDecoder();
+  #options: ClientOptions;
+  #ttypeIndex = 0;
+  #waiters = new Set<() => void>();
+
+  private constructor(socket: net.Socket, options: ClientOptions) {
+    this.socket = socket;
+    this.#options = options;
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static connect(port: number, options: ClientOptions): Promise<ScriptedClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      const client = new ScriptedClient(socket, options);
+      clients.push(client);
+      socket.once('connect', () => resolve(client));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Everything received, telnet commands included. */
+  get raw(): Buffer {
+    return Buffer.concat(this.#raw);
+  }
+
+  /** The data received, telnet commands removed. */
+  get data(): Buffer {
+    return Buffer.concat(this.#data);
+  }
+
+  /** The text received, telnet commands removed. */
+  get text(): string {
+    return this.data.toString('utf8');
+  }
+
+  send(bytes: string | Uint8Array | number[]): Promise<void> {
+    const data = Array.isArray(bytes) ? Buffer.from(bytes) : bytes;
+    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Sends one byte per TCP segment, with a pause so that the segments arrive apart. */
+  async sendByteByByte(bytes: number[]): Promise<void> {
+    for (const byte of bytes) {
+      await this.send([byte]);
+      await sleep(3);
+    }
+  }
+
+  /** Whether the server sent IAC <verb> <option>. */
+  received(verb: number, option: number): boolean {
+    return this.negotiations.some((n) => n.verb === verb && n.option === option);
+  }
+
+  count(verb: number, option: number): number {
+    return this.negotiations.filter((n) => n.verb === verb && n.option === option).length;
+  }
+
+  /** Resolves once `isDone` holds for what arrived, else fails after `timeoutMs`. */
+  async until(what: string, isDone: () => boolean, timeoutMs = 2000): Promise<void> {
+    if (isDone()) return;
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (!isDone()) return;
+        finish();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out waiting for ${what}; text so far: ${JSON.stringify(this.text)}`));
+      }, timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+    });
+  }
+
+  /** Waits for `expected` in the text received after `from` characters. */
+  waitForText(expected: string, from = 0, timeoutMs = 2000): Promise<void> {
+    return this.until(JSON.stringify(expected), () => this.text.indexOf(expected, from) !== -1, timeoutMs);
+  }
+
+  /** Sends `line` and waits for `expected` in the text that follows. */
+  async ask(line: string, expected: string): Promise<void> {
+    const from = this.text.length;
+    await this.send(line);
+    await this.waitForText(expected, from);
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#raw.push(chunk);
+    const replies: number[][] = [];
+    for (const event of this.#decoder.push(chunk)) {
+      if (event.type === 'data') this.#data.push(Buffer.from(event.bytes));
+      else if (event.type === 'command') this.commands.push(event.command);
+      else if (event.type === 'negotiate') {
+        this.negotiations.push({ verb: event.verb, option: event.option });
+        replies.push(...this.#answer(event.verb, event.option));
+      } else if (event.type === 'subnegotiation') {
+        this.subnegotiations.push({ option: event.option, payload: event.payload });
+        if (event.option === OPT_TTYPE && event.payload[0] === TTYPE_SEND) replies.push(this.#nextTerminalType());
+      }
+    }
+    if (replies.length > 0 && !this.socket.destroyed) this.socket.write(Buffer.from(replies.flat()));
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  #answer(verb: number, option: number): number[][] {
+    const { policy, size } = this.#options;
+    if (policy === 'silent') return [];
+    const isYes = policy === 'agree' && (verb === DO || verb === WILL);
+    if (verb === DO || verb === DONT) {
+      const replies = [[IAC, isYes ? WILL : WONT, option]];
+      if (isYes && option === OPT_NAWS && size !== undefined) replies.push(nawsFrame(...size));
+      return replies;
+    }
+    return [[IAC, isYes ? DO : DONT, option]];
+  }
+
+  #nextTerminalType(): number[] {
+    const names = this.#options.terminalTypes ?? [];
+    if (names.length === 0) return [];
+    const name = names[Math.min(this.#ttypeIndex, names.length - 1)]!;
+    this.#ttypeIndex += 1;
+    return terminalTypeFrame(name);
+  }
+}
+
+/** An option number no one has registered, for refusal tests. */
+const UNASSIGNED_OPTION = 99;
+const NOTHING_ANSWERED_MS = 300;
+
+// Opening.
+
+test('a character handler opens negotiation at once: DO TTYPE, DO NAWS, WILL SGA before the client says anything', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const connected = Date.now();
+  const client = await ScriptedClient.connect(port, { policy: 'silent' });
+  await client.until(
+    'the opening negotiation',
+    () => client.received(DO, OPT_TTYPE) && client.received(DO, OPT_NAWS) && client.received(WILL, OPT_SGA),
+    200,
+  );
+  assert.ok(Date.now() - connected < 200);
+  assert.ok(client.received(DO, OPT_NEW_ENVIRON));
+  assert.ok(client.received(WILL, OPT_EOR));
+  assert.equal(client.received(DO, OPT_LINEMODE), false);
+});
+
+test('a line handler opens with DO TTYPE, DO NAWS and DO LINEMODE, and never offers SGA or ECHO', async () => {
+  const { port } = await startServer(LineEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.until(
+    'the opening negotiation',
+    () => client.received(DO, OPT_TTYPE) && client.received(DO, OPT_NAWS) && client.received(DO, OPT_LINEMODE),
+    200,
+  );
+  await client.until('LINEMODE MODE', () => client.subnegotiations.some((sb) => sb.option === OPT_LINEMODE));
+  const mode = client.subnegotiations.find((sb) => sb.option === OPT_LINEMODE)!.payload;
+  assert.equal(mode[0], LM_MODE);
+  assert.equal(mode[1]! & MODE_EDIT, MODE_EDIT);
+  await sleep(400);
+  assert.equal(client.received(WILL, OPT_ECHO), false);
+  assert.equal(client.received(WILL, OPT_SGA), false);
+  await client.ask('hello\r\n', 'Echo: hello\r\n');
+  assert.equal(client.text.includes('hello\r\nEcho'), false, 'the server echoed a line-mode line');
+});
+
+// Loops.
+
+const REPEATED_REQUESTS: Array<[number, number]> = [
+  [DO, OPT_ECHO],
+  [DO, OPT_SGA],
+  [DO, OPT_EOR],
+  [DO, OPT_BINARY],
+  [DO, OPT_CHARSET],
+  [WILL, OPT_TTYPE],
+  [WILL, OPT_NAWS],
+  [WILL, OPT_NEW_ENVIRON],
+  [WILL, OPT_BINARY],
+];
+
+for (const policy of ['agree', 'refuse'] as const) {
+  test(`a client that ${policy === 'agree' ? 'agrees to' : 'refuses'} everything: negotiation ends, and many repeated DO/WILL get at most one answer each`, async () => {
+    const { port } = await startServer(CharacterEcho);
+    const client = await ScriptedClient.connect(port, { policy, terminalTypes: ['XTERM'], size: [80, 24] });
+    await sleep(400);
+    const settled = client.negotiations.length;
+    await sleep(NOTHING_ANSWERED_MS);
+    assert.equal(client.negotiations.length, settled, 'the server was still negotiating after the opening');
+
+    const burst = Array.from({ length: 20 }, () => REPEATED_REQUESTS.flatMap(([verb, option]) => [IAC, verb, option]));
+    await client.send(burst.flat());
+    await sleep(NOTHING_ANSWERED_MS);
+    const answers = client.negotiations.slice(settled);
+    const byCommand = new Map<string, number>();
+    for (const { verb, option } of answers)
+      byCommand.set(`${verb} ${option}`, (byCommand.get(`${verb} ${option}`) ?? 0) + 1);
+    for (const [key, times] of byCommand)
+      assert.ok(times <= 1, `IAC ${key} sent ${times} times: ${JSON.stringify(answers)}`);
+    assert.ok(answers.length <= REPEATED_REQUESTS.length * 2, `too many answers: ${answers.length}`);
+
+    const afterBurst = client.negotiations.length;
+    await sleep(NOTHING_ANSWERED_MS);
+    assert.equal(client.negotiations.length, afterBurst, 'the server kept negotiating after the burst');
+    await client.ask('still here\r\n', 'Echo: still here');
+  });
+}
+
+test('an agreeing client that repeats its own requests gets no answer to the repeats', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
+  await sleep(400);
+  const settled = client.negotiations.length;
+  for (let round = 0; round < 5; round++) {
+    await client.send(REPEATED_REQUESTS.filter(([, option]) => option !== OPT_BINARY).flatMap(([v, o]) => [IAC, v, o]));
+    await sleep(20);
+  }
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.deepEqual(client.negotiations.slice(settled), []);
+});
+
+test('unknown options are refused: DO 99 gets WONT 99, WILL 99 gets DONT 99', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.send([IAC, DO, UNASSIGNED_OPTION, IAC, WILL, UNASSIGNED_OPTION]);
+  await client.until(
+    'both refusals',
+    () => client.received(WONT, UNASSIGNED_OPTION) && client.received(DONT, UNASSIGNED_OPTION),
+  );
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(client.count(WONT, UNASSIGNED_OPTION), 1);
+  assert.equal(client.count(DONT, UNASSIGNED_OPTION), 1);
+  assert.equal(client.received(WILL, UNASSIGNED_OPTION), false);
+  assert.equal(client.received(DO, UNASSIGNED_OPTION), false);
+});
+
+// Terminal details.
+
+test('NAWS and TTYPE IS sent one byte at a time give the same terminal as when sent whole', async () => {
+  const { server, port } = await startServer(CharacterEcho);
+  const results = [];
+  for (const isSplit of [false, true]) {
+    const client = await ScriptedClient.connect(port, { policy: 'silent' });
+    await client.until('DO TTYPE', () => client.received(DO, OPT_TTYPE));
+    await client.send([IAC, WILL, OPT_NAWS, IAC, WILL, OPT_TTYPE]);
+    await client.until('TTYPE SEND', () => client.subnegotiations.some((sb) => sb.option === OPT_TTYPE));
+    // 255 columns: the width byte is IAC and goes doubled.
+    const frames = [...nawsFrame(255, 40), ...terminalTypeFrame('VT100')];
+    if (isSplit) await client.sendByteByByte(frames);
+    else await client.send(frames);
+    const handler = onlyHandler<CharacterEcho>(server);
+    const session = [...server.sessions][0]!;
+    await client.until('the terminal type', () => session.terminal.type !== undefined);
+    await client.ask('info\r\n', 'Server echo');
+    results.push({
+      cols: session.terminal.cols,
+      rows: session.terminal.rows,
+      type: session.terminal.type,
+      sizes: handler.sizes,
+    });
+    client.socket.destroy();
+    await session.closed;
+  }
+  assert.deepEqual(results[0], { cols: 255, rows: 40, type: 'VT100', sizes: [[255, 40]] });
+  assert.deepEqual(results[1], results[0]);
+});
+
+test('TTYPE is asked again until the client repeats a name, and the terminal type is reported', async () => {
+  const { server, port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['VT220', 'VT100'] });
+  const sends = (): number =>
+    client.subnegotiations.filter((sb) => sb.option === OPT_TTYPE && sb.payload[0] === TTYPE_SEND).length;
+  await client.until('three TTYPE SENDs', () => sends() === 3);
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(sends(), 3);
+  assert.deepEqual([...server.sessions][0]!.terminal.typeNames, ['VT220', 'VT100']);
+  await client.ask('info\r\n', 'Server echo: yes');
+  assert.match(client.text, /Terminal type: VT220\r\n/);
+});
+
+test('a MUD client (TTYPE MUDLET) never gets WILL ECHO from a character handler, and sees its lines answered', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const mud = await ScriptedClient.connect(port, {
+    policy: 'agree',
+    terminalTypes: ['MUDLET', 'ANSI-TRUECOLOR', 'MTTS 2825'],
+  });
+  const terminal = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM-256COLOR'] });
+  await terminal.until('WILL ECHO for a terminal', () => terminal.received(WILL, OPT_ECHO));
+  await sleep(600);
+  assert.equal(mud.received(WILL, OPT_ECHO), false);
+  const from = mud.text.length;
+  await mud.ask('look\r\n', 'Echo: look\r\n');
+  assert.equal(mud.text.slice(from), 'Echo: look\r\n> ');
+});
+
+test('NAWS changes reach the handler through onWindowSize; a 0x0 size is ignored', async () => {
+  const { server, port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
+  await client.until(
+    'the first size',
+    () => server.sessions.size === 1 && onlyHandler<CharacterEcho>(server).sizes.length === 1,
+  );
+  const handler = onlyHandler<CharacterEcho>(server);
+  await client.send(nawsFrame(132, 43));
+  await client.send(nawsFrame(0, 0));
+  await client.send(nawsFrame(100, 30));
+  await client.until('three sizes', () => handler.sizes.length === 3);
+  assert.deepEqual(handler.sizes, [
+    [80, 24],
+    [132, 43],
+    [100, 30],
+  ]);
+});
+
+// Hidden input.
+
+test('readLine with echo:false on a line handler sends WILL ECHO, then WONT ECHO after the line', async () => {
+  for (const handlerClass of [PasswordFirst, PasswordLater]) {
+    const { port } = await startServer(handlerClass);
+    const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+    if (handlerClass === PasswordLater) {
+      await sleep(300);
+      await client.send('login\r\n');
+    }
+    await client.waitForText('Password: ');
+    await client.until(`WILL ECHO (${handlerClass.name})`, () => client.received(WILL, OPT_ECHO));
+    assert.equal(client.received(WONT, OPT_ECHO), false);
+    const from = client.text.length;
+    await client.send('secret\r\n');
+    await client.waitForText('Got 6 characters\r\n', from);
+    await client.until(`WONT ECHO (${handlerClass.name})`, () => client.received(WONT, OPT_ECHO));
+    assert.equal(client.text.includes('secret'), false);
+    const willAt = client.negotiations.findIndex((n) => n.verb === WILL && n.option === OPT_ECHO);
+    const wontAt = client.negotiations.findIndex((n) => n.verb === WONT && n.option === OPT_ECHO);
+    assert.ok(willAt < wontAt);
+  }
+});
+
+test('a character handler asking for a password at once hides it, then keeps echoing typed lines', async () => {
+  const { port } = await startServer(CharacterPasswordFirst);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.waitForText('Password: ');
+  await client.until('WILL ECHO', () => client.received(WILL, OPT_ECHO), 100);
+  // A person types after the echo decision (the terminal type, or 250 ms).
+  await sleep(300);
+  const from = client.text.length;
+  await client.send('secret\r\n');
+  await client.waitForText('Got 6 characters\r\n> ', from);
+  assert.equal(client.text.includes('secret'), false);
+  await client.ask('abc\r\n', 'Echo: abc');
+  assert.equal(client.received(WONT, OPT_ECHO), false, 'the server gave echo back to the client');
+  assert.match(client.text, /> abc\r\nEcho: abc\r\n/);
+});
+
+// Line ends and output.
+
+for (const handlerClass of [LineEcho, CharacterEcho]) {
+  test(`CR LF, CR NUL, bare CR, bare LF and CR|LF across packets each end exactly one line (${handlerClass.name})`, async () => {
+    const { server, port } = await startServer(handlerClass);
+    const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+    await client.waitForText('> ');
+    for (const packet of ['a\r\n', 'b\r\0', 'c\r', 'd\n', 'e\r', '\nf\r\n']) {
+      await client.send(packet);
+      await sleep(20);
+    }
+    await client.waitForText('Echo: f\r\n');
+    await sleep(50);
+    assert.deepEqual(onlyHandler<{ lines: string[] }>(server).lines, ['a', 'b', 'c', 'd', 'e', 'f']);
+  });
+}
+
+test('newlines in handler text go out as CR LF, and IAC in raw output is doubled', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.waitForText('> ');
+  await client.ask('multi\r\n', 'two');
+  await client.waitForText('one\r\ntwo\r\n');
+  assert.doesNotMatch(client.text, /[^\r]\n/);
+  const before = client.raw.length;
+  await client.send('raw\r\n');
+  await client.until('the raw bytes', () => client.raw.subarray(before).includes(Buffer.of(0x41, IAC, IAC, 0x42)));
+  assert.ok(client.data.includes(Buffer.of(0x41, IAC, 0x42)), 'byte 255 did not arrive as data');
+  assert.equal(client.raw.subarray(before).includes(Buffer.of(0x41, IAC, 0x42)), false);
+});
+
+test('prompts end with IAC GA when SGA is refused, and with IAC EOR when the client agreed to EOR', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const refusing = await ScriptedClient.connect(port, { policy: 'refuse' });
+  const agreeing = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await sleep(300);
+  for (const client of [refusing, agreeing]) {
+    const before = client.raw.length;
+    await client.ask('x\r\n', 'Echo: x\r\n> ');
+    await client.until(
+      'the prompt mark',
+      () => client.raw.length > before && client.raw.subarray(before).includes(Buffer.of(IAC)),
+    );
+  }
+  const tail = (client: ScriptedClient): Buffer => client.raw.subarray(client.raw.lastIndexOf('> '));
+  assert.deepEqual([...tail(refusing)], [...Buffer.from('> '), IAC, GA]);
+  assert.deepEqual([...tail(agreeing)], [...Buffer.from('> '), IAC, EOR]);
+});
+
+// Commands.
+
+test('IAC IP ends the session like Ctrl-C', async () => {
+  for (const handlerClass of [CharacterEcho, LineEcho]) {
+    const { port } = await startServer(handlerClass);
+    const viaCommand = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+    const viaControl = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+    await viaCommand.waitForText('> ');
+    await viaControl.waitForText('> ');
+    await viaCommand.send([IAC, IP]);
+    await viaControl.send('\x03');
+    await Promise.all([viaCommand.closed, viaControl.closed]);
+    assert.ok(viaControl.text.endsWith('^C\r\nGoodbye!\r\n'), JSON.stringify(viaControl.text));
+    assert.ok(viaCommand.text.endsWith('^C\r\nGoodbye!\r\n'), JSON.stringify(viaCommand.text));
+  }
+});
+
+test('IAC AYT gets a visible reply and the session goes on', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.waitForText('> ');
+  const from = client.text.length;
+  await client.send([IAC, AYT]);
+  await client.waitForText('[Yes]', from);
+  await client.ask('ok\r\n', 'Echo: ok');
+});
+
+// Abuse.
+
+test('random bytes with IAC sequences and an oversized SB never crash the server; the session still answers', async () => {
+  const { server, port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
+  await client.waitForText('> ');
+  const random = seededRandom(854);
+  // Bytes that would end the session on purpose (Ctrl-C, Ctrl-D, IAC IP, IAC BRK) are left out.
+  const ending = new Set([0x03, 0x04, IP, BRK]);
+  const byte = (): number => {
+    for (;;) {
+      const value = Math.floor(random() * 256);
+      if (!ending.has(value)) return value;
+    }
+  };
+  for (let chunk = 0; chunk < 40; chunk++) {
+    const bytes: number[] = [];
+    while (bytes.length < 500) {
+      const roll = random();
+      if (roll < 0.05) bytes.push(IAC, [DO, DONT, WILL, WONT][Math.floor(random() * 4)]!, byte());
+      else if (roll < 0.07) bytes.push(IAC, SB, byte(), ...Array.from({ length: 8 }, byte), IAC, SE);
+      else if (roll < 0.08) bytes.push(IAC, byte());
+      else bytes.push(byte());
+    }
+    await client.send(bytes);
+  }
+  await client.send([IAC, SB, OPT_TTYPE, TTYPE_IS, ...Buffer.alloc(20_000, 0x41), IAC, SE]);
+  // Ends whatever the random bytes left open: an SB, an escape sequence, a half-typed line.
+  await client.send([IAC, SE, IAC, SE, 0x15]);
+  await sleep(50);
+  await client.ask('alive\r\n', 'Echo: alive');
+  assert.equal(server.sessions.size, 1);
+  const session = [...server.sessions][0]!;
+  assert.notEqual(session.terminal.type?.length, 20_000);
+  await client.send(nawsFrame(90, 33));
+  await client.until('the new size', () => session.terminal.cols === 90 && session.terminal.rows === 33);
+});
+
+// Keepalive.
+
+test('keepalive_interval sends IAC NOP to telnet clients only', async () => {
+  const { port } = await startServer(CharacterEcho, { keepalive_interval: 0.1 });
+  const telnet = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  const raw = await ScriptedClient.connect(port, { policy: 'silent' });
+  const tcp = await startServer(CharacterEcho, { transport: 'tcp', keepalive_interval: 0.1 });
+  const plain = await ScriptedClient.connect(tcp.port, { policy: 'silent' });
+  await telnet.until('two NOPs', () => telnet.commands.filter((c) => c === NOP).length >= 2, 1000);
+  await sleep(200);
+  assert.equal(raw.commands.includes(NOP), false);
+  assert.equal(plain.raw.includes(IAC), false);
+});
+
+/** A small deterministic PRNG (mulberry32), so a failing abuse run can be replayed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** IAC SB <option> <payload, IAC doubled> IAC SE, built by hand so the client does not rest on the encoder. */
+function subnegotiationFrame(option: number, payload: number[]): number[] {
+  return [IAC, SB, option, ...payload.flatMap((byte) => (byte === IAC ? [IAC, IAC] : [byte])), IAC, SE];
+}
+
+function nawsFrame(cols: number, rows: number): number[] {
+  return subnegotiationFrame(OPT_NAWS, [cols >> 8, cols & 0xff, rows >> 8, rows & 0xff]);
+}
+
+function terminalTypeFrame(name: string): number[] {
+  return subnegotiationFrame(OPT_TTYPE, [TTYPE_IS, ...Buffer.from(name, 'latin1')]);
+}
