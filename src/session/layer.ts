@@ -71,6 +71,9 @@ export function unknownTerminal(): TerminalInfo {
 
 /** Converts every LF not already preceded by CR into CR LF. */
 export function toCrlf(text: string): string {
-  if (text.indexOf('\n') === -1) return text;
+  const first = text.indexOf('\n');
+  if (first === -1) return text;
+  // The usual case, one line ending in LF, without a regular expression.
+  if (first === text.length - 1) return text[first - 1] === '\r' ? text : `${text.slice(0, -1)}\r\n`;
   return text.replace(/\r?\n/g, '\r\n');
 }

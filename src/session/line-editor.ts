@@ -24,6 +24,8 @@ export type EchoMode = 'on' | 'off' | 'mask';
 const DEFAULT_MAX_LINE_LENGTH = 4096;
 const DEFAULT_HISTORY_SIZE = 100;
 const CLEAR_TO_END = '\x1b[K';
+const CONTROL = /\p{Cc}/u;
+const NOTHING_SHOWN: EditResult = { echo: '' };
 
 /**
  * Edits one line at a time like readline: insert anywhere, erase, move, kill, history.
@@ -41,6 +43,11 @@ export class LineEditor {
   /** Index into history while browsing with Up/Down; null when editing a new line. */
   #browsing: number | null = null;
   #draft: string[] = [];
+  /**
+   * A whole unechoed line typed at once (line-mode clients send lines, not keys), kept as a
+   * string until an edit needs it split into code points: the common case stays cheap.
+   */
+  #typed: string | undefined;
 
   constructor(options: LineEditorOptions = {}) {
     this.#maxLineLength = count(options.maxLineLength, DEFAULT_MAX_LINE_LENGTH);
@@ -49,33 +56,48 @@ export class LineEditor {
 
   /** The line as typed so far. */
   get buffer(): string {
-    return this.#chars.join('');
+    return this.#typed ?? this.#chars.join('');
   }
 
   /** Cursor position in code points from the start of the line. */
   get cursor(): number {
+    this.#materialize();
     return this.#cursor;
   }
 
   /** Whether a line is being typed (something to redraw after output printed over it). */
   get hasInput(): boolean {
-    return this.#chars.length > 0;
+    return this.#typed !== undefined || this.#chars.length > 0;
   }
 
   /** The output that shows the whole line again, cursor where it was, from the line's first column. */
   redraw(): string {
     if (this.echo === 'off') return '';
+    this.#materialize();
     return this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
   }
 
   /** Applies one input token; returns the echo and, on Enter, the completed line. */
   feed(token: InputToken): EditResult {
+    if (token.type === 'text' && this.#isQuickLine(token.text)) {
+      this.#typed = token.text;
+      return NOTHING_SHOWN;
+    }
+    if (this.#typed !== undefined) {
+      if (token.type === 'key' && token.name === 'enter') {
+        const line = this.#typed;
+        this.clear();
+        return { echo: '', line };
+      }
+      this.#materialize();
+    }
     if (token.type === 'text') return this.#shown(this.#insert(token.text));
     return this.#key(token.name);
   }
 
   /** Drops the current line without output, e.g. after an interrupt. */
   clear(): void {
+    this.#typed = undefined;
     this.#chars = [];
     this.#cursor = 0;
     this.#browsing = null;
@@ -90,6 +112,24 @@ export class LineEditor {
       this.#history.shift();
       if (this.#browsing !== null) this.#browsing = Math.max(0, this.#browsing - 1);
     }
+  }
+
+  /** Unechoed text typed into an empty line, short enough and free of controls. */
+  #isQuickLine(text: string): boolean {
+    return (
+      this.echo === 'off' &&
+      this.#typed === undefined &&
+      this.#chars.length === 0 &&
+      text.length <= this.#maxLineLength &&
+      !CONTROL.test(text)
+    );
+  }
+
+  #materialize(): void {
+    if (this.#typed === undefined) return;
+    this.#chars = Array.from(this.#typed);
+    this.#cursor = this.#chars.length;
+    this.#typed = undefined;
   }
 
   #key(name: KeyName): EditResult {

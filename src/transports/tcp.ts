@@ -98,6 +98,7 @@ class TcpConnection implements Connection {
   readonly protocol = '';
   readonly query = new URLSearchParams();
   #socket: net.Socket;
+  #isCorked = false;
   #closed: Promise<void>;
   #isClosed = false;
 
@@ -130,6 +131,12 @@ class TcpConnection implements Connection {
   write(data: Uint8Array | string): Promise<void> {
     const socket = this.#socket;
     if (!socket.writable) return READY;
+    if (!this.#isCorked) {
+      // Writes made in one turn of the event loop (a burst of replies) leave in one segment.
+      this.#isCorked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
     if (socket.write(data)) return READY;
     if (socket.writableLength > MAX_BUFFERED_OUTPUT) {
       socket.destroy();
@@ -145,6 +152,11 @@ class TcpConnection implements Connection {
       socket.on('close', done);
     });
   }
+
+  #uncork = (): void => {
+    this.#isCorked = false;
+    this.#socket.uncork();
+  };
 
   pause(): void {
     this.#socket.pause();
