@@ -107,6 +107,12 @@ export class ProtocolServer implements ServerContext {
       admission: { check: (address) => this.#admit(address) },
       onConnection: (connection) => this.#accept(connection, endpoint),
     });
+    if (this.config.enableMonitoring) {
+      // Said out loud rather than ignored: a config written for the original package may ask for it.
+      this.logger.warn(
+        `${keyPath(this.config, 'enable_monitoring')}: session monitoring is not available in this version`,
+      );
+    }
     this.logger.info({ url: this.url }, 'listening');
     return this.#listener.address;
   }
