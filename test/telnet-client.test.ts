@@ -1,0 +1,297 @@
+// Real clients against the telnet endpoint: netkit telnet driven through tmux, Python's telnetlib, a raw socket.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+import { pino } from 'pino';
+
+import { ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
+import type { Session } from '../src/index.js';
+
+const run = promisify(execFile);
+const WELCOME = 'Welcome to the Telnet Server!';
+
+/** The echo sample's commands (examples/echo-server/handler.ts), built from this source tree. */
+class EchoTelnetHandler extends TelnetHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command.trim().toLowerCase() === 'info') {
+      for (const line of this.describeTerminal()) await this.sendLine(line);
+      return;
+    }
+    await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+// Tools: in CI (CI=true) a missing tool fails the test; elsewhere the test is skipped and says why.
+
+const isCi = process.env.CI === 'true';
+
+async function succeeds(file: string, args: string[]): Promise<boolean> {
+  try {
+    await run(file, args, { timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const TOOL_CHECKS: Record<string, () => Promise<boolean>> = {
+  telnet: () => succeeds('sh', ['-c', 'command -v telnet']),
+  tmux: () => succeeds('tmux', ['-V']),
+  'python3 with telnetlib': () => succeeds('python3', ['-W', 'ignore', '-c', 'import telnetlib']),
+};
+
+async function missingTools(names: string[]): Promise<string[]> {
+  const present = await Promise.all(names.map((name) => TOOL_CHECKS[name]!()));
+  return names.filter((_, i) => !present[i]);
+}
+
+/** Skip reason outside CI when a tool is missing; in CI never skip (requireTools then fails). */
+async function skipWithout(names: string[]): Promise<string | false> {
+  const missing = await missingTools(names);
+  if (missing.length === 0 || isCi) return false;
+  return `needs ${missing.join(', ')} (not installed; with CI=true this fails instead)`;
+}
+
+async function requireTools(names: string[]): Promise<void> {
+  assert.deepEqual(await missingTools(names), [], `CI=true: install ${names.join(', ')} to run these tests`);
+}
+
+// Server.
+
+const servers: ProtocolServer[] = [];
+const sockets: net.Socket[] = [];
+
+after(async () => {
+  for (const socket of sockets) socket.destroy();
+  await Promise.all(servers.map((server) => server.stop(100)));
+});
+
+async function startServer(): Promise<{ server: ProtocolServer; port: number }> {
+  const config = parseConfig(
+    {
+      transport: 'telnet',
+      host: '127.0.0.1',
+      port: 0,
+      handler_class: './unused.ts:Unused',
+      welcome_message: WELCOME,
+    },
+    process.cwd(),
+  );
+  const server = new ProtocolServer(config.servers[0]!, EchoTelnetHandler, { logger: pino({ level: 'silent' }) });
+  servers.push(server);
+  const { port } = await server.start();
+  return { server, port };
+}
+
+async function waitUntil(what: string, isDone: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isDone())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+// tmux: one private server (-L) per pane, so nothing touches the user's sessions.
+
+class TmuxPane {
+  readonly #socketName = `cps-test-${randomUUID().slice(0, 8)}`;
+  readonly name = `telnet-${randomUUID().slice(0, 8)}`;
+  #socketPath: string | undefined;
+
+  /** Starts `command` in a detached cols x rows pane that stays readable after the command exits. */
+  async start(command: string, cols: number, rows: number): Promise<void> {
+    await this.tmux('-f', '/dev/null', 'new-session', '-d', '-s', this.name, '-x', `${cols}`, '-y', `${rows}`, command);
+    await this.tmux('set-option', '-w', '-t', this.name, 'remain-on-exit', 'on');
+    this.#socketPath = (await this.tmux('display-message', '-p', '-t', this.name, '#{socket_path}')).stdout.trim();
+  }
+
+  async sendKeys(...keys: string[]): Promise<void> {
+    await this.tmux('send-keys', '-t', this.name, ...keys);
+  }
+
+  /** Types text literally (no key names). */
+  async type(text: string): Promise<void> {
+    await this.tmux('send-keys', '-t', this.name, '-l', text);
+  }
+
+  async resize(cols: number, rows: number): Promise<void> {
+    await this.tmux('resize-window', '-t', this.name, '-x', `${cols}`, '-y', `${rows}`);
+  }
+
+  /** The screen and its scrollback, lines right-trimmed, trailing blank lines dropped. */
+  async screen(): Promise<string[]> {
+    const { stdout } = await this.tmux('capture-pane', '-p', '-S', '-200', '-t', this.name);
+    const lines = stdout.split('\n').map((line) => line.trimEnd());
+    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    return lines;
+  }
+
+  async waitForScreen(what: string, isDone: (lines: string[]) => boolean, timeoutMs = 3000): Promise<string[]> {
+    let lines: string[] = [];
+    try {
+      await waitUntil(what, async () => isDone((lines = await this.screen())), timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; screen:\n${lines.join('\n')}`);
+    }
+    return lines;
+  }
+
+  /** Ends the session by name (its telnet gets SIGHUP with the pane), then this private tmux server. */
+  async kill(): Promise<void> {
+    await this.tmux('kill-session', '-t', this.name).catch(() => undefined);
+    await this.tmux('kill-server').catch(() => undefined);
+    // tmux leaves its socket file behind when killed.
+    if (this.#socketPath !== undefined) await rm(this.#socketPath, { force: true });
+  }
+
+  tmux(...args: string[]): Promise<{ stdout: string }> {
+    return run('tmux', ['-L', this.#socketName, ...args], { timeout: 5000 });
+  }
+}
+
+const TELNET_BANNER = ['Trying 127.0.0.1...', 'Connected to 127.0.0.1.', "Escape character is '^]'."];
+
+describe('netkit telnet in tmux', async () => {
+  const skip = await skipWithout(['telnet', 'tmux']);
+  const pane = new TmuxPane();
+  let server: ProtocolServer;
+  let session: Session;
+  /** What the screen must show so far, line by line: nothing else, nothing twice. */
+  const expected = [...TELNET_BANNER, WELCOME];
+
+  before(async () => {
+    if (skip !== false) return;
+    await requireTools(['telnet', 'tmux']);
+    const started = await startServer();
+    server = started.server;
+    await pane.start(`telnet 127.0.0.1 ${started.port}`, 80, 24);
+    await waitUntil('the session', () => server.sessions.size === 1);
+    session = [...server.sessions][0]!;
+    // Typing starts once telnet is in character mode with our echo, as a person would.
+    await waitUntil('character mode', () => session.mode === 'character' && session.serverEchoes);
+  });
+
+  after(async () => {
+    await pane.kill();
+  });
+
+  test('the welcome and the prompt are visible', { skip }, async () => {
+    const lines = await pane.waitForScreen('the prompt', (screen) => screen.includes('>'));
+    assert.deepEqual(lines, [...expected, '>']);
+  });
+
+  test('typed text appears exactly once, before Enter and after', { skip }, async () => {
+    await pane.type('abc123');
+    await pane.waitForScreen('the typed text', (screen) => screen.join('\n').includes('abc123'));
+    await sleep(200);
+    assert.deepEqual(await pane.screen(), [...expected, '> abc123']);
+    await pane.sendKeys('Enter');
+    expected.push('> abc123', 'Echo: abc123');
+    const lines = await pane.waitForScreen('the echo', (screen) => screen.includes('Echo: abc123'));
+    assert.deepEqual(lines, [...expected, '>']);
+  });
+
+  test('hellp, Backspace, o, Enter gives Echo: hello', { skip }, async () => {
+    await pane.type('hellp');
+    await pane.sendKeys('BSpace');
+    await pane.type('o');
+    await pane.sendKeys('Enter');
+    expected.push('> hello', 'Echo: hello');
+    const lines = await pane.waitForScreen('Echo: hello', (screen) => screen.includes('Echo: hello'));
+    assert.deepEqual(lines, [...expected, '>']);
+  });
+
+  test('Up recalls the previous line', { skip }, async () => {
+    await pane.sendKeys('Up');
+    await pane.waitForScreen('the recalled line', (screen) => screen[screen.length - 1] === '> hello');
+    await pane.sendKeys('Enter');
+    expected.push('> hello', 'Echo: hello');
+    const lines = await pane.waitForScreen('the second echo', (screen) => screen.length === expected.length + 1);
+    assert.deepEqual(lines, [...expected, '>']);
+  });
+
+  test('the screen holds no stray ^M, escape sequences or other garbage', { skip }, async () => {
+    const text = (await pane.screen()).join('\n');
+    assert.doesNotMatch(text, /\^M|\^\[|\r|\x1b|\ufffd|ÿ/);
+    assert.deepEqual(await pane.screen(), [...expected, '>']);
+  });
+
+  test('resizing the tmux window changes the size info reports', { skip }, async () => {
+    await pane.type('info');
+    await pane.sendKeys('Enter');
+    await pane.waitForScreen('the first info', (screen) => screen.includes('Window size: 80x24'));
+    await pane.resize(100, 30);
+    await waitUntil('the new size at the server', () => session.terminal.cols === 100);
+    await pane.type('info');
+    await pane.sendKeys('Enter');
+    const lines = await pane.waitForScreen('the second info', (screen) => screen.includes('Window size: 100x30'));
+    assert.equal(lines.filter((line) => line.startsWith('Window size:')).length, 2);
+  });
+
+  test('quit closes the connection: "Connection closed by foreign host"', { skip }, async () => {
+    await pane.type('quit');
+    await pane.sendKeys('Enter');
+    const lines = await pane.waitForScreen('the close', (screen) =>
+      screen.includes('Connection closed by foreign host.'),
+    );
+    assert.ok(lines.includes('Goodbye!'));
+    await session.closed;
+    assert.equal(server.sessions.size, 0);
+  });
+});
+
+// Python's telnetlib refuses every option the server offers.
+
+const TELNETLIB_SCRIPT = `
+import json, sys, telnetlib
+client = telnetlib.Telnet('127.0.0.1', int(sys.argv[1]), timeout=5)
+seen = {'welcome': client.read_until(b'> ', 3).decode()}
+client.write(b'hello\\r\\n')
+seen['echo'] = client.read_until(b'> ', 3).decode()
+client.write(b'quit\\r\\n')
+seen['end'] = client.read_all().decode()
+print(json.dumps(seen))
+`;
+
+test(
+  'Python telnetlib, refusing every option, gets line echo',
+  { skip: await skipWithout(['python3 with telnetlib']) },
+  async () => {
+    await requireTools(['python3 with telnetlib']);
+    const { port } = await startServer();
+    const dir = await mkdtemp(join(tmpdir(), 'cps-telnetlib-'));
+    try {
+      const script = join(dir, 'client.py');
+      await writeFile(script, TELNETLIB_SCRIPT);
+      const { stdout } = await run('python3', ['-W', 'ignore', script, `${port}`], { timeout: 10_000 });
+      assert.deepEqual(JSON.parse(stdout), {
+        welcome: `${WELCOME}\r\n> `,
+        echo: 'Echo: hello\r\n> ',
+        end: 'Goodbye!\r\n',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test('a raw socket that never answers negotiation gets Echo: within a second', async () => {
+  const { port } = await startServer();
+  const socket = net.connect({ host: '127.0.0.1', port });
+  sockets.push(socket);
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const sentAt = Date.now();
+  socket.write('ping\r\n');
+  await waitUntil('Echo: ping', () => Buffer.concat(received).includes('Echo: ping\r\n'), 1000);
+  assert.ok(Date.now() - sentAt < 1000);
+});
