@@ -26,4 +26,26 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // The browser terminal: a hand-written ES module next to xterm.js's UMD globals.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'WebSocket',
+          'TextEncoder',
+          'TextDecoder',
+          'Intl',
+          'requestAnimationFrame',
+          'cancelAnimationFrame',
+          'Terminal',
+          'FitAddon',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -1,0 +1,257 @@
+// The browser terminal (web/) in headless Chromium against real websocket and ws_telnet servers on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+
+import { ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const IS_CI = process.env['CI'] === 'true';
+/** Every wait in this file: long enough for a slow CI machine, short enough to fail fast. */
+const WAIT = { timeout: 5000 };
+
+class EchoHandler extends TelnetHandler {
+  override async sendWelcome(): Promise<void> {
+    await this.sendLine('Welcome to the Echo Server!');
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command === 'info') for (const line of this.describeTerminal()) await this.sendLine(line);
+    else await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+/** What the page exposes for tests: xterm's Terminal as `window.term`. */
+interface PageGlobals {
+  term: {
+    cols: number;
+    rows: number;
+    buffer: {
+      active: { length: number; getLine(y: number): { translateToString(trim: boolean): string } | undefined };
+    };
+  };
+  document: { getElementById(id: string): { textContent: string | null; dataset: Record<string, string> } | null };
+}
+
+// A missing browser skips the file on a workstation but fails it in CI.
+const skip = !existsSync(CHROMIUM) && !IS_CI ? `${CHROMIUM} is not installed` : false;
+
+describe('browser terminal', { skip }, () => {
+  let browser: Browser;
+  const servers: ProtocolServer[] = [];
+  const ports: Record<'websocket' | 'ws_telnet', number> = { websocket: 0, ws_telnet: 0 };
+
+  before(async () => {
+    for (const transport of ['websocket', 'ws_telnet'] as const) {
+      const config = parseConfig(
+        {
+          servers: {
+            [transport]: { transport, host: '127.0.0.1', port: 0, web_client: true, handler_class: 'x:Y' },
+          },
+        },
+        process.cwd(),
+      );
+      const server = new ProtocolServer(config.servers[0]!, EchoHandler);
+      servers.push(server);
+      ports[transport] = (await server.start()).port;
+    }
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await Promise.all(servers.map((server) => server.stop(100)));
+  });
+
+  /** Opens the terminal page of a transport; `urls` collects every request it makes. */
+  async function open(transport: keyof typeof ports, query = ''): Promise<{ page: Page; urls: string[] }> {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+    const urls: string[] = [];
+    page.on('request', (request) => urls.push(request.url()));
+    page.on('websocket', (socket) => urls.push(socket.url()));
+    await page.goto(`http://127.0.0.1:${ports[transport]}/${query}`);
+    await waitForScreen(page, 'Welcome to the Echo Server!');
+    return { page, urls };
+  }
+
+  test('text mode: the page edits the line locally and sends it in one message', async () => {
+    const { page } = await open('websocket');
+    await page.keyboard.type('hellx');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('o');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Echo: hello');
+    await page.keyboard.type('日本');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Echo: 日');
+    const lines = await screenLines(page);
+    assert.ok(lines.includes('> hello'), `typed line echoed once locally:\n${lines.join('\n')}`);
+    assert.ok(lines.includes('> 日'), `wide character erased by one Backspace:\n${lines.join('\n')}`);
+    await page.screenshot({ path: '/tmp/term-text.png' });
+    await page.close();
+  });
+
+  test('telnet mode: typed characters appear once, echoed by the server', async () => {
+    const { page } = await open('ws_telnet');
+    await page.keyboard.type('hello');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Echo: hello');
+    const lines = await screenLines(page);
+    const typed = lines.filter((line) => line.includes('hello') && !line.startsWith('Echo:'));
+    assert.deepEqual(
+      typed.map((line) => line.replace(/^> /, '')),
+      ['hello'],
+      lines.join('\n'),
+    );
+    await page.screenshot({ path: '/tmp/term-telnet.png' });
+    await page.close();
+  });
+
+  test('telnet mode: the window size follows the viewport (NAWS)', async () => {
+    const { page } = await open('ws_telnet');
+    const before = await terminalSize(page);
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${before}`);
+    await page.setViewportSize({ width: 700, height: 420 });
+    await page.waitForFunction(
+      (old) => {
+        const { term } = globalThis as unknown as PageGlobals;
+        return `${term.cols}x${term.rows}` !== old;
+      },
+      before,
+      WAIT,
+    );
+    const after = await terminalSize(page);
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${after}`);
+    await page.close();
+  });
+
+  test('the page loads nothing from outside its own server', async () => {
+    for (const transport of ['websocket', 'ws_telnet'] as const) {
+      const { page, urls } = await open(transport, '?token=abc');
+      const origin = `127.0.0.1:${ports[transport]}`;
+      const path = transport === 'ws_telnet' ? '/ws_telnet' : '/ws';
+      assert.ok(urls.includes(`ws://${origin}${path}?token=abc`), urls.join('\n'));
+      for (const url of urls) assert.equal(new URL(url).host, origin, url);
+      await page.close();
+    }
+  });
+
+  test('after the server ends the session the page shows it and Reconnect reconnects', async () => {
+    for (const transport of ['websocket', 'ws_telnet'] as const) {
+      const { page } = await open(transport);
+      await page.keyboard.type('quit\r');
+      await page.waitForFunction(
+        () => {
+          const { document } = globalThis as unknown as PageGlobals;
+          return document.getElementById('status')?.dataset['state'] === 'disconnected';
+        },
+        undefined,
+        WAIT,
+      );
+      assert.match(await page.textContent('#status'), /Disconnected \(1000\b/);
+      await page.click('#reconnect');
+      await page.waitForFunction(
+        () => {
+          const { document } = globalThis as unknown as PageGlobals;
+          return document.getElementById('status')?.dataset['state'] === 'connected';
+        },
+        undefined,
+        WAIT,
+      );
+      assert.equal(await page.isHidden('#reconnect'), true);
+      await page.keyboard.type('again\r');
+      await waitForScreen(page, 'Echo: again');
+      await page.close();
+    }
+  });
+
+  test('the telnet parser keeps sequences cut between frames and answers each request once', async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${ports.ws_telnet}/`);
+    const result = await page.evaluate(async () => {
+      const { TelnetClient } = (await import('/assets/terminal.js' as string)) as {
+        TelnetClient: new () => {
+          receive(chunk: Uint8Array): { data: Uint8Array; reply: Uint8Array };
+          resize(cols: number, rows: number): Uint8Array | undefined;
+        };
+      };
+      const client = new TelnetClient();
+      client.resize(255, 40);
+      // WILL ECHO, DO NAWS, data "a" IAC IAC "b", SB TTYPE SEND, DO TTYPE first: cut at every byte.
+      const stream = [255, 253, 24, 255, 251, 1, 255, 253, 31, 97, 255, 255, 98, 255, 250, 24, 1, 255, 240];
+      const data: number[] = [];
+      const reply: number[] = [];
+      for (const byte of [...stream, 255, 251, 1, 255, 253, 31, 255, 253, 39, 255, 253, 39]) {
+        const out = client.receive(Uint8Array.of(byte));
+        data.push(...out.data);
+        reply.push(...out.reply);
+      }
+      return { data, reply };
+    });
+    assert.deepEqual(result.data, [97, 255, 98]);
+    const ttype = [...Buffer.from('XTERM-256COLOR')];
+    assert.deepEqual(result.reply, [
+      ...[255, 251, 24],
+      ...[255, 253, 1],
+      ...[255, 251, 31, 255, 250, 31, 0, 255, 255, 0, 40, 255, 240],
+      ...[255, 250, 24, 0, ...ttype, 255, 240],
+      ...[255, 252, 39],
+    ]);
+    await page.close();
+  });
+});
+
+async function screenLines(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const { buffer } = (globalThis as unknown as PageGlobals).term;
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.active.length; y++) lines.push(buffer.active.getLine(y)?.translateToString(true) ?? '');
+    return lines;
+  });
+}
+
+async function waitForScreen(page: Page, text: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (wanted) => {
+        const { buffer } = (globalThis as unknown as PageGlobals).term ?? {};
+        if (buffer === undefined) return false;
+        for (let y = 0; y < buffer.active.length; y++) {
+          if (buffer.active.getLine(y)?.translateToString(true).includes(wanted)) return true;
+        }
+        return false;
+      },
+      text,
+      WAIT,
+    );
+  } catch (err) {
+    throw new Error(`"${text}" never appeared on screen:\n${(await screenLines(page)).join('\n').trimEnd()}`, {
+      cause: err,
+    });
+  }
+}
+
+async function terminalSize(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const { term } = globalThis as unknown as PageGlobals;
+    return `${term.cols}x${term.rows}`;
+  });
+}
