@@ -137,11 +137,13 @@ class TcpConnection implements Connection {
       socket.cork();
       process.nextTick(this.#uncork);
     }
-    if (socket.write(data)) return READY;
+    // Output still piled up from earlier writes means the writer ignores backpressure and the
+    // peer is not reading; one large write to a reading peer is fine.
     if (socket.writableLength > MAX_BUFFERED_OUTPUT) {
       socket.destroy();
       return READY;
     }
+    if (socket.write(data)) return READY;
     return new Promise((resolve) => {
       const done = (): void => {
         socket.off('drain', done);

@@ -1,0 +1,671 @@
+// Integration tests of the core over plain TCP: real sockets on 127.0.0.1, servers built in-process.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { pino } from 'pino';
+
+import {
+  CAPACITY_MESSAGE,
+  CharacterHandler,
+  LineHandler,
+  ProtocolServer,
+  SHUTDOWN_MESSAGE,
+  SessionClosedError,
+  parseConfig,
+} from '../src/index.js';
+import type { HandlerClass } from '../src/index.js';
+
+// Helpers: a server started per test, and a client that collects what it receives.
+
+const servers: ProtocolServer[] = [];
+const clients: TestClient[] = [];
+
+after(async () => {
+  for (const client of clients) client.socket.destroy();
+  await Promise.all(servers.map((server) => server.stop(100)));
+});
+
+/** Log records of every server started here, to check that failures are logged. */
+const logs: Array<{ level: number; msg: string; session?: string; err?: { message: string } }> = [];
+const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+
+async function startServer(
+  handlerClass: HandlerClass,
+  settings: Record<string, unknown> = {},
+): Promise<{ server: ProtocolServer; port: number }> {
+  const config = parseConfig(
+    { transport: 'tcp', host: '127.0.0.1', port: 0, handler_class: './unused.ts:Unused', ...settings },
+    process.cwd(),
+  );
+  const server = new ProtocolServer(config.servers[0]!, handlerClass, { logger });
+  servers.push(server);
+  const { port } = await server.start();
+  return { server, port };
+}
+
+class TestClient {
+  readonly socket: net.Socket;
+  readonly closed: Promise<void>;
+  #chunks: Buffer[] = [];
+  #byteCount = 0;
+  #tail = Buffer.alloc(0);
+  /** When set, received bytes are only counted (for floods), not kept, but for the last few. */
+  isCountingOnly = false;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#byteCount += chunk.length;
+      if (!this.isCountingOnly) this.#chunks.push(chunk);
+      else this.#tail = Buffer.concat([this.#tail, chunk]).subarray(-256);
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static connect(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: options.allowHalfOpen ?? false });
+      const client = new TestClient(socket);
+      clients.push(client);
+      socket.once('connect', () => resolve(client));
+      socket.once('error', reject);
+    });
+  }
+
+  get bytes(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+
+  get text(): string {
+    return this.bytes.toString('utf8');
+  }
+
+  /** The last bytes received while counting only. */
+  get tail(): string {
+    return this.#tail.toString('utf8');
+  }
+
+  get byteCount(): number {
+    return this.#byteCount;
+  }
+
+  get isClosed(): boolean {
+    return this.socket.closed;
+  }
+
+  send(data: string | Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Resolves once the received text contains `expected` (found after `from`), else fails after a while. */
+  waitFor(expected: string, options: { from?: number; timeoutMs?: number } = {}): Promise<void> {
+    const { from = 0, timeoutMs = 3000 } = options;
+    const isFound = (): boolean => this.text.indexOf(expected, from) !== -1;
+    if (isFound()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!isFound()) return;
+        finish();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out waiting for ${JSON.stringify(expected)}; got ${JSON.stringify(this.text)}`));
+      }, timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.socket.off('data', check);
+      };
+      this.socket.on('data', check);
+    });
+  }
+
+  /** Sends `line` and waits for `expected` in what arrives after it. */
+  async ask(line: string, expected: string): Promise<void> {
+    const from = this.text.length;
+    await this.send(line);
+    await this.waitFor(expected, { from });
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+// Handlers under test.
+
+/** Like the echo sample: welcome, prompt, Echo:, quit. */
+class EchoHandler extends LineHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command === 'shout') {
+      await this.server.sendGlobalMessage(`${this.sessionId} shouts`);
+      return;
+    }
+    await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+test('a client gets the welcome and the prompt, and each line is echoed', async () => {
+  const { port } = await startServer(EchoHandler, { welcome_message: 'Welcome to the TCP Server!' });
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  assert.equal(client.text, 'Welcome to the TCP Server!\r\n> ');
+  await client.ask('hello\n', '> ');
+  assert.equal(client.text, 'Welcome to the TCP Server!\r\n> Echo: hello\r\n> ');
+});
+
+test('LF, CRLF and a CR LF split across two writes each end one line', async () => {
+  const { port } = await startServer(EchoHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  await client.ask('one\n', 'Echo: one\r\n> ');
+  await client.ask('two\r\n', 'Echo: two\r\n> ');
+  const from = client.text.length;
+  await client.send('three\r');
+  await sleep(30);
+  await client.send('\nfour\n');
+  await client.waitFor('Echo: four\r\n> ', { from });
+  assert.equal(client.text.slice(from), 'Echo: three\r\n> Echo: four\r\n> ');
+});
+
+test('several lines in one write are answered in order', async () => {
+  const { port } = await startServer(EchoHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  const from = client.text.length;
+  await client.send('a\nb\r\nc\n');
+  await client.waitFor('Echo: c\r\n> ', { from });
+  assert.equal(client.text.slice(from), 'Echo: a\r\n> Echo: b\r\n> Echo: c\r\n> ');
+});
+
+test('UTF-8 characters split across two TCP writes arrive whole', async () => {
+  const { port } = await startServer(EchoHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  for (const word of ['café', '中文', 'ok😀']) {
+    const bytes = Buffer.from(`${word}\n`, 'utf8');
+    // Cut inside the last multi-byte character, which is just before the newline.
+    const cut = bytes.length - 2;
+    const from = client.text.length;
+    await client.send(bytes.subarray(0, cut));
+    await sleep(30);
+    await client.send(bytes.subarray(cut));
+    await client.waitFor('> ', { from });
+    assert.equal(client.text.slice(from), `Echo: ${word}\r\n> `);
+  }
+  assert.ok(!client.text.includes('\ufffd'));
+});
+
+test('quit says Goodbye! and the server closes the connection', async () => {
+  const { server, port } = await startServer(EchoHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  await client.send('quit\n');
+  await within(client.closed, 2000, 'close after quit');
+  assert.ok(client.text.endsWith('Goodbye!\r\n'));
+  await within(
+    (async () => {
+      while (server.sessions.size > 0) await sleep(10);
+    })(),
+    1000,
+    'session removal',
+  );
+});
+
+test('beyond max_connections a client is told the server is full and closed; the others still work', async () => {
+  const { port } = await startServer(EchoHandler, { max_connections: 2 });
+  const first = await TestClient.connect(port);
+  const second = await TestClient.connect(port);
+  await first.waitFor('> ');
+  await second.waitFor('> ');
+  const third = await TestClient.connect(port);
+  await within(third.closed, 2000, 'third client closed');
+  assert.equal(third.text, `${CAPACITY_MESSAGE}\r\n`);
+  await first.ask('still here\n', 'Echo: still here');
+  await second.ask('me too\n', 'Echo: me too');
+  // A place frees up once a client leaves.
+  await first.send('quit\n');
+  await first.closed;
+  await sleep(50);
+  const fourth = await TestClient.connect(port);
+  await fourth.waitFor('> ');
+  assert.ok(!fourth.text.includes(CAPACITY_MESSAGE));
+});
+
+test('connection_timeout closes an idle session with a notice, but input keeps it alive', async () => {
+  const { port } = await startServer(EchoHandler, { connection_timeout: 1 });
+  const idle = await TestClient.connect(port);
+  const busy = await TestClient.connect(port);
+  await idle.waitFor('> ');
+  await busy.waitFor('> ');
+  const started = Date.now();
+  for (let i = 0; i < 4; i++) {
+    await sleep(400);
+    await busy.ask(`tick ${i}\n`, `Echo: tick ${i}`);
+  }
+  // 1.6 s have passed: the idle client is gone, the busy one is not.
+  assert.ok(idle.isClosed, 'idle client still connected');
+  assert.match(idle.text, /Idle for 1 seconds?: closing the connection\.\r\n$/);
+  assert.ok(!busy.isClosed);
+  await within(busy.closed, 2000, 'busy client closed once idle');
+  assert.ok(Date.now() - started >= 2400);
+});
+
+test('stop tells every client the server is shutting down, closes them and stops listening', async () => {
+  let disconnects = 0;
+  class CountingHandler extends EchoHandler {
+    override async onDisconnect(): Promise<void> {
+      disconnects += 1;
+    }
+  }
+  class AskingHandler extends LineHandler {
+    override async onConnect(): Promise<void> {
+      await this.readLine('Name? ');
+    }
+  }
+  const { server, port } = await startServer(CountingHandler);
+  const asking = await startServer(AskingHandler);
+  const a = await TestClient.connect(port);
+  const b = await TestClient.connect(port);
+  const c = await TestClient.connect(asking.port);
+  await a.waitFor('> ');
+  await b.waitFor('> ');
+  await c.waitFor('Name? ');
+  await within(Promise.all([server.stop(), asking.server.stop()]), 1000, 'stop');
+  for (const client of [a, b, c]) {
+    await within(client.closed, 1000, 'client closed');
+    assert.ok(client.text.endsWith(`${SHUTDOWN_MESSAGE}\r\n`), JSON.stringify(client.text));
+  }
+  assert.equal(disconnects, 2);
+  assert.equal(server.sessions.size, 0);
+  assert.equal(server.info().isRunning, false);
+  assert.ok(await refusesConnections(port));
+  assert.ok(await refusesConnections(asking.port));
+  assert.equal(server.stop(), server.stop());
+});
+
+test('stop drops a client that never closes its side once the grace period is over', async () => {
+  const { server, port } = await startServer(EchoHandler);
+  const stubborn = await TestClient.connect(port, { allowHalfOpen: true });
+  await stubborn.waitFor('> ');
+  const started = Date.now();
+  await within(server.stop(200), 3000, 'stop');
+  assert.ok(Date.now() - started < 1500, `stop took ${Date.now() - started} ms`);
+  assert.equal(server.sessions.size, 0);
+  assert.ok(stubborn.text.includes(SHUTDOWN_MESSAGE));
+  assert.ok(stubborn.socket.readableEnded, 'the server did not end its side');
+  assert.ok(await refusesConnections(port));
+});
+
+test('stop does not wait for a refused client that never closes its side', async () => {
+  const { server, port } = await startServer(EchoHandler, { max_connections: 1 });
+  const first = await TestClient.connect(port);
+  await first.waitFor('> ');
+  const refused = await TestClient.connect(port, { allowHalfOpen: true });
+  await refused.waitFor(CAPACITY_MESSAGE);
+  const started = Date.now();
+  await within(server.stop(200), 3000, 'stop');
+  assert.ok(Date.now() - started < 1500, `stop took ${Date.now() - started} ms`);
+  assert.ok(await refusesConnections(port));
+});
+
+test('a handler error closes only its own session and reaches onError', async () => {
+  const errors: string[] = [];
+  class FaultyHandler extends EchoHandler {
+    override async processLine(line: string): Promise<boolean> {
+      if (line === 'throw') throw new Error('thrown at once');
+      if (line === 'reject') {
+        await sleep(20);
+        throw new Error('rejected later');
+      }
+      return super.processLine(line);
+    }
+    override async onError(error: Error): Promise<void> {
+      errors.push(error.message);
+    }
+  }
+  const { server, port } = await startServer(FaultyHandler);
+  const bystander = await TestClient.connect(port);
+  await bystander.waitFor('> ');
+  for (const trigger of ['throw', 'reject']) {
+    const victim = await TestClient.connect(port);
+    await victim.waitFor('> ');
+    await victim.send(`${trigger}\n`);
+    await within(victim.closed, 2000, `close after ${trigger}`);
+    await bystander.ask(`after ${trigger}\n`, `Echo: after ${trigger}`);
+  }
+  assert.deepEqual(errors, ['thrown at once', 'rejected later']);
+  assert.equal(server.sessions.size, 1);
+  const logged = logs.filter((record) => record.msg === 'handler error; closing this session');
+  assert.deepEqual(
+    logged.map((record) => record.err?.message),
+    ['thrown at once', 'rejected later'],
+  );
+  assert.ok(logged.every((record) => record.session?.startsWith('tcp-')));
+});
+
+test('a handler whose constructor throws closes only that connection', async () => {
+  let constructed = 0;
+  class FragileHandler extends EchoHandler {
+    constructor(...args: ConstructorParameters<typeof EchoHandler>) {
+      super(...args);
+      constructed += 1;
+      if (constructed === 2) throw new Error('constructor failed');
+    }
+  }
+  const { server, port } = await startServer(FragileHandler);
+  const first = await TestClient.connect(port);
+  await first.waitFor('> ');
+  const broken = await TestClient.connect(port);
+  await within(broken.closed, 2000, 'broken client closed');
+  await first.ask('fine\n', 'Echo: fine');
+  const third = await TestClient.connect(port);
+  await third.ask('fine too\n', 'Echo: fine too');
+  assert.equal(server.sessions.size, 2);
+  assert.ok(logs.some((record) => record.msg === 'handler constructor failed'));
+});
+
+test('onError that throws itself still closes only that session', async () => {
+  class DoubleFaultHandler extends EchoHandler {
+    override async processLine(line: string): Promise<boolean> {
+      if (line === 'boom') throw new Error('first');
+      return super.processLine(line);
+    }
+    override async onError(): Promise<void> {
+      throw new Error('onError failed too');
+    }
+  }
+  const { port } = await startServer(DoubleFaultHandler);
+  const bystander = await TestClient.connect(port);
+  const victim = await TestClient.connect(port);
+  await victim.waitFor('> ');
+  await victim.send('boom\n');
+  await within(victim.closed, 2000, 'close after boom');
+  await bystander.ask('ok\n', 'Echo: ok');
+});
+
+test('readLine inside processLine asks follow-up questions; answers typed ahead are kept in order', async () => {
+  class WizardHandler extends EchoHandler {
+    override async processLine(line: string): Promise<boolean> {
+      if (line !== 'wizard') return super.processLine(line);
+      const name = await this.readLine('Name? ');
+      const colour = await this.readLine('Colour? ');
+      await this.sendLine(`${name} likes ${colour}`);
+      await this.showPrompt();
+      return true;
+    }
+  }
+  const { port } = await startServer(WizardHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  await client.ask('wizard\n', 'Name? ');
+  await client.ask('Ada\n', 'Colour? ');
+  await client.ask('green\n', 'Ada likes green\r\n> ');
+  // All three lines in one write: the two answers must answer the questions, in order.
+  const from = client.text.length;
+  await client.send('wizard\nGrace\nblue\nafter\n');
+  await client.waitFor('Echo: after\r\n> ', { from });
+  assert.ok(client.text.slice(from).includes('Grace likes blue\r\n> '), JSON.stringify(client.text.slice(from)));
+});
+
+test('readLine with echo off reads a password and sends nothing back but the prompt', async () => {
+  const received: string[] = [];
+  class LoginHandler extends LineHandler {
+    override async onConnect(): Promise<void> {
+      const user = await this.readLine('User: ');
+      const password = await this.readLine('Password: ', { echo: false });
+      received.push(user, password);
+      await this.sendLine('');
+      await this.sendLine(`Hello ${user}`);
+      await this.showPrompt();
+    }
+  }
+  const { port } = await startServer(LoginHandler);
+  const client = await TestClient.connect(port);
+  await client.ask('', 'User: ');
+  await client.ask('ada\n', 'Password: ');
+  await client.ask('s3cret\r\n', '> ');
+  assert.deepEqual(received, ['ada', 's3cret']);
+  assert.equal(client.text, 'User: Password: \r\nHello ada\r\n> ');
+  assert.ok(!client.bytes.includes(255), 'telnet IAC sent on plain TCP');
+});
+
+test('readLine after the session closed rejects with SessionClosedError', async () => {
+  let lateRead: Promise<unknown> | undefined;
+  class LateHandler extends EchoHandler {
+    override async onDisconnect(): Promise<void> {
+      lateRead = this.readLine('Anyone? ').catch((err: unknown) => err);
+    }
+  }
+  const { port } = await startServer(LateHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  client.socket.end();
+  await client.closed;
+  await within(
+    (async () => {
+      while (lateRead === undefined) await sleep(10);
+    })(),
+    1000,
+    'onDisconnect',
+  );
+  const err = await lateRead;
+  assert.ok(err instanceof SessionClosedError);
+  assert.equal(err.code, 'ERR_SESSION_CLOSED');
+});
+
+test('sendGlobalMessage reaches every client of the server', async () => {
+  const { port } = await startServer(EchoHandler);
+  const clientsHere = await Promise.all([1, 2, 3].map(() => TestClient.connect(port)));
+  for (const client of clientsHere) await client.waitFor('> ');
+  await clientsHere[0]!.send('shout\n');
+  for (const client of clientsHere) await client.waitFor(' shouts\r\n');
+  const [shout] = clientsHere[0]!.text.match(/tcp-\S+ shouts/) ?? [];
+  assert.ok(shout !== undefined);
+  for (const client of clientsHere) assert.ok(client.text.includes(shout));
+});
+
+test('a CharacterHandler with its own processCharacter sees each character, and Enter as CR', async () => {
+  const seen: string[] = [];
+  class KeyHandler extends CharacterHandler {
+    override async onConnect(): Promise<void> {
+      await this.sendLine('ready');
+    }
+    override async processCharacter(character: string): Promise<boolean> {
+      seen.push(character);
+      if (character === '\r') await this.sendLine(`got ${seen.length - 1}`);
+      if (character === 'q') return false;
+      return true;
+    }
+  }
+  const { port } = await startServer(KeyHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('ready');
+  await client.send('aé');
+  await sleep(20);
+  await client.send('中\x7f\r\n');
+  await client.waitFor('got 4');
+  assert.deepEqual(seen, ['a', 'é', '中', '\x7f', '\r']);
+  await client.send('q');
+  await within(client.closed, 2000, 'close on q');
+});
+
+test('a CharacterHandler without overrides edits lines on TCP like a line handler', async () => {
+  class DefaultKeys extends CharacterHandler {
+    override async onCommandSubmitted(command: string): Promise<void> {
+      await this.sendLine(`Echo: ${command}`);
+    }
+  }
+  const { port } = await startServer(DefaultKeys);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  await client.ask('helo\x7flo\n', 'Echo: hello\r\n> ');
+  assert.ok(!client.bytes.includes(255));
+});
+
+test('plain TCP never sends telnet bytes, not even for a handler that asks for character input', async () => {
+  const { port } = await startServer(EchoHandler, { welcome_message: 'Olá ÿ' });
+  const client = await TestClient.connect(port);
+  await client.ask('ÿÿ\n', 'Echo: ÿÿ\r\n> ');
+  await client.ask('quit\n', 'Goodbye!');
+  assert.ok(!client.bytes.includes(255), 'byte 255 sent on plain TCP');
+});
+
+test('a 100 KB line is cut to max_line_length and the session goes on', async () => {
+  const { port } = await startServer(EchoHandler, { max_line_length: 1000 });
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  const from = client.text.length;
+  await client.send(`${'x'.repeat(100 * 1024)}\nnext\n`);
+  await client.waitFor('Echo: next\r\n> ', { from });
+  assert.equal(client.text.slice(from), `Echo: ${'x'.repeat(1000)}\r\n> Echo: next\r\n> `);
+});
+
+test('a handler writing 50 MB to a slow reader waits for it instead of buffering', async () => {
+  const total = 50 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let written = 0;
+  let maxBuffered = 0;
+  class FloodHandler extends LineHandler {
+    override async onCommandSubmitted(): Promise<void> {
+      while (written < total) {
+        await this.sendRaw(chunk);
+        written += chunk.length;
+        maxBuffered = Math.max(maxBuffered, process.memoryUsage().external);
+      }
+    }
+  }
+  const { port } = await startServer(FloodHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  const before = process.memoryUsage().external;
+  client.isCountingOnly = true;
+  client.socket.pause();
+  await client.send('go\n');
+  await sleep(300);
+  const writtenWhilePaused = written;
+  await sleep(100);
+  assert.equal(written, writtenWhilePaused, 'handler kept writing to a client that reads nothing');
+  assert.ok(writtenWhilePaused < 16 * 1024 * 1024, `${writtenWhilePaused} bytes taken while the client was paused`);
+  client.socket.resume();
+  await within(
+    (async () => {
+      while (client.byteCount < total) await sleep(10);
+    })(),
+    10_000,
+    'receiving 50 MB',
+  );
+  assert.equal(written, total);
+  assert.ok(maxBuffered - before < 32 * 1024 * 1024, `external memory grew by ${maxBuffered - before} bytes`);
+  await within(
+    (async () => {
+      while (!client.tail.endsWith('> ')) await sleep(10);
+    })(),
+    1000,
+    'the prompt after the flood',
+  );
+  assert.ok(!client.isClosed);
+});
+
+test('an answer that arrives while a long question is still being sent answers it', async () => {
+  const question = `${'?'.repeat(12 * 1024 * 1024)}Name? `;
+  class SlowQuestionHandler extends EchoHandler {
+    override async processLine(line: string): Promise<boolean> {
+      if (line !== 'ask') return super.processLine(line);
+      const name = await this.readLine(question);
+      await this.sendLine(`Hello ${name}`);
+      return true;
+    }
+  }
+  const { port } = await startServer(SlowQuestionHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  client.isCountingOnly = true;
+  client.socket.pause();
+  await client.send('ask\n');
+  await sleep(100);
+  await client.send('Ada\n');
+  await sleep(100);
+  const before = client.byteCount;
+  client.socket.resume();
+  await within(
+    (async () => {
+      while (!client.tail.endsWith('Hello Ada\r\n')) await sleep(10);
+    })(),
+    5000,
+    'the answer to the question',
+  );
+  assert.equal(client.byteCount - before, question.length + 'Hello Ada\r\n'.length);
+});
+
+test('one write larger than the output limit reaches a client that reads it', async () => {
+  const size = 20 * 1024 * 1024;
+  class BigReplyHandler extends LineHandler {
+    override async onCommandSubmitted(): Promise<void> {
+      await this.sendRaw(Buffer.alloc(size, 'y'));
+    }
+  }
+  const { port } = await startServer(BigReplyHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  const before = client.byteCount;
+  client.isCountingOnly = true;
+  await client.send('go\n');
+  await within(
+    (async () => {
+      while (!client.tail.endsWith('> ')) await sleep(10);
+    })(),
+    10_000,
+    'the reply and the prompt',
+  );
+  assert.equal(client.byteCount - before, size + 2);
+});
+
+test('a handler that ignores backpressure is cut off instead of buffering without bound', async () => {
+  let disconnected = false;
+  class CarelessHandler extends LineHandler {
+    override async onCommandSubmitted(): Promise<void> {
+      const chunk = Buffer.alloc(1024 * 1024, 'z');
+      for (let i = 0; i < 64 && !disconnected; i++) {
+        void this.sendRaw(chunk);
+        await sleep(1);
+      }
+    }
+    override async onDisconnect(): Promise<void> {
+      disconnected = true;
+    }
+  }
+  const { server, port } = await startServer(CarelessHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  client.isCountingOnly = true;
+  client.socket.pause();
+  await client.send('go\n');
+  await within(
+    (async () => {
+      while (!disconnected) await sleep(10);
+    })(),
+    5000,
+    'the careless session ending',
+  );
+  assert.equal(server.sessions.size, 0);
+});
