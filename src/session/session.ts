@@ -380,7 +380,7 @@ export class Session {
     if (seconds <= 0) return;
     this.#idleTimer = setTimeout(() => {
       this.#logger.info('idle timeout');
-      void this.close(`\nIdle for ${seconds} seconds: closing the connection.`);
+      void this.close(`\nIdle for ${seconds} second${seconds === 1 ? '' : 's'}: closing the connection.`);
     }, seconds * 1000);
     this.#idleTimer.unref();
   }
