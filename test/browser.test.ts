@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 
-import { ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
+import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
+import type { HandlerClass } from '../src/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IS_CI = process.env['CI'] === 'true';
@@ -23,6 +24,23 @@ class EchoHandler extends TelnetHandler {
     else await this.sendLine(`Echo: ${command}`);
   }
 }
+
+/** A line handler: on ws_telnet it leaves echo and editing to the client, as telnet line mode does. */
+class LineEchoHandler extends LineHandler {
+  override async sendWelcome(): Promise<void> {
+    await this.sendLine('Welcome to the Echo Server!');
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+const SERVERS = {
+  websocket: { transport: 'websocket', handler: EchoHandler },
+  ws_telnet: { transport: 'ws_telnet', handler: EchoHandler },
+  ws_telnet_line: { transport: 'ws_telnet', handler: LineEchoHandler },
+} as const satisfies Record<string, { transport: string; handler: HandlerClass }>;
 
 /** What the page exposes for tests: xterm's Terminal as `window.term`. */
 interface PageGlobals {
@@ -42,21 +60,17 @@ const skip = !existsSync(CHROMIUM) && !IS_CI ? `${CHROMIUM} is not installed` : 
 describe('browser terminal', { skip }, () => {
   let browser: Browser;
   const servers: ProtocolServer[] = [];
-  const ports: Record<'websocket' | 'ws_telnet', number> = { websocket: 0, ws_telnet: 0 };
+  const ports: Record<keyof typeof SERVERS, number> = { websocket: 0, ws_telnet: 0, ws_telnet_line: 0 };
 
   before(async () => {
-    for (const transport of ['websocket', 'ws_telnet'] as const) {
+    for (const [name, { transport, handler }] of Object.entries(SERVERS)) {
       const config = parseConfig(
-        {
-          servers: {
-            [transport]: { transport, host: '127.0.0.1', port: 0, web_client: true, handler_class: 'x:Y' },
-          },
-        },
+        { servers: { [name]: { transport, host: '127.0.0.1', port: 0, web_client: true, handler_class: 'x:Y' } } },
         process.cwd(),
       );
-      const server = new ProtocolServer(config.servers[0]!, EchoHandler);
+      const server = new ProtocolServer(config.servers[0]!, handler);
       servers.push(server);
-      ports[transport] = (await server.start()).port;
+      ports[name as keyof typeof SERVERS] = (await server.start()).port;
     }
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
     browser = await chromium.launch({
@@ -100,9 +114,20 @@ describe('browser terminal', { skip }, () => {
     await page.keyboard.press('Backspace');
     await page.keyboard.press('Enter');
     await waitForScreen(page, 'Echo: 日');
+    // 日 does not fit in the last column and wraps; erasing it must step back over the wrap.
+    const cols = await page.evaluate(() => (globalThis as unknown as PageGlobals).term.cols);
+    const xs = 'x'.repeat(cols - 3);
+    await page.keyboard.type(`${xs}日本`);
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('yz\r');
+    // The server's answer wraps too: its second row is the only place "xxxyz" appears.
+    await waitForScreen(page, 'xxxyz');
     const lines = await screenLines(page);
-    assert.ok(lines.includes('> hello'), `typed line echoed once locally:\n${lines.join('\n')}`);
-    assert.ok(lines.includes('> 日'), `wide character erased by one Backspace:\n${lines.join('\n')}`);
+    const screen = lines.join('\n');
+    assert.ok(lines.includes('> hello'), `typed line echoed once locally:\n${screen}`);
+    assert.ok(lines.includes('> 日'), `wide character erased by one Backspace:\n${screen}`);
+    assert.ok(screen.includes(`> ${xs}y\nz\n`), `wrapped line erased and retyped:\n${screen}`);
     await page.screenshot({ path: '/tmp/term-text.png' });
     await page.close();
   });
@@ -120,6 +145,21 @@ describe('browser terminal', { skip }, () => {
       lines.join('\n'),
     );
     await page.screenshot({ path: '/tmp/term-telnet.png' });
+    await page.close();
+  });
+
+  test('telnet mode with a server that does not echo: the page edits the line and sends CR LF', async () => {
+    const { page } = await open('ws_telnet_line');
+    await page.keyboard.type('hellx');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('o\r');
+    await waitForScreen(page, 'Echo: hello');
+    const lines = await screenLines(page);
+    assert.equal(
+      lines.filter((line) => line.endsWith('hello') && !line.startsWith('Echo:')).length,
+      1,
+      lines.join('\n'),
+    );
     await page.close();
   });
 
@@ -166,7 +206,7 @@ describe('browser terminal', { skip }, () => {
         undefined,
         WAIT,
       );
-      assert.match(await page.textContent('#status'), /Disconnected \(1000\b/);
+      assert.match((await page.textContent('#status')) ?? '', /Disconnected \(1000\b/);
       await page.click('#reconnect');
       await page.waitForFunction(
         () => {
