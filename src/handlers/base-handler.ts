@@ -70,7 +70,9 @@ export class BaseHandler {
 
   /** Ctrl-C or Ctrl-D on an empty line; by default ends the session. Return true to go on. */
   async onInterrupt(signal: 'interrupt' | 'eof'): Promise<boolean> {
-    await this.endSession(signal === 'interrupt' ? '^C\nGoodbye!' : '\nGoodbye!');
+    // Where the client draws its own line it has already shown the ^C.
+    const shown = signal === 'interrupt' && this.session.serverEchoes ? '^C' : '';
+    await this.endSession(`${shown}\nGoodbye!`);
     return false;
   }
 

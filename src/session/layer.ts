@@ -48,8 +48,11 @@ export interface SessionLayer {
   encodeRaw(data: Uint8Array | string): Uint8Array | string;
   /** Bytes that mark the end of a prompt (telnet GA or EOR), if the client wants them. */
   promptMark(): Uint8Array | undefined;
-  /** Hides the user's typing for one line (passwords) where the protocol allows. */
-  setHiddenInput(hidden: boolean): void;
+  /**
+   * Hides the user's typing for one line (passwords) where the protocol allows. Returns
+   * whether the client now leaves all echo to the server (which must then echo Enter).
+   */
+  setHiddenInput(hidden: boolean): boolean;
   /** Releases timers; called once when the session ends. */
   dispose(): void;
 }

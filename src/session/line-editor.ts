@@ -19,7 +19,7 @@ export interface LineEditorOptions {
 }
 
 /** How typed characters are shown: as themselves, not at all, or as one '*' each. */
-export type EchoMode = 'on' | 'off' | 'mask';
+export type EchoMode = 'on' | 'off' | 'mask' | 'hidden';
 
 const DEFAULT_MAX_LINE_LENGTH = 4096;
 const DEFAULT_HISTORY_SIZE = 100;
@@ -33,7 +33,10 @@ const NOTHING_SHOWN: EditResult = { echo: '' };
  * (é as e + U+0301) move and erase together. Lines are assumed to fit the terminal width.
  */
 export class LineEditor {
-  /** 'off' edits silently (the client echoes, or input is hidden); 'mask' shows '*' per character. */
+  /**
+   * 'off' edits silently (the client echoes for itself); 'mask' shows '*' per character;
+   * 'hidden' shows nothing but the new line on Enter (a password, the client's echo turned off).
+   */
   echo: EchoMode = 'on';
   readonly #maxLineLength: number;
   readonly #historySize: number;
@@ -72,7 +75,7 @@ export class LineEditor {
 
   /** The output that shows the whole line again, cursor where it was, from the line's first column. */
   redraw(): string {
-    if (this.echo === 'off') return '';
+    if (this.echo === 'off' || this.echo === 'hidden') return '';
     this.#materialize();
     return this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
   }
@@ -282,7 +285,7 @@ export class LineEditor {
   }
 
   #shown(echo: string): EditResult {
-    return { echo: this.echo === 'off' ? '' : echo };
+    return { echo: this.echo === 'off' || this.echo === 'hidden' ? '' : echo };
   }
 }
 

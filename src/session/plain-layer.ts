@@ -44,7 +44,9 @@ export class PlainLayer implements SessionLayer {
     return undefined;
   }
 
-  setHiddenInput(): void {}
+  setHiddenInput(): boolean {
+    return false;
+  }
 
   dispose(): void {}
 }

@@ -360,9 +360,11 @@ export class Session {
 
   #setHiddenInput(echo: 'off' | 'mask' | undefined): void {
     this.#isHidingInput = echo !== undefined;
-    this.#layer.setHiddenInput(this.#isHidingInput);
-    this.#editor.echo = echo ?? (this.#layer.serverEchoes ? 'on' : 'off');
-    if (echo === 'mask' && !this.#layer.serverEchoes) this.#editor.echo = 'off';
+    const isServerDrawing = this.#layer.setHiddenInput(this.#isHidingInput);
+    if (echo === undefined) this.#editor.echo = this.#layer.serverEchoes ? 'on' : 'off';
+    // Where the client still echoes (nc, a browser text page) nothing can be hidden or masked.
+    else if (!isServerDrawing) this.#editor.echo = 'off';
+    else this.#editor.echo = echo === 'mask' ? 'mask' : 'hidden';
   }
 
   #syncEditorEcho(): void {

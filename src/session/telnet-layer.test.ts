@@ -527,18 +527,14 @@ test('a character handler asking for a password at once hides it, then keeps ech
   assert.match(client.text, /> abc\r\nEcho: abc\r\n/);
 });
 
-test(
-  'after a hidden line the cursor moves to a new line, as the client echoes nothing',
-  { todo: 'session.ts/line-editor.ts: with echo off for a hidden line, Enter echoes no CR LF' },
-  async () => {
-    const { port } = await startServer(PasswordFirst);
-    const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
-    await client.until('WILL ECHO', () => client.received(WILL, OPT_ECHO));
-    await client.send('secret\r\n');
-    await client.waitForText('Got 6 characters');
-    assert.match(client.text, /^Password: \r\nGot 6 characters/);
-  },
-);
+test('after a hidden line the cursor moves to a new line, as the client echoes nothing', async () => {
+  const { port } = await startServer(PasswordFirst);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.until('WILL ECHO', () => client.received(WILL, OPT_ECHO));
+  await client.send('secret\r\n');
+  await client.waitForText('Got 6 characters');
+  assert.match(client.text, /^Password: \r\nGot 6 characters/);
+});
 
 // Line ends and output.
 

@@ -167,8 +167,12 @@ export class TelnetLayer implements SessionLayer {
     return undefined;
   }
 
-  setHiddenInput(hidden: boolean): void {
-    if (hidden === this.#isEchoForHiddenInput) return;
+  setHiddenInput(hidden: boolean): boolean {
+    if (hidden !== this.#isEchoForHiddenInput) this.#changeHiddenInput(hidden);
+    return hidden && (this.#isOn('local', OPT_ECHO) || this.#negotiator.isPending('local', OPT_ECHO));
+  }
+
+  #changeHiddenInput(hidden: boolean): void {
     if (hidden) {
       if (this.#isOn('local', OPT_ECHO)) return;
       // WILL ECHO makes the client stop echoing locally; we then echo nothing. A client that
