@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // server-launcher: command-line arguments to running servers, and back out on a signal.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 
 import { loadConfig } from './config/load.js';
@@ -41,9 +41,20 @@ Examples:
 From a project that depends on this package, run it through npx with "--" so that
 npx does not read the options: npx -- server-launcher -c config.yaml`,
   )
-  .showHelpAfterError();
+  // Usage errors read like every other setup error: one line, exit code 2.
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
 
-program.parse();
+try {
+  program.parse();
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  // --help and --version also end here, with exit code 0.
+  if (err.exitCode === 0) process.exit(0);
+  const message = err.message.replace(/^error: /, '').replace(/\.?(\n[\s\S]*)?$/, '');
+  process.stderr.write(`server-launcher: ${message} (see --help)\n`);
+  process.exit(EXIT_SETUP);
+}
 const handlerArgument = program.args[0];
 const options = program.opts<CliOptions>();
 const logger = pino(

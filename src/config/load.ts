@@ -25,9 +25,8 @@ export async function loadConfig(file: string): Promise<Config> {
     raw = parse(text, { prettyErrors: false, uniqueKeys: true });
   } catch (err) {
     if (err instanceof YAMLParseError) {
-      const line = err.linePos?.[0].line;
       const reason = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      throw new ConfigError(`${file}${line === undefined ? '' : `:${line}`}: YAML syntax error: ${reason}`);
+      throw new ConfigError(`${file}:${lineColumn(text, err.pos[0])}: YAML syntax error: ${reason}`);
     }
     throw err;
   }
@@ -38,4 +37,12 @@ export async function loadConfig(file: string): Promise<Config> {
     if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
     throw err;
   }
+}
+
+/** "line:column" (both from 1) of a character offset in `text`. */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `${line}:${column}`;
 }

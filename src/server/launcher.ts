@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/schema.js';
+import { ServerStartError } from '../errors.js';
 import type { SessionObserver } from '../session/session.js';
 import { loadHandlerClass } from './handler-loader.js';
 import { ProtocolServer } from './protocol-server.js';
@@ -32,10 +33,21 @@ export async function launchServers(
     return stopping;
   };
   try {
-    for (const server of servers) await server.start();
+    for (const server of servers) await started(server);
   } catch (err) {
     await stop(0);
     throw err;
   }
   return { servers, stop };
+}
+
+/** Starts `server`; an error that does not say which server it concerns is made to. */
+async function started(server: ProtocolServer): Promise<void> {
+  try {
+    await server.start();
+  } catch (err) {
+    const prefix = server.config.keyPrefix.replace(/\.$/, '');
+    if (!(err instanceof ServerStartError) || prefix === '' || err.message.startsWith(prefix)) throw err;
+    throw new ServerStartError(`${prefix}: ${err.message}`, { cause: err });
+  }
 }
