@@ -598,6 +598,12 @@ test('IAC IP ends the session like Ctrl-C; ^C is shown by whoever draws the line
     const viaControl = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
     await viaCommand.waitForText('> ');
     await viaControl.waitForText('> ');
+    if (handlerClass === CharacterEcho) {
+      // Character mode starts once the server's WILL ECHO is agreed.
+      await viaCommand.until('WILL ECHO', () => viaCommand.received(WILL, OPT_ECHO));
+      await viaControl.until('WILL ECHO', () => viaControl.received(WILL, OPT_ECHO));
+      await sleep(50);
+    }
     await viaCommand.send([IAC, IP]);
     await viaControl.send('\x03');
     await Promise.all([viaCommand.closed, viaControl.closed]);
