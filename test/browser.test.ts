@@ -194,7 +194,7 @@ describe('browser terminal', { skip }, () => {
     }
   });
 
-  test('after the server ends the session the page shows it and Reconnect reconnects', async () => {
+  test('after the server ends the session the page shows it, and Reconnect or Enter reconnects', async () => {
     for (const transport of ['websocket', 'ws_telnet'] as const) {
       const { page } = await open(transport);
       await page.keyboard.type('quit\r');
@@ -207,7 +207,9 @@ describe('browser terminal', { skip }, () => {
         WAIT,
       );
       assert.match((await page.textContent('#status')) ?? '', /Disconnected \(1000\b/);
-      await page.click('#reconnect');
+      // The button on one, Enter in the terminal on the other: both reconnect.
+      if (transport === 'websocket') await page.click('#reconnect');
+      else await page.keyboard.press('Enter');
       await page.waitForFunction(
         () => {
           const { document } = globalThis as unknown as PageGlobals;

@@ -408,6 +408,8 @@ class TerminalPage {
       this.#isConnected = false;
       const detail = [event.code, event.reason].filter((part) => part !== '').join(' ');
       this.#setStatus('disconnected', `Disconnected (${detail})`);
+      // A half-typed line is gone with the session; it should not linger under the notice.
+      this.#editor.take();
       this.#output('\r\n\x1b[2m[Disconnected — press Enter or click Reconnect]\x1b[0m\r\n');
     });
   }
