@@ -1,0 +1,445 @@
+// Tests of the server-launcher CLI as a subprocess: serving, signals, and one-line setup errors.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const SHUTDOWN_MESSAGE = 'Server is shutting down';
+
+let dir = '';
+const children: ChildProcess[] = [];
+const sockets: net.Socket[] = [];
+const blockers: net.Server[] = [];
+
+before(async () => {
+  if (isDistStale()) {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
+  }
+  dir = await mkdtemp(join(tmpdir(), 'server-launcher-test-'));
+  const dist = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+  const src = pathToFileURL(join(ROOT, 'src', 'index.ts')).href;
+  await writeFile(
+    join(dir, 'handlers.ts'),
+    `import { LineHandler } from '${dist}';
+export class EchoHandler extends LineHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command === 'stray') void Promise.reject(new Error('stray rejection'));
+    await this.sendLine(\`Echo: \${command}\`);
+  }
+}
+export class NotAHandler {}
+export const answer = 42;
+`,
+  );
+  // A handler built on the TypeScript sources: a class from another copy of the package.
+  await writeFile(
+    join(dir, 'src-handler.ts'),
+    `import { LineHandler } from '${src}';
+export class SrcEchoHandler extends LineHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    await this.sendLine(\`Src echo: \${command}\`);
+  }
+}
+`,
+  );
+  await writeFile(join(dir, 'broken.ts'), 'export class Broken extends {\n');
+});
+
+after(async () => {
+  for (const socket of sockets) socket.destroy();
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const blocker of blockers) blocker.close();
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+});
+
+function isDistStale(): boolean {
+  if (!existsSync(CLI)) return true;
+  const built = statSync(CLI).mtimeMs;
+  const newest = (folder: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(folder, { withFileTypes: true }).map((entry) => {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) return newest(path);
+        return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? statSync(path).mtimeMs : 0;
+      }),
+    );
+  return newest(join(ROOT, 'src')) > built;
+}
+
+async function writeConfig(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to the end (it is expected to fail fast). */
+function runCli(args: string[], cwd = dir): Promise<Finished> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`CLI ${args.join(' ')} did not exit; stdout ${stdout}; stderr ${stderr}`));
+    }, 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  /** Ports by server name, from the "<name>: <transport> server listening on <url>" lines. */
+  ports: Map<string, number>;
+  output(): { stdout: string; stderr: string };
+  /** The exit code, or the signal that ended the process. */
+  exited: Promise<number | NodeJS.Signals | null>;
+}
+
+/** Starts a long-running command and waits until it has printed `servers` listening lines. */
+function startServing(command: string, args: string[], servers = 1, cwd = dir): Promise<Running> {
+  return new Promise((resolveStart, reject) => {
+    // Its own process group, so that a signal reaches npx's children as Ctrl-C would.
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    const ports = new Map<string, number>();
+    const exited = new Promise<number | NodeJS.Signals | null>((resolveExit) =>
+      child.on('exit', (code, signal) => resolveExit(code ?? signal)),
+    );
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL');
+      reject(new Error(`not listening after 30 s; stdout ${stdout}; stderr ${stderr}`));
+    }, 30_000);
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      for (const match of stdout.matchAll(/^(\S+): \S+ server listening on \w+:\/\/[^\s:]+:(\d+)/gm)) {
+        ports.set(match[1]!, Number(match[2]));
+      }
+      if (ports.size === servers) {
+        clearTimeout(timer);
+        resolveStart({ child, ports, exited, output: () => ({ stdout, stderr }) });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening; stdout ${stdout}; stderr ${stderr}`));
+    });
+  });
+}
+
+/** Connects to 127.0.0.1:`port` and collects what arrives. */
+function connect(port: number): Promise<{ socket: net.Socket; text: () => string; closed: Promise<void> }> {
+  return new Promise((resolveConnect, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    sockets.push(socket);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    const closed = new Promise<void>((resolveClose) => socket.once('close', () => resolveClose()));
+    socket.once('error', reject);
+    socket.once('connect', () => resolveConnect({ socket, text: () => text, closed }));
+  });
+}
+
+async function waitFor(read: () => string, expected: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!read().includes(expected)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(expected)} in ${read()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function isRefused(port: number): Promise<boolean> {
+  return new Promise((resolveCheck) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveCheck(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolveCheck(err.code === 'ECONNREFUSED'));
+  });
+}
+
+/** A port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Listens on a port of its own until the tests end, so that the CLI finds it taken. */
+async function occupiedPort(): Promise<number> {
+  const server = net.createServer((socket) => socket.destroy());
+  blockers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Asserts a setup failure: exit code 2, nothing served, one stderr line naming the problem. */
+function assertSetupError(result: Finished, ...fragments: string[]): void {
+  assert.equal(result.code, 2, `exit code; stderr: ${result.stderr}`);
+  assert.equal(result.stdout, '');
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
+  const line = lines[0]!;
+  assert.ok(line.startsWith('server-launcher: '), line);
+  assert.ok(!/\n\s+at /.test(result.stderr), 'stack trace on stderr');
+  for (const fragment of fragments) assert.ok(line.includes(fragment), `${JSON.stringify(fragment)} not in: ${line}`);
+}
+
+const TCP_CONFIG = (handler: string, extra = ''): string =>
+  `transport: tcp\nhost: 127.0.0.1\nport: 0\nhandler_class: ${handler}\nwelcome_message: Hello from the CLI\n${extra}`;
+
+test('--help shows usage with examples and exits 0', async () => {
+  const result = await runCli(['--help']);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /Usage: server-launcher/);
+  assert.match(result.stdout, /Examples:\n\s+server-launcher -c /);
+  assert.match(result.stdout, /--transport/);
+});
+
+test('a config file is served on TCP, and SIGINT tells clients and exits 0', async () => {
+  const config = await writeConfig('serve.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const port = running.ports.get('tcp')!;
+  assert.match(running.output().stdout, /^tcp: tcp server listening on tcp:\/\/127\.0\.0\.1:\d+\n$/);
+  const first = await connect(port);
+  const second = await connect(port);
+  await waitFor(first.text, '> ');
+  await waitFor(second.text, '> ');
+  assert.equal(first.text(), 'Hello from the CLI\r\n> ');
+  first.socket.write('hello\n');
+  await waitFor(first.text, 'Echo: hello\r\n> ');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+  for (const client of [first, second]) {
+    await client.closed;
+    assert.ok(client.text().endsWith(`${SHUTDOWN_MESSAGE}\r\n`), client.text());
+  }
+  assert.ok(await isRefused(port));
+});
+
+test('SIGTERM stops the servers too', async () => {
+  const config = await writeConfig('term.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  running.child.kill('SIGTERM');
+  assert.equal(await running.exited, 0);
+  await client.closed;
+  assert.ok(client.text().endsWith(`${SHUTDOWN_MESSAGE}\r\n`));
+});
+
+test('a stray rejected promise in a handler does not stop the server', async () => {
+  const config = await writeConfig('stray.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  client.socket.write('stray\n');
+  await waitFor(client.text, 'Echo: stray\r\n> ');
+  await new Promise((r) => setTimeout(r, 100));
+  const other = await connect(running.ports.get('tcp')!);
+  other.socket.write('still up\n');
+  await waitFor(other.text, 'Echo: still up');
+  assert.match(running.output().stderr, /stray rejection/);
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('the echo sample serves over TCP through the CLI', async () => {
+  const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
+  const config = await writeConfig('sample.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`));
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  assert.equal(
+    client.text(),
+    "Hello from the CLI\r\n----------------------------------------\r\nType 'help' for available commands.\r\n" +
+      "Type 'quit' to disconnect.\r\n> ",
+  );
+  client.socket.write('hi there\n');
+  await waitFor(client.text, 'Echo: hi there\r\n> ');
+  client.socket.write('quit\n');
+  await client.closed;
+  assert.ok(client.text().endsWith('Goodbye!\r\n'));
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('a handler class from the TypeScript sources is accepted by the built CLI', async () => {
+  const running = await startServing(process.execPath, [
+    CLI,
+    './src-handler.ts:SrcEchoHandler',
+    '--transport',
+    'tcp',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+  ]);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  client.socket.write('brand\n');
+  await waitFor(client.text, 'Src echo: brand\r\n> ');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('the positional form serves module:Export with --transport and --port', async () => {
+  const running = await startServing(process.execPath, [
+    CLI,
+    './handlers.ts:EchoHandler',
+    '--transport',
+    'tcp',
+    '--port',
+    '0',
+  ]);
+  assert.match(running.output().stdout, /^tcp: tcp server listening on tcp:\/\/0\.0\.0\.0:\d+\n$/);
+  const client = await connect(running.ports.get('tcp')!);
+  client.socket.write('positional\n');
+  await waitFor(client.text, 'Echo: positional');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('npx -- server-launcher -c FILE works from the repository root', async () => {
+  const config = await writeConfig('npx.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
+  const running = await startServing('npx', ['--', 'server-launcher', '-c', config], 1, ROOT);
+  const client = await connect(running.ports.get('tcp')!);
+  client.socket.write('via npx\n');
+  await waitFor(client.text, 'Echo: via npx');
+  // Ctrl-C reaches the whole process group.
+  process.kill(-running.child.pid!, 'SIGINT');
+  // npm ends itself with the signal once its child has exited.
+  assert.ok([0, 'SIGINT'].includes((await running.exited)!), 'npx exit');
+  await client.closed;
+  assert.ok(client.text().endsWith(`${SHUTDOWN_MESSAGE}\r\n`));
+});
+
+test('a missing config file is one line and exit code 2', async () => {
+  assertSetupError(await runCli(['-c', 'no-such-file.yaml']), 'config file not found: no-such-file.yaml');
+});
+
+test('a YAML syntax error names the file and line', async () => {
+  const config = await writeConfig('syntax.yaml', 'handler_class: ./handlers.ts:EchoHandler\nport: [1, 2\nhost: x\n');
+  const result = await runCli(['-c', config]);
+  assertSetupError(result, 'syntax.yaml:', 'YAML syntax error');
+  assert.match(result.stderr, /syntax\.yaml:\d+:\d+: YAML syntax error/);
+});
+
+test('a misspelt key suggests the right one', async () => {
+  const config = await writeConfig(
+    'typo.yaml',
+    'servers:\n  telnet:\n    handler_class: ./handlers.ts:EchoHandler\n    max_conections: 5\n',
+  );
+  assertSetupError(
+    await runCli(['-c', config]),
+    'servers.telnet.max_conections: unknown key (did you mean max_connections?)',
+  );
+});
+
+test('a bad transport lists the valid ones, in the file and as a flag', async () => {
+  const config = await writeConfig(
+    'transport.yaml',
+    'servers:\n  telnet:\n    handler_class: ./handlers.ts:EchoHandler\n    transport: carrier-pigeon\n',
+  );
+  assertSetupError(
+    await runCli(['-c', config]),
+    'servers.telnet.transport: "carrier-pigeon" is not one of telnet, tcp, websocket, ws_telnet',
+  );
+  assertSetupError(
+    await runCli(['./handlers.ts:EchoHandler', '--transport', 'carrier-pigeon']),
+    "'carrier-pigeon'",
+    'telnet, tcp, websocket, ws_telnet',
+  );
+});
+
+test('a bad --port or an unknown option is one line and exit code 2', async () => {
+  assertSetupError(await runCli(['./handlers.ts:EchoHandler', '--port', 'eighty']), "'eighty'", 'port');
+  assertSetupError(await runCli(['./handlers.ts:EchoHandler', '--colour']), "unknown option '--colour'");
+});
+
+test('a missing handler module is named', async () => {
+  const config = await writeConfig('nomodule.yaml', TCP_CONFIG('./nowhere.ts:EchoHandler'));
+  assertSetupError(await runCli(['-c', config]), 'handler_class', './nowhere.ts', 'not found');
+  assertSetupError(await runCli(['not-an-installed-package:EchoHandler']), 'not-an-installed-package', 'not found');
+});
+
+test('a handler module that does not compile is named', async () => {
+  assertSetupError(await runCli(['./broken.ts:Broken', '--port', '0']), 'cannot load ./broken.ts');
+});
+
+test('a missing export lists what the module exports', async () => {
+  const config = await writeConfig('noexport.yaml', TCP_CONFIG('./handlers.ts:EchoHandlr'));
+  assertSetupError(await runCli(['-c', config]), 'no export named EchoHandlr', 'EchoHandler');
+});
+
+test('an export that is not a handler class is refused', async () => {
+  assertSetupError(
+    await runCli(['./handlers.ts:NotAHandler', '--port', '0']),
+    'NotAHandler in ./handlers.ts is not a handler class',
+  );
+  assertSetupError(
+    await runCli(['./handlers.ts:answer', '--port', '0']),
+    'answer in ./handlers.ts is not a handler class',
+  );
+});
+
+test('a port in use is named, and no other server of the file stays listening', async () => {
+  const taken = await occupiedPort();
+  const first = await freePort();
+  const config = await writeConfig(
+    'inuse.yaml',
+    `servers:
+  first:
+    transport: tcp
+    host: 127.0.0.1
+    port: ${first}
+    handler_class: ./handlers.ts:EchoHandler
+  second:
+    transport: tcp
+    host: 127.0.0.1
+    port: ${taken}
+    handler_class: ./handlers.ts:EchoHandler
+`,
+  );
+  const result = await runCli(['-c', config]);
+  assertSetupError(result, 'servers.second', `127.0.0.1:${taken}`, 'address already in use');
+  assert.ok(await isRefused(first), `port ${first} of the first server is still open`);
+  assertSetupError(
+    await runCli(['./handlers.ts:EchoHandler', '--transport', 'tcp', '--host', '127.0.0.1', '--port', String(taken)]),
+    `cannot listen on 127.0.0.1:${taken}: address already in use`,
+  );
+});
+
+test('giving both a handler and -c, or neither, is refused', async () => {
+  const config = await writeConfig('both.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
+  assertSetupError(await runCli(['./handlers.ts:EchoHandler', '-c', config]), 'not both');
+  assertSetupError(await runCli([]), 'nothing to serve', '--help');
+});
