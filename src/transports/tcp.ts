@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import { ServerStartError } from '../errors.js';
+import { bindServer } from './bind.js';
 import { READY, newConnectionId } from './connection.js';
 import type { Admission, Connection, DataListener, Listener } from './connection.js';
 
@@ -38,20 +39,9 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   // A TLS handshake that fails concerns one client only.
   server.on('tlsClientError', (_err: Error, socket: net.Socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new ServerStartError(describeListenError(err, options.host, options.port), { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen({ host: options.host, port: options.port }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-
-  const bound = server.address() as net.AddressInfo;
+  const port = await bindServer(server, options.host, options.port);
   return {
-    address: { host: options.host, port: bound.port },
+    address: { host: options.host, port },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -65,21 +55,6 @@ function createTlsServer(pem: { cert: Buffer; key: Buffer }, accept: (socket: ne
     return tls.createServer({ cert: pem.cert, key: pem.key }, accept);
   } catch (err) {
     throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** One line that says why an address could not be bound. */
-export function describeListenError(err: NodeJS.ErrnoException, host: string, port: number): string {
-  const where = `${host}:${port}`;
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return `cannot listen on ${where}: address already in use`;
-    case 'EACCES':
-      return `cannot listen on ${where}: permission denied`;
-    case 'EADDRNOTAVAIL':
-      return `cannot listen on ${where}: address not available on this machine`;
-    default:
-      return `cannot listen on ${where}: ${err.message}`;
   }
 }
 

@@ -9,7 +9,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ServerStartError } from '../errors.js';
 import { READY, newConnectionId } from './connection.js';
 import type { Admission, Connection, DataListener, Listener } from './connection.js';
-import { describeListenError } from './tcp.js';
+import { bindServer } from './bind.js';
 
 /** Answers a plain HTTP request; returns false when the request is not for it. */
 export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
@@ -74,18 +74,7 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new ServerStartError(describeListenError(err, options.host, options.port), { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen({ host: options.host, port: options.port }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-
-  const port = (server.address() as { port: number }).port;
+  const port = await bindServer(server, options.host, options.port);
   return {
     address: { host: options.host, port },
     close: () =>
