@@ -10,6 +10,7 @@ import type { HandlerClass, TransportName } from '../src/index.js';
 import { DO, DONT, WILL, WONT } from '../src/telnet/constants.js';
 import { TelnetDecoder } from '../src/telnet/decoder.js';
 import { negotiate } from '../src/telnet/encoder.js';
+import { ReceivedText } from './support/received-text.js';
 
 class EchoHandler extends TelnetHandler {
   override async sendWelcome(): Promise<void> {
@@ -64,39 +65,11 @@ async function startServer(
   return { server, port };
 }
 
-/** Collects text and wakes waiters; shared by every kind of client below. */
-class Screen {
-  text = '';
-  #waiters: Array<() => void> = [];
-
-  add(text: string): void {
-    this.text += text;
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-
-  async waitFor(pattern: string | RegExp, timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const matches = (): boolean =>
-      typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text);
-    while (!matches()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(pattern)}; got ${JSON.stringify(this.text)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
-
 /** TCP, or telnet played by a client that refuses every option (as Python's telnetlib does). */
 async function connectSocket(port: number, isTelnet: boolean): Promise<Client> {
   const socket = net.connect(port, '127.0.0.1');
   const connected = new Promise((resolve) => socket.once('connect', resolve));
-  const screen = new Screen();
+  const screen = new ReceivedText();
   const decoder = new TelnetDecoder();
   const text = new TextDecoder();
   socket.on('data', (chunk: Buffer) => {
@@ -129,7 +102,7 @@ async function connectWebSocket(port: number, isTelnet: boolean): Promise<Client
     ws.once('open', resolve);
     ws.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
   });
-  const screen = new Screen();
+  const screen = new ReceivedText();
   const decoder = new TelnetDecoder();
   const text = new TextDecoder();
   ws.on('message', (data: Buffer) => {

@@ -12,6 +12,7 @@ import { WebSocket } from 'ws';
 import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
 import type { HandlerClass } from '../src/index.js';
 import { DO, IAC, OPT_ECHO, OPT_NAWS, OPT_TTYPE, SB, SE, WILL } from '../src/telnet/constants.js';
+import { ReceivedText, until } from './support/received-text.js';
 
 class EchoHandler extends TelnetHandler {
   override async sendWelcome(): Promise<void> {
@@ -47,21 +48,12 @@ async function startServer(
   return { server, port };
 }
 
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** A WebSocket client that collects text (and binary, decoded as UTF-8) until a pattern appears. */
 class Client {
   readonly ws: WebSocket;
-  text = '';
+  readonly received = new ReceivedText();
   binary: number[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
-  #waiters: Array<() => void> = [];
 
   constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}, protocols?: string[]) {
     this.ws = new WebSocket(url, protocols, options);
@@ -70,8 +62,7 @@ class Client {
     this.ws.on('error', () => undefined);
     this.ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) this.binary.push(...data);
-      this.text += data.toString('utf8');
-      for (const wake of this.#waiters.splice(0)) wake();
+      this.received.add(data.toString('utf8'));
     });
     this.closed = new Promise((resolve) =>
       this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
@@ -93,21 +84,12 @@ class Client {
     });
   }
 
-  async waitFor(pattern: string | RegExp, timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const matches = (): boolean =>
-      typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text);
-    while (!matches()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(pattern)}; got ${JSON.stringify(this.text)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  get text(): string {
+    return this.received.text;
+  }
+
+  waitFor(pattern: string | RegExp): Promise<void> {
+    return this.received.waitFor(pattern);
   }
 }
 
@@ -194,7 +176,7 @@ describe('websocket transport', () => {
     await client.waitFor('> ');
     assert.equal(server.sessions.size, 1);
     await client.closed;
-    await until(() => server.sessions.size === 0);
+    await until(() => server.sessions.size === 0, 'the session to end');
   });
 
   test('a peer that answers pings stays connected', async () => {
@@ -228,7 +210,7 @@ describe('ws_telnet transport', () => {
     client.ws.send(Buffer.from([IAC, WILL, OPT_NAWS, IAC, SB, OPT_NAWS, 0, 120, 0, 40, IAC, SE]));
     client.ws.send(Buffer.from([IAC, WILL, OPT_TTYPE]));
     // WILL ECHO waits for the terminal type or a quarter second; then the client agrees.
-    await until(() => Buffer.from(client.binary).includes(Buffer.from([IAC, WILL, OPT_ECHO])));
+    await until(() => Buffer.from(client.binary).includes(Buffer.from([IAC, WILL, OPT_ECHO])), 'WILL ECHO');
     assert.ok(Buffer.from(client.binary).includes(Buffer.from([IAC, WILL, OPT_ECHO])), 'offers to echo');
     client.ws.send(Buffer.from([IAC, DO, OPT_ECHO]));
     client.ws.send(Buffer.from('s'));
