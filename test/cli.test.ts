@@ -443,3 +443,37 @@ test('giving both a handler and -c, or neither, is refused', async () => {
   assertSetupError(await runCli(['./handlers.ts:EchoHandler', '-c', config]), 'not both');
   assertSetupError(await runCli([]), 'nothing to serve', '--help');
 });
+
+test('every server of a servers: map is served, and --host applies to all of them', async () => {
+  const config = await writeConfig(
+    'two.yaml',
+    `servers:
+  alpha:
+    transport: tcp
+    port: 0
+    handler_class: ./handlers.ts:EchoHandler
+  beta:
+    transport: tcp
+    port: 0
+    handler_class: ./src-handler.ts:SrcEchoHandler
+`,
+  );
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--host', '127.0.0.1'], 2);
+  assert.match(running.output().stdout, /^alpha: tcp server listening on tcp:\/\/127\.0\.0\.1:\d+\n/);
+  const alpha = await connect(running.ports.get('alpha')!);
+  const beta = await connect(running.ports.get('beta')!);
+  alpha.socket.write('a\n');
+  beta.socket.write('b\n');
+  await waitFor(alpha.text, 'Echo: a');
+  await waitFor(beta.text, 'Src echo: b');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('--port with a config of several servers is refused', async () => {
+  const config = await writeConfig(
+    'two-ports.yaml',
+    'servers:\n  a:\n    handler_class: ./handlers.ts:EchoHandler\n  b:\n    handler_class: ./handlers.ts:EchoHandler\n    port: 9000\n',
+  );
+  assertSetupError(await runCli(['-c', config, '--port', '0']), '--port applies to a config with one server');
+});
