@@ -82,9 +82,13 @@ async function main(): Promise<void> {
     process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
   }
 
+  // A handler's stray promise or timer callback must not take every other session down with
+  // it: sessions and servers keep no state that such an error could leave half-changed.
   process.on('unhandledRejection', (reason) => {
-    // A handler's stray promise must not take every other session down with it.
     logger.error({ err: reason }, 'unhandled rejection');
+  });
+  process.on('uncaughtException', (err) => {
+    logger.error({ err }, 'uncaught exception');
   });
 
   let isStopping = false;

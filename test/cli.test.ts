@@ -34,6 +34,7 @@ before(async () => {
 export class EchoHandler extends LineHandler {
   override async onCommandSubmitted(command: string): Promise<void> {
     if (command === 'stray') void Promise.reject(new Error('stray rejection'));
+    if (command === 'timer') setTimeout(() => { throw new Error('thrown in a timer'); }, 0);
     await this.sendLine(\`Echo: \${command}\`);
   }
 }
@@ -256,18 +257,21 @@ test('SIGTERM stops the servers too', async () => {
   assert.ok(client.text().endsWith(`${SHUTDOWN_MESSAGE}\r\n`));
 });
 
-test('a stray rejected promise in a handler does not stop the server', async () => {
+test('a stray rejected promise or an exception in a handler timer does not stop the server', async () => {
   const config = await writeConfig('stray.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
   const running = await startServing(process.execPath, [CLI, '-c', config]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   client.socket.write('stray\n');
   await waitFor(client.text, 'Echo: stray\r\n> ');
+  client.socket.write('timer\n');
+  await waitFor(client.text, 'Echo: timer\r\n> ');
   await new Promise((r) => setTimeout(r, 100));
   const other = await connect(running.ports.get('tcp')!);
   other.socket.write('still up\n');
   await waitFor(other.text, 'Echo: still up');
   assert.match(running.output().stderr, /stray rejection/);
+  assert.match(running.output().stderr, /thrown in a timer/);
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
 });
