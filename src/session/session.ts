@@ -77,6 +77,7 @@ export class Session {
   #idleTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
   #isClosing = false;
+  #closing: Promise<void> | undefined;
   #closed: Promise<void>;
   #markClosed!: () => void;
 
@@ -238,13 +239,18 @@ export class Session {
     }
   }
 
-  /** Ends the session: sends `message` (if any) as a last line, flushes and closes. */
-  async close(message?: string): Promise<void> {
+  /** Ends the session: sends `message` (if any) as a last line, flushes and closes. Idempotent. */
+  close(message?: string): Promise<void> {
     if (this.#isClosing) return this.#closed;
+    this.#closing ??= this.#close(message);
+    return this.#closing;
+  }
+
+  async #close(message: string | undefined): Promise<void> {
     if (message !== undefined) await this.write(`${message}\n`);
     this.#isClosing = true;
     this.#clearTimers();
-    await this.#connection.close(message ?? 'Session ended');
+    await this.#connection.close();
     return this.#closed;
   }
 

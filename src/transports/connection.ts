@@ -31,7 +31,7 @@ export interface Connection {
   pause(): void;
   resume(): void;
   /** Flushes pending output and closes; idempotent, resolves when closed. */
-  close(reason?: string): Promise<void>;
+  close(): Promise<void>;
   /** Closes at once, dropping pending output. */
   destroy(): void;
   onData(listener: DataListener): void;
