@@ -14,8 +14,14 @@ import { ProtocolServer } from '../server/protocol-server.js';
 import {
   AYT,
   BRK,
+  CHARSET_ACCEPTED,
+  CHARSET_REQUEST,
   DO,
   DONT,
+  ENV_IS,
+  ENV_SEND,
+  ENV_VALUE,
+  ENV_VAR,
   EOR,
   GA,
   IAC,
@@ -40,6 +46,7 @@ import {
   WONT,
 } from '../telnet/constants.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
+import { subnegotiation } from '../telnet/encoder.js';
 import type { HandlerClass } from './session.js';
 
 // Handlers under test.
@@ -58,6 +65,9 @@ class CharacterEcho extends TelnetHandler {
     if (command === 'multi') await this.sendLine('one\ntwo');
     else if (command === 'info') for (const line of this.describeTerminal()) await this.sendLine(line);
     else if (command === 'raw') await this.sendRaw(Buffer.of(0x41, IAC, 0x42));
+    else if (command === 'env') await this.sendLine(`USER=${this.terminal.environment.USER ?? ''}`);
+    else if (command === 'charset') await this.sendLine(`charset=${this.terminal.charset}`);
+    else if (command === 'options') await this.sendLine(`options=${this.terminal.options.join(', ')}`);
     else await this.sendLine(`Echo: ${command}`);
   }
 }
@@ -698,3 +708,44 @@ function nawsFrame(cols: number, rows: number): number[] {
 function terminalTypeFrame(name: string): number[] {
   return subnegotiationFrame(OPT_TTYPE, [TTYPE_IS, ...Buffer.from(name, 'latin1')]);
 }
+
+// Options a client offers beyond the basics.
+
+test('NEW-ENVIRON: the server asks for the variables and the handler sees them', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  const isSendRequest = (): boolean =>
+    client.subnegotiations.some((sub) => sub.option === OPT_NEW_ENVIRON && sub.payload[0] === ENV_SEND);
+  await client.until('NEW-ENVIRON SEND', isSendRequest);
+  const user = [ENV_VAR, ...Buffer.from('USER'), ENV_VALUE, ...Buffer.from('ada')];
+  await client.send(subnegotiation(OPT_NEW_ENVIRON, [ENV_IS, ...user]));
+  await client.ask('env\r\n', 'USER=ada\r\n');
+});
+
+test('CHARSET: the server requests UTF-8 and records what the client accepted', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  const request = (): { option: number; payload: Uint8Array } | undefined =>
+    client.subnegotiations.find((sub) => sub.option === OPT_CHARSET && sub.payload[0] === CHARSET_REQUEST);
+  await client.until('CHARSET REQUEST', () => request() !== undefined);
+  assert.equal(Buffer.from(request()!.payload.subarray(1)).toString('latin1'), ';UTF-8');
+  await client.send(subnegotiation(OPT_CHARSET, [CHARSET_ACCEPTED, ...Buffer.from('UTF-8')]));
+  await client.ask('charset\r\n', 'charset=UTF-8\r\n');
+});
+
+test('BINARY: offered by the client in both directions, agreed and listed among the options', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.waitForText('> ');
+  await client.send([IAC, WILL, OPT_BINARY, IAC, DO, OPT_BINARY]);
+  await client.until(
+    'DO BINARY and WILL BINARY',
+    () => client.received(DO, OPT_BINARY) && client.received(WILL, OPT_BINARY),
+  );
+  await client.ask('options\r\n', 'options=');
+  assert.match(
+    client.text,
+    /options=.*BINARY \(server\).*BINARY \(client\)|options=.*BINARY \(client\).*BINARY \(server\)/,
+  );
+  await client.ask('still\r\n', 'Echo: still');
+});
