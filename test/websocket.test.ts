@@ -135,6 +135,13 @@ describe('websocket transport', () => {
     await new Client(url).opened();
   });
 
+  test('with require_origin a request without Origin gets HTTP 403; a listed Origin is accepted', async () => {
+    const { port } = await startServer({ allow_origins: ['https://good.example'], require_origin: true });
+    const url = `ws://127.0.0.1:${port}/ws`;
+    assert.equal(await new Client(url).refused(), 403);
+    await new Client(url, { headers: { Origin: 'https://good.example' } }).opened();
+  });
+
   test('at capacity the handshake gets HTTP 503 and existing sessions go on', async () => {
     const { port } = await startServer({ max_connections: 1 });
     const url = `ws://127.0.0.1:${port}/ws`;

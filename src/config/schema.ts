@@ -24,6 +24,8 @@ export interface ServerConfig {
   welcomeMessage: string | undefined;
   wsPath: string;
   allowOrigins: string[];
+  /** Refuse WebSocket handshakes that carry no Origin (clients other than browsers). */
+  requireOrigin: boolean;
   useSsl: boolean;
   sslCert: string | undefined;
   sslKey: string | undefined;
@@ -68,6 +70,7 @@ const serverShape = {
   welcome_message: z.string().nullable().optional(),
   ws_path: z.string().startsWith('/', 'a path starting with "/"').optional(),
   allow_origins: z.array(z.string().min(1)).default(['*']),
+  require_origin: z.boolean().default(false),
   use_ssl: z.boolean().default(false),
   ssl_cert: z.string().min(1).nullable().optional(),
   ssl_key: z.string().min(1).nullable().optional(),
@@ -145,6 +148,7 @@ function toServerConfig(
     welcomeMessage: section.welcome_message ?? undefined,
     wsPath: section.ws_path ?? (section.transport === 'ws_telnet' ? '/ws_telnet' : '/ws'),
     allowOrigins: section.allow_origins,
+    requireOrigin: section.require_origin,
     useSsl: section.use_ssl,
     sslCert: section.ssl_cert ?? undefined,
     sslKey: section.ssl_key ?? undefined,

@@ -64,6 +64,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       tls: context.tls,
       path: config.wsPath,
       allowOrigins: config.allowOrigins,
+      requireOrigin: config.requireOrigin,
       subprotocols:
         defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL],
       pingInterval: config.pingInterval,

@@ -21,8 +21,10 @@ export interface WebSocketListenOptions {
   tls?: { cert: Buffer; key: Buffer } | undefined;
   /** Upgrades are accepted on this path and below it ("/ws", "/ws/room"; never "/wsx"). */
   path: string;
-  /** Origins allowed to connect; "*" allows all. Requests without Origin are always allowed. */
+  /** Origins allowed to connect; "*" allows all. */
   allowOrigins: readonly string[];
+  /** Whether a request without Origin (not from a browser) is refused; otherwise it is allowed. */
+  requireOrigin: boolean;
   /** Subprotocols we speak, in order of preference; the first one the client offers is chosen. */
   subprotocols: readonly string[];
   /** Seconds between pings; 0 = none. */
@@ -64,6 +66,9 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isUnderPath(url.pathname, options.path)) return reject(socket, 404, 'Not Found');
     const origin = request.headers.origin;
+    if (origin === undefined && options.requireOrigin) {
+      return reject(socket, 403, 'Forbidden', 'An Origin header is required');
+    }
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
       return reject(socket, 403, 'Forbidden', `Origin ${origin} is not allowed`);
     }
