@@ -10,7 +10,7 @@ import type { HandlerClass, TransportName } from '../src/index.js';
 import { DO, DONT, WILL, WONT } from '../src/telnet/constants.js';
 import { TelnetDecoder } from '../src/telnet/decoder.js';
 import { negotiate } from '../src/telnet/encoder.js';
-import { ReceivedText } from './support/received-text.js';
+import { ReceivedText, until } from './support/received-text.js';
 
 class EchoHandler extends TelnetHandler {
   override async sendWelcome(): Promise<void> {
@@ -137,13 +137,13 @@ async function connect(transport: TransportName, port: number): Promise<Client> 
 }
 
 async function refusedOrClosedWith(transport: TransportName, port: number, message: string): Promise<void> {
+  // TCP transports say why in plain text; WebSocket ones refuse at the handshake with HTTP 503.
   if (transport === 'tcp' || transport === 'telnet') {
     const client = await connect(transport, port);
     await client.waitFor(message);
     await client.closed;
     return;
   }
-  // WebSocket transports refuse at the handshake with an HTTP status instead.
   await assert.rejects(connect(transport, port), /HTTP 503/);
 }
 
@@ -175,6 +175,18 @@ for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const) {
       await refusedOrClosedWith(transport, port, 'Server is at maximum capacity');
       first.send('still here');
       await first.waitFor('Echo: still here');
+    });
+
+    test('max_connections_per_ip turns away one address over its share, and frees the slot on close', async () => {
+      const { server, port } = await startServer(transport, EchoHandler, { max_connections_per_ip: 1 });
+      const first = await connect(transport, port);
+      await first.waitFor('> ');
+      await refusedOrClosedWith(transport, port, 'Too many connections from your address');
+      first.send('quit');
+      await first.closed;
+      await until(() => server.sessions.size === 0, 'the first session to end');
+      const next = await connect(transport, port);
+      await next.waitFor('> ');
     });
 
     test('an idle session is closed with a notice after connection_timeout', async () => {
