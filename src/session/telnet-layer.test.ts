@@ -711,6 +711,15 @@ function terminalTypeFrame(name: string): number[] {
 
 // Options a client offers beyond the basics.
 
+test('the first prompt, sent before the client agreed to EOR, is marked with EOR once it agrees', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['MUDLET'] });
+  await client.until('IAC EOR', () => client.commands.includes(EOR));
+  const prompt = client.raw.indexOf(Buffer.from('> '));
+  assert.ok(prompt !== -1 && client.raw.indexOf(Buffer.from([IAC, EOR])) > prompt, 'EOR follows the prompt');
+  assert.equal(client.commands.filter((command) => command === EOR).length, 1);
+});
+
 test('NEW-ENVIRON: the server asks for the variables and the handler sees them', async () => {
   const { port } = await startServer(CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });

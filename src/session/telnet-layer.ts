@@ -78,6 +78,8 @@ export class TelnetLayer implements SessionLayer {
   /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
   #isEchoTakenOver = false;
   #isDetectionOver = false;
+  /** A prompt went out before the client agreed to EOR; it is marked once the client does. */
+  #isPromptUnmarked = false;
   #timers: NodeJS.Timeout[] = [];
 
   constructor(connection: Connection, options: TelnetLayerOptions) {
@@ -152,15 +154,21 @@ export class TelnetLayer implements SessionLayer {
   }
 
   encodeText(text: string): Uint8Array {
+    this.#isPromptUnmarked = false;
     return encodeText(text);
   }
 
   encodeRaw(data: Uint8Array | string): Uint8Array {
+    this.#isPromptUnmarked = false;
     return escapeIac(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
   }
 
   promptMark(): Uint8Array | undefined {
-    if (!this.#isTelnetPeer) return undefined;
+    // The first prompt usually goes out before the client's answers arrive: mark it late.
+    if (!this.#isTelnetPeer || this.#negotiator.isPending('local', OPT_EOR)) {
+      this.#isPromptUnmarked = true;
+      return undefined;
+    }
     if (this.#isOn('local', OPT_EOR)) return PROMPT_EOR;
     // RFC 858: without SUPPRESS-GO-AHEAD the client may wait for GA to know it can speak.
     if (!this.#isOn('local', OPT_SGA)) return PROMPT_GA;
@@ -251,6 +259,7 @@ export class TelnetLayer implements SessionLayer {
         if (change.option === OPT_LINEMODE) out.push(linemodeMode(MODE_EDIT | MODE_TRAPSIG));
       } else {
         if (change.option === OPT_CHARSET) out.push(requestCharset(['UTF-8']));
+        if (change.option === OPT_EOR && this.#isPromptUnmarked) out.push(PROMPT_EOR);
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
       }
     }
