@@ -674,3 +674,43 @@ test('a handler that ignores backpressure is cut off instead of buffering withou
   );
   assert.equal(server.sessions.size, 0);
 });
+
+test('a flood of lines to a busy handler stops being read, then every line is handled in order', async () => {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const handled: string[] = [];
+  class BusyHandler extends LineHandler {
+    override async onConnect(): Promise<void> {}
+
+    override async processLine(line: string): Promise<boolean> {
+      if (handled.length === 0) await released;
+      handled.push(line.slice(0, 8));
+      if (handled.length === LINES) await this.sendLine('all handled');
+      return true;
+    }
+  }
+  const LINES = 20_000;
+  const { port } = await startServer(BusyHandler, { max_line_length: 2000 });
+  const client = await TestClient.connect(port);
+  const lines = Array.from({ length: LINES }, (_, i) => `${String(i).padStart(8, '0')}${'x'.repeat(992)}\n`);
+  client.socket.write(lines.join(''));
+  // 20 MB cannot all sit in loopback buffers: once the server stops reading, the rest waits here.
+  await within(
+    (async () => {
+      while (client.socket.writableLength === 0) await sleep(20);
+    })(),
+    2000,
+    'the client holding back unread data',
+  );
+  await sleep(200);
+  assert.ok(client.socket.writableLength > 0, 'the server is still not reading');
+  release();
+  await client.waitFor('all handled', { timeoutMs: 10_000 });
+  assert.equal(handled.length, LINES);
+  assert.deepEqual(handled.slice(0, 3).concat(handled.slice(-1)), [
+    '00000000',
+    '00000001',
+    '00000002',
+    String(LINES - 1).padStart(8, '0'),
+  ]);
+});

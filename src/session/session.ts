@@ -43,8 +43,9 @@ export interface ReadLineOptions {
 /** A handler class: constructed once per session; `inputMode` says line or character input. */
 export type HandlerClass = (new (session: Session) => BaseHandler) & { readonly inputMode: InputMode };
 
-/** Tokens queued beyond this pause reading from the socket until the handler catches up. */
-const INPUT_HIGH_WATER = 1024;
+/** Keys or lines queued beyond these pause reading from the socket until the handler catches up. */
+const TOKENS_HIGH_WATER = 1024;
+const LINES_HIGH_WATER = 64;
 /** Back to the first column and erase the line (VT100), to print over the line being typed. */
 const CLEAR_LINE = '\r\x1b[K';
 /** A lone ESC is the Escape key once nothing follows it for this long. */
@@ -226,6 +227,7 @@ export class Session {
       // Lines typed ahead of the question answer it, in order; the waiter is in place before
       // the prompt goes out, so that an answer arriving meanwhile is not queued past it.
       const typedAhead = this.#lines.shift();
+      this.#updateFlow();
       const answer =
         typedAhead !== undefined
           ? Promise.resolve(typedAhead)
@@ -287,11 +289,18 @@ export class Session {
   #enqueue(tokens: InputToken[]): void {
     if (tokens.length === 0 || this.#isClosing) return;
     for (const token of tokens) this.#tokens.push(token);
-    if (this.#tokens.length - this.#tokenHead > INPUT_HIGH_WATER && !this.#isPaused) {
-      this.#isPaused = true;
-      this.#connection.pause();
-    }
+    this.#updateFlow();
     if (!this.#isPumping) void this.#pumpInput();
+  }
+
+  /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */
+  #updateFlow(): void {
+    const isBacklogged =
+      this.#tokens.length - this.#tokenHead > TOKENS_HIGH_WATER || this.#lines.length > LINES_HIGH_WATER;
+    if (isBacklogged === this.#isPaused || this.#isClosing) return;
+    this.#isPaused = isBacklogged;
+    if (isBacklogged) this.#connection.pause();
+    else this.#connection.resume();
   }
 
   async #pumpInput(): Promise<void> {
@@ -308,10 +317,7 @@ export class Session {
     this.#tokens = [];
     this.#tokenHead = 0;
     this.#isPumping = false;
-    if (this.#isPaused && !this.#isClosing) {
-      this.#isPaused = false;
-      this.#connection.resume();
-    }
+    this.#updateFlow();
   }
 
   #submitLine(line: string): void {
@@ -323,6 +329,7 @@ export class Session {
       return;
     }
     this.#lines.push(line);
+    this.#updateFlow();
     if (!this.#isProcessingLines) void this.#processLines();
   }
 
@@ -337,6 +344,7 @@ export class Session {
         break;
       }
       line = this.#lines.shift();
+      this.#updateFlow();
     }
     this.#isProcessingLines = false;
   }
