@@ -702,7 +702,8 @@ test('a flood of lines to a busy handler stops being read, then every line is ha
     2000,
     'the client holding back unread data',
   );
-  await sleep(200);
+  // Unpaused, the server would have read it all by now (about 300 ms here) and queued every line.
+  await sleep(1000);
   assert.ok(client.socket.writableLength > 0, 'the server is still not reading');
   release();
   await client.waitFor('all handled', { timeoutMs: 10_000 });
