@@ -478,6 +478,22 @@ test('a MUD client (TTYPE MUDLET) never gets WILL ECHO from a character handler,
   assert.equal(mud.text.slice(from), 'Echo: look\r\n> ');
 });
 
+test('info reports the client name, MTTS bits and the options in effect that the client told us', async () => {
+  const { port } = await startServer(CharacterEcho);
+  const mud = await ScriptedClient.connect(port, {
+    policy: 'agree',
+    terminalTypes: ['MUDLET', 'ANSI-TRUECOLOR', 'MTTS 2825'],
+  });
+  await mud.until('three names', () => mud.subnegotiations.filter((sb) => sb.option === OPT_TTYPE).length === 3);
+  await mud.ask('info\r\n', 'Telnet options: ');
+  await mud.waitForText('> ', mud.text.indexOf('Telnet options: '));
+  assert.match(mud.text, /Terminal type: ANSI-TRUECOLOR\r\n/);
+  assert.match(mud.text, /Client: MUDLET\r\n/);
+  assert.match(mud.text, /MTTS capabilities: 2825\r\n/);
+  assert.match(mud.text, /Telnet options: [^\r]*NAWS \(client\)/);
+  assert.match(mud.text, /Telnet options: [^\r]*EOR \(server\)/);
+});
+
 test('NAWS changes reach the handler through onWindowSize; a 0x0 size is ignored', async () => {
   const { server, port } = await startServer(CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
