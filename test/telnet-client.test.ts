@@ -248,6 +248,65 @@ describe('netkit telnet in tmux', async () => {
   });
 });
 
+describe('netkit telnet in a narrow window: lines longer than a row', async () => {
+  const skip = await skipWithout(['telnet', 'tmux']);
+  const pane = new TmuxPane();
+  let server: ProtocolServer;
+  const COLUMNS = 30;
+  /** The last rows of the screen: the end of what was printed, then the line being edited. */
+  const tail = async (rows: number): Promise<string[]> => (await pane.screen()).slice(-rows);
+  const showsTail = (rows: string[]) => (screen: string[]) => screen.slice(-rows.length).join('\n') === rows.join('\n');
+
+  before(async () => {
+    if (skip !== false) return;
+    await requireTools(['telnet', 'tmux']);
+    const started = await startServer();
+    server = started.server;
+    await pane.start(`telnet 127.0.0.1 ${started.port}`, COLUMNS, 20);
+    await waitUntil('the session', () => server.sessions.size === 1);
+    const session = [...server.sessions][0]!;
+    await waitUntil('character mode and the width', () => session.serverEchoes && session.terminal.cols === COLUMNS);
+  });
+
+  after(async () => {
+    await pane.kill();
+  });
+
+  test('typing past the margin wraps; Backspace erases back across the wrap', { skip }, async () => {
+    await pane.type('abcdefghijklmnopqrstuvwxyz0123456789ABCDEF');
+    await pane.waitForScreen('the wrapped line', showsTail(['> abcdefghijklmnopqrstuvwxyz01', '23456789ABCDEF']));
+    for (let i = 0; i < 14; i++) await pane.sendKeys('BSpace');
+    await pane.waitForScreen('the shortened line', showsTail([WELCOME, '> abcdefghijklmnopqrstuvwxyz01']));
+  });
+
+  test('Home, End and Left move across rows, and an insertion reflows the line', { skip }, async () => {
+    await pane.sendKeys('Home', 'X', 'End', 'Y', 'Left', 'Left', 'Left', 'Left', 'Left', 'Z');
+    await pane.waitForScreen('the edited line', showsTail(['> XabcdefghijklmnopqrstuvwxZyz', '01Y']));
+  });
+
+  test('output that arrives meanwhile goes above the whole line, which is redrawn intact', { skip }, async () => {
+    await server.sendGlobalMessage('news from elsewhere');
+    await pane.waitForScreen(
+      'the message above the line',
+      showsTail(['news from elsewhere', '> XabcdefghijklmnopqrstuvwxZyz', '01Y']),
+    );
+    await pane.sendKeys('Z');
+    await pane.waitForScreen(
+      'typing goes on where the cursor was',
+      showsTail(['> XabcdefghijklmnopqrstuvwxZZy', 'z01Y']),
+    );
+  });
+
+  test('Enter in the middle of a wrapped line submits it all and the reply starts below it', { skip }, async () => {
+    await pane.sendKeys('Enter');
+    await pane.waitForScreen(
+      'the echo below the line',
+      showsTail(['> XabcdefghijklmnopqrstuvwxZZy', 'z01Y', 'Echo: Xabcdefghijklmnopqrstuvw', 'xZZyz01Y', '>']),
+    );
+    assert.equal((await tail(6))[0], 'news from elsewhere');
+  });
+});
+
 // Python's telnetlib refuses every option the server offers.
 
 const TELNETLIB_SCRIPT = `

@@ -24,13 +24,17 @@ export type EchoMode = 'on' | 'off' | 'mask' | 'hidden';
 const DEFAULT_MAX_LINE_LENGTH = 4096;
 const DEFAULT_HISTORY_SIZE = 100;
 const CLEAR_TO_END = '\x1b[K';
+const CLEAR_TO_SCREEN_END = '\x1b[J';
+/** CSI and OSC sequences: colour in a prompt takes no columns. */
+const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
 const CONTROL = /\p{Cc}/u;
 const NOTHING_SHOWN: EditResult = { echo: '' };
 
 /**
  * Edits one line at a time like readline: insert anywhere, erase, move, kill, history.
  * The buffer is kept as code points; a character and the zero-width marks after it
- * (é as e + U+0301) move and erase together. Lines are assumed to fit the terminal width.
+ * (é as e + U+0301) move and erase together. Once `width` is known, a line longer than
+ * the terminal is redrawn whole on each edit, since cursor moves cannot cross a wrapped row.
  */
 export class LineEditor {
   /**
@@ -38,6 +42,13 @@ export class LineEditor {
    * 'hidden' shows nothing but the new line on Enter (a password, the client's echo turned off).
    */
   echo: EchoMode = 'on';
+  /** Terminal columns, once the client says (telnet NAWS); undefined = lines fit one row. */
+  width: number | undefined;
+  #prompt = '';
+  #promptColumns = 0;
+  /** Rows below the prompt's row where the terminal's cursor and the drawn line's end are. */
+  #cursorRow = 0;
+  #endRow = 0;
   readonly #maxLineLength: number;
   readonly #historySize: number;
   #chars: string[] = [];
@@ -73,11 +84,31 @@ export class LineEditor {
     return this.#typed !== undefined || this.#chars.length > 0;
   }
 
-  /** The output that shows the whole line again, cursor where it was, from the line's first column. */
-  redraw(): string {
+  /** The prompt the line is typed after; it is drawn again with the line when the line is redrawn. */
+  get prompt(): string {
+    return this.#prompt;
+  }
+
+  set prompt(prompt: string) {
+    this.#prompt = prompt;
+    this.#promptColumns = textColumns(prompt.slice(prompt.lastIndexOf('\n') + 1).replace(ANSI_SEQUENCE, ''));
+  }
+
+  /** Output that removes the prompt and the line from the screen, to print something in their place. */
+  erase(): string {
     if (this.echo === 'off' || this.echo === 'hidden') return '';
+    const up = cursorUp(this.#cursorRow);
+    this.#cursorRow = 0;
+    this.#endRow = 0;
+    return `${up}\r${CLEAR_TO_SCREEN_END}`;
+  }
+
+  /** Output that draws the prompt and the line again, the cursor where it was (after erase()). */
+  redraw(): string {
+    if (this.echo === 'off' || this.echo === 'hidden') return this.#prompt;
     this.#materialize();
-    return this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
+    if (this.#isWrapped()) return this.#prompt + this.#drawWrapped();
+    return this.#prompt + this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
   }
 
   /** Applies one input token; returns the echo and, on Enter, the completed line. */
@@ -94,12 +125,25 @@ export class LineEditor {
       }
       this.#materialize();
     }
-    if (token.type === 'text') return this.#shown(this.#insert(token.text));
-    return this.#key(token.name);
+    const wasWrapped = this.#isWrapped();
+    const rowsBelowCursor = this.#endRow - this.#cursorRow;
+    const result = token.type === 'text' ? this.#shown(this.#insert(token.text)) : this.#key(token.name);
+    if (this.width === undefined || result.echo === '' || !(wasWrapped || this.#isWrapped())) return result;
+    if (result.line !== undefined) {
+      // Enter leaves the cursor below the whole line, wherever in it the cursor was.
+      result.echo = `${cursorDown(rowsBelowCursor)}\r\n`;
+      this.#cursorRow = 0;
+      this.#endRow = 0;
+      return result;
+    }
+    result.echo = `${cursorUp(this.#cursorRow)}\r${CLEAR_TO_SCREEN_END}${this.#prompt}${this.#drawWrapped()}`;
+    return result;
   }
 
   /** Drops the current line without output, e.g. after an interrupt. */
   clear(): void {
+    this.#cursorRow = 0;
+    this.#endRow = 0;
     this.#typed = undefined;
     this.#chars = [];
     this.#cursor = 0;
@@ -168,6 +212,28 @@ export class LineEditor {
       default:
         return { echo: '' };
     }
+  }
+
+  /** Whether the prompt and the line fill the terminal's row or more. */
+  #isWrapped(): boolean {
+    return this.width !== undefined && this.#promptColumns + this.#columns(this.#chars) >= this.width;
+  }
+
+  /**
+   * Draws the line after a freshly drawn prompt and puts the cursor in place, by rows and
+   * columns (linenoise's multi-line refresh). A line ending exactly at the right margin
+   * leaves the terminal's cursor in a pending wrap, so a new line is forced there.
+   */
+  #drawWrapped(): string {
+    const width = this.width!;
+    const end = this.#promptColumns + this.#columns(this.#chars);
+    const at = this.#promptColumns + this.#columns(this.#chars.slice(0, this.#cursor));
+    let out = this.#render(this.#chars);
+    if (end > 0 && end % width === 0) out += '\r\n';
+    this.#endRow = Math.floor(end / width);
+    this.#cursorRow = Math.floor(at / width);
+    out += `${cursorUp(this.#endRow - this.#cursorRow)}\r${cursorForward(at % width)}`;
+    return out;
   }
 
   #enter(): EditResult {
@@ -296,6 +362,21 @@ function characterWidth(char: string): 0 | 1 | 2 {
   const codePoint = char.codePointAt(0)!;
   if (codePoint >= 0x1160 && codePoint <= 0x11ff) return 0;
   return eastAsianWidth(codePoint);
+}
+
+/** Columns a piece of plain text takes on a terminal. */
+function textColumns(text: string): number {
+  let columns = 0;
+  for (const char of text) columns += characterWidth(char);
+  return columns;
+}
+
+function cursorUp(rows: number): string {
+  return rows > 0 ? `\x1b[${rows}A` : '';
+}
+
+function cursorDown(rows: number): string {
+  return rows > 0 ? `\x1b[${rows}B` : '';
 }
 
 function cursorBack(columns: number): string {

@@ -46,8 +46,6 @@ export type HandlerClass = (new (session: Session) => BaseHandler) & { readonly 
 /** Keys or lines queued beyond these pause reading from the socket until the handler catches up. */
 const TOKENS_HIGH_WATER = 1024;
 const LINES_HIGH_WATER = 64;
-/** Back to the first column and erase the line (VT100), to print over the line being typed. */
-const CLEAR_LINE = '\r\x1b[K';
 /** A lone ESC is the Escape key once nothing follows it for this long. */
 const ESCAPE_QUIET_MS = 50;
 
@@ -72,8 +70,6 @@ export class Session {
   #isProcessingLines = false;
   #lineWaiter: { resolve(line: string): void; reject(err: Error): void } | undefined;
   #isHidingInput = false;
-  /** The last prompt shown, drawn again in front of the user's line after output. */
-  #prompt = '';
 
   #idleTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
@@ -178,16 +174,16 @@ export class Session {
     this.#observer?.output(this, text);
     // Output that arrives while the user types (a chat line, a game event) goes above the line being typed.
     const redraw = this.#isRedrawingInput() && text.endsWith('\n');
-    const out = redraw ? `${CLEAR_LINE}${text}${this.#prompt}${this.#editor.redraw()}` : text;
+    const out = redraw ? `${this.#editor.erase()}${text}${this.#editor.redraw()}` : text;
     return this.#connection.write(this.#layer.encodeText(out));
   }
 
   /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
   async writePrompt(prompt: string): Promise<void> {
-    this.#prompt = prompt;
+    this.#editor.prompt = prompt;
     if (this.#isClosing) return;
     this.#observer?.output(this, prompt);
-    const out = this.#isRedrawingInput() ? `${CLEAR_LINE}${prompt}${this.#editor.redraw()}` : prompt;
+    const out = this.#isRedrawingInput() ? `${this.#editor.erase()}${this.#editor.redraw()}` : prompt;
     await this.#connection.write(this.#layer.encodeText(out));
     await this.markPrompt();
   }
@@ -267,6 +263,7 @@ export class Session {
     if (what === 'mode') this.#syncEditorEcho();
     if (what === 'size') {
       const { cols, rows } = this.#layer.terminal;
+      this.#editor.width = cols;
       if (cols !== undefined && rows !== undefined) {
         void this.#guard(() => this.handler.onWindowSize(cols, rows));
       }
