@@ -305,6 +305,19 @@ describe('netkit telnet in a narrow window: lines longer than a row', async () =
     );
     assert.equal((await tail(6))[0], 'news from elsewhere');
   });
+
+  test(
+    'a wide character that does not fit the last column moves to the next row, and erases cleanly',
+    { skip },
+    async () => {
+      await pane.type('abcdefghijklmnopqrstuvwxyz0中文');
+      await pane.waitForScreen('the early wrap', showsTail(['> abcdefghijklmnopqrstuvwxyz0', '中文']));
+      await pane.sendKeys('BSpace', 'BSpace');
+      await pane.waitForScreen('both erased', showsTail(['xZZyz01Y', '> abcdefghijklmnopqrstuvwxyz0']));
+      await pane.type('xy');
+      await pane.waitForScreen('the margin filled', showsTail(['> abcdefghijklmnopqrstuvwxyz0x', 'y']));
+    },
+  );
 });
 
 // Python's telnetlib refuses every option the server offers.

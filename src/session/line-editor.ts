@@ -225,15 +225,40 @@ export class LineEditor {
    * leaves the terminal's cursor in a pending wrap, so a new line is forced there.
    */
   #drawWrapped(): string {
-    const width = this.width!;
-    const end = this.#promptColumns + this.#columns(this.#chars);
-    const at = this.#promptColumns + this.#columns(this.#chars.slice(0, this.#cursor));
+    const end = this.#layout(this.#chars.length);
+    const at = this.#layout(this.#cursor);
     let out = this.#render(this.#chars);
-    if (end > 0 && end % width === 0) out += '\r\n';
-    this.#endRow = Math.floor(end / width);
-    this.#cursorRow = Math.floor(at / width);
-    out += `${cursorUp(this.#endRow - this.#cursorRow)}\r${cursorForward(at % width)}`;
+    if (end.isAtMargin) out += '\r\n';
+    this.#endRow = end.row;
+    this.#cursorRow = at.row;
+    out += `${cursorUp(end.row - at.row)}\r${cursorForward(at.column)}`;
     return out;
+  }
+
+  /**
+   * Where the terminal puts the cursor after the prompt and the first `count` characters:
+   * a wide character that does not fit the last column wraps early, leaving it blank.
+   */
+  #layout(count: number): { row: number; column: number; isAtMargin: boolean } {
+    const width = this.width!;
+    let row = Math.floor(this.#promptColumns / width);
+    let column = this.#promptColumns % width;
+    let isAtMargin = row > 0 && column === 0;
+    for (let i = 0; i < count; i++) {
+      const columns = this.#width(this.#chars[i]!);
+      if (columns === 0) continue;
+      if (column + columns > width) {
+        row += 1;
+        column = 0;
+      }
+      column += columns;
+      isAtMargin = column >= width;
+      if (isAtMargin) {
+        row += 1;
+        column = 0;
+      }
+    }
+    return { row, column, isAtMargin };
   }
 
   #enter(): EditResult {
