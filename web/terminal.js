@@ -1,23 +1,25 @@
 // Browser terminal: xterm.js on the session WebSocket, as plain text edited locally or as a telnet client (RFC 854).
 
-// Telnet bytes (RFC 854, 855, 857, 858, 885, 1073, 1091). The browser cannot import src/telnet/constants.ts.
-const IAC = 255;
-const DONT = 254;
-const DO = 253;
-const WONT = 252;
-const WILL = 251;
-const SB = 250;
-const SE = 240;
-const TTYPE_IS = 0;
-const TTYPE_SEND = 1;
-const OPT_ECHO = 1;
-const OPT_SGA = 3;
-const OPT_TTYPE = 24;
-const OPT_EOR = 25;
-const OPT_NAWS = 31;
-const NUL = 0;
-const LF = 10;
-const CR = 13;
+// Telnet bytes (RFC 854, 855, 857, 858, 885, 1073, 1091), served from the server's own constants.
+import {
+  CR,
+  DO,
+  DONT,
+  IAC,
+  LF,
+  NUL,
+  OPT_ECHO,
+  OPT_EOR,
+  OPT_NAWS,
+  OPT_SGA,
+  OPT_TTYPE,
+  SB,
+  SE,
+  TTYPE_IS,
+  TTYPE_SEND,
+  WILL,
+  WONT,
+} from './telnet-constants.js';
 
 const TERMINAL_TYPE = 'XTERM-256COLOR';
 /** Longest subnegotiation kept; the rest of a longer one is dropped. */

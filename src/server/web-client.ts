@@ -4,6 +4,7 @@ import type http from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+import * as telnetConstants from '../telnet/constants.js';
 import type { RequestRoute } from '../transports/websocket.js';
 
 /** What the page needs to know to connect back. */
@@ -26,6 +27,14 @@ const ASSETS: Record<string, { file: () => string; type: string }> = {
   '/assets/addon-fit.js': { file: () => require.resolve('@xterm/addon-fit/lib/addon-fit.js'), type: 'text/javascript' },
 };
 
+/** The telnet byte values as a browser module, so the page's telnet client shares our one table. */
+const TELNET_CONSTANTS_MODULE = Buffer.from(
+  Object.entries(telnetConstants)
+    .filter(([, value]) => typeof value === 'number')
+    .map(([name, value]) => `export const ${name} = ${String(value)};\n`)
+    .join(''),
+);
+
 /** A route answering GET / with the terminal page and GET /assets/… with its files. */
 export function webClientRoute(options: WebClientOptions): RequestRoute {
   const cache = new Map<string, Promise<Buffer>>();
@@ -47,6 +56,10 @@ export function webClientRoute(options: WebClientOptions): RequestRoute {
       serve(response, request, 'text/html; charset=utf-8', () =>
         load('/', async () => Buffer.from(renderPage(await readFile(`${WEB_DIR}terminal.html`, 'utf8'), options))),
       );
+      return true;
+    }
+    if (pathname === '/assets/telnet-constants.js') {
+      serve(response, request, 'text/javascript; charset=utf-8', () => Promise.resolve(TELNET_CONSTANTS_MODULE));
       return true;
     }
     const asset = ASSETS[pathname];
