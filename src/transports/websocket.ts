@@ -75,7 +75,7 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
     const refusal = options.admission.check(request.socket.remoteAddress ?? '');
     if (refusal !== undefined) return reject(socket, 503, 'Service Unavailable', refusal);
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      options.onConnection(new WebSocketConnection(ws, request, url, secure, options));
+      options.onConnection(new WebSocketConnection(ws, socket, request, url, secure, options));
     });
   });
 
@@ -138,6 +138,8 @@ export class WebSocketConnection implements Connection {
   readonly path: string;
   readonly protocol: string;
   #ws: WebSocket;
+  #socket: Duplex;
+  #isCorked = false;
   #closed: Promise<void>;
   #isClosed = false;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -145,12 +147,15 @@ export class WebSocketConnection implements Connection {
 
   constructor(
     ws: WebSocket,
+    /** The socket under `ws`: corked per event-loop turn so that a burst of frames leaves together. */
+    socket: Duplex,
     request: http.IncomingMessage,
     url: URL,
     readonly secure: boolean,
     options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout'>,
   ) {
     this.#ws = ws;
+    this.#socket = socket;
     this.remoteAddress = request.socket.remoteAddress ?? '';
     this.remotePort = request.socket.remotePort ?? 0;
     this.query = url.searchParams;
@@ -180,6 +185,11 @@ export class WebSocketConnection implements Connection {
     const ws = this.#ws;
     if (ws.readyState !== ws.OPEN) return READY;
     const binary = typeof data !== 'string';
+    if (!this.#isCorked) {
+      this.#isCorked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
     if (ws.bufferedAmount < WRITE_HIGH_WATER) {
       ws.send(data, { binary });
       return READY;
@@ -191,6 +201,11 @@ export class WebSocketConnection implements Connection {
     // The callback runs once this frame, and so everything before it, has gone out.
     return new Promise((resolve) => ws.send(data, { binary }, () => resolve()));
   }
+
+  #uncork = (): void => {
+    this.#isCorked = false;
+    this.#socket.uncork();
+  };
 
   pause(): void {
     this.#ws.pause();
