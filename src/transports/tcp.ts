@@ -61,6 +61,9 @@ function createTlsServer(pem: { cert: Buffer; key: Buffer }, accept: (socket: ne
 /** How long a closing socket may wait for the peer to close its side before it is dropped. */
 const CLOSE_LINGER_MS = 2000;
 
+/** Text batched beyond this many characters goes to the socket at once (and may wait for drain). */
+const TEXT_BATCH_LIMIT = 64 * 1024;
+
 /** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
 const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 
@@ -74,6 +77,8 @@ class TcpConnection implements Connection {
   readonly query = new URLSearchParams();
   #socket: net.Socket;
   #isCorked = false;
+  /** Text written in this turn of the event loop, not yet handed to the socket. */
+  #text = '';
   #closed: Promise<void>;
   #isClosed = false;
 
@@ -106,18 +111,30 @@ class TcpConnection implements Connection {
   write(data: Uint8Array | string): Promise<void> {
     const socket = this.#socket;
     if (!socket.writable) return READY;
-    if (!this.#isCorked) {
-      // Writes made in one turn of the event loop (a burst of replies) leave in one segment.
-      this.#isCorked = true;
-      socket.cork();
-      process.nextTick(this.#uncork);
-    }
     // Output still piled up from earlier writes means the writer ignores backpressure and the
     // peer is not reading; one large write to a reading peer is fine.
     if (socket.writableLength > MAX_BUFFERED_OUTPUT) {
       socket.destroy();
       return READY;
     }
+    if (!this.#isCorked) {
+      // Writes made in one turn of the event loop (a burst of replies) leave in one segment.
+      this.#isCorked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    if (typeof data === 'string') {
+      // Text is joined into one string per turn: one buffer to send rather than one per line.
+      this.#text += data;
+      if (this.#text.length < TEXT_BATCH_LIMIT) return READY;
+      return this.#send(this.#takeText());
+    }
+    if (this.#text !== '') socket.write(this.#takeText());
+    return this.#send(data);
+  }
+
+  #send(data: Uint8Array | string): Promise<void> {
+    const socket = this.#socket;
     if (socket.write(data)) return READY;
     return new Promise((resolve) => {
       const done = (): void => {
@@ -130,8 +147,15 @@ class TcpConnection implements Connection {
     });
   }
 
+  #takeText(): string {
+    const text = this.#text;
+    this.#text = '';
+    return text;
+  }
+
   #uncork = (): void => {
     this.#isCorked = false;
+    if (this.#text !== '' && this.#socket.writable) this.#socket.write(this.#takeText());
     this.#socket.uncork();
   };
 
@@ -145,6 +169,7 @@ class TcpConnection implements Connection {
 
   close(): Promise<void> {
     if (!this.#socket.destroyed) {
+      if (this.#text !== '' && this.#socket.writable) this.#socket.write(this.#takeText());
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
       setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
