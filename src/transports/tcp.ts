@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
 import { READY, newConnectionId } from './connection.js';
+import { TurnCork } from './turn-cork.js';
 import type { Admission, Connection, DataListener, Listener } from './connection.js';
 
 /** Options of a TCP listener. */
@@ -76,7 +77,7 @@ class TcpConnection implements Connection {
   readonly protocol = '';
   readonly query = new URLSearchParams();
   #socket: net.Socket;
-  #isCorked = false;
+  #cork: TurnCork;
   /** Text written in this turn of the event loop, not yet handed to the socket. */
   #text = '';
   #closed: Promise<void>;
@@ -87,6 +88,7 @@ class TcpConnection implements Connection {
     readonly secure: boolean,
   ) {
     this.#socket = socket;
+    this.#cork = new TurnCork(socket, () => this.#flushText());
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
@@ -117,12 +119,7 @@ class TcpConnection implements Connection {
       socket.destroy();
       return READY;
     }
-    if (!this.#isCorked) {
-      // Writes made in one turn of the event loop (a burst of replies) leave in one segment.
-      this.#isCorked = true;
-      socket.cork();
-      process.nextTick(this.#uncork);
-    }
+    this.#cork.cork();
     if (typeof data === 'string') {
       // Text is joined into one string per turn: one buffer to send rather than one per line.
       this.#text += data;
@@ -153,11 +150,9 @@ class TcpConnection implements Connection {
     return text;
   }
 
-  #uncork = (): void => {
-    this.#isCorked = false;
+  #flushText(): void {
     if (this.#text !== '' && this.#socket.writable) this.#socket.write(this.#takeText());
-    this.#socket.uncork();
-  };
+  }
 
   pause(): void {
     this.#socket.pause();
@@ -169,7 +164,7 @@ class TcpConnection implements Connection {
 
   close(): Promise<void> {
     if (!this.#socket.destroyed) {
-      if (this.#text !== '' && this.#socket.writable) this.#socket.write(this.#takeText());
+      this.#flushText();
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
       setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();

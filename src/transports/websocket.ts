@@ -8,6 +8,7 @@ import type { RawData, WebSocket } from 'ws';
 
 import { ServerStartError } from '../errors.js';
 import { READY, newConnectionId } from './connection.js';
+import { TurnCork } from './turn-cork.js';
 import type { Admission, Connection, DataListener, Listener } from './connection.js';
 import { bindServer } from './bind.js';
 
@@ -138,8 +139,7 @@ export class WebSocketConnection implements Connection {
   readonly path: string;
   readonly protocol: string;
   #ws: WebSocket;
-  #socket: Duplex;
-  #isCorked = false;
+  #cork: TurnCork;
   #closed: Promise<void>;
   #isClosed = false;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -155,7 +155,7 @@ export class WebSocketConnection implements Connection {
     options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout'>,
   ) {
     this.#ws = ws;
-    this.#socket = socket;
+    this.#cork = new TurnCork(socket);
     this.remoteAddress = request.socket.remoteAddress ?? '';
     this.remotePort = request.socket.remotePort ?? 0;
     this.query = url.searchParams;
@@ -185,11 +185,7 @@ export class WebSocketConnection implements Connection {
     const ws = this.#ws;
     if (ws.readyState !== ws.OPEN) return READY;
     const binary = typeof data !== 'string';
-    if (!this.#isCorked) {
-      this.#isCorked = true;
-      this.#socket.cork();
-      process.nextTick(this.#uncork);
-    }
+    this.#cork.cork();
     if (ws.bufferedAmount < WRITE_HIGH_WATER) {
       ws.send(data, { binary });
       return READY;
@@ -201,11 +197,6 @@ export class WebSocketConnection implements Connection {
     // The callback runs once this frame, and so everything before it, has gone out.
     return new Promise((resolve) => ws.send(data, { binary }, () => resolve()));
   }
-
-  #uncork = (): void => {
-    this.#isCorked = false;
-    this.#socket.uncork();
-  };
 
   pause(): void {
     this.#ws.pause();
