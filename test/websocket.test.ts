@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -282,6 +283,24 @@ describe('TLS', () => {
     await client.opened();
     client.ws.send('secure');
     await client.waitFor('Echo: secure');
+  });
+
+  test('tcp over TLS serves the same handler with the same certificate', async () => {
+    const { port } = await startServer({
+      transport: 'tcp',
+      use_ssl: true,
+      ssl_cert: join(certDir, 'cert.pem'),
+      ssl_key: join(certDir, 'key.pem'),
+    });
+    const received = new ReceivedText();
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => received.add(text));
+    await received.waitFor('> ');
+    assert.equal(socket.getPeerCertificate().subject?.CN, '127.0.0.1');
+    socket.write('over tls\r\n');
+    await received.waitFor('Echo: over tls\r\n> ');
+    socket.destroy();
   });
 
   test('a missing certificate file is a clear start-up error naming the key', async () => {
