@@ -38,6 +38,11 @@ export class EchoHandler extends LineHandler {
     await this.sendLine(\`Echo: \${command}\`);
   }
 }
+export class SlowGoodbyeHandler extends LineHandler {
+  override async onDisconnect(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+  }
+}
 export class NotAHandler {}
 export const answer = 42;
 `,
@@ -255,6 +260,20 @@ test('SIGTERM stops the servers too', async () => {
   assert.equal(await running.exited, 0);
   await client.closed;
   assert.ok(client.text().endsWith(`${SHUTDOWN_MESSAGE}\r\n`));
+});
+
+test('a second signal during a slow shutdown exits at once', async () => {
+  const config = await writeConfig('slow.yaml', TCP_CONFIG('./handlers.ts:SlowGoodbyeHandler'));
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  running.child.kill('SIGINT');
+  await client.closed;
+  const secondSignalAt = Date.now();
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 1);
+  assert.ok(Date.now() - secondSignalAt < 2000, 'exits without waiting for the shutdown to finish');
+  assert.match(running.output().stderr, /SIGINT again: exiting now/);
 });
 
 test('a stray rejected promise or an exception in a handler timer does not stop the server', async () => {

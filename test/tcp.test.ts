@@ -675,6 +675,22 @@ test('a handler that ignores backpressure is cut off instead of buffering withou
   assert.equal(server.sessions.size, 0);
 });
 
+test('stop() returns soon after the grace period even if a handler never finishes onDisconnect', async () => {
+  class StuckHandler extends EchoHandler {
+    override async onDisconnect(): Promise<void> {
+      await new Promise(() => undefined);
+    }
+  }
+  const { server, port } = await startServer(StuckHandler);
+  const client = await TestClient.connect(port);
+  await client.waitFor('> ');
+  const started = Date.now();
+  await within(server.stop(100), 3000, 'stop()');
+  assert.ok(Date.now() - started < 2500);
+  await client.closed;
+  assert.ok(await refusesConnections(port));
+});
+
 test('a flood of lines to a busy handler stops being read, then every line is handled in order', async () => {
   let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));

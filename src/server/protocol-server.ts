@@ -34,6 +34,9 @@ export interface ProtocolServerOptions {
   observer?: SessionObserver;
 }
 
+/** After the grace period, how long handlers' onDisconnect may still take before stop() returns. */
+const ON_DISCONNECT_WAIT_MS = 1000;
+
 export const CAPACITY_MESSAGE = 'Server is at maximum capacity. Please try again later.';
 export const SHUTDOWN_MESSAGE = 'Server is shutting down';
 const TOO_MANY_FROM_ADDRESS = 'Too many connections from your address. Please try again later.';
@@ -150,13 +153,14 @@ export class ProtocolServer implements ServerContext {
     const listenerClosed = this.#listener?.close();
     const sessions = [...this.#sessions];
     for (const session of sessions) void session.close(SHUTDOWN_MESSAGE);
-    let graceTimer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)));
     const allClosed = Promise.all(sessions.map((session) => session.closed));
-    await Promise.race([allClosed, graceOver]);
-    clearTimeout(graceTimer);
-    for (const session of this.#sessions) session.destroy();
-    await allClosed;
+    if (!(await settlesWithin(allClosed, graceMs))) {
+      for (const session of this.#sessions) session.destroy();
+      // The sockets are gone; a handler stuck in onDisconnect must not hold the process.
+      if (!(await settlesWithin(allClosed, ON_DISCONNECT_WAIT_MS))) {
+        this.logger.warn({ sessions: this.#sessions.size }, 'onDisconnect still running at shutdown');
+      }
+    }
     await listenerClosed;
     this.logger.info('stopped');
   }
@@ -232,5 +236,16 @@ export class ProtocolServer implements ServerContext {
       }
     };
     return { cert: await read('ssl_cert', this.config.sslCert), key: await read('ssl_key', this.config.sslKey) };
+  }
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
