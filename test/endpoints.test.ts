@@ -150,9 +150,24 @@ async function refusedOrClosedWith(transport: TransportName, port: number, messa
 for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const) {
   describe(`${transport} endpoint`, () => {
     test('welcome, prompt, echo and quit', async () => {
-      const { port } = await startServer(transport, EchoHandler, { welcome_message: 'Hello from the test' });
+      const { server, port } = await startServer(transport, EchoHandler, { welcome_message: 'Hello from the test' });
       const client = await connect(transport, port);
       await client.waitFor('Hello from the test\r\n> ');
+      const scheme = { telnet: 'telnet', tcp: 'tcp', websocket: 'ws', ws_telnet: 'ws' }[transport];
+      assert.deepEqual(
+        { ...server.info(), url: server.info().url?.replace(/\/ws(_telnet)?$/, '') },
+        {
+          name: transport,
+          transport,
+          host: '127.0.0.1',
+          port,
+          url: `${scheme}://127.0.0.1:${port}`,
+          connections: 1,
+          maxConnections: 100,
+          connectionTimeout: 300,
+          isRunning: true,
+        },
+      );
       client.send('hello');
       await client.waitFor('Echo: hello\r\n> ');
       client.send('quit');
