@@ -157,6 +157,12 @@ class TmuxPane {
   }
 }
 
+/** Waits for exactly these lines: the reply and the prompt after it arrive in separate writes. */
+const isScreen =
+  (lines: string[]) =>
+  (screen: string[]): boolean =>
+    screen.join('\n') === lines.join('\n');
+
 const TELNET_BANNER = ['Trying 127.0.0.1...', 'Connected to 127.0.0.1.', "Escape character is '^]'."];
 
 describe('netkit telnet in tmux', async () => {
@@ -195,7 +201,7 @@ describe('netkit telnet in tmux', async () => {
     assert.deepEqual(await pane.screen(), [...expected, '> abc123']);
     await pane.sendKeys('Enter');
     expected.push('> abc123', 'Echo: abc123');
-    const lines = await pane.waitForScreen('the echo', (screen) => screen.includes('Echo: abc123'));
+    const lines = await pane.waitForScreen('the echo and the prompt', isScreen([...expected, '>']));
     assert.deepEqual(lines, [...expected, '>']);
   });
 
@@ -205,7 +211,7 @@ describe('netkit telnet in tmux', async () => {
     await pane.type('o');
     await pane.sendKeys('Enter');
     expected.push('> hello', 'Echo: hello');
-    const lines = await pane.waitForScreen('Echo: hello', (screen) => screen.includes('Echo: hello'));
+    const lines = await pane.waitForScreen('Echo: hello and the prompt', isScreen([...expected, '>']));
     assert.deepEqual(lines, [...expected, '>']);
   });
 
@@ -214,7 +220,7 @@ describe('netkit telnet in tmux', async () => {
     await pane.waitForScreen('the recalled line', (screen) => screen[screen.length - 1] === '> hello');
     await pane.sendKeys('Enter');
     expected.push('> hello', 'Echo: hello');
-    const lines = await pane.waitForScreen('the second echo', (screen) => screen.length === expected.length + 1);
+    const lines = await pane.waitForScreen('the second echo and the prompt', isScreen([...expected, '>']));
     assert.deepEqual(lines, [...expected, '>']);
   });
 

@@ -111,7 +111,7 @@ export class BaseHandler {
   }
 
   /** Receives each input token in order; by default edits the line. Return false to end. */
-  receive(token: InputToken): Promise<boolean> {
+  receive(token: InputToken): boolean | Promise<boolean> {
     return this.session.editLine(token);
   }
 

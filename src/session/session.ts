@@ -204,8 +204,11 @@ export class Session {
     return this.#connection.write(mark);
   }
 
-  /** Applies one input token to the session's line editor; completed lines go to the handler. */
-  async editLine(token: InputToken): Promise<boolean> {
+  /**
+   * Applies one input token to the session's line editor; completed lines go to the handler.
+   * Synchronous unless the handler's onInterrupt runs: most keys cost no promise.
+   */
+  editLine(token: InputToken): boolean | Promise<boolean> {
     const result = this.#editor.feed(token);
     if (result.echo !== '') void this.#connection.write(this.#layer.encodeText(result.echo));
     if (result.signal !== undefined) return this.handler.onInterrupt(result.signal);
@@ -305,7 +308,13 @@ export class Session {
     while (this.#tokenHead < this.#tokens.length && !this.#isClosing) {
       const token = this.#tokens[this.#tokenHead]!;
       this.#tokenHead += 1;
-      const keepOpen = await this.#guard(() => this.handler.receive(token));
+      let keepOpen: boolean;
+      try {
+        const received = this.handler.receive(token);
+        keepOpen = (received instanceof Promise ? await received : received) !== false;
+      } catch (err) {
+        keepOpen = this.#caught(err);
+      }
       if (!keepOpen) {
         await this.close();
         break;
@@ -351,10 +360,14 @@ export class Session {
     try {
       return (await run()) !== false;
     } catch (err) {
-      if (this.#isClosing && err instanceof SessionClosedError) return false;
-      this.#fail(err);
-      return false;
+      return this.#caught(err);
     }
+  }
+
+  /** A handler error: a readLine cut short by the session's end is expected; others end it. */
+  #caught(err: unknown): false {
+    if (!(this.#isClosing && err instanceof SessionClosedError)) this.#fail(err);
+    return false;
   }
 
   #fail(err: unknown): void {
