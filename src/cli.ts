@@ -76,7 +76,8 @@ async function main(): Promise<void> {
   try {
     launch = await launchServers(config, { logger });
   } catch (err) {
-    fail(err, EXIT_SETUP);
+    // Config errors name their file already; handler and address errors name it here.
+    fail(err, EXIT_SETUP, options.config);
   }
   for (const server of launch.servers) {
     process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
@@ -147,9 +148,10 @@ function parsePort(value: string): number {
   return port;
 }
 
-function fail(err: unknown, exitCode: number): never {
+/** Reports `err` as one line (prefixed by the file it concerns, if any) and exits. */
+function fail(err: unknown, exitCode: number, file?: string): never {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`server-launcher: ${message}\n`);
+  process.stderr.write(`server-launcher: ${file === undefined ? '' : `${file}: `}${message}\n`);
   if (options.verbose >= 2 && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   if (!(err instanceof ProtocolServerError)) logger.debug({ err }, 'unexpected error');
   process.exit(exitCode);

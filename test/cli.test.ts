@@ -420,7 +420,9 @@ test('a handler module that does not compile is named', async () => {
 
 test('a missing export lists what the module exports', async () => {
   const config = await writeConfig('noexport.yaml', TCP_CONFIG('./handlers.ts:EchoHandlr'));
-  assertSetupError(await runCli(['-c', config]), 'no export named EchoHandlr', 'EchoHandler');
+  const result = await runCli(['-c', config]);
+  assertSetupError(result, 'no export named EchoHandlr', 'EchoHandler');
+  assert.match(result.stderr, /^server-launcher: \S*noexport\.yaml: handler_class: /);
 });
 
 test('an export that is not a handler class is refused', async () => {
