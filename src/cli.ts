@@ -3,7 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 
-import { loadConfig } from './config/load.js';
+import { parseConfigDocument, readConfigFile } from './config/load.js';
 import { TRANSPORTS, parseConfig } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
@@ -110,7 +110,6 @@ async function main(): Promise<void> {
 }
 
 async function buildConfig(): Promise<Config> {
-  const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
   if (options.config !== undefined && handlerArgument !== undefined) {
     throw new ProtocolServerError('give either a handler (module:Export) or --config, not both');
   }
@@ -126,20 +125,33 @@ async function buildConfig(): Promise<Config> {
     };
     return parseConfig(raw, process.cwd());
   }
-  const config = await loadConfig(options.config);
+  const document = await readConfigFile(options.config);
+  // Flags go into the document before validation, so that defaults follow them (ws_path of --transport).
+  return parseConfigDocument({ ...document, raw: withFlags(document.raw, options.config) });
+}
+
+/** `raw` with the --host, --port and --transport given on the command line written into each server. */
+function withFlags(raw: unknown, file: string): unknown {
+  const flags: Record<string, unknown> = {};
+  for (const flag of ['host', 'port', 'transport'] as const) {
+    if (program.getOptionValueSource(flag) === 'cli') flags[flag] = options[flag];
+  }
+  if (Object.keys(flags).length === 0 || !isMapping(raw)) return raw;
+  if (!('servers' in raw)) return { ...raw, ...flags };
+  // A servers: map that is not a mapping is left for parseConfig to report.
+  if (!isMapping(raw.servers)) return raw;
+  const sections = Object.entries(raw.servers);
   for (const flag of ['port', 'transport'] as const) {
-    if (given(flag) && config.servers.length > 1) {
-      throw new ProtocolServerError(
-        `--${flag} applies to a config with one server; ${options.config} has ${config.servers.length}`,
-      );
+    if (flag in flags && sections.length > 1) {
+      throw new ProtocolServerError(`--${flag} applies to a config with one server; ${file} has ${sections.length}`);
     }
   }
-  for (const server of config.servers) {
-    if (given('host')) server.host = options.host;
-    if (given('port')) server.port = options.port;
-    if (given('transport')) server.transport = options.transport as Config['servers'][number]['transport'];
-  }
-  return config;
+  const servers = sections.map(([name, section]) => [name, isMapping(section) ? { ...section, ...flags } : section]);
+  return { ...raw, servers: Object.fromEntries(servers) };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function parsePort(value: string): number {

@@ -33,3 +33,12 @@ export class SessionClosedError extends ProtocolServerError {
     super(message);
   }
 }
+
+/** A readLine whose `timeoutMs` passed before the user entered a line. */
+export class ReadLineTimeoutError extends ProtocolServerError {
+  override readonly code: string = 'ERR_READLINE_TIMEOUT';
+
+  constructor(readonly timeoutMs: number) {
+    super(`No line was entered within ${timeoutMs} ms`);
+  }
+}

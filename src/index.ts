@@ -4,14 +4,25 @@ export { BaseHandler, isHandlerClass } from './handlers/base-handler.js';
 export { LineHandler } from './handlers/line-handler.js';
 export { CharacterHandler } from './handlers/character-handler.js';
 export { TelnetHandler } from './handlers/telnet-handler.js';
-export { Session } from './session/session.js';
-export type { HandlerClass, ReadLineOptions, ServerContext, SessionObserver } from './session/session.js';
+export type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './session/handle.js';
 export type { InputMode, TerminalInfo } from './session/layer.js';
 export type { InputToken, KeyName } from './session/key-reader.js';
+export { InProcessHub } from './hub/hub.js';
+export type { Application, HubMember, SessionFilter, SessionHub } from './hub/hub.js';
+export { SessionEvents } from './hub/events.js';
+export type {
+  RefusalReason,
+  SessionEndReason,
+  SessionEventListener,
+  SessionEventMap,
+  SessionEventType,
+  SessionInfo,
+  TerminalSummary,
+} from './hub/events.js';
 export { ProtocolServer, CAPACITY_MESSAGE, SHUTDOWN_MESSAGE } from './server/protocol-server.js';
 export type { ProtocolServerOptions, ServerInfo } from './server/protocol-server.js';
 export { launchServers } from './server/launcher.js';
-export type { Launch } from './server/launcher.js';
+export type { Launch, LaunchOptions } from './server/launcher.js';
 export { loadHandlerClass } from './server/handler-loader.js';
 export { loadConfig } from './config/load.js';
 export { parseConfig, TRANSPORTS } from './config/schema.js';

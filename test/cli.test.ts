@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
+import { WebSocket } from 'ws';
+
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
@@ -155,6 +157,22 @@ function startServing(command: string, args: string[], servers = 1, cwd = dir): 
       clearTimeout(timer);
       reject(new Error(`exited with ${code} before listening; stdout ${stdout}; stderr ${stderr}`));
     });
+  });
+}
+
+/** Opens a WebSocket to `url`: resolves with "open", or with the HTTP status that refused the upgrade. */
+function tryWebSocket(url: string): Promise<'open' | number> {
+  return new Promise((resolveTry, reject) => {
+    const socket = new WebSocket(url);
+    socket.once('open', () => {
+      socket.terminate();
+      resolveTry('open');
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      socket.terminate();
+      resolveTry(response.statusCode ?? 0);
+    });
+    socket.once('error', reject);
   });
 }
 
@@ -394,7 +412,7 @@ test('a bad transport lists the valid ones, in the file and as a flag', async ()
   );
   assertSetupError(
     await runCli(['-c', config]),
-    'servers.telnet.transport: "carrier-pigeon" is not one of telnet, tcp, websocket, ws_telnet',
+    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, got "carrier-pigeon"',
   );
   assertSetupError(
     await runCli(['./handlers.ts:EchoHandler', '--transport', 'carrier-pigeon']),
@@ -501,4 +519,82 @@ test('--port with a config of several servers is refused', async () => {
     'servers:\n  a:\n    handler_class: ./handlers.ts:EchoHandler\n  b:\n    handler_class: ./handlers.ts:EchoHandler\n    port: 9000\n',
   );
   assertSetupError(await runCli(['-c', config, '--port', '0']), '--port applies to a config with one server');
+});
+
+const TELNET_CONFIG = 'transport: telnet\nhost: 127.0.0.1\nport: 0\nhandler_class: ./handlers.ts:EchoHandler\n';
+
+test('--transport ws_telnet on a one-server telnet file serves on the ws_telnet default path', async () => {
+  const config = await writeConfig('to-ws-telnet.yaml', TELNET_CONFIG);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet']);
+  assert.match(
+    running.output().stdout,
+    /^ws_telnet: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/ws_telnet\n$/,
+  );
+  const port = running.ports.get('ws_telnet')!;
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${port}/ws_telnet`), 'open');
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${port}/ws`), 404);
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('--transport websocket on a one-server telnet file serves on /ws', async () => {
+  const config = await writeConfig('to-websocket.yaml', TELNET_CONFIG);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'websocket']);
+  assert.match(running.output().stdout, /^websocket: websocket server listening on ws:\/\/127\.0\.0\.1:\d+\/ws\n$/);
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('websocket')!}/ws`), 'open');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('--transport keeps a ws_path the file gives', async () => {
+  const config = await writeConfig('own-path.yaml', `${TELNET_CONFIG}ws_path: /term\n`);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet']);
+  assert.match(running.output().stdout, /^ws_telnet: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/term\n$/);
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('ws_telnet')!}/term`), 'open');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('--port replaces the port of a one-server file before it is checked', async () => {
+  const config = await writeConfig(
+    'bad-port.yaml',
+    TCP_CONFIG('./handlers.ts:EchoHandler').replace('port: 0', 'port: -1'),
+  );
+  assertSetupError(await runCli(['-c', config]), `${config}: port: expected a whole number from 0 to 65535, got -1`);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0']);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('a config error with flags given still names the file', async () => {
+  const config = await writeConfig('typo-flags.yaml', `${TELNET_CONFIG}max_conections: 5\n`);
+  assertSetupError(
+    await runCli(['-c', config, '--transport', 'ws_telnet', '--host', '127.0.0.1']),
+    `${config}: max_conections: unknown key (did you mean max_connections?)`,
+  );
+});
+
+test('--transport with a config of several servers is refused', async () => {
+  const config = await writeConfig(
+    'two-transports.yaml',
+    'servers:\n  a:\n    handler_class: ./handlers.ts:EchoHandler\n  b:\n    handler_class: ./handlers.ts:EchoHandler\n    port: 9000\n',
+  );
+  assertSetupError(
+    await runCli(['-c', config, '--transport', 'tcp']),
+    `--transport applies to a config with one server; ${config} has 2`,
+  );
+});
+
+test('--port and --transport apply to the one server of a servers: map', async () => {
+  const config = await writeConfig(
+    'one-in-map.yaml',
+    'servers:\n  game:\n    host: 127.0.0.1\n    port: 8023\n    handler_class: ./handlers.ts:EchoHandler\n',
+  );
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0', '--transport', 'ws_telnet']);
+  assert.match(running.output().stdout, /^game: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/ws_telnet\n$/);
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('game')!}/ws_telnet`), 'open');
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
 });

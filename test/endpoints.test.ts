@@ -136,15 +136,20 @@ async function connect(transport: TransportName, port: number): Promise<Client> 
   return client;
 }
 
-async function refusedOrClosedWith(transport: TransportName, port: number, message: string): Promise<void> {
-  // TCP transports say why in plain text; WebSocket ones refuse at the handshake with HTTP 503.
+async function refusedOrClosedWith(
+  transport: TransportName,
+  port: number,
+  message: string,
+  httpStatus: number,
+): Promise<void> {
+  // TCP transports say why in plain text; WebSocket ones refuse at the handshake with an HTTP status.
   if (transport === 'tcp' || transport === 'telnet') {
     const client = await connect(transport, port);
     await client.waitFor(message);
     await client.closed;
     return;
   }
-  await assert.rejects(connect(transport, port), /HTTP 503/);
+  await assert.rejects(connect(transport, port), new RegExp(`HTTP ${httpStatus}`));
 }
 
 for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const) {
@@ -187,7 +192,7 @@ for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const) {
       const { port } = await startServer(transport, EchoHandler, { max_connections: 1 });
       const first = await connect(transport, port);
       await first.waitFor('> ');
-      await refusedOrClosedWith(transport, port, 'Server is at maximum capacity');
+      await refusedOrClosedWith(transport, port, 'Server is at maximum capacity', 503);
       first.send('still here');
       await first.waitFor('Echo: still here');
     });
@@ -196,7 +201,7 @@ for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const) {
       const { server, port } = await startServer(transport, EchoHandler, { max_connections_per_ip: 1 });
       const first = await connect(transport, port);
       await first.waitFor('> ');
-      await refusedOrClosedWith(transport, port, 'Too many connections from your address');
+      await refusedOrClosedWith(transport, port, 'Too many connections from your address', 429);
       first.send('quit');
       await first.closed;
       await until(() => server.sessions.size === 0, 'the first session to end');

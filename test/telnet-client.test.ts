@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 
 import { ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
-import type { Session } from '../src/index.js';
+import type { SessionHandle } from '../src/index.js';
 
 const run = promisify(execFile);
 const WELCOME = 'Welcome to the Telnet Server!';
@@ -169,7 +169,7 @@ describe('netkit telnet in tmux', async () => {
   const skip = await skipWithout(['telnet', 'tmux']);
   const pane = new TmuxPane();
   let server: ProtocolServer;
-  let session: Session;
+  let session: SessionHandle;
   /** What the screen must show so far, line by line: nothing else, nothing twice. */
   const expected = [...TELNET_BANNER, WELCOME];
 

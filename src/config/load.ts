@@ -8,8 +8,23 @@ import { ConfigError } from '../errors.js';
 import { parseConfig } from './schema.js';
 import type { Config } from './schema.js';
 
+/** A config file parsed as YAML but not yet validated, so that callers can adjust it first. */
+export interface ConfigDocument {
+  /** The file as the user named it, for error messages. */
+  file: string;
+  /** The YAML document: anything but null (an empty file is refused). */
+  raw: unknown;
+  /** The file's folder, which relative paths inside it resolve against. */
+  baseDir: string;
+}
+
 /** Loads and validates `file`; relative paths inside resolve against the file's folder. */
 export async function loadConfig(file: string): Promise<Config> {
+  return parseConfigDocument(await readConfigFile(file));
+}
+
+/** Reads `file` and parses its YAML; throws ConfigError naming the file (and line) on failure. */
+export async function readConfigFile(file: string): Promise<ConfigDocument> {
   const path = resolve(file);
   let text: string;
   try {
@@ -31,10 +46,15 @@ export async function loadConfig(file: string): Promise<Config> {
     throw err;
   }
   if (raw === null || raw === undefined) throw new ConfigError(`${file}: config file is empty`);
+  return { file, raw, baseDir: dirname(path) };
+}
+
+/** Validates a document from readConfigFile; a ConfigError names the document's file. */
+export function parseConfigDocument(document: ConfigDocument): Config {
   try {
-    return parseConfig(raw, dirname(path));
+    return parseConfig(document.raw, document.baseDir);
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
+    if (err instanceof ConfigError) throw new ConfigError(`${document.file}: ${err.message}`);
     throw err;
   }
 }

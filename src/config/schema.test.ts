@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ConfigError } from '../errors.js';
-import { parseConfig } from './schema.js';
+import { SERVER_KEYS, parseConfig } from './schema.js';
 
 const HANDLER = './handler.ts:EchoHandler';
 
@@ -171,7 +171,10 @@ test('ping_timeout defaults to ping_interval when the interval is shorter than 1
 
 test('an unknown transport lists the known ones', () => {
   const message = configErrorOf({ servers: { telnet: { handler_class: HANDLER, transport: 'carrier-pigeon' } } });
-  assert.equal(message, 'servers.telnet.transport: "carrier-pigeon" is not one of telnet, tcp, websocket, ws_telnet');
+  assert.equal(
+    message,
+    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, got "carrier-pigeon"',
+  );
 });
 
 test('a misspelt key names the key it resembles', () => {
@@ -201,33 +204,226 @@ test('an unknown key far from every known one gets no suggestion', () => {
   assert.equal(configErrorOf({ handler_class: HANDLER, colour: 'blue' }), 'colour: unknown key');
 });
 
-test('a missing handler_class is named', () => {
-  assert.equal(configErrorOf({ port: 8023 }), 'handler_class: missing, expected a string');
+test('a missing handler_class is named with the form it takes', () => {
+  assert.equal(
+    configErrorOf({ port: 8023 }),
+    'handler_class: missing, expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler"',
+  );
   assert.equal(
     configErrorOf({ servers: { tcp: { transport: 'tcp' } } }),
-    'servers.tcp.handler_class: missing, expected a string',
+    'servers.tcp.handler_class: missing, expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler"',
   );
 });
 
 test('a handler_class without an export name shows the expected form', () => {
   assert.equal(
     configErrorOf({ handler_class: './handler.ts' }),
-    'handler_class: "./handler.ts" is not a "<module>:<ExportName>" reference such as "./handler.ts:EchoHandler"',
+    'handler_class: expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler", got "./handler.ts"',
   );
 });
 
-test('a port that is not a number shows what was given', () => {
+/** One server named `name` with a valid handler and `settings`, in the servers: form. */
+function server(name: string, settings: Record<string, unknown>): unknown {
+  return { servers: { [name]: { handler_class: HANDLER, ...settings } } };
+}
+
+// Every kind of issue the schema can raise, each as the one line the user reads.
+const ERRORS: [kind: string, raw: unknown, message: string][] = [
+  [
+    'too_small: port below 0',
+    server('telnet', { port: -1 }),
+    'servers.telnet.port: expected a whole number from 0 to 65535, got -1',
+  ],
+  [
+    'too_small: max_connections below 1',
+    server('telnet', { max_connections: 0 }),
+    'servers.telnet.max_connections: expected a whole number of at least 1, got 0',
+  ],
+  [
+    'too_small: max_connections_per_ip below 0',
+    { handler_class: HANDLER, max_connections_per_ip: -1 },
+    'max_connections_per_ip: expected a whole number of at least 0, got -1',
+  ],
+  [
+    'too_small: negative seconds',
+    { handler_class: HANDLER, connection_timeout: -5 },
+    'connection_timeout: expected a number of seconds (0 or more), got -5',
+  ],
+  [
+    'too_small: ping_timeout of 0',
+    { handler_class: HANDLER, ping_timeout: 0 },
+    'ping_timeout: expected a number of seconds greater than 0, got 0',
+  ],
+  [
+    'too_small: max_line_length below 1',
+    { handler_class: HANDLER, max_line_length: 0 },
+    'max_line_length: expected a whole number from 1 to 1000000, got 0',
+  ],
+  ['too_small: empty host', { handler_class: HANDLER, host: '' }, 'host: expected a host name or IP address, got ""'],
+  [
+    'too_small: empty origin in a list',
+    server('web', { allow_origins: ['https://example.com', ''] }),
+    'servers.web.allow_origins[1]: expected an origin such as "https://example.com", or "*", got ""',
+  ],
+  [
+    'too_big: port above 65535',
+    { handler_class: HANDLER, port: 70000 },
+    'port: expected a whole number from 0 to 65535, got 70000',
+  ],
+  [
+    'too_big: max_message_size above 64 MiB',
+    { handler_class: HANDLER, max_message_size: 64 * 1024 * 1024 + 1 },
+    'max_message_size: expected a whole number from 1 to 67108864, got 67108865',
+  ],
+  [
+    'too_big: max_line_length above a million',
+    { handler_class: HANDLER, max_line_length: 2_000_000 },
+    'max_line_length: expected a whole number from 1 to 1000000, got 2000000',
+  ],
+  [
+    'invalid_type: number given text',
+    server('tcp', { port: 'eighty' }),
+    'servers.tcp.port: expected a whole number from 0 to 65535, got "eighty"',
+  ],
+  [
+    'invalid_type: whole number given a fraction',
+    { handler_class: HANDLER, port: 80.5 },
+    'port: expected a whole number from 0 to 65535, got 80.5',
+  ],
+  [
+    "invalid_type: number given YAML's .inf",
+    { handler_class: HANDLER, ping_interval: Infinity },
+    'ping_interval: expected a number of seconds (0 or more), got Infinity',
+  ],
+  [
+    'invalid_type: number given null (a key with no value)',
+    { handler_class: HANDLER, max_connections: null },
+    'max_connections: expected a whole number of at least 1, got null',
+  ],
+  [
+    'invalid_type: handler_class given a number',
+    { handler_class: 5 },
+    'handler_class: expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler", got 5',
+  ],
+  [
+    'invalid_type: boolean given text',
+    { handler_class: HANDLER, use_ssl: 'yes' },
+    'use_ssl: expected true or false, got "yes"',
+  ],
+  [
+    'invalid_type: list given text',
+    server('web', { allow_origins: 'x' }),
+    'servers.web.allow_origins: expected a list of origins (strings), got "x"',
+  ],
+  [
+    'invalid_type: origin given a number',
+    { handler_class: HANDLER, allow_origins: [5] },
+    'allow_origins[0]: expected an origin such as "https://example.com", or "*", got 5',
+  ],
+  [
+    'invalid_type: optional text given a number',
+    { handler_class: HANDLER, welcome_message: 5 },
+    'welcome_message: expected text (or null for none), got 5',
+  ],
+  [
+    'invalid_type: file path given a list',
+    { handler_class: HANDLER, ssl_cert: ['a.pem'] },
+    'ssl_cert: expected the path of a PEM certificate file, got a list ["a.pem"]',
+  ],
+  [
+    'invalid_type: key path given true',
+    { handler_class: HANDLER, ssl_key: true },
+    'ssl_key: expected the path of a PEM private key file, got true',
+  ],
+  [
+    'invalid_type: path given a number',
+    { handler_class: HANDLER, monitor_path: 8 },
+    'monitor_path: expected a path starting with "/", got 8',
+  ],
+  [
+    'invalid_type: server section given null',
+    { servers: { tcp: null } },
+    'servers.tcp: expected a mapping of server settings, got null',
+  ],
+  [
+    'invalid_type: servers given a list',
+    { servers: ['telnet'] },
+    'servers: expected a mapping of server names to their settings, got a list ["telnet"]',
+  ],
+  [
+    'invalid_value: unknown transport',
+    server('telnet', { transport: 'carrier-pigeon' }),
+    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, got "carrier-pigeon"',
+  ],
+  [
+    'invalid_value: transport given a number',
+    { handler_class: HANDLER, transport: 23 },
+    'transport: expected one of telnet, tcp, websocket, ws_telnet, got 23',
+  ],
+  [
+    'invalid_format: handler_class without an export',
+    server('telnet', { handler_class: 'foo' }),
+    'servers.telnet.handler_class: expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler", got "foo"',
+  ],
+  [
+    'invalid_format: ws_path without a leading slash',
+    server('web', { ws_path: 'ws' }),
+    'servers.web.ws_path: expected a path starting with "/", got "ws"',
+  ],
+  [
+    'invalid_format: monitor_path without a leading slash',
+    { handler_class: HANDLER, monitor_path: 'monitor' },
+    'monitor_path: expected a path starting with "/", got "monitor"',
+  ],
+  ['custom: an empty servers map', { servers: {} }, 'servers: expected at least one server, got an empty mapping'],
+  [
+    'unrecognized_keys: a misspelt key',
+    server('telnet', { max_conections: 5 }),
+    'servers.telnet.max_conections: unknown key (did you mean max_connections?)',
+  ],
+  [
+    'missing: a required key',
+    { servers: { tcp: { transport: 'tcp' } } },
+    'servers.tcp.handler_class: missing, expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler"',
+  ],
+];
+
+for (const [kind, raw, message] of ERRORS) {
+  test(`error message for ${kind}`, () => {
+    assert.equal(configErrorOf(raw), message);
+  });
+}
+
+test('every key answers a value of the wrong kind by saying what it expects', () => {
+  for (const key of SERVER_KEYS) {
+    const raw = { handler_class: HANDLER, [key]: { x: 1 } };
+    const message = configErrorOf(raw);
+    assert.match(message, new RegExp(`^${key}: expected .+, got a mapping \\{"x":1\\}$`));
+    // zod's own wording ("Invalid input: expected number, received object") must not show through.
+    assert.doesNotMatch(message, /invalid|received|Expected/);
+  }
+});
+
+test('an empty ssl_cert, ssl_key or welcome_message means not set', () => {
+  const [server] = parseConfig(
+    { handler_class: HANDLER, transport: 'websocket', use_ssl: false, ssl_cert: '', ssl_key: '', welcome_message: '' },
+    '/srv',
+  ).servers;
+  assert.equal(server!.sslCert, undefined);
+  assert.equal(server!.sslKey, undefined);
+  assert.equal(server!.welcomeMessage, undefined);
+});
+
+test('use_ssl with an empty ssl_cert is refused like one left out', () => {
   assert.equal(
-    configErrorOf({ servers: { tcp: { handler_class: HANDLER, port: 'eighty' } } }),
-    'servers.tcp.port: expected a number, got "eighty"',
+    configErrorOf({ handler_class: HANDLER, use_ssl: true, ssl_cert: '', ssl_key: 'key.pem' }),
+    'use_ssl: true needs both ssl_cert and ssl_key',
   );
-  assert.equal(configErrorOf({ handler_class: HANDLER, port: 80.5 }), 'port: expected an integer, got 80.5');
-  assert.equal(configErrorOf({ handler_class: HANDLER, port: 70000 }), 'port: 70000 is too large (maximum 65535)');
-  assert.equal(configErrorOf({ handler_class: HANDLER, port: -1 }), 'port: -1 is too small (minimum 0)');
 });
 
-test('a flag that is not a boolean says so in YAML terms', () => {
-  assert.equal(configErrorOf({ handler_class: HANDLER, use_ssl: 'yes' }), 'use_ssl: expected true or false, got "yes"');
+test('a ws_telnet server keeps the ws_path it is given', () => {
+  const [server] = parseConfig({ handler_class: HANDLER, transport: 'ws_telnet', ws_path: '/ws' }, '/srv').servers;
+  assert.equal(server!.wsPath, '/ws');
 });
 
 test('use_ssl without a certificate and key is refused', () => {
@@ -277,8 +473,11 @@ test('the same port on two specific addresses, or port 0 twice, is allowed', () 
 });
 
 test('an empty servers map and a file that is not a mapping are refused', () => {
-  assert.equal(configErrorOf({ servers: {} }), 'servers: needs at least one server');
-  assert.equal(configErrorOf({ servers: { tcp: null } }), 'servers.tcp: expected a mapping, got null');
+  assert.equal(configErrorOf({ servers: {} }), 'servers: expected at least one server, got an empty mapping');
+  assert.equal(
+    configErrorOf({ servers: { tcp: null } }),
+    'servers.tcp: expected a mapping of server settings, got null',
+  );
   assert.equal(configErrorOf(null), 'config must be a mapping of settings, got null');
   assert.equal(configErrorOf(['tcp']), 'config must be a mapping of settings, got a list ["tcp"]');
 });

@@ -52,49 +52,53 @@ export interface Config {
   servers: ServerConfig[];
 }
 
-const seconds = z.number().min(0);
+const HANDLER_REFERENCE = '"<module>:<ExportName>", e.g. "./handler.ts:EchoHandler"';
+const ORIGIN = 'an origin such as "https://example.com", or "*"';
+
 const DEFAULT_PING_TIMEOUT = 10;
 /** Hosts that bind every address, so they clash with any other host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
+// Each schema carries, in words, what its key accepts: every error about the key quotes it.
 const serverShape = {
-  host: z.string().min(1).default('0.0.0.0'),
-  port: z.number().int().min(0).max(65535).default(8023),
-  transport: z.enum(TRANSPORTS).default('telnet'),
-  handler_class: z
-    .string()
-    .regex(/^[^:]+:[A-Za-z_$][\w$]*$/, 'a "<module>:<ExportName>" reference such as "./handler.ts:EchoHandler"'),
-  max_connections: z.number().int().min(1).default(100),
-  max_connections_per_ip: z.number().int().min(0).default(0),
-  connection_timeout: seconds.default(300),
-  welcome_message: z.string().nullable().optional(),
-  ws_path: z.string().startsWith('/', 'a path starting with "/"').optional(),
-  allow_origins: z.array(z.string().min(1)).default(['*']),
-  require_origin: z.boolean().default(false),
-  use_ssl: z.boolean().default(false),
-  ssl_cert: z.string().min(1).nullable().optional(),
-  ssl_key: z.string().min(1).nullable().optional(),
-  ping_interval: seconds.default(30),
+  host: z
+    .string({ error: 'a host name or IP address' })
+    .min(1, { error: 'a host name or IP address' })
+    .default('0.0.0.0'),
+  port: wholeNumber(0, 65535).default(8023),
+  transport: z.enum(TRANSPORTS, { error: `one of ${TRANSPORTS.join(', ')}` }).default('telnet'),
+  handler_class: z.string({ error: HANDLER_REFERENCE }).regex(/^[^:]+:[A-Za-z_$][\w$]*$/, { error: HANDLER_REFERENCE }),
+  max_connections: wholeNumber(1).default(100),
+  max_connections_per_ip: wholeNumber(0).default(0),
+  connection_timeout: seconds().default(300),
+  welcome_message: optionalText('text (or null for none)'),
+  ws_path: urlPath().optional(),
+  allow_origins: z
+    .array(z.string({ error: ORIGIN }).min(1, { error: ORIGIN }), { error: 'a list of origins (strings)' })
+    .default(['*']),
+  require_origin: flag().default(false),
+  use_ssl: flag().default(false),
+  ssl_cert: optionalText('the path of a PEM certificate file'),
+  ssl_key: optionalText('the path of a PEM private key file'),
+  ping_interval: seconds().default(30),
   // Defaults to 10 s, or ping_interval when that is shorter (see toServerConfig).
-  ping_timeout: z.number().positive().optional(),
-  enable_monitoring: z.boolean().default(false),
-  monitor_path: z.string().startsWith('/', 'a path starting with "/"').default('/monitor'),
-  max_line_length: z.number().int().min(1).max(1_000_000).default(4096),
-  max_message_size: z
-    .number()
-    .int()
-    .min(1)
-    .max(64 * 1024 * 1024)
-    .default(1024 * 1024),
-  web_client: z.boolean().default(false),
-  keepalive_interval: seconds.default(0),
+  ping_timeout: z
+    .number({ error: 'a number of seconds greater than 0' })
+    .positive({ error: 'a number of seconds greater than 0' })
+    .optional(),
+  enable_monitoring: flag().default(false),
+  monitor_path: urlPath().default('/monitor'),
+  max_line_length: wholeNumber(1, 1_000_000).default(4096),
+  max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
+  web_client: flag().default(false),
+  keepalive_interval: seconds().default(0),
 };
 
-const serverSchema = z.strictObject(serverShape);
+const serverSchema = z.strictObject(serverShape, { error: 'a mapping of server settings' });
 const multiSchema = z.strictObject({
   servers: z
-    .record(z.string(), serverSchema)
-    .refine((servers) => Object.keys(servers).length > 0, 'needs at least one server'),
+    .record(z.string(), serverSchema, { error: 'a mapping of server names to their settings' })
+    .refine((servers) => Object.keys(servers).length > 0, { error: 'at least one server' }),
 });
 
 /** Every key a server section accepts, for "did you mean" hints. */
@@ -145,13 +149,13 @@ function toServerConfig(
     maxConnections: section.max_connections,
     maxConnectionsPerIp: section.max_connections_per_ip,
     connectionTimeout: section.connection_timeout,
-    welcomeMessage: section.welcome_message ?? undefined,
+    welcomeMessage: section.welcome_message,
     wsPath: section.ws_path ?? (section.transport === 'ws_telnet' ? '/ws_telnet' : '/ws'),
     allowOrigins: section.allow_origins,
     requireOrigin: section.require_origin,
     useSsl: section.use_ssl,
-    sslCert: section.ssl_cert ?? undefined,
-    sslKey: section.ssl_key ?? undefined,
+    sslCert: section.ssl_cert,
+    sslKey: section.ssl_key,
     pingInterval: section.ping_interval,
     pingTimeout,
     enableMonitoring: section.enable_monitoring,
@@ -188,37 +192,28 @@ export function keyPath(config: ServerConfig, key: string): string {
   return `${config.keyPrefix}${key}`;
 }
 
-/** The first problem zod found, as one line naming the key path. */
+/** The first problem zod found, as one line naming the key path and what it expects. */
 function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
   // A misspelt key also makes the intended key look missing: name the misspelling.
   const issue = error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? error.issues[0]!;
-  const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
+    const path = issue.path.map(String);
     const key = issue.keys[0]!;
     const where = [...path, key].join('.');
     const known = path.length === 0 && !('servers' in (raw as object)) ? [...SERVER_KEYS, 'servers'] : SERVER_KEYS;
     const suggestion = closest(key, path.length === 0 && 'servers' in (raw as object) ? ['servers'] : known);
     return new ConfigError(`${where}: unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`);
   }
-  const where = path.join('.') || '(top level)';
+  // Every schema above gives its issues the words of what it expects, whatever the issue kind.
+  const where = formatPath(issue.path) || '(top level)';
   const input = valueAt(raw, issue.path);
-  if (input === undefined && issue.code === 'invalid_type') {
-    return new ConfigError(`${where}: missing, expected ${article(issue.expected)}`);
-  }
-  switch (issue.code) {
-    case 'invalid_value':
-      return new ConfigError(`${where}: ${describe(input)} is not one of ${issue.values.map(String).join(', ')}`);
-    case 'invalid_type':
-      return new ConfigError(`${where}: expected ${article(issue.expected)}, got ${describe(input)}`);
-    case 'too_small':
-      return new ConfigError(`${where}: ${describe(input)} is too small (minimum ${String(issue.minimum)})`);
-    case 'too_big':
-      return new ConfigError(`${where}: ${describe(input)} is too large (maximum ${String(issue.maximum)})`);
-    case 'invalid_format':
-      return new ConfigError(`${where}: ${describe(input)} is not ${issue.message}`);
-    default:
-      return new ConfigError(`${where}: ${issue.message}`);
-  }
+  if (input === undefined) return new ConfigError(`${where}: missing, expected ${issue.message}`);
+  return new ConfigError(`${where}: expected ${issue.message}, got ${describe(input)}`);
+}
+
+/** "servers.web.allow_origins[1]" from zod's ["servers", "web", "allow_origins", 1]. */
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
 }
 
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
@@ -230,22 +225,15 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-/** Zod's type names as a YAML user knows them. */
-const TYPE_NAMES: Record<string, string> = {
-  int: 'an integer',
-  record: 'a mapping',
-  object: 'a mapping',
-  array: 'a list',
-  boolean: 'true or false',
-};
-
-function article(expected: string): string {
-  return TYPE_NAMES[expected] ?? (/^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`);
-}
-
+/** A value as the user wrote it in YAML. */
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return `a list ${JSON.stringify(value)}`;
+  // JSON would turn YAML's .inf and .nan into null.
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list ${JSON.stringify(value)}`;
+  if (value !== null && typeof value === 'object') {
+    return Object.keys(value).length === 0 ? 'an empty mapping' : `a mapping ${JSON.stringify(value)}`;
+  }
   return JSON.stringify(value) ?? String(value);
 }
 
@@ -274,4 +262,33 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
+}
+
+function wholeNumber(min: number, max?: number): z.ZodNumber {
+  const error = max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
+  const schema = z.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? schema : schema.max(max, { error });
+}
+
+function seconds(): z.ZodNumber {
+  const error = 'a number of seconds (0 or more)';
+  return z.number({ error }).min(0, { error });
+}
+
+function flag(): z.ZodBoolean {
+  return z.boolean({ error: 'true or false' });
+}
+
+function urlPath(): z.ZodString {
+  const error = 'a path starting with "/"';
+  return z.string({ error }).startsWith('/', { error });
+}
+
+/** Optional text in which "" and null mean "not set", as the original package's samples write it. */
+function optionalText(expected: string) {
+  return z
+    .string({ error: expected })
+    .nullable()
+    .optional()
+    .transform((value) => (value === '' || value === null ? undefined : value));
 }

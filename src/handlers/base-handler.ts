@@ -1,7 +1,11 @@
 // BaseHandler: the hooks and helpers every handler has, whatever transport carries it.
+import type { TransportName } from '../config/schema.js';
+import type { Application } from '../hub/hub.js';
+import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from '../session/handle.js';
 import type { InputToken } from '../session/key-reader.js';
 import type { InputMode, TerminalInfo } from '../session/layer.js';
-import type { HandlerClass, ReadLineOptions, ServerContext, Session } from '../session/session.js';
+import { EDIT_LINE } from '../session/session.js';
+import type { EditableSession } from '../session/session.js';
 
 /** Marks handler classes, so that a class from another copy of this package is still accepted. */
 export const HANDLER_BRAND: unique symbol = Symbol.for('chuk-protocol-server.handler') as never;
@@ -21,9 +25,9 @@ export class BaseHandler {
   /** Text shown by showPrompt(). */
   prompt = '> ';
 
-  constructor(protected readonly session: Session) {}
+  constructor(protected readonly session: SessionHandle) {}
 
-  /** The session's id, unique within the process. */
+  /** The session's id: random, unique beyond this process. */
   get sessionId(): string {
     return this.session.id;
   }
@@ -33,13 +37,23 @@ export class BaseHandler {
   }
 
   /** The configured transport: "telnet", "tcp", "websocket" or "ws_telnet". */
-  get transport(): string {
+  get transport(): TransportName {
     return this.session.transport;
   }
 
-  /** The server running this session: its other sessions and broadcast. */
+  /** The configured server this session came in through, and its own sessions. */
   get server(): ServerContext {
     return this.session.server;
+  }
+
+  /** The whole application: every session of every server of the launch, broadcast, messages. */
+  get app(): Application {
+    return this.session.app;
+  }
+
+  /** Aborts when this session ends: hand it to timers and requests that should stop with it. */
+  get signal(): AbortSignal {
+    return this.session.signal;
   }
 
   get welcomeMessage(): string | undefined {
@@ -112,7 +126,7 @@ export class BaseHandler {
 
   /** Receives each input token in order; by default edits the line. Return false to end. */
   receive(token: InputToken): boolean | Promise<boolean> {
-    return this.session.editLine(token);
+    return (this.session as EditableSession)[EDIT_LINE](token);
   }
 
   /** Handles one complete line. Return false to end the session. */

@@ -1,6 +1,8 @@
 // CharacterHandler: a handler that sees every keystroke, with default line editing.
 import { KeyReader } from '../session/key-reader.js';
 import type { InputToken } from '../session/key-reader.js';
+import { EDIT_LINE } from '../session/session.js';
+import type { EditableSession } from '../session/session.js';
 import { BaseHandler } from './base-handler.js';
 
 /** The characters processCharacter receives for keys that are not text. */
@@ -29,7 +31,7 @@ export class CharacterHandler extends BaseHandler {
   /** The built-in editing: echo, Backspace, Ctrl-U/W, arrows and history, Enter submits. */
   async defaultProcessCharacter(character: string): Promise<boolean> {
     for (const token of tokensOf(character)) {
-      if (!(await this.session.editLine(token))) return false;
+      if (!(await (this.session as EditableSession)[EDIT_LINE](token))) return false;
     }
     return true;
   }

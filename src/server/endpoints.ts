@@ -1,7 +1,12 @@
 // Which transport and which protocol layer make up each configured transport name.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
 import type { Logger } from 'pino';
 
+import { keyPath } from '../config/schema.js';
 import type { ServerConfig, TransportName } from '../config/schema.js';
+import { ServerStartError } from '../errors.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
@@ -13,7 +18,6 @@ import { webClientRoute } from './web-client.js';
 /** What a transport needs to start listening for one configured server. */
 export interface ListenContext {
   config: ServerConfig;
-  tls: { cert: Buffer; key: Buffer } | undefined;
   admission: Admission;
   logger: Logger;
   onConnection(connection: Connection): void;
@@ -27,27 +31,29 @@ export interface LayerContext {
   logger: Logger;
 }
 
-/** A transport name's recipe: how to listen, and which layer to put on each connection. */
+/** A transport name's recipe: how to listen, which layer to put on each connection, its URL. */
 export interface Endpoint {
   listen(context: ListenContext): Promise<Listener>;
   createLayer(connection: Connection, context: LayerContext): SessionLayer;
+  /** The URL clients use, e.g. telnet://0.0.0.0:8023 or ws://0.0.0.0:8025/ws. */
+  url(config: ServerConfig, address: { host: string; port: number }): string;
 }
-
-const listenTcpFor = (context: ListenContext): Promise<Listener> =>
-  listenTcp({
-    host: context.config.host,
-    port: context.config.port,
-    tls: context.tls,
-    admission: context.admission,
-    onConnection: context.onConnection,
-  });
 
 /** WebSocket subprotocols (mudstandards.org): telnet in binary frames, or plain text. */
 export const TELNET_SUBPROTOCOL = 'telnet.mudstandards.org';
 export const PLAIN_SUBPROTOCOL = 'plain.mudstandards.org';
 
+const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
+  listenTcp({
+    host: context.config.host,
+    port: context.config.port,
+    tls: await loadTls(context.config),
+    admission: context.admission,
+    onConnection: context.onConnection,
+  });
+
 function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
-  return (context: ListenContext): Promise<Listener> => {
+  return async (context: ListenContext): Promise<Listener> => {
     const { config } = context;
     const routes = config.webClient
       ? [
@@ -61,7 +67,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
     return listenWebSocket({
       host: config.host,
       port: config.port,
-      tls: context.tls,
+      tls: await loadTls(config),
       path: config.wsPath,
       allowOrigins: config.allowOrigins,
       requireOrigin: config.requireOrigin,
@@ -82,7 +88,7 @@ function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
   return (connection: Connection, context: LayerContext): SessionLayer => {
     const { protocol } = connection;
     const layer = protocol === TELNET_SUBPROTOCOL ? 'telnet' : protocol === PLAIN_SUBPROTOCOL ? 'plain' : defaultLayer;
-    return layer === 'telnet' ? telnetLayer(connection, context) : new PlainLayer(true);
+    return layer === 'telnet' ? telnetLayer(connection, context) : lineLayer(connection);
   };
 }
 
@@ -95,13 +101,44 @@ function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer
   });
 }
 
-/** The endpoints built so far, by transport name. */
-export const ENDPOINTS: Partial<Record<TransportName, Endpoint>> = {
-  tcp: {
-    listen: listenTcpFor,
-    createLayer: () => new PlainLayer(false),
-  },
-  telnet: { listen: listenTcpFor, createLayer: telnetLayer },
-  websocket: { listen: listenWebSocketFor('plain'), createLayer: webSocketLayer('plain') },
-  ws_telnet: { listen: listenWebSocketFor('telnet'), createLayer: webSocketLayer('telnet') },
+/** Plain lines that the client edits and echoes itself. */
+function lineLayer(connection: Connection): PlainLayer {
+  return new PlainLayer({ messageFraming: connection.framing === 'message', serverEchoes: false });
+}
+
+function socketUrl(scheme: string, secureScheme: string) {
+  return (config: ServerConfig, address: { host: string; port: number }): string =>
+    `${config.useSsl ? secureScheme : scheme}://${hostForUrl(address.host)}:${address.port}`;
+}
+
+function webSocketUrl(config: ServerConfig, address: { host: string; port: number }): string {
+  return `${config.useSsl ? 'wss' : 'ws'}://${hostForUrl(address.host)}:${address.port}${config.wsPath}`;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The endpoint of every transport name. */
+export const ENDPOINTS: Record<TransportName, Endpoint> = {
+  tcp: { listen: listenTcpFor, createLayer: lineLayer, url: socketUrl('tcp', 'tls') },
+  telnet: { listen: listenTcpFor, createLayer: telnetLayer, url: socketUrl('telnet', 'telnets') },
+  websocket: { listen: listenWebSocketFor('plain'), createLayer: webSocketLayer('plain'), url: webSocketUrl },
+  ws_telnet: { listen: listenWebSocketFor('telnet'), createLayer: webSocketLayer('telnet'), url: webSocketUrl },
 };
+
+/** Reads the server's certificate and key when it uses TLS; a clear error names the key. */
+export async function loadTls(config: ServerConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!config.useSsl) return undefined;
+  const read = async (key: 'ssl_cert' | 'ssl_key', file: string | undefined): Promise<Buffer> => {
+    const at = keyPath(config, key);
+    if (file === undefined) throw new ServerStartError(`${at}: required when use_ssl is true`);
+    try {
+      return await readFile(resolve(config.baseDir, file));
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      throw new ServerStartError(`${at}: cannot read ${file}: ${reason}`);
+    }
+  };
+  return { cert: await read('ssl_cert', config.sslCert), key: await read('ssl_key', config.sslKey) };
+}

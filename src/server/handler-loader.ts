@@ -1,34 +1,45 @@
 // Loads the handler class named by a config's `handler_class: "<module>:<ExportName>"`.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-
-import { tsImport } from 'tsx/esm/api';
 
 import { keyPath } from '../config/schema.js';
 import type { ServerConfig } from '../config/schema.js';
 import { HandlerLoadError } from '../errors.js';
 import { isHandlerClass } from '../handlers/base-handler.js';
-import type { HandlerClass } from '../session/session.js';
+import type { HandlerClass } from '../session/handle.js';
 
-/** Imports the module (TypeScript or JavaScript, a path or a package) and checks the export. */
+const TYPESCRIPT_FILE = /\.[cm]?tsx?$/;
+const TYPESCRIPT_NAMESPACE = 'chuk-protocol-server';
+
+type ScopedImport = (specifier: string, parentUrl: string) => Promise<Record<string, unknown>>;
+
+/** Set once the TypeScript loader is in place; it is loaded only when a handler needs it. */
+let typeScriptLoader: Promise<ScopedImport> | undefined;
+
+/**
+ * Imports the module (TypeScript or JavaScript, a path or a package) and checks the export.
+ * Modules come from the process's one module cache: every server naming the same module
+ * gets the same instance, and so shares its module-level state.
+ */
 export async function loadHandlerClass(config: ServerConfig): Promise<HandlerClass> {
   const at = keyPath(config, 'handler_class');
   const separator = config.handlerClass.lastIndexOf(':');
   const moduleName = config.handlerClass.slice(0, separator);
   const exportName = config.handlerClass.slice(separator + 1);
-  const isPath = /^\.{0,2}[/\\]/.test(moduleName) || isAbsolute(moduleName) || /\.[cm]?[jt]s$/.test(moduleName);
+  const isPath = /^\.{0,2}[/\\]/.test(moduleName) || isAbsolute(moduleName) || /\.[cm]?[jt]sx?$/.test(moduleName);
 
   let specifier = moduleName;
   if (isPath) {
-    specifier = resolve(config.baseDir, moduleName);
-    if (!existsSync(specifier)) throw new HandlerLoadError(`${at}: module ${moduleName} not found (${specifier})`);
-    specifier = pathToFileURL(specifier).href;
+    const file = resolve(config.baseDir, moduleName);
+    if (!existsSync(file)) throw new HandlerLoadError(`${at}: module ${moduleName} not found (${file})`);
+    specifier = pathToFileURL(file).href;
   }
 
   let module: Record<string, unknown>;
   try {
-    module = (await tsImport(specifier, pathToFileURL(`${config.baseDir}/`).href)) as Record<string, unknown>;
+    module = await importModule(specifier, pathToFileURL(`${config.baseDir}/`).href);
   } catch (err) {
     const error = err as NodeJS.ErrnoException;
     if (!isPath && error.code === 'ERR_MODULE_NOT_FOUND' && error.message.includes(`'${moduleName}'`)) {
@@ -50,6 +61,42 @@ export async function loadHandlerClass(config: ServerConfig): Promise<HandlerCla
     );
   }
   return exported;
+}
+
+/** Imports a file URL or a package name (resolved from `parentUrl`), TypeScript included. */
+async function importModule(specifier: string, parentUrl: string): Promise<Record<string, unknown>> {
+  if (TYPESCRIPT_FILE.test(specifier)) return (await typeScriptImport())(specifier, parentUrl);
+  try {
+    return (await import(resolvePackage(specifier, parentUrl))) as Record<string, unknown>;
+  } catch (err) {
+    // A JavaScript module that imports TypeScript in turn: load it through the TypeScript loader.
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    return (await typeScriptImport())(specifier, parentUrl);
+  }
+}
+
+/** A package as seen from the config's folder (its node_modules), else from this package's. */
+function resolvePackage(specifier: string, parentUrl: string): string {
+  if (specifier.startsWith('file:')) return specifier;
+  try {
+    return pathToFileURL(createRequire(parentUrl).resolve(specifier)).href;
+  } catch {
+    // Not installed there, or an ESM-only package without a "require" entry: let import() look.
+    return specifier;
+  }
+}
+
+/**
+ * The TypeScript loader's import, loaded on first use. One namespace for the process: every
+ * import through it shares one module cache, so a module is loaded once however often named.
+ */
+function typeScriptImport(): Promise<ScopedImport> {
+  typeScriptLoader ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
+    // A .ts file outside an ESM package is compiled to CommonJS: its imports need the require side too.
+    cjs.register({ namespace: TYPESCRIPT_NAMESPACE });
+    return esm.register({ namespace: TYPESCRIPT_NAMESPACE }).import;
+  });
+  return typeScriptLoader;
 }
 
 function firstLine(text: string): string {

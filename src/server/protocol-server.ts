@@ -1,23 +1,19 @@
 // ProtocolServer: one configured server — listener, sessions, limits and graceful shutdown.
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
-import { keyPath } from '../config/schema.js';
-import type { ServerConfig } from '../config/schema.js';
-import { ServerStartError } from '../errors.js';
-import { Session } from '../session/session.js';
-import type { HandlerClass, ServerContext, SessionObserver } from '../session/session.js';
-import type { Connection, Listener } from '../transports/connection.js';
+import type { ServerConfig, TransportName } from '../config/schema.js';
+import { InProcessHub } from '../hub/hub.js';
+import type { SessionHub } from '../hub/hub.js';
+import type { HandlerClass, ServerContext, SessionHandle } from '../session/handle.js';
+import { Session, sessionControl } from '../session/session.js';
+import type { Connection, Listener, Refusal } from '../transports/connection.js';
 import { ENDPOINTS } from './endpoints.js';
-import type { Endpoint } from './endpoints.js';
 
 /** A snapshot of a server's state, for logs and status pages. */
 export interface ServerInfo {
   name: string;
-  transport: string;
+  transport: TransportName;
   host: string;
   port: number | undefined;
   url: string | undefined;
@@ -30,8 +26,8 @@ export interface ServerInfo {
 /** Options that are not part of the YAML config. */
 export interface ProtocolServerOptions {
   logger?: Logger;
-  /** Receives every session's input and output (the session monitor). */
-  observer?: SessionObserver;
+  /** The application this server belongs to; a server on its own gets a hub of its own. */
+  hub?: SessionHub;
 }
 
 /** After the grace period, how long handlers' onDisconnect may still take before stop() returns. */
@@ -46,9 +42,8 @@ export class ProtocolServer implements ServerContext {
   readonly config: ServerConfig;
   readonly handlerClass: HandlerClass;
   readonly logger: Logger;
-  #observer: SessionObserver | undefined;
+  readonly hub: SessionHub;
   #sessions = new Set<Session>();
-  #connectionsByAddress = new Map<string, number>();
   #listener: Listener | undefined;
   #isStopping = false;
   #stopped: Promise<void> | undefined;
@@ -57,14 +52,14 @@ export class ProtocolServer implements ServerContext {
     this.config = config;
     this.handlerClass = handlerClass;
     this.logger = (options.logger ?? pino({ level: 'warn' })).child({ server: config.name });
-    this.#observer = options.observer;
+    this.hub = options.hub ?? new InProcessHub({ logger: this.logger });
   }
 
   get name(): string {
     return this.config.name;
   }
 
-  get transport(): string {
+  get transport(): TransportName {
     return this.config.transport;
   }
 
@@ -72,7 +67,7 @@ export class ProtocolServer implements ServerContext {
     return this.config.welcomeMessage;
   }
 
-  get sessions(): ReadonlySet<Session> {
+  get sessions(): ReadonlySet<SessionHandle> {
     return this.#sessions;
   }
 
@@ -84,45 +79,29 @@ export class ProtocolServer implements ServerContext {
   /** The URL clients use, e.g. telnet://0.0.0.0:8023 or ws://0.0.0.0:8025/ws. */
   get url(): string | undefined {
     const address = this.address;
-    if (address === undefined) return undefined;
-    const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-    const { transport, useSsl, wsPath } = this.config;
-    if (transport === 'websocket' || transport === 'ws_telnet') {
-      return `${useSsl ? 'wss' : 'ws'}://${host}:${address.port}${wsPath}`;
-    }
-    return `${transport === 'telnet' ? 'telnet' : 'tcp'}://${host}:${address.port}`;
+    return address === undefined ? undefined : ENDPOINTS[this.config.transport].url(this.config, address);
   }
 
   /** Starts listening; resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
     if (this.#listener) return this.#listener.address;
     const endpoint = ENDPOINTS[this.config.transport];
-    if (endpoint === undefined) {
-      throw new ServerStartError(
-        `${keyPath(this.config, 'transport')}: "${this.config.transport}" is not available in this version`,
-      );
-    }
-    const tls = this.config.useSsl ? await this.#loadTls() : undefined;
     this.#listener = await endpoint.listen({
       config: this.config,
-      tls,
       logger: this.logger,
-      admission: { check: (address) => this.#admit(address) },
-      onConnection: (connection) => this.#accept(connection, endpoint),
+      admission: {
+        check: (address) => this.#admit(address),
+        refused: (address, refusal) => this.#refused(address, refusal),
+      },
+      onConnection: (connection) => this.#accept(connection),
     });
-    if (this.config.enableMonitoring) {
-      // Said out loud rather than ignored: a config written for the original package may ask for it.
-      this.logger.warn(
-        `${keyPath(this.config, 'enable_monitoring')}: session monitoring is not available in this version`,
-      );
-    }
     this.logger.info({ url: this.url }, 'listening');
     return this.#listener.address;
   }
 
-  /** Sends a line to every session. */
+  /** Sends a line to every session of the application (every server of the launch). */
   async sendGlobalMessage(text: string): Promise<void> {
-    await Promise.all([...this.#sessions].map((session) => session.write(`${text}\n`)));
+    await this.hub.broadcast(text);
   }
 
   /**
@@ -152,10 +131,10 @@ export class ProtocolServer implements ServerContext {
     this.#isStopping = true;
     const listenerClosed = this.#listener?.close();
     const sessions = [...this.#sessions];
-    for (const session of sessions) void session.close(SHUTDOWN_MESSAGE);
+    for (const session of sessions) void sessionControl.closeFor(session, 'server-shutdown', SHUTDOWN_MESSAGE);
     const allClosed = Promise.all(sessions.map((session) => session.closed));
     if (!(await settlesWithin(allClosed, graceMs))) {
-      for (const session of this.#sessions) session.destroy();
+      for (const session of this.#sessions) sessionControl.destroy(session);
       // The sockets are gone; a handler stuck in onDisconnect must not hold the process.
       if (!(await settlesWithin(allClosed, ON_DISCONNECT_WAIT_MS))) {
         this.logger.warn({ sessions: this.#sessions.size }, 'onDisconnect still running at shutdown');
@@ -165,77 +144,56 @@ export class ProtocolServer implements ServerContext {
     this.logger.info('stopped');
   }
 
-  #admit(address: string): string | undefined {
-    if (this.#isStopping) return SHUTDOWN_MESSAGE;
-    if (this.#sessions.size >= this.config.maxConnections) {
-      this.logger.warn({ address }, 'connection refused: at maximum capacity');
-      return CAPACITY_MESSAGE;
-    }
+  #admit(address: string): Refusal | undefined {
+    if (this.#isStopping) return { reason: 'shutdown', message: SHUTDOWN_MESSAGE };
+    if (this.#sessions.size >= this.config.maxConnections) return { reason: 'capacity', message: CAPACITY_MESSAGE };
     const perAddress = this.config.maxConnectionsPerIp;
-    if (perAddress > 0 && (this.#connectionsByAddress.get(address) ?? 0) >= perAddress) {
-      this.logger.warn({ address }, 'connection refused: too many from this address');
-      return TOO_MANY_FROM_ADDRESS;
+    // Counted across the application: a second transport is no way around the limit.
+    if (perAddress > 0 && this.hub.connectionsFrom(address) >= perAddress) {
+      return { reason: 'per-ip', message: TOO_MANY_FROM_ADDRESS };
     }
     return undefined;
   }
 
-  #accept(connection: Connection, endpoint: Endpoint): void {
-    const address = connection.remoteAddress;
-    this.#connectionsByAddress.set(address, (this.#connectionsByAddress.get(address) ?? 0) + 1);
-    let session: Session | undefined;
-    const layer = endpoint.createLayer(connection, {
-      config: this.config,
-      preferredMode: this.handlerClass.inputMode,
-      logger: this.logger,
-      events: {
-        changed: (what) => session?.layerChanged(what),
-      },
-    });
+  #refused(address: string, refusal: Refusal): void {
+    this.logger.warn({ address, reason: refusal.reason }, `connection refused: ${refusal.message}`);
+    if (this.hub.events.has('refused')) {
+      this.hub.events.publish('refused', {
+        server: this.config.name,
+        transport: this.config.transport,
+        remoteAddress: address,
+        reason: refusal.reason,
+      });
+    }
+  }
+
+  #accept(connection: Connection): void {
+    const endpoint = ENDPOINTS[this.config.transport];
+    let session: Session;
     try {
       session = new Session({
         connection,
-        layer,
+        createLayer: (events) =>
+          endpoint.createLayer(connection, {
+            config: this.config,
+            preferredMode: this.handlerClass.inputMode,
+            logger: this.logger,
+            events,
+          }),
         handlerClass: this.handlerClass,
         server: this,
+        app: this.hub,
         logger: this.logger,
-        observer: this.#observer,
         limits: { idleTimeout: this.config.connectionTimeout, maxLineLength: this.config.maxLineLength },
       });
     } catch (err) {
       this.logger.error({ err }, 'handler constructor failed');
       connection.destroy();
-      this.#release(address);
       return;
     }
-    const started = session;
-    this.#sessions.add(started);
-    this.logger.debug({ session: started.id, address }, 'session started');
-    void started.closed.then(() => {
-      this.#sessions.delete(started);
-      this.#release(address);
-      this.logger.debug({ session: started.id }, 'session ended');
-    });
-    void started.start();
-  }
-
-  #release(address: string): void {
-    const count = (this.#connectionsByAddress.get(address) ?? 1) - 1;
-    if (count <= 0) this.#connectionsByAddress.delete(address);
-    else this.#connectionsByAddress.set(address, count);
-  }
-
-  async #loadTls(): Promise<{ cert: Buffer; key: Buffer }> {
-    const read = async (key: 'ssl_cert' | 'ssl_key', file: string | undefined): Promise<Buffer> => {
-      const at = keyPath(this.config, key);
-      if (file === undefined) throw new ServerStartError(`${at}: required when use_ssl is true`);
-      try {
-        return await readFile(resolve(this.config.baseDir, file));
-      } catch (err) {
-        const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-        throw new ServerStartError(`${at}: cannot read ${file}: ${reason}`);
-      }
-    };
-    return { cert: await read('ssl_cert', this.config.sslCert), key: await read('ssl_key', this.config.sslKey) };
+    this.#sessions.add(session);
+    void session.closed.then(() => this.#sessions.delete(session));
+    void sessionControl.start(session);
   }
 }
 

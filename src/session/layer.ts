@@ -1,4 +1,5 @@
 // The protocol layer between a connection and a session: plain text, or telnet (RFC 854).
+import type { TerminalFacts } from '../transports/connection.js';
 import type { InputToken } from './key-reader.js';
 
 /** How the client's keystrokes reach us: a whole line at a time, or one key at a time. */
@@ -28,6 +29,8 @@ export interface TerminalInfo {
 export interface LayerEvents {
   /** The input mode, echo or terminal details changed. */
   changed(what: 'mode' | 'terminal' | 'size'): void;
+  /** A protocol option was switched on or off, or the client refused one we asked for. */
+  option(name: string, side: 'local' | 'remote', enabled: boolean): void;
 }
 
 /** A protocol layer: decodes inbound bytes into keys and encodes outbound text. */
@@ -70,6 +73,28 @@ export function unknownTerminal(): TerminalInfo {
     environment: {},
     options: [],
   };
+}
+
+/** Merges what a transport learned outside the byte stream; says which kinds of fact changed. */
+export function mergeTerminalFacts(terminal: TerminalInfo, facts: TerminalFacts): { size: boolean; terminal: boolean } {
+  let isSizeChanged = false;
+  let isTerminalChanged = false;
+  if (facts.type !== undefined && facts.type !== terminal.type) {
+    terminal.type = facts.type;
+    if (!terminal.typeNames.includes(facts.type)) terminal.typeNames = [...terminal.typeNames, facts.type];
+    isTerminalChanged = true;
+  }
+  if (facts.environment !== undefined && Object.keys(facts.environment).length > 0) {
+    Object.assign(terminal.environment, facts.environment);
+    isTerminalChanged = true;
+  }
+  // 0 means "unknown" to SSH and NAWS alike: keep what we had.
+  if (facts.cols !== undefined && facts.rows !== undefined && facts.cols > 0 && facts.rows > 0) {
+    isSizeChanged = facts.cols !== terminal.cols || facts.rows !== terminal.rows;
+    terminal.cols = facts.cols;
+    terminal.rows = facts.rows;
+  }
+  return { size: isSizeChanged, terminal: isTerminalChanged };
 }
 
 /** Converts every LF not already preceded by CR into CR LF. */

@@ -96,7 +96,9 @@ export class LineEditor {
 
   /** Output that removes the prompt and the line from the screen, to print something in their place. */
   erase(): string {
-    if (this.echo === 'off' || this.echo === 'hidden') return '';
+    if (this.echo === 'off') return '';
+    // Hidden typing is not on screen, but the prompt is: clear its row.
+    if (this.echo === 'hidden') return `\r${CLEAR_TO_SCREEN_END}`;
     const up = cursorUp(this.#cursorRow);
     this.#cursorRow = 0;
     this.#endRow = 0;

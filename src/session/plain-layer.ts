@@ -1,26 +1,41 @@
-// Plain text layer for clients that speak no telnet: netcat, WebSocket text clients.
+// Plain text layer for clients that speak no telnet: netcat, WebSocket text clients, SSH terminals.
 import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { toCrlf, unknownTerminal } from './layer.js';
-import type { SessionLayer, TerminalInfo } from './layer.js';
+import type { InputMode, SessionLayer, TerminalInfo } from './layer.js';
 
 const ENTER: InputToken = { type: 'key', name: 'enter', sequence: '\n' };
 
-/** Line-mode text: the client edits and echoes its own line; every message ends a line. */
+/** Options of a plain layer. */
+export interface PlainLayerOptions {
+  /** Each inbound chunk is one message that ends a line (WebSocket). */
+  messageFraming: boolean;
+  /**
+   * The client is a raw terminal that sends every key and shows only what it is sent (an SSH
+   * pty): character mode, the server echoes and edits. Otherwise the client edits its own line.
+   */
+  serverEchoes: boolean;
+}
+
+/** Text with no protocol around it, in line mode or, for raw terminals, in character mode. */
 export class PlainLayer implements SessionLayer {
-  readonly mode = 'line' as const;
-  readonly serverEchoes = false;
+  readonly mode: InputMode;
+  readonly serverEchoes: boolean;
   readonly terminal: TerminalInfo = unknownTerminal();
+  readonly #messageFraming: boolean;
   #reader = new KeyReader();
 
-  /** `messageFraming`: each inbound chunk is one message that ends a line (WebSocket). */
-  constructor(private readonly messageFraming: boolean) {}
+  constructor(options: PlainLayerOptions) {
+    this.#messageFraming = options.messageFraming;
+    this.serverEchoes = options.serverEchoes;
+    this.mode = options.serverEchoes ? 'character' : 'line';
+  }
 
   start(): void {}
 
   receive(bytes: Uint8Array): InputToken[] {
     const tokens = this.#reader.push(bytes);
-    if (!this.messageFraming) return tokens;
+    if (!this.#messageFraming) return tokens;
     tokens.push(...this.#reader.flush());
     const last = tokens[tokens.length - 1];
     const endsLine = last?.type === 'key' && last.name === 'enter';
@@ -45,7 +60,8 @@ export class PlainLayer implements SessionLayer {
   }
 
   setHiddenInput(): boolean {
-    return false;
+    // A raw terminal shows only what we send, so hiding is ours to do; a line client echoes itself.
+    return this.serverEchoes;
   }
 
   dispose(): void {}

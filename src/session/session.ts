@@ -1,31 +1,20 @@
-// A session: one client's connection, its protocol layer and its handler, with input ordering.
+// A session: one client's connection, its protocol layer and its handler, from connect to close.
 import type { Logger } from 'pino';
 
+import type { TransportName } from '../config/schema.js';
 import { SessionClosedError } from '../errors.js';
 import type { BaseHandler } from '../handlers/base-handler.js';
-import type { Connection } from '../transports/connection.js';
+import type { SessionEndReason, SessionInfo } from '../hub/events.js';
+import type { HubMember, SessionHub } from '../hub/hub.js';
+import { newSessionId } from '../hub/session-id.js';
+import type { CloseReason, Connection, ConnectionEnd, TerminalFacts } from '../transports/connection.js';
+import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
+import { SessionInput } from './input.js';
 import type { InputToken } from './key-reader.js';
-import type { InputMode, SessionLayer, TerminalInfo } from './layer.js';
+import { mergeTerminalFacts } from './layer.js';
+import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
 import { LineEditor } from './line-editor.js';
-
-/** What a session and its handler may use of the server that runs them. */
-export interface ServerContext {
-  /** The configured server's name (the key under `servers:`). */
-  readonly name: string;
-  /** The configured transport, e.g. "telnet" or "websocket". */
-  readonly transport: string;
-  readonly welcomeMessage: string | undefined;
-  /** Every live session of this server. */
-  readonly sessions: ReadonlySet<Session>;
-  /** Sends a line to every session of this server. */
-  sendGlobalMessage(text: string): Promise<void>;
-}
-
-/** Watches a session's traffic (the session monitor taps here, once for every transport). */
-export interface SessionObserver {
-  input(session: Session, text: string): void;
-  output(session: Session, text: string): void;
-}
+import { SessionOutput } from './output.js';
 
 /** Per-session limits, from the server's config. */
 export interface SessionLimits {
@@ -34,80 +23,136 @@ export interface SessionLimits {
   maxLineLength: number;
 }
 
-/** Options of a readLine call. */
-export interface ReadLineOptions {
-  /** false hides the typing (passwords); 'mask' shows one '*' per character where possible. */
-  echo?: boolean | 'mask';
+/** What a server gives each new session. */
+export interface SessionOptions {
+  connection: Connection;
+  /** Builds the protocol layer; it reports changes through `events`. */
+  createLayer(events: LayerEvents): SessionLayer;
+  handlerClass: HandlerClass;
+  server: ServerContext;
+  app: SessionHub;
+  logger: Logger;
+  limits: SessionLimits;
 }
 
-/** A handler class: constructed once per session; `inputMode` says line or character input. */
-export type HandlerClass = (new (session: Session) => BaseHandler) & { readonly inputMode: InputMode };
+/** Session plumbing for the server and the base handler classes, kept off the handler's surface. */
+export interface SessionControl {
+  /** Starts the conversation: protocol negotiation, the handler's onConnect, then input. */
+  start(session: Session): Promise<void>;
+  /** Ends the session for `reason`, telling the user `message` first. */
+  closeFor(session: Session, reason: CloseReason, message?: string): Promise<void>;
+  /** Drops the connection at once, without a goodbye. */
+  destroy(session: Session): void;
+}
 
-/** Keys or lines queued beyond these pause reading from the socket until the handler catches up. */
-const TOKENS_HIGH_WATER = 1024;
-const LINES_HIGH_WATER = 64;
+/**
+ * How the base handler classes reach the line editor. A symbol from the global registry, not
+ * a module-private function: a handler built on another copy of this package (a second
+ * install, or the copy a TypeScript loader makes) must still reach a session of this one.
+ */
+export const EDIT_LINE: unique symbol = Symbol.for('chuk-protocol-server.editLine') as never;
+
+/** A session as the base handler classes use it: the handle plus the line editor. */
+export interface EditableSession extends SessionHandle {
+  /** Applies one input token to the line editor; completed lines go to the handler. */
+  [EDIT_LINE](token: InputToken): boolean | Promise<boolean>;
+}
+
 /** A lone ESC is the Escape key once nothing follows it for this long. */
 const ESCAPE_QUIET_MS = 50;
+const KICKED_MESSAGE = 'Disconnected by the server.';
+
+/** How a connection's end reads as the session's end, when the session did not close it itself. */
+const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
+  local: 'handler-ended',
+  'peer-closed': 'client-closed',
+  reset: 'connection-lost',
+  timeout: 'ping-timeout',
+  'slow-consumer': 'slow-consumer',
+  'message-too-big': 'message-too-big',
+};
+
+// Assigned in Session's static block, where the private members can be reached.
+export let sessionControl!: SessionControl;
 
 /** One client's session: created by a server for each accepted connection. */
-export class Session {
-  readonly id: string;
-  readonly connectedAt = new Date();
-  readonly handler: BaseHandler;
+export class Session implements EditableSession, HubMember {
+  readonly id = newSessionId();
+  readonly startedAt = new Date();
+  #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
   #server: ServerContext;
+  #app: SessionHub;
   #logger: Logger;
   #editor: LineEditor;
   #limits: SessionLimits;
-  #observer: SessionObserver | undefined;
-
-  #tokens: InputToken[] = [];
-  #tokenHead = 0;
-  #isPumping = false;
-  #isPaused = false;
-  #lines: string[] = [];
-  #isProcessingLines = false;
-  #lineWaiter: { resolve(line: string): void; reject(err: Error): void } | undefined;
+  #output: SessionOutput;
+  #input: SessionInput;
+  #user: string | undefined;
+  #lastInputAt = Date.now();
   #isHidingInput = false;
 
   #idleTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
+  #abort: AbortController | undefined;
   #isClosing = false;
+  #closeReason: SessionEndReason | undefined;
   #closing: Promise<void> | undefined;
   #closed: Promise<void>;
   #markClosed!: () => void;
 
-  constructor(options: {
-    connection: Connection;
-    layer: SessionLayer;
-    handlerClass: HandlerClass;
-    server: ServerContext;
-    logger: Logger;
-    limits: SessionLimits;
-    observer?: SessionObserver | undefined;
-  }) {
+  static {
+    sessionControl = {
+      start: (session) => session.#start(),
+      closeFor: (session, reason, message) => session.#closeFor(reason, message),
+      destroy: (session) => session.#destroy(),
+    };
+  }
+
+  constructor(options: SessionOptions) {
     this.#connection = options.connection;
-    this.id = options.connection.id;
-    this.#layer = options.layer;
     this.#server = options.server;
+    this.#app = options.app;
     this.#limits = options.limits;
-    this.#observer = options.observer;
     this.#logger = options.logger.child({ session: this.id });
+    this.#layer = options.createLayer({
+      changed: (what) => this.#layerChanged(what),
+      option: (option, side, enabled) => {
+        if (this.#app.events.has('option')) {
+          this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
+        }
+      },
+    });
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
+    this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
+    this.#input = new SessionInput(this.#connection, {
+      receive: (token) => this.#handler.receive(token),
+      processLine: (line) => {
+        // A line typed ahead was answered by the prompts shown since: what follows is the reply.
+        this.#output.lineEnded();
+        return this.#guard(() => this.#handler.processLine(line));
+      },
+      caught: (err) => this.#caught(err),
+      end: () => this.close(),
+    });
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
-    this.handler = new options.handlerClass(this);
+    this.#handler = new options.handlerClass(this);
   }
 
   get server(): ServerContext {
     return this.#server;
   }
 
+  get app(): SessionHub {
+    return this.#app;
+  }
+
   get logger(): Logger {
     return this.#logger;
   }
 
-  get transport(): string {
+  get transport(): TransportName {
     return this.#server.transport;
   }
 
@@ -123,7 +168,10 @@ export class Session {
     return this.#connection.secure;
   }
 
-  /** Query parameters of the URL the client connected to (WebSocket), else empty. */
+  get path(): string {
+    return this.#connection.path;
+  }
+
   get query(): URLSearchParams {
     return this.#connection.query;
   }
@@ -136,145 +184,166 @@ export class Session {
     return this.#layer.mode;
   }
 
-  /** Whether the server echoes what the user types (the client does not). */
   get serverEchoes(): boolean {
     return this.#layer.serverEchoes;
+  }
+
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  set user(user: string | undefined) {
+    if (user === this.#user) return;
+    this.#user = user;
+    if (this.#app.events.has('user')) this.#app.events.publish('user', { sessionId: this.id, user });
   }
 
   get isClosed(): boolean {
     return this.#isClosing;
   }
 
-  /** Resolves once the session has ended and its handler's onDisconnect has run. */
   get closed(): Promise<void> {
     return this.#closed;
   }
 
-  /** Starts the conversation: protocol negotiation, the handler's onConnect, then input. */
-  async start(): Promise<void> {
-    this.#connection.onClose(() => void this.#finish());
-    this.#connection.onData(this.#onData);
-    this.#armIdleTimer();
-    this.#layer.start();
-    this.#syncEditorEcho();
-    // Lines wait for onConnect to finish, but keys flow so that onConnect can readLine().
-    this.#isProcessingLines = true;
-    const isOpen = await this.#guard(() => this.handler.onConnect());
-    this.#isProcessingLines = false;
-    if (!isOpen) {
-      await this.close();
-      return;
+  get signal(): AbortSignal {
+    // Made on first use: most sessions never ask, and a controller per connection costs memory.
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#isClosing) this.#abort.abort(new SessionClosedError());
     }
-    if (this.#lines.length > 0) void this.#processLines();
+    return this.#abort.signal;
   }
 
-  /** Sends text; each newline goes out as CR LF. Resolves when the transport takes more. */
+  info(): SessionInfo {
+    const { type, cols, rows } = this.#layer.terminal;
+    return {
+      id: this.id,
+      instance: this.#app.instance,
+      server: this.#server.name,
+      transport: this.#server.transport,
+      remoteAddress: this.#connection.remoteAddress,
+      remotePort: this.#connection.remotePort,
+      secure: this.#connection.secure,
+      startedAt: this.startedAt.getTime(),
+      lastInputAt: this.#lastInputAt,
+      user: this.#user,
+      terminal: { type, cols, rows },
+      bytesIn: this.#connection.bytesIn,
+      bytesOut: this.#connection.bytesOut,
+    };
+  }
+
   write(text: string): Promise<void> {
-    if (this.#isClosing) return Promise.resolve();
-    this.#observer?.output(this, text);
-    // Output that arrives while the user types (a chat line, a game event) goes above the line being typed.
-    const redraw = this.#isRedrawingInput() && text.endsWith('\n');
-    const out = redraw ? `${this.#editor.erase()}${text}${this.#editor.redraw()}` : text;
-    return this.#connection.write(this.#layer.encodeText(out));
+    return this.#output.write(text);
   }
 
-  /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
-  async writePrompt(prompt: string): Promise<void> {
-    this.#editor.prompt = prompt;
-    if (this.#isClosing) return;
-    this.#observer?.output(this, prompt);
-    const out = this.#isRedrawingInput() ? `${this.#editor.erase()}${this.#editor.redraw()}` : prompt;
-    await this.#connection.write(this.#layer.encodeText(out));
-    await this.markPrompt();
+  writePrompt(prompt: string): Promise<void> {
+    return this.#output.writePrompt(prompt);
   }
 
-  /** Sends bytes or text as they are (only protocol escaping applied). */
   writeRaw(data: Uint8Array | string): Promise<void> {
-    if (this.#isClosing) return Promise.resolve();
-    if (this.#observer) {
-      this.#observer.output(this, typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
-    }
-    return this.#connection.write(this.#layer.encodeRaw(data));
+    return this.#output.writeRaw(data);
   }
 
-  /** Marks the end of a prompt for clients that want it (telnet GA/EOR). */
   markPrompt(): Promise<void> {
-    const mark = this.#layer.promptMark();
-    if (mark === undefined || this.#isClosing) return Promise.resolve();
-    return this.#connection.write(mark);
+    return this.#output.markPrompt();
   }
 
-  /**
-   * Applies one input token to the session's line editor; completed lines go to the handler.
-   * Synchronous unless the handler's onInterrupt runs: most keys cost no promise.
-   */
-  editLine(token: InputToken): boolean | Promise<boolean> {
-    const result = this.#editor.feed(token);
-    if (result.echo !== '') void this.#connection.write(this.#layer.encodeText(result.echo));
-    if (result.signal !== undefined) return this.handler.onInterrupt(result.signal);
-    if (result.line !== undefined) this.#submitLine(result.line);
-    return true;
+  /** Output from outside the conversation (a broadcast, a message): above the prompt. */
+  notify(text: string): Promise<void> {
+    return this.#output.write(text);
   }
 
-  /** Waits for the next line the user enters, after showing `prompt`. */
+  kick(message = KICKED_MESSAGE): Promise<void> {
+    return this.#closeFor('kicked', message);
+  }
+
   async readLine(prompt?: string, options: ReadLineOptions = {}): Promise<string> {
-    if (this.#isClosing) throw new SessionClosedError();
-    if (this.#lineWaiter) throw new Error('readLine is already waiting for a line in this session');
+    const answer = this.#input.nextLine({ signal: options.signal, timeoutMs: options.timeoutMs });
+    // If the session ends while the prompt is written, the rejection is seen by the await below.
+    answer.catch(() => undefined);
     const echo = options.echo ?? true;
     if (echo !== true) this.#setHiddenInput(echo === 'mask' ? 'mask' : 'off');
     try {
-      // Lines typed ahead of the question answer it, in order; the waiter is in place before
-      // the prompt goes out, so that an answer arriving meanwhile is not queued past it.
-      const typedAhead = this.#lines.shift();
-      this.#updateFlow();
-      const answer =
-        typedAhead !== undefined
-          ? Promise.resolve(typedAhead)
-          : new Promise<string>((resolve, reject) => (this.#lineWaiter = { resolve, reject }));
-      // If the session ends while the prompt is written, the rejection is seen by the await below.
-      answer.catch(() => undefined);
-      if (prompt !== undefined) await this.writePrompt(prompt);
-      return await answer;
+      if (prompt !== undefined) await this.#output.writePrompt(prompt);
+      const line = await answer;
+      this.#output.lineEnded();
+      return line;
+    } catch (err) {
+      // A question given up on (timeout, abort) is no longer on screen to redraw.
+      if (!(err instanceof SessionClosedError)) this.#output.abandonPrompt();
+      throw err;
     } finally {
       if (echo !== true) this.#setHiddenInput(undefined);
     }
   }
 
-  /** Ends the session: sends `message` (if any) as a last line, flushes and closes. Idempotent. */
   close(message?: string): Promise<void> {
+    return this.#closeFor('handler-ended', message);
+  }
+
+  [EDIT_LINE](token: InputToken): boolean | Promise<boolean> {
+    return this.#editLine(token);
+  }
+
+  async #start(): Promise<void> {
+    this.#app.add(this);
+    if (this.#app.events.has('session-started')) this.#app.events.publish('session-started', { session: this.info() });
+    this.#logger.debug({ address: this.remoteAddress, transport: this.transport }, 'session started');
+    this.#connection.onClose((end) => void this.#finish(end));
+    this.#connection.onData(this.#onData);
+    this.#connection.onTerminal((facts) => this.#terminalFacts(facts));
+    this.#armIdleTimer();
+    this.#layer.start();
+    this.#syncEditorEcho();
+    // Lines wait for onConnect to finish, but keys flow so that onConnect can readLine().
+    this.#input.holdLines(true);
+    const isOpen = await this.#guard(() => this.#handler.onConnect());
+    if (!isOpen) {
+      await this.close();
+      return;
+    }
+    this.#input.holdLines(false);
+  }
+
+  #closeFor(reason: CloseReason, message: string | undefined): Promise<void> {
     if (this.#isClosing) return this.#closed;
-    this.#closing ??= this.#close(message);
+    this.#closing ??= this.#close(reason, message);
     return this.#closing;
   }
 
-  async #close(message: string | undefined): Promise<void> {
-    if (message !== undefined) await this.write(`${message}\n`);
-    this.#isClosing = true;
-    this.#clearTimers();
-    await this.#connection.close();
+  async #close(reason: CloseReason, message: string | undefined): Promise<void> {
+    this.#closeReason ??= reason;
+    if (message !== undefined) await this.#output.write(`${message}\n`, true);
+    this.#stopIO();
+    await this.#connection.close(reason);
     return this.#closed;
   }
 
-  /** Drops the connection at once, without a goodbye. */
-  destroy(): void {
-    this.#isClosing = true;
+  #destroy(): void {
+    this.#stopIO();
     this.#connection.destroy();
   }
 
-  /** Called by the layer when the terminal or mode changed. */
-  layerChanged(what: 'mode' | 'terminal' | 'size'): void {
-    if (what === 'mode') this.#syncEditorEcho();
-    if (what === 'size') {
-      const { cols, rows } = this.#layer.terminal;
-      this.#editor.width = cols;
-      if (cols !== undefined && rows !== undefined) {
-        void this.#guard(() => this.handler.onWindowSize(cols, rows));
-      }
+  #editLine(token: InputToken): boolean | Promise<boolean> {
+    const result = this.#editor.feed(token);
+    this.#output.echo(result.echo);
+    if (result.signal !== undefined) {
+      this.#output.lineEnded();
+      return this.#handler.onInterrupt(result.signal);
     }
+    if (result.line !== undefined) {
+      this.#output.lineEnded();
+      if (this.#app.events.has('input')) this.#publishInput('line', result.line);
+      this.#input.submitLine(result.line);
+    }
+    return true;
   }
 
   #onData = (bytes: Uint8Array): void => {
     this.#idleTimer?.refresh();
+    this.#lastInputAt = Date.now();
     let tokens: InputToken[];
     try {
       tokens = this.#layer.receive(bytes);
@@ -283,76 +352,39 @@ export class Session {
       return;
     }
     if (bytes[bytes.length - 1] === 0x1b) this.#scheduleEscapeFlush();
-    this.#enqueue(tokens);
+    if (tokens.length > 0 && this.#layer.mode === 'character' && this.#app.events.has('input')) {
+      this.#publishInput('keys', tokens.map((token) => (token.type === 'text' ? token.text : token.sequence)).join(''));
+    }
+    this.#input.enqueue(tokens);
   };
 
-  #enqueue(tokens: InputToken[]): void {
-    if (tokens.length === 0 || this.#isClosing) return;
-    for (const token of tokens) this.#tokens.push(token);
-    this.#updateFlow();
-    if (!this.#isPumping) void this.#pumpInput();
+  #publishInput(kind: 'line' | 'keys', text: string): void {
+    const hidden = this.#isHidingInput;
+    this.#app.events.publish('input', { sessionId: this.id, kind, hidden, text: hidden ? undefined : text });
   }
 
-  /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */
-  #updateFlow(): void {
-    const isBacklogged =
-      this.#tokens.length - this.#tokenHead > TOKENS_HIGH_WATER || this.#lines.length > LINES_HIGH_WATER;
-    if (isBacklogged === this.#isPaused || this.#isClosing) return;
-    this.#isPaused = isBacklogged;
-    if (isBacklogged) this.#connection.pause();
-    else this.#connection.resume();
+  #terminalFacts(facts: TerminalFacts): void {
+    const changed = mergeTerminalFacts(this.#layer.terminal, facts);
+    if (changed.terminal) this.#layerChanged('terminal');
+    if (changed.size) this.#layerChanged('size');
   }
 
-  async #pumpInput(): Promise<void> {
-    this.#isPumping = true;
-    while (this.#tokenHead < this.#tokens.length && !this.#isClosing) {
-      const token = this.#tokens[this.#tokenHead]!;
-      this.#tokenHead += 1;
-      let keepOpen: boolean;
-      try {
-        const received = this.handler.receive(token);
-        keepOpen = (received instanceof Promise ? await received : received) !== false;
-      } catch (err) {
-        keepOpen = this.#caught(err);
-      }
-      if (!keepOpen) {
-        await this.close();
-        break;
-      }
-    }
-    this.#tokens = [];
-    this.#tokenHead = 0;
-    this.#isPumping = false;
-    this.#updateFlow();
-  }
-
-  #submitLine(line: string): void {
-    this.#observer?.input(this, line);
-    const waiter = this.#lineWaiter;
-    if (waiter) {
-      this.#lineWaiter = undefined;
-      waiter.resolve(line);
+  #layerChanged(what: 'mode' | 'terminal' | 'size'): void {
+    if (what === 'mode') {
+      this.#syncEditorEcho();
       return;
     }
-    this.#lines.push(line);
-    this.#updateFlow();
-    if (!this.#isProcessingLines) void this.#processLines();
-  }
-
-  async #processLines(): Promise<void> {
-    this.#isProcessingLines = true;
-    let line = this.#lines.shift();
-    while (line !== undefined && !this.#isClosing) {
-      const current = line;
-      const keepOpen = await this.#guard(() => this.handler.processLine(current));
-      if (!keepOpen) {
-        await this.close();
-        break;
-      }
-      line = this.#lines.shift();
-      this.#updateFlow();
+    if (this.#app.events.has('terminal')) {
+      const { type, cols, rows } = this.#layer.terminal;
+      this.#app.events.publish('terminal', { sessionId: this.id, terminal: { type, cols, rows } });
     }
-    this.#isProcessingLines = false;
+    if (what === 'size') {
+      const { cols, rows } = this.#layer.terminal;
+      this.#editor.width = cols;
+      if (cols !== undefined && rows !== undefined) {
+        void this.#guard(() => this.#handler.onWindowSize(cols, rows));
+      }
+    }
   }
 
   /** Runs handler code; an error ends this session only. Resolves to whether to go on. */
@@ -374,12 +406,12 @@ export class Session {
     const error = err instanceof Error ? err : new Error(String(err));
     this.#logger.error({ err: error }, 'handler error; closing this session');
     try {
-      const reported = this.handler.onError(error);
+      const reported = this.#handler.onError(error);
       if (reported instanceof Promise) reported.catch(() => undefined);
     } catch {
       // onError itself failed: the session is closing anyway and the first error is logged.
     }
-    void this.close();
+    void this.#closeFor('handler-error', undefined);
   }
 
   #setHiddenInput(echo: 'off' | 'mask' | undefined): void {
@@ -396,40 +428,48 @@ export class Session {
     this.#editor.echo = this.#layer.serverEchoes ? 'on' : 'off';
   }
 
-  /** Whether the server draws the user's line, and there is one on screen to keep. */
-  #isRedrawingInput(): boolean {
-    return this.#layer.serverEchoes && this.#editor.echo !== 'off' && this.#editor.hasInput;
-  }
-
   #armIdleTimer(): void {
     const seconds = this.#limits.idleTimeout;
     if (seconds <= 0) return;
     this.#idleTimer = setTimeout(() => {
       this.#logger.info('idle timeout');
-      void this.close(`\nIdle for ${seconds} second${seconds === 1 ? '' : 's'}: closing the connection.`);
+      void this.#closeFor(
+        'idle-timeout',
+        `Idle for ${seconds} second${seconds === 1 ? '' : 's'}: closing the connection.`,
+      );
     }, seconds * 1000);
     this.#idleTimer.unref();
   }
 
   #scheduleEscapeFlush(): void {
     clearTimeout(this.#escapeTimer);
-    this.#escapeTimer = setTimeout(() => this.#enqueue(this.#layer.flush()), ESCAPE_QUIET_MS);
+    this.#escapeTimer = setTimeout(() => this.#input.enqueue(this.#layer.flush()), ESCAPE_QUIET_MS);
     this.#escapeTimer.unref();
   }
 
-  #clearTimers(): void {
+  /** No more input or output: the session is on its way out. */
+  #stopIO(): void {
+    this.#isClosing = true;
+    this.#output.isClosed = true;
+    this.#input.isClosed = true;
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#escapeTimer);
   }
 
-  async #finish(): Promise<void> {
-    this.#isClosing = true;
-    this.#clearTimers();
+  async #finish(end: ConnectionEnd): Promise<void> {
+    this.#stopIO();
     this.#layer.dispose();
-    this.#lineWaiter?.reject(new SessionClosedError());
-    this.#lineWaiter = undefined;
+    this.#input.close();
+    const reason = this.#closeReason ?? END_REASONS[end.reason];
+    if (end.error !== undefined) this.#logger.debug({ err: end.error }, 'connection error');
+    this.#logger.debug({ reason }, 'session ended');
+    this.#app.remove(this);
+    if (this.#app.events.has('session-ended')) {
+      this.#app.events.publish('session-ended', { session: this.info(), reason });
+    }
+    this.#abort?.abort(new SessionClosedError());
     try {
-      await this.handler.onDisconnect();
+      await this.#handler.onDisconnect();
     } catch (err) {
       this.#logger.error({ err }, 'onDisconnect failed');
     }

@@ -47,7 +47,10 @@ import {
 } from '../telnet/constants.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
 import { subnegotiation } from '../telnet/encoder.js';
-import type { HandlerClass } from './session.js';
+import type { HandlerClass, SessionHandle } from './handle.js';
+
+/** Handler instances by session id, so that tests can look at what a handler saw. */
+const handlersBySession = new Map<string, unknown>();
 
 // Handlers under test.
 
@@ -55,6 +58,11 @@ import type { HandlerClass } from './session.js';
 class CharacterEcho extends TelnetHandler {
   readonly sizes: Array<[number, number]> = [];
   readonly lines: string[] = [];
+
+  constructor(session: SessionHandle) {
+    super(session);
+    handlersBySession.set(session.id, this);
+  }
 
   override async onWindowSize(cols: number, rows: number): Promise<void> {
     this.sizes.push([cols, rows]);
@@ -75,6 +83,11 @@ class CharacterEcho extends TelnetHandler {
 /** Line mode: the client edits; same commands as CharacterEcho. */
 class LineEcho extends LineHandler {
   readonly lines: string[] = [];
+
+  constructor(session: SessionHandle) {
+    super(session);
+    handlersBySession.set(session.id, this);
+  }
 
   override async onCommandSubmitted(command: string): Promise<void> {
     this.lines.push(command);
@@ -142,7 +155,7 @@ async function startServer(
 function onlyHandler<T>(server: ProtocolServer): T {
   const sessions = [...server.sessions];
   assert.equal(sessions.length, 1);
-  return sessions[0]!.handler as T;
+  return handlersBySession.get(sessions[0]!.id) as T;
 }
 
 /**

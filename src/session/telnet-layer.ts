@@ -248,7 +248,9 @@ export class TelnetLayer implements SessionLayer {
   #apply(result: NegotiationResult): Uint8Array[] {
     const out: Uint8Array[] = [...result.reply];
     let modeChanged = false;
+    const events = this.#options.events;
     for (const change of result.changes) {
+      events.option(optionName(change.option), change.side, change.enabled);
       if (!change.enabled) {
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
         continue;
@@ -263,6 +265,7 @@ export class TelnetLayer implements SessionLayer {
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
       }
     }
+    if (result.refused !== undefined) events.option(optionName(result.refused.option), result.refused.side, false);
     if (result.refused?.option === OPT_TTYPE) this.#decideEcho();
     if (result.changes.length > 0) this.#updateOptionList();
     if (modeChanged) this.#options.events.changed('mode');

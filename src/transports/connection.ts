@@ -1,41 +1,65 @@
 // The one connection abstraction every transport produces and every session consumes.
 
-/** Which kind of socket carries a connection. */
-export type ConnectionKind = 'tcp' | 'websocket';
-
 /** How inbound data is delimited: a byte stream, or messages that each end a line. */
 export type Framing = 'stream' | 'message';
+
+/** Why the session closes its connection; transports map it to what their protocol can say. */
+export type CloseReason = 'handler-ended' | 'handler-error' | 'server-shutdown' | 'idle-timeout' | 'kicked';
+
+/** How a connection ended, as its transport saw it. */
+export interface ConnectionEnd {
+  /**
+   * 'local': we closed it; 'peer-closed': the client did; 'reset': it broke; 'timeout': the peer
+   * stopped answering keepalives; 'slow-consumer': output piled up unread past the cap;
+   * 'message-too-big': the peer sent more than the message size limit.
+   */
+  reason: 'local' | 'peer-closed' | 'reset' | 'timeout' | 'slow-consumer' | 'message-too-big';
+  /** The socket error behind a 'reset', for the session's debug log. */
+  error?: Error;
+}
+
+/** What a transport learned of the client's terminal outside the byte stream (an SSH pty request). */
+export interface TerminalFacts {
+  type?: string;
+  cols?: number;
+  rows?: number;
+  environment?: Record<string, string>;
+}
 
 /** Called for each chunk of inbound bytes, in order. */
 export type DataListener = (bytes: Uint8Array) => void;
 
 /** A live client connection, independent of the socket type under it. */
 export interface Connection {
-  readonly id: string;
-  readonly kind: ConnectionKind;
   readonly framing: Framing;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** Whether the connection is encrypted (TLS). */
+  /** Whether the connection is encrypted (TLS, SSH). */
   readonly secure: boolean;
-  /** The subprotocol agreed at the WebSocket handshake; "" for none and for TCP. */
+  /** The subprotocol agreed at the WebSocket handshake; "" for none. */
   readonly protocol: string;
+  /** The path of the request that opened the connection (a WebSocket URL's path); "" for none. */
+  readonly path: string;
   /** Parameters of the request that opened the connection (a WebSocket URL's query), if any. */
   readonly query: URLSearchParams;
-  /** Bytes accepted by `write` that the peer has not taken yet. */
-  readonly bufferedAmount: number;
+  /** Bytes received and sent on the wire so far. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   readonly isClosed: boolean;
   /** Sends data; resolves once the transport is ready for more (backpressure). */
   write(data: Uint8Array | string): Promise<void>;
   /** Stops and restarts delivery of inbound data, so a slow handler is not flooded. */
   pause(): void;
   resume(): void;
-  /** Flushes pending output and closes; idempotent, resolves when closed. */
-  close(): Promise<void>;
+  /** Flushes pending output and closes, telling the peer why where the protocol can; idempotent. */
+  close(reason: CloseReason): Promise<void>;
   /** Closes at once, dropping pending output. */
   destroy(): void;
   onData(listener: DataListener): void;
-  onClose(listener: () => void): void;
+  /** Called once, when the connection has ended. */
+  onClose(listener: (end: ConnectionEnd) => void): void;
+  /** Terminal facts carried outside the byte stream; transports without any never call it. */
+  onTerminal(listener: (facts: TerminalFacts) => void): void;
 }
 
 /** A listening transport: turns accepted sockets into connections. */
@@ -46,18 +70,18 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** What a listener asks its server about each new client before accepting it. */
-export interface Admission {
-  /** Undefined to accept, or the reason to turn the client away. */
-  check(remoteAddress: string): string | undefined;
+/** Why a listener turned a client away, and what to tell it. */
+export interface Refusal {
+  reason: 'capacity' | 'per-ip' | 'origin' | 'path' | 'shutdown';
+  message: string;
 }
 
-let nextConnectionNumber = 0;
-
-/** Returns a short id, unique within this process, for a new connection. */
-export function newConnectionId(kind: ConnectionKind): string {
-  nextConnectionNumber += 1;
-  return `${kind}-${Date.now().toString(36)}-${nextConnectionNumber.toString(36)}`;
+/** What a listener asks its server about each new client, and tells it of clients it refused. */
+export interface Admission {
+  /** Undefined to accept, or why to turn the client away. */
+  check(remoteAddress: string): Refusal | undefined;
+  /** A client the listener itself turned away (bad path, origin), or one `check` refused. */
+  refused(remoteAddress: string, refusal: Refusal): void;
 }
 
 /** A promise that is already settled, shared so fast writes allocate nothing. */

@@ -4,16 +4,16 @@ import tls from 'node:tls';
 
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
-import { READY, newConnectionId } from './connection.js';
+import { READY } from './connection.js';
 import { TurnCork } from './turn-cork.js';
-import type { Admission, Connection, DataListener, Listener } from './connection.js';
+import type { Admission, CloseReason, Connection, ConnectionEnd, DataListener, Listener } from './connection.js';
 
 /** Options of a TCP listener. */
 export interface TcpListenOptions {
   host: string;
   port: number;
   /** Certificate and key in PEM; when given, clients must speak TLS. */
-  tls?: { cert: Buffer; key: Buffer };
+  tls?: { cert: Buffer; key: Buffer } | undefined;
   admission: Admission;
   onConnection(connection: Connection): void;
 }
@@ -24,12 +24,14 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   // Turned-away sockets belong to no session: the listener ends them, and drops them on close.
   const refused = new Set<net.Socket>();
   const accept = (socket: net.Socket): void => {
-    const refusal = options.admission.check(socket.remoteAddress ?? '');
+    const address = socket.remoteAddress ?? '';
+    const refusal = options.admission.check(address);
     if (refusal !== undefined) {
+      options.admission.refused(address, refusal);
       refused.add(socket);
       socket.on('error', () => socket.destroy());
       socket.once('close', () => refused.delete(socket));
-      socket.end(`${refusal}\r\n`);
+      socket.end(`${refusal.message}\r\n`);
       // A client that never closes its side would otherwise keep the listener from closing.
       setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
       return;
@@ -69,19 +71,20 @@ const TEXT_BATCH_LIMIT = 64 * 1024;
 const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 
 class TcpConnection implements Connection {
-  readonly id = newConnectionId('tcp');
-  readonly kind = 'tcp' as const;
   readonly framing = 'stream' as const;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly protocol = '';
+  readonly path = '';
   readonly query = new URLSearchParams();
   #socket: net.Socket;
   #cork: TurnCork;
   /** Text written in this turn of the event loop, not yet handed to the socket. */
   #text = '';
-  #closed: Promise<void>;
-  #isClosed = false;
+  /** One promise for every writer waiting on the same drain: no listener per write. */
+  #drained: Promise<void> | undefined;
+  #end: ConnectionEnd | undefined;
+  #closed: Promise<ConnectionEnd>;
 
   constructor(
     socket: net.Socket,
@@ -93,21 +96,29 @@ class TcpConnection implements Connection {
     this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
     // Errors end the connection; 'close' follows and is what sessions observe.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', (error) => {
+      this.#end ??= { reason: 'reset', error };
+      socket.destroy();
+    });
+    socket.once('end', () => (this.#end ??= { reason: 'peer-closed' }));
     this.#closed = new Promise((resolve) =>
       socket.once('close', () => {
-        this.#isClosed = true;
-        resolve();
+        this.#end ??= { reason: 'peer-closed' };
+        resolve(this.#end);
       }),
     );
   }
 
-  get bufferedAmount(): number {
-    return this.#socket.writableLength;
+  get bytesIn(): number {
+    return this.#socket.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.#socket.bytesWritten;
   }
 
   get isClosed(): boolean {
-    return this.#isClosed;
+    return this.#socket.destroyed;
   }
 
   write(data: Uint8Array | string): Promise<void> {
@@ -116,6 +127,7 @@ class TcpConnection implements Connection {
     // Output still piled up from earlier writes means the writer ignores backpressure and the
     // peer is not reading; one large write to a reading peer is fine.
     if (socket.writableLength > MAX_BUFFERED_OUTPUT) {
+      this.#end ??= { reason: 'slow-consumer' };
       socket.destroy();
       return READY;
     }
@@ -131,17 +143,18 @@ class TcpConnection implements Connection {
   }
 
   #send(data: Uint8Array | string): Promise<void> {
-    const socket = this.#socket;
-    if (socket.write(data)) return READY;
-    return new Promise((resolve) => {
+    if (this.#socket.write(data)) return READY;
+    this.#drained ??= new Promise((resolve) => {
       const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        this.#drained = undefined;
         resolve();
       };
-      socket.on('drain', done);
-      socket.on('close', done);
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
     });
+    return this.#drained;
   }
 
   #takeText(): string {
@@ -162,17 +175,20 @@ class TcpConnection implements Connection {
     this.#socket.resume();
   }
 
-  close(): Promise<void> {
+  close(_reason: CloseReason): Promise<void> {
+    // A byte stream has no way to say why; the session's last line says it to the user.
     if (!this.#socket.destroyed) {
+      this.#end ??= { reason: 'local' };
       this.#flushText();
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
       setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
     }
-    return this.#closed;
+    return this.#closed.then(() => undefined);
   }
 
   destroy(): void {
+    this.#end ??= { reason: 'local' };
     this.#socket.destroy();
   }
 
@@ -180,7 +196,9 @@ class TcpConnection implements Connection {
     this.#socket.on('data', listener);
   }
 
-  onClose(listener: () => void): void {
+  onClose(listener: (end: ConnectionEnd) => void): void {
     void this.#closed.then(listener);
   }
+
+  onTerminal(): void {}
 }

@@ -7,9 +7,17 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 
 import { ServerStartError } from '../errors.js';
-import { READY, newConnectionId } from './connection.js';
+import { READY } from './connection.js';
 import { TurnCork } from './turn-cork.js';
-import type { Admission, Connection, DataListener, Listener } from './connection.js';
+import type {
+  Admission,
+  CloseReason,
+  Connection,
+  ConnectionEnd,
+  DataListener,
+  Listener,
+  Refusal,
+} from './connection.js';
 import { bindServer } from './bind.js';
 
 /** Answers a plain HTTP request; returns false when the request is not for it. */
@@ -43,7 +51,6 @@ export interface WebSocketListenOptions {
 const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 /** Below this many buffered bytes a write resolves at once. */
 const WRITE_HIGH_WATER = 64 * 1024;
-const CLOSE_NORMAL = 1000;
 const CLOSE_GRACE_MS = 2000;
 
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
@@ -64,17 +71,28 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
 
   server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const address = request.socket.remoteAddress ?? '';
+    const refuse = (refusal: Refusal, status: number, statusText: string): void => {
+      options.admission.refused(address, refusal);
+      reject(socket, status, statusText, refusal.message);
+    };
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (!isUnderPath(url.pathname, options.path)) return reject(socket, 404, 'Not Found');
+    if (!isUnderPath(url.pathname, options.path)) {
+      return refuse({ reason: 'path', message: 'Not Found' }, 404, 'Not Found');
+    }
     const origin = request.headers.origin;
     if (origin === undefined && options.requireOrigin) {
-      return reject(socket, 403, 'Forbidden', 'An Origin header is required');
+      return refuse({ reason: 'origin', message: 'An Origin header is required' }, 403, 'Forbidden');
     }
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
-      return reject(socket, 403, 'Forbidden', `Origin ${origin} is not allowed`);
+      return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` }, 403, 'Forbidden');
     }
-    const refusal = options.admission.check(request.socket.remoteAddress ?? '');
-    if (refusal !== undefined) return reject(socket, 503, 'Service Unavailable', refusal);
+    const refusal = options.admission.check(address);
+    if (refusal !== undefined) {
+      return refusal.reason === 'per-ip'
+        ? refuse(refusal, 429, 'Too Many Requests')
+        : refuse(refusal, 503, 'Service Unavailable');
+    }
     sockets.handleUpgrade(request, socket, head, (ws) => {
       options.onConnection(new WebSocketConnection(ws, socket, request, url, secure, options));
     });
@@ -127,21 +145,30 @@ function reject(socket: Duplex, status: number, statusText: string, body = statu
   );
 }
 
+/** WebSocket close codes (RFC 6455 section 7.4.1) and words for each reason we close. */
+const CLOSE_FRAMES: Record<CloseReason, { code: number; reason: string }> = {
+  'handler-ended': { code: 1000, reason: 'Session ended' },
+  'server-shutdown': { code: 1001, reason: 'Server shutting down' },
+  'idle-timeout': { code: 1001, reason: 'Idle timeout' },
+  'handler-error': { code: 1011, reason: 'Internal error' },
+  kicked: { code: 1008, reason: 'Disconnected by the server' },
+};
+/** What the peer sent when it closed without a close frame (RFC 6455 section 7.1.5). */
+const CLOSE_ABNORMAL = 1006;
+
 /** A WebSocket client as a Connection: text frames for strings, binary frames for bytes. */
 export class WebSocketConnection implements Connection {
-  readonly id = newConnectionId('websocket');
-  readonly kind = 'websocket' as const;
   readonly framing = 'message' as const;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly query: URLSearchParams;
-  /** The path the client connected to, e.g. "/ws/room". */
   readonly path: string;
   readonly protocol: string;
   #ws: WebSocket;
+  #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
   #cork: TurnCork;
-  #closed: Promise<void>;
-  #isClosed = false;
+  #end: ConnectionEnd | undefined;
+  #closed: Promise<ConnectionEnd>;
   #pingTimer: NodeJS.Timeout | undefined;
   #pongTimer: NodeJS.Timeout | undefined;
 
@@ -155,30 +182,39 @@ export class WebSocketConnection implements Connection {
     options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout'>,
   ) {
     this.#ws = ws;
+    this.#socket = socket;
     this.#cork = new TurnCork(socket);
     this.remoteAddress = request.socket.remoteAddress ?? '';
     this.remotePort = request.socket.remotePort ?? 0;
     this.query = url.searchParams;
     this.path = url.pathname;
     this.protocol = ws.protocol;
-    ws.on('error', () => ws.terminate());
+    ws.on('error', (error: Error & { code?: string }) => {
+      this.#end ??=
+        error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? { reason: 'message-too-big' } : { reason: 'reset', error };
+      ws.terminate();
+    });
     this.#closed = new Promise((resolve) =>
-      ws.once('close', () => {
-        this.#isClosed = true;
+      ws.once('close', (code: number) => {
+        this.#end ??= code === CLOSE_ABNORMAL ? { reason: 'reset' } : { reason: 'peer-closed' };
         clearInterval(this.#pingTimer);
         clearTimeout(this.#pongTimer);
-        resolve();
+        resolve(this.#end);
       }),
     );
     if (options.pingInterval > 0) this.#startPings(options.pingInterval * 1000, options.pingTimeout * 1000);
   }
 
-  get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+  get bytesIn(): number {
+    return this.#socket.bytesRead ?? 0;
+  }
+
+  get bytesOut(): number {
+    return this.#socket.bytesWritten ?? 0;
   }
 
   get isClosed(): boolean {
-    return this.#isClosed;
+    return this.#ws.readyState === this.#ws.CLOSED;
   }
 
   write(data: Uint8Array | string): Promise<void> {
@@ -191,6 +227,7 @@ export class WebSocketConnection implements Connection {
       return READY;
     }
     if (ws.bufferedAmount > MAX_BUFFERED_OUTPUT) {
+      this.#end ??= { reason: 'slow-consumer' };
       ws.terminate();
       return READY;
     }
@@ -206,16 +243,19 @@ export class WebSocketConnection implements Connection {
     this.#ws.resume();
   }
 
-  close(): Promise<void> {
+  close(reason: CloseReason): Promise<void> {
     const ws = this.#ws;
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
-      ws.close(CLOSE_NORMAL, 'Session ended');
+      this.#end ??= { reason: 'local' };
+      const frame = CLOSE_FRAMES[reason];
+      ws.close(frame.code, frame.reason);
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }
-    return this.#closed;
+    return this.#closed.then(() => undefined);
   }
 
   destroy(): void {
+    this.#end ??= { reason: 'local' };
     this.#ws.terminate();
   }
 
@@ -223,16 +263,21 @@ export class WebSocketConnection implements Connection {
     this.#ws.on('message', (data: RawData) => listener(toBytes(data)));
   }
 
-  onClose(listener: () => void): void {
+  onClose(listener: (end: ConnectionEnd) => void): void {
     void this.#closed.then(listener);
   }
+
+  onTerminal(): void {}
 
   #startPings(intervalMs: number, timeoutMs: number): void {
     const ws = this.#ws;
     ws.on('pong', () => clearTimeout(this.#pongTimer));
     this.#pingTimer = setInterval(() => {
       ws.ping();
-      this.#pongTimer = setTimeout(() => ws.terminate(), timeoutMs);
+      this.#pongTimer = setTimeout(() => {
+        this.#end ??= { reason: 'timeout' };
+        ws.terminate();
+      }, timeoutMs);
       this.#pongTimer.unref();
     }, intervalMs);
     this.#pingTimer.unref();

@@ -1,0 +1,168 @@
+// The session hub: one application's sessions, broadcast and admission counts, across all its servers.
+import { hostname } from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import type { Logger } from 'pino';
+
+import type { TransportName } from '../config/schema.js';
+import { SessionEvents } from './events.js';
+import type { SessionInfo } from './events.js';
+import { newSessionId } from './session-id.js';
+
+/** Which sessions a broadcast or a listing is for; every field given must match. */
+export interface SessionFilter {
+  /** Configured server name(s), the keys under `servers:`. */
+  server?: string | readonly string[];
+  transport?: TransportName | readonly TransportName[];
+  /** Session id(s) to leave out, e.g. the sender's own. */
+  except?: string | readonly string[];
+}
+
+/** What the hub needs of a session served by this process. */
+export interface HubMember {
+  readonly id: string;
+  info(): SessionInfo;
+  /** Writes asynchronous output: it starts on its own line, and the prompt is redrawn after it. */
+  notify(text: string): Promise<void>;
+  /** Ends the session from outside it. */
+  kick(message?: string): Promise<void>;
+}
+
+/**
+ * The application as a handler sees it: every session of every server of the launch (and,
+ * with a shared hub, of every process), broadcast and messages by session id.
+ */
+export interface Application {
+  /** Names this process in session listings. */
+  readonly instance: string;
+  /** The event stream of every session of the application served by this process. */
+  readonly events: SessionEvents;
+  /** How many sessions this process serves now (cheap; `list()` counts the whole application). */
+  readonly localCount: number;
+  /** Every session of the application, optionally filtered. */
+  list(filter?: SessionFilter): Promise<SessionInfo[]>;
+  get(id: string): Promise<SessionInfo | undefined>;
+  /** Sends `text` as a line to every matching session; resolves with how many were sent to. */
+  broadcast(text: string, filter?: SessionFilter): Promise<number>;
+  /** Sends `text` as a line to one session; resolves false when there is no such session. */
+  send(id: string, text: string): Promise<boolean>;
+  /** Ends a session, telling its user `message`; resolves false when there is no such session. */
+  kick(id: string, message?: string): Promise<boolean>;
+}
+
+/** The hub as servers use it: the application plus membership and admission counts. */
+export interface SessionHub extends Application {
+  add(member: HubMember): void;
+  remove(member: HubMember): void;
+  /** Sessions from `address` across the application, for `max_connections_per_ip`. */
+  connectionsFrom(address: string): number;
+  /** Lets go of what the hub holds (timers, connections to other processes); idempotent. */
+  stop(): Promise<void>;
+}
+
+/** How many sessions one turn of a broadcast writes to before letting other work run. */
+const BROADCAST_BATCH = 256;
+
+/** The default hub: one process, no outside service. */
+export class InProcessHub implements SessionHub {
+  readonly instance: string;
+  readonly events: SessionEvents;
+  #members = new Map<string, HubMember>();
+  #addresses = new Map<string, number>();
+
+  constructor(options: { logger?: Logger; instance?: string } = {}) {
+    this.instance = options.instance ?? `${hostname()}/${process.pid}/${newSessionId().slice(0, 4)}`;
+    const logger = options.logger;
+    this.events = new SessionEvents((err, type) =>
+      logger?.error({ err, event: type }, 'session event consumer failed'),
+    );
+  }
+
+  get localCount(): number {
+    return this.#members.size;
+  }
+
+  add(member: HubMember): void {
+    this.#members.set(member.id, member);
+    const address = member.info().remoteAddress;
+    this.#addresses.set(address, (this.#addresses.get(address) ?? 0) + 1);
+  }
+
+  remove(member: HubMember): void {
+    if (!this.#members.delete(member.id)) return;
+    const address = member.info().remoteAddress;
+    const count = (this.#addresses.get(address) ?? 1) - 1;
+    if (count <= 0) this.#addresses.delete(address);
+    else this.#addresses.set(address, count);
+  }
+
+  connectionsFrom(address: string): number {
+    return this.#addresses.get(address) ?? 0;
+  }
+
+  list(filter?: SessionFilter): Promise<SessionInfo[]> {
+    const infos: SessionInfo[] = [];
+    for (const member of this.#members.values()) {
+      const info = member.info();
+      if (matches(info, filter)) infos.push(info);
+    }
+    return Promise.resolve(infos);
+  }
+
+  get(id: string): Promise<SessionInfo | undefined> {
+    return Promise.resolve(this.#members.get(id)?.info());
+  }
+
+  async broadcast(text: string, filter?: SessionFilter): Promise<number> {
+    const line = `${text}\n`;
+    // A copy: sessions that join or leave meanwhile neither get it twice nor break the loop.
+    const members = [...this.#members.values()];
+    let sent = 0;
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]!;
+      if (filter !== undefined && !matches(member.info(), filter)) continue;
+      // Not awaited: one session that does not read must not hold up everyone after it.
+      member.notify(line).catch(() => undefined);
+      sent++;
+      if ((i + 1) % BROADCAST_BATCH === 0) await nextTurn();
+    }
+    return sent;
+  }
+
+  async send(id: string, text: string): Promise<boolean> {
+    const member = this.#members.get(id);
+    if (member === undefined) return false;
+    await member.notify(`${text}\n`);
+    return true;
+  }
+
+  async kick(id: string, message?: string): Promise<boolean> {
+    const member = this.#members.get(id);
+    if (member === undefined) return false;
+    await member.kick(message);
+    return true;
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Whether a session passes every condition of `filter`. */
+export function matches(info: SessionInfo, filter: SessionFilter | undefined): boolean {
+  if (filter === undefined) return true;
+  return (
+    isAllowed(info.server, filter.server) &&
+    isAllowed(info.transport, filter.transport) &&
+    !isListed(info.id, filter.except)
+  );
+}
+
+function isAllowed(value: string, allowed: string | readonly string[] | undefined): boolean {
+  return allowed === undefined || isListed(value, allowed);
+}
+
+function isListed(value: string, list: string | readonly string[] | undefined): boolean {
+  if (list === undefined) return false;
+  return typeof list === 'string' ? list === value : list.includes(value);
+}

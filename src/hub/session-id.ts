@@ -1,0 +1,35 @@
+// Session ids: random, URL-safe and short enough to read in a log, unique beyond one process.
+import { randomFillSync } from 'node:crypto';
+
+/** RFC 4648 base32 in lower case: no characters that need escaping in a URL, a file name or a log. */
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+/** 10 random bytes: 80 bits, 16 characters. */
+const ID_BYTES = 10;
+/** Random bytes are drawn this many ids at a time: one system call per batch, not per connection. */
+const POOL_IDS = 128;
+
+const pool = Buffer.alloc(ID_BYTES * POOL_IDS);
+let offset = pool.length;
+
+/** A new 16-character id with 80 random bits. */
+export function newSessionId(): string {
+  if (offset >= pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  let id = '';
+  let bits = 0;
+  let value = 0;
+  const end = offset + ID_BYTES;
+  for (let i = offset; i < end; i++) {
+    value = (value << 8) | pool[i]!;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      id += ALPHABET[(value >>> bits) & 31];
+    }
+    value &= (1 << bits) - 1;
+  }
+  offset = end;
+  return id;
+}

@@ -1,0 +1,174 @@
+// A session's input discipline: keys in order to the handler, completed lines to a waiting
+// readLine or to processLine, and the socket paused while either queue is backed up.
+import { ReadLineTimeoutError, SessionClosedError } from '../errors.js';
+import type { Connection } from '../transports/connection.js';
+import type { InputToken } from './key-reader.js';
+
+/** Keys or lines queued beyond these pause reading from the socket until the handler catches up. */
+const TOKENS_HIGH_WATER = 1024;
+const LINES_HIGH_WATER = 64;
+
+/** What the input discipline calls out to; every call may be handler code. */
+export interface InputTargets {
+  /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
+  receive(token: InputToken): boolean | Promise<boolean>;
+  /** Hands a completed line that no readLine waits for to the handler; resolves to whether to go on. */
+  processLine(line: string): Promise<boolean>;
+  /** A handler call threw synchronously; resolves to whether to go on (it never does). */
+  caught(err: unknown): false;
+  /** Ends the session after the handler asked to. */
+  end(): Promise<void>;
+}
+
+/** Options of one wait for a line. */
+export interface LineWait {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/** Orders one session's input between the socket and the handler. */
+export class SessionInput {
+  /** Set once the session is closing: queued input is dropped. */
+  isClosed = false;
+  readonly #connection: Connection;
+  readonly #targets: InputTargets;
+  #tokens: InputToken[] = [];
+  #tokenHead = 0;
+  #isPumping = false;
+  #isPaused = false;
+  #lines: string[] = [];
+  /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
+  #isProcessingLines = false;
+  #lineWaiter: { resolve(line: string): void; reject(err: unknown): void } | undefined;
+
+  constructor(connection: Connection, targets: InputTargets) {
+    this.#connection = connection;
+    this.#targets = targets;
+  }
+
+  /** Holds completed lines back (while onConnect runs) or lets them flow to processLine. */
+  holdLines(isHeld: boolean): void {
+    this.#isProcessingLines = isHeld;
+    if (!isHeld && this.#lines.length > 0) void this.#processLines();
+  }
+
+  /** Queues keys and text decoded from the connection. */
+  enqueue(tokens: InputToken[]): void {
+    if (tokens.length === 0 || this.isClosed) return;
+    for (const token of tokens) this.#tokens.push(token);
+    this.#updateFlow();
+    if (!this.#isPumping) void this.#pump();
+  }
+
+  /** A line the user completed: to the waiting readLine, else queued for processLine. */
+  submitLine(line: string): void {
+    const waiter = this.#lineWaiter;
+    if (waiter) {
+      this.#lineWaiter = undefined;
+      waiter.resolve(line);
+      return;
+    }
+    this.#lines.push(line);
+    this.#updateFlow();
+    if (!this.#isProcessingLines) void this.#processLines();
+  }
+
+  /**
+   * The next line: one typed ahead at once, else a promise that the next submitted line
+   * settles. The waiter is in place when this returns, so a prompt written next cannot miss it.
+   * Throws at once when the session is closed, another wait is on, or the signal has aborted.
+   */
+  nextLine(wait: LineWait = {}): Promise<string> {
+    // Thrown, not rejected: the caller must not change the session (hide typing) for a wait that never began.
+    if (this.isClosed) throw new SessionClosedError();
+    if (this.#lineWaiter) throw new Error('readLine is already waiting for a line in this session');
+    wait.signal?.throwIfAborted();
+    const typedAhead = this.#lines.shift();
+    this.#updateFlow();
+    if (typedAhead !== undefined) return Promise.resolve(typedAhead);
+    return new Promise<string>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = (reason: unknown): void => {
+        if (this.#lineWaiter !== waiter) return;
+        this.#lineWaiter = undefined;
+        settle();
+        reject(reason);
+      };
+      const onAbort = (): void => giveUp(wait.signal?.reason);
+      const settle = (): void => {
+        clearTimeout(timer);
+        wait.signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter = {
+        resolve: (line: string) => {
+          settle();
+          resolve(line);
+        },
+        reject: (err: unknown) => {
+          settle();
+          reject(err);
+        },
+      };
+      this.#lineWaiter = waiter;
+      wait.signal?.addEventListener('abort', onAbort, { once: true });
+      if (wait.timeoutMs !== undefined) {
+        const ms = wait.timeoutMs;
+        timer = setTimeout(() => giveUp(new ReadLineTimeoutError(ms)), ms);
+      }
+    });
+  }
+
+  /** Fails a waiting readLine: the session has ended. */
+  close(): void {
+    this.isClosed = true;
+    this.#lineWaiter?.reject(new SessionClosedError());
+    this.#lineWaiter = undefined;
+  }
+
+  async #pump(): Promise<void> {
+    this.#isPumping = true;
+    while (this.#tokenHead < this.#tokens.length && !this.isClosed) {
+      const token = this.#tokens[this.#tokenHead]!;
+      this.#tokenHead += 1;
+      let keepOpen: boolean;
+      try {
+        const received = this.#targets.receive(token);
+        keepOpen = (received instanceof Promise ? await received : received) !== false;
+      } catch (err) {
+        keepOpen = this.#targets.caught(err);
+      }
+      if (!keepOpen) {
+        await this.#targets.end();
+        break;
+      }
+    }
+    this.#tokens = [];
+    this.#tokenHead = 0;
+    this.#isPumping = false;
+    this.#updateFlow();
+  }
+
+  async #processLines(): Promise<void> {
+    this.#isProcessingLines = true;
+    let line = this.#lines.shift();
+    while (line !== undefined && !this.isClosed) {
+      if (!(await this.#targets.processLine(line))) {
+        await this.#targets.end();
+        break;
+      }
+      line = this.#lines.shift();
+      this.#updateFlow();
+    }
+    this.#isProcessingLines = false;
+  }
+
+  /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */
+  #updateFlow(): void {
+    const isBacklogged =
+      this.#tokens.length - this.#tokenHead > TOKENS_HIGH_WATER || this.#lines.length > LINES_HIGH_WATER;
+    if (isBacklogged === this.#isPaused || this.isClosed) return;
+    this.#isPaused = isBacklogged;
+    if (isBacklogged) this.#connection.pause();
+    else this.#connection.resume();
+  }
+}

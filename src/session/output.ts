@@ -1,0 +1,124 @@
+// A session's output: text, prompts and echo to the connection, with output that arrives
+// while a prompt is on screen printed above it and the prompt drawn again below.
+import type { SessionEvents } from '../hub/events.js';
+import { READY } from '../transports/connection.js';
+import type { Connection } from '../transports/connection.js';
+import { toCrlf } from './layer.js';
+import type { SessionLayer } from './layer.js';
+import type { LineEditor } from './line-editor.js';
+
+/** Writes one session's output and keeps track of what its screen shows. */
+export class SessionOutput {
+  /** Set once the session is closing: later writes are dropped. */
+  isClosed = false;
+  readonly #sessionId: string;
+  readonly #connection: Connection;
+  readonly #layer: SessionLayer;
+  readonly #editor: LineEditor;
+  readonly #events: SessionEvents;
+  /** The prompt is the last thing on screen: the user has not pressed Enter since it was shown. */
+  #isPromptShown = false;
+
+  constructor(
+    sessionId: string,
+    connection: Connection,
+    layer: SessionLayer,
+    editor: LineEditor,
+    events: SessionEvents,
+  ) {
+    this.#sessionId = sessionId;
+    this.#connection = connection;
+    this.#layer = layer;
+    this.#editor = editor;
+    this.#events = events;
+  }
+
+  /**
+   * Sends text. A complete line that arrives while the prompt (and maybe a half-typed line) is
+   * on screen starts on its own line, and the prompt and typing are drawn again below it.
+   * `isLast`: nothing follows (a goodbye), so nothing is drawn again.
+   */
+  write(text: string, isLast = false): Promise<void> {
+    if (this.isClosed) return READY;
+    let out = text;
+    if (text.endsWith('\n') && (this.#isPromptShown || (this.#isServerDrawing() && this.#editor.hasInput))) {
+      out = this.#above(text, isLast);
+    } else {
+      this.#isPromptShown = false;
+    }
+    return this.#send(out);
+  }
+
+  /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
+  async writePrompt(prompt: string): Promise<void> {
+    this.#editor.prompt = prompt;
+    if (this.isClosed) return;
+    // A new prompt while a line is being typed replaces the old prompt in front of it.
+    const out =
+      this.#isServerDrawing() && this.#editor.hasInput ? this.#editor.erase() + this.#editor.redraw() : prompt;
+    this.#isPromptShown = true;
+    await this.#send(out);
+    await this.markPrompt();
+  }
+
+  /** Sends bytes or text as they are (only protocol escaping applied). */
+  writeRaw(data: Uint8Array | string): Promise<void> {
+    if (this.isClosed) return READY;
+    this.#isPromptShown = false;
+    if (this.#events.has('output')) {
+      const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+      this.#events.publish('output', { sessionId: this.#sessionId, text });
+    }
+    return this.#connection.write(this.#layer.encodeRaw(data));
+  }
+
+  /** Marks the end of a prompt for clients that want it (telnet GA/EOR). */
+  markPrompt(): Promise<void> {
+    if (this.isClosed) return READY;
+    const mark = this.#layer.promptMark();
+    return mark === undefined ? READY : this.#connection.write(mark);
+  }
+
+  /** Sends what the line editor draws in answer to a key. */
+  echo(text: string): void {
+    if (text !== '') void this.#send(text);
+  }
+
+  /** The user ended the line on screen (Enter, Ctrl-C): the prompt is no longer the last thing there. */
+  lineEnded(): void {
+    this.#isPromptShown = false;
+  }
+
+  /**
+   * A question was withdrawn (readLine gave up): whatever follows starts on a new line, and the
+   * half-typed answer is dropped.
+   */
+  abandonPrompt(): void {
+    if (!this.#isPromptShown) return;
+    this.#isPromptShown = false;
+    this.#editor.clear();
+    void this.#send('\n');
+  }
+
+  #send(text: string): Promise<void> {
+    if (this.#events.has('output')) this.#events.publish('output', { sessionId: this.#sessionId, text: toCrlf(text) });
+    return this.#connection.write(this.#layer.encodeText(text));
+  }
+
+  /** `text` printed above the prompt and the line being typed, which are then drawn again. */
+  #above(text: string, isLast: boolean): string {
+    if (this.#isServerDrawing()) {
+      if (isLast) this.#isPromptShown = false;
+      return this.#editor.erase() + text + (isLast ? '' : this.#editor.redraw());
+    }
+    // The client draws its own line, so we cannot erase it: at least start on a new line.
+    if (!isLast) return `\n${text}${this.#editor.prompt}`;
+    this.#isPromptShown = false;
+    return `\n${text}`;
+  }
+
+  /** Whether the server draws the user's line (character mode, or a hidden or masked answer). */
+  #isServerDrawing(): boolean {
+    return this.#editor.echo !== 'off';
+  }
+}
