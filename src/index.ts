@@ -23,7 +23,17 @@ export { ProtocolServer, CAPACITY_MESSAGE, SHUTDOWN_MESSAGE } from './server/pro
 export type { ProtocolServerOptions, ServerInfo } from './server/protocol-server.js';
 export { launchServers } from './server/launcher.js';
 export type { Launch, LaunchOptions } from './server/launcher.js';
+export { serve } from './server/serve.js';
 export { loadHandlerClass } from './server/handler-loader.js';
 export { loadConfig } from './config/load.js';
 export { parseConfig, TRANSPORTS } from './config/schema.js';
-export type { Config, ServerConfig, TransportName } from './config/schema.js';
+export type {
+  Config,
+  ConfigSettings,
+  ParseConfigOptions,
+  ServerConfig,
+  ServerSettings,
+  TransportName,
+} from './config/schema.js';
+export { readConfigFile, parseConfigDocument } from './config/load.js';
+export type { ConfigDocument } from './config/load.js';

@@ -7,6 +7,12 @@ import { ConfigError } from '../errors.js';
 export const TRANSPORTS = ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
+/** One server's settings as the YAML file writes them (snake_case keys, all optional), for code. */
+export type ServerSettings = z.input<typeof serverSchema>;
+
+/** A whole config as the YAML file writes it: one server's settings, or several under `servers`. */
+export type ConfigSettings = ServerSettings | { servers: Record<string, ServerSettings> };
+
 /** One server's settings, camelCased, with every default applied. */
 export interface ServerConfig {
   /** The key under `servers:`, or the transport's name for a single-server file. */
@@ -14,8 +20,11 @@ export interface ServerConfig {
   host: string;
   port: number;
   transport: TransportName;
-  /** "<module>:<ExportName>"; the module is relative to `baseDir` or a package name. */
-  handlerClass: string;
+  /**
+   * "<module>:<ExportName>"; the module is relative to `baseDir` or a package name. Undefined
+   * only where code hands the class over itself (serve()).
+   */
+  handlerClass: string | undefined;
   maxConnections: number;
   /** 0 = no per-address limit. */
   maxConnectionsPerIp: number;
@@ -67,7 +76,10 @@ const serverShape = {
     .default('0.0.0.0'),
   port: wholeNumber(0, 65535).default(8023),
   transport: z.enum(TRANSPORTS, { error: `one of ${TRANSPORTS.join(', ')}` }).default('telnet'),
-  handler_class: z.string({ error: HANDLER_REFERENCE }).regex(/^[^:]+:[A-Za-z_$][\w$]*$/, { error: HANDLER_REFERENCE }),
+  handler_class: z
+    .string({ error: HANDLER_REFERENCE })
+    .regex(/^[^:]+:[A-Za-z_$][\w$]*$/, { error: HANDLER_REFERENCE })
+    .optional(),
   max_connections: wholeNumber(1).default(100),
   max_connections_per_ip: wholeNumber(0).default(0),
   connection_timeout: seconds().default(300),
@@ -104,8 +116,15 @@ const multiSchema = z.strictObject({
 /** Every key a server section accepts, for "did you mean" hints. */
 export const SERVER_KEYS: readonly string[] = Object.keys(serverShape);
 
+/** Options of parseConfig. */
+export interface ParseConfigOptions {
+  /** Whether every server must name its handler_class; false where code supplies the class. Default true. */
+  requireHandlerClass?: boolean;
+}
+
 /** Validates a parsed YAML document and applies defaults; throws ConfigError naming the key. */
-export function parseConfig(raw: unknown, baseDir: string): Config {
+export function parseConfig(raw: unknown, baseDir: string, options: ParseConfigOptions = {}): Config {
+  const requireHandlerClass = options.requireHandlerClass ?? true;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`config must be a mapping of settings, got ${describe(raw)}`);
   }
@@ -113,13 +132,13 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     const parsed = multiSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw toConfigError(parsed.error, raw);
     const servers = Object.entries(parsed.data.servers).map(([name, section]) =>
-      toServerConfig(name, section, baseDir, `servers.${name}.`),
+      toServerConfig(name, section, baseDir, `servers.${name}.`, requireHandlerClass),
     );
     return { servers: checkDistinctPorts(servers) };
   }
   const parsed = serverSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw toConfigError(parsed.error, raw);
-  return { servers: [toServerConfig(parsed.data.transport, parsed.data, baseDir, '')] };
+  return { servers: [toServerConfig(parsed.data.transport, parsed.data, baseDir, '', requireHandlerClass)] };
 }
 
 function toServerConfig(
@@ -127,7 +146,11 @@ function toServerConfig(
   section: z.infer<typeof serverSchema>,
   baseDir: string,
   at: string,
+  requireHandlerClass: boolean,
 ): ServerConfig {
+  if (requireHandlerClass && section.handler_class === undefined) {
+    throw new ConfigError(`${at}handler_class: missing, expected ${HANDLER_REFERENCE}`);
+  }
   if (section.use_ssl && (section.ssl_cert == null || section.ssl_key == null)) {
     throw new ConfigError(`${at}use_ssl: true needs both ssl_cert and ssl_key`);
   }

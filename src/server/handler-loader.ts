@@ -25,9 +25,11 @@ let typeScriptLoader: Promise<ScopedImport> | undefined;
  */
 export async function loadHandlerClass(config: ServerConfig): Promise<HandlerClass> {
   const at = keyPath(config, 'handler_class');
-  const separator = config.handlerClass.lastIndexOf(':');
-  const moduleName = config.handlerClass.slice(0, separator);
-  const exportName = config.handlerClass.slice(separator + 1);
+  const reference = config.handlerClass;
+  if (reference === undefined) throw new HandlerLoadError(`${at}: missing, and no handler class was given in code`);
+  const separator = reference.lastIndexOf(':');
+  const moduleName = reference.slice(0, separator);
+  const exportName = reference.slice(separator + 1);
   const isPath = /^\.{0,2}[/\\]/.test(moduleName) || isAbsolute(moduleName) || /\.[cm]?[jt]sx?$/.test(moduleName);
 
   let specifier = moduleName;
