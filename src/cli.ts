@@ -79,10 +79,6 @@ async function main(): Promise<void> {
     // Config errors name their file already; handler and address errors name it here.
     fail(err, EXIT_SETUP, options.config);
   }
-  for (const server of launch.servers) {
-    process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
-  }
-
   // A handler's stray promise or timer callback must not take every other session down with
   // it: sessions and servers keep no state that such an error could leave half-changed.
   process.on('unhandledRejection', (reason) => {
@@ -107,6 +103,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  // Printed last: whoever waits for these lines may signal at once, and the handlers are in place.
+  for (const server of launch.servers) {
+    process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
+  }
 }
 
 async function buildConfig(): Promise<Config> {

@@ -1,74 +1,106 @@
-// The handlers the README shows, loaded as a user would load them, over real sockets.
+// The handlers and code the README shows, loaded and run as a user would, over real sockets.
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { ProtocolServer, loadHandlerClass, parseConfig } from '../src/index.js';
+import { parseConfig } from '../src/index.js';
+import { connect } from './support/clients.js';
 import { ReceivedText } from './support/received-text.js';
+import { quiet, startLaunch } from './support/servers.js';
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const servers: ProtocolServer[] = [];
-const sockets: net.Socket[] = [];
+const ROOT = join(import.meta.dirname, '..');
+const EXAMPLES = join(ROOT, 'examples');
 
-after(async () => {
-  for (const socket of sockets) socket.destroy();
-  await Promise.all(servers.map((server) => server.stop(100)));
-});
-
-async function serveExample(folder: string, handlerClass: string): Promise<number> {
-  const config = parseConfig(
-    { transport: 'tcp', host: '127.0.0.1', port: 0, handler_class: handlerClass },
-    join(ROOT, 'examples', folder),
+/** One application serving an example's handler on the given transports. */
+async function serveExample(folder: string, handlerClass: string, transports: string[]): Promise<number[]> {
+  const servers = Object.fromEntries(
+    transports.map((transport) => [transport, { transport, host: '127.0.0.1', port: 0, handler_class: handlerClass }]),
   );
-  const server = new ProtocolServer(config.servers[0]!, await loadHandlerClass(config.servers[0]!));
-  servers.push(server);
-  return (await server.start()).port;
+  const config = parseConfig({ servers }, join(EXAMPLES, folder));
+  const launch = await startLaunch(config, { logger: quiet });
+  return launch.servers.map((server) => server.address!.port);
 }
 
-function connect(port: number): { socket: net.Socket; received: ReceivedText } {
-  const socket = net.connect(port, '127.0.0.1');
-  const received = new ReceivedText();
-  socket.setEncoding('utf8');
-  socket.on('data', (text: string) => received.add(text));
-  sockets.push(socket);
-  return { socket, received };
-}
+test('the README greeter: a telnet user and a WebSocket user log in, see each other in who, and chat', async () => {
+  const [telnetPort, webPort] = await serveExample('greeter', './greeter.ts:Greeter', ['telnet', 'websocket']);
+  const ada = await connect('telnet', telnetPort!, { telnet: 'terminal' });
+  await ada.waitFor('Your name? ');
+  ada.send('Ada');
+  await ada.waitFor('Password? ');
+  ada.send('secret');
+  await ada.waitFor('Welcome, Ada! Try: who, say <text>, quit\r\n> ');
 
-test('the README greeter asks a name and a password, then answers who and say', async () => {
-  const port = await serveExample('greeter', './greeter.ts:Greeter');
-  const ada = connect(port);
-  await ada.received.waitFor('Your name? ');
-  ada.socket.write('Ada\r\n');
-  await ada.received.waitFor('Password? ');
-  ada.socket.write('secret\r\n');
-  await ada.received.waitFor('Welcome, Ada! Try: who, say <text>, quit\r\n> ');
-
-  const bob = connect(port);
-  await bob.received.waitFor('Your name? ');
-  bob.socket.write('Bob\r\nhunter2\r\n');
-  await bob.received.waitFor('Welcome, Bob!');
-  ada.socket.write('who\r\n');
-  await ada.received.waitFor('Online: 2\r\n> ');
-  bob.socket.write('say hello all\r\n');
-  await ada.received.waitFor('Bob: hello all\r\n');
-  await bob.received.waitFor('Bob: hello all\r\n');
-  assert.ok(!ada.received.text.includes('secret'), 'the password is never sent back');
+  const bob = await connect('websocket', webPort!);
+  await bob.waitFor('Your name? ');
+  bob.send('Bob');
+  await bob.waitFor('Password? ');
+  bob.send('hunter2');
+  await bob.waitFor('Welcome, Bob!');
+  ada.send('who');
+  await ada.waitFor('Online (2): Ada (telnet), Bob (websocket)');
+  bob.send('say hello all');
+  await ada.waitFor('Bob: hello all\r\n');
+  await bob.waitFor('Bob: hello all\r\n');
+  ada.send('say hi Bob');
+  await bob.waitFor('Ada: hi Bob\r\n');
+  assert.ok(!ada.text.includes('secret') && !bob.text.includes('hunter2'), 'a password is never sent back');
 });
 
 test('the echo sample answers help, info and quit as NOTES describe', async () => {
-  const port = await serveExample('echo-server', './handler.ts:EchoTelnetHandler');
-  const client = connect(port);
-  await client.received.waitFor(
+  const [port] = await serveExample('echo-server', './handler.ts:EchoTelnetHandler', ['tcp']);
+  const client = await connect('tcp', port!);
+  await client.waitFor(
     "Welcome to the Echo Server!\r\n----------------------------------------\r\nType 'help' for available commands.\r\nType 'quit' to disconnect.\r\n> ",
   );
-  client.socket.write('help\r\n');
-  await client.received.waitFor('  quit  - disconnect (also exit, q)\r\n> ');
-  client.socket.write('info\r\n');
-  await client.received.waitFor('Connected from: 127.0.0.1\r\nTransport: tcp\r\nMode: line mode\r\n');
-  await client.received.waitFor('Server echo: no\r\n> ');
-  client.socket.write('exit\r\n');
-  await client.received.waitFor('Goodbye!\r\n');
-  await new Promise((resolve) => client.socket.once('close', resolve));
+  client.send('help');
+  await client.waitFor('  quit  - disconnect (also exit, q)\r\n> ');
+  client.send('info');
+  await client.waitFor('Connected from: 127.0.0.1\r\nTransport: tcp\r\nMode: line mode\r\n');
+  await client.waitFor('Server echo: no\r\n> ');
+  client.send('exit');
+  await client.waitFor('Goodbye!\r\n');
+  await client.closed;
+});
+
+const readmeProgram = join(EXAMPLES, 'greeter', '.readme-from-code.ts');
+after(() => rm(readmeProgram, { force: true }));
+
+test("the README's From code program runs as written: two transports, one application, SIGINT stops it", async () => {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## From code'));
+  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(code !== undefined, 'the From code section has a TypeScript block');
+  // The one change: free ports instead of 4000 and 4001.
+  await writeFile(readmeProgram, code.replace(/port: 400[01]/g, 'port: 0'));
+  const child = spawn(process.execPath, ['--import', 'tsx', readmeProgram], { cwd: ROOT });
+  const stdout = new ReceivedText();
+  child.stdout.setEncoding('utf8').on('data', (text: string) => stdout.add(text));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await stdout.waitFor(/web: ws:\/\/\S+:\d+\/ws\n/, { timeoutMs: 15_000 });
+    const telnetPort = Number(/telnet: telnet:\/\/\S+:(\d+)/.exec(stdout.text)![1]);
+    const webPort = Number(/web: ws:\/\/\S+:(\d+)/.exec(stdout.text)![1]);
+    const ada = await connect('telnet', telnetPort);
+    await ada.waitFor('Your name? ');
+    const bob = await connect('websocket', webPort);
+    await bob.waitFor('Your name? ');
+    await stdout.waitFor('127.0.0.1 joined\n127.0.0.1 joined\n');
+    ada.send('Ada');
+    ada.send('pw');
+    bob.send('Bob');
+    bob.send('pw');
+    await bob.waitFor('Welcome, Bob!');
+    await ada.waitFor('Welcome, Ada!');
+    bob.send('say hi');
+    await ada.waitFor('Bob: hi');
+    child.kill('SIGINT');
+    await ada.waitFor('Server is shutting down');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

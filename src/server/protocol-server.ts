@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
+import { keyPath } from '../config/schema.js';
 import type { ServerConfig, TransportName } from '../config/schema.js';
 import { InProcessHub } from '../hub/hub.js';
 import type { SessionHub } from '../hub/hub.js';
@@ -95,6 +96,12 @@ export class ProtocolServer implements ServerContext {
       },
       onConnection: (connection) => this.#accept(connection),
     });
+    if (this.config.enableMonitoring) {
+      // Said out loud rather than ignored: a config written for the original package may ask for it.
+      this.logger.warn(
+        `${keyPath(this.config, 'enable_monitoring')}: session monitoring is not available in this version`,
+      );
+    }
     this.logger.info({ url: this.url }, 'listening');
     return this.#listener.address;
   }

@@ -30,6 +30,8 @@ export interface TestClient {
   type(text: string): void;
   waitFor(pattern: string | RegExp, options?: { from?: number; timeoutMs?: number }): Promise<void>;
   readonly text: string;
+  /** Telnet options the server offered to perform (WILL) and this client agreed to, e.g. ECHO. */
+  readonly agreed: ReadonlySet<number>;
   /** Resolves on close, with the WebSocket close code and reason where there is one. */
   readonly closed: Promise<{ code?: number; reason?: string }>;
   /** Ends the connection from the client's side, cleanly. */
@@ -43,7 +45,11 @@ after(() => {
 });
 
 /** Connects to 127.0.0.1:`port` as a client of `transport`. */
-export async function connect(transport: TransportName, port: number, options: ClientOptions = {}): Promise<TestClient> {
+export async function connect(
+  transport: TransportName,
+  port: number,
+  options: ClientOptions = {},
+): Promise<TestClient> {
   const client =
     transport === 'tcp' || transport === 'telnet'
       ? await connectSocket(port, transport === 'telnet', options)
@@ -53,7 +59,7 @@ export async function connect(transport: TransportName, port: number, options: C
 }
 
 /** Answers the server's telnet negotiation for one client; returns the replies to send. */
-function telnetAnswers(style: TelnetStyle, size: [number, number]) {
+function telnetAnswers(style: TelnetStyle, size: [number, number], agreed: Set<number>) {
   const decoder = new TelnetDecoder();
   const text = new TextDecoder();
   return (bytes: Uint8Array, screen: ReceivedText): Uint8Array[] => {
@@ -81,7 +87,11 @@ function telnetAnswers(style: TelnetStyle, size: [number, number]) {
     }
     if (verb === DO && option === OPT_TTYPE) return [negotiate(WILL, option)];
     if (verb === DO) return [negotiate(WONT, option)];
-    if (verb === WILL) return [negotiate(DO, option)];
+    if (verb === WILL) {
+      agreed.add(option);
+      return [negotiate(DO, option)];
+    }
+    if (verb === WONT) agreed.delete(option);
     return [];
   }
 }
@@ -94,7 +104,8 @@ async function connectSocket(port: number, isTelnet: boolean, options: ClientOpt
   });
   const screen = new ReceivedText();
   const text = new TextDecoder();
-  const answers = telnetAnswers(options.telnet ?? 'refuse', options.size ?? [80, 24]);
+  const agreed = new Set<number>();
+  const answers = telnetAnswers(options.telnet ?? 'refuse', options.size ?? [80, 24], agreed);
   socket.on('data', (chunk: Buffer) => {
     if (!isTelnet) return screen.add(text.decode(chunk, { stream: true }));
     for (const reply of answers(chunk, screen)) socket.write(reply);
@@ -109,6 +120,7 @@ async function connectSocket(port: number, isTelnet: boolean, options: ClientOpt
     get text() {
       return screen.text;
     },
+    agreed,
     closed,
     end: () => void socket.end(),
     destroy: () => socket.destroy(),
@@ -125,7 +137,8 @@ async function connectWebSocket(port: number, isTelnet: boolean, options: Client
     ws.once('error', reject);
   });
   const screen = new ReceivedText();
-  const answers = telnetAnswers(options.telnet ?? 'refuse', options.size ?? [80, 24]);
+  const agreed = new Set<number>();
+  const answers = telnetAnswers(options.telnet ?? 'refuse', options.size ?? [80, 24], agreed);
   ws.on('message', (data: Buffer) => {
     if (!isTelnet) return screen.add(data.toString('utf8'));
     for (const reply of answers(data, screen)) ws.send(reply);
@@ -142,6 +155,7 @@ async function connectWebSocket(port: number, isTelnet: boolean, options: Client
     get text() {
       return screen.text;
     },
+    agreed,
     closed,
     end: () => ws.close(1000),
     destroy: () => ws.terminate(),

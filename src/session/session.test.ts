@@ -1,0 +1,181 @@
+// The transport contract from the session's side: a new transport is a Connection and a layer.
+// Here an in-memory connection plays a raw terminal (as an SSH pty would): character mode with
+// no telnet, terminal facts carried outside the byte stream.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { pino } from 'pino';
+
+import { LineHandler } from '../handlers/line-handler.js';
+import { TelnetHandler } from '../handlers/telnet-handler.js';
+import { InProcessHub } from '../hub/hub.js';
+import { READY } from '../transports/connection.js';
+import type { CloseReason, Connection, ConnectionEnd, DataListener, TerminalFacts } from '../transports/connection.js';
+import type { HandlerClass, ServerContext, SessionHandle } from './handle.js';
+import { PlainLayer } from './plain-layer.js';
+import { Session, sessionControl } from './session.js';
+
+/** A connection whose other end is the test: bytes in by `type`, everything written kept as text. */
+class MemoryConnection implements Connection {
+  readonly framing = 'stream' as const;
+  readonly remoteAddress = '192.0.2.7';
+  readonly remotePort = 40000;
+  readonly secure = true;
+  readonly protocol = '';
+  readonly path = '';
+  readonly query = new URLSearchParams();
+  readonly bytesIn = 0;
+  readonly bytesOut = 0;
+  isClosed = false;
+  closedWith: CloseReason | undefined;
+  screen = '';
+  #data: DataListener[] = [];
+  #close: Array<(end: ConnectionEnd) => void> = [];
+  #terminal: Array<(facts: TerminalFacts) => void> = [];
+
+  write(data: Uint8Array | string): Promise<void> {
+    this.screen += typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+    return READY;
+  }
+
+  pause(): void {}
+  resume(): void {}
+
+  close(reason: CloseReason): Promise<void> {
+    this.closedWith = reason;
+    this.#end({ reason: 'local' });
+    return READY;
+  }
+
+  destroy(): void {
+    this.#end({ reason: 'local' });
+  }
+
+  onData(listener: DataListener): void {
+    this.#data.push(listener);
+  }
+
+  onClose(listener: (end: ConnectionEnd) => void): void {
+    this.#close.push(listener);
+  }
+
+  onTerminal(listener: (facts: TerminalFacts) => void): void {
+    this.#terminal.push(listener);
+  }
+
+  type(keys: string): void {
+    for (const listener of this.#data) listener(Buffer.from(keys, 'utf8'));
+  }
+
+  tellTerminal(facts: TerminalFacts): void {
+    for (const listener of this.#terminal) listener(facts);
+  }
+
+  #end(end: ConnectionEnd): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const listener of this.#close) listener(end);
+  }
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function startRawTerminalSession(handlerClass: HandlerClass): { connection: MemoryConnection; session: Session } {
+  const connection = new MemoryConnection();
+  const app = new InProcessHub();
+  const sessions = new Set<SessionHandle>();
+  const server: ServerContext = {
+    name: 'raw',
+    transport: 'tcp',
+    welcomeMessage: 'Welcome, raw terminal!',
+    sessions,
+    sendGlobalMessage: async (text) => void (await app.broadcast(text)),
+  };
+  const session = new Session({
+    connection,
+    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: true }),
+    handlerClass,
+    server,
+    app,
+    logger: pino({ level: 'silent' }),
+    limits: { idleTimeout: 0, maxLineLength: 100 },
+  });
+  sessions.add(session);
+  void sessionControl.start(session);
+  return { connection, session };
+}
+
+class Terminal extends TelnetHandler {
+  sizes: string[] = [];
+
+  override async onWindowSize(cols: number, rows: number): Promise<void> {
+    this.sizes.push(`${cols}x${rows}`);
+    await this.sendLine(`size ${cols}x${rows}`);
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    if (command === 'info') for (const line of this.describeTerminal()) await this.sendLine(line);
+    else await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+test('a raw terminal gets character mode: the server echoes, edits and answers', async () => {
+  const { connection, session } = startRawTerminalSession(Terminal);
+  await tick();
+  assert.equal(session.mode, 'character');
+  assert.equal(session.serverEchoes, true);
+  assert.equal(connection.screen, 'Welcome, raw terminal!\r\n> ');
+  // Typing is echoed key by key; Backspace erases on screen; Enter (a pty sends CR) submits.
+  connection.type('hellp');
+  connection.type('\x7f');
+  connection.type('o\r');
+  await tick();
+  assert.equal(connection.screen, 'Welcome, raw terminal!\r\n> hellp\b \bo\r\nEcho: hello\r\n> ');
+});
+
+test('terminal facts from outside the byte stream reach terminal, onWindowSize and the editor', async () => {
+  const { connection, session } = startRawTerminalSession(Terminal);
+  await tick();
+  connection.tellTerminal({ type: 'xterm-256color', cols: 100, rows: 30, environment: { LANG: 'en_GB.UTF-8' } });
+  await tick();
+  assert.equal(session.terminal.type, 'xterm-256color');
+  assert.deepEqual([session.terminal.cols, session.terminal.rows], [100, 30]);
+  assert.equal(session.terminal.environment.LANG, 'en_GB.UTF-8');
+  assert.ok(connection.screen.includes('size 100x30'));
+  connection.type('info\r');
+  await tick();
+  assert.match(
+    connection.screen,
+    /Mode: character mode\r\nTerminal type: xterm-256color\r\nWindow size: 100x30\r\nServer echo: yes/,
+  );
+});
+
+test('a hidden answer on a raw terminal is not echoed; the line handler gets the same editor', async () => {
+  class Login extends LineHandler {
+    override async onConnect(): Promise<void> {
+      const password = await this.readLine('Password: ', { echo: false });
+      await this.sendLine(`Got ${password.length} characters`);
+      await this.showPrompt();
+    }
+
+    override async onCommandSubmitted(command: string): Promise<void> {
+      await this.sendLine(`Echo: ${command}`);
+    }
+  }
+  const { connection } = startRawTerminalSession(Login);
+  await tick();
+  connection.type('secret\r');
+  await tick();
+  assert.equal(connection.screen, 'Password: \r\nGot 6 characters\r\n> ');
+  connection.type('ab\x1b[Dc\r');
+  await tick();
+  assert.ok(connection.screen.endsWith('> ab\x1b[1Dcb\x1b[1D\r\nEcho: acb\r\n> '), JSON.stringify(connection.screen));
+});
+
+test('closing says why to the transport', async () => {
+  const { connection, session } = startRawTerminalSession(Terminal);
+  await tick();
+  await session.close('Bye.');
+  assert.equal(connection.closedWith, 'handler-ended');
+  assert.ok(connection.screen.endsWith('Bye.\r\n'));
+});
