@@ -58,12 +58,24 @@ function rawWsServer(): Promise<{ port: number; close(): Promise<void> }> {
   );
 }
 
-async function ourServer(transport: 'tcp' | 'websocket'): Promise<{ port: number; close(): Promise<void> }> {
+/**
+ * Our server. `isObserved`: a consumer subscribes to every session event (as a monitor would);
+ * without one the event stream must cost nothing measurable.
+ */
+async function ourServer(
+  transport: 'tcp' | 'websocket',
+  isObserved = false,
+): Promise<{ port: number; close(): Promise<void> }> {
   const config = parseConfig(
     { transport, host: '127.0.0.1', port: 0, handler_class: './bench.ts:BenchEcho', max_connections: 1000 },
     process.cwd(),
   );
   const server = new ProtocolServer(config.servers[0]!, BenchEcho);
+  if (isObserved) {
+    let events = 0;
+    const count = (): void => void (events += 1);
+    server.hub.events.subscribe({ 'session-started': count, input: count, output: count, 'session-ended': count });
+  }
   const { port } = await server.start();
   return { port, close: () => server.stop(100) };
 }
@@ -128,6 +140,7 @@ async function measure(
 
 const rawTcp = await measure('raw node:net echo', rawTcpServer, tcpLoad);
 const ourTcp = await measure('chuk tcp transport', () => ourServer('tcp'), tcpLoad);
+const observedTcp = await measure('chuk tcp, events observed', () => ourServer('tcp', true), tcpLoad);
 const rawWs = await measure('raw ws echo', rawWsServer, (port) => wsLoad(port, '/'));
 const ourWs = await measure(
   'chuk websocket transport',
@@ -137,3 +150,4 @@ const ourWs = await measure(
 console.log(
   `\ntcp: ${(ourTcp / rawTcp).toFixed(2)}x raw    websocket: ${(ourWs / rawWs).toFixed(2)}x raw    (target: 0.9x)`,
 );
+console.log(`tcp with every session event observed: ${(observedTcp / ourTcp).toFixed(2)}x unobserved`);

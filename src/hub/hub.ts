@@ -21,6 +21,7 @@ export interface SessionFilter {
 /** What the hub needs of a session served by this process. */
 export interface HubMember {
   readonly id: string;
+  readonly remoteAddress: string;
   info(): SessionInfo;
   /** Writes asynchronous output: it starts on its own line, and the prompt is redrawn after it. */
   notify(text: string): Promise<void>;
@@ -84,13 +85,13 @@ export class InProcessHub implements SessionHub {
 
   add(member: HubMember): void {
     this.#members.set(member.id, member);
-    const address = member.info().remoteAddress;
+    const address = member.remoteAddress;
     this.#addresses.set(address, (this.#addresses.get(address) ?? 0) + 1);
   }
 
   remove(member: HubMember): void {
     if (!this.#members.delete(member.id)) return;
-    const address = member.info().remoteAddress;
+    const address = member.remoteAddress;
     const count = (this.#addresses.get(address) ?? 1) - 1;
     if (count <= 0) this.#addresses.delete(address);
     else this.#addresses.set(address, count);
@@ -149,7 +150,7 @@ export class InProcessHub implements SessionHub {
 }
 
 /** Whether a session passes every condition of `filter`. */
-export function matches(info: SessionInfo, filter: SessionFilter | undefined): boolean {
+function matches(info: SessionInfo, filter: SessionFilter | undefined): boolean {
   if (filter === undefined) return true;
   return (
     isAllowed(info.server, filter.server) &&

@@ -49,6 +49,7 @@ const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
     port: context.config.port,
     tls: await loadTls(context.config),
     admission: context.admission,
+    logger: context.logger,
     onConnection: context.onConnection,
   });
 
@@ -78,6 +79,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       maxMessageSize: config.maxMessageSize,
       routes,
       admission: context.admission,
+      logger: context.logger,
       onConnection: context.onConnection,
     });
   };

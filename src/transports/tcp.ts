@@ -2,6 +2,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 
+import type { Logger } from 'pino';
+
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
 import { READY } from './connection.js';
@@ -15,6 +17,8 @@ export interface TcpListenOptions {
   /** Certificate and key in PEM; when given, clients must speak TLS. */
   tls?: { cert: Buffer; key: Buffer } | undefined;
   admission: Admission;
+  /** Errors of sockets that never became sessions go here, at debug level. */
+  logger: Logger;
   onConnection(connection: Connection): void;
 }
 
@@ -29,7 +33,10 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
     if (refusal !== undefined) {
       options.admission.refused(address, refusal);
       refused.add(socket);
-      socket.on('error', () => socket.destroy());
+      socket.on('error', (err) => {
+        options.logger.debug({ err, address }, 'socket error on a refused connection');
+        socket.destroy();
+      });
       socket.once('close', () => refused.delete(socket));
       socket.end(`${refusal.message}\r\n`);
       // A client that never closes its side would otherwise keep the listener from closing.
@@ -40,7 +47,10 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   };
   const server = options.tls ? createTlsServer(options.tls, accept) : net.createServer(accept);
   // A TLS handshake that fails concerns one client only.
-  server.on('tlsClientError', (_err: Error, socket: net.Socket) => socket.destroy());
+  server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+    options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  });
 
   const port = await bindServer(server, options.host, options.port);
   return {

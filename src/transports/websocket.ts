@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 
+import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 
@@ -44,6 +45,8 @@ export interface WebSocketListenOptions {
   maxMessageSize: number;
   routes: readonly RequestRoute[];
   admission: Admission;
+  /** Errors of sockets that never became sessions go here, at debug level. */
+  logger: Logger;
   onConnection(connection: WebSocketConnection): void;
 }
 
@@ -64,14 +67,22 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
     handleProtocols: (offered) => options.subprotocols.find((name) => offered.has(name)) ?? false,
   });
 
+  server.on('tlsClientError', (err: Error, socket: Duplex & { remoteAddress?: string }) => {
+    options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  });
+
   server.on('request', (request, response) => {
     for (const route of options.routes) if (route(request, response)) return;
     respond(response, 404, 'Not Found');
   });
 
   server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
     const address = request.socket.remoteAddress ?? '';
+    socket.on('error', (err) => {
+      options.logger.debug({ err, address }, 'socket error during the WebSocket handshake');
+      socket.destroy();
+    });
     const refuse = (refusal: Refusal, status: number, statusText: string): void => {
       options.admission.refused(address, refusal);
       reject(socket, status, statusText, refusal.message);
