@@ -1,54 +1,61 @@
 // Integration tests of the core over plain TCP: real sockets on 127.0.0.1, servers built in-process.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { pino } from 'pino';
 
-import {
-  CAPACITY_MESSAGE,
-  CharacterHandler,
-  LineHandler,
-  ProtocolServer,
-  SHUTDOWN_MESSAGE,
-  SessionClosedError,
-  parseConfig,
-} from '../src/index.js';
-import type { HandlerClass } from '../src/index.js';
+import { CAPACITY_MESSAGE, CharacterHandler, LineHandler, SHUTDOWN_MESSAGE, SessionClosedError } from '../src/index.js';
+import type { HandlerClass, ProtocolServer, ServerSettings } from '../src/index.js';
+import { connect } from './support/clients.js';
+import type { TestClient } from './support/clients.js';
+import { ReceivedText, until } from './support/received-text.js';
+import { startServer } from './support/servers.js';
 
-// Helpers: a server started per test, and a client that collects what it receives.
-
-const servers: ProtocolServer[] = [];
-const clients: TestClient[] = [];
-
-after(async () => {
-  for (const client of clients) client.socket.destroy();
-  await Promise.all(servers.map((server) => server.stop(100)));
-});
+// Helpers: servers whose logs are kept, a client at the byte level, and deadlines.
 
 /** Log records of every server started here, to check that failures are logged. */
 const logs: Array<{ level: number; msg: string; session?: string; err?: { message: string } }> = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
 
-async function startServer(
+/** A TCP server whose log records go to `logs`. */
+function startTcpServer(
   handlerClass: HandlerClass,
-  settings: Record<string, unknown> = {},
+  settings: ServerSettings = {},
 ): Promise<{ server: ProtocolServer; port: number }> {
-  const config = parseConfig(
-    { transport: 'tcp', host: '127.0.0.1', port: 0, handler_class: './unused.ts:Unused', ...settings },
-    process.cwd(),
-  );
-  const server = new ProtocolServer(config.servers[0]!, handlerClass, { logger });
-  servers.push(server);
-  const { port } = await server.start();
-  return { server, port };
+  return startServer('tcp', handlerClass, settings, { logger });
 }
 
-class TestClient {
+/** Sends `input` as it is and waits for `expected` in what arrives after it. */
+async function ask(
+  client: Pick<TestClient, 'text' | 'type' | 'waitFor'>,
+  input: string,
+  expected: string,
+): Promise<void> {
+  const from = client.text.length;
+  client.type(input);
+  await client.waitFor(expected, { from });
+}
+
+const rawClients: RawClient[] = [];
+
+after(() => {
+  for (const client of rawClients) client.socket.destroy();
+});
+
+/**
+ * A TCP client at the byte level, for what the shared client hides: the bytes as they came,
+ * writes cut anywhere, its own side left open, and reading slowly (a paused socket, bytes
+ * counted instead of kept).
+ */
+class RawClient {
   readonly socket: net.Socket;
   readonly closed: Promise<void>;
+  readonly #received = new ReceivedText();
+  readonly #decoder = new TextDecoder();
   #chunks: Buffer[] = [];
   #byteCount = 0;
   #tail = Buffer.alloc(0);
@@ -59,21 +66,24 @@ class TestClient {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
       this.#byteCount += chunk.length;
-      if (!this.isCountingOnly) this.#chunks.push(chunk);
-      else this.#tail = Buffer.concat([this.#tail, chunk]).subarray(-256);
+      if (this.isCountingOnly) {
+        this.#tail = Buffer.concat([this.#tail, chunk]).subarray(-256);
+        return;
+      }
+      this.#chunks.push(chunk);
+      this.#received.add(this.#decoder.decode(chunk, { stream: true }));
     });
     socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  static connect(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<TestClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: options.allowHalfOpen ?? false });
-      const client = new TestClient(socket);
-      clients.push(client);
-      socket.once('connect', () => resolve(client));
-      socket.once('error', reject);
-    });
+  static async connect(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<RawClient> {
+    const client = new RawClient(
+      net.connect({ host: '127.0.0.1', port, allowHalfOpen: options.allowHalfOpen ?? false }),
+    );
+    rawClients.push(client);
+    await once(client.socket, 'connect');
+    return client;
   }
 
   get bytes(): Buffer {
@@ -81,7 +91,7 @@ class TestClient {
   }
 
   get text(): string {
-    return this.bytes.toString('utf8');
+    return this.#received.text;
   }
 
   /** The last bytes received while counting only. */
@@ -97,38 +107,12 @@ class TestClient {
     return this.socket.closed;
   }
 
-  send(data: string | Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+  type(data: string | Uint8Array): void {
+    this.socket.write(data);
   }
 
-  /** Resolves once the received text contains `expected` (found after `from`), else fails after a while. */
-  waitFor(expected: string, options: { from?: number; timeoutMs?: number } = {}): Promise<void> {
-    const { from = 0, timeoutMs = 3000 } = options;
-    const isFound = (): boolean => this.text.indexOf(expected, from) !== -1;
-    if (isFound()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!isFound()) return;
-        finish();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`timed out waiting for ${JSON.stringify(expected)}; got ${JSON.stringify(this.text)}`));
-      }, timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.socket.off('data', check);
-      };
-      this.socket.on('data', check);
-    });
-  }
-
-  /** Sends `line` and waits for `expected` in what arrives after it. */
-  async ask(line: string, expected: string): Promise<void> {
-    const from = this.text.length;
-    await this.send(line);
-    await this.waitFor(expected, { from });
+  waitFor(pattern: string | RegExp, options: { from?: number; timeoutMs?: number } = {}): Promise<void> {
+    return this.#received.waitFor(pattern, options);
   }
 }
 
@@ -140,20 +124,23 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
+async function refusesConnections(port: number): Promise<boolean> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  try {
+    await once(socket, 'connect');
+    socket.destroy();
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+  }
 }
 
 // Handlers under test.
 
-/** Like the echo sample: welcome, prompt, Echo:, quit. */
+/**
+ * Like the echo sample: welcome, prompt, Echo:, quit; `shout` to everyone. A LineHandler, unlike
+ * the shared (terminal) EchoHandler, as these tests are of line input over TCP.
+ */
 class EchoHandler extends LineHandler {
   override async onCommandSubmitted(command: string): Promise<void> {
     if (command === 'shout') {
@@ -165,50 +152,50 @@ class EchoHandler extends LineHandler {
 }
 
 test('a client gets the welcome and the prompt, and each line is echoed', async () => {
-  const { port } = await startServer(EchoHandler, { welcome_message: 'Welcome to the TCP Server!' });
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler, { welcome_message: 'Welcome to the TCP Server!' });
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
   assert.equal(client.text, 'Welcome to the TCP Server!\r\n> ');
-  await client.ask('hello\n', '> ');
+  await ask(client, 'hello\n', '> ');
   assert.equal(client.text, 'Welcome to the TCP Server!\r\n> Echo: hello\r\n> ');
 });
 
 test('LF, CRLF and a CR LF split across two writes each end one line', async () => {
-  const { port } = await startServer(EchoHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
-  await client.ask('one\n', 'Echo: one\r\n> ');
-  await client.ask('two\r\n', 'Echo: two\r\n> ');
+  await ask(client, 'one\n', 'Echo: one\r\n> ');
+  await ask(client, 'two\r\n', 'Echo: two\r\n> ');
   const from = client.text.length;
-  await client.send('three\r');
+  client.type('three\r');
   await sleep(30);
-  await client.send('\nfour\n');
+  client.type('\nfour\n');
   await client.waitFor('Echo: four\r\n> ', { from });
   assert.equal(client.text.slice(from), 'Echo: three\r\n> Echo: four\r\n> ');
 });
 
 test('several lines in one write are answered in order', async () => {
-  const { port } = await startServer(EchoHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
   const from = client.text.length;
-  await client.send('a\nb\r\nc\n');
+  client.type('a\nb\r\nc\n');
   await client.waitFor('Echo: c\r\n> ', { from });
   assert.equal(client.text.slice(from), 'Echo: a\r\n> Echo: b\r\n> Echo: c\r\n> ');
 });
 
 test('UTF-8 characters split across two TCP writes arrive whole', async () => {
-  const { port } = await startServer(EchoHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler);
+  const client = await RawClient.connect(port);
   await client.waitFor('> ');
   for (const word of ['café', '中文', 'ok😀']) {
     const bytes = Buffer.from(`${word}\n`, 'utf8');
     // Cut inside the last multi-byte character, which is just before the newline.
     const cut = bytes.length - 2;
     const from = client.text.length;
-    await client.send(bytes.subarray(0, cut));
+    client.type(bytes.subarray(0, cut));
     await sleep(30);
-    await client.send(bytes.subarray(cut));
+    client.type(bytes.subarray(cut));
     await client.waitFor('> ', { from });
     assert.equal(client.text.slice(from), `Echo: ${word}\r\n> `);
   }
@@ -216,51 +203,45 @@ test('UTF-8 characters split across two TCP writes arrive whole', async () => {
 });
 
 test('quit says Goodbye! and the server closes the connection', async () => {
-  const { server, port } = await startServer(EchoHandler);
-  const client = await TestClient.connect(port);
+  const { server, port } = await startTcpServer(EchoHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
-  await client.send('quit\n');
+  client.type('quit\n');
   await within(client.closed, 2000, 'close after quit');
   assert.ok(client.text.endsWith('Goodbye!\r\n'));
-  await within(
-    (async () => {
-      while (server.sessions.size > 0) await sleep(10);
-    })(),
-    1000,
-    'session removal',
-  );
+  await until(() => server.sessions.size === 0, 'session removal', 1000);
 });
 
 test('beyond max_connections a client is told the server is full and closed; the others still work', async () => {
-  const { port } = await startServer(EchoHandler, { max_connections: 2 });
-  const first = await TestClient.connect(port);
-  const second = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler, { max_connections: 2 });
+  const first = await connect('tcp', port);
+  const second = await connect('tcp', port);
   await first.waitFor('> ');
   await second.waitFor('> ');
-  const third = await TestClient.connect(port);
+  const third = await connect('tcp', port);
   await within(third.closed, 2000, 'third client closed');
   assert.equal(third.text, `${CAPACITY_MESSAGE}\r\n`);
-  await first.ask('still here\n', 'Echo: still here');
-  await second.ask('me too\n', 'Echo: me too');
+  await ask(first, 'still here\n', 'Echo: still here');
+  await ask(second, 'me too\n', 'Echo: me too');
   // A place frees up once a client leaves.
-  await first.send('quit\n');
+  first.type('quit\n');
   await first.closed;
   await sleep(50);
-  const fourth = await TestClient.connect(port);
+  const fourth = await connect('tcp', port);
   await fourth.waitFor('> ');
   assert.ok(!fourth.text.includes(CAPACITY_MESSAGE));
 });
 
 test('connection_timeout closes an idle session with a notice, but input keeps it alive', async () => {
-  const { port } = await startServer(EchoHandler, { connection_timeout: 1 });
-  const idle = await TestClient.connect(port);
-  const busy = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler, { connection_timeout: 1 });
+  const idle = await RawClient.connect(port);
+  const busy = await RawClient.connect(port);
   await idle.waitFor('> ');
   await busy.waitFor('> ');
   const started = Date.now();
   for (let i = 0; i < 4; i++) {
     await sleep(400);
-    await busy.ask(`tick ${i}\n`, `Echo: tick ${i}`);
+    await ask(busy, `tick ${i}\n`, `Echo: tick ${i}`);
   }
   // 1.6 s have passed: the idle client is gone, the busy one is not.
   assert.ok(idle.isClosed, 'idle client still connected');
@@ -282,11 +263,11 @@ test('stop tells every client the server is shutting down, closes them and stops
       await this.readLine('Name? ');
     }
   }
-  const { server, port } = await startServer(CountingHandler);
-  const asking = await startServer(AskingHandler);
-  const a = await TestClient.connect(port);
-  const b = await TestClient.connect(port);
-  const c = await TestClient.connect(asking.port);
+  const { server, port } = await startTcpServer(CountingHandler);
+  const asking = await startTcpServer(AskingHandler);
+  const a = await connect('tcp', port);
+  const b = await connect('tcp', port);
+  const c = await connect('tcp', asking.port);
   await a.waitFor('> ');
   await b.waitFor('> ');
   await c.waitFor('Name? ');
@@ -304,8 +285,8 @@ test('stop tells every client the server is shutting down, closes them and stops
 });
 
 test('stop drops a client that never closes its side once the grace period is over', async () => {
-  const { server, port } = await startServer(EchoHandler);
-  const stubborn = await TestClient.connect(port, { allowHalfOpen: true });
+  const { server, port } = await startTcpServer(EchoHandler);
+  const stubborn = await RawClient.connect(port, { allowHalfOpen: true });
   await stubborn.waitFor('> ');
   const started = Date.now();
   await within(server.stop(200), 3000, 'stop');
@@ -317,10 +298,10 @@ test('stop drops a client that never closes its side once the grace period is ov
 });
 
 test('stop does not wait for a refused client that never closes its side', async () => {
-  const { server, port } = await startServer(EchoHandler, { max_connections: 1 });
-  const first = await TestClient.connect(port);
+  const { server, port } = await startTcpServer(EchoHandler, { max_connections: 1 });
+  const first = await RawClient.connect(port);
   await first.waitFor('> ');
-  const refused = await TestClient.connect(port, { allowHalfOpen: true });
+  const refused = await RawClient.connect(port, { allowHalfOpen: true });
   await refused.waitFor(CAPACITY_MESSAGE);
   const started = Date.now();
   await within(server.stop(200), 3000, 'stop');
@@ -343,15 +324,15 @@ test('a handler error closes only its own session and reaches onError', async ()
       errors.push(error.message);
     }
   }
-  const { server, port } = await startServer(FaultyHandler);
-  const bystander = await TestClient.connect(port);
+  const { server, port } = await startTcpServer(FaultyHandler);
+  const bystander = await connect('tcp', port);
   await bystander.waitFor('> ');
   for (const trigger of ['throw', 'reject']) {
-    const victim = await TestClient.connect(port);
+    const victim = await connect('tcp', port);
     await victim.waitFor('> ');
-    await victim.send(`${trigger}\n`);
+    victim.type(`${trigger}\n`);
     await within(victim.closed, 2000, `close after ${trigger}`);
-    await bystander.ask(`after ${trigger}\n`, `Echo: after ${trigger}`);
+    await ask(bystander, `after ${trigger}\n`, `Echo: after ${trigger}`);
   }
   assert.deepEqual(errors, ['thrown at once', 'rejected later']);
   assert.equal(server.sessions.size, 1);
@@ -372,14 +353,14 @@ test('a handler whose constructor throws closes only that connection', async () 
       if (constructed === 2) throw new Error('constructor failed');
     }
   }
-  const { server, port } = await startServer(FragileHandler);
-  const first = await TestClient.connect(port);
+  const { server, port } = await startTcpServer(FragileHandler);
+  const first = await connect('tcp', port);
   await first.waitFor('> ');
-  const broken = await TestClient.connect(port);
+  const broken = await connect('tcp', port);
   await within(broken.closed, 2000, 'broken client closed');
-  await first.ask('fine\n', 'Echo: fine');
-  const third = await TestClient.connect(port);
-  await third.ask('fine too\n', 'Echo: fine too');
+  await ask(first, 'fine\n', 'Echo: fine');
+  const third = await connect('tcp', port);
+  await ask(third, 'fine too\n', 'Echo: fine too');
   assert.equal(server.sessions.size, 2);
   assert.ok(logs.some((record) => record.msg === 'handler constructor failed'));
 });
@@ -394,13 +375,13 @@ test('onError that throws itself still closes only that session', async () => {
       throw new Error('onError failed too');
     }
   }
-  const { port } = await startServer(DoubleFaultHandler);
-  const bystander = await TestClient.connect(port);
-  const victim = await TestClient.connect(port);
+  const { port } = await startTcpServer(DoubleFaultHandler);
+  const bystander = await connect('tcp', port);
+  const victim = await connect('tcp', port);
   await victim.waitFor('> ');
-  await victim.send('boom\n');
+  victim.type('boom\n');
   await within(victim.closed, 2000, 'close after boom');
-  await bystander.ask('ok\n', 'Echo: ok');
+  await ask(bystander, 'ok\n', 'Echo: ok');
 });
 
 test('readLine inside processLine asks follow-up questions; answers typed ahead are kept in order', async () => {
@@ -414,15 +395,15 @@ test('readLine inside processLine asks follow-up questions; answers typed ahead 
       return true;
     }
   }
-  const { port } = await startServer(WizardHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(WizardHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
-  await client.ask('wizard\n', 'Name? ');
-  await client.ask('Ada\n', 'Colour? ');
-  await client.ask('green\n', 'Ada likes green\r\n> ');
+  await ask(client, 'wizard\n', 'Name? ');
+  await ask(client, 'Ada\n', 'Colour? ');
+  await ask(client, 'green\n', 'Ada likes green\r\n> ');
   // All three lines in one write: the two answers must answer the questions, in order.
   const from = client.text.length;
-  await client.send('wizard\nGrace\nblue\nafter\n');
+  client.type('wizard\nGrace\nblue\nafter\n');
   await client.waitFor('Echo: after\r\n> ', { from });
   assert.ok(client.text.slice(from).includes('Grace likes blue\r\n> '), JSON.stringify(client.text.slice(from)));
 });
@@ -439,11 +420,11 @@ test('readLine with echo off reads a password and sends nothing back but the pro
       await this.showPrompt();
     }
   }
-  const { port } = await startServer(LoginHandler);
-  const client = await TestClient.connect(port);
-  await client.ask('', 'User: ');
-  await client.ask('ada\n', 'Password: ');
-  await client.ask('s3cret\r\n', '> ');
+  const { port } = await startTcpServer(LoginHandler);
+  const client = await RawClient.connect(port);
+  await ask(client, '', 'User: ');
+  await ask(client, 'ada\n', 'Password: ');
+  await ask(client, 's3cret\r\n', '> ');
   assert.deepEqual(received, ['ada', 's3cret']);
   assert.equal(client.text, 'User: Password: \r\nHello ada\r\n> ');
   assert.ok(!client.bytes.includes(255), 'telnet IAC sent on plain TCP');
@@ -456,28 +437,22 @@ test('readLine after the session closed rejects with SessionClosedError', async 
       lateRead = this.readLine('Anyone? ').catch((err: unknown) => err);
     }
   }
-  const { port } = await startServer(LateHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(LateHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
-  client.socket.end();
+  client.end();
   await client.closed;
-  await within(
-    (async () => {
-      while (lateRead === undefined) await sleep(10);
-    })(),
-    1000,
-    'onDisconnect',
-  );
+  await until(() => lateRead !== undefined, 'onDisconnect', 1000);
   const err = await lateRead;
   assert.ok(err instanceof SessionClosedError);
   assert.equal(err.code, 'ERR_SESSION_CLOSED');
 });
 
 test('sendGlobalMessage reaches every client of the server', async () => {
-  const { port } = await startServer(EchoHandler);
-  const clientsHere = await Promise.all([1, 2, 3].map(() => TestClient.connect(port)));
+  const { port } = await startTcpServer(EchoHandler);
+  const clientsHere = await Promise.all([1, 2, 3].map(() => connect('tcp', port)));
   for (const client of clientsHere) await client.waitFor('> ');
-  await clientsHere[0]!.send('shout\n');
+  clientsHere[0]!.type('shout\n');
   for (const client of clientsHere) await client.waitFor(' shouts\r\n');
   const [shout] = clientsHere[0]!.text.match(/[a-z2-7]{16} shouts/) ?? [];
   assert.ok(shout !== undefined);
@@ -497,15 +472,15 @@ test('a CharacterHandler with its own processCharacter sees each character, and 
       return true;
     }
   }
-  const { port } = await startServer(KeyHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(KeyHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('ready');
-  await client.send('aé');
+  client.type('aé');
   await sleep(20);
-  await client.send('中\x7f\r\n');
+  client.type('中\x7f\r\n');
   await client.waitFor('got 4');
   assert.deepEqual(seen, ['a', 'é', '中', '\x7f', '\r']);
-  await client.send('q');
+  client.type('q');
   await within(client.closed, 2000, 'close on q');
 });
 
@@ -515,27 +490,27 @@ test('a CharacterHandler without overrides edits lines on TCP like a line handle
       await this.sendLine(`Echo: ${command}`);
     }
   }
-  const { port } = await startServer(DefaultKeys);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(DefaultKeys);
+  const client = await RawClient.connect(port);
   await client.waitFor('> ');
-  await client.ask('helo\x7flo\n', 'Echo: hello\r\n> ');
+  await ask(client, 'helo\x7flo\n', 'Echo: hello\r\n> ');
   assert.ok(!client.bytes.includes(255));
 });
 
 test('plain TCP never sends telnet bytes, not even for a handler that asks for character input', async () => {
-  const { port } = await startServer(EchoHandler, { welcome_message: 'Olá ÿ' });
-  const client = await TestClient.connect(port);
-  await client.ask('ÿÿ\n', 'Echo: ÿÿ\r\n> ');
-  await client.ask('quit\n', 'Goodbye!');
+  const { port } = await startTcpServer(EchoHandler, { welcome_message: 'Olá ÿ' });
+  const client = await RawClient.connect(port);
+  await ask(client, 'ÿÿ\n', 'Echo: ÿÿ\r\n> ');
+  await ask(client, 'quit\n', 'Goodbye!');
   assert.ok(!client.bytes.includes(255), 'byte 255 sent on plain TCP');
 });
 
 test('a 100 KB line is cut to max_line_length and the session goes on', async () => {
-  const { port } = await startServer(EchoHandler, { max_line_length: 1000 });
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(EchoHandler, { max_line_length: 1000 });
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
   const from = client.text.length;
-  await client.send(`${'x'.repeat(100 * 1024)}\nnext\n`);
+  client.type(`${'x'.repeat(100 * 1024)}\nnext\n`);
   await client.waitFor('Echo: next\r\n> ', { from });
   assert.equal(client.text.slice(from), `Echo: ${'x'.repeat(1000)}\r\n> Echo: next\r\n> `);
 });
@@ -552,12 +527,12 @@ test('a handler writing 50 MB to a slow reader waits for it instead of buffering
       }
     }
   }
-  const { port } = await startServer(FloodHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(FloodHandler);
+  const client = await RawClient.connect(port);
   await client.waitFor('> ');
   client.isCountingOnly = true;
   client.socket.pause();
-  await client.send('go\n');
+  client.type('go\n');
   // Wait until the writer stalls: it must, long before 50 MB, while the client reads nothing.
   let stalledAt = -1;
   await within(
@@ -573,21 +548,9 @@ test('a handler writing 50 MB to a slow reader waits for it instead of buffering
   assert.ok(stalledAt > 0, 'the handler wrote nothing');
   assert.ok(stalledAt < 16 * 1024 * 1024, `${stalledAt} bytes taken while the client was paused`);
   client.socket.resume();
-  await within(
-    (async () => {
-      while (client.byteCount < total) await sleep(10);
-    })(),
-    10_000,
-    'receiving 50 MB',
-  );
+  await until(() => client.byteCount >= total, 'receiving 50 MB', 10_000);
   assert.equal(written, total);
-  await within(
-    (async () => {
-      while (!client.tail.endsWith('> ')) await sleep(10);
-    })(),
-    1000,
-    'the prompt after the flood',
-  );
+  await until(() => client.tail.endsWith('> '), 'the prompt after the flood', 1000);
   assert.ok(!client.isClosed);
 });
 
@@ -601,24 +564,18 @@ test('an answer that arrives while a long question is still being sent answers i
       return true;
     }
   }
-  const { port } = await startServer(SlowQuestionHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(SlowQuestionHandler);
+  const client = await RawClient.connect(port);
   await client.waitFor('> ');
   client.isCountingOnly = true;
   client.socket.pause();
-  await client.send('ask\n');
+  client.type('ask\n');
   await sleep(100);
-  await client.send('Ada\n');
+  client.type('Ada\n');
   await sleep(100);
   const before = client.byteCount;
   client.socket.resume();
-  await within(
-    (async () => {
-      while (!client.tail.endsWith('Hello Ada\r\n')) await sleep(10);
-    })(),
-    5000,
-    'the answer to the question',
-  );
+  await until(() => client.tail.endsWith('Hello Ada\r\n'), 'the answer to the question', 5000);
   assert.equal(client.byteCount - before, question.length + 'Hello Ada\r\n'.length);
 });
 
@@ -629,19 +586,13 @@ test('one write larger than the output limit reaches a client that reads it', as
       await this.sendRaw(Buffer.alloc(size, 'y'));
     }
   }
-  const { port } = await startServer(BigReplyHandler);
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(BigReplyHandler);
+  const client = await RawClient.connect(port);
   await client.waitFor('> ');
   const before = client.byteCount;
   client.isCountingOnly = true;
-  await client.send('go\n');
-  await within(
-    (async () => {
-      while (!client.tail.endsWith('> ')) await sleep(10);
-    })(),
-    10_000,
-    'the reply and the prompt',
-  );
+  client.type('go\n');
+  await until(() => client.tail.endsWith('> '), 'the reply and the prompt', 10_000);
   assert.equal(client.byteCount - before, size + 2);
 });
 
@@ -659,19 +610,13 @@ test('a handler that ignores backpressure is cut off instead of buffering withou
       disconnected = true;
     }
   }
-  const { server, port } = await startServer(CarelessHandler);
-  const client = await TestClient.connect(port);
+  const { server, port } = await startTcpServer(CarelessHandler);
+  const client = await RawClient.connect(port);
   await client.waitFor('> ');
   client.isCountingOnly = true;
   client.socket.pause();
-  await client.send('go\n');
-  await within(
-    (async () => {
-      while (!disconnected) await sleep(10);
-    })(),
-    5000,
-    'the careless session ending',
-  );
+  client.type('go\n');
+  await until(() => disconnected, 'the careless session ending', 5000);
   assert.equal(server.sessions.size, 0);
 });
 
@@ -681,8 +626,8 @@ test('stop() returns soon after the grace period even if a handler never finishe
       await new Promise(() => undefined);
     }
   }
-  const { server, port } = await startServer(StuckHandler);
-  const client = await TestClient.connect(port);
+  const { server, port } = await startTcpServer(StuckHandler);
+  const client = await connect('tcp', port);
   await client.waitFor('> ');
   const started = Date.now();
   await within(server.stop(100), 3000, 'stop()');
@@ -706,18 +651,12 @@ test('a flood of lines to a busy handler stops being read, then every line is ha
     }
   }
   const LINES = 20_000;
-  const { port } = await startServer(BusyHandler, { max_line_length: 2000 });
-  const client = await TestClient.connect(port);
+  const { port } = await startTcpServer(BusyHandler, { max_line_length: 2000 });
+  const client = await RawClient.connect(port);
   const lines = Array.from({ length: LINES }, (_, i) => `${String(i).padStart(8, '0')}${'x'.repeat(992)}\n`);
   client.socket.write(lines.join(''));
   // 20 MB cannot all sit in loopback buffers: once the server stops reading, the rest waits here.
-  await within(
-    (async () => {
-      while (client.socket.writableLength === 0) await sleep(20);
-    })(),
-    2000,
-    'the client holding back unread data',
-  );
+  await until(() => client.socket.writableLength > 0, 'the client holding back unread data', 2000);
   // Unpaused, the server would have read it all by now (about 300 ms here) and queued every line.
   await sleep(1000);
   assert.ok(client.socket.writableLength > 0, 'the server is still not reading');

@@ -10,47 +10,34 @@ import { after, before, describe, test } from 'node:test';
 
 import { WebSocket } from 'ws';
 
-import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
-import type { HandlerClass } from '../src/index.js';
+import { LineHandler, ProtocolServer, parseConfig } from '../src/index.js';
 import { DO, IAC, OPT_ECHO, OPT_NAWS, OPT_TTYPE, SB, SE, WILL } from '../src/telnet/constants.js';
+import { connect } from './support/clients.js';
+import { EchoHandler } from './support/handlers.js';
 import { ReceivedText, until } from './support/received-text.js';
+import { startServer } from './support/servers.js';
 
-class EchoHandler extends TelnetHandler {
-  override async sendWelcome(): Promise<void> {
-    await this.sendLine(this.welcomeMessage ?? 'Welcome!');
-  }
-
+/** The shared EchoHandler, plus `query` (the URL's token) and `size` (the window size). */
+class QueryEchoHandler extends EchoHandler {
   override async onCommandSubmitted(command: string): Promise<void> {
     if (command === 'query') await this.sendLine(`token=${this.session.query.get('token') ?? ''}`);
     else if (command === 'size') await this.sendLine(`size=${this.terminal.cols}x${this.terminal.rows}`);
-    else await this.sendLine(`Echo: ${command}`);
+    else await super.onCommandSubmitted(command);
   }
 }
 
-const servers: ProtocolServer[] = [];
 const sockets: WebSocket[] = [];
 
-after(async () => {
+after(() => {
   for (const socket of sockets) socket.terminate();
-  await Promise.all(servers.map((server) => server.stop(100)));
 });
 
-async function startServer(
-  settings: Record<string, unknown>,
-  handlerClass: HandlerClass = EchoHandler,
-): Promise<{ server: ProtocolServer; port: number }> {
-  const config = parseConfig(
-    { transport: 'websocket', host: '127.0.0.1', port: 0, handler_class: './unused.ts:Unused', ...settings },
-    process.cwd(),
-  );
-  const server = new ProtocolServer(config.servers[0]!, handlerClass);
-  servers.push(server);
-  const { port } = await server.start();
-  return { server, port };
-}
-
-/** A WebSocket client that collects text (and binary, decoded as UTF-8) until a pattern appears. */
-class Client {
+/**
+ * A WebSocket client at the frame level, for what the shared client hides: binary frames (kept
+ * in `binary`, and decoded as UTF-8 text too), the handshake's HTTP status, subprotocols and `ws`
+ * options (headers, autoPong, TLS).
+ */
+class FrameClient {
   readonly ws: WebSocket;
   readonly received = new ReceivedText();
   binary: number[] = [];
@@ -59,7 +46,7 @@ class Client {
   constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}, protocols?: string[]) {
     this.ws = new WebSocket(url, protocols, options);
     sockets.push(this.ws);
-    // Failures surface through opened(), refused() and closed; this keeps them off the process.
+    // Failures surface through open(), refused() and closed; this keeps them off the process.
     this.ws.on('error', () => undefined);
     this.ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) this.binary.push(...data);
@@ -70,11 +57,14 @@ class Client {
     );
   }
 
-  opened(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
+  /** Connects and waits for the handshake to succeed. */
+  static async open(...args: ConstructorParameters<typeof FrameClient>): Promise<FrameClient> {
+    const client = new FrameClient(...args);
+    await new Promise((resolve, reject) => {
+      client.ws.once('open', resolve);
+      client.ws.once('error', reject);
     });
+    return client;
   }
 
   /** Resolves with the HTTP status of a refused handshake. */
@@ -96,18 +86,16 @@ class Client {
 
 describe('websocket transport', () => {
   test('one message is one line; the reply and the prompt arrive without waiting for more', async () => {
-    const { port } = await startServer({ welcome_message: 'Hi there' });
-    const client = new Client(`ws://127.0.0.1:${port}/ws`);
-    await client.opened();
+    const { port } = await startServer('websocket', EchoHandler, { welcome_message: 'Hi there' });
+    const client = await connect('websocket', port);
     await client.waitFor('Hi there\r\n> ');
-    client.ws.send('hello');
+    client.send('hello');
     await client.waitFor('Echo: hello\r\n> ');
   });
 
   test('a message with newlines is several lines; a binary message is read as UTF-8 text', async () => {
-    const { port } = await startServer({});
-    const client = new Client(`ws://127.0.0.1:${port}/ws`);
-    await client.opened();
+    const { port } = await startServer('websocket', EchoHandler);
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws`);
     client.ws.send('one\ntwo\r\nthree');
     await client.waitFor('Echo: one\r\n> Echo: two\r\n> Echo: three\r\n');
     client.ws.send(Buffer.from('héllo 中文 😀', 'utf8'), { binary: true });
@@ -115,50 +103,48 @@ describe('websocket transport', () => {
   });
 
   test('paths below ws_path and query strings are accepted; the handler sees the query', async () => {
-    const { port } = await startServer({});
-    const client = new Client(`ws://127.0.0.1:${port}/ws/room?token=abc`);
-    await client.opened();
-    client.ws.send('query');
+    const { port } = await startServer('websocket', QueryEchoHandler);
+    const client = await connect('websocket', port, { path: '/ws/room?token=abc' });
+    client.send('query');
     await client.waitFor('token=abc');
   });
 
   test('any other path gets HTTP 404 before upgrading, including one that merely starts alike', async () => {
-    const { port } = await startServer({});
-    assert.equal(await new Client(`ws://127.0.0.1:${port}/wsx`).refused(), 404);
-    assert.equal(await new Client(`ws://127.0.0.1:${port}/other`).refused(), 404);
+    const { port } = await startServer('websocket', EchoHandler);
+    await assert.rejects(connect('websocket', port, { path: '/wsx' }), { message: 'HTTP 404' });
+    await assert.rejects(connect('websocket', port, { path: '/other' }), { message: 'HTTP 404' });
   });
 
   test('an Origin outside allow_origins gets HTTP 403; a listed one and none at all are accepted', async () => {
-    const { port } = await startServer({ allow_origins: ['https://good.example'] });
+    const { port } = await startServer('websocket', EchoHandler, { allow_origins: ['https://good.example'] });
     const url = `ws://127.0.0.1:${port}/ws`;
-    assert.equal(await new Client(url, { headers: { Origin: 'https://evil.example' } }).refused(), 403);
-    await new Client(url, { headers: { Origin: 'https://good.example' } }).opened();
-    await new Client(url).opened();
+    assert.equal(await new FrameClient(url, { headers: { Origin: 'https://evil.example' } }).refused(), 403);
+    await FrameClient.open(url, { headers: { Origin: 'https://good.example' } });
+    await connect('websocket', port);
   });
 
   test('with require_origin a request without Origin gets HTTP 403; a listed Origin is accepted', async () => {
-    const { port } = await startServer({ allow_origins: ['https://good.example'], require_origin: true });
-    const url = `ws://127.0.0.1:${port}/ws`;
-    assert.equal(await new Client(url).refused(), 403);
-    await new Client(url, { headers: { Origin: 'https://good.example' } }).opened();
+    const { port } = await startServer('websocket', EchoHandler, {
+      allow_origins: ['https://good.example'],
+      require_origin: true,
+    });
+    await assert.rejects(connect('websocket', port), { message: 'HTTP 403' });
+    await FrameClient.open(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'https://good.example' } });
   });
 
   test('at capacity the handshake gets HTTP 503 and existing sessions go on', async () => {
-    const { port } = await startServer({ max_connections: 1 });
-    const url = `ws://127.0.0.1:${port}/ws`;
-    const first = new Client(url);
-    await first.opened();
+    const { port } = await startServer('websocket', EchoHandler, { max_connections: 1 });
+    const first = await connect('websocket', port);
     await first.waitFor('> ');
-    assert.equal(await new Client(url).refused(), 503);
-    first.ws.send('still here');
+    await assert.rejects(connect('websocket', port), { message: 'HTTP 503' });
+    first.send('still here');
     await first.waitFor('Echo: still here');
   });
 
   test('quit closes the socket with 1000 "Session ended" after Goodbye!', async () => {
-    const { port } = await startServer({});
-    const client = new Client(`ws://127.0.0.1:${port}/ws`);
-    await client.opened();
-    client.ws.send('quit');
+    const { port } = await startServer('websocket', EchoHandler);
+    const client = await connect('websocket', port);
+    client.send('quit');
     const { code, reason } = await client.closed;
     assert.equal(code, 1000);
     assert.equal(reason, 'Session ended');
@@ -166,21 +152,17 @@ describe('websocket transport', () => {
   });
 
   test('a message over max_message_size closes the connection with 1009; others are unaffected', async () => {
-    const { port } = await startServer({ max_message_size: 1024 });
-    const url = `ws://127.0.0.1:${port}/ws`;
-    const bystander = new Client(url);
-    const big = new Client(url);
-    await Promise.all([bystander.opened(), big.opened()]);
-    big.ws.send('x'.repeat(2048));
+    const { port } = await startServer('websocket', EchoHandler, { max_message_size: 1024 });
+    const [bystander, big] = await Promise.all([connect('websocket', port), connect('websocket', port)]);
+    big.send('x'.repeat(2048));
     assert.equal((await big.closed).code, 1009);
-    bystander.ws.send('fine');
+    bystander.send('fine');
     await bystander.waitFor('Echo: fine');
   });
 
   test('a peer that stops answering pings is dropped after ping_timeout', async () => {
-    const { server, port } = await startServer({ ping_interval: 0.2, ping_timeout: 0.2 });
-    const client = new Client(`ws://127.0.0.1:${port}/ws`, { autoPong: false });
-    await client.opened();
+    const { server, port } = await startServer('websocket', EchoHandler, { ping_interval: 0.2, ping_timeout: 0.2 });
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws`, { autoPong: false });
     await client.waitFor('> ');
     assert.equal(server.sessions.size, 1);
     await client.closed;
@@ -188,18 +170,16 @@ describe('websocket transport', () => {
   });
 
   test('a peer that answers pings stays connected', async () => {
-    const { port } = await startServer({ ping_interval: 0.1, ping_timeout: 0.1 });
-    const client = new Client(`ws://127.0.0.1:${port}/ws`);
-    await client.opened();
+    const { port } = await startServer('websocket', EchoHandler, { ping_interval: 0.1, ping_timeout: 0.1 });
+    const client = await connect('websocket', port);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    client.ws.send('alive');
+    client.send('alive');
     await client.waitFor('Echo: alive');
   });
 
   test('the telnet subprotocol selects telnet handling on the websocket transport', async () => {
-    const { port } = await startServer({});
-    const client = new Client(`ws://127.0.0.1:${port}/ws`, {}, ['telnet.mudstandards.org']);
-    await client.opened();
+    const { port } = await startServer('websocket', EchoHandler);
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws`, {}, ['telnet.mudstandards.org']);
     assert.equal(client.ws.protocol, 'telnet.mudstandards.org');
     await client.waitFor('> ');
     assert.ok(client.binary.includes(IAC), 'telnet negotiation was sent');
@@ -208,9 +188,8 @@ describe('websocket transport', () => {
 
 describe('ws_telnet transport', () => {
   test('negotiates in binary frames, echoes typed characters and reports the window size', async () => {
-    const { port } = await startServer({ transport: 'ws_telnet' });
-    const client = new Client(`ws://127.0.0.1:${port}/ws_telnet`);
-    await client.opened();
+    const { port } = await startServer('ws_telnet', QueryEchoHandler);
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws_telnet`);
     await client.waitFor('> ');
     const sent = Buffer.from(client.binary);
     assert.ok(sent.includes(Buffer.from([IAC, DO, OPT_TTYPE])), 'asks for the terminal type');
@@ -227,18 +206,16 @@ describe('ws_telnet transport', () => {
   });
 
   test('a text frame is accepted as telnet data too', async () => {
-    const { port } = await startServer({ transport: 'ws_telnet' });
-    const client = new Client(`ws://127.0.0.1:${port}/ws_telnet`);
-    await client.opened();
+    const { port } = await startServer('ws_telnet', EchoHandler);
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws_telnet`);
     await client.waitFor('> ');
     client.ws.send('hello\r\n');
     await client.waitFor('Echo: hello');
   });
 
   test('the plain subprotocol selects text handling on ws_telnet', async () => {
-    const { port } = await startServer({ transport: 'ws_telnet' });
-    const client = new Client(`ws://127.0.0.1:${port}/ws_telnet`, {}, ['plain.mudstandards.org']);
-    await client.opened();
+    const { port } = await startServer('ws_telnet', EchoHandler);
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws_telnet`, {}, ['plain.mudstandards.org']);
     assert.equal(client.ws.protocol, 'plain.mudstandards.org');
     client.ws.send('hello');
     await client.waitFor('Echo: hello');
@@ -274,20 +251,18 @@ describe('TLS', () => {
   });
 
   test('wss:// serves sessions with the configured certificate', async () => {
-    const { port } = await startServer({
+    const { port } = await startServer('websocket', EchoHandler, {
       use_ssl: true,
       ssl_cert: join(certDir, 'cert.pem'),
       ssl_key: join(certDir, 'key.pem'),
     });
-    const client = new Client(`wss://127.0.0.1:${port}/ws`, { rejectUnauthorized: false });
-    await client.opened();
+    const client = await FrameClient.open(`wss://127.0.0.1:${port}/ws`, { rejectUnauthorized: false });
     client.ws.send('secure');
     await client.waitFor('Echo: secure');
   });
 
   test('tcp over TLS serves the same handler with the same certificate', async () => {
-    const { port } = await startServer({
-      transport: 'tcp',
+    const { port } = await startServer('tcp', EchoHandler, {
       use_ssl: true,
       ssl_cert: join(certDir, 'cert.pem'),
       ssl_key: join(certDir, 'key.pem'),
@@ -347,7 +322,7 @@ describe('TLS', () => {
   });
 
   test('the terminal page is served over https when web_client is on', async () => {
-    const { port } = await startServer({
+    const { port } = await startServer('websocket', EchoHandler, {
       use_ssl: true,
       ssl_cert: join(certDir, 'cert.pem'),
       ssl_key: join(certDir, 'key.pem'),
@@ -375,11 +350,10 @@ test('a LineHandler over websocket behaves as over TCP: readLine inside processL
       return true;
     }
   }
-  const { port } = await startServer({}, Wizard);
-  const client = new Client(`ws://127.0.0.1:${port}/ws`);
-  await client.opened();
-  client.ws.send('register');
+  const { port } = await startServer('websocket', Wizard);
+  const client = await connect('websocket', port);
+  client.send('register');
   await client.waitFor('Name? ');
-  client.ws.send('Ada');
+  client.send('Ada');
   await client.waitFor('Hello, Ada!\r\n> ');
 });

@@ -4,13 +4,11 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { pino } from 'pino';
-
-import { parseConfig } from '../config/schema.js';
+import { startServer } from '../../test/support/servers.js';
 import { CharacterHandler } from '../handlers/character-handler.js';
 import { LineHandler } from '../handlers/line-handler.js';
 import { TelnetHandler } from '../handlers/telnet-handler.js';
-import { ProtocolServer } from '../server/protocol-server.js';
+import type { ProtocolServer } from '../server/protocol-server.js';
 import {
   AYT,
   BRK,
@@ -47,7 +45,7 @@ import {
 } from '../telnet/constants.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
 import { subnegotiation } from '../telnet/encoder.js';
-import type { HandlerClass, SessionHandle } from './handle.js';
+import type { SessionHandle } from './handle.js';
 
 /** Handler instances by session id, so that tests can look at what a handler saw. */
 const handlersBySession = new Map<string, unknown>();
@@ -128,28 +126,11 @@ class CharacterPasswordFirst extends CharacterHandler {
 
 // Servers and scripted clients.
 
-const servers: ProtocolServer[] = [];
 const clients: ScriptedClient[] = [];
-const silent = pino({ level: 'silent' });
 
-after(async () => {
+after(() => {
   for (const client of clients) client.socket.destroy();
-  await Promise.all(servers.map((server) => server.stop(100)));
 });
-
-async function startServer(
-  handlerClass: HandlerClass,
-  settings: Record<string, unknown> = {},
-): Promise<{ server: ProtocolServer; port: number }> {
-  const config = parseConfig(
-    { transport: 'telnet', host: '127.0.0.1', port: 0, handler_class: './unused.ts:Unused', ...settings },
-    process.cwd(),
-  );
-  const server = new ProtocolServer(config.servers[0]!, handlerClass, { logger: silent });
-  servers.push(server);
-  const { port } = await server.start();
-  return { server, port };
-}
 
 /** The handler of the server's only session. */
 function onlyHandler<T>(server: ProtocolServer): T {
@@ -330,7 +311,7 @@ const NOTHING_ANSWERED_MS = 300;
 // Opening.
 
 test('a character handler opens negotiation at once: DO TTYPE, DO NAWS, WILL SGA before the client says anything', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const connected = Date.now();
   const client = await ScriptedClient.connect(port, { policy: 'silent' });
   await client.until(
@@ -345,7 +326,7 @@ test('a character handler opens negotiation at once: DO TTYPE, DO NAWS, WILL SGA
 });
 
 test('a line handler opens with DO TTYPE, DO NAWS and DO LINEMODE, and never offers SGA or ECHO', async () => {
-  const { port } = await startServer(LineEcho);
+  const { port } = await startServer('telnet', LineEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.until(
     'the opening negotiation',
@@ -379,7 +360,7 @@ const REPEATED_REQUESTS: Array<[number, number]> = [
 
 for (const policy of ['agree', 'refuse'] as const) {
   test(`a client that ${policy === 'agree' ? 'agrees to' : 'refuses'} everything: negotiation ends, and many repeated DO/WILL get at most one answer each`, async () => {
-    const { port } = await startServer(CharacterEcho);
+    const { port } = await startServer('telnet', CharacterEcho);
     const client = await ScriptedClient.connect(port, { policy, terminalTypes: ['XTERM'], size: [80, 24] });
     await sleep(400);
     const settled = client.negotiations.length;
@@ -405,7 +386,7 @@ for (const policy of ['agree', 'refuse'] as const) {
 }
 
 test('an agreeing client that repeats its own requests gets no answer to the repeats', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
   await sleep(400);
   const settled = client.negotiations.length;
@@ -418,7 +399,7 @@ test('an agreeing client that repeats its own requests gets no answer to the rep
 });
 
 test('unknown options are refused: DO 99 gets WONT 99, WILL 99 gets DONT 99', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.send([IAC, DO, UNASSIGNED_OPTION, IAC, WILL, UNASSIGNED_OPTION]);
   await client.until(
@@ -435,7 +416,7 @@ test('unknown options are refused: DO 99 gets WONT 99, WILL 99 gets DONT 99', as
 // Terminal details.
 
 test('NAWS and TTYPE IS sent one byte at a time give the same terminal as when sent whole', async () => {
-  const { server, port } = await startServer(CharacterEcho);
+  const { server, port } = await startServer('telnet', CharacterEcho);
   const results = [];
   for (const isSplit of [false, true]) {
     const client = await ScriptedClient.connect(port, { policy: 'silent' });
@@ -464,7 +445,7 @@ test('NAWS and TTYPE IS sent one byte at a time give the same terminal as when s
 });
 
 test('TTYPE is asked again until the client repeats a name, and the terminal type is reported', async () => {
-  const { server, port } = await startServer(CharacterEcho);
+  const { server, port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['VT220', 'VT100'] });
   const sends = (): number =>
     client.subnegotiations.filter((sb) => sb.option === OPT_TTYPE && sb.payload[0] === TTYPE_SEND).length;
@@ -477,7 +458,7 @@ test('TTYPE is asked again until the client repeats a name, and the terminal typ
 });
 
 test('a MUD client (TTYPE MUDLET) never gets WILL ECHO from a character handler, and sees its lines answered', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const mud = await ScriptedClient.connect(port, {
     policy: 'agree',
     terminalTypes: ['MUDLET', 'ANSI-TRUECOLOR', 'MTTS 2825'],
@@ -492,7 +473,7 @@ test('a MUD client (TTYPE MUDLET) never gets WILL ECHO from a character handler,
 });
 
 test('info reports the client name, MTTS bits and the options in effect that the client told us', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const mud = await ScriptedClient.connect(port, {
     policy: 'agree',
     terminalTypes: ['MUDLET', 'ANSI-TRUECOLOR', 'MTTS 2825'],
@@ -508,7 +489,7 @@ test('info reports the client name, MTTS bits and the options in effect that the
 });
 
 test('NAWS changes reach the handler through onWindowSize; a 0x0 size is ignored', async () => {
-  const { server, port } = await startServer(CharacterEcho);
+  const { server, port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
   await client.until(
     'the first size',
@@ -530,7 +511,7 @@ test('NAWS changes reach the handler through onWindowSize; a 0x0 size is ignored
 
 test('readLine with echo:false on a line handler sends WILL ECHO, then WONT ECHO after the line', async () => {
   for (const handlerClass of [PasswordFirst, PasswordLater]) {
-    const { port } = await startServer(handlerClass);
+    const { port } = await startServer('telnet', handlerClass);
     const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
     if (handlerClass === PasswordLater) {
       await sleep(300);
@@ -551,7 +532,7 @@ test('readLine with echo:false on a line handler sends WILL ECHO, then WONT ECHO
 });
 
 test('a character handler asking for a password at once hides it, then keeps echoing typed lines', async () => {
-  const { port } = await startServer(CharacterPasswordFirst);
+  const { port } = await startServer('telnet', CharacterPasswordFirst);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.waitForText('Password: ');
   await client.until('WILL ECHO', () => client.received(WILL, OPT_ECHO), 100);
@@ -567,7 +548,7 @@ test('a character handler asking for a password at once hides it, then keeps ech
 });
 
 test('after a hidden line the cursor moves to a new line, as the client echoes nothing', async () => {
-  const { port } = await startServer(PasswordFirst);
+  const { port } = await startServer('telnet', PasswordFirst);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.until('WILL ECHO', () => client.received(WILL, OPT_ECHO));
   await client.send('secret\r\n');
@@ -579,7 +560,7 @@ test('after a hidden line the cursor moves to a new line, as the client echoes n
 
 for (const handlerClass of [LineEcho, CharacterEcho]) {
   test(`CR LF, CR NUL, bare CR, bare LF and CR|LF across packets each end exactly one line (${handlerClass.name})`, async () => {
-    const { server, port } = await startServer(handlerClass);
+    const { server, port } = await startServer('telnet', handlerClass);
     const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
     await client.waitForText('> ');
     for (const packet of ['a\r\n', 'b\r\0', 'c\r', 'd\n', 'e\r', '\nf\r\n']) {
@@ -593,7 +574,7 @@ for (const handlerClass of [LineEcho, CharacterEcho]) {
 }
 
 test('newlines in handler text go out as CR LF, and IAC in raw output is doubled', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.waitForText('> ');
   await client.ask('multi\r\n', 'two');
@@ -607,7 +588,7 @@ test('newlines in handler text go out as CR LF, and IAC in raw output is doubled
 });
 
 test('prompts end with IAC GA when SGA is refused, and with IAC EOR when the client agreed to EOR', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const refusing = await ScriptedClient.connect(port, { policy: 'refuse' });
   const agreeing = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await sleep(300);
@@ -632,7 +613,7 @@ test('IAC IP ends the session like Ctrl-C; ^C is shown by whoever draws the line
     // In line mode the telnet client shows the ^C itself.
     [LineEcho, '> \r\nGoodbye!\r\n'],
   ] as const) {
-    const { port } = await startServer(handlerClass);
+    const { port } = await startServer('telnet', handlerClass);
     const viaCommand = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
     const viaControl = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
     await viaCommand.waitForText('> ');
@@ -652,7 +633,7 @@ test('IAC IP ends the session like Ctrl-C; ^C is shown by whoever draws the line
 });
 
 test('IAC AYT gets a visible reply and the session goes on', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.waitForText('> ');
   const from = client.text.length;
@@ -664,7 +645,7 @@ test('IAC AYT gets a visible reply and the session goes on', async () => {
 // Abuse.
 
 test('random bytes with IAC sequences and an oversized SB never crash the server; the session still answers', async () => {
-  const { server, port } = await startServer(CharacterEcho);
+  const { server, port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'], size: [80, 24] });
   await client.waitForText('> ');
   const random = seededRandom(854);
@@ -702,10 +683,10 @@ test('random bytes with IAC sequences and an oversized SB never crash the server
 // Keepalive.
 
 test('keepalive_interval sends IAC NOP to telnet clients only', async () => {
-  const { port } = await startServer(CharacterEcho, { keepalive_interval: 0.1 });
+  const { port } = await startServer('telnet', CharacterEcho, { keepalive_interval: 0.1 });
   const telnet = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   const raw = await ScriptedClient.connect(port, { policy: 'silent' });
-  const tcp = await startServer(CharacterEcho, { transport: 'tcp', keepalive_interval: 0.1 });
+  const tcp = await startServer('tcp', CharacterEcho, { keepalive_interval: 0.1 });
   const plain = await ScriptedClient.connect(tcp.port, { policy: 'silent' });
   await telnet.until('two NOPs', () => telnet.commands.filter((c) => c === NOP).length >= 2, 1000);
   await sleep(200);
@@ -741,7 +722,7 @@ function terminalTypeFrame(name: string): number[] {
 // Options a client offers beyond the basics.
 
 test('the first prompt, sent before the client agreed to EOR, is marked with EOR once it agrees', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['MUDLET'] });
   await client.until('IAC EOR', () => client.commands.includes(EOR));
   const prompt = client.raw.indexOf(Buffer.from('> '));
@@ -750,7 +731,7 @@ test('the first prompt, sent before the client agreed to EOR, is marked with EOR
 });
 
 test('NEW-ENVIRON: the server asks for the variables and the handler sees them', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   const isSendRequest = (): boolean =>
     client.subnegotiations.some((sub) => sub.option === OPT_NEW_ENVIRON && sub.payload[0] === ENV_SEND);
@@ -761,7 +742,7 @@ test('NEW-ENVIRON: the server asks for the variables and the handler sees them',
 });
 
 test('CHARSET: the server requests UTF-8 and records what the client accepted', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   const request = (): { option: number; payload: Uint8Array } | undefined =>
     client.subnegotiations.find((sub) => sub.option === OPT_CHARSET && sub.payload[0] === CHARSET_REQUEST);
@@ -772,7 +753,7 @@ test('CHARSET: the server requests UTF-8 and records what the client accepted', 
 });
 
 test('BINARY: offered by the client in both directions, agreed and listed among the options', async () => {
-  const { port } = await startServer(CharacterEcho);
+  const { port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
   await client.waitForText('> ');
   await client.send([IAC, WILL, OPT_BINARY, IAC, DO, OPT_BINARY]);
