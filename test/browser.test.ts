@@ -6,8 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 
+import { join } from 'node:path';
+
 import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
 import type { HandlerClass } from '../src/index.js';
+import { connect } from './support/clients.js';
+import { quiet, startLaunch } from './support/servers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IS_CI = process.env['CI'] === 'true';
@@ -223,6 +227,51 @@ describe('browser terminal', { skip }, () => {
       await waitForScreen(page, 'Echo: again');
       await page.close();
     }
+  });
+
+  test('the README greeter: a telnet user and a browser user log in, see each other in who, and chat', async () => {
+    const config = parseConfig(
+      {
+        servers: {
+          telnet: { transport: 'telnet', host: '127.0.0.1', port: 0, handler_class: './greeter.ts:Greeter' },
+          web: {
+            transport: 'websocket',
+            host: '127.0.0.1',
+            port: 0,
+            web_client: true,
+            handler_class: './greeter.ts:Greeter',
+          },
+        },
+      },
+      join(import.meta.dirname, '..', 'examples', 'greeter'),
+    );
+    const launch = await startLaunch(config, { logger: quiet });
+    const [telnetServer, webServer] = launch.servers;
+    const ada = await connect('telnet', telnetServer!.address!.port, { telnet: 'terminal' });
+    await ada.waitFor('Your name? ');
+    ada.send('Ada');
+    await ada.waitFor('Password? ');
+    ada.send('secret');
+    await ada.waitFor('Welcome, Ada!');
+
+    const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+    await page.goto(`http://127.0.0.1:${webServer!.address!.port}/`);
+    await waitForScreen(page, 'Your name?');
+    await page.keyboard.type('Bob');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Password?');
+    await page.keyboard.type('hunter2');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Welcome, Bob!');
+    await page.keyboard.type('who');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Online (2): Ada (telnet), Bob (websocket)');
+    await page.keyboard.type('say hello from the browser');
+    await page.keyboard.press('Enter');
+    await ada.waitFor('Bob: hello from the browser');
+    ada.send('say hello from telnet');
+    await waitForScreen(page, 'Ada: hello from telnet');
+    await page.close();
   });
 
   test('the telnet parser keeps sequences cut between frames and answers each request once', async () => {
