@@ -27,7 +27,7 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   {
-    // The browser terminal: a hand-written ES module next to xterm.js's UMD globals.
+    // The browser pages (terminal, monitor dashboard): hand-written ES modules next to xterm.js's UMD globals.
     files: ['web/**/*.js'],
     languageOptions: {
       sourceType: 'module',
@@ -42,6 +42,14 @@ export default tseslint.config(
           'Intl',
           'requestAnimationFrame',
           'cancelAnimationFrame',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'performance',
+          'fetch',
+          'history',
+          'URLSearchParams',
           'Terminal',
           'FitAddon',
         ].map((name) => [name, 'readonly']),

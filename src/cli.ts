@@ -2,12 +2,21 @@
 // server-launcher: command-line arguments to running servers, and back out on a signal.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 
 import { parseConfigDocument, readConfigFile } from './config/load.js';
 import { TRANSPORTS, parseConfig } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
 import { launchServers } from './server/launcher.js';
+
+/** Where secrets can sit in a log line's fields, top level or one object down. */
+const SECRET_PATHS = ['token', 'password', 'authorization', 'monitorToken', 'monitorAdminToken'].flatMap((key) => [
+  key,
+  `*.${key}`,
+  `headers.${key}`,
+  `*.headers.${key}`,
+]);
 
 /** Exit code for a problem found before serving (config, handler, address). */
 const EXIT_SETUP = 2;
@@ -57,10 +66,7 @@ try {
 }
 const handlerArgument = program.args[0];
 const options = program.opts<CliOptions>();
-const logger = pino(
-  { level: options.verbose >= 2 ? 'debug' : options.verbose === 1 ? 'info' : 'warn' },
-  pino.destination(2),
-);
+const logger = await createLogger(options.verbose);
 
 await main();
 
@@ -107,6 +113,14 @@ async function main(): Promise<void> {
   for (const server of launch.servers) {
     process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
   }
+  const { observability } = launch;
+  if (observability !== undefined) {
+    for (const url of observability.dashboardUrls(launch.servers)) process.stdout.write(`monitor: ${url}\n`);
+    if (observability.generatedToken !== undefined) {
+      // As Jupyter does: a monitor reachable from other machines is never open to everyone.
+      process.stdout.write('monitor: no monitor_token is set, so this token was made for this run (shown once)\n');
+    }
+  }
 }
 
 async function buildConfig(): Promise<Config> {
@@ -152,6 +166,24 @@ function withFlags(raw: unknown, file: string): unknown {
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * JSON lines on stderr for machines; colourised, human lines when stderr is a terminal. Secrets
+ * (tokens, passwords, authorization headers) are redacted wherever a log line carries them.
+ */
+async function createLogger(verbosity: number): Promise<Logger> {
+  const settings = {
+    level: verbosity >= 2 ? 'debug' : verbosity === 1 ? 'info' : 'warn',
+    redact: { paths: SECRET_PATHS, censor: '[redacted]' },
+  };
+  if (!process.stderr.isTTY) return pino(settings, pino.destination(2));
+  // Loaded only for a person at a terminal: a service logging JSON never pays for it.
+  const { default: pretty } = await import('pino-pretty');
+  return pino(
+    settings,
+    pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss' }),
+  );
 }
 
 function parsePort(value: string): number {

@@ -45,6 +45,12 @@ export class SlowGoodbyeHandler extends LineHandler {
     await new Promise((resolve) => setTimeout(resolve, 30_000));
   }
 }
+export class SecretLogger extends LineHandler {
+  override async onConnect(): Promise<void> {
+    this.session.logger.info({ token: 'supersecret-token', user: { password: 'hunter2' } }, 'logging secrets');
+    await super.onConnect();
+  }
+}
 export class NotAHandler {}
 export const answer = 42;
 `,
@@ -598,3 +604,63 @@ test('--port and --transport apply to the one server of a servers: map', async (
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
 });
+
+test('logs are JSON lines with a component and the session id, secrets redacted', async () => {
+  const running = await startServing(process.execPath, [
+    CLI,
+    './handlers.ts:SecretLogger',
+    '--transport',
+    'tcp',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '-vv',
+  ]);
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  await waitFor(() => running.output().stderr, 'logging secrets');
+  const records = running
+    .output()
+    .stderr.split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const secret = records.find((record) => record.msg === 'logging secrets')!;
+  assert.equal(secret.token, '[redacted]');
+  assert.deepEqual(secret.user, { password: '[redacted]' });
+  assert.equal(secret.component, 'server');
+  assert.match(String(secret.session), /^[a-z2-7]{16}$/);
+  const started = records.find((record) => record.msg === 'session started')!;
+  assert.equal(started.session, secret.session);
+  assert.ok(records.some((record) => record.component === 'server' && record.msg === 'listening'));
+  assert.ok(!running.output().stderr.includes('supersecret-token') && !running.output().stderr.includes('hunter2'));
+  process.kill(-running.child.pid!, 'SIGTERM');
+  assert.equal(await running.exited, 0);
+});
+
+test('at a terminal the logs are human lines, not JSON', async () => {
+  await requireTool('tmux');
+  const session = `cli-logs-${process.pid}`;
+  const port = await freePort();
+  const command = `${process.execPath} ${CLI} ./handlers.ts:EchoHandler --transport tcp --host 127.0.0.1 --port ${port} -v`;
+  const tmux = (...args: string[]): string => spawnSync('tmux', args, { cwd: dir, encoding: 'utf8' }).stdout;
+  spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '20', '-c', dir, command]);
+  try {
+    const deadline = Date.now() + 15_000;
+    let screen = '';
+    while (!/listening/.test(screen) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      screen = tmux('capture-pane', '-p', '-t', session);
+    }
+    assert.match(screen, /INFO.*listening/);
+    assert.ok(!screen.includes('{"level"'), screen);
+  } finally {
+    spawnSync('tmux', ['kill-session', '-t', session]);
+  }
+});
+
+/** Fails when `tool` is not installed: the CI machine installs every tool a test needs. */
+async function requireTool(tool: string): Promise<void> {
+  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+  assert.equal(found.status, 0, `${tool} is not installed (.ci/run installs it)`);
+}

@@ -124,6 +124,27 @@ for (const transport of TRANSPORT_NAMES) {
   });
 }
 
+for (const transport of ['tcp', 'telnet'] as const) {
+  test(`${transport}: a password typed ahead of its question is still withheld from the event stream`, async () => {
+    const { launch, ports } = await startApplication(LoginHandler);
+    const events = record(launch.app.events, 'input');
+    const client = await connect(transport, ports[transport], { telnet: 'terminal' });
+    await client.waitFor('Name? ');
+    client.type('Ada\r\nsesame\r\nhello\r\n');
+    await client.waitFor('Echo: hello');
+    const lines = events.flatMap((event) => (event.type === 'input' && event.kind === 'line' ? [event] : []));
+    assert.deepEqual(
+      lines.map((event) => [event.text, event.hidden]),
+      [
+        ['Ada', false],
+        [undefined, true],
+        ['hello', false],
+      ],
+    );
+    assert.ok(!JSON.stringify(events).includes('sesame'));
+  });
+}
+
 test('output events carry what a terminal was shown: the echo of typed keys and the redraws', async () => {
   const { launch, ports } = await startApplication(EchoHandler);
   const events = record(launch.app.events, 'input', 'output');
@@ -209,6 +230,27 @@ for (const transport of ['websocket', 'ws_telnet'] as const) {
     }
   });
 }
+
+test('max_session_time ends a busy session, telling the user why, and says so to the event stream', async () => {
+  const { launch, ports } = await startApplication(Ender, { max_session_time: 0.6, connection_timeout: 0.3 });
+  const ended = record(launch.app.events, 'session-ended');
+  const tcp = await connectAs('tcp', ports.tcp);
+  const websocket = await connectAs('websocket', ports.websocket);
+  // Busy all along, so the idle timeout never fires.
+  const typing = setInterval(() => {
+    tcp.send('busy');
+    websocket.send('busy');
+  }, 100);
+  try {
+    await tcp.waitFor('This session has reached its time limit of 0.6 seconds: closing the connection.\r\n');
+    assert.equal((await websocket.closed).code, 1001);
+    await tcp.closed;
+  } finally {
+    clearInterval(typing);
+  }
+  await until(() => ended.length === 2, 'both ends');
+  assert.ok(ended.every((event) => event.type === 'session-ended' && event.reason === 'session-time-limit'));
+});
 
 test('server shutdown ends every session with its reason, the notice on its own line, and code 1001', async () => {
   const { launch, ports } = await startApplication(EchoHandler);

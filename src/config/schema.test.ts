@@ -32,6 +32,7 @@ test('a single-server file gets the default of every key', () => {
       maxConnections: 100,
       maxConnectionsPerIp: 0,
       connectionTimeout: 300,
+      maxSessionTime: 0,
       welcomeMessage: undefined,
       wsPath: '/ws',
       allowOrigins: ['*'],
@@ -43,6 +44,9 @@ test('a single-server file gets the default of every key', () => {
       pingTimeout: 10,
       enableMonitoring: false,
       monitorPath: '/monitor',
+      monitorToken: [],
+      monitorAdminToken: [],
+      metricsPath: undefined,
       maxLineLength: 4096,
       maxMessageSize: 1024 * 1024,
       webClient: false,
@@ -69,6 +73,7 @@ test('every YAML key becomes its camelCase field', () => {
       max_connections: 5,
       max_connections_per_ip: 2,
       connection_timeout: 1.5,
+      max_session_time: 3600,
       welcome_message: 'Hi',
       ws_path: '/chat',
       allow_origins: ['https://example.com'],
@@ -80,6 +85,9 @@ test('every YAML key becomes its camelCase field', () => {
       ping_timeout: 5,
       enable_monitoring: true,
       monitor_path: '/watch',
+      monitor_token: 'a-token-of-sixteen-characters',
+      monitor_admin_token: ['admin-token-one-0123', 'admin-token-two-0123'],
+      metrics_path: '/metrics',
       max_line_length: 80,
       max_message_size: 2048,
       web_client: true,
@@ -98,6 +106,7 @@ test('every YAML key becomes its camelCase field', () => {
       maxConnections: 5,
       maxConnectionsPerIp: 2,
       connectionTimeout: 1.5,
+      maxSessionTime: 3600,
       welcomeMessage: 'Hi',
       wsPath: '/chat',
       allowOrigins: ['https://example.com'],
@@ -109,6 +118,9 @@ test('every YAML key becomes its camelCase field', () => {
       pingTimeout: 5,
       enableMonitoring: true,
       monitorPath: '/watch',
+      monitorToken: ['a-token-of-sixteen-characters'],
+      monitorAdminToken: ['admin-token-one-0123', 'admin-token-two-0123'],
+      metricsPath: '/metrics',
       maxLineLength: 80,
       maxMessageSize: 2048,
       webClient: true,
@@ -486,5 +498,58 @@ test('ping_timeout longer than ping_interval is refused when both are given', ()
   assert.equal(
     configErrorOf({ handler_class: HANDLER, ping_interval: 5, ping_timeout: 8 }),
     'ping_timeout: 8 must not exceed ping_interval (5)',
+  );
+});
+
+test("application keys stand beside servers:, or beside a single server's keys", () => {
+  const multi = parseConfig(
+    {
+      monitor_port: 9100,
+      monitor_token: 'sixteen-chars-token',
+      record_sessions: 'recordings',
+      record_input: true,
+      servers: { web: { transport: 'websocket', handler_class: HANDLER, enable_monitoring: true } },
+    },
+    '/srv',
+  );
+  assert.deepEqual(multi.application, {
+    monitorPort: 9100,
+    monitorHost: '127.0.0.1',
+    monitorPath: '/monitor',
+    monitorToken: ['sixteen-chars-token'],
+    monitorAdminToken: [],
+    monitorNotice: false,
+    metricsPath: undefined,
+    recordSessions: 'recordings',
+    recordInput: true,
+    recordFormat: 'v2',
+    recordMaxBytes: 10 * 1024 * 1024,
+    recordKeep: 1000,
+    baseDir: '/srv',
+  });
+  assert.deepEqual(multi.servers[0]!.monitorToken, []);
+  // In a single-server file the shared keys count for the server and the application alike.
+  const single = parseConfig(
+    { handler_class: HANDLER, metrics_path: '/metrics', monitor_notice: true, monitor_token: 'sixteen-chars-token' },
+    '/srv',
+  );
+  assert.equal(single.servers[0]!.metricsPath, '/metrics');
+  assert.equal(single.application.metricsPath, '/metrics');
+  assert.equal(single.application.monitorNotice, true);
+  assert.deepEqual(single.servers[0]!.monitorToken, ['sixteen-chars-token']);
+});
+
+test('application keys are checked and misspelt ones named', () => {
+  assert.equal(
+    configErrorOf({ monitor_prot: 9100, servers: { a: { handler_class: HANDLER } } }),
+    'monitor_prot: unknown key (did you mean monitor_port?)',
+  );
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, monitor_token: 'short' }),
+    'monitor_token: expected a token (a string of 16 or more characters) or a list of them, got "short"',
+  );
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, record_format: 'v9' }),
+    'record_format: expected v2 or v3 (the asciicast version), got "v9"',
   );
 });

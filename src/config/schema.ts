@@ -30,6 +30,8 @@ export interface ServerConfig {
   maxConnectionsPerIp: number;
   /** Seconds a session may stay idle before it is closed; 0 = never. */
   connectionTimeout: number;
+  /** Seconds a session may last at all, however busy; 0 = no limit. */
+  maxSessionTime: number;
   welcomeMessage: string | undefined;
   wsPath: string;
   allowOrigins: string[];
@@ -40,8 +42,15 @@ export interface ServerConfig {
   sslKey: string | undefined;
   pingInterval: number;
   pingTimeout: number;
+  /** Serve the session monitor (and its dashboard) on this WebSocket server's HTTP side. */
   enableMonitoring: boolean;
   monitorPath: string;
+  /** Tokens that open the monitor here; empty = none set (a loopback-only server needs none). */
+  monitorToken: string[];
+  /** Tokens that also allow operator actions (message, broadcast, disconnect). */
+  monitorAdminToken: string[];
+  /** Path of Prometheus metrics on this WebSocket server's HTTP side; undefined = not served. */
+  metricsPath: string | undefined;
   /** Longest input line, in characters; longer input is cut there. */
   maxLineLength: number;
   /** Largest inbound WebSocket message, in bytes. */
@@ -56,9 +65,33 @@ export interface ServerConfig {
   keyPrefix: string;
 }
 
-/** A whole config file: one or more servers. */
+/** Settings of the whole application rather than of one server: monitoring, metrics, recordings. */
+export interface ApplicationConfig {
+  /** A listener of its own for the monitor, metrics and health; undefined = none. */
+  monitorPort: number | undefined;
+  monitorHost: string;
+  monitorPath: string;
+  monitorToken: string[];
+  monitorAdminToken: string[];
+  /** Tell a session's user when someone starts watching it. */
+  monitorNotice: boolean;
+  metricsPath: string | undefined;
+  /** Folder for one asciicast recording per session; undefined = no recordings. */
+  recordSessions: string | undefined;
+  /** Record what users type too (hidden input never). */
+  recordInput: boolean;
+  recordFormat: 'v2' | 'v3';
+  /** Largest recording file in bytes; a session's recording stops growing there. */
+  recordMaxBytes: number;
+  /** Recordings kept in the folder; the oldest go first. */
+  recordKeep: number;
+  baseDir: string;
+}
+
+/** A whole config file: one or more servers, and the application they make up together. */
 export interface Config {
   servers: ServerConfig[];
+  application: ApplicationConfig;
 }
 
 const HANDLER_REFERENCE = '"<module>:<ExportName>", e.g. "./handler.ts:EchoHandler"';
@@ -83,6 +116,7 @@ const serverShape = {
   max_connections: wholeNumber(1).default(100),
   max_connections_per_ip: wholeNumber(0).default(0),
   connection_timeout: seconds().default(300),
+  max_session_time: seconds().default(0),
   welcome_message: optionalText('text (or null for none)'),
   ws_path: urlPath().optional(),
   allow_origins: z
@@ -100,21 +134,48 @@ const serverShape = {
     .optional(),
   enable_monitoring: flag().default(false),
   monitor_path: urlPath().default('/monitor'),
+  monitor_token: tokens(),
+  monitor_admin_token: tokens(),
+  metrics_path: urlPath().optional(),
   max_line_length: wholeNumber(1, 1_000_000).default(4096),
   max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
   web_client: flag().default(false),
   keepalive_interval: seconds().default(0),
 };
 
+/** Keys of the whole application, beside `servers:` (or beside a single server's keys). */
+const applicationShape = {
+  monitor_port: wholeNumber(0, 65535).optional(),
+  monitor_host: z
+    .string({ error: 'a host name or IP address' })
+    .min(1, { error: 'a host name or IP address' })
+    .default('127.0.0.1'),
+  monitor_path: urlPath().default('/monitor'),
+  monitor_token: tokens(),
+  monitor_admin_token: tokens(),
+  monitor_notice: flag().default(false),
+  metrics_path: urlPath().optional(),
+  record_sessions: optionalText('the path of a folder for recordings'),
+  record_input: flag().default(false),
+  record_format: z.enum(['v2', 'v3'], { error: 'v2 or v3 (the asciicast version)' }).default('v2'),
+  record_max_bytes: wholeNumber(1024).default(10 * 1024 * 1024),
+  record_keep: wholeNumber(1).default(1000),
+};
+
 const serverSchema = z.strictObject(serverShape, { error: 'a mapping of server settings' });
+const applicationSchema = z.strictObject(applicationShape, { error: 'a mapping of settings' });
 const multiSchema = z.strictObject({
+  ...applicationShape,
   servers: z
     .record(z.string(), serverSchema, { error: 'a mapping of server names to their settings' })
     .refine((servers) => Object.keys(servers).length > 0, { error: 'at least one server' }),
 });
+const singleSchema = z.strictObject({ ...applicationShape, ...serverShape }, { error: 'a mapping of settings' });
 
 /** Every key a server section accepts, for "did you mean" hints. */
 export const SERVER_KEYS: readonly string[] = Object.keys(serverShape);
+/** Every key of the application, beside `servers:`. */
+export const APPLICATION_KEYS: readonly string[] = Object.keys(applicationShape);
 
 /** Options of parseConfig. */
 export interface ParseConfigOptions {
@@ -134,11 +195,39 @@ export function parseConfig(raw: unknown, baseDir: string, options: ParseConfigO
     const servers = Object.entries(parsed.data.servers).map(([name, section]) =>
       toServerConfig(name, section, baseDir, `servers.${name}.`, requireHandlerClass),
     );
-    return { servers: checkDistinctPorts(servers) };
+    return { servers: checkDistinctPorts(servers), application: toApplicationConfig(parsed.data, baseDir) };
   }
-  const parsed = serverSchema.safeParse(raw, { reportInput: true });
+  const parsed = singleSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw toConfigError(parsed.error, raw);
-  return { servers: [toServerConfig(parsed.data.transport, parsed.data, baseDir, '', requireHandlerClass)] };
+  // One mapping holds both: the shared keys (monitor_path, tokens, metrics_path) apply to both.
+  const server = serverSchema.parse(pick(parsed.data, SERVER_KEYS));
+  const application = applicationSchema.parse(pick(parsed.data, APPLICATION_KEYS));
+  return {
+    servers: [toServerConfig(server.transport, server, baseDir, '', requireHandlerClass)],
+    application: toApplicationConfig(application, baseDir),
+  };
+}
+
+function toApplicationConfig(section: z.infer<typeof applicationSchema>, baseDir: string): ApplicationConfig {
+  return {
+    monitorPort: section.monitor_port,
+    monitorHost: section.monitor_host,
+    monitorPath: section.monitor_path,
+    monitorToken: section.monitor_token,
+    monitorAdminToken: section.monitor_admin_token,
+    monitorNotice: section.monitor_notice,
+    metricsPath: section.metrics_path,
+    recordSessions: section.record_sessions,
+    recordInput: section.record_input,
+    recordFormat: section.record_format,
+    recordMaxBytes: section.record_max_bytes,
+    recordKeep: section.record_keep,
+    baseDir,
+  };
+}
+
+function pick(data: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]));
 }
 
 function toServerConfig(
@@ -172,6 +261,7 @@ function toServerConfig(
     maxConnections: section.max_connections,
     maxConnectionsPerIp: section.max_connections_per_ip,
     connectionTimeout: section.connection_timeout,
+    maxSessionTime: section.max_session_time,
     welcomeMessage: section.welcome_message,
     wsPath: section.ws_path ?? (section.transport === 'ws_telnet' ? '/ws_telnet' : '/ws'),
     allowOrigins: section.allow_origins,
@@ -183,6 +273,9 @@ function toServerConfig(
     pingTimeout,
     enableMonitoring: section.enable_monitoring,
     monitorPath: section.monitor_path,
+    monitorToken: section.monitor_token,
+    monitorAdminToken: section.monitor_admin_token,
+    metricsPath: section.metrics_path,
     maxLineLength: section.max_line_length,
     maxMessageSize: section.max_message_size,
     webClient: section.web_client,
@@ -223,8 +316,13 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
     const path = issue.path.map(String);
     const key = issue.keys[0]!;
     const where = [...path, key].join('.');
-    const known = path.length === 0 && !('servers' in (raw as object)) ? [...SERVER_KEYS, 'servers'] : SERVER_KEYS;
-    const suggestion = closest(key, path.length === 0 && 'servers' in (raw as object) ? ['servers'] : known);
+    const isTopLevel = path.length === 0;
+    const known = !isTopLevel
+      ? SERVER_KEYS
+      : 'servers' in (raw as object)
+        ? ['servers', ...APPLICATION_KEYS]
+        : [...SERVER_KEYS, ...APPLICATION_KEYS, 'servers'];
+    const suggestion = closest(key, known);
     return new ConfigError(`${where}: unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`);
   }
   // Every schema above gives its issues the words of what it expects, whatever the issue kind.
@@ -305,6 +403,16 @@ function flag(): z.ZodBoolean {
 function urlPath(): z.ZodString {
   const error = 'a path starting with "/"';
   return z.string({ error }).startsWith('/', { error });
+}
+
+/** A token or a list of tokens, always kept as a list; none = an empty list. */
+function tokens() {
+  const error = 'a token (a string of 16 or more characters) or a list of them';
+  const token = z.string({ error }).min(16, { error });
+  return z
+    .union([token, z.array(token, { error })], { error })
+    .optional()
+    .transform((value) => (value === undefined ? [] : typeof value === 'string' ? [value] : value));
 }
 
 /** Optional text in which "" and null mean "not set", as the original package's samples write it. */

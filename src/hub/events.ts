@@ -10,6 +10,8 @@ export type SessionEndReason =
   /** The peer stopped answering WebSocket pings. */
   | 'ping-timeout'
   | 'idle-timeout'
+  /** The session reached max_session_time. */
+  | 'session-time-limit'
   /** The handler ended it (endSession, processLine returned false, Ctrl-D). */
   | 'handler-ended'
   | 'handler-error'

@@ -11,6 +11,7 @@ import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
 import type { Admission, Connection, Listener } from '../transports/connection.js';
+import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import { listenTcp } from '../transports/tcp.js';
 import { listenWebSocket } from '../transports/websocket.js';
 import { webClientRoute } from './web-client.js';
@@ -18,6 +19,9 @@ import { webClientRoute } from './web-client.js';
 /** What a transport needs to start listening for one configured server. */
 export interface ListenContext {
   config: ServerConfig;
+  /** Further HTTP routes for the port (the monitor, metrics), where the transport speaks HTTP. */
+  routes: readonly RequestRoute[];
+  upgrades: readonly UpgradeRoute[];
   admission: Admission;
   logger: Logger;
   onConnection(connection: Connection): void;
@@ -37,6 +41,8 @@ export interface Endpoint {
   createLayer(connection: Connection, context: LayerContext): SessionLayer;
   /** The URL clients use, e.g. telnet://0.0.0.0:8023 or ws://0.0.0.0:8025/ws. */
   url(config: ServerConfig, address: { host: string; port: number }): string;
+  /** Whether the port speaks HTTP, so that pages and the monitor can be served beside sessions. */
+  speaksHttp: boolean;
 }
 
 /** WebSocket subprotocols (mudstandards.org): telnet in binary frames, or plain text. */
@@ -56,15 +62,16 @@ const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
 function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
   return async (context: ListenContext): Promise<Listener> => {
     const { config } = context;
-    const routes = config.webClient
-      ? [
-          webClientRoute({
-            wsPath: config.wsPath,
-            mode: defaultLayer === 'telnet' ? 'telnet' : 'text',
-            title: config.name,
-          }),
-        ]
-      : [];
+    const routes = [...context.routes];
+    if (config.webClient) {
+      routes.push(
+        webClientRoute({
+          wsPath: config.wsPath,
+          mode: defaultLayer === 'telnet' ? 'telnet' : 'text',
+          title: config.name,
+        }),
+      );
+    }
     return listenWebSocket({
       host: config.host,
       port: config.port,
@@ -78,6 +85,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       pingTimeout: config.pingTimeout,
       maxMessageSize: config.maxMessageSize,
       routes,
+      upgrades: context.upgrades,
       admission: context.admission,
       logger: context.logger,
       onConnection: context.onConnection,
@@ -99,7 +107,7 @@ function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer
     preferredMode: context.preferredMode,
     keepaliveInterval: context.config.keepaliveInterval,
     events: context.events,
-    logger: context.logger,
+    logger: context.logger.child({ component: 'telnet' }),
   });
 }
 
@@ -123,10 +131,20 @@ function hostForUrl(host: string): string {
 
 /** The endpoint of every transport name. */
 export const ENDPOINTS: Record<TransportName, Endpoint> = {
-  tcp: { listen: listenTcpFor, createLayer: lineLayer, url: socketUrl('tcp', 'tls') },
-  telnet: { listen: listenTcpFor, createLayer: telnetLayer, url: socketUrl('telnet', 'telnets') },
-  websocket: { listen: listenWebSocketFor('plain'), createLayer: webSocketLayer('plain'), url: webSocketUrl },
-  ws_telnet: { listen: listenWebSocketFor('telnet'), createLayer: webSocketLayer('telnet'), url: webSocketUrl },
+  tcp: { listen: listenTcpFor, createLayer: lineLayer, url: socketUrl('tcp', 'tls'), speaksHttp: false },
+  telnet: { listen: listenTcpFor, createLayer: telnetLayer, url: socketUrl('telnet', 'telnets'), speaksHttp: false },
+  websocket: {
+    listen: listenWebSocketFor('plain'),
+    createLayer: webSocketLayer('plain'),
+    url: webSocketUrl,
+    speaksHttp: true,
+  },
+  ws_telnet: {
+    listen: listenWebSocketFor('telnet'),
+    createLayer: webSocketLayer('telnet'),
+    url: webSocketUrl,
+    speaksHttp: true,
+  },
 };
 
 /** Reads the server's certificate and key when it uses TLS; a clear error names the key. */

@@ -1,19 +1,27 @@
 // The launcher: turns a Config into running servers that share one application, and stops them together.
+import { createRequire } from 'node:module';
+
+import { pino } from 'pino';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
 import { InProcessHub } from '../hub/hub.js';
 import type { SessionHub } from '../hub/hub.js';
+import { Observability } from '../monitor/observability.js';
 import type { HandlerClass } from '../session/handle.js';
 import { loadHandlerClass } from './handler-loader.js';
 import { ProtocolServer } from './protocol-server.js';
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** Servers started together from one config: one application. */
 export interface Launch {
   readonly servers: ProtocolServer[];
   /** The application every server shares: its sessions, broadcast and event stream. */
   readonly app: SessionHub;
+  /** The monitor, metrics and recordings, when the config asks for any of them. */
+  readonly observability: Observability | undefined;
   /** Stops every server gracefully; idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -32,24 +40,44 @@ export interface LaunchOptions {
  * started are stopped before the error is rethrown, so nothing is left listening.
  */
 export async function launchServers(config: Config, options: LaunchOptions = {}): Promise<Launch> {
-  const hub = options.hub ?? new InProcessHub({ logger: options.logger });
+  const logger = options.logger ?? pino({ level: 'warn' });
+  const hub = options.hub ?? new InProcessHub({ logger });
   const servers: ProtocolServer[] = [];
+  let stopping: Promise<void> | undefined;
+  const observability = Observability.isWanted(config)
+    ? new Observability({
+        app: hub,
+        config,
+        logger,
+        version: PACKAGE_VERSION,
+        isReady: () => stopping === undefined && servers.every((server) => server.info().isRunning),
+      })
+    : undefined;
   for (const serverConfig of config.servers) {
     const handlerClass = options.handlerClass ?? (await loadHandlerClass(serverConfig));
-    servers.push(new ProtocolServer(serverConfig, handlerClass, { logger: options.logger, hub }));
+    const routes = observability?.routesFor(serverConfig);
+    servers.push(new ProtocolServer(serverConfig, handlerClass, { logger, hub, ...routes }));
   }
-  let stopping: Promise<void> | undefined;
   const stop = (graceMs?: number): Promise<void> => {
-    stopping ??= Promise.all(servers.map((server) => server.stop(graceMs))).then(() => hub.stop());
+    stopping ??= (async () => {
+      const serversStopped = Promise.all(servers.map((server) => server.stop(graceMs)));
+      // Monitor viewers hold their WebSocket port's HTTP server open: they go while sessions end.
+      await observability?.monitor?.stop();
+      await serversStopped;
+      await observability?.stop();
+      await hub.stop();
+    })();
     return stopping;
   };
   try {
+    // Observability first, so that it sees every session from the very first one.
+    await observability?.start();
     for (const server of servers) await started(server);
   } catch (err) {
     await stop(0);
     throw err;
   }
-  return { servers, app: hub, stop };
+  return { servers, app: hub, observability, stop };
 }
 
 /** Starts `server`; an error that does not say which server it concerns is made to. */

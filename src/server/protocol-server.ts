@@ -9,6 +9,7 @@ import type { SessionHub } from '../hub/hub.js';
 import type { HandlerClass, ServerContext, SessionHandle } from '../session/handle.js';
 import { Session, sessionControl } from '../session/session.js';
 import type { Connection, Listener, Refusal } from '../transports/connection.js';
+import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import { ENDPOINTS } from './endpoints.js';
 
 /** A snapshot of a server's state, for logs and status pages. */
@@ -29,6 +30,9 @@ export interface ProtocolServerOptions {
   logger?: Logger;
   /** The application this server belongs to; a server on its own gets a hub of its own. */
   hub?: SessionHub;
+  /** Further HTTP routes for a WebSocket server's port (the monitor, metrics, health). */
+  routes?: readonly RequestRoute[];
+  upgrades?: readonly UpgradeRoute[];
 }
 
 /** After the grace period, how long handlers' onDisconnect may still take before stop() returns. */
@@ -44,6 +48,8 @@ export class ProtocolServer implements ServerContext {
   readonly handlerClass: HandlerClass;
   readonly logger: Logger;
   readonly hub: SessionHub;
+  #routes: readonly RequestRoute[];
+  #upgrades: readonly UpgradeRoute[];
   #sessions = new Set<Session>();
   #listener: Listener | undefined;
   #isStopping = false;
@@ -52,8 +58,10 @@ export class ProtocolServer implements ServerContext {
   constructor(config: ServerConfig, handlerClass: HandlerClass, options: ProtocolServerOptions = {}) {
     this.config = config;
     this.handlerClass = handlerClass;
-    this.logger = (options.logger ?? pino({ level: 'warn' })).child({ server: config.name });
+    this.logger = (options.logger ?? pino({ level: 'warn' })).child({ component: 'server', server: config.name });
     this.hub = options.hub ?? new InProcessHub({ logger: this.logger });
+    this.#routes = options.routes ?? [];
+    this.#upgrades = options.upgrades ?? [];
   }
 
   get name(): string {
@@ -89,17 +97,20 @@ export class ProtocolServer implements ServerContext {
     const endpoint = ENDPOINTS[this.config.transport];
     this.#listener = await endpoint.listen({
       config: this.config,
-      logger: this.logger,
+      routes: this.#routes,
+      upgrades: this.#upgrades,
+      logger: this.logger.child({ component: 'transport' }),
       admission: {
         check: (address) => this.#admit(address),
         refused: (address, refusal) => this.#refused(address, refusal),
       },
       onConnection: (connection) => this.#accept(connection),
     });
-    if (this.config.enableMonitoring) {
-      // Said out loud rather than ignored: a config written for the original package may ask for it.
+    if ((this.config.enableMonitoring || this.config.metricsPath !== undefined) && !endpoint.speaksHttp) {
+      // Said out loud rather than ignored: only a port that speaks HTTP can serve the monitor.
+      const key = this.config.enableMonitoring ? 'enable_monitoring' : 'metrics_path';
       this.logger.warn(
-        `${keyPath(this.config, 'enable_monitoring')}: session monitoring is not available in this version`,
+        `${keyPath(this.config, key)}: served on WebSocket servers only; set monitor_port to serve it on a port of its own`,
       );
     }
     this.logger.info({ url: this.url }, 'listening');
@@ -180,18 +191,22 @@ export class ProtocolServer implements ServerContext {
     try {
       session = new Session({
         connection,
-        createLayer: (events) =>
+        createLayer: (events, logger) =>
           endpoint.createLayer(connection, {
             config: this.config,
             preferredMode: this.handlerClass.inputMode,
-            logger: this.logger,
+            logger,
             events,
           }),
         handlerClass: this.handlerClass,
         server: this,
         app: this.hub,
         logger: this.logger,
-        limits: { idleTimeout: this.config.connectionTimeout, maxLineLength: this.config.maxLineLength },
+        limits: {
+          idleTimeout: this.config.connectionTimeout,
+          maxSessionTime: this.config.maxSessionTime,
+          maxLineLength: this.config.maxLineLength,
+        },
       });
     } catch (err) {
       this.logger.error({ err }, 'handler constructor failed');

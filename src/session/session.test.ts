@@ -98,7 +98,7 @@ function startRawTerminalSession(handlerClass: HandlerClass): { connection: Memo
     server,
     app,
     logger: pino({ level: 'silent' }),
-    limits: { idleTimeout: 0, maxLineLength: 100 },
+    limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 100 },
   });
   sessions.add(session);
   void sessionControl.start(session);

@@ -20,14 +20,16 @@ import { SessionOutput } from './output.js';
 export interface SessionLimits {
   /** Seconds without input before the session is closed; 0 = never. */
   idleTimeout: number;
+  /** Seconds the session may last at all; 0 = no limit. */
+  maxSessionTime: number;
   maxLineLength: number;
 }
 
 /** What a server gives each new session. */
 export interface SessionOptions {
   connection: Connection;
-  /** Builds the protocol layer; it reports changes through `events`. */
-  createLayer(events: LayerEvents): SessionLayer;
+  /** Builds the protocol layer; it reports changes through `events` and logs with the session's id. */
+  createLayer(events: LayerEvents, logger: Logger): SessionLayer;
   handlerClass: HandlerClass;
   server: ServerContext;
   app: SessionHub;
@@ -94,6 +96,7 @@ export class Session implements EditableSession, HubMember {
   #isHidingInput = false;
 
   #idleTimer: NodeJS.Timeout | undefined;
+  #lifetimeTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
   #abort: AbortController | undefined;
   #isClosing = false;
@@ -116,19 +119,30 @@ export class Session implements EditableSession, HubMember {
     this.#app = options.app;
     this.#limits = options.limits;
     this.#logger = options.logger.child({ session: this.id });
-    this.#layer = options.createLayer({
-      changed: (what) => this.#layerChanged(what),
-      option: (option, side, enabled) => {
-        if (this.#app.events.has('option')) {
-          this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
-        }
+    this.#layer = options.createLayer(
+      {
+        changed: (what) => this.#layerChanged(what),
+        option: (option, side, enabled) => {
+          if (this.#app.events.has('option')) {
+            this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
+          }
+        },
       },
-    });
+      this.#logger,
+    );
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
     this.#input = new SessionInput(this.#connection, {
-      receive: (token) => this.#handler.receive(token),
+      receive: (token) => {
+        // Published as the handler takes each key, so that keys typed ahead of a hidden
+        // question count as hidden when that question takes them.
+        if (this.#layer.mode === 'character' && this.#app.events.has('input')) {
+          this.#publishInput('keys', token.type === 'text' ? token.text : token.sequence, this.#isHidingInput);
+        }
+        return this.#handler.receive(token);
+      },
       processLine: (line) => {
+        if (this.#app.events.has('input')) this.#publishInput('line', line, false);
         // A line typed ahead was answered by the prompts shown since: what follows is the reply.
         this.#output.lineEnded();
         return this.#guard(() => this.#handler.processLine(line));
@@ -268,6 +282,7 @@ export class Session implements EditableSession, HubMember {
     try {
       if (prompt !== undefined) await this.#output.writePrompt(prompt);
       const line = await answer;
+      if (this.#app.events.has('input')) this.#publishInput('line', line, echo !== true);
       this.#output.lineEnded();
       return line;
     } catch (err) {
@@ -294,7 +309,7 @@ export class Session implements EditableSession, HubMember {
     this.#connection.onClose((end) => void this.#finish(end));
     this.#connection.onData(this.#onData);
     this.#connection.onTerminal((facts) => this.#terminalFacts(facts));
-    this.#armIdleTimer();
+    this.#armTimers();
     this.#layer.start();
     this.#syncEditorEcho();
     // Lines wait for onConnect to finish, but keys flow so that onConnect can readLine().
@@ -335,7 +350,6 @@ export class Session implements EditableSession, HubMember {
     }
     if (result.line !== undefined) {
       this.#output.lineEnded();
-      if (this.#app.events.has('input')) this.#publishInput('line', result.line);
       this.#input.submitLine(result.line);
     }
     return true;
@@ -352,14 +366,11 @@ export class Session implements EditableSession, HubMember {
       return;
     }
     if (bytes[bytes.length - 1] === 0x1b) this.#scheduleEscapeFlush();
-    if (tokens.length > 0 && this.#layer.mode === 'character' && this.#app.events.has('input')) {
-      this.#publishInput('keys', tokens.map((token) => (token.type === 'text' ? token.text : token.sequence)).join(''));
-    }
     this.#input.enqueue(tokens);
   };
 
-  #publishInput(kind: 'line' | 'keys', text: string): void {
-    const hidden = this.#isHidingInput;
+  /** An input event, published when the handler takes the input: hidden is the taker's to say. */
+  #publishInput(kind: 'line' | 'keys', text: string, hidden: boolean): void {
     this.#app.events.publish('input', { sessionId: this.id, kind, hidden, text: hidden ? undefined : text });
   }
 
@@ -428,17 +439,25 @@ export class Session implements EditableSession, HubMember {
     this.#editor.echo = this.#layer.serverEchoes ? 'on' : 'off';
   }
 
-  #armIdleTimer(): void {
-    const seconds = this.#limits.idleTimeout;
-    if (seconds <= 0) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#logger.info('idle timeout');
-      void this.#closeFor(
-        'idle-timeout',
-        `Idle for ${seconds} second${seconds === 1 ? '' : 's'}: closing the connection.`,
-      );
-    }, seconds * 1000);
-    this.#idleTimer.unref();
+  #armTimers(): void {
+    const { idleTimeout, maxSessionTime } = this.#limits;
+    if (idleTimeout > 0) {
+      this.#idleTimer = setTimeout(() => {
+        this.#logger.info('idle timeout');
+        void this.#closeFor('idle-timeout', `Idle for ${seconds(idleTimeout)}: closing the connection.`);
+      }, idleTimeout * 1000);
+      this.#idleTimer.unref();
+    }
+    if (maxSessionTime > 0) {
+      this.#lifetimeTimer = setTimeout(() => {
+        this.#logger.info('session time limit');
+        void this.#closeFor(
+          'session-time-limit',
+          `This session has reached its time limit of ${seconds(maxSessionTime)}: closing the connection.`,
+        );
+      }, maxSessionTime * 1000);
+      this.#lifetimeTimer.unref();
+    }
   }
 
   #scheduleEscapeFlush(): void {
@@ -453,6 +472,7 @@ export class Session implements EditableSession, HubMember {
     this.#output.isClosed = true;
     this.#input.isClosed = true;
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#lifetimeTimer);
     clearTimeout(this.#escapeTimer);
   }
 
@@ -475,4 +495,9 @@ export class Session implements EditableSession, HubMember {
     }
     this.#markClosed();
   }
+}
+
+/** "1 second", "90 seconds". */
+function seconds(count: number): string {
+  return `${count} second${count === 1 ? '' : 's'}`;
 }

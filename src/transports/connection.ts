@@ -4,7 +4,8 @@
 export type Framing = 'stream' | 'message';
 
 /** Why the session closes its connection; transports map it to what their protocol can say. */
-export type CloseReason = 'handler-ended' | 'handler-error' | 'server-shutdown' | 'idle-timeout' | 'kicked';
+export type CloseReason =
+  'handler-ended' | 'handler-error' | 'server-shutdown' | 'idle-timeout' | 'session-time-limit' | 'kicked';
 
 /** How a connection ended, as its transport saw it. */
 export interface ConnectionEnd {

@@ -1,13 +1,11 @@
 // WebSocket transport (RFC 6455): one HTTP(S) server per port serving pages and session upgrades.
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 
-import { ServerStartError } from '../errors.js';
 import { READY } from './connection.js';
 import { TurnCork } from './turn-cork.js';
 import type {
@@ -19,10 +17,8 @@ import type {
   Listener,
   Refusal,
 } from './connection.js';
-import { bindServer } from './bind.js';
-
-/** Answers a plain HTTP request; returns false when the request is not for it. */
-export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+import { isUnderPath, listenHttp, rejectUpgrade } from './http.js';
+import type { RequestRoute, UpgradeRoute } from './http.js';
 
 /** Options of a WebSocket listener. */
 export interface WebSocketListenOptions {
@@ -43,7 +39,10 @@ export interface WebSocketListenOptions {
   pingTimeout: number;
   /** Largest inbound message in bytes; a larger one closes the connection with 1009. */
   maxMessageSize: number;
+  /** Pages and other requests served on the same port. */
   routes: readonly RequestRoute[];
+  /** Other upgrades on the same port (the session monitor), tried before the session path. */
+  upgrades: readonly UpgradeRoute[];
   admission: Admission;
   /** Errors of sockets that never became sessions go here, at debug level. */
   logger: Logger;
@@ -57,9 +56,8 @@ const WRITE_HIGH_WATER = 64 * 1024;
 const CLOSE_GRACE_MS = 2000;
 
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
-export async function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
+export function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
   const secure = options.tls !== undefined;
-  const server = options.tls ? createHttpsServer(options.tls) : http.createServer();
   const sockets = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxMessageSize,
@@ -67,25 +65,12 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
     handleProtocols: (offered) => options.subprotocols.find((name) => offered.has(name)) ?? false,
   });
 
-  server.on('tlsClientError', (err: Error, socket: Duplex & { remoteAddress?: string }) => {
-    options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
-    socket.destroy();
-  });
-
-  server.on('request', (request, response) => {
-    for (const route of options.routes) if (route(request, response)) return;
-    respond(response, 404, 'Not Found');
-  });
-
-  server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  const sessionUpgrade: UpgradeRoute = (request, socket, head) => {
     const address = request.socket.remoteAddress ?? '';
-    socket.on('error', (err) => {
-      options.logger.debug({ err, address }, 'socket error during the WebSocket handshake');
-      socket.destroy();
-    });
-    const refuse = (refusal: Refusal, status: number, statusText: string): void => {
+    const refuse = (refusal: Refusal, status: number, statusText: string): true => {
       options.admission.refused(address, refusal);
-      reject(socket, status, statusText, refusal.message);
+      rejectUpgrade(socket, status, statusText, refusal.message);
+      return true;
     };
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isUnderPath(url.pathname, options.path)) {
@@ -107,53 +92,21 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
     sockets.handleUpgrade(request, socket, head, (ws) => {
       options.onConnection(new WebSocketConnection(ws, socket, request, url, secure, options));
     });
-  });
-
-  const port = await bindServer(server, options.host, options.port);
-  return {
-    address: { host: options.host, port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Idle keep-alive HTTP connections would otherwise hold close() open.
-        server.closeIdleConnections();
-      }),
+    return true;
   };
-}
 
-/** Whether `pathname` is `base` or below it: "/ws" and "/ws/room" for "/ws", never "/wsx". */
-export function isUnderPath(pathname: string, base: string): boolean {
-  const root = base.endsWith('/') ? base.slice(0, -1) : base;
-  return pathname === root || pathname === `${root}/` || pathname.startsWith(`${root}/`) || root === '';
+  return listenHttp({
+    host: options.host,
+    port: options.port,
+    tls: options.tls,
+    routes: options.routes,
+    upgrades: [...options.upgrades, sessionUpgrade],
+    logger: options.logger,
+  });
 }
 
 function isOriginAllowed(origin: string, allowed: readonly string[]): boolean {
   return allowed.includes('*') || allowed.some((entry) => entry.toLowerCase() === origin.toLowerCase());
-}
-
-function createHttpsServer(pem: { cert: Buffer; key: Buffer }): https.Server {
-  try {
-    return https.createServer({ cert: pem.cert, key: pem.key });
-  } catch (err) {
-    throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function respond(response: http.ServerResponse, status: number, body: string): void {
-  response.writeHead(status, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  response.end(body);
-}
-
-/** Refuses an upgrade with a real HTTP status, before any WebSocket frame exists. */
-function reject(socket: Duplex, status: number, statusText: string, body = statusText): void {
-  const bytes = Buffer.byteLength(body);
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${bytes}\r\n\r\n${body}`,
-  );
 }
 
 /** WebSocket close codes (RFC 6455 section 7.4.1) and words for each reason we close. */
@@ -161,6 +114,7 @@ const CLOSE_FRAMES: Record<CloseReason, { code: number; reason: string }> = {
   'handler-ended': { code: 1000, reason: 'Session ended' },
   'server-shutdown': { code: 1001, reason: 'Server shutting down' },
   'idle-timeout': { code: 1001, reason: 'Idle timeout' },
+  'session-time-limit': { code: 1001, reason: 'Session time limit' },
   'handler-error': { code: 1011, reason: 'Internal error' },
   kicked: { code: 1008, reason: 'Disconnected by the server' },
 };

@@ -1,0 +1,534 @@
+// The session monitor: viewers watch sessions of every transport over WebSocket (the seed's protocol).
+import type { Logger } from 'pino';
+import { WebSocket } from 'ws';
+import type { RawData } from 'ws';
+
+import type { SessionEndReason, SessionEventMap, SessionInfo, TerminalSummary } from '../hub/events.js';
+import type { Application } from '../hub/hub.js';
+import type { AccessLevel } from './access.js';
+import { SessionScreen } from './screen.js';
+
+/** What a connected viewer may do. */
+type ViewerAccess = Exclude<AccessLevel, 'none'>;
+
+/** A session of this process as the monitor keeps it. */
+interface Tracked {
+  /** As of its start, with the terminal and user updated since; byte counts come from the hub. */
+  info: SessionInfo;
+  screen: SessionScreen;
+  watchers: Set<Viewer>;
+  /** Byte counts and last input as viewers last heard them, to send only what changed. */
+  sentCounts?: string;
+}
+
+/** A message held for a viewer until the snapshot it follows is sent. */
+interface Held {
+  /** For output: its chunk number, to drop what the snapshot already shows. */
+  seq: number | undefined;
+  message: string;
+}
+
+/** One connected viewer. */
+interface Viewer {
+  ws: WebSocket;
+  address: string;
+  access: ViewerAccess;
+  /** Settles once the viewer has its `active_sessions`: nothing is sent to it before. */
+  ready: Promise<void>;
+  isReady: boolean;
+  watching: Set<string>;
+  /** Per watched session whose snapshot is being made: live events that came meanwhile. */
+  held: Map<string, Held[]>;
+  heldLength: number;
+}
+
+/** A viewer's message, once it parsed as a JSON object with a type. */
+type Request = Record<string, unknown> & { type: string };
+
+/** Sessions that can have a screen model at once; a watch beyond is refused. */
+export const MAX_WATCHED_SESSIONS = 100;
+
+/** Unsent bytes a viewer may hold up (WebSocket buffer and held events) before it is dropped. */
+export const MAX_VIEWER_BACKLOG = 1024 * 1024;
+
+/** How often viewers hear the byte counts and idle times of sessions that changed. */
+const COUNTS_REFRESH_MS = 5000;
+
+/** How long a dropped or closed viewer has to complete the close handshake. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+const NOTICE_WATCHED = '[An operator is now watching this session]';
+const NOTICE_UNWATCHED = '[No operator is watching this session any more]';
+const KICK_MESSAGE = 'Disconnected by an operator.';
+const ADMIN_ONLY = 'Operator actions need the monitor_admin_token';
+
+/** Serves viewers from the application's event stream. */
+export class Monitor {
+  #app: Application;
+  #notice: boolean;
+  #logger: Logger;
+  #sessions = new Map<string, Tracked>();
+  #viewers = new Set<Viewer>();
+  #unsubscribe: (() => void) | undefined;
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #isStopped = false;
+
+  constructor(app: Application, options: { notice: boolean; logger: Logger }) {
+    this.#app = app;
+    this.#notice = options.notice;
+    this.#logger = options.logger;
+  }
+
+  /** Viewers connected now. */
+  get viewerCount(): number {
+    return this.#viewers.size;
+  }
+
+  /** Subscribes to the application's events. */
+  start(): void {
+    if (this.#unsubscribe !== undefined || this.#isStopped) return;
+    this.#unsubscribe = this.#app.events.subscribe({
+      'session-started': ({ session }) => this.#started(session),
+      'session-ended': ({ session, reason }) => this.#ended(session, reason),
+      output: ({ sessionId, text }) => this.#output(sessionId, text),
+      input: (event) => this.#input(event),
+      terminal: ({ sessionId, terminal }) => this.#terminal(sessionId, terminal),
+      user: ({ sessionId, user }) => this.#user(sessionId, user),
+    });
+    this.#refreshTimer = setInterval(() => void this.#refreshCounts(), COUNTS_REFRESH_MS);
+    this.#refreshTimer.unref();
+  }
+
+  /** Unsubscribes and closes every viewer. */
+  async stop(): Promise<void> {
+    this.#isStopped = true;
+    clearInterval(this.#refreshTimer);
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    // Forgotten first: the viewers' goodbyes must not tell users that watching stopped.
+    for (const tracked of this.#sessions.values()) tracked.screen.dispose();
+    this.#sessions.clear();
+    const viewers = [...this.#viewers];
+    await Promise.all(viewers.map((viewer) => closeViewer(viewer.ws, 1001, 'Monitor stopping')));
+  }
+
+  /** A viewer whose token was checked at the handshake. */
+  addViewer(ws: WebSocket, viewer: { address: string; level: ViewerAccess }): void {
+    ws.on('error', (err) => this.#logger.debug({ err, viewer: viewer.address }, 'monitor: viewer socket error'));
+    if (this.#isStopped) {
+      void closeViewer(ws, 1001, 'Monitor stopping');
+      return;
+    }
+    let markReady = (): void => undefined;
+    const state: Viewer = {
+      ws,
+      address: viewer.address,
+      access: viewer.level,
+      ready: new Promise<void>((resolve) => (markReady = resolve)),
+      isReady: false,
+      watching: new Set(),
+      held: new Map(),
+      heldLength: 0,
+    };
+    this.#viewers.add(state);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      // In arrival order, and only once the viewer has its listing.
+      void state.ready.then(() => this.#receive(state, data, isBinary));
+    });
+    ws.on('close', () => this.#forget(state));
+    this.#logger.info({ viewer: state.address, access: state.access }, 'monitor: viewer connected');
+    void this.#greet(state).finally(markReady);
+  }
+
+  async #greet(viewer: Viewer): Promise<void> {
+    const counts = new Map<string, SessionInfo>();
+    try {
+      for (const info of await this.#app.list()) counts.set(info.id, info);
+    } catch (err) {
+      this.#logger.error({ err }, 'monitor: sessions could not be listed; byte counts are as of their start');
+    }
+    if (!this.#viewers.has(viewer)) return;
+    // Taken after the wait: a session that started or ended meanwhile is listed as it is now.
+    const newest = this.#newestId();
+    const sessions = [...this.#sessions.values()].map(({ info }) =>
+      describe(withCounts(info, counts.get(info.id)), 'connected', info.id === newest),
+    );
+    viewer.isReady = true;
+    this.#send(viewer, JSON.stringify({ type: 'active_sessions', access: viewer.access, sessions }));
+  }
+
+  #receive(viewer: Viewer, data: RawData, isBinary: boolean): void {
+    if (!this.#viewers.has(viewer)) return;
+    const request = isBinary ? undefined : parseRequest(rawText(data));
+    if (typeof request === 'string' || request === undefined) {
+      this.#reply(viewer, { type: 'error', error: request ?? 'Messages must be JSON text' });
+      return;
+    }
+    switch (request.type) {
+      case 'watch_session':
+      case 'stop_watching': {
+        const sessionId = request.session_id;
+        if (typeof sessionId !== 'string') {
+          this.#reply(viewer, { type: 'error', error: `${request.type} needs a "session_id" string` });
+        } else if (request.type === 'watch_session') {
+          void this.#watch(viewer, sessionId);
+        } else {
+          this.#unwatch(viewer, sessionId, 'stop_watching');
+          this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'stopped' });
+        }
+        return;
+      }
+      case 'send_message':
+      case 'broadcast':
+      case 'disconnect':
+        void this.#act(viewer, request);
+        return;
+      default:
+        this.#reply(viewer, { type: 'error', error: `Unknown message type "${request.type}"` });
+    }
+  }
+
+  async #watch(viewer: Viewer, sessionId: string): Promise<void> {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) {
+      this.#reply(viewer, {
+        type: 'watch_response',
+        session_id: sessionId,
+        status: 'error',
+        error: 'Session not found',
+      });
+      return;
+    }
+    if (!tracked.screen.isAttached && this.#screenCount() >= MAX_WATCHED_SESSIONS) {
+      const error = `Too many sessions are being watched at once (at most ${MAX_WATCHED_SESSIONS}); stop watching one first`;
+      this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'error', error });
+      return;
+    }
+    // A snapshot already on its way answers a repeated watch too.
+    if (viewer.held.has(sessionId)) {
+      this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'success' });
+      return;
+    }
+    const isNew = !viewer.watching.has(sessionId);
+    viewer.watching.add(sessionId);
+    tracked.watchers.add(viewer);
+    tracked.screen.attach();
+    viewer.held.set(sessionId, []);
+    // Asked before anything else can be written: events from here on are held, then sent after it.
+    const snapshot = tracked.screen.snapshot();
+    this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'success' });
+    if (isNew) {
+      this.#audit(viewer, 'watch_session', sessionId);
+      if (tracked.watchers.size === 1) this.#tell(sessionId, NOTICE_WATCHED);
+    }
+    const screen = await snapshot;
+    // Released already when the viewer stopped watching, left, or the session ended meanwhile.
+    if (screen === undefined || !viewer.held.has(sessionId)) return;
+    const held = this.#release(viewer, sessionId);
+    this.#reply(viewer, {
+      type: 'screen_snapshot',
+      session_id: sessionId,
+      data: { text: screen.text, cols: screen.cols, rows: screen.rows },
+    });
+    for (const { seq, message } of held) if (seq === undefined || seq > screen.seq) this.#send(viewer, message);
+  }
+
+  /** Stops `viewer` watching `sessionId`; the last viewer to stop lets go of the screen model. */
+  #unwatch(viewer: Viewer, sessionId: string, action: 'stop_watching' | 'viewer-left'): void {
+    if (!viewer.watching.delete(sessionId)) return;
+    this.#release(viewer, sessionId);
+    this.#audit(viewer, action, sessionId);
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined || !tracked.watchers.delete(viewer) || tracked.watchers.size > 0) return;
+    tracked.screen.detach();
+    this.#tell(sessionId, NOTICE_UNWATCHED);
+  }
+
+  async #act(viewer: Viewer, request: Request): Promise<void> {
+    const action = request.type;
+    const sessionId = typeof request.session_id === 'string' ? request.session_id : undefined;
+    const text = typeof request.text === 'string' ? request.text : undefined;
+    if (viewer.access !== 'admin') {
+      this.#logger.warn(
+        { audit: true, viewer: viewer.address, session: sessionId, action, refused: true },
+        'monitor audit',
+      );
+      this.#reply(viewer, { type: 'action_response', action, status: 'error', error: ADMIN_ONLY });
+      return;
+    }
+    const needsSession = action !== 'broadcast';
+    const needsText = action !== 'disconnect';
+    if ((needsSession && sessionId === undefined) || (needsText && text === undefined)) {
+      const fields = [needsSession ? '"session_id"' : '', needsText ? '"text"' : ''].filter(Boolean).join(' and ');
+      this.#reply(viewer, { type: 'error', error: `${action} needs ${fields} as strings` });
+      return;
+    }
+    this.#audit(viewer, action, sessionId);
+    const answer = (fields: Record<string, unknown>): void =>
+      this.#reply(viewer, {
+        type: 'action_response',
+        action,
+        ...(sessionId === undefined ? {} : { session_id: sessionId }),
+        ...fields,
+      });
+    try {
+      if (action === 'broadcast') {
+        const count = await this.#app.broadcast(text!);
+        answer({ status: 'success', count });
+        return;
+      }
+      const isDone =
+        action === 'send_message'
+          ? await this.#app.send(sessionId!, text!)
+          : await this.#app.kick(sessionId!, KICK_MESSAGE);
+      answer(isDone ? { status: 'success' } : { status: 'error', error: 'Session not found' });
+    } catch (err) {
+      this.#logger.error(
+        { err, viewer: viewer.address, session: sessionId, action },
+        'monitor: operator action failed',
+      );
+      answer({ status: 'error', error: 'The action failed; see the server log' });
+    }
+  }
+
+  #started(info: SessionInfo): void {
+    this.#sessions.set(info.id, { info, screen: new SessionScreen(info.terminal), watchers: new Set() });
+    this.#toAll(JSON.stringify({ type: 'session_started', session: describe(info, 'connected', true) }));
+  }
+
+  #ended(info: SessionInfo, reason: SessionEndReason): void {
+    const tracked = this.#sessions.get(info.id);
+    this.#sessions.delete(info.id);
+    if (tracked !== undefined) {
+      tracked.screen.dispose();
+      for (const viewer of tracked.watchers) {
+        viewer.watching.delete(info.id);
+        this.#release(viewer, info.id);
+      }
+    }
+    const session = describe(info, 'disconnected', isNewerThanAll(info, this.#sessions), reason);
+    this.#toAll(JSON.stringify({ type: 'session_ended', session }));
+  }
+
+  #output(sessionId: string, text: string): void {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) return;
+    const seq = tracked.screen.write(text);
+    if (tracked.watchers.size === 0) return;
+    this.#toWatchers(tracked, seq, { type: 'server_message', session_id: sessionId, data: { text } });
+  }
+
+  #input({ sessionId, kind, hidden, text }: SessionEventMap['input']): void {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined || tracked.watchers.size === 0) return;
+    // Hidden input (a password) is reported as such, never with its text.
+    const data = hidden ? { hidden: true, kind } : { text, kind };
+    this.#toWatchers(tracked, undefined, { type: 'client_input', session_id: sessionId, data });
+  }
+
+  #terminal(sessionId: string, terminal: TerminalSummary): void {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) return;
+    tracked.info = { ...tracked.info, terminal: { ...terminal } };
+    tracked.screen.resize(terminal);
+    void this.#updated(sessionId);
+  }
+
+  #user(sessionId: string, user: string | undefined): void {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) return;
+    tracked.info = { ...tracked.info, user };
+    void this.#updated(sessionId);
+  }
+
+  /** Tells every viewer a session's terminal or user changed, with its byte counts as of now. */
+  async #updated(sessionId: string): Promise<void> {
+    let counts: SessionInfo | undefined;
+    try {
+      counts = await this.#app.get(sessionId);
+    } catch (err) {
+      this.#logger.error(
+        { err, session: sessionId },
+        'monitor: session could not be read; byte counts are as of its start',
+      );
+    }
+    // Gone meanwhile: its session_ended has been sent, and nothing may follow it.
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) return;
+    const session = describe(withCounts(tracked.info, counts), 'connected', this.#newestId() === sessionId);
+    this.#toAll(JSON.stringify({ type: 'session_updated', session }));
+  }
+
+  /** Tells viewers the sessions whose byte counts or last input changed since they last heard. */
+  async #refreshCounts(): Promise<void> {
+    if (this.#viewers.size === 0) return;
+    let current: SessionInfo[];
+    try {
+      current = await this.#app.list();
+    } catch (err) {
+      this.#logger.error({ err }, 'monitor: sessions could not be listed; byte counts not refreshed');
+      return;
+    }
+    const newest = this.#newestId();
+    for (const info of current) {
+      const tracked = this.#sessions.get(info.id);
+      if (tracked === undefined) continue;
+      const counts = `${info.bytesIn}/${info.bytesOut}/${info.lastInputAt}`;
+      if (counts === tracked.sentCounts) continue;
+      tracked.sentCounts = counts;
+      const session = describe(withCounts(tracked.info, info), 'connected', newest === info.id);
+      this.#toAll(JSON.stringify({ type: 'session_updated', session }));
+    }
+  }
+
+  /** Takes the events held for `viewer` while a snapshot of `sessionId` was being made. */
+  #release(viewer: Viewer, sessionId: string): Held[] {
+    const held = viewer.held.get(sessionId) ?? [];
+    viewer.held.delete(sessionId);
+    for (const { message } of held) viewer.heldLength -= message.length;
+    return held;
+  }
+
+  #toAll(message: string): void {
+    for (const viewer of this.#viewers) if (viewer.isReady) this.#send(viewer, message);
+  }
+
+  #toWatchers(tracked: Tracked, seq: number | undefined, event: object): void {
+    const message = JSON.stringify(event);
+    for (const viewer of tracked.watchers) {
+      const held = viewer.held.get(tracked.info.id);
+      if (held === undefined) {
+        this.#send(viewer, message);
+        continue;
+      }
+      held.push({ seq, message });
+      viewer.heldLength += message.length;
+      if (viewer.heldLength > MAX_VIEWER_BACKLOG) this.#drop(viewer);
+    }
+  }
+
+  #reply(viewer: Viewer, message: object): void {
+    this.#send(viewer, JSON.stringify(message));
+  }
+
+  /** Sends without waiting: a viewer that does not read is dropped, never waited for. */
+  #send(viewer: Viewer, message: string): void {
+    if (viewer.ws.readyState !== WebSocket.OPEN || !this.#viewers.has(viewer)) return;
+    if (viewer.ws.bufferedAmount + viewer.heldLength > MAX_VIEWER_BACKLOG) {
+      this.#drop(viewer);
+      return;
+    }
+    viewer.ws.send(message);
+  }
+
+  #drop(viewer: Viewer): void {
+    this.#logger.warn(
+      { viewer: viewer.address, buffered: viewer.ws.bufferedAmount + viewer.heldLength },
+      'monitor: viewer too slow; dropped',
+    );
+    this.#forget(viewer);
+    void closeViewer(viewer.ws, 1008, 'Viewer too slow');
+  }
+
+  /** Lets go of a viewer that left or was dropped; idempotent. */
+  #forget(viewer: Viewer): void {
+    if (!this.#viewers.delete(viewer)) return;
+    for (const sessionId of [...viewer.watching]) this.#unwatch(viewer, sessionId, 'viewer-left');
+    this.#logger.info({ viewer: viewer.address }, 'monitor: viewer disconnected');
+  }
+
+  #audit(viewer: Viewer, action: string, sessionId: string | undefined): void {
+    this.#logger.info({ audit: true, viewer: viewer.address, session: sessionId, action }, 'monitor audit');
+  }
+
+  /** One line to a session's user, when monitor_notice asks for it. */
+  #tell(sessionId: string, text: string): void {
+    if (!this.#notice) return;
+    this.#app.send(sessionId, text).catch((err: unknown) => {
+      this.#logger.error({ err, session: sessionId }, 'monitor: the watch notice could not be sent');
+    });
+  }
+
+  #screenCount(): number {
+    let count = 0;
+    for (const tracked of this.#sessions.values()) if (tracked.screen.isAttached) count++;
+    return count;
+  }
+
+  /** The session that started last, which the dashboard opens first. */
+  #newestId(): string | undefined {
+    let newest: SessionInfo | undefined;
+    for (const { info } of this.#sessions.values())
+      if (newest === undefined || info.startedAt >= newest.startedAt) newest = info;
+    return newest?.id;
+  }
+}
+
+/** A session as the wire protocol shows it. */
+function describe(
+  info: SessionInfo,
+  status: 'connected' | 'disconnected',
+  isNewest: boolean,
+  reason?: SessionEndReason,
+) {
+  return {
+    id: info.id,
+    client: { host: info.remoteAddress, port: info.remotePort },
+    start_time: new Date(info.startedAt).toISOString(),
+    status,
+    is_newest: isNewest,
+    server: info.server,
+    transport: info.transport,
+    secure: info.secure,
+    terminal: { type: info.terminal.type ?? null, cols: info.terminal.cols ?? null, rows: info.terminal.rows ?? null },
+    user: info.user ?? null,
+    bytes_in: info.bytesIn,
+    bytes_out: info.bytesOut,
+    last_input_time: new Date(info.lastInputAt).toISOString(),
+    ...(reason === undefined ? {} : { reason }),
+  };
+}
+
+/** The monitor's view of a session with the hub's current counts, where the hub had them. */
+function withCounts(info: SessionInfo, current: SessionInfo | undefined): SessionInfo {
+  if (current === undefined) return info;
+  return { ...info, bytesIn: current.bytesIn, bytesOut: current.bytesOut, lastInputAt: current.lastInputAt };
+}
+
+function isNewerThanAll(info: SessionInfo, sessions: ReadonlyMap<string, Tracked>): boolean {
+  for (const other of sessions.values()) if (other.info.startedAt > info.startedAt) return false;
+  return true;
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+/** A viewer's message, or what is wrong with it in plain English. */
+function parseRequest(text: string): Request | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'That message is not valid JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'A message must be a JSON object';
+  const request = value as Record<string, unknown>;
+  if (typeof request.type !== 'string') return 'A message needs a "type" string';
+  return request as Request;
+}
+
+/** Closes a viewer, and cuts it off if it does not complete the close handshake in time. */
+function closeViewer(ws: WebSocket, code: number, reason: string): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS);
+    timer.unref();
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.close(code, reason);
+  });
+}
