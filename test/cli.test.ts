@@ -664,3 +664,54 @@ async function requireTool(tool: string): Promise<void> {
   const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
   assert.equal(found.status, 0, `${tool} is not installed (.ci/run installs it)`);
 }
+
+test('monitoring open beyond loopback without a token: a token is made, printed once, and required', async () => {
+  const config = await writeConfig(
+    'monitored.yaml',
+    [
+      'servers:',
+      '  tcp:',
+      '    transport: tcp',
+      '    host: 127.0.0.1',
+      '    port: 0',
+      '    handler_class: ./handlers.ts:EchoHandler',
+      '  web:',
+      '    transport: websocket',
+      '    host: 0.0.0.0',
+      '    port: 0',
+      '    handler_class: ./handlers.ts:EchoHandler',
+      '    enable_monitoring: true',
+      '',
+    ].join('\n'),
+  );
+  const running = await startServing(process.execPath, [CLI, '-c', config], 2);
+  await waitFor(() => running.output().stdout, 'shown once');
+  const { stdout } = running.output();
+  const match = /^monitor: http:\/\/127\.0\.0\.1:(\d+)\/monitor\?token=([\w-]+)$/m.exec(stdout);
+  assert.ok(match, stdout);
+  const [, port, token] = match;
+  assert.equal(stdout.split(token!).length, 2, 'the token is printed once');
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${port}/monitor`), 401);
+  assert.equal(await tryWebSocket(`ws://127.0.0.1:${port}/monitor?token=wrong-token-0123456789`), 401);
+
+  const viewer = new WebSocket(`ws://127.0.0.1:${port}/monitor`, { headers: { Authorization: `Bearer ${token}` } });
+  const messages: Array<Record<string, unknown>> = [];
+  viewer.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
+  await new Promise((resolve, reject) => viewer.once('open', resolve).once('error', reject));
+  const client = await connect(running.ports.get('tcp')!);
+  await waitFor(client.text, '> ');
+  await waitFor(() => JSON.stringify(messages), '"type":"session_started"');
+  const started = messages.find((message) => message.type === 'session_started')!;
+  const session = started.session as { id: string; transport: string };
+  assert.equal(session.transport, 'tcp');
+  viewer.send(JSON.stringify({ type: 'watch_session', session_id: session.id }));
+  await waitFor(() => JSON.stringify(messages), '"status":"success"');
+  client.socket.write('watched line\n');
+  await waitFor(() => JSON.stringify(messages), 'Echo: watched line');
+  assert.ok(
+    messages.some((message) => message.type === 'client_input' && JSON.stringify(message).includes('watched line')),
+  );
+  viewer.terminate();
+  process.kill(-running.child.pid!, 'SIGTERM');
+  assert.equal(await running.exited, 0);
+});

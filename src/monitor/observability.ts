@@ -292,6 +292,9 @@ function needsGeneratedToken(site: Site): boolean {
   return site.policy.tokens.length === 0 && !isLoopbackHost(site.host);
 }
 
+/** A host to put in a URL a person opens: a wildcard bind is reached on this machine through loopback. */
 function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;
 }

@@ -1,0 +1,82 @@
+// Memory the session monitor costs: per session it keeps output for late viewers, and per
+// watched session a headless terminal. Run by `npm run bench` with --expose-gc.
+import { pino } from 'pino';
+
+import { InProcessHub } from '../src/hub/hub.js';
+import type { SessionInfo } from '../src/hub/events.js';
+import { Monitor } from '../src/monitor/monitor.js';
+import { SessionScreen } from '../src/monitor/screen.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with node --expose-gc');
+
+function used(): number {
+  gc!();
+  gc!();
+  const memory = process.memoryUsage();
+  return memory.heapUsed + memory.external + memory.arrayBuffers;
+}
+
+function info(id: string): SessionInfo {
+  return {
+    id,
+    instance: 'bench',
+    server: 'bench',
+    transport: 'telnet',
+    remoteAddress: '127.0.0.1',
+    remotePort: 1,
+    secure: false,
+    startedAt: Date.now(),
+    lastInputAt: Date.now(),
+    user: undefined,
+    terminal: { type: 'XTERM', cols: 80, rows: 24 },
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+}
+
+/** Memory per session once each of `count` sessions has had `output` written through the monitor. */
+function perMonitoredSession(count: number, output: string, writes: number): number {
+  // A fresh copy each time: sessions do not share their output's memory.
+  const fresh = (): string => Buffer.from(output).toString('latin1');
+  const hub = new InProcessHub();
+  const monitor = new Monitor(hub, { notice: false, logger: pino({ level: 'silent' }) });
+  monitor.start();
+  const before = used();
+  for (let i = 0; i < count; i++) {
+    const id = `s${i}`;
+    hub.events.publish('session-started', { session: info(id) });
+    for (let w = 0; w < writes; w++) hub.events.publish('output', { sessionId: id, text: fresh() });
+  }
+  const after = used();
+  void monitor.stop();
+  return (after - before) / count;
+}
+
+/** Memory per watched session: a full replay and a headless terminal of `cols` x `rows`. */
+async function perWatchedSession(count: number, cols: number, rows: number): Promise<number> {
+  const line = `${'x'.repeat(cols - 2)}\r\n`;
+  const screens = Array.from({ length: count }, () => {
+    const screen = new SessionScreen({ cols, rows });
+    for (let i = 0; i < 1000; i++) screen.write(line);
+    return screen;
+  });
+  const before = used();
+  for (const screen of screens) {
+    screen.attach();
+    await screen.snapshot();
+  }
+  const after = used();
+  for (const screen of screens) screen.dispose();
+  return (after - before) / count;
+}
+
+const kib = (bytes: number): string => `${Math.round(bytes / 1024)} KiB`.padStart(9);
+
+console.log('\nsession monitor memory (replay kept per session; a terminal per watched session)');
+console.log(`  session, 2 KiB of output so far          ${kib(perMonitoredSession(1000, 'y'.repeat(2048), 1))}`);
+console.log(
+  `  session, replay full (1 MiB of lines)    ${kib(perMonitoredSession(200, `${'z'.repeat(78)}\r\n`, 13_000))}`,
+);
+console.log(`  watched session 80x24, on top            ${kib(await perWatchedSession(50, 80, 24))}`);
+console.log(`  watched session 200x60, on top           ${kib(await perWatchedSession(20, 200, 60))}`);
