@@ -67,6 +67,8 @@ try {
 const handlerArgument = program.args[0];
 const options = program.opts<CliOptions>();
 const logger = await createLogger(options.verbose);
+/** Lines about the launch itself, rather than one server or session. */
+const launcherLog = logger.child({ component: 'launcher' });
 
 await main();
 
@@ -88,10 +90,10 @@ async function main(): Promise<void> {
   // A handler's stray promise or timer callback must not take every other session down with
   // it: sessions and servers keep no state that such an error could leave half-changed.
   process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled rejection');
+    launcherLog.error({ err: reason }, 'unhandled rejection');
   });
   process.on('uncaughtException', (err) => {
-    logger.error({ err }, 'uncaught exception');
+    launcherLog.error({ err }, 'uncaught exception');
   });
 
   let isStopping = false;
@@ -197,6 +199,6 @@ function fail(err: unknown, exitCode: number, file?: string): never {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`server-launcher: ${file === undefined ? '' : `${file}: `}${message}\n`);
   if (options.verbose >= 2 && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  if (!(err instanceof ProtocolServerError)) logger.debug({ err }, 'unexpected error');
+  if (!(err instanceof ProtocolServerError)) launcherLog.debug({ err }, 'unexpected error');
   process.exit(exitCode);
 }
