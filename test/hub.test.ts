@@ -8,7 +8,7 @@ import type { SessionEventMap, SessionEventType, SessionEvents, TransportName } 
 import { OPT_ECHO } from '../src/telnet/constants.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
-import { EchoHandler, LoginHandler } from './support/handlers.js';
+import { EchoHandler, LoginHandler, logInAndQuit } from './support/handlers.js';
 import { until } from './support/received-text.js';
 import { TRANSPORT_NAMES, startApplication } from './support/servers.js';
 
@@ -84,16 +84,7 @@ for (const transport of TRANSPORT_NAMES) {
   test(`${transport}: the event stream sees the session start, its lines and output, hidden input withheld, and its end`, async () => {
     const { launch, ports } = await startApplication(LoginHandler);
     const events = record(launch.app.events, 'session-started', 'input', 'output', 'session-ended');
-    const client = await connect(transport, ports[transport], { telnet: 'terminal' });
-    await client.waitFor('Name? ');
-    client.send('Ada');
-    await client.waitFor('Password? ');
-    client.send('sesame');
-    await client.waitFor('your password has 6 characters');
-    client.send('hello');
-    await client.waitFor('Echo: hello');
-    client.send('quit');
-    await client.closed;
+    await logInAndQuit(await connect(transport, ports[transport], { telnet: 'terminal' }));
     await until(() => events.some((event) => event.type === 'session-ended'), 'the end event');
 
     const started = events.find((event) => event.type === 'session-started');

@@ -13,12 +13,12 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
-import { LineHandler, TelnetHandler, parseConfig } from '../src/index.js';
+import { LineHandler, parseConfig } from '../src/index.js';
 import type { HandlerClass, Launch, TransportName } from '../src/index.js';
 import { OPT_ECHO } from '../src/telnet/constants.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
-import { EchoHandler, LoginHandler } from './support/handlers.js';
+import { CharacterLoginHandler, EchoHandler, LoginHandler, logInAndQuit } from './support/handlers.js';
 import { until } from './support/received-text.js';
 import { quiet, startLaunch } from './support/servers.js';
 
@@ -217,23 +217,9 @@ test('telnet and tcp sessions are recorded as asciicast v2 that asciinema cat pr
   }
 });
 
-/** LoginHandler's questions in character mode: the server echoes each key, and none of the password's. */
-class KeyLoginHandler extends TelnetHandler {
-  override async onConnect(): Promise<void> {
-    const name = await this.readLine('Name? ');
-    const password = await this.readLine('Password? ', { echo: false });
-    await this.sendLine(`Hello ${name}, your password has ${password.length} characters.`);
-    await this.showPrompt();
-  }
-
-  override async onCommandSubmitted(command: string): Promise<void> {
-    await this.sendLine(`Echo: ${command}`);
-  }
-}
-
 test('record_input writes the lines typed as "i" events, and a hidden password in no form at all', async () => {
   const lineMode = await startRecording(LoginHandler, { record_input: true });
-  const characterMode = await startRecording(KeyLoginHandler, { record_input: true });
+  const characterMode = await startRecording(CharacterLoginHandler, { record_input: true });
   for (const [{ launch, ports, casts }, transport] of [
     [lineMode, 'telnet'],
     [lineMode, 'tcp'],
@@ -242,14 +228,7 @@ test('record_input writes the lines typed as "i" events, and a hidden password i
     const client = await connect(transport, ports[transport], { telnet: 'terminal' });
     await client.waitFor('Name? ');
     const id = await sessionOf(launch, transport);
-    client.send('Ada');
-    await client.waitFor('Password? ');
-    client.send('sesame');
-    await client.waitFor('your password has 6 characters');
-    client.send('hello');
-    await client.waitFor('Echo: hello');
-    client.send('quit');
-    await client.closed;
+    await logInAndQuit(client);
 
     const { cast } = await finishedCast(casts, id, 'Goodbye!\r\n');
     const mode = launch === lineMode.launch ? 'line mode' : 'character mode';

@@ -1,5 +1,7 @@
 // Test support: handlers that several test files serve.
 import { LineHandler, TelnetHandler } from '../../src/index.js';
+import type { BaseHandler } from '../../src/index.js';
+import type { TestClient } from './clients.js';
 
 /**
  * A terminal handler: the welcome, then `Echo: <line>`; `say <text>` to everyone, `who` counts
@@ -19,16 +21,45 @@ export class EchoHandler extends TelnetHandler {
   }
 }
 
+/** LoginHandler's questions: a name, then a hidden password. */
+async function logIn(handler: BaseHandler): Promise<void> {
+  const name = await handler.readLine('Name? ');
+  const password = await handler.readLine('Password? ', { echo: false });
+  await handler.sendLine(`Hello ${name}, your password has ${password.length} characters.`);
+  await handler.showPrompt();
+}
+
 /** Asks a name and a hidden password in onConnect, then echoes lines. */
 export class LoginHandler extends LineHandler {
   override async onConnect(): Promise<void> {
-    const name = await this.readLine('Name? ');
-    const password = await this.readLine('Password? ', { echo: false });
-    await this.sendLine(`Hello ${name}, your password has ${password.length} characters.`);
-    await this.showPrompt();
+    await logIn(this);
   }
 
   override async onCommandSubmitted(command: string): Promise<void> {
     await this.sendLine(`Echo: ${command}`);
   }
+}
+
+/** LoginHandler in character mode: the server echoes each key, and none of the password's. */
+export class CharacterLoginHandler extends TelnetHandler {
+  override async onConnect(): Promise<void> {
+    await logIn(this);
+  }
+
+  override async onCommandSubmitted(command: string): Promise<void> {
+    await this.sendLine(`Echo: ${command}`);
+  }
+}
+
+/** What a user of LoginHandler types: Ada, the password "sesame", then `hello` and `quit`. */
+export async function logInAndQuit(client: TestClient): Promise<void> {
+  await client.waitFor('Name? ');
+  client.send('Ada');
+  await client.waitFor('Password? ');
+  client.send('sesame');
+  await client.waitFor('your password has 6 characters');
+  client.send('hello');
+  await client.waitFor('Echo: hello');
+  client.send('quit');
+  await client.closed;
 }
