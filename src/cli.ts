@@ -111,6 +111,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  // As web servers do: a renewed certificate is taken without dropping anyone.
+  process.on('SIGHUP', () => void launch.reloadTls());
   // Printed last: whoever waits for these lines may signal at once, and the handlers are in place.
   for (const server of launch.servers) {
     process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);

@@ -47,6 +47,13 @@ test('a single-server file gets the default of every key', () => {
       monitorToken: [],
       monitorAdminToken: [],
       metricsPath: undefined,
+      maxOutputBuffer: 1024 * 1024,
+      handshakeTimeout: 5,
+      maxConnectionRatePerIp: 0,
+      allowIps: [],
+      denyIps: [],
+      banAfter: 0,
+      banSeconds: 600,
       maxLineLength: 4096,
       maxMessageSize: 1024 * 1024,
       webClient: false,
@@ -88,6 +95,13 @@ test('every YAML key becomes its camelCase field', () => {
       monitor_token: 'a-token-of-sixteen-characters',
       monitor_admin_token: ['admin-token-one-0123', 'admin-token-two-0123'],
       metrics_path: '/metrics',
+      max_output_buffer: 65536,
+      handshake_timeout: 2.5,
+      max_connection_rate_per_ip: 30,
+      allow_ips: ['10.0.0.0/8', '::1'],
+      deny_ips: ['10.1.2.3'],
+      ban_after: 3,
+      ban_seconds: 60,
       max_line_length: 80,
       max_message_size: 2048,
       web_client: true,
@@ -121,6 +135,13 @@ test('every YAML key becomes its camelCase field', () => {
       monitorToken: ['a-token-of-sixteen-characters'],
       monitorAdminToken: ['admin-token-one-0123', 'admin-token-two-0123'],
       metricsPath: '/metrics',
+      maxOutputBuffer: 65536,
+      handshakeTimeout: 2.5,
+      maxConnectionRatePerIp: 30,
+      allowIps: ['10.0.0.0/8', '::1'],
+      denyIps: ['10.1.2.3'],
+      banAfter: 3,
+      banSeconds: 60,
       maxLineLength: 80,
       maxMessageSize: 2048,
       webClient: true,
@@ -552,4 +573,18 @@ test('application keys are checked and misspelt ones named', () => {
     configErrorOf({ handler_class: HANDLER, record_format: 'v9' }),
     'record_format: expected v2 or v3 (the asciicast version), got "v9"',
   );
+});
+
+test('address lists take IPv4 and IPv6 addresses and ranges, and name a bad entry', () => {
+  const [server] = parseConfig(
+    { handler_class: HANDLER, deny_ips: ['192.168.0.0/16', '2001:db8::/32', '::ffff:10.0.0.1', '127.0.0.1'] },
+    '/srv',
+  ).servers;
+  assert.deepEqual(server!.denyIps, ['192.168.0.0/16', '2001:db8::/32', '::ffff:10.0.0.1', '127.0.0.1']);
+  for (const bad of ['10.0.0.0/33', '2001:db8::/129', 'example.com', '10.0.0.1/8/8', '10.0.0.0/x']) {
+    assert.equal(
+      configErrorOf({ handler_class: HANDLER, allow_ips: [bad] }),
+      `allow_ips[0]: expected a list of IP addresses or CIDR ranges such as "10.0.0.0/8" or "2001:db8::/32", got ${JSON.stringify(bad)}`,
+    );
+  }
 });

@@ -1,4 +1,6 @@
 // Config: the YAML keys of the original package (snake_case), their defaults and checks.
+import { isIP } from 'node:net';
+
 import { z } from 'zod';
 
 import { ConfigError } from '../errors.js';
@@ -51,6 +53,19 @@ export interface ServerConfig {
   monitorAdminToken: string[];
   /** Path of Prometheus metrics on this WebSocket server's HTTP side; undefined = not served. */
   metricsPath: string | undefined;
+  /** Unread output, in bytes, past which a client that does not read is closed ("slow consumer"). */
+  maxOutputBuffer: number;
+  /** Seconds a client has for the WebSocket upgrade request, the TLS handshake and a PROXY header. */
+  handshakeTimeout: number;
+  /** New connections per minute from one address; 0 = no limit. */
+  maxConnectionRatePerIp: number;
+  /** Addresses or CIDR ranges that may connect; empty = everyone not denied. */
+  allowIps: string[];
+  /** Addresses or CIDR ranges that may not connect. */
+  denyIps: string[];
+  /** Limit hits from one address within ban_seconds that ban it for ban_seconds; 0 = never ban. */
+  banAfter: number;
+  banSeconds: number;
   /** Longest input line, in characters; longer input is cut there. */
   maxLineLength: number;
   /** Largest inbound WebSocket message, in bytes. */
@@ -137,6 +152,16 @@ const serverShape = {
   monitor_token: tokens(),
   monitor_admin_token: tokens(),
   metrics_path: urlPath().optional(),
+  max_output_buffer: wholeNumber(64 * 1024).default(1024 * 1024),
+  handshake_timeout: z
+    .number({ error: 'a number of seconds greater than 0' })
+    .positive({ error: 'a number of seconds greater than 0' })
+    .default(5),
+  max_connection_rate_per_ip: wholeNumber(0).default(0),
+  allow_ips: addressList(),
+  deny_ips: addressList(),
+  ban_after: wholeNumber(0).default(0),
+  ban_seconds: seconds().default(600),
   max_line_length: wholeNumber(1, 1_000_000).default(4096),
   max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
   web_client: flag().default(false),
@@ -276,6 +301,13 @@ function toServerConfig(
     monitorToken: section.monitor_token,
     monitorAdminToken: section.monitor_admin_token,
     metricsPath: section.metrics_path,
+    maxOutputBuffer: section.max_output_buffer,
+    handshakeTimeout: section.handshake_timeout,
+    maxConnectionRatePerIp: section.max_connection_rate_per_ip,
+    allowIps: section.allow_ips,
+    denyIps: section.deny_ips,
+    banAfter: section.ban_after,
+    banSeconds: section.ban_seconds,
     maxLineLength: section.max_line_length,
     maxMessageSize: section.max_message_size,
     webClient: section.web_client,
@@ -403,6 +435,22 @@ function flag(): z.ZodBoolean {
 function urlPath(): z.ZodString {
   const error = 'a path starting with "/"';
   return z.string({ error }).startsWith('/', { error });
+}
+
+/** A list of IP addresses and CIDR ranges, IPv4 or IPv6 ("10.0.0.0/8", "2001:db8::/32", "::1"). */
+function addressList() {
+  const error = 'a list of IP addresses or CIDR ranges such as "10.0.0.0/8" or "2001:db8::/32"';
+  return z.array(z.string({ error }).refine(isAddressRange, { error }), { error }).default([]);
+}
+
+/** Whether `text` is an IP address, or one with a prefix length that fits its family. */
+export function isAddressRange(text: string): boolean {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** A token or a list of tokens, always kept as a list; none = an empty list. */

@@ -37,6 +37,9 @@ export interface ObservabilityOptions {
   version: string;
 }
 
+/** How long a client of the monitor port has for its request's headers. */
+const MONITOR_HANDSHAKE_TIMEOUT_MS = 5000;
+
 /** How often a viewer is pinged; one that misses a whole period is gone. */
 const VIEWER_PING_MS = 30_000;
 
@@ -105,6 +108,7 @@ export class Observability {
     this.#listener = await listenHttp({
       host: monitorHost,
       port: monitorPort,
+      handshakeTimeoutMs: MONITOR_HANDSHAKE_TIMEOUT_MS,
       routes: this.#routes(site),
       upgrades: this.#upgrades(site),
       logger: this.#logger,

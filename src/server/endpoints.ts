@@ -10,7 +10,7 @@ import { ServerStartError } from '../errors.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
-import type { Admission, Connection, Listener } from '../transports/connection.js';
+import type { Admission, Connection, Listener, TlsFiles } from '../transports/connection.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import { listenTcp } from '../transports/tcp.js';
 import { listenWebSocket } from '../transports/websocket.js';
@@ -54,6 +54,8 @@ const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
     host: context.config.host,
     port: context.config.port,
     tls: await loadTls(context.config),
+    handshakeTimeoutMs: context.config.handshakeTimeout * 1000,
+    maxOutputBuffer: context.config.maxOutputBuffer,
     admission: context.admission,
     logger: context.logger,
     onConnection: context.onConnection,
@@ -76,6 +78,8 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       host: config.host,
       port: config.port,
       tls: await loadTls(config),
+      handshakeTimeoutMs: config.handshakeTimeout * 1000,
+      maxOutputBuffer: config.maxOutputBuffer,
       path: config.wsPath,
       allowOrigins: config.allowOrigins,
       requireOrigin: config.requireOrigin,
@@ -148,7 +152,7 @@ export const ENDPOINTS: Record<TransportName, Endpoint> = {
 };
 
 /** Reads the server's certificate and key when it uses TLS; a clear error names the key. */
-export async function loadTls(config: ServerConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+export async function loadTls(config: ServerConfig): Promise<TlsFiles | undefined> {
   if (!config.useSsl) return undefined;
   const read = async (key: 'ssl_cert' | 'ssl_key', file: string | undefined): Promise<Buffer> => {
     const at = keyPath(config, key);

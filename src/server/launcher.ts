@@ -24,6 +24,8 @@ export interface Launch {
   readonly observability: Observability | undefined;
   /** Stops every server gracefully; idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** Reloads every TLS server's certificate and key (SIGHUP); a bad new pair keeps the old one. */
+  reloadTls(): Promise<void>;
 }
 
 /** Options of a launch that are not part of the config file. */
@@ -77,7 +79,10 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
     await stop(0);
     throw err;
   }
-  return { servers, app: hub, observability, stop };
+  const reloadTls = async (): Promise<void> => {
+    await Promise.all(servers.map((server) => server.reloadTls()));
+  };
+  return { servers, app: hub, observability, stop, reloadTls };
 }
 
 /** Starts `server`; an error that does not say which server it concerns is made to. */

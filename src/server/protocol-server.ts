@@ -10,7 +10,7 @@ import type { HandlerClass, ServerContext, SessionHandle } from '../session/hand
 import { Session, sessionControl } from '../session/session.js';
 import type { Connection, Listener, Refusal } from '../transports/connection.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
-import { ENDPOINTS } from './endpoints.js';
+import { ENDPOINTS, loadTls } from './endpoints.js';
 
 /** A snapshot of a server's state, for logs and status pages. */
 export interface ServerInfo {
@@ -115,6 +115,25 @@ export class ProtocolServer implements ServerContext {
     }
     this.logger.info({ url: this.url }, 'listening');
     return this.#listener.address;
+  }
+
+  /**
+   * Reads the certificate and key again and serves new connections with them; sessions already
+   * open keep theirs. A new pair that cannot be read or used keeps the old one, and says why.
+   * Resolves to whether the new pair is in use.
+   */
+  async reloadTls(): Promise<boolean> {
+    const listener = this.#listener;
+    if (!this.config.useSsl || listener?.setTls === undefined) return false;
+    try {
+      const pem = await loadTls(this.config);
+      listener.setTls(pem!);
+    } catch (err) {
+      this.logger.error({ err }, `TLS certificate not reloaded, the old one stays: ${(err as Error).message}`);
+      return false;
+    }
+    this.logger.info('TLS certificate reloaded');
+    return true;
   }
 
   /** Sends a line to every session of the application (every server of the launch). */

@@ -63,10 +63,21 @@ export interface Connection {
   onTerminal(listener: (facts: TerminalFacts) => void): void;
 }
 
+/** A certificate and its private key, in PEM. */
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
+
 /** A listening transport: turns accepted sockets into connections. */
 export interface Listener {
   /** The address actually bound (port 0 becomes the real port). */
   readonly address: { host: string; port: number };
+  /**
+   * Serves new connections with this certificate from now on; connections already open keep
+   * theirs. Throws (keeping the old one) when the pair is not valid. Only for TLS listeners.
+   */
+  setTls?(pem: TlsFiles): void;
   /** Stops accepting; existing connections are left to their sessions. */
   close(): Promise<void>;
 }

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
-import type { Listener } from './connection.js';
+import type { Listener, TlsFiles } from './connection.js';
+import { MIN_TLS_VERSION } from './tcp.js';
 
 /** Answers a plain HTTP request; returns false when the request is not for it. */
 export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
@@ -19,7 +20,9 @@ export type UpgradeRoute = (request: http.IncomingMessage, socket: Duplex, head:
 export interface HttpListenOptions {
   host: string;
   port: number;
-  tls?: { cert: Buffer; key: Buffer } | undefined;
+  tls?: TlsFiles | undefined;
+  /** Milliseconds a client has for the TLS handshake and for its request's headers (slowloris). */
+  handshakeTimeoutMs: number;
   /** Tried in order; the first that takes a request answers it. */
   routes: readonly RequestRoute[];
   upgrades: readonly UpgradeRoute[];
@@ -29,7 +32,15 @@ export interface HttpListenOptions {
 
 /** Starts an HTTP(S) server with the given routes; rejects with ServerStartError when it cannot bind. */
 export async function listenHttp(options: HttpListenOptions): Promise<Listener> {
-  const server = options.tls ? createHttpsServer(options.tls) : http.createServer();
+  const timeouts = {
+    headersTimeout: options.handshakeTimeoutMs,
+    requestTimeout: options.handshakeTimeoutMs,
+    // Node checks those timeouts only this often (30 s by default).
+    connectionsCheckingInterval: Math.min(1000, options.handshakeTimeoutMs),
+  };
+  const server = options.tls
+    ? createHttpsServer(options.tls, { ...timeouts, handshakeTimeout: options.handshakeTimeoutMs })
+    : http.createServer(timeouts);
   server.on('tlsClientError', (err: Error, socket: Duplex & { remoteAddress?: string }) => {
     options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
     socket.destroy();
@@ -38,7 +49,15 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
     for (const route of options.routes) if (route(request, response)) return;
     respond(response, 404, 'Not Found');
   });
+  // Connections that are plain HTTP (not yet, or never, upgraded): a stopping server ends them,
+  // where Node would wait for a half-sent request to time out.
+  const plain = new Set<Duplex>();
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Duplex) => {
+    plain.add(socket);
+    socket.once('close', () => plain.delete(socket));
+  });
   server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    plain.delete(socket);
     socket.on('error', (err) => {
       options.logger.debug({ err, address: request.socket.remoteAddress }, 'socket error during an upgrade');
       socket.destroy();
@@ -50,11 +69,11 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
   const port = await bindServer(server, options.host, options.port);
   return {
     address: { host: options.host, port },
+    ...(server instanceof https.Server ? { setTls: (pem: TlsFiles) => server.setSecureContext(pem) } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Idle keep-alive HTTP connections would otherwise hold close() open.
-        server.closeIdleConnections();
+        for (const socket of plain) socket.destroy();
       }),
   };
 }
@@ -98,9 +117,9 @@ export function rejectUpgrade(
   );
 }
 
-function createHttpsServer(pem: { cert: Buffer; key: Buffer }): https.Server {
+function createHttpsServer(pem: TlsFiles, options: https.ServerOptions): https.Server {
   try {
-    return https.createServer({ cert: pem.cert, key: pem.key });
+    return https.createServer({ ...options, cert: pem.cert, key: pem.key, minVersion: MIN_TLS_VERSION });
   } catch (err) {
     throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
   }

@@ -8,14 +8,26 @@ import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
 import { READY } from './connection.js';
 import { TurnCork } from './turn-cork.js';
-import type { Admission, CloseReason, Connection, ConnectionEnd, DataListener, Listener } from './connection.js';
+import type {
+  Admission,
+  CloseReason,
+  Connection,
+  ConnectionEnd,
+  DataListener,
+  Listener,
+  TlsFiles,
+} from './connection.js';
 
 /** Options of a TCP listener. */
 export interface TcpListenOptions {
   host: string;
   port: number;
   /** Certificate and key in PEM; when given, clients must speak TLS. */
-  tls?: { cert: Buffer; key: Buffer } | undefined;
+  tls?: TlsFiles | undefined;
+  /** Milliseconds a client has to complete the TLS handshake. */
+  handshakeTimeoutMs: number;
+  /** Unread output, in bytes, past which a client that does not read is dropped. */
+  maxOutputBuffer: number;
   admission: Admission;
   /** Errors of sockets that never became sessions go here, at debug level. */
   logger: Logger;
@@ -43,9 +55,11 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
       setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
       return;
     }
-    options.onConnection(new TcpConnection(socket, secure));
+    options.onConnection(new TcpConnection(socket, secure, options.maxOutputBuffer));
   };
-  const server = options.tls ? createTlsServer(options.tls, accept) : net.createServer(accept);
+  const server = options.tls
+    ? createTlsServer(options.tls, options.handshakeTimeoutMs, accept)
+    : net.createServer(accept);
   // A TLS handshake that fails concerns one client only.
   server.on('tlsClientError', (err: Error, socket: net.Socket) => {
     options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
@@ -55,6 +69,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   const port = await bindServer(server, options.host, options.port);
   return {
     address: { host: options.host, port },
+    ...(server instanceof tls.Server ? { setTls: (pem: TlsFiles) => server.setSecureContext(pem) } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -63,9 +78,9 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   };
 }
 
-function createTlsServer(pem: { cert: Buffer; key: Buffer }, accept: (socket: net.Socket) => void): tls.Server {
+function createTlsServer(pem: TlsFiles, handshakeTimeout: number, accept: (socket: net.Socket) => void): tls.Server {
   try {
-    return tls.createServer({ cert: pem.cert, key: pem.key }, accept);
+    return tls.createServer({ cert: pem.cert, key: pem.key, handshakeTimeout, minVersion: MIN_TLS_VERSION }, accept);
   } catch (err) {
     throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
   }
@@ -77,8 +92,8 @@ const CLOSE_LINGER_MS = 2000;
 /** Text batched beyond this many characters goes to the socket at once (and may wait for drain). */
 const TEXT_BATCH_LIMIT = 64 * 1024;
 
-/** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
-const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
+/** TLS 1.0 and 1.1 are broken and deprecated (RFC 8996). */
+export const MIN_TLS_VERSION = 'TLSv1.2';
 
 class TcpConnection implements Connection {
   readonly framing = 'stream' as const;
@@ -99,6 +114,8 @@ class TcpConnection implements Connection {
   constructor(
     socket: net.Socket,
     readonly secure: boolean,
+    /** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
+    private readonly maxOutputBuffer: number,
   ) {
     this.#socket = socket;
     this.#cork = new TurnCork(socket, () => this.#flushText());
@@ -134,14 +151,13 @@ class TcpConnection implements Connection {
   write(data: Uint8Array | string): Promise<void> {
     const socket = this.#socket;
     if (!socket.writable) return READY;
-    // Output still piled up from earlier writes means the writer ignores backpressure and the
-    // peer is not reading; one large write to a reading peer is fine.
-    if (socket.writableLength > MAX_BUFFERED_OUTPUT) {
+    // Output still waiting from earlier turns means the peer is not reading; what one turn
+    // writes (a long listing, however large) has had no chance to leave yet and does not count.
+    if (this.#cork.cork() && socket.writableLength > this.maxOutputBuffer) {
       this.#end ??= { reason: 'slow-consumer' };
       socket.destroy();
       return READY;
     }
-    this.#cork.cork();
     if (typeof data === 'string') {
       // Text is joined into one string per turn: one buffer to send rather than one per line.
       this.#text += data;

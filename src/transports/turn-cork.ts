@@ -13,12 +13,14 @@ export class TurnCork {
     this.#beforeUncork = beforeUncork;
   }
 
-  cork(): void {
-    if (this.#isCorked) return;
+  /** Corks for the rest of this turn; returns true for the turn's first write. */
+  cork(): boolean {
+    if (this.#isCorked) return false;
     this.#isCorked = true;
     this.#socket.cork();
     // nextTick runs after the promise jobs of this turn: every reply to one read is in.
     process.nextTick(this.#uncork);
+    return true;
   }
 
   #uncork = (): void => {

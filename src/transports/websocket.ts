@@ -16,6 +16,7 @@ import type {
   DataListener,
   Listener,
   Refusal,
+  TlsFiles,
 } from './connection.js';
 import { isUnderPath, listenHttp, rejectUpgrade } from './http.js';
 import type { RequestRoute, UpgradeRoute } from './http.js';
@@ -24,7 +25,11 @@ import type { RequestRoute, UpgradeRoute } from './http.js';
 export interface WebSocketListenOptions {
   host: string;
   port: number;
-  tls?: { cert: Buffer; key: Buffer } | undefined;
+  tls?: TlsFiles | undefined;
+  /** Milliseconds a client has for the TLS handshake and its upgrade request. */
+  handshakeTimeoutMs: number;
+  /** Unread output, in bytes, past which a client that does not read is dropped. */
+  maxOutputBuffer: number;
   /** Upgrades are accepted on this path and below it ("/ws", "/ws/room"; never "/wsx"). */
   path: string;
   /** Origins allowed to connect; "*" allows all. */
@@ -49,8 +54,6 @@ export interface WebSocketListenOptions {
   onConnection(connection: WebSocketConnection): void;
 }
 
-/** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
-const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 /** Below this many buffered bytes a write resolves at once. */
 const WRITE_HIGH_WATER = 64 * 1024;
 const CLOSE_GRACE_MS = 2000;
@@ -98,6 +101,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
   return listenHttp({
     host: options.host,
     port: options.port,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
     tls: options.tls,
     routes: options.routes,
     upgrades: [...options.upgrades, sessionUpgrade],
@@ -136,6 +140,7 @@ export class WebSocketConnection implements Connection {
   #closed: Promise<ConnectionEnd>;
   #pingTimer: NodeJS.Timeout | undefined;
   #pongTimer: NodeJS.Timeout | undefined;
+  #maxOutputBuffer: number;
 
   constructor(
     ws: WebSocket,
@@ -144,9 +149,10 @@ export class WebSocketConnection implements Connection {
     request: http.IncomingMessage,
     url: URL,
     readonly secure: boolean,
-    options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout'>,
+    options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout' | 'maxOutputBuffer'>,
   ) {
     this.#ws = ws;
+    this.#maxOutputBuffer = options.maxOutputBuffer;
     this.#socket = socket;
     this.#cork = new TurnCork(socket);
     this.remoteAddress = request.socket.remoteAddress ?? '';
@@ -186,14 +192,14 @@ export class WebSocketConnection implements Connection {
     const ws = this.#ws;
     if (ws.readyState !== ws.OPEN) return READY;
     const binary = typeof data !== 'string';
-    this.#cork.cork();
-    if (ws.bufferedAmount < WRITE_HIGH_WATER) {
-      ws.send(data, { binary });
-      return READY;
-    }
-    if (ws.bufferedAmount > MAX_BUFFERED_OUTPUT) {
+    // Output still waiting from earlier turns means the peer is not reading (see TcpConnection).
+    if (this.#cork.cork() && ws.bufferedAmount > this.#maxOutputBuffer) {
       this.#end ??= { reason: 'slow-consumer' };
       ws.terminate();
+      return READY;
+    }
+    if (ws.bufferedAmount < WRITE_HIGH_WATER) {
+      ws.send(data, { binary });
       return READY;
     }
     // The callback runs once this frame, and so everything before it, has gone out.
