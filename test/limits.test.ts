@@ -62,6 +62,28 @@ test('a client that stops reading while its handler floods it is closed as a slo
   stuckWs.terminate();
 });
 
+test("a flood of lines from one client never makes another client wait for the flood's end", async () => {
+  const { ports } = await startApplication(EchoHandler);
+  for (const [flooder, bystander] of [
+    ['tcp', 'websocket'],
+    ['telnet', 'tcp'],
+  ] as const) {
+    const flood = await connect(flooder, ports[flooder]);
+    const other = await connect(bystander, ports[bystander]);
+    await flood.waitFor('> ');
+    await other.waitFor('> ');
+    const floodReplies = (): number => flood.text.split('Echo: flood line').length - 1;
+    flood.type('flood line\r\n'.repeat(20_000));
+    other.send('me too');
+    await other.waitFor('Echo: me too');
+    const answeredAfter = floodReplies();
+    // Answered within a few turns of the flood starting (thousands of lines later without a budget).
+    assert.ok(answeredAfter < 1000, `${bystander} was answered after ${answeredAfter} of ${flooder}'s 20,000 lines`);
+    // And the flood itself is answered in full, nothing lost.
+    await until(() => floodReplies() === 20_000, `all 20,000 replies to ${flooder}`, 20_000);
+  }
+});
+
 test('a connection that never finishes its handshake is dropped after handshake_timeout', async () => {
   const { ports } = await startApplication(EchoHandler, { handshake_timeout: 0.5 });
   // Slowloris on the WebSocket port: a request line and then nothing.

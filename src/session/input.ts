@@ -1,5 +1,7 @@
 // A session's input discipline: keys in order to the handler, completed lines to a waiting
 // readLine or to processLine, and the socket paused while either queue is backed up.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import { ReadLineTimeoutError, SessionClosedError } from '../errors.js';
 import type { Connection } from '../transports/connection.js';
 import type { InputToken } from './key-reader.js';
@@ -7,6 +9,12 @@ import type { InputToken } from './key-reader.js';
 /** Keys or lines queued beyond these pause reading from the socket until the handler catches up. */
 const TOKENS_HIGH_WATER = 1024;
 const LINES_HIGH_WATER = 64;
+/**
+ * Keys (or lines) one session hands its handler in one turn of the event loop; then it lets
+ * every other session and socket have theirs. A flood from one client never holds up the rest:
+ * a handler that answers at once would otherwise run through a whole backlog in one turn.
+ */
+const INPUT_BUDGET = 64;
 
 /** What the input discipline calls out to; every call may be handler code. */
 export interface InputTargets {
@@ -127,7 +135,16 @@ export class SessionInput {
 
   async #pump(): Promise<void> {
     this.#isPumping = true;
+    let budget = INPUT_BUDGET;
     while (this.#tokenHead < this.#tokens.length && !this.isClosed) {
+      if (budget-- === 0) {
+        budget = INPUT_BUDGET;
+        // Handled keys go, so that a session flooded for long holds only what waits.
+        this.#tokens = this.#tokens.slice(this.#tokenHead);
+        this.#tokenHead = 0;
+        await nextTurn();
+        continue;
+      }
       const token = this.#tokens[this.#tokenHead]!;
       this.#tokenHead += 1;
       let keepOpen: boolean;
@@ -150,8 +167,14 @@ export class SessionInput {
 
   async #processLines(): Promise<void> {
     this.#isProcessingLines = true;
+    let budget = INPUT_BUDGET;
     let line = this.#lines.shift();
     while (line !== undefined && !this.isClosed) {
+      if (budget-- === 0) {
+        budget = INPUT_BUDGET;
+        await nextTurn();
+        if (this.isClosed) break;
+      }
       if (!(await this.#targets.processLine(line))) {
         await this.#targets.end();
         break;
