@@ -140,6 +140,15 @@ export class BaseHandler {
     return true;
   }
 
+  /**
+   * Tab was pressed: the candidates for `word`, the word before the cursor (`line` is the whole
+   * line), e.g. command names. Only where the server edits the line (character mode on telnet,
+   * raw terminals); undefined, the default, leaves Tab alone.
+   */
+  completeWord(_word: string, _line: string): readonly string[] | Promise<readonly string[]> | undefined {
+    return undefined;
+  }
+
   /** A line that is not a quit command; override to act on it. */
   async onCommandSubmitted(_command: string): Promise<void> {}
 }

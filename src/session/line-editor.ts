@@ -24,6 +24,7 @@ export type EchoMode = 'on' | 'off' | 'mask' | 'hidden';
 const DEFAULT_MAX_LINE_LENGTH = 4096;
 const DEFAULT_HISTORY_SIZE = 100;
 const CLEAR_TO_END = '\x1b[K';
+const BELL = '\x07';
 const CLEAR_TO_SCREEN_END = '\x1b[J';
 /** CSI and OSC sequences: colour in a prompt takes no columns. */
 const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
@@ -140,6 +141,32 @@ export class LineEditor {
     }
     result.echo = `${cursorUp(this.#cursorRow)}\r${CLEAR_TO_SCREEN_END}${this.#prompt}${this.#drawWrapped()}`;
     return result;
+  }
+
+  /** The word before the cursor (back to the last space) and the whole line, for completion. */
+  get completionContext(): { word: string; line: string } {
+    this.#materialize();
+    return { word: this.#chars.slice(this.#completionStart(), this.#cursor).join(''), line: this.buffer };
+  }
+
+  /**
+   * Completes the word before the cursor from `candidates`, as shells do: one match is typed out
+   * with a space after it, several are typed as far as they agree and otherwise listed below the
+   * line, none rings the bell. Returns what to send to the terminal.
+   */
+  complete(candidates: readonly string[]): string {
+    const { word } = this.completionContext;
+    const matching = [...new Set(candidates)].filter((candidate) => candidate.startsWith(word));
+    if (matching.length === 0) return BELL;
+    const typed = (text: string): string => this.feed({ type: 'text', text }).echo;
+    if (matching.length === 1) return typed(`${matching[0]!.slice(word.length)} `);
+    const prefix = commonPrefix(matching);
+    if (prefix.length > word.length) return typed(prefix.slice(word.length));
+    // Below the whole line, then the prompt and the line again with the cursor where it was.
+    const down = cursorDown(this.#endRow - this.#cursorRow);
+    this.#cursorRow = 0;
+    this.#endRow = 0;
+    return `${down}\r\n${matching.join('  ')}\r\n${this.redraw()}`;
   }
 
   /** Drops the current line without output, e.g. after an interrupt. */
@@ -353,6 +380,13 @@ export class LineEditor {
     return end;
   }
 
+  /** Where the word being completed starts: after the last space before the cursor. */
+  #completionStart(): number {
+    let start = this.#cursor;
+    while (start > 0 && !/\s/u.test(this.#chars[start - 1]!)) start--;
+    return start;
+  }
+
   /** Like bash's Ctrl-W: back over whitespace, then over the word before it. */
   #wordStartBefore(position: number): number {
     let start = position;
@@ -412,6 +446,15 @@ function cursorBack(columns: number): string {
 
 function cursorForward(columns: number): string {
   return columns > 0 ? `\x1b[${columns}C` : '';
+}
+
+/** The longest start every one of `texts` shares. */
+function commonPrefix(texts: readonly string[]): string {
+  let prefix = texts[0] ?? '';
+  for (const text of texts) {
+    while (!text.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  }
+  return prefix;
 }
 
 function count(value: number | undefined, fallback: number): number {

@@ -179,3 +179,38 @@ test('closing says why to the transport', async () => {
   assert.equal(connection.closedWith, 'handler-ended');
   assert.ok(connection.screen.endsWith('Bye.\r\n'));
 });
+
+test('Tab completes the word before the cursor from the handler, as shells do', async () => {
+  class Commands extends TelnetHandler {
+    override completeWord(word: string, line: string): readonly string[] {
+      return line.startsWith('help ') ? ['status', 'uptime'] : ['help', 'history', 'status', 'uptime'];
+    }
+
+    override async onCommandSubmitted(command: string): Promise<void> {
+      await this.sendLine(`ran ${command}`);
+    }
+  }
+  const { connection } = startRawTerminalSession(Commands);
+  await tick();
+  const from = (): number => connection.screen.length;
+  let start = from();
+  connection.type('st\t');
+  await tick();
+  assert.equal(connection.screen.slice(start), 'status ');
+  connection.type('\r');
+  await tick();
+  assert.ok(connection.screen.endsWith('ran status \r\n> '));
+  // Several matches that agree no further are listed, and the line comes back as it was.
+  start = from();
+  connection.type('h\t');
+  await tick();
+  assert.equal(connection.screen.slice(start), 'h\r\nhelp  history\r\n> h');
+  // Where they agree further, the common part is typed; no match rings the bell.
+  connection.type('e\t');
+  await tick();
+  assert.ok(connection.screen.endsWith('> help '), JSON.stringify(connection.screen.slice(start)));
+  start = from();
+  connection.type('x\t');
+  await tick();
+  assert.equal(connection.screen.slice(start), 'x\x07');
+});

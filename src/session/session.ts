@@ -342,6 +342,8 @@ export class Session implements EditableSession, HubMember {
   }
 
   #editLine(token: InputToken): boolean | Promise<boolean> {
+    // Tab completes only where the server draws the line: a client that edits locally keeps its Tab.
+    if (token.type === 'key' && token.name === 'tab' && this.#editor.echo === 'on') return this.#complete();
     const result = this.#editor.feed(token);
     this.#output.echo(result.echo);
     if (result.signal !== undefined) {
@@ -352,6 +354,19 @@ export class Session implements EditableSession, HubMember {
       this.#output.lineEnded();
       this.#input.submitLine(result.line);
     }
+    return true;
+  }
+
+  /** Asks the handler for candidates for the word before the cursor and completes it. */
+  async #complete(): Promise<boolean> {
+    const { word, line } = this.#editor.completionContext;
+    let candidates: readonly string[] | undefined;
+    try {
+      candidates = await this.#handler.completeWord(word, line);
+    } catch (err) {
+      return this.#caught(err);
+    }
+    if (candidates !== undefined && !this.#isClosing) this.#output.echo(this.#editor.complete(candidates));
     return true;
   }
 
