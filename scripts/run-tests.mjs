@@ -1,4 +1,4 @@
-// Runs every *.test.ts under src/ and test/ with node's test runner, TypeScript loaded by tsx.
+// Runs every *.test.ts under src/, test/ and examples/ with node's test runner, TypeScript loaded by tsx.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ function findTests(dir) {
 }
 
 const only = process.argv.slice(2);
-const files = only.length > 0 ? only : ['src', 'test'].flatMap(findTests).sort();
+const files = only.length > 0 ? only : ['src', 'test', 'examples'].flatMap(findTests).sort();
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
   stdio: 'inherit',
 });

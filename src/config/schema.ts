@@ -197,6 +197,9 @@ const multiSchema = z.strictObject({
 });
 const singleSchema = z.strictObject({ ...applicationShape, ...serverShape }, { error: 'a mapping of settings' });
 
+/** What a config file may hold, as written: for the JSON Schema that editors use. */
+export const configInputSchema = z.union([multiSchema, singleSchema]);
+
 /** Every key a server section accepts, for "did you mean" hints. */
 export const SERVER_KEYS: readonly string[] = Object.keys(serverShape);
 /** Every key of the application, beside `servers:`. */

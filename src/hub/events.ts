@@ -24,7 +24,18 @@ export type SessionEndReason =
   | 'kicked';
 
 /** Why a connection was turned away before it became a session. */
-export type RefusalReason = 'capacity' | 'per-ip' | 'origin' | 'path' | 'shutdown';
+export type RefusalReason =
+  | 'capacity'
+  | 'per-ip'
+  | 'origin'
+  | 'path'
+  | 'shutdown'
+  /** The address is not in allow_ips, or is in deny_ips. */
+  | 'denied'
+  /** The address opened more than max_connection_rate_per_ip connections in the last minute. */
+  | 'rate'
+  /** The address is banned for a while after ban_after refusals. */
+  | 'banned';
 
 /** What is known of a session's terminal, as consumers need it. */
 export interface TerminalSummary {

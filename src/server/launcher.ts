@@ -10,6 +10,7 @@ import { InProcessHub } from '../hub/hub.js';
 import type { SessionHub } from '../hub/hub.js';
 import { Observability } from '../monitor/observability.js';
 import type { HandlerClass } from '../session/handle.js';
+import { AddressGuard } from './address-guard.js';
 import { loadHandlerClass } from './handler-loader.js';
 import { ProtocolServer } from './protocol-server.js';
 
@@ -44,6 +45,8 @@ export interface LaunchOptions {
 export async function launchServers(config: Config, options: LaunchOptions = {}): Promise<Launch> {
   const logger = options.logger ?? pino({ level: 'warn' });
   const hub = options.hub ?? new InProcessHub({ logger });
+  // One for the application: a second transport is no way around a rate limit or a ban.
+  const guard = new AddressGuard({ logger: logger.child({ component: 'guard' }) });
   const servers: ProtocolServer[] = [];
   let stopping: Promise<void> | undefined;
   const observability = Observability.isWanted(config)
@@ -58,7 +61,7 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
   for (const serverConfig of config.servers) {
     const handlerClass = options.handlerClass ?? (await loadHandlerClass(serverConfig));
     const routes = observability?.routesFor(serverConfig);
-    servers.push(new ProtocolServer(serverConfig, handlerClass, { logger, hub, ...routes }));
+    servers.push(new ProtocolServer(serverConfig, handlerClass, { logger, hub, guard, ...routes }));
   }
   const stop = (graceMs?: number): Promise<void> => {
     stopping ??= (async () => {
@@ -67,6 +70,7 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
       await observability?.monitor?.stop();
       await serversStopped;
       await observability?.stop();
+      guard.stop();
       await hub.stop();
     })();
     return stopping;

@@ -10,6 +10,8 @@ import type { HandlerClass, ServerContext, SessionHandle } from '../session/hand
 import { Session, sessionControl } from '../session/session.js';
 import type { Connection, Listener, Refusal } from '../transports/connection.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
+import { AddressGuard } from './address-guard.js';
+import type { AddressPolicy } from './address-guard.js';
 import { ENDPOINTS, loadTls } from './endpoints.js';
 
 /** A snapshot of a server's state, for logs and status pages. */
@@ -33,6 +35,8 @@ export interface ProtocolServerOptions {
   /** Further HTTP routes for a WebSocket server's port (the monitor, metrics, health). */
   routes?: readonly RequestRoute[];
   upgrades?: readonly UpgradeRoute[];
+  /** The application's address limits (lists, rate, bans); a server on its own gets a guard of its own. */
+  guard?: AddressGuard;
 }
 
 /** After the grace period, how long handlers' onDisconnect may still take before stop() returns. */
@@ -41,6 +45,8 @@ const ON_DISCONNECT_WAIT_MS = 1000;
 export const CAPACITY_MESSAGE = 'Server is at maximum capacity. Please try again later.';
 export const SHUTDOWN_MESSAGE = 'Server is shutting down';
 const TOO_MANY_FROM_ADDRESS = 'Too many connections from your address. Please try again later.';
+/** Refusals by the address guard, which a flood repeats per connection. */
+const ADDRESS_REFUSALS: ReadonlySet<Refusal['reason']> = new Set(['denied', 'rate', 'banned']);
 
 /** Serves one handler class on one configured transport. */
 export class ProtocolServer implements ServerContext {
@@ -50,6 +56,9 @@ export class ProtocolServer implements ServerContext {
   readonly hub: SessionHub;
   #routes: readonly RequestRoute[];
   #upgrades: readonly UpgradeRoute[];
+  /** Set when this server made the guard itself, and so stops it. */
+  #ownGuard: AddressGuard | undefined;
+  #addresses: AddressPolicy;
   #sessions = new Set<Session>();
   #listener: Listener | undefined;
   #isStopping = false;
@@ -58,10 +67,14 @@ export class ProtocolServer implements ServerContext {
   constructor(config: ServerConfig, handlerClass: HandlerClass, options: ProtocolServerOptions = {}) {
     this.config = config;
     this.handlerClass = handlerClass;
-    this.logger = (options.logger ?? pino({ level: 'warn' })).child({ component: 'server', server: config.name });
+    const logger = options.logger ?? pino({ level: 'warn' });
+    this.logger = logger.child({ component: 'server', server: config.name });
     this.hub = options.hub ?? new InProcessHub({ logger: this.logger });
     this.#routes = options.routes ?? [];
     this.#upgrades = options.upgrades ?? [];
+    const guard = options.guard ?? new AddressGuard({ logger: logger.child({ component: 'guard' }) });
+    this.#ownGuard = options.guard === undefined ? guard : undefined;
+    this.#addresses = guard.policy(config);
   }
 
   get name(): string {
@@ -101,6 +114,8 @@ export class ProtocolServer implements ServerContext {
       upgrades: this.#upgrades,
       logger: this.logger.child({ component: 'transport' }),
       admission: {
+        // Every transport screens first: a denied or banned address costs no handshake or session work.
+        screen: (address) => this.#addresses.screen(address),
         check: (address) => this.#admit(address),
         refused: (address, refusal) => this.#refused(address, refusal),
       },
@@ -178,6 +193,7 @@ export class ProtocolServer implements ServerContext {
       }
     }
     await listenerClosed;
+    this.#ownGuard?.stop();
     this.logger.info('stopped');
   }
 
@@ -187,13 +203,18 @@ export class ProtocolServer implements ServerContext {
     const perAddress = this.config.maxConnectionsPerIp;
     // Counted across the application: a second transport is no way around the limit.
     if (perAddress > 0 && this.hub.connectionsFrom(address) >= perAddress) {
+      // Holding connections open to the limit and knocking for more counts towards a ban.
+      this.#addresses.strike(address);
       return { reason: 'per-ip', message: TOO_MANY_FROM_ADDRESS };
     }
     return undefined;
   }
 
   #refused(address: string, refusal: Refusal): void {
-    this.logger.warn({ address, reason: refusal.reason }, `connection refused: ${refusal.message}`);
+    // A flood from a denied, banned or rate-limited address must not become a flood of log lines:
+    // the event stream and the metrics count them, and a ban is logged once.
+    const level = ADDRESS_REFUSALS.has(refusal.reason) ? 'debug' : 'warn';
+    this.logger[level]({ address, reason: refusal.reason }, `connection refused: ${refusal.message}`);
     if (this.hub.events.has('refused')) {
       this.hub.events.publish('refused', {
         server: this.config.name,

@@ -84,15 +84,23 @@ export interface Listener {
 
 /** Why a listener turned a client away, and what to tell it. */
 export interface Refusal {
-  reason: 'capacity' | 'per-ip' | 'origin' | 'path' | 'shutdown';
+  /** 'denied' by allow_ips/deny_ips, over the connection 'rate', or 'banned' for a while. */
+  reason: 'capacity' | 'per-ip' | 'origin' | 'path' | 'shutdown' | 'denied' | 'rate' | 'banned';
   message: string;
+  /** Seconds after which trying again can succeed, where that is known (HTTP Retry-After). */
+  retryAfter?: number;
 }
 
 /** What a listener asks its server about each new client, and tells it of clients it refused. */
 export interface Admission {
-  /** Undefined to accept, or why to turn the client away. */
+  /**
+   * Undefined to go on, or why the client's address alone turns it away; asked first, before
+   * any work is spent on the client (a TLS handshake, an HTTP upgrade, telnet negotiation).
+   */
+  screen(remoteAddress: string): Refusal | undefined;
+  /** Asked after `screen`, when the client is about to become a session: undefined to accept. */
   check(remoteAddress: string): Refusal | undefined;
-  /** A client the listener itself turned away (bad path, origin), or one `check` refused. */
+  /** A client the listener itself turned away (bad path, origin), or one `screen` or `check` refused. */
   refused(remoteAddress: string, refusal: Refusal): void;
 }
 

@@ -15,6 +15,7 @@ import type {
   ConnectionEnd,
   DataListener,
   Listener,
+  Refusal,
   TlsFiles,
 } from './connection.js';
 
@@ -39,20 +40,29 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   const secure = options.tls !== undefined;
   // Turned-away sockets belong to no session: the listener ends them, and drops them on close.
   const refused = new Set<net.Socket>();
+  const turnAway = (socket: net.Socket, address: string, refusal: Refusal, canTell: boolean): void => {
+    options.admission.refused(address, refusal);
+    // A denied address is owed no word, and a TLS client before its handshake could not read one.
+    if (!canTell || refusal.reason === 'denied') {
+      socket.destroy();
+      return;
+    }
+    refused.add(socket);
+    socket.on('error', (err) => {
+      options.logger.debug({ err, address }, 'socket error on a refused connection');
+      socket.destroy();
+    });
+    socket.once('close', () => refused.delete(socket));
+    socket.end(`${refusal.message}\r\n`);
+    // A client that never closes its side would otherwise keep the listener from closing.
+    setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+  };
   const accept = (socket: net.Socket): void => {
     const address = socket.remoteAddress ?? '';
-    const refusal = options.admission.check(address);
+    // A TLS socket had its address screened on the raw connection, before the handshake.
+    const refusal = (secure ? undefined : options.admission.screen(address)) ?? options.admission.check(address);
     if (refusal !== undefined) {
-      options.admission.refused(address, refusal);
-      refused.add(socket);
-      socket.on('error', (err) => {
-        options.logger.debug({ err, address }, 'socket error on a refused connection');
-        socket.destroy();
-      });
-      socket.once('close', () => refused.delete(socket));
-      socket.end(`${refusal.message}\r\n`);
-      // A client that never closes its side would otherwise keep the listener from closing.
-      setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+      turnAway(socket, address, refusal, true);
       return;
     }
     options.onConnection(new TcpConnection(socket, secure, options.maxOutputBuffer));
@@ -60,6 +70,15 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   const server = options.tls
     ? createTlsServer(options.tls, options.handshakeTimeoutMs, accept)
     : net.createServer(accept);
+  if (secure) {
+    // tls.Server has wrapped the raw socket by now, but the handshake waits for the client's
+    // hello, read on a later turn: a refused address is closed before any TLS work is done.
+    server.on('connection', (socket: net.Socket) => {
+      const address = socket.remoteAddress ?? '';
+      const refusal = options.admission.screen(address);
+      if (refusal !== undefined) turnAway(socket, address, refusal, false);
+    });
+  }
   // A TLS handshake that fails concerns one client only.
   server.on('tlsClientError', (err: Error, socket: net.Socket) => {
     options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');

@@ -70,28 +70,27 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
 
   const sessionUpgrade: UpgradeRoute = (request, socket, head) => {
     const address = request.socket.remoteAddress ?? '';
-    const refuse = (refusal: Refusal, status: number, statusText: string): true => {
+    const refuse = (refusal: Refusal): true => {
       options.admission.refused(address, refusal);
-      rejectUpgrade(socket, status, statusText, refusal.message);
+      const [status, statusText] = REFUSAL_STATUS[refusal.reason];
+      const headers: Record<string, string> =
+        refusal.retryAfter === undefined ? {} : { 'Retry-After': String(refusal.retryAfter) };
+      rejectUpgrade(socket, status, statusText, refusal.message, headers);
       return true;
     };
+    const screened = options.admission.screen(address);
+    if (screened !== undefined) return refuse(screened);
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (!isUnderPath(url.pathname, options.path)) {
-      return refuse({ reason: 'path', message: 'Not Found' }, 404, 'Not Found');
-    }
+    if (!isUnderPath(url.pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
     const origin = request.headers.origin;
     if (origin === undefined && options.requireOrigin) {
-      return refuse({ reason: 'origin', message: 'An Origin header is required' }, 403, 'Forbidden');
+      return refuse({ reason: 'origin', message: 'An Origin header is required' });
     }
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
-      return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` }, 403, 'Forbidden');
+      return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` });
     }
     const refusal = options.admission.check(address);
-    if (refusal !== undefined) {
-      return refusal.reason === 'per-ip'
-        ? refuse(refusal, 429, 'Too Many Requests')
-        : refuse(refusal, 503, 'Service Unavailable');
-    }
+    if (refusal !== undefined) return refuse(refusal);
     sockets.handleUpgrade(request, socket, head, (ws) => {
       options.onConnection(new WebSocketConnection(ws, socket, request, url, secure, options));
     });
@@ -108,6 +107,18 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     logger: options.logger,
   });
 }
+
+/** The HTTP status that refuses an upgrade, by reason: the client's doing (4xx) or ours (503). */
+const REFUSAL_STATUS: Record<Refusal['reason'], [status: number, statusText: string]> = {
+  path: [404, 'Not Found'],
+  origin: [403, 'Forbidden'],
+  denied: [403, 'Forbidden'],
+  'per-ip': [429, 'Too Many Requests'],
+  rate: [429, 'Too Many Requests'],
+  banned: [429, 'Too Many Requests'],
+  capacity: [503, 'Service Unavailable'],
+  shutdown: [503, 'Service Unavailable'],
+};
 
 function isOriginAllowed(origin: string, allowed: readonly string[]): boolean {
   return allowed.includes('*') || allowed.some((entry) => entry.toLowerCase() === origin.toLowerCase());
