@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // server-launcher: command-line arguments to running servers, and back out on a signal.
+import { createRequire } from 'node:module';
+
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -9,6 +11,8 @@ import { TRANSPORTS, parseConfig } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
 import { launchServers } from './server/launcher.js';
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Where secrets can sit in a log line's fields, top level or one object down. */
 const SECRET_PATHS = ['token', 'password', 'authorization', 'monitorToken', 'monitorAdminToken'].flatMap((key) => [
@@ -33,10 +37,11 @@ interface CliOptions {
 
 const program = new Command('server-launcher')
   .description('Serve a handler class over telnet, TCP and WebSocket.')
+  .version(PACKAGE_VERSION, '-V, --version', 'print the version and exit')
   .argument('[handler]', 'handler to serve, as <module>:<ExportName> (instead of --config)')
   .option('-c, --config <file>', 'YAML config file with one server or a servers: map')
   .option('--host <host>', 'address to bind', '0.0.0.0')
-  .option('--port <port>', 'port to listen on', parsePort, 8023)
+  .option('-p, --port <port>', 'port to listen on', parsePort, 8023)
   .addOption(new Option('--transport <name>', 'transport to serve').choices(TRANSPORTS).default('telnet'))
   .option('-v, --verbose', 'more logging: -v info, -vv debug', (_value, total: number) => total + 1, 0)
   .addHelpText(
@@ -115,7 +120,8 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => void launch.reloadTls());
   // Printed last: whoever waits for these lines may signal at once, and the handlers are in place.
   for (const server of launch.servers) {
-    process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}\n`);
+    const page = server.pageUrl === undefined ? '' : ` (browser terminal: ${server.pageUrl})`;
+    process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}${page}\n`);
   }
   const { observability } = launch;
   if (observability !== undefined) {

@@ -715,3 +715,50 @@ test('monitoring open beyond loopback without a token: a token is made, printed 
   process.kill(-running.child.pid!, 'SIGTERM');
   assert.equal(await running.exited, 0);
 });
+
+test('-V prints the version, and -p is --port', async () => {
+  const version = await runCli(['-V']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  const port = await freePort();
+  const running = await startServing(process.execPath, [
+    CLI,
+    './handlers.ts:EchoHandler',
+    '--transport',
+    'websocket',
+    '--host',
+    '127.0.0.1',
+    '-p',
+    String(port),
+  ]);
+  assert.equal(running.ports.get('websocket'), port);
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('a server with the browser terminal prints the page URL beside its WebSocket URL', async () => {
+  const config = await writeConfig(
+    'paged.yaml',
+    [
+      'transport: websocket',
+      'host: 127.0.0.1',
+      'port: 0',
+      'web_client: true',
+      'handler_class: ./handlers.ts:EchoHandler',
+      '',
+    ].join('\n'),
+  );
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const port = running.ports.get('websocket')!;
+  assert.match(
+    running.output().stdout,
+    new RegExp(
+      `^websocket: websocket server listening on ws://127\\.0\\.0\\.1:${port}/ws \\(browser terminal: http://127\\.0\\.0\\.1:${port}/\\)$`,
+      'm',
+    ),
+  );
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(page.status, 200);
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});

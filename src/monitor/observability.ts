@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import type { ApplicationConfig, Config, ServerConfig } from '../config/schema.js';
 import type { SessionHub } from '../hub/hub.js';
 import type { Listener } from '../transports/connection.js';
-import { listenHttp, pathOf, rejectUpgrade, respond } from '../transports/http.js';
+import { browsableHost, listenHttp, pathOf, rejectUpgrade, respond } from '../transports/http.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import { accessOf, isLoopbackHost, newToken } from './access.js';
 import type { AccessPolicy } from './access.js';
@@ -140,11 +140,13 @@ export class Observability {
       const site = serverSite(server.config, this.generatedToken);
       if (site?.monitorPath === undefined || server.address === undefined) continue;
       const scheme = server.config.useSsl ? 'https' : 'http';
-      urls.push(withToken(`${scheme}://${hostForUrl(site.host)}:${server.address.port}${site.monitorPath}`, site));
+      urls.push(withToken(`${scheme}://${browsableHost(site.host)}:${server.address.port}${site.monitorPath}`, site));
     }
     if (this.#listener !== undefined) {
       const site = this.#monitorPortSite();
-      urls.push(withToken(`http://${hostForUrl(site.host)}:${this.#listener.address.port}${site.monitorPath}`, site));
+      urls.push(
+        withToken(`http://${browsableHost(site.host)}:${this.#listener.address.port}${site.monitorPath}`, site),
+      );
     }
     return urls;
   }
@@ -294,11 +296,4 @@ function withGenerated(
 
 function needsGeneratedToken(site: Site): boolean {
   return site.policy.tokens.length === 0 && !isLoopbackHost(site.host);
-}
-
-/** A host to put in a URL a person opens: a wildcard bind is reached on this machine through loopback. */
-function hostForUrl(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -9,6 +9,7 @@ import type { SessionHub } from '../hub/hub.js';
 import type { HandlerClass, ServerContext, SessionHandle } from '../session/handle.js';
 import { Session, sessionControl } from '../session/session.js';
 import type { Connection, Listener, Refusal } from '../transports/connection.js';
+import { browsableHost } from '../transports/http.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import { AddressGuard } from './address-guard.js';
 import type { AddressPolicy } from './address-guard.js';
@@ -102,6 +103,14 @@ export class ProtocolServer implements ServerContext {
   get url(): string | undefined {
     const address = this.address;
     return address === undefined ? undefined : ENDPOINTS[this.config.transport].url(this.config, address);
+  }
+
+  /** The browser terminal's address, for a WebSocket server with web_client; a wildcard bind is shown as loopback. */
+  get pageUrl(): string | undefined {
+    const address = this.address;
+    if (address === undefined || !this.config.webClient || !ENDPOINTS[this.config.transport].speaksHttp)
+      return undefined;
+    return `${this.config.useSsl ? 'https' : 'http'}://${browsableHost(address.host)}:${address.port}/`;
   }
 
   /** Starts listening; resolves with the bound address. */

@@ -299,17 +299,19 @@ test('ctrl-d on an empty line is eof, on a non-empty line it deletes', () => {
   assert.deepEqual(editor.feed(key('eof')), { echo: '' });
 });
 
-test('ctrl-c signals interrupt and leaves the line to the session', () => {
+test('ctrl-c on a half-typed line drops it and shows the prompt again; on an empty line it interrupts', () => {
   const { editor } = setup();
+  editor.prompt = '> ';
   editor.feed(text('half'));
-  assert.deepEqual(editor.feed(key('interrupt')), {
-    echo: '',
-    signal: 'interrupt',
-  });
-  assert.equal(editor.buffer, 'half');
-  editor.clear();
+  assert.deepEqual(editor.feed(key('interrupt')), { echo: '^C\r\n> ' });
   assert.equal(editor.buffer, '');
   assert.equal(editor.cursor, 0);
+  assert.deepEqual(editor.feed(key('interrupt')), { echo: '', signal: 'interrupt' });
+  // A line wrapped over rows: the prompt comes back below its last row.
+  editor.width = 10;
+  editor.feed(text('x'.repeat(25)));
+  editor.feed(key('home'));
+  assert.deepEqual(editor.feed(key('interrupt')), { echo: '\x1b[2B^C\r\n> ' });
 });
 
 test('keys without an editing meaning change nothing and show nothing', () => {

@@ -131,7 +131,10 @@ export class LineEditor {
     const wasWrapped = this.#isWrapped();
     const rowsBelowCursor = this.#endRow - this.#cursorRow;
     const result = token.type === 'text' ? this.#shown(this.#insert(token.text)) : this.#key(token.name);
-    if (this.width === undefined || result.echo === '' || !(wasWrapped || this.#isWrapped())) return result;
+    // A dropped line (Ctrl-C) has already moved below itself, as Enter does below.
+    const isDropped = token.type === 'key' && token.name === 'interrupt';
+    if (this.width === undefined || result.echo === '' || isDropped || !(wasWrapped || this.#isWrapped()))
+      return result;
     if (result.line !== undefined) {
       // Enter leaves the cursor below the whole line, wherever in it the cursor was.
       result.echo = `${cursorDown(rowsBelowCursor)}\r\n`;
@@ -213,7 +216,9 @@ export class LineEditor {
       case 'enter':
         return this.#enter();
       case 'interrupt':
-        return { echo: '', signal: 'interrupt' };
+        // As shells and MUD clients do: Ctrl-C drops a half-typed line; on an empty one it interrupts.
+        if (!this.hasInput) return { echo: '', signal: 'interrupt' };
+        return this.#shown(this.#dropLine());
       case 'eof':
         // Like bash: Ctrl-D ends input only on an empty line, elsewhere it deletes.
         if (this.#chars.length === 0) return { echo: '', signal: 'eof' };
@@ -295,6 +300,13 @@ export class LineEditor {
     if (this.echo === 'on') this.addHistory(line);
     this.clear();
     return { echo: this.echo === 'off' ? '' : '\r\n', line };
+  }
+
+  /** Abandons the line: ^C after it, and the prompt again on a fresh row below the whole line. */
+  #dropLine(): string {
+    const down = cursorDown(this.#endRow - this.#cursorRow);
+    this.clear();
+    return `${down}^C\r\n${this.#prompt}`;
   }
 
   #insert(text: string): string {

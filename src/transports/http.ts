@@ -78,6 +78,13 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
   };
 }
 
+/** A host to put in a URL a person opens: a wildcard bind is reached on this machine through loopback. */
+export function browsableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** The request's path without its query string. */
 export function pathOf(request: http.IncomingMessage): string {
   return new URL(request.url ?? '/', 'http://localhost').pathname;
