@@ -10,6 +10,8 @@ import { parseConfigDocument, readConfigFile } from './config/load.js';
 import { TRANSPORTS, parseConfig } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
+import { writeProject } from './scaffold/project.js';
+import type { ProjectOptions } from './scaffold/project.js';
 import { launchServers } from './server/launcher.js';
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -51,13 +53,30 @@ Examples:
   server-launcher -c examples/echo-server/config.yaml
   server-launcher ./handler.ts:EchoHandler --transport tcp --port 8024
   server-launcher -c config.yaml --host 127.0.0.1 -vv
+  server-launcher init my-app
 
 From a project that depends on this package, run it through npx with "--" so that
 npx does not read the options: npx -- server-launcher -c config.yaml`,
   )
   // Usage errors read like every other setup error: one line, exit code 2.
   .exitOverride()
-  .configureOutput({ outputError: () => undefined });
+  .configureOutput({ outputError: () => undefined })
+  // Serving is what the command does when no subcommand is named; the arguments are read below.
+  .action(() => undefined);
+
+let initRequest: { dir: string; options: ProjectOptions } | undefined;
+// Added after exitOverride and configureOutput, which a subcommand inherits when it is made.
+program
+  .command('init')
+  .description('write a new project: a handler, config.yaml for every transport, a test')
+  .argument('<dir>', 'folder to create it in, new or empty')
+  .option(
+    '--registry-version <range>',
+    'depend on this version range from the npm registry instead of the copy of the package running init',
+  )
+  .action((dir: string, initOptions: ProjectOptions) => {
+    initRequest = { dir, options: initOptions };
+  });
 
 try {
   program.parse();
@@ -68,6 +87,15 @@ try {
   const message = err.message.replace(/^error: /, '').replace(/\.?(\n[\s\S]*)?$/, '');
   process.stderr.write(`server-launcher: ${message} (see --help)\n`);
   process.exit(EXIT_SETUP);
+}
+if (initRequest !== undefined) {
+  try {
+    process.stdout.write(await writeProject(initRequest.dir, initRequest.options));
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`server-launcher: init: ${(err as Error).message}\n`);
+    process.exit(EXIT_SETUP);
+  }
 }
 const handlerArgument = program.args[0];
 const options = program.opts<CliOptions>();
