@@ -17,6 +17,10 @@ export class CharacterHandler extends BaseHandler {
 
   override async receive(token: InputToken): Promise<boolean> {
     if (token.type === 'key') return this.processCharacter(KEY_CHARACTERS[token.name] ?? token.sequence);
+    // With the default editing, a run of text goes to the editor whole rather than a promise a character.
+    if (this.processCharacter === CharacterHandler.prototype.processCharacter) {
+      return (this.session as EditableSession)[EDIT_LINE](token);
+    }
     for (const character of token.text) {
       if (!(await this.processCharacter(character))) return false;
     }

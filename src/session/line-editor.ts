@@ -128,6 +128,8 @@ export class LineEditor {
       }
       this.#materialize();
     }
+    // A full line takes no more text: nothing to measure or draw (a 10 MiB paste costs one check).
+    if (token.type === 'text' && this.#chars.length >= this.#maxLineLength) return NOTHING_SHOWN;
     const wasWrapped = this.#isWrapped();
     const rowsBelowCursor = this.#endRow - this.#cursorRow;
     const result = token.type === 'text' ? this.#shown(this.#insert(token.text)) : this.#key(token.name);

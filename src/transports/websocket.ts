@@ -172,8 +172,14 @@ export class WebSocketConnection implements Connection {
     this.path = url.pathname;
     this.protocol = ws.protocol;
     ws.on('error', (error: Error & { code?: string }) => {
-      this.#end ??=
-        error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? { reason: 'message-too-big' } : { reason: 'reset', error };
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        // ws has sent close 1009 already: give the peer the grace period to read it, since
+        // destroying a socket with unread input resets it and the close frame is lost.
+        this.#end ??= { reason: 'message-too-big' };
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+        return;
+      }
+      this.#end ??= { reason: 'reset', error };
       ws.terminate();
     });
     this.#closed = new Promise((resolve) =>
