@@ -382,11 +382,11 @@ test('record_format v3: a v3 header, then events timed by the interval since the
   assert.match(String(header.title), /^telnet \(telnet\) from 127\.0\.0\.1:\d+$/);
   assert.equal(dataOf(cast, 'o'), telnet.text.replaceAll('\r\0', '\r'));
   assert.equal(dataOf(cast, 'i'), 'one\rquit\r');
-  // The pause is in the interval of the first event after it, the echo of the q of quit; the
-  // rest of the word follows at once.
+  // The pause is in the interval of the first event after it, the echo of quit (typed in one
+  // write, echoed in one); what follows comes at once.
   const pauseAt = cast.events.findIndex(([interval]) => interval >= 0.29);
-  assert.deepEqual(cast.events[pauseAt]!.slice(1), ['o', 'q']);
-  assert.ok(cast.events[pauseAt + 1]![0] < 0.29, `${cast.events[pauseAt + 1]![0]} s after the q`);
+  assert.deepEqual(cast.events[pauseAt]!.slice(1), ['o', 'quit']);
+  assert.ok(cast.events[pauseAt + 1]![0] < 0.29, `${cast.events[pauseAt + 1]![0]} s after the echo`);
   const total = cast.events.reduce((sum, [interval]) => sum + interval, 0);
   assert.ok(cast.events.every(([interval]) => interval >= 0));
   assert.ok(total >= 0.3 && total <= seconds, `${total} s recorded in a ${seconds} s session`);
