@@ -55,7 +55,7 @@ export interface ServerConfig {
   metricsPath: string | undefined;
   /** Unread output, in bytes, past which a client that does not read is closed ("slow consumer"). */
   maxOutputBuffer: number;
-  /** Seconds a client has for the WebSocket upgrade request, the TLS handshake and a PROXY header. */
+  /** Seconds a client has for the WebSocket upgrade request and the TLS handshake. */
   handshakeTimeout: number;
   /** New connections per minute from one address; 0 = no limit. */
   maxConnectionRatePerIp: number;
