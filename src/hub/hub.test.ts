@@ -102,6 +102,12 @@ for (const [name, createHub] of hubs) {
     test('counts connections per address for admission, down to zero', () => {
       const { hub, members } = populated();
       assert.equal(hub.connectionsFrom('10.0.0.1'), 2);
+      // A dual-stack listener's IPv4 client is the same client.
+      assert.equal(hub.connectionsFrom('::ffff:10.0.0.1'), 2);
+      const mapped = new RecordingMember('d', '::ffff:10.0.0.2', 'web', 'websocket');
+      hub.add(mapped);
+      assert.equal(hub.connectionsFrom('10.0.0.2'), 2);
+      hub.remove(mapped);
       hub.remove(members[0]!);
       hub.remove(members[1]!);
       assert.equal(hub.connectionsFrom('10.0.0.1'), 0);

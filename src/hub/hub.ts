@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
 import type { TransportName } from '../config/schema.js';
+import { canonicalAddress } from '../transports/address.js';
 import { SessionEvents } from './events.js';
 import type { SessionInfo } from './events.js';
 import { newSessionId } from './session-id.js';
@@ -85,20 +86,20 @@ export class InProcessHub implements SessionHub {
 
   add(member: HubMember): void {
     this.#members.set(member.id, member);
-    const address = member.remoteAddress;
+    const address = canonicalAddress(member.remoteAddress);
     this.#addresses.set(address, (this.#addresses.get(address) ?? 0) + 1);
   }
 
   remove(member: HubMember): void {
     if (!this.#members.delete(member.id)) return;
-    const address = member.remoteAddress;
+    const address = canonicalAddress(member.remoteAddress);
     const count = (this.#addresses.get(address) ?? 1) - 1;
     if (count <= 0) this.#addresses.delete(address);
     else this.#addresses.set(address, count);
   }
 
   connectionsFrom(address: string): number {
-    return this.#addresses.get(address) ?? 0;
+    return this.#addresses.get(canonicalAddress(address)) ?? 0;
   }
 
   list(filter?: SessionFilter): Promise<SessionInfo[]> {

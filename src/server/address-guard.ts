@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { isAddressRange, keyPath } from '../config/schema.js';
 import type { ServerConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import { canonicalAddress } from '../transports/address.js';
 import type { Refusal } from '../transports/connection.js';
 
 /** One server's view of the guard: its own settings, the application's shared state. */
@@ -103,10 +104,10 @@ export class AddressGuard {
     // A server without limits does no work at all per connection.
     if (isIdle) return { screen: () => undefined, strike: () => undefined };
     return {
-      screen: (address) => this.#screen(canonical(address), rules),
+      screen: (address) => this.#screen(canonicalAddress(address), rules),
       strike: (address) => {
         if (rules.banMs === 0) return;
-        const key = canonical(address);
+        const key = canonicalAddress(address);
         this.#strike(key, this.#use(key), rules, this.#now());
       },
     };
@@ -212,14 +213,6 @@ function refusal(reason: 'rate' | 'banned', waitMs: number): Refusal {
 /** Whole seconds, at least 1: what Retry-After and people can use. */
 function seconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
-}
-
-/**
- * The address as the guard keys it: an IPv4 client of a dual-stack listener ("::ffff:10.0.0.1")
- * is the same client as on an IPv4 listener, and shares its rate and bans.
- */
-function canonical(address: string): string {
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 function compile(config: ServerConfig): Rules {
