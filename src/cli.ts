@@ -144,8 +144,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-  // As web servers do: a renewed certificate is taken without dropping anyone.
-  process.on('SIGHUP', () => void launch.reloadTls());
+  // Run as a service, SIGHUP reloads certificates, as web servers do: a renewed one is taken
+  // without dropping anyone. At a terminal it means the terminal went away: shut down.
+  if (process.stdout.isTTY || process.stderr.isTTY) process.on('SIGHUP', shutdown);
+  else process.on('SIGHUP', () => void launch.reloadTls());
   // Printed last: whoever waits for these lines may signal at once, and the handlers are in place.
   for (const server of launch.servers) {
     const page = server.pageUrl === undefined ? '' : ` (browser terminal: ${server.pageUrl})`;

@@ -657,6 +657,10 @@ test('at a terminal the logs are human lines, not JSON', async () => {
   } finally {
     spawnSync('tmux', ['kill-session', '-t', session]);
   }
+  // Its terminal gone (SIGHUP), the launcher shuts down rather than stay behind.
+  const deadline = Date.now() + 10_000;
+  while (!(await isRefused(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await isRefused(port), 'the launcher stopped when its terminal went away');
 });
 
 /** Fails when `tool` is not installed: the CI machine installs every tool a test needs. */
