@@ -3,18 +3,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
 import { WebSocket } from 'ws';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
+import { CLI, ROOT, ensureBuilt } from './support/build.js';
+
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
 
 let dir = '';
@@ -23,10 +22,7 @@ const sockets: net.Socket[] = [];
 const blockers: net.Server[] = [];
 
 before(async () => {
-  if (isDistStale()) {
-    const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
-  }
+  ensureBuilt();
   dir = await mkdtemp(join(tmpdir(), 'server-launcher-test-'));
   const dist = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
   const src = pathToFileURL(join(ROOT, 'src', 'index.ts')).href;
@@ -75,21 +71,6 @@ after(async () => {
   for (const blocker of blockers) blocker.close();
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
-
-function isDistStale(): boolean {
-  if (!existsSync(CLI)) return true;
-  const built = statSync(CLI).mtimeMs;
-  const newest = (folder: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(folder, { withFileTypes: true }).map((entry) => {
-        const path = join(folder, entry.name);
-        if (entry.isDirectory()) return newest(path);
-        return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? statSync(path).mtimeMs : 0;
-      }),
-    );
-  return newest(join(ROOT, 'src')) > built;
-}
 
 async function writeConfig(name: string, text: string): Promise<string> {
   const path = join(dir, name);

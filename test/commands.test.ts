@@ -3,19 +3,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { loadConfig } from '../src/index.js';
 import type { TransportName } from '../src/index.js';
 import { CommandHandler, describeDuration } from '../examples/commands/handler.js';
 import { connect } from './support/clients.js';
-import { quiet, startLaunch } from './support/servers.js';
+import { startConfigFile } from './support/servers.js';
 
 test('the command processor answers help, status, uptime, echo and unknown commands on every transport', async () => {
-  const config = await loadConfig(join(import.meta.dirname, '..', 'examples', 'commands', 'config.yaml'));
-  for (const server of config.servers) {
-    server.host = '127.0.0.1';
-    server.port = 0;
-  }
-  const launch = await startLaunch(config, { logger: quiet });
+  const launch = await startConfigFile(join(import.meta.dirname, '..', 'examples', 'commands', 'config.yaml'));
   for (const server of launch.servers) {
     const transport = server.config.transport as TransportName;
     const client = await connect(transport, server.address!.port);

@@ -3,22 +3,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { loadConfig } from '../src/index.js';
-import type { Config, TransportName } from '../src/index.js';
+import type { TransportName } from '../src/index.js';
 import { connect } from './support/clients.js';
-import { quiet, startLaunch } from './support/servers.js';
+import { startConfigFile } from './support/servers.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
-
-/** The file's servers on 127.0.0.1 and free ports, everything else as written. */
-async function loadForTest(file: string): Promise<Config> {
-  const config = await loadConfig(join(FIXTURES, file));
-  for (const server of config.servers) {
-    server.host = '127.0.0.1';
-    server.port = 0;
-  }
-  return config;
-}
 
 for (const [file, welcomes] of [
   [
@@ -33,7 +22,7 @@ for (const [file, welcomes] of [
   ['seed-guess-who.yaml', { telnet: 'Welcome', tcp: 'Welcome', websocket: 'Welcome', ws_telnet: 'Welcome' }],
 ] as const) {
   test(`the original package's ${file} starts every server it lists, each answering on its path`, async () => {
-    const launch = await startLaunch(await loadForTest(file), { logger: quiet });
+    const launch = await startConfigFile(join(FIXTURES, file));
     assert.deepEqual(
       launch.servers.map((server) => server.name),
       ['telnet', 'tcp', 'websocket', 'ws_telnet'],
@@ -49,7 +38,7 @@ for (const [file, welcomes] of [
 }
 
 test('every server naming the same handler module shares one instance of it', async () => {
-  const launch = await startLaunch(await loadForTest('shared-state.yaml'), { logger: quiet });
+  const launch = await startConfigFile(join(FIXTURES, 'shared-state.yaml'));
   const [tcp, websocket] = launch.servers;
   const first = await connect('tcp', tcp!.address!.port);
   await first.waitFor(/connection 1\r\n/);

@@ -1,18 +1,17 @@
 // server-launcher init for real: it writes a project that installs, passes its own tests and starts.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { parseConfigDocument, readConfigFile } from '../src/index.js';
 import { connectClient } from '../src/testing/index.js';
+import { CLI, ROOT, ensureBuilt } from './support/build.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
 const SCHEMA_LINE = '# yaml-language-server: $schema=node_modules/chuk-protocol-server/config.schema.json';
 const PROJECT_FILES = ['.gitignore', 'README.md', 'config.yaml', 'handler.ts', 'package.json', 'test'];
 
@@ -21,10 +20,7 @@ let app = '';
 const children: ChildProcess[] = [];
 
 before(async () => {
-  if (isDistStale()) {
-    const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
-  }
+  ensureBuilt();
   dir = await mkdtemp(join(tmpdir(), 'server-launcher-init-'));
   app = join(dir, 'app');
 });
@@ -202,19 +198,4 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // The group is gone already.
   }
-}
-
-function isDistStale(): boolean {
-  if (!existsSync(CLI)) return true;
-  const built = statSync(CLI).mtimeMs;
-  const newest = (folder: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(folder, { withFileTypes: true }).map((entry) => {
-        const path = join(folder, entry.name);
-        if (entry.isDirectory()) return newest(path);
-        return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? statSync(path).mtimeMs : 0;
-      }),
-    );
-  return newest(join(ROOT, 'src')) > built;
 }

@@ -1,17 +1,14 @@
 // Fault suite harness: the real CLI as a child process, bystanders timing their echoes, RSS, stderr, one verdict per case.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
-  readdirSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import net from 'node:net';
@@ -34,6 +31,7 @@ import type {
   ProbeSettings,
 } from './probe.js';
 import { OPCODE, TelnetTerminal, upgrade, wsFrame } from './wire.js';
+import { CLI, ROOT, ensureBuilt } from '../support/build.js';
 
 /** Every endpoint of the server under test: the four transports, and telnet over TLS. */
 export type Endpoint = BystanderTransport | 'telnet_tls';
@@ -57,8 +55,6 @@ export const LIMITS = {
   maxMessageSize: 1024 * 1024,
 } as const;
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist', 'cli.js');
 const HANDLER = `${join(ROOT, 'examples', 'echo-server', 'handler.ts')}:EchoTelnetHandler`;
 const PROBE = join(import.meta.dirname, 'probe.ts');
 const MIB = 1024 * 1024;
@@ -108,24 +104,6 @@ process.once('exit', () => {
 function folder(): string {
   workDir ??= mkdtempSync(join(tmpdir(), 'chuk-faults-'));
   return workDir;
-}
-
-/** Builds dist/ when a source is newer than dist/cli.js: the suite runs what `npm run build` ships. */
-export function ensureBuilt(): void {
-  if (existsSync(CLI) && newestSource(join(ROOT, 'src')) <= statSync(CLI).mtimeMs) return;
-  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-}
-
-function newestSource(dir: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return newestSource(path);
-      return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? statSync(path).mtimeMs : 0;
-    }),
-  );
 }
 
 /** A throwaway self-signed certificate for 127.0.0.1, made with openssl once per test process. */

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 import { TRANSPORTS, launchServers } from '../../src/index.js';
 import type { HandlerClass, Launch, ProtocolServer, ServerSettings, TransportName } from '../../src/index.js';
-import { startTestServer } from '../../src/testing/index.js';
+import { startTestConfig, startTestServer } from '../../src/testing/index.js';
 
 export const TRANSPORT_NAMES = TRANSPORTS satisfies readonly TransportName[];
 
@@ -46,4 +46,11 @@ export async function startLaunch(...args: Parameters<typeof launchServers>): Pr
   const launch = await launchServers(...args);
   running.push(launch);
   return launch;
+}
+
+/** Launches a config file as written, but on 127.0.0.1 and free ports; stopped after the file's tests. */
+export async function startConfigFile(file: string): Promise<Launch> {
+  const started = await startTestConfig(file, { logger: quiet });
+  running.push(started);
+  return started.launch;
 }
