@@ -419,8 +419,15 @@ test('a missing handler module is named', async () => {
   assertSetupError(await runCli(['not-an-installed-package:EchoHandler']), 'not-an-installed-package', 'not found');
 });
 
-test('a handler module that does not compile is named', async () => {
-  assertSetupError(await runCli(['./broken.ts:Broken', '--port', '0']), 'cannot load ./broken.ts');
+test('a handler module that does not compile is named with its file, line, column and the line itself', async () => {
+  const result = await runCli(['./broken.ts:Broken', '--port', '0']);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  assert.equal(
+    result.stderr,
+    `server-launcher: handler_class: cannot load ./broken.ts: syntax error at ${join(dir, 'broken.ts')}:2:1: ` +
+      'Expected identifier but found end of file\n  2 | \n    | ^\n',
+  );
 });
 
 test('a missing export lists what the module exports', async () => {

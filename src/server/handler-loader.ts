@@ -9,6 +9,7 @@ import type { ServerConfig } from '../config/schema.js';
 import { HandlerLoadError } from '../errors.js';
 import { isHandlerClass } from '../handlers/base-handler.js';
 import type { HandlerClass } from '../session/handle.js';
+import { formatSyntaxError, locateSyntaxError } from './syntax-error.js';
 
 const TYPESCRIPT_FILE = /\.[cm]?tsx?$/;
 const TYPESCRIPT_NAMESPACE = 'chuk-protocol-server';
@@ -33,8 +34,9 @@ export async function loadHandlerClass(config: ServerConfig): Promise<HandlerCla
   const isPath = /^\.{0,2}[/\\]/.test(moduleName) || isAbsolute(moduleName) || /\.[cm]?[jt]sx?$/.test(moduleName);
 
   let specifier = moduleName;
+  let file: string | undefined;
   if (isPath) {
-    const file = resolve(config.baseDir, moduleName);
+    file = resolve(config.baseDir, moduleName);
     if (!existsSync(file)) throw new HandlerLoadError(`${at}: module ${moduleName} not found (${file})`);
     specifier = pathToFileURL(file).href;
   }
@@ -46,6 +48,15 @@ export async function loadHandlerClass(config: ServerConfig): Promise<HandlerCla
     const error = err as NodeJS.ErrnoException;
     if (!isPath && error.code === 'ERR_MODULE_NOT_FOUND' && error.message.includes(`'${moduleName}'`)) {
       throw new HandlerLoadError(`${at}: module ${moduleName} not found (not a file and not an installed package)`);
+    }
+    const syntaxError = locateSyntaxError(err, file);
+    if (syntaxError !== undefined) {
+      throw new HandlerLoadError(
+        `${at}: cannot load ${moduleName}: syntax error at ${formatSyntaxError(syntaxError)}`,
+        {
+          cause: err,
+        },
+      );
     }
     throw new HandlerLoadError(`${at}: cannot load ${moduleName}: ${firstLine(error.message)}`, { cause: err });
   }
