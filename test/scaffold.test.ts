@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, realpathSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -81,6 +81,40 @@ test('--registry-version names a registry range instead of this copy', async () 
   const manifest = JSON.parse(await readFile(join(published, 'package.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual(manifest.dependencies, { 'chuk-protocol-server': '^0.1.0' });
 });
+
+test(
+  'init from an installed copy packs that copy into the project, which installs from it offline',
+  { timeout: 120_000 },
+  async () => {
+    const host = join(dir, 'host');
+    await mkdir(host);
+    await writeFile(join(host, 'package.json'), JSON.stringify({ name: 'host', version: '1.0.0' }));
+    const pack = await run('npm', ['pack', ROOT, '--pack-destination', host, '--ignore-scripts'], host, 60_000);
+    assert.equal(pack.code, 0, pack.stderr);
+    const tarball = pack.stdout.trim().split('\n').at(-1)!;
+    const hostInstall = await run('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], host, 60_000);
+    assert.equal(hostInstall.code, 0, hostInstall.stderr);
+
+    const fromInstalled = join(dir, 'from-installed');
+    const launcher = join(host, 'node_modules', 'chuk-protocol-server', 'dist', 'cli.js');
+    const result = await run(process.execPath, [launcher, 'init', fromInstalled], dir);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(`It depends on chuk-protocol-server file:${tarball.replace(/\./g, '\\.')}\\.`),
+    );
+    const manifest = JSON.parse(await readFile(join(fromInstalled, 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(manifest.dependencies, { 'chuk-protocol-server': `file:${tarball}` });
+    assert.ok(readdirSync(fromInstalled).includes(tarball));
+
+    // The host project can go: the new one needs nothing of it.
+    await rm(host, { recursive: true });
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--offline'], fromInstalled, 60_000);
+    assert.equal(install.code, 0, `npm install:\n${install.stdout}${install.stderr}`);
+    const version = await run(process.execPath, [join('node_modules', '.bin', 'server-launcher'), '-V'], fromInstalled);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  },
+);
 
 test(
   'the project installs, passes its own npm test, and npm start serves every transport',

@@ -1,6 +1,8 @@
 // server-launcher init: a new project (a handler, a config for every transport, a test) in a folder.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 import { ProtocolServerError } from '../errors.js';
@@ -18,10 +20,16 @@ export class ProjectError extends ProtocolServerError {
 
 /** This copy of the package: the folder holding its package.json. */
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * Installed in some project's node_modules rather than a checkout: a file: path into it would
+ * break when that project goes, so the new project gets a tarball of this copy instead.
+ */
+const IS_INSTALLED_COPY = PACKAGE_ROOT.split(sep).includes('node_modules');
 
 /**
  * Writes a new project into `dir` (new or empty) and returns what to tell the user. Its
- * dependency is this copy of the package (a file: path) unless a registry range is given.
+ * dependency is this copy of the package (a file: path to a checkout, or a tarball of an
+ * installed copy) unless a registry range is given.
  * Throws ProjectError, saying why, when it cannot.
  */
 export async function writeProject(dir: string, initOptions: ProjectOptions): Promise<string> {
@@ -34,17 +42,19 @@ export async function writeProject(dir: string, initOptions: ProjectOptions): Pr
     return initFail(`cannot read ${dir}: ${err.message}`);
   });
   if (entries.length > 0) initFail(`${dir} is not empty: init writes a new project into a new or empty folder`);
-  const dependency = range ?? `file:${PACKAGE_ROOT}`;
+  const tarball = range === undefined && IS_INSTALLED_COPY ? await tarballName() : undefined;
+  const dependency = range ?? (tarball === undefined ? `file:${PACKAGE_ROOT}` : `file:${tarball}`);
   const files = projectFiles(packageName(target), dependency);
   try {
     await mkdir(join(target, 'test'), { recursive: true });
+    if (tarball !== undefined) await packInto(target);
     // 'wx': a file that appeared meanwhile is never overwritten.
     for (const [name, text] of Object.entries(files)) await writeFile(join(target, name), text, { flag: 'wx' });
   } catch (err) {
     initFail(`cannot write the project into ${dir}: ${(err as Error).message}`);
   }
   return (
-    `Created a chuk-protocol-server project in ${target}: ${Object.keys(files).join(', ')}\n` +
+    `Created a chuk-protocol-server project in ${target}: ${[...Object.keys(files), ...(tarball === undefined ? [] : [tarball])].join(', ')}\n` +
     `It depends on chuk-protocol-server ${dependency}.\n\n` +
     `Next:\n` +
     `  cd ${dir}\n` +
@@ -52,6 +62,18 @@ export async function writeProject(dir: string, initOptions: ProjectOptions): Pr
     `  npm start   # telnet 127.0.0.1 8023, nc 127.0.0.1 8024, http://127.0.0.1:8025/ and :8026/ in a browser\n` +
     `  npm test    # test/handler.test.mjs talks to the handler on every transport\n`
   );
+}
+
+async function tarballName(): Promise<string> {
+  const manifest = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return `chuk-protocol-server-${manifest.version}.tgz`;
+}
+
+/** `npm pack` of this copy into the project; scripts skipped, since an installed copy is built already. */
+async function packInto(target: string): Promise<void> {
+  await promisify(execFile)('npm', ['pack', PACKAGE_ROOT, '--pack-destination', target, '--ignore-scripts'], {
+    shell: process.platform === 'win32',
+  });
 }
 
 function initFail(message: string): never {
