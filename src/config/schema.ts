@@ -338,6 +338,23 @@ function checkDistinctPorts(servers: ServerConfig[]): ServerConfig[] {
   return servers;
 }
 
+/** A server whose port speaks HTTP: WebSocket upgrades, the browser page, the monitor, metrics. */
+export function isWebSocketServer(server: ServerConfig): boolean {
+  return server.transport === 'websocket' || server.transport === 'ws_telnet';
+}
+
+/** Whether the config asks for the monitor, metrics or recordings anywhere. */
+export function wantsObservability(config: Config): boolean {
+  const { application } = config;
+  return (
+    application.monitorPort !== undefined ||
+    application.recordSessions !== undefined ||
+    config.servers.some(
+      (server) => isWebSocketServer(server) && (server.enableMonitoring || server.metricsPath !== undefined),
+    )
+  );
+}
+
 /** The full key path of `key` in `config`'s file, for error messages. */
 export function keyPath(config: ServerConfig, key: string): string {
   return `${config.keyPrefix}${key}`;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 
+import { isWebSocketServer } from '../config/schema.js';
 import type { ApplicationConfig, Config, ServerConfig } from '../config/schema.js';
 import type { SessionHub } from '../hub/hub.js';
 import type { Listener } from '../transports/connection.js';
@@ -60,17 +61,6 @@ export class Observability {
   #listener: Listener | undefined;
 
   /** Whether `config` asks for any of it; without, the application pays nothing. */
-  static isWanted(config: Config): boolean {
-    const { application } = config;
-    return (
-      application.monitorPort !== undefined ||
-      application.recordSessions !== undefined ||
-      config.servers.some(
-        (server) => isWebSocket(server) && (server.enableMonitoring || server.metricsPath !== undefined),
-      )
-    );
-  }
-
   constructor(options: ObservabilityOptions) {
     this.#options = options;
     this.#application = options.config.application;
@@ -264,13 +254,9 @@ function keepAlive(ws: WebSocket): void {
   ws.once('close', () => clearInterval(timer));
 }
 
-function isWebSocket(server: ServerConfig): boolean {
-  return server.transport === 'websocket' || server.transport === 'ws_telnet';
-}
-
 /** What a WebSocket server serves of observability, if anything. */
 function serverSite(server: ServerConfig, generatedToken: string | undefined): Site | undefined {
-  if (!isWebSocket(server) || (!server.enableMonitoring && server.metricsPath === undefined)) return undefined;
+  if (!isWebSocketServer(server) || (!server.enableMonitoring && server.metricsPath === undefined)) return undefined;
   return {
     host: server.host,
     monitorPath: server.enableMonitoring ? server.monitorPath : undefined,

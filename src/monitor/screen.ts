@@ -1,6 +1,28 @@
 // The late-join screen of one session: its recent output, and a headless xterm while someone watches.
-import { SerializeAddon } from '@xterm/addon-serialize';
-import xterm from '@xterm/headless';
+import { createRequire } from 'node:module';
+
+import type { SerializeAddon } from '@xterm/addon-serialize';
+import type xterm from '@xterm/headless';
+
+interface TerminalModules {
+  Terminal: typeof xterm.Terminal;
+  SerializeAddon: typeof SerializeAddon;
+}
+
+let terminalModules: TerminalModules | undefined;
+
+/**
+ * The headless terminal, required on first use: a monitor nobody watches through does not pay
+ * for it. Both packages are CommonJS, so this is synchronous and a watch starts in one go.
+ */
+function loadTerminalModules(): TerminalModules {
+  const require = createRequire(import.meta.url);
+  terminalModules ??= {
+    Terminal: (require('@xterm/headless') as typeof xterm).Terminal,
+    SerializeAddon: (require('@xterm/addon-serialize') as { SerializeAddon: typeof SerializeAddon }).SerializeAddon,
+  };
+  return terminalModules;
+}
 
 /** A session's screen as a viewer who joins late is first shown it. */
 export interface ScreenSnapshot {
@@ -96,7 +118,8 @@ export class SessionScreen {
   /** Starts a terminal and replays the kept output into it; a no-op when one is running. */
   attach(): void {
     if (this.#terminal !== undefined) return;
-    this.#terminal = new xterm.Terminal({
+    const { Terminal, SerializeAddon } = loadTerminalModules();
+    this.#terminal = new Terminal({
       cols: this.#cols,
       rows: this.#rows,
       scrollback: SCROLLBACK,

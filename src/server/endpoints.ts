@@ -13,8 +13,6 @@ import { TelnetLayer } from '../session/telnet-layer.js';
 import type { Admission, Connection, Listener, TlsFiles } from '../transports/connection.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import { listenTcp } from '../transports/tcp.js';
-import { listenWebSocket } from '../transports/websocket.js';
-import { webClientRoute } from './web-client.js';
 
 /** What a transport needs to start listening for one configured server. */
 export interface ListenContext {
@@ -63,6 +61,11 @@ const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
 
 function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
   return async (context: ListenContext): Promise<Listener> => {
+    // Loaded with the first WebSocket server: a telnet or tcp launcher never pays for ws and the page.
+    const [{ listenWebSocket }, { webClientRoute }] = await Promise.all([
+      import('../transports/websocket.js'),
+      import('./web-client.js'),
+    ]);
     const { config } = context;
     const routes = [...context.routes];
     if (config.webClient) {

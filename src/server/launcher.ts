@@ -4,11 +4,12 @@ import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
+import { wantsObservability } from '../config/schema.js';
 import type { Config } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
 import { InProcessHub } from '../hub/hub.js';
 import type { SessionHub } from '../hub/hub.js';
-import { Observability } from '../monitor/observability.js';
+import type { Observability } from '../monitor/observability.js';
 import type { HandlerClass } from '../session/handle.js';
 import { AddressGuard } from './address-guard.js';
 import { loadHandlerClass } from './handler-loader.js';
@@ -49,8 +50,9 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
   const guard = new AddressGuard({ logger: logger.child({ component: 'guard' }) });
   const servers: ProtocolServer[] = [];
   let stopping: Promise<void> | undefined;
-  const observability = Observability.isWanted(config)
-    ? new Observability({
+  // Loaded only when asked for: the monitor, metrics and recordings cost memory an idle launcher should not pay.
+  const observability = wantsObservability(config)
+    ? new (await import('../monitor/observability.js')).Observability({
         app: hub,
         config,
         logger,
