@@ -12,6 +12,7 @@ import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
 import { writeProject } from './scaffold/project.js';
 import type { ProjectOptions } from './scaffold/project.js';
+import { loadSshHostKey } from './server/endpoints.js';
 import { launchServers } from './server/launcher.js';
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -32,18 +33,18 @@ const EXIT_RUNTIME = 1;
 interface CliOptions {
   config?: string;
   host: string;
-  port: number;
+  port?: number;
   transport: string;
   verbose: number;
 }
 
 const program = new Command('server-launcher')
-  .description('Serve a handler class over telnet, TCP and WebSocket.')
+  .description('Serve a handler class over telnet, TCP, WebSocket and SSH.')
   .version(PACKAGE_VERSION, '-V, --version', 'print the version and exit')
   .argument('[handler]', 'handler to serve, as <module>:<ExportName> (instead of --config)')
   .option('-c, --config <file>', 'YAML config file with one server or a servers: map')
   .option('--host <host>', 'address to bind', '0.0.0.0')
-  .option('-p, --port <port>', 'port to listen on', parsePort, 8023)
+  .option('-p, --port <port>', 'port to listen on (default: 8023, 8022 for ssh)', parsePort)
   .addOption(new Option('--transport <name>', 'transport to serve').choices(TRANSPORTS).default('telnet'))
   .option('-v, --verbose', 'more logging: -v info, -vv debug', (_value, total: number) => total + 1, 0)
   .addHelpText(
@@ -151,11 +152,16 @@ async function main(): Promise<void> {
   // Printed last: whoever waits for these lines may signal at once, and the handlers are in place.
   for (const server of launch.servers) {
     const page = server.pageUrl === undefined ? '' : ` (browser terminal: ${server.pageUrl})`;
-    process.stdout.write(`${server.name}: ${server.config.transport} server listening on ${server.url}${page}\n`);
+    // What clients are asked to trust the first time they connect, as `ssh-keygen -lf` prints it.
+    const hostKey =
+      server.config.transport === 'ssh' ? ` (host key ${(await loadSshHostKey(server.config)).fingerprint})` : '';
+    process.stdout.write(
+      `${server.name}: ${server.config.transport} server listening on ${server.url}${page}${hostKey}\n`,
+    );
   }
   const { observability } = launch;
   if (observability !== undefined) {
-    for (const url of observability.dashboardUrls(launch.servers)) process.stdout.write(`monitor: ${url}\n`);
+    for (const url of observability.accessUrls(launch.servers)) process.stdout.write(`monitor: ${url}\n`);
     if (observability.generatedToken !== undefined) {
       // As Jupyter does: a monitor reachable from other machines is never open to everyone.
       process.stdout.write('monitor: no monitor_token is set, so this token was made for this run (shown once)\n');

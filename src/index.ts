@@ -4,7 +4,13 @@ export { BaseHandler, isHandlerClass } from './handlers/base-handler.js';
 export { LineHandler } from './handlers/line-handler.js';
 export { CharacterHandler } from './handlers/character-handler.js';
 export { TelnetHandler } from './handlers/telnet-handler.js';
-export type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './session/handle.js';
+export type {
+  AuthenticationAttempt,
+  HandlerClass,
+  ReadLineOptions,
+  ServerContext,
+  SessionHandle,
+} from './session/handle.js';
 export type { InputMode, TerminalInfo } from './session/layer.js';
 export type { InputToken, KeyName } from './session/key-reader.js';
 export { InProcessHub } from './hub/hub.js';
@@ -33,6 +39,7 @@ export type {
   ParseConfigOptions,
   ServerConfig,
   ServerSettings,
+  SshAuthMethod,
   TransportName,
 } from './config/schema.js';
 export { readConfigFile, parseConfigDocument } from './config/load.js';

@@ -60,12 +60,18 @@ async function upgrade(
   });
 }
 
-const WS_PATHS: Record<TransportName, string> = { telnet: '', tcp: '', websocket: '/ws', ws_telnet: '/ws_telnet' };
+const WS_PATHS: Record<TransportName, string> = {
+  telnet: '',
+  tcp: '',
+  websocket: '/ws',
+  ws_telnet: '/ws_telnet',
+  ssh: '',
+};
 
 /** How a client of `transport` is turned away by a denied address: closed silently, or HTTP 403. */
 async function assertDenied(transport: TransportName, port: number, host = '127.0.0.1'): Promise<void> {
-  if (transport === 'tcp' || transport === 'telnet') {
-    // Not a byte: no reason, and no telnet negotiation.
+  if (transport === 'tcp' || transport === 'telnet' || transport === 'ssh') {
+    // Not a byte: no reason, no telnet negotiation, no SSH identification.
     assert.equal(await closedAfter(port, host), '', transport);
   } else {
     assert.deepEqual(await upgrade(port, WS_PATHS[transport], host), { status: 403 }, transport);
@@ -106,7 +112,7 @@ test(
       const client = await connect(transport, loopback.ports[transport]);
       await client.waitFor('> ');
     }
-    assert.equal((await loopback.launch.app.list()).length, 4);
+    assert.equal((await loopback.launch.app.list()).length, TRANSPORT_NAMES.length);
   },
 );
 

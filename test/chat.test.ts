@@ -44,6 +44,7 @@ const CLIENTS: Record<TransportName, ClientOptions> = {
   tcp: {},
   websocket: {},
   ws_telnet: { telnet: 'terminal' },
+  ssh: {},
 };
 
 /** Connects over `transport` and takes `nickname`; resolves once at the room's prompt. */

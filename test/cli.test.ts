@@ -399,12 +399,12 @@ test('a bad transport lists the valid ones, in the file and as a flag', async ()
   );
   assertSetupError(
     await runCli(['-c', config]),
-    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, got "carrier-pigeon"',
+    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, ssh, got "carrier-pigeon"',
   );
   assertSetupError(
     await runCli(['./handlers.ts:EchoHandler', '--transport', 'carrier-pigeon']),
     "'carrier-pigeon'",
-    'telnet, tcp, websocket, ws_telnet',
+    'telnet, tcp, websocket, ws_telnet, ssh',
   );
 });
 

@@ -14,11 +14,15 @@ async function refusedOrClosedWith(
   message: string,
   httpStatus: number,
 ): Promise<void> {
-  // TCP transports say why in plain text; WebSocket ones refuse at the handshake with an HTTP status.
+  // TCP transports say why in plain text, SSH in its DISCONNECT; WebSocket ones refuse at the handshake with an HTTP status.
   if (transport === 'tcp' || transport === 'telnet') {
     const client = await connect(transport, port);
     await client.waitFor(message);
     await client.closed;
+    return;
+  }
+  if (transport === 'ssh') {
+    await assert.rejects(connect(transport, port), new RegExp(message));
     return;
   }
   await assert.rejects(connect(transport, port), new RegExp(`HTTP ${httpStatus}`));
@@ -30,7 +34,7 @@ for (const transport of TRANSPORT_NAMES) {
       const { server, port } = await startServer(transport, EchoHandler, { welcome_message: 'Hello from the test' });
       const client = await connect(transport, port);
       await client.waitFor('Hello from the test\r\n> ');
-      const scheme = { telnet: 'telnet', tcp: 'tcp', websocket: 'ws', ws_telnet: 'ws' }[transport];
+      const scheme = { telnet: 'telnet', tcp: 'tcp', websocket: 'ws', ws_telnet: 'ws', ssh: 'ssh' }[transport];
       assert.deepEqual(
         { ...server.info(), url: server.info().url?.replace(/\/ws(_telnet)?$/, '') },
         {

@@ -47,6 +47,7 @@ const CLIENTS: Record<TransportName, ClientOptions> = {
   tcp: {},
   websocket: {},
   ws_telnet: { telnet: 'terminal', path: '/ws' },
+  ssh: {},
 };
 
 /** Sends a line and resolves with everything the server answered, up to its next prompt. */

@@ -30,7 +30,7 @@ for (const [file, welcomes] of [
     for (const server of launch.servers) {
       const transport = server.config.transport as TransportName;
       const client = await connect(transport, server.address!.port, { path: server.config.wsPath });
-      await client.waitFor(welcomes[server.name as TransportName]);
+      await client.waitFor(welcomes[server.name as keyof typeof welcomes]);
       client.send('hello');
       await client.waitFor('Echo: hello');
     }

@@ -322,6 +322,61 @@ test('a server open to other machines serves metrics only with the token, health
   assert.deepEqual(await bodyOf(port, '/readyz'), [200, 'ready\n']);
 });
 
+test('tokens beside servers: cover every server without tokens of its own; a server with its own keeps them', async () => {
+  const config = parseConfig(
+    {
+      monitor_token: 'application-token-0123456789',
+      servers: {
+        shared: { transport: 'websocket', host: '127.0.0.1', port: 0, metrics_path: '/metrics' },
+        own: {
+          transport: 'websocket',
+          host: '127.0.0.1',
+          port: 0,
+          metrics_path: '/metrics',
+          monitor_token: 'server-own-token-0123456789',
+        },
+      },
+    },
+    process.cwd(),
+    { requireHandlerClass: false },
+  );
+  const launch = await startLaunch(config, { handlerClass: EchoHandler, logger: quiet });
+  const [shared, own] = launch.servers.map((server) => server.address!.port);
+  const status = async (port: number, token?: string): Promise<number> =>
+    (await get(port, '/metrics', token === undefined ? {} : { Authorization: `Bearer ${token}` })).status;
+  assert.deepEqual(
+    [
+      await status(shared!),
+      await status(shared!, 'application-token-0123456789'),
+      await status(shared!, 'server-own-token-0123456789'),
+    ],
+    [401, 200, 401],
+  );
+  assert.deepEqual(
+    [
+      await status(own!),
+      await status(own!, 'application-token-0123456789'),
+      await status(own!, 'server-own-token-0123456789'),
+    ],
+    [401, 401, 200],
+  );
+});
+
+test('metrics alone off loopback print their URL with the generated token, the one place it is shown', async () => {
+  const config = parseConfig(
+    { servers: { web: { transport: 'websocket', host: '0.0.0.0', port: 0, metrics_path: '/metrics' } } },
+    process.cwd(),
+    { requireHandlerClass: false },
+  );
+  const launch = await startLaunch(config, { handlerClass: EchoHandler, logger: quiet });
+  const token = launch.observability!.generatedToken!;
+  const port = launch.servers[0]!.address!.port;
+  assert.deepEqual(launch.observability!.accessUrls(launch.servers), [
+    `http://127.0.0.1:${port}/metrics?token=${token}`,
+  ]);
+  assert.equal((await get(port, `/metrics?token=${token}`)).status, 200);
+});
+
 test('monitor_port serves metrics and health without a WebSocket server, and readyz turns 503 once the launch stops', async () => {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));

@@ -218,11 +218,11 @@ test('a viewer is listed the sessions already there, then sees sessions of every
     assert.equal(started.session?.server, transport);
     assert.equal(started.session?.client.host, '127.0.0.1');
     assert.equal(typeof started.session?.client.port, 'number');
-    assert.equal(started.session?.secure, false);
+    assert.equal(started.session?.secure, transport === 'ssh');
     assert.equal(started.session?.is_newest, true);
   }
-  // Terminal clients report their size and type once negotiated: session_updated says so.
-  for (const transport of ['telnet', 'ws_telnet'] as const) {
+  // Terminal clients report their size and type once negotiated (SSH: with the pty request): session_updated says so.
+  for (const transport of ['telnet', 'ws_telnet', 'ssh'] as const) {
     const id = ids.get(transport);
     const updated = await viewer.next(
       (message) =>
@@ -244,7 +244,7 @@ test('a viewer is listed the sessions already there, then sees sessions of every
   assert.equal(left.session?.reason, 'client-closed');
   // One of the two tcp sessions ended; the other, listed at the start, is still there.
   early.send('who');
-  await early.waitFor('Online: 3');
+  await early.waitFor(`Online: ${TRANSPORT_NAMES.length - 1}`);
 });
 
 test('a late viewer is shown what is on the screen already, typed text included, then live input and output', async () => {

@@ -1,7 +1,6 @@
 // Real clients against the telnet endpoint: netkit telnet driven through tmux, Python's telnetlib, a raw socket.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { pino } from 'pino';
 
 import { ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
 import type { SessionHandle } from '../src/index.js';
+import { TmuxPane, waitUntil } from './support/tmux.js';
 
 const run = promisify(execFile);
 const WELCOME = 'Welcome to the Telnet Server!';
@@ -89,72 +89,6 @@ async function startServer(): Promise<{ server: ProtocolServer; port: number }> 
   servers.push(server);
   const { port } = await server.start();
   return { server, port };
-}
-
-async function waitUntil(what: string, isDone: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await isDone())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-// tmux: one private server (-L) per pane, so nothing touches the user's sessions.
-
-class TmuxPane {
-  readonly #socketName = `cps-test-${randomUUID().slice(0, 8)}`;
-  readonly name = `telnet-${randomUUID().slice(0, 8)}`;
-  #socketPath: string | undefined;
-
-  /** Starts `command` in a detached cols x rows pane that stays readable after the command exits. */
-  async start(command: string, cols: number, rows: number): Promise<void> {
-    await this.tmux('-f', '/dev/null', 'new-session', '-d', '-s', this.name, '-x', `${cols}`, '-y', `${rows}`, command);
-    await this.tmux('set-option', '-w', '-t', this.name, 'remain-on-exit', 'on');
-    this.#socketPath = (await this.tmux('display-message', '-p', '-t', this.name, '#{socket_path}')).stdout.trim();
-  }
-
-  async sendKeys(...keys: string[]): Promise<void> {
-    await this.tmux('send-keys', '-t', this.name, ...keys);
-  }
-
-  /** Types text literally (no key names). */
-  async type(text: string): Promise<void> {
-    await this.tmux('send-keys', '-t', this.name, '-l', text);
-  }
-
-  async resize(cols: number, rows: number): Promise<void> {
-    await this.tmux('resize-window', '-t', this.name, '-x', `${cols}`, '-y', `${rows}`);
-  }
-
-  /** The screen and its scrollback, lines right-trimmed, trailing blank lines dropped. */
-  async screen(): Promise<string[]> {
-    const { stdout } = await this.tmux('capture-pane', '-p', '-S', '-200', '-t', this.name);
-    const lines = stdout.split('\n').map((line) => line.trimEnd());
-    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    return lines;
-  }
-
-  async waitForScreen(what: string, isDone: (lines: string[]) => boolean, timeoutMs = 3000): Promise<string[]> {
-    let lines: string[] = [];
-    try {
-      await waitUntil(what, async () => isDone((lines = await this.screen())), timeoutMs);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; screen:\n${lines.join('\n')}`);
-    }
-    return lines;
-  }
-
-  /** Ends the session by name (its telnet gets SIGHUP with the pane), then this private tmux server. */
-  async kill(): Promise<void> {
-    await this.tmux('kill-session', '-t', this.name).catch(() => undefined);
-    await this.tmux('kill-server').catch(() => undefined);
-    // tmux leaves its socket file behind when killed.
-    if (this.#socketPath !== undefined) await rm(this.#socketPath, { force: true });
-  }
-
-  tmux(...args: string[]): Promise<{ stdout: string }> {
-    return run('tmux', ['-L', this.#socketName, ...args], { timeout: 5000 });
-  }
 }
 
 /** Waits for exactly these lines: the reply and the prompt after it arrive in separate writes. */

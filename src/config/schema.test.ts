@@ -58,6 +58,12 @@ test('a single-server file gets the default of every key', () => {
       maxMessageSize: 1024 * 1024,
       webClient: false,
       keepaliveInterval: 0,
+      proxyProtocol: false,
+      trustedProxies: [],
+      sshHostKey: undefined,
+      sshAuth: ['none'],
+      sshAuthorizedKeys: undefined,
+      sshKeepaliveInterval: 0,
       baseDir: '/srv',
       keyPrefix: '',
     },
@@ -106,6 +112,12 @@ test('every YAML key becomes its camelCase field', () => {
       max_message_size: 2048,
       web_client: true,
       keepalive_interval: 60,
+      proxy_protocol: true,
+      trusted_proxies: ['192.0.2.0/24'],
+      ssh_host_key: 'keys/host',
+      ssh_auth: ['password', 'publickey'],
+      ssh_authorized_keys: 'keys/authorized_keys',
+      ssh_keepalive_interval: 15,
     },
     '/srv',
   ).servers;
@@ -146,6 +158,12 @@ test('every YAML key becomes its camelCase field', () => {
       maxMessageSize: 2048,
       webClient: true,
       keepaliveInterval: 60,
+      proxyProtocol: true,
+      trustedProxies: ['192.0.2.0/24'],
+      sshHostKey: 'keys/host',
+      sshAuth: ['password', 'publickey'],
+      sshAuthorizedKeys: 'keys/authorized_keys',
+      sshKeepaliveInterval: 15,
       baseDir: undefined,
       keyPrefix: undefined,
     },
@@ -206,7 +224,7 @@ test('an unknown transport lists the known ones', () => {
   const message = configErrorOf({ servers: { telnet: { handler_class: HANDLER, transport: 'carrier-pigeon' } } });
   assert.equal(
     message,
-    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, got "carrier-pigeon"',
+    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, ssh, got "carrier-pigeon"',
   );
 });
 
@@ -386,12 +404,12 @@ const ERRORS: [kind: string, raw: unknown, message: string][] = [
   [
     'invalid_value: unknown transport',
     server('telnet', { transport: 'carrier-pigeon' }),
-    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, got "carrier-pigeon"',
+    'servers.telnet.transport: expected one of telnet, tcp, websocket, ws_telnet, ssh, got "carrier-pigeon"',
   ],
   [
     'invalid_value: transport given a number',
     { handler_class: HANDLER, transport: 23 },
-    'transport: expected one of telnet, tcp, websocket, ws_telnet, got 23',
+    'transport: expected one of telnet, tcp, websocket, ws_telnet, ssh, got 23',
   ],
   [
     'invalid_format: handler_class without an export',
@@ -467,6 +485,45 @@ test('use_ssl without a certificate and key is refused', () => {
   assert.equal(
     configErrorOf({ servers: { secure: { handler_class: HANDLER, use_ssl: true, ssl_cert: 'cert.pem' } } }),
     'servers.secure.use_ssl: true needs both ssl_cert and ssl_key',
+  );
+});
+
+test('proxy_protocol without trusted_proxies is refused: a header believed from anyone names any address', () => {
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, proxy_protocol: true }),
+    'proxy_protocol: true needs trusted_proxies, the addresses of the proxies that send the header (e.g. ["127.0.0.1"])',
+  );
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, trusted_proxies: ['10.0.0.0/33'] }),
+    'trusted_proxies[0]: expected a list of IP addresses or CIDR ranges such as "10.0.0.0/8" or "2001:db8::/32", got "10.0.0.0/33"',
+  );
+});
+
+test('an ssh server listens on 8022 and gives a login 60 seconds, unless told otherwise', () => {
+  const [ssh, telnet] = parseConfig(
+    { servers: { ssh: { handler_class: HANDLER, transport: 'ssh' }, telnet: { handler_class: HANDLER } } },
+    '/srv',
+  ).servers;
+  assert.deepEqual([ssh!.port, ssh!.handshakeTimeout, telnet!.port, telnet!.handshakeTimeout], [8022, 60, 8023, 5]);
+  const [chosen] = parseConfig(
+    { handler_class: HANDLER, transport: 'ssh', port: 2222, handshake_timeout: 20, ssh_auth: 'password' },
+    '/srv',
+  ).servers;
+  assert.deepEqual([chosen!.port, chosen!.handshakeTimeout, chosen!.sshAuth], [2222, 20, ['password']]);
+});
+
+test('ssh keys that cannot work together are refused, saying why', () => {
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, transport: 'ssh', ssh_auth: ['none', 'password'] }),
+    'ssh_auth: none lets everyone in, so it cannot be combined with password',
+  );
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, ssh_auth: 'keyboard' }),
+    'ssh_auth: expected none, password, publickey, or a list of them, got "keyboard"',
+  );
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, transport: 'ssh', use_ssl: true, ssl_cert: 'c.pem', ssl_key: 'k.pem' }),
+    'use_ssl: not for ssh servers, which are always encrypted (ssh_host_key is their key)',
   );
 });
 

@@ -6,8 +6,12 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
 /** Transports a server can use. */
-export const TRANSPORTS = ['telnet', 'tcp', 'websocket', 'ws_telnet'] as const;
+export const TRANSPORTS = ['telnet', 'tcp', 'websocket', 'ws_telnet', 'ssh'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
+
+/** How SSH clients may log in: anyone, by password (through the handler), or by a listed key. */
+export const SSH_AUTH_METHODS = ['none', 'password', 'publickey'] as const;
+export type SshAuthMethod = (typeof SSH_AUTH_METHODS)[number];
 
 /** One server's settings as the YAML file writes them (snake_case keys, all optional), for code. */
 export type ServerSettings = z.input<typeof serverSchema>;
@@ -55,7 +59,7 @@ export interface ServerConfig {
   metricsPath: string | undefined;
   /** Unread output, in bytes, past which a client that does not read is closed ("slow consumer"). */
   maxOutputBuffer: number;
-  /** Seconds a client has for the WebSocket upgrade request and the TLS handshake. */
+  /** Seconds a client has for the WebSocket upgrade request, the TLS handshake, or the SSH handshake and login. */
   handshakeTimeout: number;
   /** New connections per minute from one address; 0 = no limit. */
   maxConnectionRatePerIp: number;
@@ -74,6 +78,17 @@ export interface ServerConfig {
   webClient: boolean;
   /** Seconds between telnet NOP keepalives; 0 = none. */
   keepaliveInterval: number;
+  /** Every connection starts with a PROXY protocol header from one of trustedProxies. */
+  proxyProtocol: boolean;
+  trustedProxies: string[];
+  /** The SSH host's private key file; undefined = one made on first start in .chuk/ beside the config file. */
+  sshHostKey: string | undefined;
+  /** How SSH clients may log in; 'none' lets anyone in. */
+  sshAuth: SshAuthMethod[];
+  /** authorized_keys file of the keys that may log in with ssh_auth publickey. */
+  sshAuthorizedKeys: string | undefined;
+  /** Seconds between SSH keepalive requests; 0 = none. */
+  sshKeepaliveInterval: number;
   /** Folder that relative paths (handler module, certificates) are resolved against. */
   baseDir: string;
   /** Where this server's keys sit in the file: "servers.telnet." or "" at the top level. */
@@ -122,7 +137,8 @@ const serverShape = {
     .string({ error: 'a host name or IP address' })
     .min(1, { error: 'a host name or IP address' })
     .default('0.0.0.0'),
-  port: wholeNumber(0, 65535).default(8023),
+  // Defaults to 8023, or 8022 for ssh (see toServerConfig).
+  port: wholeNumber(0, 65535).optional(),
   transport: z.enum(TRANSPORTS, { error: `one of ${TRANSPORTS.join(', ')}` }).default('telnet'),
   handler_class: z
     .string({ error: HANDLER_REFERENCE })
@@ -153,10 +169,11 @@ const serverShape = {
   monitor_admin_token: tokens(),
   metrics_path: urlPath().optional(),
   max_output_buffer: wholeNumber(64 * 1024).default(1024 * 1024),
+  // Defaults to 5 s, or 60 s for ssh, whose login a person types (see toServerConfig).
   handshake_timeout: z
     .number({ error: 'a number of seconds greater than 0' })
     .positive({ error: 'a number of seconds greater than 0' })
-    .default(5),
+    .optional(),
   max_connection_rate_per_ip: wholeNumber(0).default(0),
   allow_ips: addressList(),
   deny_ips: addressList(),
@@ -166,6 +183,12 @@ const serverShape = {
   max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
   web_client: flag().default(false),
   keepalive_interval: seconds().default(0),
+  proxy_protocol: flag().default(false),
+  trusted_proxies: addressList(),
+  ssh_host_key: optionalText('the path of an SSH private host key file (OpenSSH or PEM)'),
+  ssh_auth: sshAuth(),
+  ssh_authorized_keys: optionalText('the path of an authorized_keys file'),
+  ssh_keepalive_interval: seconds().default(0),
 };
 
 /** Keys of the whole application, beside `servers:` (or beside a single server's keys). */
@@ -277,13 +300,27 @@ function toServerConfig(
       `${at}ping_timeout: ${section.ping_timeout} must not exceed ping_interval (${section.ping_interval})`,
     );
   }
+  if (section.proxy_protocol && section.trusted_proxies.length === 0) {
+    // Believing a PROXY header from anyone would let every client choose its own address.
+    throw new ConfigError(
+      `${at}proxy_protocol: true needs trusted_proxies, the addresses of the proxies that send the header (e.g. ["127.0.0.1"])`,
+    );
+  }
+  if (section.transport === 'ssh' && section.use_ssl) {
+    throw new ConfigError(`${at}use_ssl: not for ssh servers, which are always encrypted (ssh_host_key is their key)`);
+  }
+  if (section.ssh_auth.includes('none') && section.ssh_auth.length > 1) {
+    throw new ConfigError(
+      `${at}ssh_auth: none lets everyone in, so it cannot be combined with ${section.ssh_auth.filter((method) => method !== 'none').join(' or ')}`,
+    );
+  }
   const pingTimeout =
     section.ping_timeout ??
     (section.ping_interval > 0 ? Math.min(DEFAULT_PING_TIMEOUT, section.ping_interval) : DEFAULT_PING_TIMEOUT);
   return {
     name,
     host: section.host,
-    port: section.port,
+    port: section.port ?? (section.transport === 'ssh' ? 8022 : 8023),
     transport: section.transport,
     handlerClass: section.handler_class,
     maxConnections: section.max_connections,
@@ -305,7 +342,7 @@ function toServerConfig(
     monitorAdminToken: section.monitor_admin_token,
     metricsPath: section.metrics_path,
     maxOutputBuffer: section.max_output_buffer,
-    handshakeTimeout: section.handshake_timeout,
+    handshakeTimeout: section.handshake_timeout ?? (section.transport === 'ssh' ? 60 : 5),
     maxConnectionRatePerIp: section.max_connection_rate_per_ip,
     allowIps: section.allow_ips,
     denyIps: section.deny_ips,
@@ -315,6 +352,12 @@ function toServerConfig(
     maxMessageSize: section.max_message_size,
     webClient: section.web_client,
     keepaliveInterval: section.keepalive_interval,
+    proxyProtocol: section.proxy_protocol,
+    trustedProxies: section.trusted_proxies,
+    sshHostKey: section.ssh_host_key,
+    sshAuth: section.ssh_auth,
+    sshAuthorizedKeys: section.ssh_authorized_keys,
+    sshKeepaliveInterval: section.ssh_keepalive_interval,
     baseDir,
     keyPrefix: at,
   };
@@ -471,6 +514,16 @@ export function isAddressRange(text: string): boolean {
   if (prefix === undefined) return true;
   if (!/^\d{1,3}$/.test(prefix)) return false;
   return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** One SSH login method or a list of them, always kept as a list without repeats. */
+function sshAuth() {
+  const error = `${SSH_AUTH_METHODS.join(', ')}, or a list of them`;
+  const method = z.enum(SSH_AUTH_METHODS, { error });
+  return z
+    .union([method, z.array(method, { error }).min(1, { error })], { error })
+    .default('none')
+    .transform((value): SshAuthMethod[] => (typeof value === 'string' ? [value] : [...new Set(value)]));
 }
 
 /** A token or a list of tokens, always kept as a list; none = an empty list. */

@@ -1,7 +1,13 @@
 // BaseHandler: the hooks and helpers every handler has, whatever transport carries it.
 import type { TransportName } from '../config/schema.js';
 import type { Application } from '../hub/hub.js';
-import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from '../session/handle.js';
+import type {
+  AuthenticationAttempt,
+  HandlerClass,
+  ReadLineOptions,
+  ServerContext,
+  SessionHandle,
+} from '../session/handle.js';
 import type { InputToken } from '../session/key-reader.js';
 import type { InputMode, TerminalInfo } from '../session/layer.js';
 import { EDIT_LINE } from '../session/session.js';
@@ -21,6 +27,19 @@ export class BaseHandler {
   static readonly [HANDLER_BRAND] = true;
   /** The input mode this handler asks for on terminals that can do both (telnet). */
   static readonly inputMode: InputMode = 'line';
+  /**
+   * SSH: serve clients that ask for no terminal (`ssh host command`, `ssh -T host`) in line mode,
+   * the command read as the first line; by default they are told a terminal is needed.
+   */
+  static readonly acceptsNoPty: boolean = false;
+
+  /**
+   * SSH, with ssh_auth password or publickey: whether this client may log in (a key listed in
+   * ssh_authorized_keys needs no answer). The name becomes `this.session.user`. Refuses by default.
+   */
+  static async authenticate(_attempt: AuthenticationAttempt): Promise<boolean> {
+    return false;
+  }
 
   /** Text shown by showPrompt(). */
   prompt = '> ';
@@ -34,6 +53,11 @@ export class BaseHandler {
 
   get remoteAddress(): string {
     return this.session.remoteAddress;
+  }
+
+  /** The trusted proxy the client came through (proxy_protocol, X-Forwarded-For); undefined when direct. */
+  get proxyAddress(): string | undefined {
+    return this.session.proxyAddress;
   }
 
   /** The configured transport: "telnet", "tcp", "websocket" or "ws_telnet". */

@@ -35,7 +35,9 @@ export type RefusalReason =
   /** The address opened more than max_connection_rate_per_ip connections in the last minute. */
   | 'rate'
   /** The address is banned for a while after ban_after refusals. */
-  | 'banned';
+  | 'banned'
+  /** With proxy_protocol: not from a trusted proxy, or no valid PROXY header in time. */
+  | 'proxy';
 
 /** What is known of a session's terminal, as consumers need it. */
 export interface TerminalSummary {
@@ -54,6 +56,8 @@ export interface SessionInfo {
   transport: TransportName;
   remoteAddress: string;
   remotePort: number;
+  /** The trusted proxy the client came through, when it came through one. */
+  proxyAddress?: string;
   secure: boolean;
   /** Epoch milliseconds. */
   startedAt: number;

@@ -112,13 +112,16 @@ export class Observability {
 
   /** Routes for a WebSocket server's port: the monitor and metrics where its config enables them. */
   routesFor(server: ServerConfig): { routes: RequestRoute[]; upgrades: UpgradeRoute[] } {
-    const site = serverSite(server, this.generatedToken);
+    const site = serverSite(server, this.#application, this.generatedToken);
     if (site === undefined) return { routes: [], upgrades: [] };
     return { routes: this.#routes(site), upgrades: this.#upgrades(site) };
   }
 
-  /** The dashboard URLs to print at start, with the generated token where one was made. */
-  dashboardUrls(servers: ReadonlyArray<{ config: ServerConfig; address: { port: number } | undefined }>): string[] {
+  /**
+   * The URLs to print at start, with the generated token where one was made: each dashboard, and
+   * the metrics of a site that has no dashboard (else a generated token would be seen nowhere).
+   */
+  accessUrls(servers: ReadonlyArray<{ config: ServerConfig; address: { port: number } | undefined }>): string[] {
     const urls: string[] = [];
     const withToken = (base: string, site: Site): string =>
       site.policy.tokens.length === 0 ||
@@ -127,10 +130,11 @@ export class Observability {
         ? base
         : `${base}?token=${this.generatedToken}`;
     for (const server of servers) {
-      const site = serverSite(server.config, this.generatedToken);
-      if (site?.monitorPath === undefined || server.address === undefined) continue;
+      const site = serverSite(server.config, this.#application, this.generatedToken);
+      const path = site?.monitorPath ?? site?.metricsPath;
+      if (site === undefined || path === undefined || server.address === undefined) continue;
       const scheme = server.config.useSsl ? 'https' : 'http';
-      urls.push(withToken(`${scheme}://${browsableHost(site.host)}:${server.address.port}${site.monitorPath}`, site));
+      urls.push(withToken(`${scheme}://${browsableHost(site.host)}:${server.address.port}${path}`, site));
     }
     if (this.#listener !== undefined) {
       const site = this.#monitorPortSite();
@@ -149,7 +153,9 @@ export class Observability {
   }
 
   #sites(): Site[] {
-    const sites = this.#options.config.servers.flatMap((server) => serverSite(server, undefined) ?? []);
+    const sites = this.#options.config.servers.flatMap(
+      (server) => serverSite(server, this.#application, undefined) ?? [],
+    );
     if (this.#application.monitorPort !== undefined) sites.push(this.#monitorPortSite());
     return sites;
   }
@@ -255,14 +261,24 @@ function keepAlive(ws: WebSocket): void {
 }
 
 /** What a WebSocket server serves of observability, if anything. */
-function serverSite(server: ServerConfig, generatedToken: string | undefined): Site | undefined {
+/** A WebSocket server's site; its tokens are its own, else the application's (those beside `servers:`). */
+function serverSite(
+  server: ServerConfig,
+  application: ApplicationConfig,
+  generatedToken: string | undefined,
+): Site | undefined {
   if (!isWebSocketServer(server) || (!server.enableMonitoring && server.metricsPath === undefined)) return undefined;
+  const hasOwnTokens = server.monitorToken.length > 0 || server.monitorAdminToken.length > 0;
   return {
     host: server.host,
     monitorPath: server.enableMonitoring ? server.monitorPath : undefined,
     metricsPath: server.metricsPath,
     policy: withGenerated(
-      { host: server.host, tokens: server.monitorToken, adminTokens: server.monitorAdminToken },
+      {
+        host: server.host,
+        tokens: hasOwnTokens ? server.monitorToken : application.monitorToken,
+        adminTokens: hasOwnTokens ? server.monitorAdminToken : application.monitorAdminToken,
+      },
       generatedToken,
     ),
   };

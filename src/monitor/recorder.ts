@@ -243,7 +243,9 @@ class Recording {
       this.#state = 'failed';
       this.#logger.error({ err, file }, 'recording failed; the rest of this session is not recorded');
     });
-    const isNegotiating = session.transport === 'telnet' || session.transport === 'ws_telnet';
+    // Their terminal is told just after the session starts: telnet's answers, SSH's pty request.
+    const isNegotiating =
+      session.transport === 'telnet' || session.transport === 'ws_telnet' || session.transport === 'ssh';
     if (!isNegotiating || this.#isTerminalKnown()) this.#writeHeader();
     else this.#headerTimer = setTimeout(() => this.#writeHeader(), HEADER_WAIT_MS).unref();
   }

@@ -1,5 +1,4 @@
 // AddressGuard: the application's limits on client addresses (allow/deny lists, connection rate, bans).
-import { BlockList, isIPv4 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
@@ -7,7 +6,7 @@ import type { Logger } from 'pino';
 import { isAddressRange, keyPath } from '../config/schema.js';
 import type { ServerConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
-import { canonicalAddress } from '../transports/address.js';
+import { addressRanges, canonicalAddress } from '../transports/address.js';
 import type { Refusal } from '../transports/connection.js';
 
 /** One server's view of the guard: its own settings, the application's shared state. */
@@ -46,8 +45,8 @@ interface Tracked {
 /** A server's settings, made ready to check an address with as little work as possible. */
 interface Rules {
   name: string;
-  deny: BlockList | undefined;
-  allow: BlockList | undefined;
+  deny: ((address: string) => boolean) | undefined;
+  allow: ((address: string) => boolean) | undefined;
   /** Milliseconds of the rate window one connection costs; 0 = no rate limit. */
   costMs: number;
   banAfter: number;
@@ -122,12 +121,8 @@ export class AddressGuard {
   }
 
   #screen(address: string, rules: Rules): Refusal | undefined {
-    if (rules.deny !== undefined || rules.allow !== undefined) {
-      const family = isIPv4(address) ? 'ipv4' : 'ipv6';
-      if (rules.deny?.check(address, family) === true) return { reason: 'denied', message: DENIED };
-      if (rules.allow !== undefined && !rules.allow.check(address, family))
-        return { reason: 'denied', message: DENIED };
-    }
+    if (rules.deny?.(address) === true || rules.allow?.(address) === false)
+      return { reason: 'denied', message: DENIED };
     if (rules.costMs === 0 && rules.banMs === 0) return undefined;
     const now = this.#now();
     let entry = this.#tracked.get(address);
@@ -219,8 +214,8 @@ function compile(config: ServerConfig): Rules {
   const rate = config.maxConnectionRatePerIp;
   return {
     name: config.name,
-    deny: blockList(config, 'deny_ips', config.denyIps),
-    allow: blockList(config, 'allow_ips', config.allowIps),
+    deny: rangeList(config, 'deny_ips', config.denyIps),
+    allow: rangeList(config, 'allow_ips', config.allowIps),
     costMs: rate > 0 ? RATE_WINDOW_MS / rate : 0,
     banAfter: config.banAfter,
     // ban_seconds 0 is a ban of no time, counted in a window of no time: no ban.
@@ -228,13 +223,13 @@ function compile(config: ServerConfig): Rules {
   };
 }
 
-/**
- * The ranges as a BlockList, or undefined for none. BlockList matches an IPv4-mapped IPv6
- * address against IPv4 ranges and an IPv4 address against IPv4-mapped ranges.
- */
-function blockList(config: ServerConfig, key: string, entries: readonly string[]): BlockList | undefined {
+/** The ranges as a test of an address, or undefined for none. */
+function rangeList(
+  config: ServerConfig,
+  key: string,
+  entries: readonly string[],
+): ((address: string) => boolean) | undefined {
   if (entries.length === 0) return undefined;
-  const list = new BlockList();
   entries.forEach((entry, i) => {
     // parseConfig has checked these; a ServerConfig built in code has not.
     if (!isAddressRange(entry)) {
@@ -242,10 +237,6 @@ function blockList(config: ServerConfig, key: string, entries: readonly string[]
         `${keyPath(config, key)}[${i}]: expected an IP address or CIDR range, got ${JSON.stringify(entry)}`,
       );
     }
-    const [address = '', prefix] = entry.split('/');
-    const family = isIPv4(address) ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) list.addAddress(address, family);
-    else list.addSubnet(address, Number(prefix), family);
   });
-  return list;
+  return addressRanges(entries);
 }

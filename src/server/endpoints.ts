@@ -7,16 +7,23 @@ import type { Logger } from 'pino';
 import { keyPath } from '../config/schema.js';
 import type { ServerConfig, TransportName } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
+import type { HandlerClass } from '../session/handle.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
 import type { Admission, Connection, Listener, TlsFiles } from '../transports/connection.js';
+import { addressRanges } from '../transports/address.js';
+import { DIRECT } from '../transports/client-address.js';
+import type { ProxyPolicy } from '../transports/client-address.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
+import type { HostKey, SshConnection } from '../transports/ssh.js';
 import { listenTcp } from '../transports/tcp.js';
 
 /** What a transport needs to start listening for one configured server. */
 export interface ListenContext {
   config: ServerConfig;
+  /** The class served: SSH asks it about logins and sessions without a terminal. */
+  handlerClass: HandlerClass;
   /** Further HTTP routes for the port (the monitor, metrics), where the transport speaks HTTP. */
   routes: readonly RequestRoute[];
   upgrades: readonly UpgradeRoute[];
@@ -55,9 +62,20 @@ const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
     handshakeTimeoutMs: context.config.handshakeTimeout * 1000,
     maxOutputBuffer: context.config.maxOutputBuffer,
     admission: context.admission,
+    proxy: proxyPolicy(context.config),
     logger: context.logger,
     onConnection: context.onConnection,
   });
+
+/** How a server learns its clients' addresses: from its trusted proxies, if it has any. */
+export function proxyPolicy(config: ServerConfig): ProxyPolicy {
+  if (!config.proxyProtocol && config.trustedProxies.length === 0) return DIRECT;
+  return {
+    protocol: config.proxyProtocol,
+    isTrusted: addressRanges(config.trustedProxies),
+    headerTimeoutMs: config.handshakeTimeout * 1000,
+  };
+}
 
 function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
   return async (context: ListenContext): Promise<Listener> => {
@@ -86,6 +104,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       path: config.wsPath,
       allowOrigins: config.allowOrigins,
       requireOrigin: config.requireOrigin,
+      proxy: proxyPolicy(config),
       subprotocols:
         defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL],
       pingInterval: config.pingInterval,
@@ -123,6 +142,66 @@ function lineLayer(connection: Connection): PlainLayer {
   return new PlainLayer({ messageFraming: connection.framing === 'message', serverEchoes: false });
 }
 
+/** Where a server without ssh_host_key keeps the key it makes on first start, relative to its config file. */
+const DEFAULT_SSH_HOST_KEY = '.chuk/ssh_host_ed25519_key';
+
+async function listenSshFor(context: ListenContext): Promise<Listener> {
+  // Loaded with the first SSH server: other launchers never pay for ssh2.
+  const { listenSsh, readAuthorizedKeys } = await import('../transports/ssh.js');
+  const { config, handlerClass, logger } = context;
+  const hostKey = await loadSshHostKey(config);
+  logger.info(
+    { file: sshHostKeyFile(config) },
+    `${hostKey.isNew ? 'made a new SSH host key' : 'SSH host key'}: ${hostKey.fingerprint}`,
+  );
+  const authorizedKeys =
+    config.sshAuthorizedKeys === undefined
+      ? []
+      : await atKey(config, 'ssh_authorized_keys', () =>
+          readAuthorizedKeys(resolve(config.baseDir, config.sshAuthorizedKeys!)),
+        );
+  return listenSsh({
+    host: config.host,
+    port: config.port,
+    hostKey: hostKey.text,
+    auth: config.sshAuth,
+    authorizedKeys,
+    authenticate: (attempt) => handlerClass.authenticate?.(attempt) ?? false,
+    acceptsNoPty: handlerClass.acceptsNoPty === true,
+    handshakeTimeoutMs: config.handshakeTimeout * 1000,
+    keepaliveIntervalMs: config.sshKeepaliveInterval * 1000,
+    maxOutputBuffer: config.maxOutputBuffer,
+    admission: context.admission,
+    proxy: proxyPolicy(config),
+    logger,
+    onConnection: context.onConnection,
+  });
+}
+
+/** A terminal gets character mode, the server echoing and editing; `ssh host command` gets lines. */
+function sshLayer(connection: Connection): PlainLayer {
+  return new PlainLayer({ messageFraming: false, serverEchoes: (connection as SshConnection).hasPty });
+}
+
+/** The server's SSH host key: its ssh_host_key, or the one made on first start at DEFAULT_SSH_HOST_KEY. */
+export async function loadSshHostKey(config: ServerConfig): Promise<HostKey> {
+  const { loadHostKey } = await import('../transports/ssh.js');
+  return atKey(config, 'ssh_host_key', () => loadHostKey(sshHostKeyFile(config), config.sshHostKey === undefined));
+}
+
+function sshHostKeyFile(config: ServerConfig): string {
+  return resolve(config.baseDir, config.sshHostKey ?? DEFAULT_SSH_HOST_KEY);
+}
+
+/** Runs `load`, naming `key` in the error it throws. */
+async function atKey<T>(config: ServerConfig, key: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    throw new ServerStartError(`${keyPath(config, key)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function socketUrl(scheme: string, secureScheme: string) {
   return (config: ServerConfig, address: { host: string; port: number }): string =>
     `${config.useSsl ? secureScheme : scheme}://${hostForUrl(address.host)}:${address.port}`;
@@ -151,6 +230,12 @@ export const ENDPOINTS: Record<TransportName, Endpoint> = {
     createLayer: webSocketLayer('telnet'),
     url: webSocketUrl,
     speaksHttp: true,
+  },
+  ssh: {
+    listen: listenSshFor,
+    createLayer: sshLayer,
+    url: (_config, address) => `ssh://${hostForUrl(address.host)}:${address.port}`,
+    speaksHttp: false,
   },
 };
 

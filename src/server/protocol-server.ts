@@ -119,6 +119,7 @@ export class ProtocolServer implements ServerContext {
     const endpoint = ENDPOINTS[this.config.transport];
     this.#listener = await endpoint.listen({
       config: this.config,
+      handlerClass: this.handlerClass,
       routes: this.#routes,
       upgrades: this.#upgrades,
       logger: this.logger.child({ component: 'transport' }),

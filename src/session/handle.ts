@@ -38,7 +38,9 @@ export interface SessionHandle {
   readonly transport: TransportName;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** Whether the connection is encrypted (TLS). */
+  /** The trusted proxy the client came through (proxy_protocol, X-Forwarded-For); undefined when direct. */
+  readonly proxyAddress: string | undefined;
+  /** Whether the connection is encrypted (TLS, SSH). */
   readonly isSecure: boolean;
   /** The WebSocket URL's path ("/ws/room"); "" on other transports. */
   readonly path: string;
@@ -75,5 +77,22 @@ export interface SessionHandle {
   info(): SessionInfo;
 }
 
+/** A client logging in over SSH, as the handler class's `authenticate` is asked about it. */
+export interface AuthenticationAttempt {
+  /** 'password' and 'keyboard-interactive' carry `password`; 'publickey' carries `publicKey`. */
+  method: 'password' | 'keyboard-interactive' | 'publickey';
+  username: string;
+  password?: string;
+  /** A key not in ssh_authorized_keys: its type ("ssh-ed25519"), its public blob and SHA256 fingerprint. */
+  publicKey?: { type: string; data: Buffer; fingerprint: string };
+  remoteAddress: string;
+}
+
 /** A handler class: constructed once per session; `inputMode` says line or character input. */
-export type HandlerClass = (new (session: SessionHandle) => BaseHandler) & { readonly inputMode: InputMode };
+export type HandlerClass = (new (session: SessionHandle) => BaseHandler) & {
+  readonly inputMode: InputMode;
+  /** SSH: whether a client may log in; BaseHandler's refuses everyone. */
+  authenticate?(attempt: AuthenticationAttempt): Promise<boolean> | boolean;
+  /** SSH: serve clients that ask for no terminal (`ssh host command`) in line mode; BaseHandler's is false. */
+  readonly acceptsNoPty?: boolean;
+};

@@ -48,6 +48,12 @@ export class SessionInput {
   /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
   #isProcessingLines = false;
   #lineWaiter: { resolve(line: string): void; reject(err: unknown): void } | undefined;
+  /** A key just answered a readLine: the handler goes on (to hide the next answer, say) before more keys. */
+  #hasAnswered = false;
+  /** processLine is running for a line. */
+  #isRunningLine = false;
+  /** Waiting for every line submitted so far to be handled. */
+  #handledWaiters: Array<() => void> = [];
 
   constructor(connection: Connection, targets: InputTargets) {
     this.#connection = connection;
@@ -73,6 +79,7 @@ export class SessionInput {
     const waiter = this.#lineWaiter;
     if (waiter) {
       this.#lineWaiter = undefined;
+      this.#hasAnswered = true;
       waiter.resolve(line);
       return;
     }
@@ -126,6 +133,12 @@ export class SessionInput {
     });
   }
 
+  /** Resolves once every line submitted so far has been handled, by processLine or a readLine. */
+  linesHandled(): Promise<void> {
+    if (this.#lines.length === 0 && !this.#isRunningLine) return Promise.resolve();
+    return new Promise((resolve) => this.#handledWaiters.push(resolve));
+  }
+
   /** Fails a waiting readLine: the session has ended. */
   close(): void {
     this.isClosed = true;
@@ -137,6 +150,12 @@ export class SessionInput {
     this.#isPumping = true;
     let budget = INPUT_BUDGET;
     while (this.#tokenHead < this.#tokens.length && !this.isClosed) {
+      if (this.#hasAnswered) {
+        this.#hasAnswered = false;
+        // Keys typed ahead of a password question are hidden when it takes them, not echoed before it is asked.
+        await nextTurn();
+        continue;
+      }
       if (budget-- === 0) {
         budget = INPUT_BUDGET;
         // Handled keys go, so that a session flooded for long holds only what waits.
@@ -175,7 +194,10 @@ export class SessionInput {
         await nextTurn();
         if (this.isClosed) break;
       }
-      if (!(await this.#targets.processLine(line))) {
+      this.#isRunningLine = true;
+      const keepOpen = await this.#targets.processLine(line);
+      this.#isRunningLine = false;
+      if (!keepOpen) {
         await this.#targets.end();
         break;
       }
@@ -183,6 +205,7 @@ export class SessionInput {
       this.#updateFlow();
     }
     this.#isProcessingLines = false;
+    if (this.#lines.length === 0) for (const wake of this.#handledWaiters.splice(0)) wake();
   }
 
   /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */

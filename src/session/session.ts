@@ -115,6 +115,7 @@ export class Session implements EditableSession, HubMember {
 
   constructor(options: SessionOptions) {
     this.#connection = options.connection;
+    this.#user = options.connection.user;
     this.#server = options.server;
     this.#app = options.app;
     this.#limits = options.limits;
@@ -178,6 +179,10 @@ export class Session implements EditableSession, HubMember {
     return this.#connection.remotePort;
   }
 
+  get proxyAddress(): string | undefined {
+    return this.#connection.proxyAddress;
+  }
+
   get isSecure(): boolean {
     return this.#connection.secure;
   }
@@ -238,6 +243,7 @@ export class Session implements EditableSession, HubMember {
       transport: this.#server.transport,
       remoteAddress: this.#connection.remoteAddress,
       remotePort: this.#connection.remotePort,
+      ...(this.#connection.proxyAddress === undefined ? {} : { proxyAddress: this.#connection.proxyAddress }),
       secure: this.#connection.secure,
       startedAt: this.startedAt.getTime(),
       lastInputAt: this.#lastInputAt,
@@ -346,9 +352,12 @@ export class Session implements EditableSession, HubMember {
     if (token.type === 'key' && token.name === 'tab' && this.#editor.echo === 'on') return this.#complete();
     const result = this.#editor.feed(token);
     this.#output.echo(result.echo);
-    if (result.signal !== undefined) {
+    const { signal } = result;
+    if (signal !== undefined) {
       this.#output.lineEnded();
-      return this.#handler.onInterrupt(result.signal);
+      // The end of input comes after the lines entered before it; an interrupt cuts in at once.
+      if (signal === 'eof') return this.#input.linesHandled().then(() => this.#handler.onInterrupt(signal));
+      return this.#handler.onInterrupt(signal);
     }
     if (result.line !== undefined) {
       this.#output.lineEnded();

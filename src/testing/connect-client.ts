@@ -1,6 +1,7 @@
 // connectClient(): a test client of any transport, connected to a server that is already listening.
 import type { TransportName } from '../config/schema.js';
 import { openSocket } from './socket-wire.js';
+import { openSsh } from './ssh-wire.js';
 import { Client } from './test-client.js';
 import type { ConnectOptions, TestClient } from './test-client.js';
 import { openWebSocket } from './websocket-wire.js';
@@ -16,6 +17,19 @@ export async function connectClient(
 ): Promise<TestClient> {
   const host = options.host ?? '127.0.0.1';
   const client = new Client(transport, options);
+  if (transport === 'ssh') {
+    const login = {
+      username: options.username ?? 'user',
+      password: options.password,
+      terminalType: options.terminalType ?? 'XTERM-256COLOR',
+      cols: options.cols ?? 80,
+      rows: options.rows ?? 24,
+    };
+    const { wire, opened } = openSsh(host, port, login, client);
+    client.attach(wire, wire);
+    await opened;
+    return client;
+  }
   const { wire, opened } =
     transport === 'tcp' || transport === 'telnet'
       ? openSocket(host, port, options.tls === true, client)

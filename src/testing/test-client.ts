@@ -1,5 +1,6 @@
 // A test client of any transport, seen as its user would see it: lines and keys in, text out, expect().
 import type { TransportName } from '../config/schema.js';
+import type { SshWire } from './ssh-wire.js';
 import { TelnetPeer } from './telnet-peer.js';
 import type { TelnetStyle } from './telnet-peer.js';
 import { Transcript } from './transcript.js';
@@ -15,12 +16,16 @@ export interface ConnectOptions {
   tls?: boolean;
   /** telnet and ws_telnet: 'terminal' (default) negotiates as a real terminal; 'refuse' says no to everything. */
   telnet?: TelnetStyle;
-  /** The window width a terminal reports (NAWS); default 80. */
+  /** The window width a terminal reports (NAWS, the SSH pty request); default 80. */
   cols?: number;
-  /** The window height a terminal reports (NAWS); default 24. */
+  /** The window height a terminal reports (NAWS, the SSH pty request); default 24. */
   rows?: number;
-  /** The terminal type a terminal reports (TTYPE); default XTERM-256COLOR. */
+  /** The terminal type a terminal reports (TTYPE, the SSH pty request); default XTERM-256COLOR. */
   terminalType?: string;
+  /** ssh: the name to log in as; default "user". */
+  username?: string;
+  /** ssh: the password, tried after the 'none' login by the password and keyboard-interactive methods. */
+  password?: string;
 }
 
 /** Where and how long expect() looks. */
@@ -55,7 +60,7 @@ export interface TestClient {
   readonly serverOptions: ReadonlySet<number>;
   /** Resolves once the connection has closed, with the WebSocket close code and reason where there is one. */
   readonly closed: Promise<CloseInfo>;
-  /** telnet and ws_telnet terminals: reports a new window size (NAWS), as a resized terminal window does. */
+  /** telnet, ws_telnet and ssh terminals: reports a new window size (NAWS, window-change), as a resized window does. */
   resize(cols: number, rows: number): void;
   /** Closes from the client's side, cleanly, and resolves once closed; idempotent. */
   close(): Promise<void>;
@@ -93,6 +98,8 @@ export class Client implements TestClient, WireSink {
   readonly #telnet: TelnetPeer | undefined;
   readonly #decoder = new TextDecoder();
   #wire: Wire | undefined;
+  /** An ssh client's wire, which reports window changes. */
+  #sshWire: SshWire | undefined;
   /** Input held while the server's opening negotiation is under way. */
   readonly #held: Array<string | Uint8Array> = [];
   #holdTimer: NodeJS.Timeout | undefined;
@@ -124,8 +131,9 @@ export class Client implements TestClient, WireSink {
     return this.#telnet?.serverOptions ?? NO_OPTIONS;
   }
 
-  attach(wire: Wire): void {
+  attach(wire: Wire, sshWire?: SshWire): void {
     this.#wire = wire;
+    this.#sshWire = sshWire;
   }
 
   receive(data: Uint8Array | string): void {
@@ -147,7 +155,9 @@ export class Client implements TestClient, WireSink {
   }
 
   send(line: string): void {
-    this.#write(this.transport === 'websocket' ? line : Buffer.from(`${line}\r\n`));
+    // A pty sends Enter as CR alone.
+    const ending = this.transport === 'ssh' ? '\r' : '\r\n';
+    this.#write(this.transport === 'websocket' ? line : Buffer.from(`${line}${ending}`));
   }
 
   type(keys: string | Uint8Array): void {
@@ -165,8 +175,12 @@ export class Client implements TestClient, WireSink {
   }
 
   resize(cols: number, rows: number): void {
+    if (this.#sshWire !== undefined) {
+      this.#sshWire.resize(cols, rows);
+      return;
+    }
     if (this.#telnet === undefined)
-      throw new Error(`resize() needs a telnet or ws_telnet client, not ${this.transport}`);
+      throw new Error(`resize() needs a telnet, ws_telnet or ssh client, not ${this.transport}`);
     const report = this.#telnet.resize(cols, rows);
     if (report === undefined) throw new Error('resize(): the server has not asked for the window size (DO NAWS)');
     this.#write(report);

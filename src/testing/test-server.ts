@@ -1,9 +1,12 @@
 // Test servers: a handler class or a config file served on 127.0.0.1 and free ports, with clients, stopped by one call.
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { pino } from 'pino';
 import type { LevelWithSilent, Logger } from 'pino';
+import ssh2 from 'ssh2';
 
 import { loadConfig } from '../config/load.js';
 import { TRANSPORTS } from '../config/schema.js';
@@ -26,7 +29,7 @@ export interface TestLogOptions {
 
 /** What startTestServer() serves. */
 export interface StartTestServerOptions extends TestLogOptions {
-  /** One transport, a list, or (the default) all four: telnet, tcp, websocket and ws_telnet. */
+  /** One transport, a list, or (the default) all five: telnet, tcp, websocket, ws_telnet and ssh. */
   transport?: TransportName | readonly TransportName[];
   /** Settings for every server, as a config file writes them: welcome_message, max_connections... */
   settings?: ServerSettings;
@@ -57,8 +60,9 @@ export interface TestServer {
 const STOP_GRACE_MS = 100;
 
 /**
- * Serves `handlerClass` on 127.0.0.1 and a free port per transport, all four unless
- * `options.transport` names some; the servers are one application.
+ * Serves `handlerClass` on 127.0.0.1 and a free port per transport, all five unless
+ * `options.transport` names some; the servers are one application. An ssh server without
+ * ssh_host_key gets a throwaway host key, so that tests leave no key behind.
  */
 export async function startTestServer(
   handlerClass: HandlerClass,
@@ -67,7 +71,13 @@ export async function startTestServer(
   const { transport } = options;
   const transports = transport === undefined ? TRANSPORTS : typeof transport === 'string' ? [transport] : transport;
   const settings = options.settings ?? {};
-  const server = (transport: TransportName): ServerSettings => ({ transport, host: '127.0.0.1', port: 0, ...settings });
+  const server = (transport: TransportName): ServerSettings => ({
+    transport,
+    host: '127.0.0.1',
+    port: 0,
+    ...(transport === 'ssh' ? { ssh_host_key: throwawayHostKey() } : {}),
+    ...settings,
+  });
   // A single server keeps the single-server form: its keys (and their errors) stand at the top level.
   const config =
     transports.length === 1
@@ -78,7 +88,8 @@ export async function startTestServer(
 
 /**
  * Starts every server of a config file as the launcher does, handler_class and all, but on
- * 127.0.0.1 and free ports (the monitor's port too), so tests never clash with a running copy.
+ * 127.0.0.1 and free ports (the monitor's port too), so tests never clash with a running copy;
+ * an ssh server without ssh_host_key gets a throwaway host key rather than making one beside the file.
  */
 export async function startTestConfig(file: string | URL, options: StartTestConfigOptions = {}): Promise<TestServer> {
   const path = file instanceof URL ? fileURLToPath(file) : resolve(file);
@@ -86,6 +97,7 @@ export async function startTestConfig(file: string | URL, options: StartTestConf
   for (const server of config.servers) {
     server.host = '127.0.0.1';
     server.port = 0;
+    if (server.transport === 'ssh') server.sshHostKey ??= throwawayHostKey();
   }
   if (config.application.monitorPort !== undefined) {
     config.application.monitorPort = 0;
@@ -138,6 +150,19 @@ class RunningTestServer implements TestServer {
     const why = ofTransport.length > 1 ? `several servers use ${name}; name one` : `no server is called ${name}`;
     throw new Error(`connect(): ${why}: ${names}`);
   }
+}
+
+let hostKeyFile: string | undefined;
+
+/** One ed25519 host key per process, in a temporary folder removed when the process exits. */
+function throwawayHostKey(): string {
+  if (hostKeyFile === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'chuk-test-ssh-'));
+    hostKeyFile = join(dir, 'ssh_host_ed25519_key');
+    writeFileSync(hostKeyFile, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return hostKeyFile;
 }
 
 function loggerFor(options: TestLogOptions): Logger {

@@ -133,6 +133,22 @@ test('a telnet terminal reports its size and type, lets the server echo and edit
   }
 });
 
+test('an ssh client logs in by name on a pty of its size and type; the server echoes; a resize is a window-change', async () => {
+  const server = await start(ReportingHandler, { transport: 'ssh' });
+  const client = await server.connect('ssh', { cols: 300, rows: 50, terminalType: 'vt220', username: 'ada' });
+  // The pty request comes before the session: the size is known before onConnect runs.
+  await client.expect('resized: 300x50\r\nWelcome, ssh user!\r\n> ');
+  assert.equal((await server.launch.app.list())[0]?.user, 'ada');
+  client.send('terminal');
+  await client.expect('terminal: vt220 300x50\r\n> ');
+  client.type('hellp\x7fo\r');
+  await client.expect('hellp\b \bo\r\nEcho: hello\r\n> ');
+  client.resize(120, 40);
+  await client.expect('resized: 120x40');
+  client.send('bye');
+  assert.deepEqual(await client.closed, { exitStatus: 0 });
+});
+
 test('a refusing telnet client gets plain lines: no echo, no size, no type', async () => {
   const server = await start(ReportingHandler, { transport: 'telnet' });
   const client = await server.connect('telnet', { telnet: 'refuse' });
@@ -146,13 +162,14 @@ test('a refusing telnet client gets plain lines: no echo, no size, no type', asy
 test('a config file starts as the launcher starts it, handler_class loaded, on free ports of 127.0.0.1', async () => {
   const server = await startTestConfig(ECHO_SAMPLE);
   started.push(server);
-  assert.deepEqual(Object.keys(server.ports).sort(), ['tcp', 'telnet', 'websocket', 'ws_telnet']);
-  for (const port of Object.values(server.ports)) assert.ok(![8023, 8024, 8025, 8026].includes(port), `${port}`);
+  assert.deepEqual(Object.keys(server.ports).sort(), ['ssh', 'tcp', 'telnet', 'websocket', 'ws_telnet']);
+  for (const port of Object.values(server.ports)) assert.ok(![8022, 8023, 8024, 8025, 8026].includes(port), `${port}`);
   for (const [name, welcome] of [
     ['telnet', 'Welcome to the Telnet Server!'],
     ['tcp', 'Welcome to the TCP Server!'],
     ['websocket', 'Welcome to the WebSocket Server!'],
     ['ws_telnet', 'Welcome to the WebSocket Telnet Server!'],
+    ['ssh', 'Welcome to the SSH Server!'],
   ] as const) {
     const client = await server.connect(name);
     await client.expect(`${welcome}\r\n`);

@@ -1,10 +1,11 @@
 // The text a test client has received, and waiting until a pattern appears in it.
 import { ExpectError } from './expect-error.js';
 
-/** How a connection ended: WebSocket clients get the close code and reason. */
+/** How a connection ended: WebSocket clients get the close code and reason, SSH clients the exit status. */
 export interface CloseInfo {
   code?: number;
   reason?: string;
+  exitStatus?: number;
 }
 
 /** Where and how long to look for a pattern. */

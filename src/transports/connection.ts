@@ -33,8 +33,13 @@ export type DataListener = (bytes: Uint8Array) => void;
 /** A live client connection, independent of the socket type under it. */
 export interface Connection {
   readonly framing: Framing;
+  /** The client's address: behind a trusted proxy, the one the proxy named. */
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The trusted proxy the client came through, if it did. */
+  readonly proxyAddress?: string | undefined;
+  /** The name the client logged in as, where the protocol has a login (SSH). */
+  readonly user?: string | undefined;
   /** Whether the connection is encrypted (TLS, SSH). */
   readonly secure: boolean;
   /** The subprotocol agreed at the WebSocket handshake; "" for none. */
@@ -84,8 +89,11 @@ export interface Listener {
 
 /** Why a listener turned a client away, and what to tell it. */
 export interface Refusal {
-  /** 'denied' by allow_ips/deny_ips, over the connection 'rate', or 'banned' for a while. */
-  reason: 'capacity' | 'per-ip' | 'origin' | 'path' | 'shutdown' | 'denied' | 'rate' | 'banned';
+  /**
+   * 'denied' by allow_ips/deny_ips, over the connection 'rate', or 'banned' for a while; 'proxy':
+   * with proxy_protocol, not from a trusted proxy or without a valid PROXY header.
+   */
+  reason: 'capacity' | 'per-ip' | 'origin' | 'path' | 'shutdown' | 'denied' | 'rate' | 'banned' | 'proxy';
   message: string;
   /** Seconds after which trying again can succeed, where that is known (HTTP Retry-After). */
   retryAfter?: number;

@@ -1,14 +1,17 @@
 // One HTTP(S) server per port: plain requests and WebSocket upgrades routed by path, 404 otherwise.
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
-import type { Listener, TlsFiles } from './connection.js';
-import { MIN_TLS_VERSION } from './tcp.js';
+import { DIRECT, connectionPeer, rememberPeer, requestPeer, startTls, unread } from './client-address.js';
+import type { ProxyPolicy } from './client-address.js';
+import type { Admission, Listener, Refusal, TlsFiles } from './connection.js';
+import { MIN_TLS_VERSION, acceptProxied, createSecureContext } from './tcp.js';
 
 /** Answers a plain HTTP request; returns false when the request is not for it. */
 export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
@@ -21,8 +24,15 @@ export interface HttpListenOptions {
   host: string;
   port: number;
   tls?: TlsFiles | undefined;
-  /** Milliseconds a client has for the TLS handshake and for its request's headers (slowloris). */
+  /** Milliseconds a client has for the TLS handshake, a PROXY header and its request's headers (slowloris). */
   handshakeTimeoutMs: number;
+  /** Whether clients come through proxies, and which are believed about the client. */
+  proxy?: ProxyPolicy;
+  /**
+   * The server's limits on client addresses: applied to each connection as it opens, or to
+   * each request where a trusted proxy names the client in its headers. None: no limits.
+   */
+  admission?: Admission;
   /** Tried in order; the first that takes a request answers it. */
   routes: readonly RequestRoute[];
   upgrades: readonly UpgradeRoute[];
@@ -32,27 +42,43 @@ export interface HttpListenOptions {
 
 /** Starts an HTTP(S) server with the given routes; rejects with ServerStartError when it cannot bind. */
 export async function listenHttp(options: HttpListenOptions): Promise<Listener> {
+  const proxy = options.proxy ?? DIRECT;
+  const admission = options.admission;
   const timeouts = {
     headersTimeout: options.handshakeTimeoutMs,
     requestTimeout: options.handshakeTimeoutMs,
     // Node checks those timeouts only this often (30 s by default).
     connectionsCheckingInterval: Math.min(1000, options.handshakeTimeoutMs),
   };
-  const server = options.tls
-    ? createHttpsServer(options.tls, { ...timeouts, handshakeTimeout: options.handshakeTimeoutMs })
-    : http.createServer(timeouts);
+  // Behind the PROXY protocol the header comes before TLS: TLS is started here, after reading it.
+  const server =
+    options.tls && !proxy.protocol
+      ? createHttpsServer(options.tls, { ...timeouts, handshakeTimeout: options.handshakeTimeoutMs })
+      : http.createServer(timeouts);
   server.on('tlsClientError', (err: Error, socket: Duplex & { remoteAddress?: string }) => {
     options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
     socket.destroy();
   });
   server.on('request', (request, response) => {
+    if (admission !== undefined && isScreenedPerRequest(request, proxy)) {
+      const address = requestPeer(request, proxy).address;
+      const refusal = admission.screen(address);
+      if (refusal !== undefined) {
+        admission.refused(address, refusal);
+        respond(response, refusalStatus(refusal)[0], refusal.message, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          ...retryAfter(refusal),
+        });
+        return;
+      }
+    }
     for (const route of options.routes) if (route(request, response)) return;
     respond(response, 404, 'Not Found');
   });
   // Connections that are plain HTTP (not yet, or never, upgraded): a stopping server ends them,
   // where Node would wait for a half-sent request to time out.
   const plain = new Set<Duplex>();
-  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Duplex) => {
+  server.on(options.tls && !proxy.protocol ? 'secureConnection' : 'connection', (socket: Duplex) => {
     plain.add(socket);
     socket.once('close', () => plain.delete(socket));
   });
@@ -66,16 +92,100 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
     rejectUpgrade(socket, 404, 'Not Found');
   });
 
-  const port = await bindServer(server, options.host, options.port);
+  /** Sockets refused before any request: told in HTTP where they can read it, else closed. */
+  const turnAway = (socket: net.Socket, address: string, refusal: Refusal, canTell: boolean): void => {
+    admission?.refused(address, refusal);
+    // A WebSocket client is told in HTTP (403, 429) even when denied: it has no other way to learn why.
+    if (!canTell || refusal.reason === 'proxy') {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    rejectUpgrade(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  };
+  let listening: net.Server = server;
+  let setTls: ((pem: TlsFiles) => void) | undefined;
+  if (proxy.protocol) {
+    let context = options.tls === undefined ? undefined : createSecureContext(options.tls);
+    setTls = (pem) => (context = createSecureContext(pem));
+    const proxyOptions = {
+      admission: admission ?? OPEN,
+      proxy,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      logger: options.logger,
+    };
+    listening = net.createServer((raw) => {
+      void acceptProxied(raw, proxyOptions, turnAway, async (peer, rest) => {
+        let socket: net.Socket = raw;
+        if (context === undefined) unread(raw, rest);
+        else socket = await startTls(raw, rest, context, options.handshakeTimeoutMs);
+        rememberPeer(socket, peer);
+        server.emit('connection', socket);
+        socket.resume();
+      });
+    });
+  } else {
+    if (server instanceof https.Server) setTls = (pem) => server.setSecureContext(pem);
+    if (admission !== undefined) {
+      // Limits apply as a connection opens, before any TLS or HTTP work, unless a trusted
+      // proxy will name the client in each request's headers.
+      server.prependListener('connection', (socket: net.Socket) => {
+        const address = socket.remoteAddress ?? '';
+        if (proxy.isTrusted(address)) return;
+        const refusal = admission.screen(address);
+        if (refusal !== undefined) turnAway(socket, address, refusal, options.tls === undefined);
+      });
+    }
+  }
+
+  const port = await bindServer(listening, options.host, options.port);
   return {
     address: { host: options.host, port },
-    ...(server instanceof https.Server ? { setTls: (pem: TlsFiles) => server.setSecureContext(pem) } : {}),
+    ...(setTls === undefined ? {} : { setTls }),
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        listening.close(() => resolve());
+        if (listening !== server) server.close();
         for (const socket of plain) socket.destroy();
       }),
   };
+}
+
+/**
+ * Whether a request's client is known only from its headers, so that the limits apply to each
+ * request: it came from a trusted proxy. Any other client was screened as its connection opened.
+ */
+export function isScreenedPerRequest(request: http.IncomingMessage, proxy: ProxyPolicy): boolean {
+  return proxy.isTrusted(connectionPeer(request.socket).address);
+}
+
+/** Admission for a listener without limits (the monitor port): everyone is let on. */
+const OPEN: Admission = { screen: () => undefined, check: () => undefined, refused: () => undefined };
+
+/** How long a refused socket may take to read its answer before it is dropped. */
+const REFUSED_LINGER_MS = 2000;
+
+/** The HTTP status that refuses a request, by reason: the client's doing (4xx) or ours (503). */
+const REFUSAL_STATUS: Record<Refusal['reason'], [status: number, statusText: string]> = {
+  path: [404, 'Not Found'],
+  origin: [403, 'Forbidden'],
+  denied: [403, 'Forbidden'],
+  proxy: [403, 'Forbidden'],
+  'per-ip': [429, 'Too Many Requests'],
+  rate: [429, 'Too Many Requests'],
+  banned: [429, 'Too Many Requests'],
+  capacity: [503, 'Service Unavailable'],
+  shutdown: [503, 'Service Unavailable'],
+};
+
+export function refusalStatus(refusal: Refusal): [status: number, statusText: string] {
+  return REFUSAL_STATUS[refusal.reason];
+}
+
+/** The Retry-After header of a refusal that says when to try again. */
+export function retryAfter(refusal: Refusal): Record<string, string> {
+  return refusal.retryAfter === undefined ? {} : { 'Retry-After': String(refusal.retryAfter) };
 }
 
 /** A host to put in a URL a person opens: a wildcard bind is reached on this machine through loopback. */

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
 import { READY } from './connection.js';
+import { ProxyHeaderError, readProxyPreamble, socketPeer, startTls, unread } from './client-address.js';
+import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { TurnCork } from './turn-cork.js';
 import type {
   Admission,
@@ -25,11 +27,13 @@ export interface TcpListenOptions {
   port: number;
   /** Certificate and key in PEM; when given, clients must speak TLS. */
   tls?: TlsFiles | undefined;
-  /** Milliseconds a client has to complete the TLS handshake. */
+  /** Milliseconds a client has to complete the TLS handshake (and a proxy to send its PROXY header). */
   handshakeTimeoutMs: number;
   /** Unread output, in bytes, past which a client that does not read is dropped. */
   maxOutputBuffer: number;
   admission: Admission;
+  /** Whether connections come through proxies that name the client in a PROXY header. */
+  proxy: ProxyPolicy;
   /** Errors of sockets that never became sessions go here, at debug level. */
   logger: Logger;
   onConnection(connection: Connection): void;
@@ -43,7 +47,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   const turnAway = (socket: net.Socket, address: string, refusal: Refusal, canTell: boolean): void => {
     options.admission.refused(address, refusal);
     // A denied address is owed no word, and a TLS client before its handshake could not read one.
-    if (!canTell || refusal.reason === 'denied') {
+    if (!canTell || refusal.reason === 'denied' || refusal.reason === 'proxy') {
       socket.destroy();
       return;
     }
@@ -57,38 +61,58 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
     // A client that never closes its side would otherwise keep the listener from closing.
     setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
   };
-  const accept = (socket: net.Socket): void => {
-    const address = socket.remoteAddress ?? '';
-    // A TLS socket had its address screened on the raw connection, before the handshake.
-    const refusal = (secure ? undefined : options.admission.screen(address)) ?? options.admission.check(address);
+  /** `isScreened`: its address was screened before any TLS work was done. */
+  const accept = (socket: net.Socket, peer: ClientPeer, isScreened: boolean): void => {
+    const refusal =
+      (isScreened ? undefined : options.admission.screen(peer.address)) ?? options.admission.check(peer.address);
     if (refusal !== undefined) {
-      turnAway(socket, address, refusal, true);
+      turnAway(socket, peer.address, refusal, true);
       return;
     }
-    options.onConnection(new TcpConnection(socket, secure, options.maxOutputBuffer));
+    options.onConnection(new TcpConnection(socket, secure, options.maxOutputBuffer, peer));
   };
-  const server = options.tls
-    ? createTlsServer(options.tls, options.handshakeTimeoutMs, accept)
-    : net.createServer(accept);
-  if (secure) {
+
+  let server: net.Server;
+  let setTls: ((pem: TlsFiles) => void) | undefined;
+  if (options.proxy.protocol) {
+    let context = options.tls === undefined ? undefined : createSecureContext(options.tls);
+    setTls = (pem) => (context = createSecureContext(pem));
+    server = net.createServer((socket) => {
+      void acceptProxied(socket, options, turnAway, async (peer, rest) => {
+        if (context === undefined) {
+          unread(socket, rest);
+          accept(socket, peer, true);
+          return;
+        }
+        accept(await startTls(socket, rest, context, options.handshakeTimeoutMs), peer, true);
+      });
+    });
+  } else if (options.tls !== undefined) {
+    const tlsServer = createTlsServer(options.tls, options.handshakeTimeoutMs, (socket) =>
+      accept(socket, socketPeer(socket), true),
+    );
     // tls.Server has wrapped the raw socket by now, but the handshake waits for the client's
     // hello, read on a later turn: a refused address is closed before any TLS work is done.
-    server.on('connection', (socket: net.Socket) => {
+    tlsServer.on('connection', (socket: net.Socket) => {
       const address = socket.remoteAddress ?? '';
       const refusal = options.admission.screen(address);
       if (refusal !== undefined) turnAway(socket, address, refusal, false);
     });
+    // A TLS handshake that fails concerns one client only.
+    tlsServer.on('tlsClientError', (err: Error, socket: net.Socket) => {
+      options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
+      socket.destroy();
+    });
+    setTls = (pem) => tlsServer.setSecureContext(pem);
+    server = tlsServer;
+  } else {
+    server = net.createServer((socket) => accept(socket, socketPeer(socket), false));
   }
-  // A TLS handshake that fails concerns one client only.
-  server.on('tlsClientError', (err: Error, socket: net.Socket) => {
-    options.logger.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
-    socket.destroy();
-  });
 
   const port = await bindServer(server, options.host, options.port);
   return {
     address: { host: options.host, port },
-    ...(server instanceof tls.Server ? { setTls: (pem: TlsFiles) => server.setSecureContext(pem) } : {}),
+    ...(setTls === undefined ? {} : { setTls }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -97,9 +121,57 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   };
 }
 
+/**
+ * A connection from a proxy: refused unless the proxy is trusted; then its PROXY header is
+ * read (within the handshake timeout), the client it names screened, and `proceed` given it.
+ */
+export async function acceptProxied(
+  socket: net.Socket,
+  options: Pick<TcpListenOptions, 'admission' | 'proxy' | 'handshakeTimeoutMs' | 'logger'>,
+  turnAway: (socket: net.Socket, address: string, refusal: Refusal, canTell: boolean) => void,
+  proceed: (peer: ClientPeer, rest: Buffer) => Promise<void>,
+): Promise<void> {
+  const proxyAddress = socket.remoteAddress ?? '';
+  // Kept for the socket's whole life: whoever takes it over adds listeners of its own.
+  socket.on('error', (err) => {
+    options.logger.debug({ err, address: proxyAddress }, 'socket error before the session');
+    socket.destroy();
+  });
+  if (!options.proxy.isTrusted(proxyAddress)) {
+    turnAway(socket, proxyAddress, { reason: 'proxy', message: UNTRUSTED_PROXY }, false);
+    return;
+  }
+  try {
+    const { peer, rest } = await readProxyPreamble(socket, options.proxy.headerTimeoutMs);
+    const refusal = options.admission.screen(peer.address);
+    if (refusal !== undefined) {
+      turnAway(socket, peer.address, refusal, false);
+      return;
+    }
+    await proceed(peer, rest);
+  } catch (err) {
+    if (err instanceof ProxyHeaderError) {
+      options.admission.refused(proxyAddress, { reason: 'proxy', message: `bad PROXY header: ${err.message}` });
+    } else {
+      options.logger.debug({ err, address: proxyAddress }, 'TLS handshake failed');
+    }
+    socket.destroy();
+  }
+}
+
+const UNTRUSTED_PROXY = 'not from a trusted proxy (trusted_proxies)';
+
 function createTlsServer(pem: TlsFiles, handshakeTimeout: number, accept: (socket: net.Socket) => void): tls.Server {
   try {
     return tls.createServer({ cert: pem.cert, key: pem.key, handshakeTimeout, minVersion: MIN_TLS_VERSION }, accept);
+  } catch (err) {
+    throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function createSecureContext(pem: TlsFiles): tls.SecureContext {
+  try {
+    return tls.createSecureContext({ cert: pem.cert, key: pem.key, minVersion: MIN_TLS_VERSION });
   } catch (err) {
     throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
   }
@@ -118,6 +190,7 @@ class TcpConnection implements Connection {
   readonly framing = 'stream' as const;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly proxyAddress: string | undefined;
   readonly protocol = '';
   readonly path = '';
   readonly query = new URLSearchParams();
@@ -135,11 +208,13 @@ class TcpConnection implements Connection {
     readonly secure: boolean,
     /** Output buffered beyond this many bytes means the peer stopped reading: drop it. */
     private readonly maxOutputBuffer: number,
+    peer: ClientPeer,
   ) {
     this.#socket = socket;
     this.#cork = new TurnCork(socket, () => this.#flushText());
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddress = peer.address;
+    this.remotePort = peer.port;
+    this.proxyAddress = peer.proxyAddress;
     socket.setNoDelay(true);
     // Errors end the connection; 'close' follows and is what sessions observe.
     socket.on('error', (error) => {
@@ -239,6 +314,8 @@ class TcpConnection implements Connection {
 
   onData(listener: DataListener): void {
     this.#socket.on('data', listener);
+    // A socket handed over paused, its PROXY header read, flows once someone listens.
+    this.#socket.resume();
   }
 
   onClose(listener: (end: ConnectionEnd) => void): void {

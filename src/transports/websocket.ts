@@ -1,5 +1,4 @@
 // WebSocket transport (RFC 6455): one HTTP(S) server per port serving pages and session upgrades.
-import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
@@ -18,7 +17,9 @@ import type {
   Refusal,
   TlsFiles,
 } from './connection.js';
-import { isUnderPath, listenHttp, rejectUpgrade } from './http.js';
+import { requestPeer } from './client-address.js';
+import type { ClientPeer, ProxyPolicy } from './client-address.js';
+import { isScreenedPerRequest, isUnderPath, listenHttp, refusalStatus, rejectUpgrade, retryAfter } from './http.js';
 import type { RequestRoute, UpgradeRoute } from './http.js';
 
 /** Options of a WebSocket listener. */
@@ -49,6 +50,8 @@ export interface WebSocketListenOptions {
   /** Other upgrades on the same port (the session monitor), tried before the session path. */
   upgrades: readonly UpgradeRoute[];
   admission: Admission;
+  /** Whether clients come through proxies, and which are believed about the client. */
+  proxy: ProxyPolicy;
   /** Errors of sockets that never became sessions go here, at debug level. */
   logger: Logger;
   onConnection(connection: WebSocketConnection): void;
@@ -69,17 +72,18 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
   });
 
   const sessionUpgrade: UpgradeRoute = (request, socket, head) => {
-    const address = request.socket.remoteAddress ?? '';
+    const peer = requestPeer(request, options.proxy);
+    const address = peer.address;
     const refuse = (refusal: Refusal): true => {
       options.admission.refused(address, refusal);
-      const [status, statusText] = REFUSAL_STATUS[refusal.reason];
-      const headers: Record<string, string> =
-        refusal.retryAfter === undefined ? {} : { 'Retry-After': String(refusal.retryAfter) };
-      rejectUpgrade(socket, status, statusText, refusal.message, headers);
+      rejectUpgrade(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
       return true;
     };
-    const screened = options.admission.screen(address);
-    if (screened !== undefined) return refuse(screened);
+    // Other clients had their address screened as the connection opened (listenHttp).
+    if (isScreenedPerRequest(request, options.proxy)) {
+      const screened = options.admission.screen(address);
+      if (screened !== undefined) return refuse(screened);
+    }
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isUnderPath(url.pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
     const origin = request.headers.origin;
@@ -92,7 +96,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     const refusal = options.admission.check(address);
     if (refusal !== undefined) return refuse(refusal);
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      options.onConnection(new WebSocketConnection(ws, socket, request, url, secure, options));
+      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options));
     });
     return true;
   };
@@ -102,23 +106,13 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     port: options.port,
     handshakeTimeoutMs: options.handshakeTimeoutMs,
     tls: options.tls,
+    proxy: options.proxy,
+    admission: options.admission,
     routes: options.routes,
     upgrades: [...options.upgrades, sessionUpgrade],
     logger: options.logger,
   });
 }
-
-/** The HTTP status that refuses an upgrade, by reason: the client's doing (4xx) or ours (503). */
-const REFUSAL_STATUS: Record<Refusal['reason'], [status: number, statusText: string]> = {
-  path: [404, 'Not Found'],
-  origin: [403, 'Forbidden'],
-  denied: [403, 'Forbidden'],
-  'per-ip': [429, 'Too Many Requests'],
-  rate: [429, 'Too Many Requests'],
-  banned: [429, 'Too Many Requests'],
-  capacity: [503, 'Service Unavailable'],
-  shutdown: [503, 'Service Unavailable'],
-};
 
 function isOriginAllowed(origin: string, allowed: readonly string[]): boolean {
   return allowed.includes('*') || allowed.some((entry) => entry.toLowerCase() === origin.toLowerCase());
@@ -141,6 +135,7 @@ export class WebSocketConnection implements Connection {
   readonly framing = 'message' as const;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly proxyAddress: string | undefined;
   readonly query: URLSearchParams;
   readonly path: string;
   readonly protocol: string;
@@ -157,7 +152,7 @@ export class WebSocketConnection implements Connection {
     ws: WebSocket,
     /** The socket under `ws`: corked per event-loop turn so that a burst of frames leaves together. */
     socket: Duplex,
-    request: http.IncomingMessage,
+    peer: ClientPeer,
     url: URL,
     readonly secure: boolean,
     options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout' | 'maxOutputBuffer'>,
@@ -166,8 +161,9 @@ export class WebSocketConnection implements Connection {
     this.#maxOutputBuffer = options.maxOutputBuffer;
     this.#socket = socket;
     this.#cork = new TurnCork(socket);
-    this.remoteAddress = request.socket.remoteAddress ?? '';
-    this.remotePort = request.socket.remotePort ?? 0;
+    this.remoteAddress = peer.address;
+    this.remotePort = peer.port;
+    this.proxyAddress = peer.proxyAddress;
     this.query = url.searchParams;
     this.path = url.pathname;
     this.protocol = ws.protocol;
