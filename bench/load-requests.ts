@@ -1,0 +1,88 @@
+// What run.ts asks the load generator to do over IPC, and what it answers.
+
+/** How a client speaks to a target: as the browser page, telnet or nc would for that transport. */
+export type ClientProtocol = 'tcp' | 'telnet' | 'websocket' | 'ws_telnet';
+
+/** One server to load: where it listens, how to speak to it, and its process (for CPU and RSS). */
+export interface TargetAddress {
+  protocol: ClientProtocol;
+  port: number;
+  /** WebSocket path; ignored by tcp and telnet. */
+  path: string;
+  pid: number;
+}
+
+/** Clients that each keep `depth` lines in flight: 1 is closed-loop, more is pipelined. */
+export interface EchoRequest {
+  kind: 'echo';
+  target: TargetAddress;
+  clients: number;
+  depth: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Workers that connect, read the welcome and close, over and over. */
+export interface ConnectRequest {
+  kind: 'connect';
+  target: TargetAddress;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Idle connections opened in steps, the server's RSS read at each step. */
+export interface IdleRequest {
+  kind: 'idle';
+  target: TargetAddress;
+  steps: readonly number[];
+  settleMs: number;
+}
+
+export type LoadRequest = EchoRequest | ConnectRequest | IdleRequest;
+
+/** CPU the server and the load generator spent during the measured window. */
+export interface CpuUse {
+  /** Server CPU time over the window, in ms (user + system, at the kernel's clock-tick resolution). */
+  serverMs: number;
+  clientMs: number;
+}
+
+export interface EchoResult {
+  kind: 'echo';
+  roundTrips: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  cpu: CpuUse;
+  seconds: number;
+}
+
+export interface ConnectResult {
+  kind: 'connect';
+  connects: number;
+  perSecond: number;
+  errors: number;
+  cpu: CpuUse;
+  seconds: number;
+}
+
+export interface IdleStep {
+  connections: number;
+  rssKb: number;
+  kbPerConnection: number;
+}
+
+export interface IdleResult {
+  kind: 'idle';
+  baselineRssKb: number;
+  steps: IdleStep[];
+  /** Connections still open, and answering, after the last step's hold. */
+  held: number;
+  errors: number;
+}
+
+export type LoadResult = EchoResult | ConnectResult | IdleResult;
+
+export type LoadReply = { ok: true; result: LoadResult } | { ok: false; error: string };

@@ -1,0 +1,435 @@
+// `npm run bench`: the echo sample as `npm start` serves it, on all four transports, against raw node:net
+// and ws servers. Every server is its own process on core 0, the load generator its own on core 1;
+// runs are interleaved (raw, ours, raw, ours…) and repeated, and the medians reported.
+// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor, --reps N, --duration S.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { parseDocument } from 'yaml';
+
+import type { LoadReply, LoadRequest, LoadResult, TargetAddress } from './load-requests.js';
+import type { MicroResult } from './micro.js';
+import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
+import type { Child } from './processes.js';
+import { cpuMs, openFilesLimit, rssKb } from './proc-stats.js';
+import { ECHO_LABELS, checkTargets, formatReport, summarize } from './report.js';
+import type { EchoKey, MeasurementKey, ProcessMemory, Run, Runs, TargetInfo, TransportName } from './report.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BENCH = join(ROOT, 'bench');
+const SAMPLE_CONFIG = join(ROOT, 'examples/echo-server/config.yaml');
+const SAMPLE_HANDLER = `${join(ROOT, 'examples/echo-server/handler.ts')}:EchoTelnetHandler`;
+const JS_HANDLER = `${join(BENCH, 'fixtures/echo-handler.js')}:EchoTelnetHandler`;
+const RESULTS_FILE = join(BENCH, 'results/latest.json');
+const TSX = ['--import', 'tsx'];
+/** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
+const MAX_CONNECTIONS = 20_000;
+const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet'];
+const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor'] as const;
+type Section = (typeof SECTIONS)[number];
+const RAWS = ['raw-tcp', 'raw-ws'] as const;
+type RawName = (typeof RAWS)[number];
+const RAW_LABELS: Record<RawName, string> = { 'raw-tcp': 'raw node:net', 'raw-ws': 'raw ws' };
+/** The raw server each transport is compared with. */
+const RAW_FOR: Record<TransportName, RawName> = {
+  tcp: 'raw-tcp',
+  telnet: 'raw-tcp',
+  websocket: 'raw-ws',
+  ws_telnet: 'raw-ws',
+};
+const REQUEST_TIMEOUT_MS = 120_000;
+/** Quiet means the server used at most this much CPU in a poll interval: its last closes are done. */
+const QUIET_CPU_MS = 10;
+const QUIET_POLL_MS = 100;
+const QUIET_MAX_MS = 5000;
+const IDLE_PROCESS_SETTLE_MS = 1500;
+
+/** A server process and the address of the target it answers for. */
+interface Server {
+  child: Child;
+  address: TargetAddress;
+}
+
+/** A launcher serving the sample config, and the address of each of its transports. */
+interface Launcher {
+  child: Child;
+  addresses: Record<TransportName, TargetAddress>;
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    reps: { type: 'string' },
+    duration: { type: 'string' },
+  },
+});
+const only = new Set((flags.only ?? SECTIONS.join(',')).split(',').map((name) => name.trim()));
+for (const name of only) {
+  if (!(SECTIONS as readonly string[]).includes(name)) usage(`--only: unknown ${JSON.stringify(name)}`);
+}
+const isOn = (section: Section): boolean => only.has(section);
+const reps = Number(flags.reps ?? (flags.quick ? 1 : 3));
+const durationSeconds = Number(flags.duration ?? (flags.quick ? 1 : 1.25));
+if (!Number.isInteger(reps) || reps < 1) usage('--reps: expected a whole number of runs, 1 or more');
+if (!(durationSeconds > 0)) usage('--duration: expected seconds, more than 0');
+const plan = {
+  reps,
+  durationMs: durationSeconds * 1000,
+  warmupMs: 300,
+  connectConcurrency: 32,
+  idleSteps: flags.quick ? [1000] : [1000, 5000],
+  /** Held once, in the first run: the check, not a measurement. */
+  holdConnections: flags.quick ? undefined : 10_000,
+  idleSettleMs: 300,
+};
+
+const started = Date.now();
+const progress = (text: string): void => {
+  const elapsed = Math.round((Date.now() - started) / 1000);
+  const line = `[${Math.floor(elapsed / 60)}m${String(elapsed % 60).padStart(2, '0')}s] ${text}`;
+  process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
+};
+
+buildIfStale();
+const workDir = mkdtempSync(join(tmpdir(), 'chuk-bench-'));
+process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
+await main();
+
+async function main(): Promise<void> {
+  const transports = TRANSPORTS.filter(isOn);
+  const runs: Runs = {};
+  let targets: TargetInfo[] = [];
+  let limits: Record<string, number> = {};
+  if (transports.length > 0) ({ targets, limits } = await loadTests(transports, runs));
+  const memory = isOn('memory') ? await idleProcessMemory() : {};
+  const micro = isOn('micro') ? await microbenchmarks() : [];
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+
+  const summaries = summarize(runs);
+  const checks = checkTargets(targets, summaries, memory, micro);
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    kernel: release(),
+    pinned: canPin,
+    openFilesLimit: limits,
+    ...sourceVersion(),
+  };
+  const seconds = Math.round((Date.now() - started) / 1000);
+  console.log(
+    `chuk-protocol-server bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ` +
+      `${new Date().toISOString().slice(0, 10)}, commit ${machine.commit.slice(0, 10)}` +
+      `${machine.isSrcChanged ? ' with uncommitted changes under src/' : ''}\n` +
+      `${canPin ? `servers on core ${SERVER_CORE}, load generator on core ${LOADGEN_CORE}` : 'no pinning (taskset or a second core missing)'}; ` +
+      `median of ${plan.reps} interleaved run(s), ${plan.durationMs / 1000} s windows after ${plan.warmupMs / 1000} s warm-up; ` +
+      'ratio = framework / raw',
+  );
+  console.log(formatReport(targets, summaries, memory, micro, checks));
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify({ date: new Date().toISOString(), seconds, machine, plan, targets, runs, summaries, memory, micro, checks }, null, 2)}\n`,
+  );
+  console.log(`\n${RESULTS_FILE.slice(ROOT.length + 1)} written; took ${Math.floor(seconds / 60)}m${seconds % 60}s`);
+  if (isOn('monitor'))
+    await runToEnd(
+      spawnNode('monitor memory', LOADGEN_CORE, ['--expose-gc', ...TSX, join(BENCH, 'monitor-memory.ts')], 'inherit'),
+    );
+}
+
+/** Starts the servers and the load generator, and runs every measurement on every target, interleaved. */
+async function loadTests(
+  transports: readonly TransportName[],
+  runs: Runs,
+): Promise<{ targets: TargetInfo[]; limits: Record<string, number> }> {
+  const raws = RAWS.filter((raw) => transports.some((transport) => RAW_FOR[transport] === raw));
+  const targets: TargetInfo[] = raws.flatMap((raw) => [
+    { name: raw, label: RAW_LABELS[raw], transport: undefined, baseline: undefined },
+    ...transports
+      .filter((transport) => RAW_FOR[transport] === raw)
+      .map((transport) => ({ name: transport, label: transport, transport, baseline: raw })),
+  ]);
+  const [launcher, rawServers] = await Promise.all([startLauncher('launcher'), Promise.all(raws.map(startRaw))]);
+  const servers = byTarget(rawServers, () => launcher);
+  const loadgen = spawnNode('load generator', LOADGEN_CORE, [...TSX, join(BENCH, 'loadgen.ts')], 'ipc');
+  const limits = Object.fromEntries(
+    [launcher.child, ...rawServers.map((server) => server.child), loadgen].map((c) => [c.name, openFilesLimit(c.pid)]),
+  );
+
+  const echoes: Record<EchoKey, { clients: number; depth: number }> = {
+    'closed-1': { clients: 1, depth: 1 },
+    'closed-50': { clients: 50, depth: 1 },
+    'closed-500': { clients: 500, depth: 1 },
+    pipelined: { clients: 50, depth: 16 },
+  };
+  const measurements: MeasurementKey[] = [...(Object.keys(echoes) as EchoKey[]), 'connect'];
+  const total = plan.reps * (measurements.length + 1) * targets.length;
+  let done = 0;
+  const measure = async (
+    target: TargetInfo,
+    server: Server,
+    key: MeasurementKey,
+    request: LoadRequest,
+  ): Promise<void> => {
+    const run: Run = await ask(loadgen, request).catch((err: Error) => ({ error: err.message }));
+    ((runs[target.name] ??= {})[key] ??= []).push(run);
+    const { process: proc, name, output } = server.child;
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`${name} exited during ${key} on ${target.name}:\n  ${output.join('\n  ')}`);
+    }
+  };
+  for (let rep = 1; rep <= plan.reps; rep++) {
+    for (const key of measurements) {
+      for (const target of targets) {
+        const label = key === 'connect' ? 'connect rate' : ECHO_LABELS[key as EchoKey];
+        progress(`run ${rep}/${plan.reps}  ${++done}/${total}  ${label}: ${target.name}`);
+        const server = servers[target.name]!;
+        const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
+        const request: LoadRequest =
+          key === 'connect'
+            ? { kind: 'connect', target: server.address, concurrency: plan.connectConcurrency, ...timing }
+            : { kind: 'echo', target: server.address, ...echoes[key as EchoKey], ...timing };
+        await measure(target, server, key, request);
+        await quiet(server.child.pid);
+      }
+    }
+    // A server's RSS only grows back to where the runs above left it: idle memory needs fresh processes.
+    progress(`run ${rep}/${plan.reps}  starting fresh servers for idle connections`);
+    const [freshRaws, freshLaunchers] = await Promise.all([
+      Promise.all(raws.map(startRaw)),
+      Promise.all(transports.map((transport) => startLauncher(`launcher for idle ${transport}`))),
+    ]);
+    const fresh = byTarget(freshRaws, (transport) => freshLaunchers[transports.indexOf(transport)]!);
+    try {
+      for (const target of targets) {
+        progress(`run ${rep}/${plan.reps}  ${++done}/${total}  idle connections: ${target.name}`);
+        const server = fresh[target.name]!;
+        const isHoldRun = rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined;
+        const steps = isHoldRun ? [...plan.idleSteps, plan.holdConnections!] : plan.idleSteps;
+        await measure(target, server, 'idle', {
+          kind: 'idle',
+          target: server.address,
+          steps,
+          settleMs: plan.idleSettleMs,
+        });
+        await stop(server.child);
+      }
+    } finally {
+      await Promise.all(Object.values(fresh).map((server) => stop(server.child)));
+    }
+  }
+  await Promise.all([loadgen, launcher.child, ...rawServers.map((server) => server.child)].map(stop));
+  return { targets, limits };
+}
+
+/** Which process answers for each target: a raw server for itself, a launcher for a transport. */
+function byTarget(
+  raws: readonly Server[],
+  launcherFor: (transport: TransportName) => Launcher,
+): Record<string, Server> {
+  const servers: Record<string, Server> = {};
+  for (const raw of raws) servers[raw.child.name] = raw;
+  for (const transport of TRANSPORTS) {
+    if (!isOn(transport)) continue;
+    const launcher = launcherFor(transport);
+    servers[transport] = { child: launcher.child, address: launcher.addresses[transport] };
+  }
+  return servers;
+}
+
+/** A raw server, started and accepting connections. */
+async function startRaw(raw: RawName): Promise<Server> {
+  const [port] = await freePorts(1);
+  const child = spawnNode(raw, SERVER_CORE, [...TSX, join(BENCH, `${raw}-server.ts`), String(port)]);
+  await waitForPort(child, port!);
+  return {
+    child,
+    address: { protocol: raw === 'raw-tcp' ? 'tcp' : 'websocket', port: port!, path: '/', pid: child.pid },
+  };
+}
+
+/** The launcher serving the sample (`npm start`), every port accepting connections. */
+async function startLauncher(name: string): Promise<Launcher> {
+  const sample = await writeSampleConfig(`${name.replaceAll(' ', '-')}.yaml`, SAMPLE_HANDLER);
+  const child = spawnNode(name, SERVER_CORE, [join(ROOT, 'dist/cli.js'), '-c', sample.file]);
+  const addresses = {} as Record<TransportName, TargetAddress>;
+  for (const transport of TRANSPORTS) {
+    const { port, path } = sample.servers[transport]!;
+    await waitForPort(child, port);
+    addresses[transport] = { protocol: transport, port, path, pid: child.pid };
+  }
+  return { child, addresses };
+}
+
+/** The load generator's answer to one request. */
+function ask(loadgen: Child, request: LoadRequest): Promise<LoadResult> {
+  return new Promise((resolvePromise, reject) => {
+    const proc = loadgen.process;
+    const done = (): void => {
+      clearTimeout(timer);
+      proc.off('message', onMessage);
+      proc.off('exit', onExit);
+    };
+    const onMessage = (reply: LoadReply): void => {
+      done();
+      if (reply.ok) resolvePromise(reply.result);
+      else reject(new Error(reply.error));
+    };
+    const onExit = (): void => {
+      done();
+      reject(new Error('the load generator exited'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no answer from the load generator in ${REQUEST_TIMEOUT_MS / 1000} s`));
+    }, REQUEST_TIMEOUT_MS);
+    proc.on('message', onMessage);
+    proc.once('exit', onExit);
+    proc.send(request);
+  });
+}
+
+/** Waits until the server has finished with the last run's connections, so that it starts the next one idle. */
+async function quiet(pid: number): Promise<void> {
+  const deadline = Date.now() + QUIET_MAX_MS;
+  let before = cpuMs(pid);
+  while (Date.now() < deadline) {
+    await sleep(QUIET_POLL_MS);
+    const now = cpuMs(pid);
+    if (now - before <= QUIET_CPU_MS) return;
+    before = now;
+  }
+}
+
+/** The RSS of idle processes: bare Node, and launchers with the sample's config and a .js or .ts handler. */
+async function idleProcessMemory(): Promise<ProcessMemory> {
+  const memory: ProcessMemory = {};
+  const js = await writeSampleConfig('sample-js.yaml', JS_HANDLER);
+  const ts = await writeSampleConfig('sample-ts.yaml', SAMPLE_HANDLER);
+  const [tcpPort] = await freePorts(1);
+  const tcpOnly = join(workDir, 'tcp-js.yaml');
+  writeFileSync(tcpOnly, `host: '127.0.0.1'\nport: ${tcpPort}\ntransport: 'tcp'\nhandler_class: '${JS_HANDLER}'\n`);
+  const cli = join(ROOT, 'dist/cli.js');
+  for (let rep = 1; rep <= plan.reps; rep++) {
+    progress(`idle process memory, run ${rep}/${plan.reps}`);
+    const processes: [string, Child, number[]][] = [
+      ['bare', spawnNode('bare node', SERVER_CORE, ['-e', 'setInterval(() => {}, 1e3)']), []],
+      ['launcher-js', spawnNode('launcher (.js)', SERVER_CORE, [cli, '-c', js.file]), js.ports],
+      ['launcher-ts', spawnNode('launcher (.ts)', SERVER_CORE, [cli, '-c', ts.file]), ts.ports],
+      ['launcher-js-tcp', spawnNode('launcher (one tcp)', SERVER_CORE, [cli, '-c', tcpOnly]), [tcpPort!]],
+    ];
+    try {
+      // Its "listening" lines come last, once every server is up: no probe connection (a session) is needed.
+      await Promise.all(processes.map(([, child, ports]) => waitForListening(child, ports.length)));
+      await sleep(IDLE_PROCESS_SETTLE_MS);
+      for (const [key, child] of processes) (memory[key] ??= []).push(rssKb(child.pid));
+    } finally {
+      await Promise.all(processes.map(([, child]) => stop(child)));
+    }
+  }
+  return memory;
+}
+
+async function waitForListening(child: Child, servers: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (child.output.filter((line) => line.includes(' server listening on ')).length < servers) {
+    if (child.process.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`${child.name} did not start:\n  ${child.output.join('\n  ')}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Runs bench/micro.ts on the load generator's core (free by now) and takes its results. */
+async function microbenchmarks(): Promise<MicroResult[]> {
+  progress('microbenchmarks');
+  const child = spawnNode(
+    'micro',
+    LOADGEN_CORE,
+    [...TSX, join(BENCH, 'micro.ts'), ...(flags.quick ? ['--quick'] : [])],
+    'ipc',
+  );
+  return new Promise((resolvePromise, reject) => {
+    child.process.once('message', (results: MicroResult[]) => resolvePromise(results));
+    child.process.once('exit', (code) => reject(new Error(`micro.ts exited (${code}) without results`)));
+  });
+}
+
+/**
+ * The sample's config with what the bench needs changed: loopback, free ports, the handler by
+ * absolute path, room for the idle connections. Monitoring, metrics and the web client stay on.
+ */
+async function writeSampleConfig(
+  name: string,
+  handlerClass: string,
+): Promise<{ file: string; ports: number[]; servers: Record<string, { port: number; path: string }> }> {
+  const document = parseDocument(readFileSync(SAMPLE_CONFIG, 'utf8'));
+  const sections = (document.toJS() as { servers: Record<string, { transport: string; ws_path?: string }> }).servers;
+  const names = Object.keys(sections);
+  const ports = await freePorts(names.length);
+  const servers: Record<string, { port: number; path: string }> = {};
+  names.forEach((server, i) => {
+    const section = sections[server]!;
+    document.setIn(['servers', server, 'host'], '127.0.0.1');
+    document.setIn(['servers', server, 'port'], ports[i]);
+    document.setIn(['servers', server, 'handler_class'], handlerClass);
+    document.setIn(['servers', server, 'max_connections'], MAX_CONNECTIONS);
+    servers[section.transport] = { port: ports[i]!, path: section.ws_path ?? '' };
+  });
+  const file = join(workDir, name);
+  writeFileSync(file, document.toString());
+  return { file, ports, servers };
+}
+
+/** `npm run build` when dist/ is missing or older than a file under src/. */
+function buildIfStale(): void {
+  const built = (() => {
+    try {
+      return statSync(join(ROOT, 'dist/cli.js')).mtimeMs;
+    } catch {
+      return 0;
+    }
+  })();
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
+        entry.isDirectory() ? newest(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs,
+      ),
+    );
+  if (built > newest(join(ROOT, 'src'))) return;
+  progress('npm run build (dist/ is older than src/)');
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** The commit measured, and whether src/ differs from it (dist/ is built from the working tree). */
+function sourceVersion(): { commit: string; isSrcChanged: boolean } {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    return { commit: git('rev-parse', 'HEAD'), isSrcChanged: git('status', '--porcelain', '--', 'src') !== '' };
+  } catch {
+    return { commit: 'unknown', isSrcChanged: false };
+  }
+}
+
+function usage(problem: string): never {
+  process.stderr.write(
+    `bench: ${problem}\nflags: --quick, --only ${SECTIONS.join(',')} (any of them), --reps N, --duration SECONDS\n`,
+  );
+  process.exit(2);
+}
+
+function runToEnd(child: Child): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    child.process.once('exit', (code) =>
+      code === 0 ? resolvePromise() : reject(new Error(`${child.name} exited with ${code}`)),
+    );
+  });
+}
