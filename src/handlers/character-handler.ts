@@ -41,10 +41,19 @@ export class CharacterHandler extends BaseHandler {
   }
 }
 
+/** Keys that every typed line ends with, or that editing uses most: read once, not per keystroke. */
+const COMMON_KEYS = new Map<string, InputToken[]>(
+  ['\r', '\x7f', '\b', '\t'].map((character) => [character, readKeys(character)]),
+);
+
 /** Tokens for one character or key sequence handed back by a subclass. */
 function tokensOf(character: string): InputToken[] {
   const code = character.codePointAt(0) ?? 0;
   if (character.length <= 2 && code >= 0x20 && code !== 0x7f) return [{ type: 'text', text: character }];
+  return COMMON_KEYS.get(character) ?? readKeys(character);
+}
+
+function readKeys(character: string): InputToken[] {
   const reader = new KeyReader();
   return [...reader.push(Buffer.from(character, 'utf8')), ...reader.flush()];
 }

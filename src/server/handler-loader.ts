@@ -12,7 +12,6 @@ import type { HandlerClass } from '../session/handle.js';
 import { formatSyntaxError, locateSyntaxError } from './syntax-error.js';
 
 const TYPESCRIPT_FILE = /\.[cm]?tsx?$/;
-const TYPESCRIPT_NAMESPACE = 'chuk-protocol-server';
 
 type ScopedImport = (specifier: string, parentUrl: string) => Promise<Record<string, unknown>>;
 
@@ -61,9 +60,12 @@ export async function loadHandlerClass(config: ServerConfig): Promise<HandlerCla
     throw new HandlerLoadError(`${at}: cannot load ${moduleName}: ${firstLine(error.message)}`, { cause: err });
   }
 
-  const exported = module[exportName];
+  // A CommonJS module whose exports Node could not name statically (compiled TypeScript among
+  // them) arrives as its module.exports under `default`.
+  const exports = exportName in module ? module : commonJsExports(module);
+  const exported = exports[exportName];
   if (exported === undefined) {
-    const names = Object.keys(module).filter((name) => name !== 'default');
+    const names = Object.keys(exports).filter((name) => name !== 'default');
     const known = names.length > 0 ? ` (it exports ${names.join(', ')})` : '';
     throw new HandlerLoadError(`${at}: ${moduleName} has no export named ${exportName}${known}`);
   }
@@ -100,16 +102,25 @@ function resolvePackage(specifier: string, parentUrl: string): string {
 }
 
 /**
- * The TypeScript loader's import, loaded on first use. One namespace for the process: every
- * import through it shares one module cache, so a module is loaded once however often named.
+ * The TypeScript loader, registered for the whole process on first use. Not in a namespace of
+ * its own: there, every module a handler imports (this package included) would load a second
+ * time under a namespaced URL, doubling the framework in memory and in its module state.
  */
 function typeScriptImport(): Promise<ScopedImport> {
   typeScriptLoader ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
     // A .ts file outside an ESM package is compiled to CommonJS: its imports need the require side too.
-    cjs.register({ namespace: TYPESCRIPT_NAMESPACE });
-    return esm.register({ namespace: TYPESCRIPT_NAMESPACE }).import;
+    cjs.register();
+    esm.register();
+    return (specifier: string) => import(specifier) as Promise<Record<string, unknown>>;
   });
   return typeScriptLoader;
+}
+
+function commonJsExports(module: Record<string, unknown>): Record<string, unknown> {
+  const moduleExports = module.default;
+  return typeof moduleExports === 'object' && moduleExports !== null
+    ? (moduleExports as Record<string, unknown>)
+    : module;
 }
 
 function firstLine(text: string): string {

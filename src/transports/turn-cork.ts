@@ -18,8 +18,10 @@ export class TurnCork {
     if (this.#isCorked) return false;
     this.#isCorked = true;
     this.#socket.cork();
-    // nextTick runs after the promise jobs of this turn: every reply to one read is in.
-    process.nextTick(this.#uncork);
+    // After this turn's I/O callbacks and every promise job they started: a reply written in
+    // several awaited steps (an echo, the answer, the prompt) leaves in one write. nextTick
+    // would uncork before the first await had resumed.
+    setImmediate(this.#uncork);
     return true;
   }
 
