@@ -13,10 +13,10 @@ import { formatSyntaxError, locateSyntaxError } from './syntax-error.js';
 
 const TYPESCRIPT_FILE = /\.[cm]?tsx?$/;
 
-type ScopedImport = (specifier: string, parentUrl: string) => Promise<Record<string, unknown>>;
+type ModuleImport = (specifier: string) => Promise<Record<string, unknown>>;
 
 /** Set once the TypeScript loader is in place; it is loaded only when a handler needs it. */
-let typeScriptLoader: Promise<ScopedImport> | undefined;
+let typeScriptLoader: Promise<ModuleImport> | undefined;
 
 /**
  * Imports the module (TypeScript or JavaScript, a path or a package) and checks the export.
@@ -80,13 +80,14 @@ export async function loadHandlerClass(config: ServerConfig): Promise<HandlerCla
 
 /** Imports a file URL or a package name (resolved from `parentUrl`), TypeScript included. */
 async function importModule(specifier: string, parentUrl: string): Promise<Record<string, unknown>> {
-  if (TYPESCRIPT_FILE.test(specifier)) return (await typeScriptImport())(specifier, parentUrl);
+  if (TYPESCRIPT_FILE.test(specifier)) return (await typeScriptImport())(specifier);
+  const resolved = resolvePackage(specifier, parentUrl);
   try {
-    return (await import(resolvePackage(specifier, parentUrl))) as Record<string, unknown>;
+    return (await import(resolved)) as Record<string, unknown>;
   } catch (err) {
     // A JavaScript module that imports TypeScript in turn: load it through the TypeScript loader.
     if ((err as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
-    return (await typeScriptImport())(specifier, parentUrl);
+    return (await typeScriptImport())(resolved);
   }
 }
 
@@ -106,7 +107,7 @@ function resolvePackage(specifier: string, parentUrl: string): string {
  * its own: there, every module a handler imports (this package included) would load a second
  * time under a namespaced URL, doubling the framework in memory and in its module state.
  */
-function typeScriptImport(): Promise<ScopedImport> {
+function typeScriptImport(): Promise<ModuleImport> {
   typeScriptLoader ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
     // A .ts file outside an ESM package is compiled to CommonJS: its imports need the require side too.
     cjs.register();
