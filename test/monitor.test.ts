@@ -775,3 +775,102 @@ test('a viewer who joins during a flood ends up seeing the screen the user sees'
     await rendered(user.text, 80, 24),
   );
 });
+
+test('is_newest marks the session that started last, as sessions start and end in any order', async () => {
+  const hub = new InProcessHub();
+  const monitor = new Monitor(hub, { notice: false, logger: quiet });
+  monitor.start();
+  const sockets = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(sockets, 'listening');
+  sockets.on('connection', (ws: WebSocket) => monitor.addViewer(ws, { address: '127.0.0.1', level: 'viewer' }));
+  const url = `ws://127.0.0.1:${(sockets.address() as { port: number }).port}`;
+  const t = Date.now();
+  const session = (id: string, startedAt: number) => ({
+    id,
+    instance: hub.instance,
+    server: 'tcp',
+    transport: 'tcp' as const,
+    remoteAddress: '127.0.0.1',
+    remotePort: 40000,
+    secure: false,
+    startedAt,
+    lastInputAt: startedAt,
+    user: undefined,
+    terminal: { type: undefined, cols: undefined, rows: undefined },
+    bytesIn: 0,
+    bytesOut: 0,
+  });
+  // b and c in the same millisecond (the later to arrive is the newer); d arrives last but started before both.
+  const started = { a: t, b: t + 10, c: t + 10, d: t + 5 };
+  try {
+    for (const [id, at] of Object.entries(started)) hub.events.publish('session-started', { session: session(id, at) });
+    assert.equal(hub.events.has('input'), false, 'nobody watches: sessions publish no input');
+    const viewer = await openViewer(url);
+    assert.equal(hub.events.has('input'), true);
+    const listed = viewer.messages.find(ofType('active_sessions'))?.sessions ?? [];
+    assert.deepEqual(
+      listed.filter((listedSession) => listedSession.is_newest).map((listedSession) => listedSession.id),
+      ['c'],
+    );
+    const updated = async (id: string): Promise<boolean | undefined> => {
+      const from = viewer.messages.length;
+      hub.events.publish('user', { sessionId: id, user: `user-${id}` });
+      return (
+        await viewer.next((message) => message.type === 'session_updated' && message.session?.id === id, { from })
+      ).session?.is_newest;
+    };
+    const ended = async (id: string): Promise<boolean | undefined> => {
+      const from = viewer.messages.length;
+      hub.events.publish('session-ended', {
+        session: session(id, started[id as keyof typeof started]),
+        reason: 'kicked',
+      });
+      return (await viewer.next((message) => message.type === 'session_ended' && message.session?.id === id, { from }))
+        .session?.is_newest;
+    };
+    assert.equal(await updated('c'), true);
+    assert.equal(await updated('b'), false);
+    // No session still open started after b: c started in the same millisecond.
+    assert.equal(await ended('b'), true);
+    assert.equal(await ended('c'), true);
+    assert.equal(await updated('d'), true);
+    assert.equal(await ended('a'), false);
+    assert.equal(await ended('d'), true);
+    viewer.ws.close();
+    await viewer.closed;
+    await until(() => monitor.viewerCount === 0, 'the viewer forgotten');
+    assert.equal(hub.events.has('input'), false, 'the last viewer gone: no input again');
+  } finally {
+    await monitor.stop();
+    sockets.close();
+  }
+});
+
+test('the replay keeps the same output whatever the sizes of the chunks it came in', () => {
+  // The rule, on the output as one string: past the cap, keep what follows the first newline that
+  // leaves at most three quarters of the cap; with no such newline, nothing.
+  let expected = '';
+  const screen = new SessionScreen({ cols: 80, rows: 24 });
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 16) % n;
+  };
+  const sizes = [0, 1, 1, 2, 20, 80, 300, 5000, 70_000];
+  // Now and then a chunk with no newline at all.
+  const chunks = Array.from({ length: 300 }, (_, i) => {
+    const alphabet = i % 20 === 0 ? 'ab\x1b' : 'ab\n\x1b';
+    return Array.from({ length: sizes[random(sizes.length)]! }, () => alphabet[random(alphabet.length)]).join('');
+  });
+  for (let i = 0; i < 20_000; i++) {
+    const text = chunks[random(chunks.length)]!;
+    screen.write(text);
+    expected += text;
+    if (expected.length > REPLAY_CAP) {
+      const start = expected.indexOf('\n', expected.length - Math.floor((REPLAY_CAP * 3) / 4) - 1);
+      expected = start === -1 ? '' : expected.slice(start + 1);
+    }
+    assert.equal(screen.replayLength, expected.length, `after write ${i}`);
+  }
+  screen.dispose();
+});

@@ -16,12 +16,25 @@ export interface MetricsOptions {
 /** Labels of every per-server series: bounded by the config, never per session or address. */
 type ServerLabels = { server: string; transport: string };
 
-/** One server's labels and the bytes its ended sessions moved; live sessions are read at scrape time. */
+/**
+ * One server's counts as plain numbers, handed to prom-client at scrape time: counting an event
+ * costs no label lookup. Bytes are those its ended sessions moved; live sessions are read then.
+ */
 interface ServerTotals {
   labels: ServerLabels;
+  opened: number;
+  handlerErrors: number;
   receivedBytes: number;
   sentBytes: number;
 }
+
+/** One series of a counter: its labels, made once, and its count. */
+interface Series<L extends string> {
+  labels: Record<L, string>;
+  value: number;
+}
+
+type Side = SessionEventMap['option']['side'];
 
 const PREFIX = 'chuk_';
 
@@ -31,6 +44,9 @@ const DURATION_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 2
 /** How often the event loop is checked for stalls, in milliseconds. */
 const LOOP_CHECK_INTERVAL_MS = 10;
 
+/** Telnet options that get a bit in a session's number of enabled options; any more, a set. */
+const OPTION_BITS = 30;
+
 /** Counts what the event stream reports and renders it in the Prometheus text format. */
 export class Metrics {
   #app: SessionHub;
@@ -38,12 +54,22 @@ export class Metrics {
   #registry: Registry;
   /**
    * Sessions of this process that started and have not ended, with the telnet options each has
-   * enabled. Only these are read at scrape time: a session counts either live or in the ended
-   * totals, never both, so byte counters never go backwards.
+   * enabled, as bits (`#optionBit`). Only these are read at scrape time: a session counts either
+   * live or in the ended totals, never both, so byte counters never go backwards.
    */
-  #live = new Map<string, Set<string>>();
-  /** Every server and transport that has had a session, by `keyOf` its labels. */
-  #servers = new Map<string, ServerTotals>();
+  #live = new Map<string, number>();
+  /** The bit of each (side, option) enabled so far, up to OPTION_BITS of them. */
+  #optionBits: Record<Side, Map<string, number>> = { local: new Map(), remote: new Map() };
+  #optionBitCount = 0;
+  /** Per session, enabled options that got no bit (`side option`): only past OPTION_BITS options. */
+  #otherOptions = new Map<string, Set<string>>();
+  /** Every server and transport that has had a session, by server, then transport. */
+  #servers = new Map<string, Map<string, ServerTotals>>();
+  /** The same, in the order they first had a session. */
+  #serverList: ServerTotals[] = [];
+  #closedCounts = new CounterTree<'server' | 'transport' | 'reason'>('server', 'transport', 'reason');
+  #refusedCounts = new CounterTree<'server' | 'transport' | 'reason'>('server', 'transport', 'reason');
+  #optionCounts = new CounterTree<'option' | 'side' | 'outcome'>('option', 'side', 'outcome');
   #loopTimer: NodeJS.Timeout | undefined;
   #lastLoopCheck = 0;
   /** Milliseconds; the longest the loop was held up since the previous scrape. */
@@ -147,7 +173,7 @@ export class Metrics {
     this.#unsubscribe = this.#app.events.subscribe({
       'session-started': (event) => this.#started(event),
       'session-ended': (event) => this.#ended(event),
-      refused: ({ server, transport, reason }) => this.#refused.inc({ server, transport, reason }),
+      refused: ({ server, transport, reason }) => this.#refusedCounts.count(server, transport, reason),
       option: (event) => this.#option(event),
     });
   }
@@ -167,75 +193,104 @@ export class Metrics {
   }
 
   #started({ session }: SessionEventMap['session-started']): void {
-    this.#live.set(session.id, new Set());
-    this.#opened.inc(this.#totalsOf(session).labels);
+    this.#live.set(session.id, 0);
+    this.#totalsOf(session).opened++;
   }
 
   #ended({ session, reason }: SessionEventMap['session-ended']): void {
     const totals = this.#totalsOf(session);
     const { labels } = totals;
     this.#live.delete(session.id);
+    this.#otherOptions.delete(session.id);
     totals.receivedBytes += session.bytesIn;
     totals.sentBytes += session.bytesOut;
-    this.#closed.inc({ ...labels, reason });
-    if (reason === 'handler-error') this.#handlerErrors.inc(labels);
+    this.#closedCounts.count(labels.server, labels.transport, reason);
+    if (reason === 'handler-error') totals.handlerErrors++;
     // Wall-clock times: a clock stepped back must not make a negative duration.
     this.#duration.observe(labels, Math.max(0, Date.now() - session.startedAt) / 1000);
   }
 
   #totalsOf(session: SessionInfo): ServerTotals {
-    const key = keyOf(session);
-    let totals = this.#servers.get(key);
+    let transports = this.#servers.get(session.server);
+    if (transports === undefined) {
+      transports = new Map();
+      this.#servers.set(session.server, transports);
+    }
+    let totals = transports.get(session.transport);
     if (totals === undefined) {
-      totals = { labels: { server: session.server, transport: session.transport }, receivedBytes: 0, sentBytes: 0 };
-      this.#servers.set(key, totals);
-      // Present from the first session on, so that rate() and alerts see a zero, not nothing.
-      this.#handlerErrors.inc(totals.labels, 0);
+      const labels = { server: session.server, transport: session.transport };
+      totals = { labels, opened: 0, handlerErrors: 0, receivedBytes: 0, sentBytes: 0 };
+      transports.set(session.transport, totals);
+      this.#serverList.push(totals);
     }
     return totals;
   }
 
   #option({ sessionId, option, side, enabled }: SessionEventMap['option']): void {
-    const key = `${side} ${option}`;
-    const enabledOptions = this.#live.get(sessionId);
-    let outcome: 'enabled' | 'disabled' | 'refused';
-    if (enabled) {
-      enabledOptions?.add(key);
-      outcome = 'enabled';
-    } else {
-      // The stream reports a refusal as enabled: false too; only an option that was on is disabled.
-      outcome = enabledOptions?.delete(key) === true ? 'disabled' : 'refused';
-    }
-    this.#telnetOptions.inc({ option, side, outcome });
+    // The stream reports a refusal as enabled: false too; only an option that was on is disabled.
+    const wasOn = this.#live.has(sessionId) && this.#switchOption(sessionId, side, option, enabled);
+    this.#optionCounts.count(option, side, enabled ? 'enabled' : wasOn ? 'disabled' : 'refused');
   }
 
-  /** Reads what only exists at scrape time: live sessions, viewers, the event loop. */
+  /** Marks a live session's option on or off; returns whether it was on. */
+  #switchOption(sessionId: string, side: Side, option: string, isOn: boolean): boolean {
+    const bit = this.#optionBit(side, option, isOn);
+    if (bit !== 0) {
+      const bits = this.#live.get(sessionId)!;
+      this.#live.set(sessionId, isOn ? bits | bit : bits & ~bit);
+      return (bits & bit) !== 0;
+    }
+    const key = `${side} ${option}`;
+    let others = this.#otherOptions.get(sessionId);
+    const wasOn = others?.has(key) === true;
+    if (isOn) {
+      if (others === undefined) this.#otherOptions.set(sessionId, (others = new Set()));
+      others.add(key);
+    } else {
+      others?.delete(key);
+    }
+    return wasOn;
+  }
+
+  /** The bit of an option on one side; one is given when an option is first enabled, while any are left. */
+  #optionBit(side: Side, option: string, isEnabling: boolean): number {
+    const bit = this.#optionBits[side].get(option);
+    if (bit !== undefined || !isEnabling || this.#optionBitCount === OPTION_BITS) return bit ?? 0;
+    const next = 1 << this.#optionBitCount++;
+    this.#optionBits[side].set(option, next);
+    return next;
+  }
+
+  /** Reads what only exists at scrape time (live sessions, viewers, the event loop); hands over the counts. */
   async #sample(): Promise<void> {
     const sessions = await this.#app.list();
-    const active = new Map<string, number>();
-    const received = new Map<string, number>();
-    const sent = new Map<string, number>();
-    for (const [key, totals] of this.#servers) {
-      active.set(key, 0);
-      received.set(key, totals.receivedBytes);
-      sent.set(key, totals.sentBytes);
+    const live = new Map<ServerTotals, { active: number; received: number; sent: number }>();
+    for (const totals of this.#serverList) {
+      live.set(totals, { active: 0, received: totals.receivedBytes, sent: totals.sentBytes });
     }
     // Checked after the await: a session that ended meanwhile is already in the ended totals.
     for (const session of sessions) {
       if (!this.#live.has(session.id)) continue;
-      const key = keyOf(session);
-      active.set(key, (active.get(key) ?? 0) + 1);
-      received.set(key, (received.get(key) ?? 0) + session.bytesIn);
-      sent.set(key, (sent.get(key) ?? 0) + session.bytesOut);
+      const now = live.get(this.#totalsOf(session));
+      if (now === undefined) continue;
+      now.active++;
+      now.received += session.bytesIn;
+      now.sent += session.bytesOut;
     }
-    this.#active.reset();
-    this.#received.reset();
-    this.#sent.reset();
-    for (const [key, { labels }] of this.#servers) {
-      this.#active.set(labels, active.get(key) ?? 0);
-      this.#received.inc(labels, received.get(key) ?? 0);
-      this.#sent.inc(labels, sent.get(key) ?? 0);
+    for (const metric of [this.#active, this.#received, this.#sent, this.#opened, this.#handlerErrors]) metric.reset();
+    for (const totals of this.#serverList) {
+      const { labels } = totals;
+      const now = live.get(totals)!;
+      this.#active.set(labels, now.active);
+      this.#received.inc(labels, now.received);
+      this.#sent.inc(labels, now.sent);
+      this.#opened.inc(labels, totals.opened);
+      // Present from the first session on, so that rate() and alerts see a zero, not nothing.
+      this.#handlerErrors.inc(labels, totals.handlerErrors);
     }
+    this.#closedCounts.writeTo(this.#closed);
+    this.#refusedCounts.writeTo(this.#refused);
+    this.#optionCounts.writeTo(this.#telnetOptions);
     this.#viewers.set(this.#monitor?.viewerCount ?? 0);
     // A stall that ended just before this scrape has not been checked yet; it belongs to this one.
     if (this.#loopTimer !== undefined) this.#checkLoop();
@@ -271,6 +326,37 @@ function processRegistry(): Registry {
   return processMetrics;
 }
 
-function keyOf(labels: ServerLabels): string {
-  return `${labels.server}\n${labels.transport}`;
+/**
+ * A counter with three labels counted in plain numbers, its series found through a map per label
+ * (no key is built per event), and handed to prom-client at scrape time in the order they came.
+ */
+class CounterTree<L extends string> {
+  #names: readonly [L, L, L];
+  #tree = new Map<string, Map<string, Map<string, Series<L>>>>();
+  #series: Array<Series<L>> = [];
+
+  constructor(...names: [L, L, L]) {
+    this.#names = names;
+  }
+
+  count(first: string, second: string, third: string): void {
+    let seconds = this.#tree.get(first);
+    if (seconds === undefined) this.#tree.set(first, (seconds = new Map()));
+    let thirds = seconds.get(second);
+    if (thirds === undefined) seconds.set(second, (thirds = new Map()));
+    let series = thirds.get(third);
+    if (series === undefined) {
+      const [a, b, c] = this.#names;
+      series = { labels: { [a]: first, [b]: second, [c]: third } as Record<L, string>, value: 0 };
+      thirds.set(third, series);
+      this.#series.push(series);
+    }
+    series.value++;
+  }
+
+  /** Replaces what `counter` holds with these counts. */
+  writeTo(counter: Counter<L>): void {
+    counter.reset();
+    for (const { labels, value } of this.#series) counter.inc(labels, value);
+  }
 }

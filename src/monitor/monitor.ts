@@ -11,14 +11,21 @@ import { SessionScreen } from './screen.js';
 /** What a connected viewer may do. */
 type ViewerAccess = Exclude<AccessLevel, 'none'>;
 
-/** A session of this process as the monitor keeps it. */
+/** A session of this process as the monitor keeps it: small, since every session has one. */
 interface Tracked {
-  /** As of its start, with the terminal and user updated since; byte counts come from the hub. */
+  /**
+   * As of its start, with the terminal and user updated since (in place: a copy of the event's);
+   * byte counts come from the hub.
+   */
   info: SessionInfo;
   screen: SessionScreen;
-  watchers: Set<Viewer>;
+  /** Viewers watching it; made by the first. */
+  watchers: Set<Viewer> | undefined;
   /** Byte counts and last input as viewers last heard them, to send only what changed. */
-  sentCounts?: string;
+  sentCounts: string | undefined;
+  /** Its neighbours in start order (start time, then arrival): the newest session is the last. */
+  older: Tracked | undefined;
+  newer: Tracked | undefined;
 }
 
 /** A message held for a viewer until the snapshot it follows is sent. */
@@ -68,8 +75,14 @@ export class Monitor {
   #notice: boolean;
   #logger: Logger;
   #sessions = new Map<string, Tracked>();
+  /** The last of the tracked sessions in start order: the one that started last. */
+  #newest: Tracked | undefined;
+  /** Sessions with a screen model (watched now). */
+  #screens = 0;
   #viewers = new Set<Viewer>();
   #unsubscribe: (() => void) | undefined;
+  /** Input matters only to viewers: subscribed while there are any, so that sessions publish none otherwise. */
+  #unsubscribeInput: (() => void) | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
   #isStopped = false;
 
@@ -91,7 +104,6 @@ export class Monitor {
       'session-started': ({ session }) => this.#started(session),
       'session-ended': ({ session, reason }) => this.#ended(session, reason),
       output: ({ sessionId, text }) => this.#output(sessionId, text),
-      input: (event) => this.#input(event),
       terminal: ({ sessionId, terminal }) => this.#terminal(sessionId, terminal),
       user: ({ sessionId, user }) => this.#user(sessionId, user),
     });
@@ -105,9 +117,13 @@ export class Monitor {
     clearInterval(this.#refreshTimer);
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#unsubscribeInput?.();
+    this.#unsubscribeInput = undefined;
     // Forgotten first: the viewers' goodbyes must not tell users that watching stopped.
     for (const tracked of this.#sessions.values()) tracked.screen.dispose();
     this.#sessions.clear();
+    this.#newest = undefined;
+    this.#screens = 0;
     const viewers = [...this.#viewers];
     await Promise.all(viewers.map((viewer) => closeViewer(viewer.ws, 1001, 'Monitor stopping')));
   }
@@ -131,6 +147,7 @@ export class Monitor {
       heldLength: 0,
     };
     this.#viewers.add(state);
+    this.#unsubscribeInput ??= this.#app.events.on('input', (event) => this.#input(event));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       // In arrival order, and only once the viewer has its listing.
       void state.ready.then(() => this.#receive(state, data, isBinary));
@@ -149,9 +166,8 @@ export class Monitor {
     }
     if (!this.#viewers.has(viewer)) return;
     // Taken after the wait: a session that started or ended meanwhile is listed as it is now.
-    const newest = this.#newestId();
-    const sessions = [...this.#sessions.values()].map(({ info }) =>
-      describe(withCounts(info, counts.get(info.id)), 'connected', info.id === newest),
+    const sessions = [...this.#sessions.values()].map((tracked) =>
+      describe(withCounts(tracked.info, counts.get(tracked.info.id)), 'connected', tracked === this.#newest),
     );
     viewer.isReady = true;
     this.#send(viewer, JSON.stringify({ type: 'active_sessions', access: viewer.access, sessions }));
@@ -199,7 +215,7 @@ export class Monitor {
       });
       return;
     }
-    if (!tracked.screen.isAttached && this.#screenCount() >= MAX_WATCHED_SESSIONS) {
+    if (!tracked.screen.isAttached && this.#screens >= MAX_WATCHED_SESSIONS) {
       const error = `Too many sessions are being watched at once (at most ${MAX_WATCHED_SESSIONS}); stop watching one first`;
       this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'error', error });
       return;
@@ -211,8 +227,12 @@ export class Monitor {
     }
     const isNew = !viewer.watching.has(sessionId);
     viewer.watching.add(sessionId);
+    tracked.watchers ??= new Set();
     tracked.watchers.add(viewer);
-    tracked.screen.attach();
+    if (!tracked.screen.isAttached) {
+      tracked.screen.attach();
+      this.#screens++;
+    }
     viewer.held.set(sessionId, []);
     // Asked before anything else can be written: events from here on are held, then sent after it.
     const snapshot = tracked.screen.snapshot();
@@ -239,8 +259,9 @@ export class Monitor {
     this.#release(viewer, sessionId);
     this.#audit(viewer, action, sessionId);
     const tracked = this.#sessions.get(sessionId);
-    if (tracked === undefined || !tracked.watchers.delete(viewer) || tracked.watchers.size > 0) return;
-    tracked.screen.detach();
+    if (tracked?.watchers === undefined || !tracked.watchers.delete(viewer) || tracked.watchers.size > 0) return;
+    tracked.watchers = undefined;
+    this.#detach(tracked);
     this.#tell(sessionId, NOTICE_UNWATCHED);
   }
 
@@ -292,53 +313,73 @@ export class Monitor {
   }
 
   #started(info: SessionInfo): void {
-    this.#sessions.set(info.id, { info, screen: new SessionScreen(info.terminal), watchers: new Set() });
+    const tracked: Tracked = {
+      info: { ...info },
+      screen: new SessionScreen(info.terminal),
+      watchers: undefined,
+      sentCounts: undefined,
+      older: undefined,
+      newer: undefined,
+    };
+    const previous = this.#sessions.get(info.id);
+    if (previous !== undefined) this.#forgetSession(previous);
+    this.#sessions.set(info.id, tracked);
+    this.#link(tracked);
+    if (this.#viewers.size === 0) return;
     this.#toAll(JSON.stringify({ type: 'session_started', session: describe(info, 'connected', true) }));
   }
 
   #ended(info: SessionInfo, reason: SessionEndReason): void {
     const tracked = this.#sessions.get(info.id);
-    this.#sessions.delete(info.id);
     if (tracked !== undefined) {
-      tracked.screen.dispose();
-      for (const viewer of tracked.watchers) {
-        viewer.watching.delete(info.id);
-        this.#release(viewer, info.id);
+      this.#sessions.delete(info.id);
+      this.#forgetSession(tracked);
+      if (tracked.watchers !== undefined) {
+        for (const viewer of tracked.watchers) {
+          viewer.watching.delete(info.id);
+          this.#release(viewer, info.id);
+        }
       }
     }
-    const session = describe(info, 'disconnected', isNewerThanAll(info, this.#sessions), reason);
-    this.#toAll(JSON.stringify({ type: 'session_ended', session }));
+    if (this.#viewers.size === 0) return;
+    // Newest when no session still tracked started after it.
+    const isNewest = this.#newest === undefined || this.#newest.info.startedAt <= info.startedAt;
+    this.#toAll(JSON.stringify({ type: 'session_ended', session: describe(info, 'disconnected', isNewest, reason) }));
   }
 
   #output(sessionId: string, text: string): void {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
     const seq = tracked.screen.write(text);
-    if (tracked.watchers.size === 0) return;
-    this.#toWatchers(tracked, seq, { type: 'server_message', session_id: sessionId, data: { text } });
+    if (tracked.watchers === undefined) return;
+    this.#toWatchers(sessionId, tracked.watchers, seq, {
+      type: 'server_message',
+      session_id: sessionId,
+      data: { text },
+    });
   }
 
   #input({ sessionId, kind, hidden, text }: SessionEventMap['input']): void {
-    const tracked = this.#sessions.get(sessionId);
-    if (tracked === undefined || tracked.watchers.size === 0) return;
+    const watchers = this.#sessions.get(sessionId)?.watchers;
+    if (watchers === undefined) return;
     // Hidden input (a password) is reported as such, never with its text.
     const data = hidden ? { hidden: true, kind } : { text, kind };
-    this.#toWatchers(tracked, undefined, { type: 'client_input', session_id: sessionId, data });
+    this.#toWatchers(sessionId, watchers, undefined, { type: 'client_input', session_id: sessionId, data });
   }
 
   #terminal(sessionId: string, terminal: TerminalSummary): void {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    tracked.info = { ...tracked.info, terminal: { ...terminal } };
+    tracked.info.terminal = { ...terminal };
     tracked.screen.resize(terminal);
-    void this.#updated(sessionId);
+    if (this.#viewers.size > 0) void this.#updated(sessionId);
   }
 
   #user(sessionId: string, user: string | undefined): void {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    tracked.info = { ...tracked.info, user };
-    void this.#updated(sessionId);
+    tracked.info.user = user;
+    if (this.#viewers.size > 0) void this.#updated(sessionId);
   }
 
   /** Tells every viewer a session's terminal or user changed, with its byte counts as of now. */
@@ -355,7 +396,7 @@ export class Monitor {
     // Gone meanwhile: its session_ended has been sent, and nothing may follow it.
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    const session = describe(withCounts(tracked.info, counts), 'connected', this.#newestId() === sessionId);
+    const session = describe(withCounts(tracked.info, counts), 'connected', tracked === this.#newest);
     this.#toAll(JSON.stringify({ type: 'session_updated', session }));
   }
 
@@ -369,14 +410,13 @@ export class Monitor {
       this.#logger.error({ err }, 'monitor: sessions could not be listed; byte counts not refreshed');
       return;
     }
-    const newest = this.#newestId();
     for (const info of current) {
       const tracked = this.#sessions.get(info.id);
       if (tracked === undefined) continue;
       const counts = `${info.bytesIn}/${info.bytesOut}/${info.lastInputAt}`;
       if (counts === tracked.sentCounts) continue;
       tracked.sentCounts = counts;
-      const session = describe(withCounts(tracked.info, info), 'connected', newest === info.id);
+      const session = describe(withCounts(tracked.info, info), 'connected', tracked === this.#newest);
       this.#toAll(JSON.stringify({ type: 'session_updated', session }));
     }
   }
@@ -393,10 +433,10 @@ export class Monitor {
     for (const viewer of this.#viewers) if (viewer.isReady) this.#send(viewer, message);
   }
 
-  #toWatchers(tracked: Tracked, seq: number | undefined, event: object): void {
+  #toWatchers(sessionId: string, watchers: Set<Viewer>, seq: number | undefined, event: object): void {
     const message = JSON.stringify(event);
-    for (const viewer of tracked.watchers) {
-      const held = viewer.held.get(tracked.info.id);
+    for (const viewer of watchers) {
+      const held = viewer.held.get(sessionId);
       if (held === undefined) {
         this.#send(viewer, message);
         continue;
@@ -433,6 +473,10 @@ export class Monitor {
   /** Lets go of a viewer that left or was dropped; idempotent. */
   #forget(viewer: Viewer): void {
     if (!this.#viewers.delete(viewer)) return;
+    if (this.#viewers.size === 0) {
+      this.#unsubscribeInput?.();
+      this.#unsubscribeInput = undefined;
+    }
     for (const sessionId of [...viewer.watching]) this.#unwatch(viewer, sessionId, 'viewer-left');
     this.#logger.info({ viewer: viewer.address }, 'monitor: viewer disconnected');
   }
@@ -449,18 +493,45 @@ export class Monitor {
     });
   }
 
-  #screenCount(): number {
-    let count = 0;
-    for (const tracked of this.#sessions.values()) if (tracked.screen.isAttached) count++;
-    return count;
+  /** Takes a session out of start order and lets go of its screen. */
+  #forgetSession(tracked: Tracked): void {
+    this.#unlink(tracked);
+    this.#detach(tracked);
+    tracked.screen.dispose();
   }
 
-  /** The session that started last, which the dashboard opens first. */
-  #newestId(): string | undefined {
-    let newest: SessionInfo | undefined;
-    for (const { info } of this.#sessions.values())
-      if (newest === undefined || info.startedAt >= newest.startedAt) newest = info;
-    return newest?.id;
+  /** Lets go of a session's screen model, if it has one. */
+  #detach(tracked: Tracked): void {
+    if (!tracked.screen.isAttached) return;
+    tracked.screen.detach();
+    this.#screens--;
+  }
+
+  /**
+   * Places a session that just started in start order: after every session that started before
+   * or at the same time, so normally last. Only a wall clock set back walks further.
+   */
+  #link(tracked: Tracked): void {
+    let older = this.#newest;
+    let newer: Tracked | undefined;
+    while (older !== undefined && older.info.startedAt > tracked.info.startedAt) {
+      newer = older;
+      older = older.older;
+    }
+    tracked.older = older;
+    tracked.newer = newer;
+    if (older !== undefined) older.newer = tracked;
+    if (newer !== undefined) newer.older = tracked;
+    else this.#newest = tracked;
+  }
+
+  #unlink(tracked: Tracked): void {
+    const { older, newer } = tracked;
+    if (older !== undefined) older.newer = newer;
+    if (newer !== undefined) newer.older = older;
+    else if (this.#newest === tracked) this.#newest = older;
+    tracked.older = undefined;
+    tracked.newer = undefined;
   }
 }
 
@@ -493,11 +564,6 @@ function describe(
 function withCounts(info: SessionInfo, current: SessionInfo | undefined): SessionInfo {
   if (current === undefined) return info;
   return { ...info, bytesIn: current.bytesIn, bytesOut: current.bytesOut, lastInputAt: current.lastInputAt };
-}
-
-function isNewerThanAll(info: SessionInfo, sessions: ReadonlyMap<string, Tracked>): boolean {
-  for (const other of sessions.values()) if (other.info.startedAt > info.startedAt) return false;
-  return true;
 }
 
 function rawText(data: RawData): string {

@@ -24,6 +24,9 @@ export interface RecordingEntry {
 /** asciicast event codes: output, input, resize, marker. */
 type EventCode = 'o' | 'i' | 'r' | 'm';
 
+/** ES2024's String#toWellFormed, in Node since 20 (this project's lib is ES2023). */
+type WellFormable = string & { toWellFormed(): string };
+
 /**
  * `<start time, to the second, colons as dashes>-<session id>.cast`: nothing in it needs quoting,
  * and names sort by start time.
@@ -140,7 +143,7 @@ export class Recorder {
     const recording = new Recording(this.folder, session, {
       format: this.#config.recordFormat,
       maxBytes: this.#config.recordMaxBytes,
-      logger: this.#logger.child({ session: session.id }),
+      logger: this.#logger,
     });
     this.#recordings.set(session.id, recording);
     this.#logger.debug({ session: session.id, file: recording.name }, 'recording started');
@@ -202,7 +205,9 @@ class Recording {
   #session: SessionInfo;
   #format: 'v2' | 'v3';
   #maxBytes: number;
-  #logger: Logger;
+  /** The recorder's; a child naming the session is made the first time there is something to log. */
+  #parentLogger: Logger;
+  #childLogger: Logger | undefined;
   #stream: WriteStream;
   #closed: Promise<void>;
   #state: 'recording' | 'ended' | 'failed' = 'recording';
@@ -234,7 +239,7 @@ class Recording {
     this.#session = session;
     this.#format = options.format;
     this.#maxBytes = options.maxBytes;
-    this.#logger = options.logger;
+    this.#parentLogger = options.logger;
     ({ cols: this.#cols, rows: this.#rows, type: this.#type } = session.terminal);
     // 'wx': a recording never overwrites a file, even one that only looks like ours.
     this.#stream = createWriteStream(file, { flags: 'wx', mode: FILE_MODE });
@@ -248,6 +253,11 @@ class Recording {
       session.transport === 'telnet' || session.transport === 'ws_telnet' || session.transport === 'ssh';
     if (!isNegotiating || this.#isTerminalKnown()) this.#writeHeader();
     else this.#headerTimer = setTimeout(() => this.#writeHeader(), HEADER_WAIT_MS).unref();
+  }
+
+  get #logger(): Logger {
+    this.#childLogger ??= this.#parentLogger.child({ session: this.#session.id });
+    return this.#childLogger;
   }
 
   output(text: string): void {
@@ -287,7 +297,7 @@ class Recording {
     if (this.#state !== 'recording') return;
     // A lone surrogate cannot be encoded: the client got U+FFFD for it, and readers that decode
     // the JSON to UTF-8 (asciinema) fail on it.
-    const text = data.replace(/\p{Cs}/gu, '\uFFFD');
+    const text = (data as WellFormable).toWellFormed();
     const at = this.#now();
     if (this.#held !== undefined) {
       this.#held.push({ at, code, data: text });
@@ -370,7 +380,8 @@ class Recording {
   /** One event line: v2 times events from the start, v3 from the event before. */
   #line(at: number, code: EventCode, data: string): string {
     const time = this.#format === 'v3' ? at - this.#lastAt : at;
-    return `${JSON.stringify([time / 1e6, code, data])}\n`;
+    // As JSON.stringify([time / 1e6, code, data]) writes it, without the array.
+    return `[${time / 1e6},"${code}",${JSON.stringify(data)}]\n`;
   }
 
   #put(line: string, size: number, at: number): void {

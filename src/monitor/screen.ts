@@ -9,6 +9,19 @@ interface TerminalModules {
   SerializeAddon: typeof SerializeAddon;
 }
 
+/** What only a watched session has: its terminal, and how far the terminal's parser has got. */
+interface View {
+  terminal: xterm.Terminal;
+  serializer: SerializeAddon;
+  /** Characters written to the terminal and not parsed yet. */
+  behind: number;
+  /** Output was skipped while the terminal lagged: it is rebuilt from the replay once it caught up. */
+  hasSkipped: boolean;
+  /** The chunk number the terminal's screen reflects once its parser is done. */
+  parsedSeq: number;
+  waiters: Array<{ seq: number; resolve: (snapshot: ScreenSnapshot | undefined) => void }>;
+}
+
 let terminalModules: TerminalModules | undefined;
 
 /**
@@ -37,6 +50,9 @@ export interface ScreenSnapshot {
 /** Characters of recent output kept per session for late joiners (about 64 KiB of ASCII). */
 export const REPLAY_CAP = 64 * 1024;
 
+/** What a trim keeps at most: three quarters of the cap, so that trimming is rare. */
+const REPLAY_KEPT = Math.floor((REPLAY_CAP * 3) / 4);
+
 /** Lines kept above the screen of a watched session's terminal (about 2 KiB each at 80 columns). */
 const SCROLLBACK = 50;
 
@@ -50,8 +66,14 @@ const PIECE = 4096;
 /** Output handed to the terminal and not parsed yet, past which it is skipped and caught up later. */
 const MAX_BEHIND = 256 * 1024;
 
-/** Small chunks (echoed keys) are joined once there are this many, so that each costs no more than its text. */
+/**
+ * Chunks written since the last merge, past which they are joined into one: small chunks (echoed
+ * keys) then cost no more than their text, and each character is copied once, not once per merge.
+ */
 const MAX_CHUNKS = 256;
+
+/** Chunks kept in an array of their number, not one grown by push (see `#append`). */
+const FEW_CHUNKS = 8;
 
 /** An 80x24 terminal when the client never said. */
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
@@ -62,23 +84,20 @@ const RESET = '\x1bc';
 /**
  * One session's recent output, bounded and cut only after a newline so that a replay never starts
  * inside an escape sequence, and, only while someone watches, a headless terminal fed from it.
+ * Writing costs a push: the output is joined only when a viewer needs it, or in merges of
+ * MAX_CHUNKS chunks.
  */
 export class SessionScreen {
-  #chunks: string[] = [];
+  /** The output kept, in order: merged blocks, then the chunks written since; none before any output. */
+  #chunks: string[] | undefined;
+  /** How many of `#chunks` are merged blocks; the rest are chunks as written. */
+  #merged = 0;
   #length = 0;
   /** Output chunks written so far; the number of the latest. */
   #seq = 0;
   #cols: number;
   #rows: number;
-  #terminal: xterm.Terminal | undefined;
-  #serializer: SerializeAddon | undefined;
-  /** Characters written to the terminal and not parsed yet. */
-  #behind = 0;
-  /** Output was skipped while the terminal lagged: it is rebuilt from the replay once it caught up. */
-  #hasSkipped = false;
-  /** The chunk number the terminal's screen reflects once its parser is done. */
-  #parsedSeq = 0;
-  #waiters: Array<{ seq: number; resolve: (snapshot: ScreenSnapshot | undefined) => void }> = [];
+  #view: View | undefined;
 
   constructor(size: { cols: number | undefined; rows: number | undefined }) {
     this.#cols = size.cols ?? DEFAULT_SIZE.cols;
@@ -87,7 +106,7 @@ export class SessionScreen {
 
   /** Whether a terminal is kept (someone watches). */
   get isAttached(): boolean {
-    return this.#terminal !== undefined;
+    return this.#view !== undefined;
   }
 
   /** Characters of output kept for replay. */
@@ -99,7 +118,7 @@ export class SessionScreen {
   write(text: string): number {
     this.#seq++;
     this.#append(text);
-    if (this.#terminal !== undefined) this.#feed(text);
+    if (this.#view !== undefined) this.#feed(this.#view, text);
     return this.#seq;
   }
 
@@ -110,37 +129,35 @@ export class SessionScreen {
     if (cols === this.#cols && rows === this.#rows) return;
     this.#cols = cols;
     this.#rows = rows;
-    const terminal = this.#terminal;
+    const terminal = this.#view?.terminal;
     // Through the write queue: output sent before the resize is laid out at the old size.
     terminal?.write('', () => terminal.resize(cols, rows));
   }
 
   /** Starts a terminal and replays the kept output into it; a no-op when one is running. */
   attach(): void {
-    if (this.#terminal !== undefined) return;
+    if (this.#view !== undefined) return;
     const { Terminal, SerializeAddon } = loadTerminalModules();
-    this.#terminal = new Terminal({
+    const terminal = new Terminal({
       cols: this.#cols,
       rows: this.#rows,
       scrollback: SCROLLBACK,
       allowProposedApi: true,
     });
-    this.#serializer = new SerializeAddon();
+    const serializer = new SerializeAddon();
     // The addon is typed against @xterm/xterm's Terminal; the headless one has the same buffer API.
-    this.#terminal.loadAddon(this.#serializer as unknown as xterm.ITerminalAddon);
-    this.#hasSkipped = false;
-    this.#behind = 0;
-    this.#feed(this.#replay());
+    terminal.loadAddon(serializer as unknown as xterm.ITerminalAddon);
+    this.#view = { terminal, serializer, behind: 0, hasSkipped: false, parsedSeq: 0, waiters: [] };
+    this.#feed(this.#view, this.#replay());
   }
 
   /** Drops the terminal; snapshots still waiting get undefined. */
   detach(): void {
-    const terminal = this.#terminal;
-    if (terminal === undefined) return;
-    this.#terminal = undefined;
-    this.#serializer = undefined;
-    terminal.dispose();
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
+    const view = this.#view;
+    if (view === undefined) return;
+    this.#view = undefined;
+    view.terminal.dispose();
+    for (const waiter of view.waiters.splice(0)) waiter.resolve(undefined);
   }
 
   /**
@@ -148,89 +165,137 @@ export class SessionScreen {
    * undefined when the terminal is detached meanwhile.
    */
   snapshot(): Promise<ScreenSnapshot | undefined> {
-    const terminal = this.#terminal;
-    if (terminal === undefined) return Promise.resolve(undefined);
+    const view = this.#view;
+    if (view === undefined) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      this.#waiters.push({ seq: this.#seq, resolve });
+      view.waiters.push({ seq: this.#seq, resolve });
       // Wakes the waiter in the same turn as the parser reaches this point, before anything later.
-      terminal.write('', () => this.#settle(terminal));
+      view.terminal.write('', () => this.#settle(view));
     });
   }
 
   /** Clears the kept output and the terminal. */
   dispose(): void {
     this.detach();
-    this.#chunks = [];
+    this.#chunks = undefined;
+    this.#merged = 0;
     this.#length = 0;
   }
 
   #append(text: string): void {
-    this.#chunks.push(text);
+    let chunks = this.#chunks;
+    if (chunks === undefined) chunks = this.#chunks = [text];
+    // An array grown by push keeps room for 16 more: one that holds a few chunks (an idle
+    // session's welcome) is copied instead, at its size.
+    else if (chunks.length < FEW_CHUNKS) chunks = this.#chunks = appended(chunks, text);
+    else chunks.push(text);
     this.#length += text.length;
-    if (this.#length > REPLAY_CAP) this.#trim();
-    else if (this.#chunks.length > MAX_CHUNKS) this.#chunks = [this.#chunks.join('')];
+    if (this.#length > REPLAY_CAP) this.#trim(chunks);
+    else if (chunks.length - this.#merged > MAX_CHUNKS) this.#merge(chunks);
+  }
+
+  /** Joins the chunks written since the last merge into one block. */
+  #merge(chunks: string[]): void {
+    const block = chunks.splice(this.#merged).join('');
+    if (block !== '') chunks.push(block);
+    // Blocks of next to nothing (many empty writes) are joined in turn: their number stays bounded.
+    if (chunks.length > MAX_CHUNKS) chunks.splice(0, chunks.length, chunks.join(''));
+    this.#merged = chunks.length;
   }
 
   /**
-   * Keeps at most three quarters of the cap, so that trimming is rare, starting right after a
-   * newline: every line kept is whole. A tail with no newline at all is dropped as a whole.
+   * Keeps at most REPLAY_KEPT characters, starting right after a newline: every line kept is
+   * whole. A tail with no newline at all is dropped as a whole. Whole chunks are dropped and one
+   * is cut: nothing is copied.
    */
-  #trim(): void {
-    const replay = this.#chunks.join('');
-    const start = replay.indexOf('\n', replay.length - Math.floor((REPLAY_CAP * 3) / 4) - 1);
-    const kept = start === -1 ? '' : replay.slice(start + 1);
-    this.#chunks = kept === '' ? [] : [kept];
-    this.#length = kept.length;
+  #trim(chunks: string[]): void {
+    // The first newline at or after `from` (counted from the replay's start) is where it is cut.
+    const from = this.#length - REPLAY_KEPT - 1;
+    let offset = 0;
+    let i = 0;
+    while (from - offset >= chunks[i]!.length) offset += chunks[i++]!.length;
+    let newline = chunks[i]!.indexOf('\n', from - offset);
+    while (newline === -1 && i + 1 < chunks.length) {
+      offset += chunks[i++]!.length;
+      newline = chunks[i]!.indexOf('\n');
+    }
+    if (newline === -1) {
+      this.#chunks = undefined;
+      this.#merged = 0;
+      this.#length = 0;
+      return;
+    }
+    const rest = chunks[i]!.slice(newline + 1);
+    const dropped = rest === '' ? i + 1 : i;
+    if (rest !== '') chunks[i] = rest;
+    chunks.splice(0, dropped);
+    this.#length -= offset + newline + 1;
+    this.#merged = Math.max(0, this.#merged - dropped);
   }
 
+  /** The kept output as one string, kept as one block from then on. */
   #replay(): string {
-    return this.#chunks.join('');
+    const chunks = this.#chunks;
+    if (chunks === undefined || chunks.length === 0) return '';
+    if (chunks.length > 1) {
+      chunks[0] = chunks.join('');
+      chunks.length = 1;
+    }
+    this.#merged = 1;
+    return chunks[0]!;
   }
 
-  #feed(text: string): void {
-    const terminal = this.#terminal!;
-    if (this.#behind > MAX_BEHIND || this.#hasSkipped) {
+  #feed(view: View, text: string): void {
+    if (view.behind > MAX_BEHIND || view.hasSkipped) {
       // The parser lags (a flood): skip, and rebuild from the replay once it has caught up.
-      this.#hasSkipped = true;
+      view.hasSkipped = true;
       return;
     }
     const seq = this.#seq;
-    this.#behind += text.length;
-    writeInPieces(terminal, text, () => {
-      this.#behind -= text.length;
-      this.#parsedSeq = seq;
-      if (this.#hasSkipped && this.#behind === 0 && this.#terminal === terminal) this.#catchUp(terminal);
-      this.#settle(terminal);
+    view.behind += text.length;
+    writeInPieces(view.terminal, text, () => {
+      view.behind -= text.length;
+      view.parsedSeq = seq;
+      if (view.hasSkipped && view.behind === 0 && this.#view === view) this.#catchUp(view);
+      this.#settle(view);
     });
   }
 
   /** The terminal parsed everything it was given while later output was skipped: start it over. */
-  #catchUp(terminal: xterm.Terminal): void {
-    this.#hasSkipped = false;
+  #catchUp(view: View): void {
+    view.hasSkipped = false;
     const seq = this.#seq;
     const replay = RESET + this.#replay();
-    this.#behind += replay.length;
-    writeInPieces(terminal, replay, () => {
-      this.#behind -= replay.length;
-      this.#parsedSeq = seq;
-      this.#settle(terminal);
+    view.behind += replay.length;
+    writeInPieces(view.terminal, replay, () => {
+      view.behind -= replay.length;
+      view.parsedSeq = seq;
+      this.#settle(view);
     });
   }
 
   /** Serves the snapshots the terminal has now parsed far enough for. */
-  #settle(terminal: xterm.Terminal): void {
-    if (this.#terminal !== terminal || this.#waiters.length === 0) return;
-    const ready = this.#waiters.filter((waiter) => waiter.seq <= this.#parsedSeq);
+  #settle(view: View): void {
+    if (this.#view !== view || view.waiters.length === 0) return;
+    const ready = view.waiters.filter((waiter) => waiter.seq <= view.parsedSeq);
     if (ready.length === 0) return;
-    this.#waiters = this.#waiters.filter((waiter) => waiter.seq > this.#parsedSeq);
+    view.waiters = view.waiters.filter((waiter) => waiter.seq > view.parsedSeq);
     const snapshot: ScreenSnapshot = {
-      text: this.#serializer!.serialize(),
-      cols: terminal.cols,
-      rows: terminal.rows,
-      seq: this.#parsedSeq,
+      text: view.serializer.serialize(),
+      cols: view.terminal.cols,
+      rows: view.terminal.rows,
+      seq: view.parsedSeq,
     };
     for (const waiter of ready) waiter.resolve(snapshot);
   }
+}
+
+/** A new array of `chunks` and `text`, of just that length (`push` would reserve room for 16 more). */
+function appended(chunks: readonly string[], text: string): string[] {
+  const copy = new Array<string>(chunks.length + 1);
+  for (let i = 0; i < chunks.length; i++) copy[i] = chunks[i]!;
+  copy[chunks.length] = text;
+  return copy;
 }
 
 /** Writes `text` in pieces of at most PIECE characters; `done` runs once the last is parsed. */
