@@ -1,13 +1,17 @@
-// Microbenchmarks of the input path, in one process: the telnet decoder (src/telnet/decoder.ts) fed as
-// TelnetLayer.receive feeds it, and the line editor in character mode. Run by run.ts, or alone:
+// Microbenchmarks of the input path, in one process: the telnet decoder (src/telnet/decoder.ts), TelnetLayer.receive
+// (decoder, key reader and negotiation), and the line editor in character mode. Run by run.ts, or alone:
 // node --import tsx bench/micro.ts [--quick]
 import { performance } from 'node:perf_hooks';
+import pino from 'pino';
 
 import { DO, IAC, OPT_NAWS, OPT_SGA, OPT_TTYPE, SB, SE, TTYPE_IS, WILL } from '../src/telnet/constants.js';
 import { TelnetDecoder } from '../src/telnet/decoder.js';
+import type { TelnetSink } from '../src/telnet/decoder.js';
 import { KeyReader } from '../src/session/key-reader.js';
 import type { InputToken } from '../src/session/key-reader.js';
 import { LineEditor } from '../src/session/line-editor.js';
+import { TelnetLayer } from '../src/session/telnet-layer.js';
+import type { Connection } from '../src/transports/connection.js';
 
 /** One microbenchmark's fastest round, and every round's rate. */
 export interface MicroResult {
@@ -32,6 +36,7 @@ const results: MicroResult[] = [
   measure('decoder-iac', 'telnet decoder, IAC IAC every 16 bytes', 'MB/s', decoderLoop(escapedText(READ_SIZE))),
   measure('decoder-negotiation', 'telnet decoder, negotiation-heavy', 'MB/s', decoderLoop(negotiation(READ_SIZE))),
   measure('layer-plain', 'decoder + key reader (TelnetLayer.receive), plain', 'MB/s', layerLoop(plainText(READ_SIZE))),
+  measure('layer-storm', 'TelnetLayer.receive, a DO/WILL storm', 'MB/s', layerLoop(storm(READ_SIZE))),
   measure('editor-keys', 'line editor, character mode', 'keys/s', editorLoop(false)),
   measure('editor-reader-keys', 'key reader + line editor, a key per read', 'keys/s', editorLoop(true)),
 ];
@@ -61,21 +66,35 @@ function measure(key: string, label: string, unit: MicroResult['unit'], step: ()
   return { key, label, unit, value: perSecond / scale, rounds: rounds.map((rate) => rate / scale) };
 }
 
-/** Decodes `chunk` once per step; returns bytes decoded. */
+/** Decodes `chunk` once per step into a sink that only counts; returns bytes decoded. */
 function decoderLoop(chunk: Uint8Array): () => number {
   const decoder = new TelnetDecoder();
+  let seen = 0;
+  const sink: TelnetSink = {
+    onData: (bytes) => void (seen += bytes.length),
+    onCommand: () => void seen++,
+    onNegotiate: () => void seen++,
+    onSubnegotiation: (_option, payload) => void (seen += payload.length),
+    onOverflow: () => void seen++,
+  };
   return () => {
-    decoder.push(chunk);
+    decoder.decode(chunk, sink);
     return chunk.length;
   };
 }
 
-/** What TelnetLayer.receive does with data: decode, then read keys from each data run. */
+/** TelnetLayer.receive itself, on a connection that takes its replies and drops them. */
 function layerLoop(chunk: Uint8Array): () => number {
-  const decoder = new TelnetDecoder();
-  const reader = new KeyReader();
+  const connection = { write: () => Promise.resolve() } as unknown as Connection;
+  const events = { changed: () => undefined, option: () => undefined };
+  const layer = new TelnetLayer(connection, {
+    preferredMode: 'character',
+    keepaliveInterval: 0,
+    events,
+    logger: pino({ level: 'silent' }),
+  });
   return () => {
-    for (const event of decoder.push(chunk)) if (event.type === 'data') reader.push(event.bytes);
+    layer.receive(chunk);
     return chunk.length;
   };
 }
@@ -127,4 +146,11 @@ function negotiation(size: number): Uint8Array {
   ]);
   const whole = Math.floor(size / burst.length);
   return Buffer.concat(Array.from({ length: whole }, () => burst));
+}
+
+/** A client asking for every option over and over, DO and WILL alike: most get refused, each time. */
+function storm(size: number): Uint8Array {
+  const out = Buffer.alloc(size - (size % 3));
+  for (let at = 0, n = 0; at < out.length; at += 3, n++) out.set([IAC, n % 2 === 0 ? DO : WILL, n % 256], at);
+  return out;
 }

@@ -106,6 +106,44 @@ test('multi-byte characters fed one byte at a time decode whole', () => {
   assert.deepEqual(mergeText(tokens), [text('é中😀')]);
 });
 
+test('a character cut off by ASCII reads as U+FFFD before it, however the bytes are pushed', () => {
+  const whole = Uint8Array.of(0x61, 0xe4, 0xb8, 0x62, 0x63);
+  for (let cut = 1; cut < whole.length; cut++) {
+    assert.deepEqual(mergeText(readAll(splitAt(whole, cut))), [text('a\ufffdbc')], `cut at ${cut}`);
+  }
+});
+
+test('ASCII after a whole multi-byte character reads as before it', () => {
+  const reader = new KeyReader();
+  assert.deepEqual(reader.push(bytes('né')), [text('né')]);
+  assert.deepEqual(reader.push(bytes('e\r')), [text('e'), key('enter', '\r')]);
+  assert.deepEqual(reader.push(bytes('\n\x1b[A')), [key('up', '\x1b[A')]);
+});
+
+test('a long paste of non-ASCII text reads as UTF-8, whole or in two pieces', () => {
+  const paste = 'héllo 中文 😀 '.repeat(20);
+  const whole = bytes(`${paste}\r`);
+  assert.deepEqual(new KeyReader().push(whole), [text(paste), key('enter', '\r')]);
+  for (const cut of [1, 64, 65, 100, whole.length - 2]) {
+    assert.deepEqual(mergeText(readAll(splitAt(whole, cut))), [text(paste), key('enter', '\r')], `cut at ${cut}`);
+  }
+});
+
+test('push appends to the array it is given and returns it', () => {
+  const tokens: InputToken[] = [text('before')];
+  assert.equal(new KeyReader().push(bytes('a\r'), tokens), tokens);
+  assert.deepEqual(tokens, [text('before'), text('a'), key('enter', '\r')]);
+});
+
+test('a long ASCII paste with controls reads like the same text in one-byte pushes', () => {
+  const paste = `${'word '.repeat(40)}\tx\x7f\r\n`.repeat(20);
+  const whole = new KeyReader().push(bytes(paste));
+  const reader = new KeyReader();
+  const byByte = [...bytes(paste)].flatMap((byte) => reader.push(Uint8Array.of(byte)));
+  assert.deepEqual(mergeText(byByte), mergeText(whole));
+  assert.equal(whole.filter((token) => token.type === 'key' && token.name === 'enter').length, 20);
+});
+
 test('invalid UTF-8 becomes U+FFFD and does not throw', () => {
   assert.deepEqual(new KeyReader().push(Uint8Array.of(0x61, 0xff, 0xc3, 0x62)), [text('a\ufffd\ufffdb')]);
 });
@@ -242,6 +280,28 @@ test('any chunking of the same bytes gives the same tokens', () => {
       const cuts = [...new Set(rawCuts.map((cut) => cut % (whole.length + 1)))].sort((a, b) => a - b);
       const chunks = [0, ...cuts].map((start, n) => whole.subarray(start, cuts[n] ?? whole.length));
       assert.deepEqual(mergeText(readAll(chunks)), mergeText(readAll([whole])));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('without escape sequences, the text is the UTF-8 decoding of the input less its controls', () => {
+  const piece = fc.oneof(
+    fc.constantFrom('\r', '\n', '\0', '\t', '\x7f', '\u0085', 'é', '中', '😀', 'abc'),
+    fc.string({ maxLength: 8 }),
+  );
+  const input = fc
+    .tuple(fc.array(piece, { maxLength: 60 }), fc.uint8Array({ maxLength: 8 }))
+    .map(([pieces, noise]) => new Uint8Array([...bytes(pieces.join('')), ...noise].filter((byte) => byte !== 0x1b)));
+  fc.assert(
+    fc.property(input, fc.array(fc.nat(), { maxLength: 6 }), (whole, rawCuts) => {
+      const cuts = [...new Set(rawCuts.map((cut) => cut % (whole.length + 1)))].sort((a, b) => a - b);
+      const chunks = [0, ...cuts].map((start, n) => whole.subarray(start, cuts[n] ?? whole.length));
+      const read = readAll(chunks)
+        .map((token) => (token.type === 'text' ? token.text : ''))
+        .join('');
+      // A character still cut at the end waits for its next bytes.
+      assert.equal(read, new TextDecoder().decode(whole, { stream: true }).replace(/\p{Cc}/gu, ''));
     }),
     { numRuns: 2000 },
   );

@@ -1,4 +1,5 @@
 // Incremental terminal input reader: UTF-8 bytes in, text runs and named keys (ECMA-48 CSI/SS3, C0 controls) out.
+import { isAscii } from 'node:buffer';
 
 /** A key the reader recognises; 'control' is any other C0 control, 'unknown' an unmapped escape sequence. */
 export type KeyName =
@@ -36,6 +37,8 @@ export interface KeyReaderOptions {
 type State = 'ground' | 'escape' | 'csi' | 'ss3' | 'linux-function' | 'discard';
 
 const DEFAULT_MAX_SEQUENCE_LENGTH = 32;
+/** Up to this many bytes a JavaScript loop beats a native call. */
+const SHORT_INPUT = 64;
 const ESC = '\x1b';
 
 const CONTROL_KEYS: ReadonlyMap<number, KeyName> = new Map([
@@ -78,7 +81,10 @@ const TILDE_KEYS: ReadonlyMap<string, KeyName> = new Map([
  */
 export class KeyReader {
   readonly #maxSequence: number;
-  readonly #decoder = new TextDecoder('utf-8');
+  /** Made at the first non-ASCII byte: ASCII reads as it is, and most input is ASCII. */
+  #utf8: TextDecoder | undefined;
+  /** The last push left #utf8 possibly holding the first bytes of a character. */
+  #isUtf8Open = false;
   #state: State = 'ground';
   #sequence = '';
   #isAfterCr = false;
@@ -88,10 +94,35 @@ export class KeyReader {
     this.#maxSequence = Number.isFinite(max) ? Math.max(3, Math.floor(max)) : DEFAULT_MAX_SEQUENCE_LENGTH;
   }
 
-  /** Reads the next chunk of input and returns the tokens completed by it. */
-  push(bytes: Uint8Array): InputToken[] {
-    const input = this.#decoder.decode(bytes, { stream: true });
-    const tokens: InputToken[] = [];
+  /** Reads the next chunk of input; appends the tokens it completes to `tokens` and returns them. */
+  push(bytes: Uint8Array, tokens: InputToken[] = []): InputToken[] {
+    if (!this.#isUtf8Open && isAsciiOnly(bytes)) {
+      this.#read(latin1(bytes), bytes, tokens);
+      return tokens;
+    }
+    this.#utf8 ??= new TextDecoder('utf-8');
+    this.#read(this.#utf8.decode(bytes, { stream: true }), undefined, tokens);
+    // Only a push ending in a non-ASCII byte can end inside a character.
+    if (bytes.length > 0) this.#isUtf8Open = bytes[bytes.length - 1]! >= 0x80;
+    return tokens;
+  }
+
+  /**
+   * Ends a pending escape sequence; the session calls it after a short quiet time, since a
+   * lone ESC is the Escape key only once nothing follows it.
+   */
+  flush(): InputToken[] {
+    const state = this.#state;
+    const sequence = this.#sequence;
+    this.#state = 'ground';
+    this.#sequence = '';
+    if (state === 'escape') return [key('escape', ESC)];
+    if (state === 'csi' || state === 'ss3' || state === 'linux-function') return [key('unknown', sequence)];
+    return [];
+  }
+
+  /** Reads decoded input; `ascii` is given when it is also the input's bytes, one per character. */
+  #read(input: string, ascii: Uint8Array | undefined, tokens: InputToken[]): void {
     let i = 0;
     while (i < input.length) {
       if (this.#state !== 'ground') {
@@ -108,8 +139,7 @@ export class KeyReader {
         }
       }
       if (isPrintable(code)) {
-        let end = i + 1;
-        while (end < input.length && isPrintable(input.charCodeAt(end))) end++;
+        const end = ascii === undefined ? printableEnd(input, i + 1) : printableAsciiEnd(ascii, i + 1);
         tokens.push({ type: 'text', text: input.slice(i, end) });
         i = end;
         continue;
@@ -117,21 +147,6 @@ export class KeyReader {
       this.#readControl(input[i]!, code, tokens);
       i++;
     }
-    return tokens;
-  }
-
-  /**
-   * Ends a pending escape sequence; the session calls it after a short quiet time, since a
-   * lone ESC is the Escape key only once nothing follows it.
-   */
-  flush(): InputToken[] {
-    const state = this.#state;
-    const sequence = this.#sequence;
-    this.#state = 'ground';
-    this.#sequence = '';
-    if (state === 'escape') return [key('escape', ESC)];
-    if (state === 'csi' || state === 'ss3' || state === 'linux-function') return [key('unknown', sequence)];
-    return [];
   }
 
   #readControl(char: string, code: number, tokens: InputToken[]): void {
@@ -237,6 +252,38 @@ function key(name: KeyName, sequence: string): InputToken {
 /** Not a C0 control, DEL or C1 control: a character that stands for itself. */
 function isPrintable(code: number): boolean {
   return code >= 0x20 && code !== 0x7f && (code < 0x80 || code > 0x9f);
+}
+
+/** Where the run of printable characters from `from` ends. */
+function printableEnd(input: string, from: number): number {
+  let end = from;
+  while (end < input.length && isPrintable(input.charCodeAt(end))) end++;
+  return end;
+}
+
+/** Where the run of printable ASCII bytes from `from` ends: read from the bytes, a step cheaper than the string. */
+function printableAsciiEnd(bytes: Uint8Array, from: number): number {
+  let end = from;
+  while (end < bytes.length) {
+    const byte = bytes[end]!;
+    if (byte < 0x20 || byte > 0x7e) break;
+    end++;
+  }
+  return end;
+}
+
+/** Whether all bytes are ASCII; a keystroke's few are checked here, a paste's natively. */
+function isAsciiOnly(bytes: Uint8Array): boolean {
+  if (bytes.length > SHORT_INPUT) return isAscii(bytes);
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
+/** ASCII bytes as a string; a single one without allocating (V8 keeps one-character strings). */
+function latin1(bytes: Uint8Array): string {
+  if (bytes.length === 1) return String.fromCharCode(bytes[0]!);
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return buffer.toString('latin1');
 }
 
 /** Names a complete CSI sequence by its final byte; modifier parameters (ESC [1;5C) do not change the key. */

@@ -25,14 +25,14 @@ import {
 } from '../telnet/constants.js';
 import { acceptCharset, parseCharsetReply, rejectCharset, requestCharset } from '../telnet/charset.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
-import type { TelnetEvent } from '../telnet/decoder.js';
+import type { TelnetSink } from '../telnet/decoder.js';
 import { command, encodeText, escapeIac } from '../telnet/encoder.js';
 import { parseEnvironment, requestEnvironment } from '../telnet/environ.js';
 import { linemodeMode } from '../telnet/linemode.js';
 import { isMudClient } from '../telnet/mud-client.js';
 import { parseNaws } from '../telnet/naws.js';
 import { OptionNegotiator } from '../telnet/options.js';
-import type { NegotiationResult } from '../telnet/options.js';
+import type { NegotiationResult, OptionPolicy } from '../telnet/options.js';
 import { TerminalTypeCycle, parseTerminalType, requestTerminalType } from '../telnet/terminal-type.js';
 import type { Connection } from '../transports/connection.js';
 import { KeyReader } from './key-reader.js';
@@ -54,17 +54,38 @@ export interface TelnetLayerOptions {
 const ECHO_DECISION_MS = 250;
 /** A client that has sent no telnet command by then does not speak telnet (nc, scripts). */
 const TELNET_DETECTION_MS = 1000;
+/**
+ * Negotiations, subnegotiations and AYTs acted on at once, and then per second; a storm's excess
+ * is ignored. Clients send a few dozen when they connect; the limit bounds what a read can cost.
+ */
+const PROTOCOL_COMMAND_BURST = 1000;
+const PROTOCOL_COMMANDS_PER_SECOND = 500;
 
 const OPTIONS_WE_PERFORM = new Set([OPT_ECHO, OPT_SGA, OPT_EOR, OPT_BINARY, OPT_CHARSET]);
 const OPTIONS_WE_ACCEPT = new Set([OPT_TTYPE, OPT_NAWS, OPT_NEW_ENVIRON, OPT_BINARY, OPT_CHARSET, OPT_SGA]);
+/** What a client asking first may switch on, by preferred mode; shared, as sessions differ only by mode. */
+const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
+  character: {
+    acceptLocal: (option) => OPTIONS_WE_PERFORM.has(option),
+    acceptRemote: (option) => OPTIONS_WE_ACCEPT.has(option),
+  },
+  // ECHO and SGA only when we chose character mode: a client asking first gets them then too.
+  line: {
+    acceptLocal: (option) => OPTIONS_WE_PERFORM.has(option) && option !== OPT_ECHO && option !== OPT_SGA,
+    acceptRemote: (option) => OPTIONS_WE_ACCEPT.has(option) || option === OPT_LINEMODE,
+  },
+};
 
 const PROMPT_EOR = command(EOR);
 const PROMPT_GA = command(GA);
 const KEEPALIVE = command(NOP);
 const ARE_YOU_THERE_REPLY = encodeText('\n[Yes]\n');
 
-/** Speaks telnet with the client; falls back to plain line input for clients that do not. */
-export class TelnetLayer implements SessionLayer {
+/**
+ * Speaks telnet with the client; falls back to plain line input for clients that do not.
+ * It is its own decoder's sink: the on* methods are called only from receive().
+ */
+export class TelnetLayer implements SessionLayer, TelnetSink {
   readonly terminal: TerminalInfo = unknownTerminal();
   #connection: Connection;
   #options: TelnetLayerOptions;
@@ -80,18 +101,20 @@ export class TelnetLayer implements SessionLayer {
   #isDetectionOver = false;
   /** A prompt went out before the client agreed to EOR; it is marked once the client does. */
   #isPromptUnmarked = false;
-  #timers: NodeJS.Timeout[] = [];
+  #echoTimer: NodeJS.Timeout | undefined;
+  #detectionTimer: NodeJS.Timeout | undefined;
+  #keepaliveTimer: NodeJS.Timeout | undefined;
+  /** Protocol commands the client may still send now (a token bucket, refilled before reads). */
+  #budget = PROTOCOL_COMMAND_BURST;
+  #budgetAt = 0;
+  /** What the decoder's callbacks produce during one receive(), handed over at its end. */
+  #tokens: InputToken[] = [];
+  #replies: Uint8Array[] = [];
 
   constructor(connection: Connection, options: TelnetLayerOptions) {
     this.#connection = connection;
     this.#options = options;
-    const wantsCharacters = options.preferredMode === 'character';
-    this.#negotiator = new OptionNegotiator({
-      // ECHO and SGA only when we chose character mode: a client asking first gets them then too.
-      acceptLocal: (option) =>
-        OPTIONS_WE_PERFORM.has(option) && (wantsCharacters || (option !== OPT_ECHO && option !== OPT_SGA)),
-      acceptRemote: (option) => OPTIONS_WE_ACCEPT.has(option) || (option === OPT_LINEMODE && !wantsCharacters),
-    });
+    this.#negotiator = new OptionNegotiator(POLICIES[options.preferredMode]);
   }
 
   get mode(): InputMode {
@@ -119,34 +142,76 @@ export class TelnetLayer implements SessionLayer {
     if (this.#options.preferredMode === 'character') {
       results.push(this.#negotiator.enable('local', OPT_SGA));
       // ECHO waits for the terminal type: MUD clients read WILL ECHO as "hide the input".
-      this.#after(ECHO_DECISION_MS, () => this.#decideEcho());
+      this.#echoTimer = this.#after(ECHO_DECISION_MS, () => this.#decideEcho());
     } else {
       results.push(this.#negotiator.enable('remote', OPT_LINEMODE));
     }
     this.#send(results.flatMap((result) => result.reply));
-    this.#after(TELNET_DETECTION_MS, () => {
+    this.#detectionTimer = this.#after(TELNET_DETECTION_MS, () => {
+      this.#detectionTimer = undefined;
       this.#isDetectionOver = true;
       if (!this.#isTelnetPeer) this.#options.logger.debug('client sent no telnet negotiation; plain line input');
     });
     const keepalive = this.#options.keepaliveInterval;
     if (keepalive > 0) {
-      const timer = setInterval(() => {
+      this.#keepaliveTimer = setInterval(() => {
         if (this.#isTelnetPeer) void this.#connection.write(KEEPALIVE);
       }, keepalive * 1000);
-      timer.unref();
-      this.#timers.push(timer);
+      this.#keepaliveTimer.unref();
     }
   }
 
   receive(bytes: Uint8Array): InputToken[] {
-    const tokens: InputToken[] = [];
-    const replies: Uint8Array[] = [];
-    for (const event of this.#decoder.push(bytes)) {
-      if (event.type === 'data') tokens.push(...this.#reader.push(event.bytes));
-      else this.#handleEvent(event, tokens, replies);
+    if (this.#budget < PROTOCOL_COMMAND_BURST) this.#renewBudget();
+    this.#decoder.decode(bytes, this);
+    const tokens = this.#tokens;
+    this.#tokens = [];
+    if (this.#replies.length > 0) {
+      this.#send(this.#replies);
+      this.#replies = [];
     }
-    this.#send(replies);
     return tokens;
+  }
+
+  onData(bytes: Uint8Array): void {
+    this.#reader.push(bytes, this.#tokens);
+  }
+
+  onCommand(code: number): void {
+    this.#markTelnetPeer();
+    switch (code) {
+      case IP:
+      case BRK:
+        this.#tokens.push({ type: 'key', name: 'interrupt', sequence: '\x03' });
+        return;
+      case EC:
+        this.#tokens.push({ type: 'key', name: 'backspace', sequence: '\x7f' });
+        return;
+      case EL:
+        this.#tokens.push({ type: 'key', name: 'kill-line', sequence: '\x15' });
+        return;
+      case AYT:
+        if (this.#isWithinBudget()) this.#replies.push(ARE_YOU_THERE_REPLY);
+        return;
+      default:
+        // NOP, GA, DM, AO and the rest need no action from a server.
+        return;
+    }
+  }
+
+  onNegotiate(verb: number, option: number): void {
+    this.#markTelnetPeer();
+    if (!this.#isWithinBudget()) return;
+    for (const frame of this.#apply(this.#negotiator.receive(verb, option))) this.#replies.push(frame);
+  }
+
+  onSubnegotiation(option: number, payload: Uint8Array): void {
+    this.#markTelnetPeer();
+    if (this.#isWithinBudget()) this.#handleSubnegotiation(option, payload, this.#replies);
+  }
+
+  onOverflow(option: number): void {
+    this.#options.logger.debug({ option: optionName(option) }, 'oversized subnegotiation dropped');
   }
 
   flush(): InputToken[] {
@@ -199,49 +264,36 @@ export class TelnetLayer implements SessionLayer {
   }
 
   dispose(): void {
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers = [];
+    clearTimeout(this.#echoTimer);
+    clearTimeout(this.#detectionTimer);
+    clearInterval(this.#keepaliveTimer);
+    this.#echoTimer = undefined;
+    this.#detectionTimer = undefined;
+    this.#keepaliveTimer = undefined;
   }
 
-  #handleEvent(event: Exclude<TelnetEvent, { type: 'data' }>, tokens: InputToken[], replies: Uint8Array[]): void {
-    switch (event.type) {
-      case 'command':
-        this.#handleCommand(event.command, tokens, replies);
-        return;
-      case 'negotiate':
-        this.#isTelnetPeer = true;
-        replies.push(...this.#apply(this.#negotiator.receive(event.verb, event.option)));
-        return;
-      case 'subnegotiation':
-        this.#isTelnetPeer = true;
-        this.#handleSubnegotiation(event.option, event.payload, replies);
-        return;
-      case 'overflow':
-        this.#options.logger.debug({ option: optionName(event.option) }, 'oversized subnegotiation dropped');
-        return;
-    }
-  }
-
-  #handleCommand(code: number, tokens: InputToken[], replies: Uint8Array[]): void {
+  #markTelnetPeer(): void {
+    if (this.#isTelnetPeer) return;
     this.#isTelnetPeer = true;
-    switch (code) {
-      case IP:
-      case BRK:
-        tokens.push({ type: 'key', name: 'interrupt', sequence: '\x03' });
-        return;
-      case EC:
-        tokens.push({ type: 'key', name: 'backspace', sequence: '\x7f' });
-        return;
-      case EL:
-        tokens.push({ type: 'key', name: 'kill-line', sequence: '\x15' });
-        return;
-      case AYT:
-        replies.push(ARE_YOU_THERE_REPLY);
-        return;
-      default:
-        // NOP, GA, DM, AO and the rest need no action from a server.
-        return;
-    }
+    // Detection only matters for a client that never speaks telnet: its timer can go.
+    clearTimeout(this.#detectionTimer);
+    this.#detectionTimer = undefined;
+  }
+
+  /** Counts one protocol command against the budget; false once it is spent. */
+  #isWithinBudget(): boolean {
+    if (this.#budget < 1) return false;
+    // A full budget earns nothing while it waits: the refill counts from its first use.
+    if (this.#budget === PROTOCOL_COMMAND_BURST) this.#budgetAt = Date.now();
+    this.#budget--;
+    return true;
+  }
+
+  #renewBudget(): void {
+    const now = Date.now();
+    const earned = ((now - this.#budgetAt) * PROTOCOL_COMMANDS_PER_SECOND) / 1000;
+    this.#budget = Math.min(PROTOCOL_COMMAND_BURST, this.#budget + earned);
+    this.#budgetAt = now;
   }
 
   /** Applies option changes; returns the replies plus any follow-up requests they call for. */
@@ -326,6 +378,8 @@ export class TelnetLayer implements SessionLayer {
   #decideEcho(): void {
     if (this.#isEchoDecided || this.#options.preferredMode !== 'character') return;
     this.#isEchoDecided = true;
+    clearTimeout(this.#echoTimer);
+    this.#echoTimer = undefined;
     const name = this.#terminalTypes.clientName;
     if (name !== undefined && isMudClient(name)) {
       this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
@@ -353,9 +407,9 @@ export class TelnetLayer implements SessionLayer {
     void this.#connection.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
-  #after(ms: number, run: () => void): void {
+  #after(ms: number, run: () => void): NodeJS.Timeout {
     const timer = setTimeout(run, ms);
     timer.unref();
-    this.#timers.push(timer);
+    return timer;
   }
 }

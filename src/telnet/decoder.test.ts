@@ -27,7 +27,7 @@ import {
   WONT,
 } from './constants.js';
 import { TelnetDecoder } from './decoder.js';
-import type { TelnetEvent } from './decoder.js';
+import type { TelnetEvent, TelnetSink } from './decoder.js';
 import { encodeText, escapeIac, negotiate, subnegotiation } from './encoder.js';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
@@ -49,12 +49,45 @@ function normalize(events: TelnetEvent[]): TelnetEvent[] {
   return out.map((e) => (e.type === 'data' ? { type: 'data', bytes: Uint8Array.from(e.bytes) } : e));
 }
 
+/** A sink keeping what it is told as events; `isCopying` copies bytes at once, as a sink that keeps them must. */
+class Recorder implements TelnetSink {
+  readonly events: TelnetEvent[] = [];
+
+  constructor(readonly isCopying = true) {}
+
+  onData(bytes: Uint8Array): void {
+    this.events.push({ type: 'data', bytes: this.#keep(bytes) });
+  }
+
+  onCommand(command: number): void {
+    this.events.push({ type: 'command', command });
+  }
+
+  onNegotiate(verb: number, option: number): void {
+    this.events.push({ type: 'negotiate', verb, option });
+  }
+
+  onSubnegotiation(option: number, payload: Uint8Array): void {
+    this.events.push({ type: 'subnegotiation', option, payload: this.#keep(payload) });
+  }
+
+  onOverflow(option: number): void {
+    this.events.push({ type: 'overflow', option });
+  }
+
+  #keep(bytes: Uint8Array): Uint8Array {
+    return this.isCopying ? Uint8Array.from(bytes) : bytes;
+  }
+}
+
 function decodeWhole(input: Uint8Array, decoder = new TelnetDecoder()): TelnetEvent[] {
-  return normalize(decoder.push(input));
+  return decodeChunks([input], decoder);
 }
 
 function decodeChunks(chunks: Uint8Array[], decoder = new TelnetDecoder()): TelnetEvent[] {
-  return normalize(chunks.flatMap((chunk) => decoder.push(chunk)));
+  const recorder = new Recorder();
+  for (const chunk of chunks) decoder.decode(chunk, recorder);
+  return normalize(recorder.events);
 }
 
 function cut(input: Uint8Array, cuts: number[]): Uint8Array[] {
@@ -82,6 +115,35 @@ test('plain data passes as one view of the chunk, without copying', () => {
   if (event?.type !== 'data') return;
   assert.equal(event.bytes.buffer, chunk.buffer);
   assert.deepEqual(Buffer.from(event.bytes).toString(), 'hello world');
+});
+
+test('data with IAC IAC in it comes as one run, not a run per escaped byte', () => {
+  const recorder = new Recorder();
+  new TelnetDecoder().decode(bytes(0x61, IAC, IAC, 0x62, IAC, IAC, IAC, IAC, 0x63, IAC, NOP, 0x64), recorder);
+  assert.deepEqual(recorder.events, [
+    { type: 'data', bytes: bytes(0x61, IAC, 0x62, IAC, IAC, 0x63) },
+    { type: 'command', command: NOP },
+    { type: 'data', bytes: bytes(0x64) },
+  ]);
+});
+
+test('a subnegotiation whole in one chunk is lent as a view of it; one cut between chunks is delivered whole', () => {
+  const chunk = Buffer.from([0x61, IAC, SB, OPT_NAWS, 0, 80, 0, 24, IAC, SE]);
+  const recorder = new Recorder(false);
+  const decoder = new TelnetDecoder();
+  decoder.decode(chunk, recorder);
+  const lent = recorder.events[1];
+  assert.ok(lent?.type === 'subnegotiation' && lent.payload.buffer === chunk.buffer);
+  decoder.decode(chunk.subarray(1, 6), recorder);
+  decoder.decode(chunk.subarray(6), recorder);
+  assert.deepEqual(recorder.events.at(-1), { type: 'subnegotiation', option: OPT_NAWS, payload: bytes(0, 80, 0, 24) });
+});
+
+test('push() copies subnegotiation payloads, so a caller may reuse its buffer', () => {
+  const chunk = Buffer.from([IAC, SB, OPT_NAWS, 0, 80, 0, 24, IAC, SE]);
+  const [event] = new TelnetDecoder().push(chunk);
+  chunk.fill(0);
+  assert.deepEqual(event, { type: 'subnegotiation', option: OPT_NAWS, payload: bytes(0, 80, 0, 24) });
 });
 
 test('an empty chunk yields no events', () => {
@@ -228,6 +290,14 @@ const telnetish = fc
   .array(fc.oneof(significant, fc.integer({ min: 0, max: 255 })), { maxLength: 300 })
   .map((values) => Uint8Array.from(values));
 const input = fc.oneof(byteArrays, telnetish);
+// Well-formed streams, from the encoder: escaped data, negotiations, commands and subnegotiations.
+const frame = fc.oneof(
+  byteArrays.map((data) => escapeIac(data)),
+  fc.tuple(fc.constantFrom(DO, DONT, WILL, WONT), fc.nat(255)).map(([verb, option]) => negotiate(verb, option)),
+  fc.constantFrom(NOP, AYT, GA).map((code) => bytes(IAC, code)),
+  fc.tuple(fc.nat(255), fc.uint8Array({ maxLength: 40 })).map(([option, payload]) => subnegotiation(option, payload)),
+);
+const stream = fc.array(frame, { maxLength: 20 }).map((frames) => Uint8Array.from(Buffer.concat(frames)));
 
 test('property: any chunking yields the same normalized events as the whole', () => {
   // Short chunks of telnet-heavy bytes put chunk ends inside every kind of sequence.
@@ -248,6 +318,40 @@ test('property: any chunking yields the same normalized events as the whole', ()
   );
 });
 
+test('property: push() gives the events a sink is told', () => {
+  fc.assert(
+    fc.property(input, fc.array(fc.nat(), { maxLength: 10 }), fc.integer({ min: 0, max: 16 }), (data, cuts, max) => {
+      const chunks = cut(data, cuts);
+      const pushed = new TelnetDecoder({ maxSubnegotiation: max });
+      assert.deepEqual(
+        normalize(chunks.flatMap((chunk) => pushed.push(chunk))),
+        decodeChunks(chunks, new TelnetDecoder({ maxSubnegotiation: max })),
+      );
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('property: bytes lent to a sink are never written over by later decoding', () => {
+  fc.assert(
+    fc.property(fc.oneof(input, stream), fc.array(fc.nat(), { maxLength: 30 }), (data, cuts) => {
+      const kept = new Recorder(false);
+      const copied = new Recorder();
+      const both: TelnetSink = {
+        onData: (b) => (kept.onData(b), copied.onData(b)),
+        onCommand: (c) => (kept.onCommand(c), copied.onCommand(c)),
+        onNegotiate: (v, o) => (kept.onNegotiate(v, o), copied.onNegotiate(v, o)),
+        onSubnegotiation: (o, p) => (kept.onSubnegotiation(o, p), copied.onSubnegotiation(o, p)),
+        onOverflow: (o) => (kept.onOverflow(o), copied.onOverflow(o)),
+      };
+      const decoder = new TelnetDecoder({ maxSubnegotiation: 64 });
+      for (const chunk of cut(Uint8Array.from(data), cuts)) decoder.decode(chunk, both);
+      assert.deepEqual(normalize(kept.events), normalize(copied.events));
+    }),
+    { numRuns: 500 },
+  );
+});
+
 test('property: byte-at-a-time decoding equals whole decoding', () => {
   fc.assert(
     fc.property(input, (data) => {
@@ -261,6 +365,8 @@ test('property: the decoder never throws', () => {
   fc.assert(
     fc.property(fc.array(input, { maxLength: 5 }), fc.integer({ min: 0, max: 64 }), (chunks, max) => {
       const decoder = new TelnetDecoder({ maxSubnegotiation: max });
+      const recorder = new Recorder(false);
+      for (const chunk of chunks) decoder.decode(chunk, recorder);
       for (const chunk of chunks) decoder.push(chunk);
     }),
     { numRuns: 500 },

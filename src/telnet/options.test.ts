@@ -177,6 +177,19 @@ test('the default allows a peer 32 enables per option', () => {
   assert.equal(granted, 32);
 });
 
+test('the highest limit, 255 enables, is counted for each option and side apart', () => {
+  const q = new OptionNegotiator(acceptAll, { maxPeerEnables: 1000 });
+  let granted = 0;
+  for (let round = 0; round < 300; round++) {
+    if (q.receive(DO, OPT_ECHO).changes.length > 0) granted++;
+    q.receive(DONT, OPT_ECHO);
+  }
+  assert.equal(granted, 255);
+  assert.deepEqual(q.receive(WILL, OPT_ECHO).reply, [negotiate(DO, OPT_ECHO)]);
+  assert.deepEqual(q.receive(DO, OPT_SGA).reply, [negotiate(WILL, OPT_SGA)]);
+  assert.equal(q.isEnabled('local', OPT_ECHO), false);
+});
+
 test('verbs other than DO, DONT, WILL, WONT and out-of-range options are ignored', () => {
   const q = new OptionNegotiator(acceptAll);
   assert.deepEqual(q.receive(0, OPT_ECHO), { reply: [], changes: [] });

@@ -42,16 +42,21 @@ export interface NegotiationResult {
 
 // RFC 1143 section 7 states; an option counts as enabled only in YES.
 const Q = { no: 0, yes: 1, wantNo: 2, wantYes: 3 } as const;
-// Queue bit: EMPTY, or OPPOSITE when the reverse of the pending request is wanted next.
-const Queue = { empty: 0, opposite: 1 } as const;
+type QState = (typeof Q)[keyof typeof Q];
 const DEFAULT_MAX_PEER_ENABLES = 32;
+
+// Every telnet session keeps these tables, so each option of each side is one 16-bit cell of
+// one array: the state in bits 0-1; the queue bit, set for OPPOSITE (the reverse of the pending
+// request is wanted next) and clear for EMPTY; from bit 8, the enables the peer asked for and we granted.
+const STATE_BITS = 0b11;
+const OPPOSITE_BIT = 0b100;
+const GRANTS_SHIFT = 8;
 
 interface SideTable {
   readonly side: Side;
-  readonly state: Uint8Array;
-  readonly queue: Uint8Array;
-  /** Enables the peer asked for and we granted, counted up to the limit. */
-  readonly granted: Uint8Array;
+  /** Both sides' cells; this side's start at `base`. */
+  readonly cells: Uint16Array;
+  readonly base: number;
   /** The verb we send to enable (DO or WILL). */
   readonly on: number;
   /** The verb we send to disable (DONT or WONT). */
@@ -65,8 +70,9 @@ interface SideTable {
 export class OptionNegotiator {
   readonly #policy: OptionPolicy;
   readonly #maxPeerEnables: number;
-  readonly #local: SideTable = table('local', WILL, WONT);
-  readonly #remote: SideTable = table('remote', DO, DONT);
+  readonly #cells = new Uint16Array(512);
+  readonly #local: SideTable = { side: 'local', cells: this.#cells, base: 0, on: WILL, off: WONT };
+  readonly #remote: SideTable = { side: 'remote', cells: this.#cells, base: 256, on: DO, off: DONT };
 
   constructor(policy: OptionPolicy, options: OptionNegotiatorOptions = {}) {
     this.#policy = policy;
@@ -92,17 +98,17 @@ export class OptionNegotiator {
     const result: NegotiationResult = { reply: [], changes: [] };
     checkOption(option);
     const t = this.#table(side);
-    switch (t.state[option]) {
+    switch (stateOf(t, option)) {
       case Q.no:
-        t.state[option] = Q.wantYes;
+        setState(t, option, Q.wantYes);
         result.reply.push(negotiate(t.on, option));
         break;
       case Q.wantNo:
         // Queued: sending DO/WILL before the peer answers our DONT/WONT would be read as its ack.
-        t.queue[option] = Queue.opposite;
+        setOpposite(t, option, true);
         break;
       case Q.wantYes:
-        t.queue[option] = Queue.empty;
+        setOpposite(t, option, false);
         break;
     }
     return result;
@@ -113,17 +119,17 @@ export class OptionNegotiator {
     const result: NegotiationResult = { reply: [], changes: [] };
     checkOption(option);
     const t = this.#table(side);
-    switch (t.state[option]) {
+    switch (stateOf(t, option)) {
       case Q.yes:
-        t.state[option] = Q.wantNo;
+        setState(t, option, Q.wantNo);
         result.reply.push(negotiate(t.off, option));
         result.changes.push({ side: t.side, option, enabled: false });
         break;
       case Q.wantNo:
-        t.queue[option] = Queue.empty;
+        setOpposite(t, option, false);
         break;
       case Q.wantYes:
-        t.queue[option] = Queue.opposite;
+        setOpposite(t, option, true);
         break;
     }
     return result;
@@ -131,13 +137,13 @@ export class OptionNegotiator {
 
   /** Whether the option is on for that side (agreed by both ends). */
   isEnabled(side: Side, option: number): boolean {
-    return isOption(option) && this.#table(side).state[option] === Q.yes;
+    return isOption(option) && stateOf(this.#table(side), option) === Q.yes;
   }
 
   /** Whether we sent a request for the option on that side and await its answer. */
   isPending(side: Side, option: number): boolean {
     if (!isOption(option)) return false;
-    const state = this.#table(side).state[option];
+    const state = stateOf(this.#table(side), option);
     return state === Q.wantNo || state === Q.wantYes;
   }
 
@@ -150,17 +156,17 @@ export class OptionNegotiator {
     // A stateless peer answering every DO with WILL can, with one request crossing ours,
     // pair its acks with our answers forever; every turn of such a loop needs us to grant
     // an enable, so capping grants ends it with a refusal, which nothing answers.
-    if (t.granted[option]! >= this.#maxPeerEnables) return false;
+    if (t.cells[t.base + option]! >> GRANTS_SHIFT >= this.#maxPeerEnables) return false;
     return t.side === 'local' ? this.#policy.acceptLocal(option) : this.#policy.acceptRemote(option);
   }
 
   /** WILL for the remote side, DO for the local side. */
   #receiveOn(t: SideTable, option: number, result: NegotiationResult): void {
-    switch (t.state[option]) {
+    switch (stateOf(t, option)) {
       case Q.no:
         if (this.#accepts(t, option)) {
-          t.granted[option]!++;
-          t.state[option] = Q.yes;
+          t.cells[t.base + option] = t.cells[t.base + option]! + (1 << GRANTS_SHIFT);
+          setState(t, option, Q.yes);
           result.reply.push(negotiate(t.on, option));
           result.changes.push({ side: t.side, option, enabled: true });
         } else {
@@ -169,21 +175,21 @@ export class OptionNegotiator {
         break;
       case Q.wantNo:
         // The peer answered our DONT/WONT with WILL/DO, an RFC 1143 error; no reply, or we loop.
-        if (t.queue[option] === Queue.opposite) {
-          t.state[option] = Q.yes;
-          t.queue[option] = Queue.empty;
+        if (isOpposite(t, option)) {
+          setState(t, option, Q.yes);
+          setOpposite(t, option, false);
           result.changes.push({ side: t.side, option, enabled: true });
         } else {
-          t.state[option] = Q.no;
+          setState(t, option, Q.no);
         }
         break;
       case Q.wantYes:
-        if (t.queue[option] === Queue.opposite) {
-          t.state[option] = Q.wantNo;
-          t.queue[option] = Queue.empty;
+        if (isOpposite(t, option)) {
+          setState(t, option, Q.wantNo);
+          setOpposite(t, option, false);
           result.reply.push(negotiate(t.off, option));
         } else {
-          t.state[option] = Q.yes;
+          setState(t, option, Q.yes);
           result.changes.push({ side: t.side, option, enabled: true });
         }
         break;
@@ -193,25 +199,25 @@ export class OptionNegotiator {
 
   /** WONT for the remote side, DONT for the local side. */
   #receiveOff(t: SideTable, option: number, result: NegotiationResult): void {
-    switch (t.state[option]) {
+    switch (stateOf(t, option)) {
       case Q.yes:
         // A peer may always switch an option off; RFC 854 requires us to agree.
-        t.state[option] = Q.no;
+        setState(t, option, Q.no);
         result.reply.push(negotiate(t.off, option));
         result.changes.push({ side: t.side, option, enabled: false });
         break;
       case Q.wantNo:
-        if (t.queue[option] === Queue.opposite) {
-          t.state[option] = Q.wantYes;
-          t.queue[option] = Queue.empty;
+        if (isOpposite(t, option)) {
+          setState(t, option, Q.wantYes);
+          setOpposite(t, option, false);
           result.reply.push(negotiate(t.on, option));
         } else {
-          t.state[option] = Q.no;
+          setState(t, option, Q.no);
         }
         break;
       case Q.wantYes:
-        t.state[option] = Q.no;
-        if (t.queue[option] === Queue.opposite) t.queue[option] = Queue.empty;
+        setState(t, option, Q.no);
+        if (isOpposite(t, option)) setOpposite(t, option, false);
         else result.refused = { side: t.side, option };
         break;
       // NO: already off, nothing to answer.
@@ -219,8 +225,21 @@ export class OptionNegotiator {
   }
 }
 
-function table(side: Side, on: number, off: number): SideTable {
-  return { side, state: new Uint8Array(256), queue: new Uint8Array(256), granted: new Uint8Array(256), on, off };
+function stateOf(t: SideTable, option: number): QState {
+  return (t.cells[t.base + option]! & STATE_BITS) as QState;
+}
+
+function setState(t: SideTable, option: number, state: QState): void {
+  t.cells[t.base + option] = (t.cells[t.base + option]! & ~STATE_BITS) | state;
+}
+
+function isOpposite(t: SideTable, option: number): boolean {
+  return (t.cells[t.base + option]! & OPPOSITE_BIT) !== 0;
+}
+
+function setOpposite(t: SideTable, option: number, isSet: boolean): void {
+  const cell = t.cells[t.base + option]!;
+  t.cells[t.base + option] = isSet ? cell | OPPOSITE_BIT : cell & ~OPPOSITE_BIT;
 }
 
 function isOption(option: number): boolean {
