@@ -194,18 +194,22 @@ export class ServerUnderTest {
  * its "<name>: <transport> server listening on <url>" lines. Its stderr goes to a file, so a
  * test busy with its own work can never fill a pipe and stall the server's synchronous log writes.
  */
-export async function startServer(name: string): Promise<ServerUnderTest> {
+export async function startServer(
+  name: string,
+  maxConnections: number = LIMITS.maxConnections,
+): Promise<ServerUnderTest> {
   ensureBuilt();
   const dir = folder();
   const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
   const pem = tlsFiles();
+  const settings = { ...SERVER_SETTINGS, max_connections: maxConnections };
   const config = {
     servers: {
-      telnet: { ...SERVER_SETTINGS, transport: 'telnet' },
-      tcp: { ...SERVER_SETTINGS, transport: 'tcp' },
-      websocket: { ...SERVER_SETTINGS, transport: 'websocket', ws_path: WS_PATHS.websocket },
-      ws_telnet: { ...SERVER_SETTINGS, transport: 'ws_telnet', ws_path: WS_PATHS.ws_telnet },
-      telnet_tls: { ...SERVER_SETTINGS, transport: 'telnet', use_ssl: true, ssl_cert: pem.cert, ssl_key: pem.key },
+      telnet: { ...settings, transport: 'telnet' },
+      tcp: { ...settings, transport: 'tcp' },
+      websocket: { ...settings, transport: 'websocket', ws_path: WS_PATHS.websocket },
+      ws_telnet: { ...settings, transport: 'ws_telnet', ws_path: WS_PATHS.ws_telnet },
+      telnet_tls: { ...settings, transport: 'telnet', use_ssl: true, ssl_cert: pem.cert, ssl_key: pem.key },
     },
   };
   const configPath = join(dir, `${slug}.yaml`);
@@ -595,6 +599,8 @@ export interface CaseOptions {
   endsServer?: boolean;
   /** Bound of the fault itself; the case fails past it. Default 40 s. */
   faultTimeoutMs?: number;
+  /** Sessions each server takes; default LIMITS.maxConnections. */
+  maxConnections?: number;
 }
 
 /** One row of the suite's results. */
@@ -630,7 +636,7 @@ export async function runFaultCase(
     `host load average at start: ${readFileSync('/proc/loadavg', 'utf8').split(' ', 3).join(' ')}`,
   ];
   const attackers = new Attackers();
-  const server = await startServer(name);
+  const server = await startServer(name, options.maxConnections);
   let probe: Probe | undefined;
   let latency: CaseReport['latency'];
   let memory: MemoryStats | undefined;

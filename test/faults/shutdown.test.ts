@@ -1,11 +1,11 @@
-// Fault: shutdown under load — SIGTERM with ~300 clients on the four transports, connected, typing and reading.
+// Fault: shutdown under load — SIGTERM with 1,000 clients on the four transports, connected, typing and reading.
 import { test } from 'node:test';
 
 import { SHUTDOWN_MESSAGE } from '../../src/index.js';
 import { TRANSPORTS, connectClient, inBatches, runFaultCase, sleep, withTimeout } from './harness.js';
 import type { LineClient } from './harness.js';
 
-const CLIENTS_PER_TRANSPORT = 75;
+const CLIENTS_PER_TRANSPORT = 250;
 /** Each client types a numbered line this often, before and after the signal, until it is closed. */
 const LINE_EVERY_MS = 100;
 /** Typists are spread over this many beats of each interval. */
@@ -52,7 +52,7 @@ test(
         note(`${typists.length} clients connected and reading, ${Date.now() - connectingSince} ms into the fault`);
 
         // Each typist keeps its own beat, spread over the interval as independent users' would be:
-        // one timer for all would have 300 lines arrive in the same millisecond, every time.
+        // one timer for all would have 1,000 lines arrive in the same millisecond, every time.
         let tick = 0;
         const typing = setInterval(() => {
           tick += 1;
@@ -79,7 +79,7 @@ test(
           clearInterval(typing);
         }
       },
-      { endsServer: true },
+      { endsServer: true, maxConnections: 300 },
     );
   },
 );
