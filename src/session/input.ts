@@ -10,6 +10,12 @@ import type { InputToken } from './key-reader.js';
 const TOKENS_HIGH_WATER = 1024;
 const LINES_HIGH_WATER = 64;
 /**
+ * Bytes read into keys at a time, and only while fewer keys than this wait: a flood is held as
+ * the bytes it came in (what the socket had read already), not as thousands of key objects.
+ */
+const DECODE_SLICE = 4096;
+const TOKENS_LOW_WATER = 256;
+/**
  * Keys (or lines) one session hands its handler in one turn of the event loop; then it lets
  * every other session and socket have theirs. A flood from one client never holds up the rest:
  * a handler that answers at once would otherwise run through a whole backlog in one turn.
@@ -18,6 +24,8 @@ const INPUT_BUDGET = 64;
 
 /** What the input discipline calls out to; every call may be handler code. */
 export interface InputTargets {
+  /** Reads bytes from the connection into keys and text (the protocol layer); `isLast`: no more are waiting. */
+  decode(bytes: Uint8Array, isLast: boolean): InputToken[];
   /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
   receive(token: InputToken): boolean | Promise<boolean>;
   /** Hands a completed line that no readLine waits for to the handler; resolves to whether to go on. */
@@ -40,6 +48,8 @@ export class SessionInput {
   isClosed = false;
   readonly #connection: Connection;
   readonly #targets: InputTargets;
+  /** Bytes received and not yet read into keys, oldest first. */
+  #bytes: Uint8Array[] = [];
   #tokens: InputToken[] = [];
   #tokenHead = 0;
   #isPumping = false;
@@ -66,12 +76,41 @@ export class SessionInput {
     if (!isHeld && this.#lines.length > 0) void this.#processLines();
   }
 
-  /** Queues keys and text decoded from the connection. */
+  /** Queues bytes from the connection, read into keys as the handler takes them. */
+  receive(bytes: Uint8Array): void {
+    if (this.isClosed) return;
+    this.#bytes.push(bytes);
+    this.#decode();
+  }
+
+  /** Queues keys and text that need no decoding (a lone Escape the layer let go of). */
   enqueue(tokens: InputToken[]): void {
     if (tokens.length === 0 || this.isClosed) return;
     for (const token of tokens) this.#tokens.push(token);
     this.#updateFlow();
     if (!this.#isPumping) void this.#pump();
+  }
+
+  /** Reads waiting bytes into keys, a slice at a time, while few keys and lines wait. */
+  #decode(): void {
+    while (
+      this.#bytes.length > 0 &&
+      !this.isClosed &&
+      this.#tokens.length - this.#tokenHead < TOKENS_LOW_WATER &&
+      this.#lines.length < LINES_HIGH_WATER
+    ) {
+      const bytes = this.#bytes[0]!;
+      let slice = bytes;
+      if (bytes.length > DECODE_SLICE) {
+        slice = bytes.subarray(0, DECODE_SLICE);
+        this.#bytes[0] = bytes.subarray(DECODE_SLICE);
+      } else {
+        this.#bytes.shift();
+      }
+      for (const token of this.#targets.decode(slice, this.#bytes.length === 0)) this.#tokens.push(token);
+    }
+    this.#updateFlow();
+    if (!this.#isPumping && this.#tokenHead < this.#tokens.length) void this.#pump();
   }
 
   /** A line the user completed: to the waiting readLine, else queued for processLine. */
@@ -99,7 +138,7 @@ export class SessionInput {
     if (this.#lineWaiter) throw new Error('readLine is already waiting for a line in this session');
     wait.signal?.throwIfAborted();
     const typedAhead = this.#lines.shift();
-    this.#updateFlow();
+    this.#decode();
     if (typedAhead !== undefined) return Promise.resolve(typedAhead);
     return new Promise<string>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -161,6 +200,7 @@ export class SessionInput {
         // Handled keys go, so that a session flooded for long holds only what waits.
         this.#tokens = this.#tokens.slice(this.#tokenHead);
         this.#tokenHead = 0;
+        this.#decode();
         await nextTurn();
         continue;
       }
@@ -181,7 +221,7 @@ export class SessionInput {
     this.#tokens = [];
     this.#tokenHead = 0;
     this.#isPumping = false;
-    this.#updateFlow();
+    this.#decode();
   }
 
   async #processLines(): Promise<void> {
@@ -202,7 +242,7 @@ export class SessionInput {
         break;
       }
       line = this.#lines.shift();
-      this.#updateFlow();
+      this.#decode();
     }
     this.#isProcessingLines = false;
     if (this.#lines.length === 0) for (const wake of this.#handledWaiters.splice(0)) wake();
@@ -211,7 +251,9 @@ export class SessionInput {
   /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */
   #updateFlow(): void {
     const isBacklogged =
-      this.#tokens.length - this.#tokenHead > TOKENS_HIGH_WATER || this.#lines.length > LINES_HIGH_WATER;
+      this.#bytes.length > 0 ||
+      this.#tokens.length - this.#tokenHead > TOKENS_HIGH_WATER ||
+      this.#lines.length > LINES_HIGH_WATER;
     if (isBacklogged === this.#isPaused || this.isClosed) return;
     this.#isPaused = isBacklogged;
     if (isBacklogged) this.#connection.pause();

@@ -134,6 +134,7 @@ export class Session implements EditableSession, HubMember {
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
     this.#input = new SessionInput(this.#connection, {
+      decode: (bytes, isLast) => this.#decode(bytes, isLast),
       receive: (token) => {
         // Published as the handler takes each key, so that keys typed ahead of a hidden
         // question count as hidden when that question takes them.
@@ -382,16 +383,22 @@ export class Session implements EditableSession, HubMember {
   #onData = (bytes: Uint8Array): void => {
     this.#idleTimer?.refresh();
     this.#lastInputAt = Date.now();
+    this.#input.receive(bytes);
+  };
+
+  /** Bytes into keys through the protocol layer; `isLast`: nothing more waits to be read. */
+  #decode(bytes: Uint8Array, isLast: boolean): InputToken[] {
     let tokens: InputToken[];
     try {
       tokens = this.#layer.receive(bytes);
     } catch (err) {
       this.#fail(err);
-      return;
+      return [];
     }
-    if (bytes[bytes.length - 1] === 0x1b) this.#scheduleEscapeFlush();
-    this.#input.enqueue(tokens);
-  };
+    // A lone ESC at the end of what has arrived may be the Escape key, or the start of a sequence cut by the network.
+    if (isLast && bytes[bytes.length - 1] === 0x1b) this.#scheduleEscapeFlush();
+    return tokens;
+  }
 
   /** An input event, published when the handler takes the input: hidden is the taker's to say. */
   #publishInput(kind: 'line' | 'keys', text: string, hidden: boolean): void {
