@@ -226,8 +226,13 @@ describe('OpenSSH in tmux against the echo sample', () => {
     await pane.sendKeys('Enter');
     const lines = await pane.waitForScreen('the close', (screen) => screen.includes('Connection to 127.0.0.1 closed.'));
     assert.ok(lines.includes('Goodbye!'));
-    const status = await pane.tmux('display-message', '-p', '-t', pane.name, '#{pane_dead_status}');
-    assert.equal(status.stdout.trim(), '0');
+    // ssh prints its last line a moment before it exits: the pane is dead, with a status, after that.
+    let status = '';
+    for (const deadline = Date.now() + 5000; status === '' && Date.now() < deadline;) {
+      status = (await pane.tmux('display-message', '-p', '-t', pane.name, '#{pane_dead_status}')).stdout.trim();
+      if (status === '') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(status, '0');
     await until(() => server.launch.app.localCount === 0, 'the session to end');
   });
 });
