@@ -33,7 +33,7 @@ import type {
   Refusal,
   TerminalFacts,
 } from './connection.js';
-import { TurnCork } from './turn-cork.js';
+import { TurnWriter } from './turn-writer.js';
 
 /** Options of an SSH listener. */
 export interface SshListenOptions {
@@ -82,8 +82,6 @@ const MAX_ENVIRONMENT = 64;
 const MAX_ENVIRONMENT_TEXT = 1024;
 /** How long a closing connection may wait for the client to close its side before it is dropped. */
 const CLOSE_LINGER_MS = 2000;
-/** Text batched beyond this many characters goes to the channel at once (and may wait for the window). */
-const TEXT_BATCH_LIMIT = 64 * 1024;
 /** The end of the client's input reads as a terminal's end of input: Ctrl-D. */
 const END_OF_INPUT = Uint8Array.of(0x04);
 const NO_BYTES = Buffer.alloc(0);
@@ -555,14 +553,10 @@ class SshSessionConnection implements SshConnection {
   readonly hasPty: boolean;
   readonly #channel: ServerChannel;
   readonly #socket: net.Socket;
-  readonly #cork: TurnCork;
+  readonly #writer: TurnWriter;
   readonly #maxOutputBuffer: number;
   readonly #facts: TerminalFacts;
   #onTerminal: ((facts: TerminalFacts) => void) | undefined;
-  /** Text written in this turn of the event loop, not yet handed to the channel. */
-  #text = '';
-  /** One promise for every writer waiting on the same drain: no listener per write. */
-  #drained: Promise<void> | undefined;
   #isInputEnded = false;
   #isClosing = false;
   #end: ConnectionEnd | undefined;
@@ -577,7 +571,8 @@ class SshSessionConnection implements SshConnection {
   ) {
     this.#channel = channel;
     this.#socket = socket;
-    this.#cork = new TurnCork(channel, () => this.#flushText());
+    // A channel waits for the client's window, or for the socket to close.
+    this.#writer = new TurnWriter(channel, socket);
     this.#maxOutputBuffer = options.maxOutputBuffer;
     this.#facts = options.facts;
     this.remoteAddress = options.peer.address;
@@ -625,19 +620,12 @@ class SshSessionConnection implements SshConnection {
     // Output still waiting from earlier turns means the client is not reading; what one turn
     // writes has had no chance to leave yet and does not count.
     const unsent = this.#channel.writableLength + this.#socket.writableLength;
-    if (this.#cork.cork() && unsent > this.#maxOutputBuffer) {
+    if (this.#writer.startTurn() && unsent > this.#maxOutputBuffer) {
       this.#end ??= { reason: 'slow-consumer' };
       this.#socket.destroy();
       return READY;
     }
-    if (typeof data === 'string') {
-      // Text is joined into one string per turn: one SSH packet rather than one per line.
-      this.#text += data;
-      if (this.#text.length < TEXT_BATCH_LIMIT) return READY;
-      return this.#send(this.#takeText());
-    }
-    this.#flushText();
-    return this.#send(data);
+    return this.#writer.write(data);
   }
 
   pause(): void {
@@ -652,7 +640,7 @@ class SshSessionConnection implements SshConnection {
     if (!this.#isClosing) {
       this.#isClosing = true;
       this.#end ??= { reason: 'local' };
-      this.#flushText();
+      this.#writer.flush();
       const channel = this.#channel;
       if (channel.writable) {
         // The exit status goes after the output still waiting for the client's window; then EOF and close.
@@ -692,31 +680,6 @@ class SshSessionConnection implements SshConnection {
   /** A window-change request. */
   resized(cols: number, rows: number): void {
     this.#onTerminal?.({ cols, rows });
-  }
-
-  #send(data: Uint8Array | string): Promise<void> {
-    if (this.#channel.write(data)) return READY;
-    this.#drained ??= new Promise((resolve) => {
-      const done = (): void => {
-        this.#channel.off('drain', done);
-        this.#socket.off('close', done);
-        this.#drained = undefined;
-        resolve();
-      };
-      this.#channel.on('drain', done);
-      this.#socket.on('close', done);
-    });
-    return this.#drained;
-  }
-
-  #takeText(): string {
-    const text = this.#text;
-    this.#text = '';
-    return text;
-  }
-
-  #flushText(): void {
-    if (this.#text !== '' && this.#channel.writable) this.#channel.write(this.#takeText());
   }
 }
 

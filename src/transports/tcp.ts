@@ -9,7 +9,7 @@ import { bindServer } from './bind.js';
 import { READY } from './connection.js';
 import { ProxyHeaderError, readProxyPreamble, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
-import { TurnCork } from './turn-cork.js';
+import { TurnWriter } from './turn-writer.js';
 import type {
   Admission,
   CloseReason,
@@ -180,9 +180,6 @@ export function createSecureContext(pem: TlsFiles): tls.SecureContext {
 /** How long a closing socket may wait for the peer to close its side before it is dropped. */
 const CLOSE_LINGER_MS = 2000;
 
-/** Text batched beyond this many characters goes to the socket at once (and may wait for drain). */
-const TEXT_BATCH_LIMIT = 64 * 1024;
-
 /** TLS 1.0 and 1.1 are broken and deprecated (RFC 8996). */
 export const MIN_TLS_VERSION = 'TLSv1.2';
 
@@ -195,11 +192,7 @@ class TcpConnection implements Connection {
   readonly path = '';
   readonly query = new URLSearchParams();
   #socket: net.Socket;
-  #cork: TurnCork;
-  /** Text written in this turn of the event loop, not yet handed to the socket. */
-  #text = '';
-  /** One promise for every writer waiting on the same drain: no listener per write. */
-  #drained: Promise<void> | undefined;
+  #writer: TurnWriter;
   #end: ConnectionEnd | undefined;
   #closed: Promise<ConnectionEnd>;
 
@@ -211,7 +204,7 @@ class TcpConnection implements Connection {
     peer: ClientPeer,
   ) {
     this.#socket = socket;
-    this.#cork = new TurnCork(socket, () => this.#flushText());
+    this.#writer = new TurnWriter(socket);
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
@@ -247,44 +240,12 @@ class TcpConnection implements Connection {
     if (!socket.writable) return READY;
     // Output still waiting from earlier turns means the peer is not reading; what one turn
     // writes (a long listing, however large) has had no chance to leave yet and does not count.
-    if (this.#cork.cork() && socket.writableLength > this.maxOutputBuffer) {
+    if (this.#writer.startTurn() && socket.writableLength > this.maxOutputBuffer) {
       this.#end ??= { reason: 'slow-consumer' };
       socket.destroy();
       return READY;
     }
-    if (typeof data === 'string') {
-      // Text is joined into one string per turn: one buffer to send rather than one per line.
-      this.#text += data;
-      if (this.#text.length < TEXT_BATCH_LIMIT) return READY;
-      return this.#send(this.#takeText());
-    }
-    if (this.#text !== '') socket.write(this.#takeText());
-    return this.#send(data);
-  }
-
-  #send(data: Uint8Array | string): Promise<void> {
-    if (this.#socket.write(data)) return READY;
-    this.#drained ??= new Promise((resolve) => {
-      const done = (): void => {
-        this.#socket.off('drain', done);
-        this.#socket.off('close', done);
-        this.#drained = undefined;
-        resolve();
-      };
-      this.#socket.on('drain', done);
-      this.#socket.on('close', done);
-    });
-    return this.#drained;
-  }
-
-  #takeText(): string {
-    const text = this.#text;
-    this.#text = '';
-    return text;
-  }
-
-  #flushText(): void {
-    if (this.#text !== '' && this.#socket.writable) this.#socket.write(this.#takeText());
+    return this.#writer.write(data);
   }
 
   pause(): void {
@@ -299,7 +260,7 @@ class TcpConnection implements Connection {
     // A byte stream has no way to say why; the session's last line says it to the user.
     if (!this.#socket.destroyed) {
       this.#end ??= { reason: 'local' };
-      this.#flushText();
+      this.#writer.flush();
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
       setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
