@@ -154,6 +154,12 @@ describe('OpenSSH in tmux against the echo sample', () => {
   /** Waits for exactly these lines: the reply and the prompt after it arrive in separate writes. */
   const showsExactly = (lines: string[]) => (screen: string[]) => screen.join('\n') === lines.join('\n');
 
+  /** The line entered is on screen as typed, then its echo, then a fresh prompt: nothing else, nothing twice. */
+  const expectAnswered = async (label: string, line: string): Promise<void> => {
+    expected.push(`> ${line}`, `Echo: ${line}`);
+    assert.deepEqual(await pane.waitForScreen(label, showsExactly([...expected, '>'])), [...expected, '>']);
+  };
+
   test('the welcome and the prompt, after ssh added the host key', TIMEOUT, async () => {
     const lines = await pane.waitForScreen('the prompt', showsExactly([...expected, '>']), 10_000);
     assert.deepEqual(lines, [...expected, '>']);
@@ -170,8 +176,7 @@ describe('OpenSSH in tmux against the echo sample', () => {
     await pane.type('abc123');
     await pane.waitForScreen('the typed text', (screen) => screen.at(-1) === '> abc123');
     await pane.sendKeys('Enter');
-    expected.push('> abc123', 'Echo: abc123');
-    assert.deepEqual(await pane.waitForScreen('the answer', showsExactly([...expected, '>'])), [...expected, '>']);
+    await expectAnswered('the answer', 'abc123');
   });
 
   test('Backspace edits the line', TIMEOUT, async () => {
@@ -179,24 +184,21 @@ describe('OpenSSH in tmux against the echo sample', () => {
     await pane.sendKeys('BSpace');
     await pane.type('o');
     await pane.sendKeys('Enter');
-    expected.push('> hello', 'Echo: hello');
-    assert.deepEqual(await pane.waitForScreen('Echo: hello', showsExactly([...expected, '>'])), [...expected, '>']);
+    await expectAnswered('Echo: hello', 'hello');
   });
 
   test('Up recalls the previous line', TIMEOUT, async () => {
     await pane.sendKeys('Up');
     await pane.waitForScreen('the recalled line', (screen) => screen.at(-1) === '> hello');
     await pane.sendKeys('Enter');
-    expected.push('> hello', 'Echo: hello');
-    assert.deepEqual(await pane.waitForScreen('the second echo', showsExactly([...expected, '>'])), [...expected, '>']);
+    await expectAnswered('the second echo', 'hello');
   });
 
   test('UTF-8 and wide characters are echoed and edited', TIMEOUT, async () => {
     await pane.type('héllo 中文x');
     await pane.sendKeys('BSpace');
     await pane.sendKeys('Enter');
-    expected.push('> héllo 中文', 'Echo: héllo 中文');
-    assert.deepEqual(await pane.waitForScreen('the wide echo', showsExactly([...expected, '>'])), [...expected, '>']);
+    await expectAnswered('the wide echo', 'héllo 中文');
   });
 
   test('info shows the pty: character mode, the terminal type, its size and LANG', TIMEOUT, async () => {
