@@ -7,7 +7,10 @@ import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
+import type { Logger } from 'pino';
+
 import { canonicalAddress } from './address.js';
+import type { Admission, Refusal } from './connection.js';
 import { readProxyHeader } from './proxy-protocol.js';
 
 /** Who is at the other end of a connection. */
@@ -199,3 +202,43 @@ function forwardedAddress(text: string): string | undefined {
   else if (/^[\d.]+:\d+$/.test(value)) value = value.slice(0, value.lastIndexOf(':'));
   return isIP(value) === 0 ? undefined : canonicalAddress(value);
 }
+
+/**
+ * A connection from a proxy: refused unless the proxy is trusted; then its PROXY header is
+ * read (within the handshake timeout), the client it names screened, and `proceed` given it.
+ */
+export async function acceptProxied(
+  socket: net.Socket,
+  options: { admission: Admission; proxy: ProxyPolicy; logger: Logger },
+  turnAway: (socket: net.Socket, address: string, refusal: Refusal, canTell: boolean) => void,
+  proceed: (peer: ClientPeer, rest: Buffer) => Promise<void>,
+): Promise<void> {
+  const proxyAddress = socket.remoteAddress ?? '';
+  // Kept for the socket's whole life: whoever takes it over adds listeners of its own.
+  socket.on('error', (err) => {
+    options.logger.debug({ err, address: proxyAddress }, 'socket error before the session');
+    socket.destroy();
+  });
+  if (!options.proxy.isTrusted(proxyAddress)) {
+    turnAway(socket, proxyAddress, { reason: 'proxy', message: UNTRUSTED_PROXY }, false);
+    return;
+  }
+  try {
+    const { peer, rest } = await readProxyPreamble(socket, options.proxy.headerTimeoutMs);
+    const refusal = options.admission.screen(peer.address);
+    if (refusal !== undefined) {
+      turnAway(socket, peer.address, refusal, false);
+      return;
+    }
+    await proceed(peer, rest);
+  } catch (err) {
+    if (err instanceof ProxyHeaderError) {
+      options.admission.refused(proxyAddress, { reason: 'proxy', message: `bad PROXY header: ${err.message}` });
+    } else {
+      options.logger.debug({ err, address: proxyAddress }, 'TLS handshake failed');
+    }
+    socket.destroy();
+  }
+}
+
+const UNTRUSTED_PROXY = 'not from a trusted proxy (trusted_proxies)';

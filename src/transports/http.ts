@@ -8,10 +8,18 @@ import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
-import { DIRECT, connectionPeer, rememberPeer, requestPeer, startTls, unread } from './client-address.js';
+import {
+  DIRECT,
+  acceptProxied,
+  connectionPeer,
+  rememberPeer,
+  requestPeer,
+  startTls,
+  unread,
+} from './client-address.js';
 import type { ProxyPolicy } from './client-address.js';
 import type { Admission, Listener, Refusal, TlsFiles } from './connection.js';
-import { MIN_TLS_VERSION, acceptProxied, createSecureContext } from './tcp.js';
+import { MIN_TLS_VERSION, createSecureContext } from './tcp.js';
 
 /** Answers a plain HTTP request; returns false when the request is not for it. */
 export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;

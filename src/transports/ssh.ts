@@ -19,8 +19,7 @@ import type { SshAuthMethod } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
 import type { AuthenticationAttempt } from '../session/handle.js';
 import { bindServer } from './bind.js';
-import { socketPeer, unread } from './client-address.js';
-import { acceptProxied } from './tcp.js';
+import { acceptProxied, socketPeer, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { READY } from './connection.js';
 import type {

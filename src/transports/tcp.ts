@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
 import { READY } from './connection.js';
-import { ProxyHeaderError, readProxyPreamble, socketPeer, startTls, unread } from './client-address.js';
+import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { TurnWriter } from './turn-writer.js';
 import type {
@@ -120,46 +120,6 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
       }),
   };
 }
-
-/**
- * A connection from a proxy: refused unless the proxy is trusted; then its PROXY header is
- * read (within the handshake timeout), the client it names screened, and `proceed` given it.
- */
-export async function acceptProxied(
-  socket: net.Socket,
-  options: Pick<TcpListenOptions, 'admission' | 'proxy' | 'handshakeTimeoutMs' | 'logger'>,
-  turnAway: (socket: net.Socket, address: string, refusal: Refusal, canTell: boolean) => void,
-  proceed: (peer: ClientPeer, rest: Buffer) => Promise<void>,
-): Promise<void> {
-  const proxyAddress = socket.remoteAddress ?? '';
-  // Kept for the socket's whole life: whoever takes it over adds listeners of its own.
-  socket.on('error', (err) => {
-    options.logger.debug({ err, address: proxyAddress }, 'socket error before the session');
-    socket.destroy();
-  });
-  if (!options.proxy.isTrusted(proxyAddress)) {
-    turnAway(socket, proxyAddress, { reason: 'proxy', message: UNTRUSTED_PROXY }, false);
-    return;
-  }
-  try {
-    const { peer, rest } = await readProxyPreamble(socket, options.proxy.headerTimeoutMs);
-    const refusal = options.admission.screen(peer.address);
-    if (refusal !== undefined) {
-      turnAway(socket, peer.address, refusal, false);
-      return;
-    }
-    await proceed(peer, rest);
-  } catch (err) {
-    if (err instanceof ProxyHeaderError) {
-      options.admission.refused(proxyAddress, { reason: 'proxy', message: `bad PROXY header: ${err.message}` });
-    } else {
-      options.logger.debug({ err, address: proxyAddress }, 'TLS handshake failed');
-    }
-    socket.destroy();
-  }
-}
-
-const UNTRUSTED_PROXY = 'not from a trusted proxy (trusted_proxies)';
 
 function createTlsServer(pem: TlsFiles, handshakeTimeout: number, accept: (socket: net.Socket) => void): tls.Server {
   try {
