@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
+import { waitUntil } from './support/tmux.js';
 
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
 
@@ -757,6 +758,29 @@ test('a server with the browser terminal prints the page URL beside its WebSocke
   );
   const page = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(page.status, 200);
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
+test('a key the server does not read is named in a warning at start, and the server serves anyway', async () => {
+  const config = await writeConfig(
+    'ignored.yaml',
+    [
+      'servers:',
+      '  lines:',
+      '    transport: tcp',
+      '    host: 127.0.0.1',
+      '    port: 0',
+      '    web_client: true',
+      '    handler_class: ./handlers.ts:EchoHandler',
+      '',
+    ].join('\n'),
+  );
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  assert.ok(running.ports.get('lines'));
+  const warning = 'servers.lines.web_client: ignored on a tcp server, only websocket and ws_telnet servers use it';
+  // The log stream is written asynchronously: it may reach stderr after the listening line.
+  await waitUntil('the warning', () => running.output().stderr.includes(warning));
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
 });

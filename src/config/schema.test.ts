@@ -66,6 +66,7 @@ test('a single-server file gets the default of every key', () => {
       sshKeepaliveInterval: 0,
       baseDir: '/srv',
       keyPrefix: '',
+      ignoredKeys: [],
     },
   ]);
 });
@@ -122,7 +123,7 @@ test('every YAML key becomes its camelCase field', () => {
     '/srv',
   ).servers;
   assert.deepEqual(
-    { ...server, name: undefined, baseDir: undefined, keyPrefix: undefined },
+    { ...server, name: undefined, baseDir: undefined, keyPrefix: undefined, ignoredKeys: undefined },
     {
       name: undefined,
       host: '127.0.0.1',
@@ -166,6 +167,7 @@ test('every YAML key becomes its camelCase field', () => {
       sshKeepaliveInterval: 15,
       baseDir: undefined,
       keyPrefix: undefined,
+      ignoredKeys: undefined,
     },
   );
 });
@@ -253,6 +255,46 @@ test('a misspelt servers key is reported as misspelt', () => {
 
 test('an unknown key far from every known one gets no suggestion', () => {
   assert.equal(configErrorOf({ handler_class: HANDLER, colour: 'blue' }), 'colour: unknown key');
+});
+
+test('a setting of the whole application inside a server section says where it belongs', () => {
+  assert.equal(
+    configErrorOf({ servers: { web: { handler_class: HANDLER, transport: 'websocket', monitor_port: 9000 } } }),
+    'servers.web.monitor_port: a setting of the whole application, not of one server: write it beside servers:',
+  );
+});
+
+test("keys a server's transport does not read are kept aside, to be reported, not refused", () => {
+  const shared = { ws_path: '/play', ping_interval: 10, keepalive_interval: 30, ssh_auth: ['password'] };
+  const [telnet, web, ssh] = parseConfig(
+    {
+      servers: {
+        telnet: { handler_class: HANDLER, transport: 'telnet', ...shared },
+        web: { handler_class: HANDLER, transport: 'websocket', port: 8025, ...shared },
+        ssh: { handler_class: HANDLER, transport: 'ssh', ...shared },
+      },
+    },
+    '/srv',
+  ).servers;
+  const websockets = ['websocket', 'ws_telnet'];
+  assert.deepEqual(telnet!.ignoredKeys, [
+    { key: 'ws_path', usedBy: websockets },
+    { key: 'ping_interval', usedBy: websockets },
+    { key: 'ssh_auth', usedBy: ['ssh'] },
+  ]);
+  assert.deepEqual(web!.ignoredKeys, [{ key: 'ssh_auth', usedBy: ['ssh'] }]);
+  assert.deepEqual(
+    ssh!.ignoredKeys.map(({ key }) => key),
+    ['ws_path', 'ping_interval', 'keepalive_interval'],
+  );
+});
+
+test('in a single-server file the monitor keys serve monitor_port, so they are not ignored', () => {
+  const [server] = parseConfig(
+    { handler_class: HANDLER, transport: 'tcp', monitor_port: 9100, metrics_path: '/metrics', web_client: true },
+    '/srv',
+  ).servers;
+  assert.deepEqual(server!.ignoredKeys, [{ key: 'web_client', usedBy: ['websocket', 'ws_telnet'] }]);
 });
 
 test('a missing handler_class is named with the form it takes', () => {

@@ -93,6 +93,15 @@ export interface ServerConfig {
   baseDir: string;
   /** Where this server's keys sit in the file: "servers.telnet." or "" at the top level. */
   keyPrefix: string;
+  /** Keys the file sets that this server's transport does not read, each with why (logged at start). */
+  ignoredKeys: IgnoredKey[];
+}
+
+/** A key given to a server whose transport has no use for it. */
+export interface IgnoredKey {
+  key: string;
+  /** The transports that do read it. */
+  usedBy: readonly TransportName[];
 }
 
 /** Settings of the whole application rather than of one server: monitoring, metrics, recordings. */
@@ -128,6 +137,31 @@ const HANDLER_REFERENCE = '"<module>:<ExportName>", e.g. "./handler.ts:EchoHandl
 const ORIGIN = 'an origin such as "https://example.com", or "*"';
 
 const DEFAULT_PING_TIMEOUT = 10;
+
+const WEBSOCKETS: readonly TransportName[] = ['websocket', 'ws_telnet'];
+/**
+ * Keys that only some transports read. Given to another transport they are ignored rather than
+ * refused, since one block of shared settings (a YAML anchor) is often merged into every server,
+ * but the server says so when it starts.
+ */
+const TRANSPORT_KEYS: Readonly<Record<string, readonly TransportName[]>> = {
+  ws_path: WEBSOCKETS,
+  allow_origins: WEBSOCKETS,
+  require_origin: WEBSOCKETS,
+  ping_interval: WEBSOCKETS,
+  ping_timeout: WEBSOCKETS,
+  max_message_size: WEBSOCKETS,
+  web_client: WEBSOCKETS,
+  enable_monitoring: WEBSOCKETS,
+  monitor_path: WEBSOCKETS,
+  metrics_path: WEBSOCKETS,
+  // The telnet layer also serves WebSocket clients that ask for the telnet subprotocol.
+  keepalive_interval: ['telnet', ...WEBSOCKETS],
+  ssh_host_key: ['ssh'],
+  ssh_auth: ['ssh'],
+  ssh_authorized_keys: ['ssh'],
+  ssh_keepalive_interval: ['ssh'],
+};
 /** Hosts that bind every address, so they clash with any other host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
@@ -243,8 +277,9 @@ export function parseConfig(raw: unknown, baseDir: string, options: ParseConfigO
   if ('servers' in raw) {
     const parsed = multiSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw toConfigError(parsed.error, raw);
+    const givenServers = (raw as { servers: Record<string, object> }).servers;
     const servers = Object.entries(parsed.data.servers).map(([name, section]) =>
-      toServerConfig(name, section, baseDir, `servers.${name}.`, requireHandlerClass),
+      toServerConfig(name, section, Object.keys(givenServers[name]!), baseDir, `servers.${name}.`, requireHandlerClass),
     );
     return { servers: checkDistinctPorts(servers), application: toApplicationConfig(parsed.data, baseDir) };
   }
@@ -254,7 +289,7 @@ export function parseConfig(raw: unknown, baseDir: string, options: ParseConfigO
   const server = serverSchema.parse(pick(parsed.data, SERVER_KEYS));
   const application = applicationSchema.parse(pick(parsed.data, APPLICATION_KEYS));
   return {
-    servers: [toServerConfig(server.transport, server, baseDir, '', requireHandlerClass)],
+    servers: [toServerConfig(server.transport, server, serverOnlyKeys(raw), baseDir, '', requireHandlerClass)],
     application: toApplicationConfig(application, baseDir),
   };
 }
@@ -284,6 +319,7 @@ function pick(data: Record<string, unknown>, keys: readonly string[]): Record<st
 function toServerConfig(
   name: string,
   section: z.infer<typeof serverSchema>,
+  givenKeys: readonly string[],
   baseDir: string,
   at: string,
   requireHandlerClass: boolean,
@@ -360,7 +396,20 @@ function toServerConfig(
     sshKeepaliveInterval: section.ssh_keepalive_interval,
     baseDir,
     keyPrefix: at,
+    ignoredKeys: ignoredKeys(section.transport, givenKeys),
   };
+}
+
+/** The keys of a single-server file that are the server's alone: the shared ones serve monitor_port too. */
+function serverOnlyKeys(raw: object): string[] {
+  return Object.keys(raw).filter((key) => !APPLICATION_KEYS.includes(key));
+}
+
+function ignoredKeys(transport: TransportName, givenKeys: readonly string[]): IgnoredKey[] {
+  return givenKeys.flatMap((key) => {
+    const usedBy = TRANSPORT_KEYS[key];
+    return usedBy === undefined || usedBy.includes(transport) ? [] : [{ key, usedBy }];
+  });
 }
 
 function checkDistinctPorts(servers: ServerConfig[]): ServerConfig[] {
@@ -412,6 +461,11 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
     const key = issue.keys[0]!;
     const where = [...path, key].join('.');
     const isTopLevel = path.length === 0;
+    if (!isTopLevel && APPLICATION_KEYS.includes(key)) {
+      return new ConfigError(
+        `${where}: a setting of the whole application, not of one server: write it beside servers:`,
+      );
+    }
     const known = !isTopLevel
       ? SERVER_KEYS
       : 'servers' in (raw as object)

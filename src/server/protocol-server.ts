@@ -131,13 +131,8 @@ export class ProtocolServer implements ServerContext {
       },
       onConnection: (connection) => this.#accept(connection),
     });
-    if ((this.config.enableMonitoring || this.config.metricsPath !== undefined) && !endpoint.speaksHttp) {
-      // Said out loud rather than ignored: only a port that speaks HTTP can serve the monitor.
-      const key = this.config.enableMonitoring ? 'enable_monitoring' : 'metrics_path';
-      this.logger.warn(
-        `${keyPath(this.config, key)}: served on WebSocket servers only; set monitor_port to serve it on a port of its own`,
-      );
-    }
+    for (const { key, usedBy } of this.config.ignoredKeys)
+      this.logger.warn(ignoredKeyWarning(this.config, key, usedBy));
     this.logger.info({ url: this.url }, 'listening');
     return this.#listener.address;
   }
@@ -279,3 +274,12 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
     clearTimeout(timer);
   }
 }
+
+/** Why a key in the file does nothing here, and what would make it work. */
+function ignoredKeyWarning(config: ServerConfig, key: string, usedBy: readonly TransportName[]): string {
+  // Only a port that speaks HTTP can serve the monitor, but the application can have a port of its own.
+  const remedy = MONITOR_KEYS.has(key) ? '; set monitor_port to serve the monitor on a port of its own' : '';
+  return `${keyPath(config, key)}: ignored on a ${config.transport} server, only ${usedBy.join(' and ')} servers use it${remedy}`;
+}
+
+const MONITOR_KEYS = new Set(['enable_monitoring', 'monitor_path', 'metrics_path']);
