@@ -20,6 +20,8 @@ import {
   WILL,
   WONT,
 } from './telnet-constants.js';
+import { enableClipboard } from './clipboard.js';
+import { Preferences, THEMES, applyPreferences } from './preferences.js';
 
 const TERMINAL_TYPE = 'XTERM-256COLOR';
 /** Longest subnegotiation kept; the rest of a longer one is dropped. */
@@ -474,15 +476,21 @@ function main() {
   // Opened as a file, the placeholders are still there: fall back to the defaults.
   const path = wsPath?.startsWith('/') ? wsPath : '/ws';
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const preferences = new Preferences();
   const term = new Terminal({
+    // Unicode 11 widths (emoji and the like take two cells) are switched on through a proposed API.
+    allowProposedApi: true,
     cursorBlink: true,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-    fontSize: 15,
+    fontSize: preferences.fontSize,
     scrollback: 5000,
-    theme: { background: '#101216', foreground: '#d8dee9', cursor: '#d8dee9', selectionBackground: '#3b4252' },
+    theme: THEMES[preferences.theme],
   });
   const fit = new FitAddon.FitAddon();
   term.loadAddon(fit);
+  term.loadAddon(new Unicode11Addon.Unicode11Addon());
+  term.unicode.activeVersion = '11';
+  term.loadAddon(new WebLinksAddon.WebLinksAddon());
   term.open(root);
   fit.fit();
   const page = new TerminalPage({
@@ -493,6 +501,18 @@ function main() {
     status: document.getElementById('status'),
     button: document.getElementById('reconnect'),
   });
+  // A click on the page's own buttons leaves the focus in the terminal.
+  for (const button of document.querySelectorAll('#controls button')) {
+    button.addEventListener('pointerdown', (event) => event.preventDefault());
+  }
+  applyPreferences(preferences, {
+    term,
+    fit,
+    themeButton: document.getElementById('theme'),
+    smallerButton: document.getElementById('font-smaller'),
+    largerButton: document.getElementById('font-larger'),
+  });
+  enableClipboard(term);
   // Tests and the curious read the screen from here.
   window.term = term;
   page.connect();

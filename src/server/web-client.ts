@@ -32,7 +32,12 @@ const ASSETS: Record<string, StaticAsset> = {
   ...XTERM_ASSETS,
   '/assets/terminal.js': webAsset('terminal.js', 'text/javascript'),
   '/assets/terminal.css': webAsset('terminal.css', 'text/css'),
+  '/assets/preferences.js': webAsset('preferences.js', 'text/javascript'),
+  '/assets/clipboard.js': webAsset('clipboard.js', 'text/javascript'),
+  '/assets/favicon.svg': webAsset('favicon.svg', 'image/svg+xml'),
   '/assets/addon-fit.js': packageAsset('@xterm/addon-fit/lib/addon-fit.js', 'text/javascript'),
+  '/assets/addon-web-links.js': packageAsset('@xterm/addon-web-links/lib/addon-web-links.js', 'text/javascript'),
+  '/assets/addon-unicode11.js': packageAsset('@xterm/addon-unicode11/lib/addon-unicode11.js', 'text/javascript'),
 };
 
 /** The telnet byte values as a browser module, so the page's telnet client shares our one table. */

@@ -1,0 +1,288 @@
+// The browser terminal page as a new user meets it, in headless Chromium: on a desktop and on a phone with touch.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
+
+import { CharacterHandler, parseConfig } from '../src/index.js';
+import {
+  WAIT,
+  launchChromium,
+  screenLines,
+  skipWithoutChromium,
+  terminalSize,
+  waitForScreen,
+} from './support/browser.js';
+import type { PageGlobals } from './support/browser.js';
+import { quiet, startLaunch, startServer } from './support/servers.js';
+
+const DESKTOP: BrowserContextOptions = { viewport: { width: 1000, height: 640 } };
+
+/**
+ * A character-mode application that names the bytes of each key it gets ("key 1b 5b 41").
+ * `?cursor=app` turns on application cursor keys (DECCKM), `?paste=bracketed` bracketed paste.
+ */
+class KeyLogger extends CharacterHandler {
+  override async sendWelcome(): Promise<void> {
+    const { query } = this.session;
+    if (query.get('cursor') === 'app') await this.sendRaw('\x1b[?1h');
+    if (query.get('paste') === 'bracketed') await this.sendRaw('\x1b[?2004h');
+    await this.sendLine('Press keys.');
+  }
+
+  override async processCharacter(character: string): Promise<boolean> {
+    const bytes = [...Buffer.from(character)].map((byte) => byte.toString(16).padStart(2, '0'));
+    await this.sendLine(`key ${bytes.join(' ')}`);
+    return true;
+  }
+}
+
+describe('terminal page', { skip: skipWithoutChromium }, () => {
+  let browser: Browser;
+  /** The echo sample over ws_telnet and over websocket, and the key logger over ws_telnet. */
+  const ports = { echo: 0, text: 0, keys: 0 };
+
+  before(async () => {
+    const echo = { host: '127.0.0.1', port: 0, web_client: true, handler_class: './handler.ts:EchoTelnetHandler' };
+    const config = parseConfig(
+      {
+        servers: {
+          echo: { ...echo, transport: 'ws_telnet', welcome_message: 'Welcome to the Echo Server!' },
+          text: { ...echo, transport: 'websocket', web_title: 'The Echo Room' },
+        },
+      },
+      join(import.meta.dirname, '..', 'examples', 'echo-server'),
+    );
+    const launch = await startLaunch(config, { logger: quiet });
+    ports.echo = launch.servers[0]!.address!.port;
+    ports.text = launch.servers[1]!.address!.port;
+    ports.keys = (await startServer('ws_telnet', KeyLogger, { web_client: true })).port;
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** A page in a context of its own (its own storage; close the context), at a server's `/` once `ready` is on screen. */
+  async function open(
+    server: keyof typeof ports,
+    options: BrowserContextOptions = DESKTOP,
+    { query = '', ready = server === 'keys' ? 'Press keys.' : "Type 'quit' to disconnect." } = {},
+  ): Promise<Page> {
+    const context = await browser.newContext(options);
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${ports[server]}/${query}`);
+    await waitForScreen(page, ready);
+    return page;
+  }
+
+  test('the page is titled by web_title, else by the welcome message, else by its host', async () => {
+    for (const [server, title] of [
+      ['text', 'The Echo Room'],
+      ['echo', 'Welcome to the Echo Server'],
+      ['keys', '127.0.0.1'],
+    ] as const) {
+      const page = await open(server);
+      assert.equal(await page.title(), title);
+      assert.equal(await page.textContent('#title'), title);
+      await page.context().close();
+    }
+  });
+
+  test("the favicon is an SVG from the page's own server", async () => {
+    const page = await open('echo');
+    const href = await page.getAttribute('link[rel="icon"]', 'href');
+    const response = await page.request.get(new URL(href!, page.url()).href);
+    assert.equal(new URL(response.url()).host, `127.0.0.1:${ports.echo}`);
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-type'] ?? '', /^image\/svg\+xml\b/);
+    assert.match(await response.text(), /<svg\b/);
+    await page.context().close();
+  });
+
+  test('the theme follows the system until the user picks one, which the page remembers', async () => {
+    const dark = await open('echo', { ...DESKTOP, colorScheme: 'dark' });
+    assert.deepEqual(await colours(dark), { page: 'rgb(16, 18, 22)', terminal: '#101216' });
+    await dark.context().close();
+
+    const page = await open('echo', { ...DESKTOP, colorScheme: 'light' });
+    assert.deepEqual(await colours(page), { page: 'rgb(251, 251, 250)', terminal: '#fbfbfa' });
+    await page.click('#theme');
+    assert.deepEqual(await colours(page), { page: 'rgb(16, 18, 22)', terminal: '#101216' });
+    await page.reload();
+    await waitForScreen(page, "Type 'quit' to disconnect.");
+    assert.deepEqual(await colours(page), { page: 'rgb(16, 18, 22)', terminal: '#101216' }, 'the choice is kept');
+    await page.emulateMedia({ colorScheme: 'light' });
+    assert.deepEqual(await colours(page), { page: 'rgb(16, 18, 22)', terminal: '#101216' }, 'and outranks the system');
+    await page.context().close();
+  });
+
+  test('A+ and A− change the font size, the terminal refits and tells the server, and the size is remembered', async () => {
+    const page = await open('echo');
+    const before = await terminalSize(page);
+    const fontSize = await page.evaluate(() => (globalThis as unknown as PageGlobals).term.options.fontSize);
+    await page.click('#font-larger');
+    await page.click('#font-larger');
+    await waitForResize(page, before);
+    const larger = await terminalSize(page);
+    assert.ok(parseInt(larger) < parseInt(before), `${larger} has fewer columns than ${before}`);
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${larger}`);
+    await page.reload();
+    await waitForScreen(page, "Type 'quit' to disconnect.");
+    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).term.options.fontSize), fontSize + 2);
+    await page.click('#font-smaller');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).term.options.fontSize), fontSize + 1);
+    await page.context().close();
+  });
+
+  test('a selection is copied, Ctrl-C with a selection copies it, and only the next Ctrl-C reaches the application', async () => {
+    const page = await open('keys', { ...DESKTOP, permissions: ['clipboard-read', 'clipboard-write'] });
+    await page.keyboard.type('q');
+    await waitForScreen(page, 'key 71');
+    await doubleClickText(page, 'Press');
+    assert.equal(await clipboard(page), 'Press');
+    await page.evaluate(() => navigator.clipboard.writeText(''));
+    await doubleClickText(page, 'keys');
+    await page.keyboard.press('Control+C');
+    await page.waitForFunction(async () => (await navigator.clipboard.readText()) === 'keys', undefined, WAIT);
+    await page.keyboard.press('Control+C');
+    await waitForScreen(page, 'key 03');
+    const keys = (await screenLines(page)).filter((line) => line.startsWith('key '));
+    assert.deepEqual(keys, ['key 71', 'key 03'], 'the first Ctrl-C copied and sent nothing');
+    await page.context().close();
+  });
+
+  test('a paste is sent as typed, in ESC [200~ … ESC [201~ when the application asked for bracketed paste', async () => {
+    const permissions = ['clipboard-read', 'clipboard-write'];
+    const page = await open('echo', { ...DESKTOP, permissions });
+    await page.evaluate(() => navigator.clipboard.writeText('pasted words'));
+    await page.keyboard.press('Control+V');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Echo: pasted words');
+    await page.context().close();
+
+    const bracketed = await open('keys', { ...DESKTOP, permissions }, { query: '?paste=bracketed' });
+    await bracketed.evaluate(() => navigator.clipboard.writeText('ok'));
+    await bracketed.keyboard.press('Control+V');
+    await waitForScreen(bracketed, 'key 1b 5b 32 30 31 7e');
+    const keys = (await screenLines(bracketed)).filter((line) => line.startsWith('key '));
+    assert.deepEqual(keys, ['key 1b 5b 32 30 30 7e', 'key 6f', 'key 6b', 'key 1b 5b 32 30 31 7e']);
+    await bracketed.context().close();
+  });
+
+  test('a URL in the output is a link that opens in a new tab', async () => {
+    const page = await open('text');
+    const url = `http://127.0.0.1:${ports.text}/?from=link`;
+    await page.keyboard.type(`${url}\r`);
+    await waitForScreen(page, `Echo: ${url}`);
+    const [popup] = await Promise.all([page.context().waitForEvent('page', WAIT), clickText(page, url, 'Echo: ')]);
+    await popup.waitForURL(url, WAIT);
+    await page.context().close();
+  });
+
+  test('wide characters take the two cells the server counts (Unicode 11 widths)', async () => {
+    const page = await open('echo');
+    // U+1F916 is wide from Unicode 9 on; xterm's built-in Unicode 6 table gives it one cell.
+    await page.keyboard.type('🤖x\r');
+    await waitForScreen(page, 'Echo: 🤖x');
+    const cells = await page.evaluate(() => {
+      const { buffer } = (globalThis as unknown as PageGlobals).term;
+      for (let y = 0; y < buffer.active.length; y++) {
+        const line = buffer.active.getLine(y);
+        if (line?.translateToString(true).startsWith('Echo: ')) {
+          return [6, 7, 8].map((x) => line.getCell(x)?.getChars());
+        }
+      }
+      return [];
+    });
+    assert.deepEqual(cells, ['🤖', '', 'x']);
+    await page.context().close();
+  });
+
+  test('text composed with an input method is sent once, when it is committed', async () => {
+    for (const server of ['echo', 'text'] as const) {
+      const page = await open(server);
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Input.imeSetComposition', { text: 'にほん', selectionStart: 3, selectionEnd: 3 });
+      await cdp.send('Input.imeSetComposition', { text: '日本', selectionStart: 2, selectionEnd: 2 });
+      await cdp.send('Input.insertText', { text: '日本' });
+      await page.keyboard.press('Enter');
+      await waitForScreen(page, 'Echo: ');
+      const echoed = (await screenLines(page)).filter((line) => line.startsWith('Echo: '));
+      assert.deepEqual(echoed, ['Echo: 日本'], server);
+      await page.context().close();
+    }
+  });
+});
+
+/** The page's background as painted, and the terminal's theme background. */
+async function colours(page: Page): Promise<{ page: string; terminal: string }> {
+  return page.evaluate(() => ({
+    page: getComputedStyle(document.querySelector('.xterm-viewport')!).backgroundColor,
+    terminal: (globalThis as unknown as PageGlobals).term.options.theme.background,
+  }));
+}
+
+/** What the page's clipboard holds. */
+async function clipboard(page: Page): Promise<string> {
+  return page.evaluate(() => navigator.clipboard.readText());
+}
+
+/** The middle of the cell at (col, row) of the visible screen, in page coordinates. */
+async function cellCentre(page: Page, col: number, row: number): Promise<{ x: number; y: number }> {
+  const box = (await page.locator('.xterm-screen').boundingBox())!;
+  const { cols, rows } = await page.evaluate(() => {
+    const { term } = globalThis as unknown as PageGlobals;
+    return { cols: term.cols, rows: term.rows };
+  });
+  return { x: box.x + ((col + 0.5) * box.width) / cols, y: box.y + ((row + 0.5) * box.height) / rows };
+}
+
+/** Where `text` starts on the visible screen, after `prefix` on its line when given. */
+async function findText(page: Page, text: string, prefix = ''): Promise<{ col: number; row: number }> {
+  const found = await page.evaluate(
+    ([wanted, before]) => {
+      const { buffer } = (globalThis as unknown as PageGlobals).term;
+      const { viewportY } = buffer.active;
+      for (let row = 0; row < (globalThis as unknown as PageGlobals).term.rows; row++) {
+        const line = buffer.active.getLine(viewportY + row)?.translateToString(true) ?? '';
+        const col = line.indexOf(before + wanted);
+        if (col !== -1) return { col: col + before.length, row };
+      }
+      return undefined;
+    },
+    [text, prefix] as const,
+  );
+  assert.ok(found, `"${prefix}${text}" is not on the screen:\n${(await screenLines(page)).join('\n')}`);
+  return found;
+}
+
+async function doubleClickText(page: Page, word: string): Promise<void> {
+  const { col, row } = await findText(page, word);
+  const { x, y } = await cellCentre(page, col + 1, row);
+  await page.mouse.dblclick(x, y);
+}
+
+/** Moves the mouse over `text` (the link addon underlines a link on hover), then clicks it. */
+async function clickText(page: Page, text: string, prefix: string): Promise<void> {
+  const { col, row } = await findText(page, text, prefix);
+  const { x, y } = await cellCentre(page, col + 2, row);
+  await page.mouse.move(x - 5, y);
+  await page.mouse.move(x, y);
+  await page.mouse.click(x, y);
+}
+
+/** Waits until the terminal's size is no longer `old`. */
+async function waitForResize(page: Page, old: string): Promise<void> {
+  await page.waitForFunction(
+    (previous) => {
+      const { term } = globalThis as unknown as PageGlobals;
+      return `${term.cols}x${term.rows}` !== previous;
+    },
+    old,
+    WAIT,
+  );
+}
