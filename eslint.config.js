@@ -51,6 +51,7 @@ export default tseslint.config(
           'history',
           'URLSearchParams',
           'navigator',
+          'ResizeObserver',
           'Terminal',
           'FitAddon',
           'Unicode11Addon',

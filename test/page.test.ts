@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { devices } from 'playwright-core';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 
 import { CharacterHandler, parseConfig } from '../src/index.js';
@@ -17,6 +18,8 @@ import {
 import type { PageGlobals } from './support/browser.js';
 import { quiet, startLaunch, startServer } from './support/servers.js';
 
+/** The phone of the issue: 390x844 CSS pixels, touch, a mobile viewport; a Chromium device otherwise. */
+const PHONE: BrowserContextOptions = { ...devices['Pixel 7'], viewport: { width: 390, height: 844 } };
 const DESKTOP: BrowserContextOptions = { viewport: { width: 1000, height: 640 } };
 
 /**
@@ -216,6 +219,187 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
       await page.context().close();
     }
   });
+
+  test('on a phone the extra keys show, and send what a terminal sends to a character-mode application', async () => {
+    const page = await open('keys', PHONE);
+    await page.tap('#terminal');
+    assert.equal(await page.isVisible('#extra-keys'), true);
+    const got: string[] = [];
+    const press = async (...keys: string[]): Promise<void> => {
+      for (const key of keys) {
+        const selector = key === 'ctrl' || key === 'alt' ? `[data-modifier="${key}"]` : `[data-key="${key}"]`;
+        await page.tap(`#extra-keys ${selector}`);
+      }
+      got.push(await nextKey(page, got.length));
+    };
+    /** A letter from the on-screen keyboard, which sends text without key events. */
+    const type = async (text: string): Promise<void> => {
+      await page.keyboard.insertText(text);
+      got.push(await nextKey(page, got.length));
+    };
+    await press('escape');
+    await press('tab');
+    await press('up');
+    await press('down');
+    await press('right');
+    await press('left');
+    await press('home');
+    await press('end');
+    await press('pageup');
+    await press('pagedown');
+    await press('|');
+    await press('/');
+    await press('-');
+    await page.tap('#extra-keys [data-modifier="ctrl"]');
+    assert.equal(await page.getAttribute('[data-modifier="ctrl"]', 'aria-pressed'), 'true');
+    await type('c');
+    assert.equal(await page.getAttribute('[data-modifier="ctrl"]', 'aria-pressed'), 'false', 'Ctrl let go');
+    await press('ctrl', 'left');
+    await page.tap('#extra-keys [data-modifier="alt"]');
+    await type('x');
+    await type('x');
+    assert.deepEqual(got, [
+      'key 1b',
+      'key 09',
+      'key 1b 5b 41',
+      'key 1b 5b 42',
+      'key 1b 5b 43',
+      'key 1b 5b 44',
+      'key 1b 5b 48',
+      'key 1b 5b 46',
+      'key 1b 5b 35 7e',
+      'key 1b 5b 36 7e',
+      'key 7c',
+      'key 2f',
+      'key 2d',
+      'key 03',
+      'key 1b 5b 31 3b 35 44',
+      'key 1b 78',
+      'key 78',
+    ]);
+    await page.context().close();
+  });
+
+  test("in application cursor mode the extra arrows, Home and End send SS3 sequences, as the keyboard's do", async () => {
+    const page = await open('keys', PHONE, { query: '?cursor=app' });
+    await page.tap('#terminal');
+    await page.keyboard.press('ArrowUp');
+    const got = [await nextKey(page, 0)];
+    for (const key of ['up', 'left', 'home', 'end']) {
+      await page.tap(`#extra-keys [data-key="${key}"]`);
+      got.push(await nextKey(page, got.length));
+    }
+    assert.deepEqual(got, ['key 1b 4f 41', 'key 1b 4f 41', 'key 1b 4f 44', 'key 1b 4f 48', 'key 1b 4f 46']);
+    await page.context().close();
+  });
+
+  test('on a phone the server is told the size the page really has (NAWS), fewer than 80 columns', async () => {
+    const page = await open('echo', PHONE);
+    await page.tap('#terminal');
+    const size = await terminalSize(page);
+    assert.ok(parseInt(size) < 80, size);
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${size}`);
+    // The terminal ends where the keys begin, and the keys where the screen does.
+    const keys = (await page.locator('#extra-keys').boundingBox())!;
+    const screen = (await page.locator('.xterm-screen').boundingBox())!;
+    assert.ok(keys.y + keys.height <= 844, `keys end at ${keys.y + keys.height}`);
+    assert.ok(screen.y + screen.height <= keys.y, `the terminal's last row ends at ${screen.y + screen.height}`);
+    const rowHeight = screen.height / parseInt(size.split('x')[1]!);
+    assert.ok(keys.y - (screen.y + screen.height) < rowHeight + 8, 'less than a row is left over');
+
+    await page.tap('#keys-toggle');
+    await waitForResize(page, size);
+    const withoutKeys = await terminalSize(page);
+    assert.ok(parseInt(withoutKeys.split('x')[1]!) > parseInt(size.split('x')[1]!), `${withoutKeys} after ${size}`);
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${withoutKeys}`);
+    await page.reload();
+    await waitForScreen(page, "Type 'quit' to disconnect.");
+    assert.equal(await page.isVisible('#extra-keys'), false, 'hidden keys stay hidden');
+    await page.context().close();
+  });
+
+  test('on a phone the echo sample is usable with the extra keys, in telnet and in text mode', async () => {
+    const page = await open('echo', PHONE);
+    await page.tap('#terminal');
+    // The server edits the line: the extra ← moves its cursor, ↑ recalls the last line.
+    await page.keyboard.insertText('helo');
+    await page.tap('#extra-keys [data-key="left"]');
+    await page.keyboard.insertText('l');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'Echo: hello');
+    await page.tap('#extra-keys [data-key="up"]');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () => {
+        const { buffer } = (globalThis as unknown as PageGlobals).term;
+        let count = 0;
+        for (let y = 0; y < buffer.active.length; y++) {
+          if (buffer.active.getLine(y)?.translateToString(true) === 'Echo: hello') count++;
+        }
+        return count === 2;
+      },
+      undefined,
+      WAIT,
+    );
+    await page.context().close();
+
+    // The page edits the line: ↑ recalls the last line there.
+    const text = await open('text', PHONE);
+    await text.tap('#terminal');
+    await text.keyboard.insertText('hi there');
+    await text.keyboard.press('Enter');
+    await waitForScreen(text, 'Echo: hi there');
+    await text.tap('#extra-keys [data-key="up"]');
+    await text.keyboard.press('Enter');
+    await text.waitForFunction(
+      () => {
+        const { buffer } = (globalThis as unknown as PageGlobals).term;
+        let count = 0;
+        for (let y = 0; y < buffer.active.length; y++) {
+          if (buffer.active.getLine(y)?.translateToString(true) === 'Echo: hi there') count++;
+        }
+        return count === 2;
+      },
+      undefined,
+      WAIT,
+    );
+    await text.context().close();
+  });
+
+  test('on a phone, when the keyboard takes room, the terminal shrinks, the cursor line stays in view and the server is told', async () => {
+    const page = await open('echo', PHONE);
+    await page.tap('#terminal');
+    const rows = await page.evaluate(() => (globalThis as unknown as PageGlobals).term.rows);
+    // Enough output that the prompt sits on the last row.
+    for (let i = 0; i < rows / 5; i++) await page.keyboard.type('help\r');
+    await page.keyboard.type('full\r');
+    await waitForScreen(page, 'Echo: full');
+    const before = await terminalSize(page);
+    await page.setViewportSize({ width: 390, height: 844 - 336 });
+    await waitForResize(page, before);
+    const after = await terminalSize(page);
+    const cursor = await page.evaluate(() => {
+      const { term } = globalThis as unknown as PageGlobals;
+      const { buffer } = term;
+      const row = buffer.active.baseY + buffer.active.cursorY - buffer.active.viewportY;
+      return {
+        row,
+        rows: term.rows,
+        text: buffer.active.getLine(buffer.active.baseY + buffer.active.cursorY)?.translateToString(true),
+      };
+    });
+    assert.equal(cursor.text, '> ');
+    assert.ok(cursor.row >= 0 && cursor.row < cursor.rows, `cursor on row ${cursor.row} of ${cursor.rows}`);
+    const screen = (await page.locator('.xterm-screen').boundingBox())!;
+    const keys = (await page.locator('#extra-keys').boundingBox())!;
+    const cursorBottom = screen.y + ((cursor.row + 1) * screen.height) / cursor.rows;
+    assert.ok(cursorBottom <= keys.y && keys.y + keys.height <= 844 - 336, `cursor row ends at ${cursorBottom}`);
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${after}`);
+    await page.context().close();
+  });
 });
 
 /** The page's background as painted, and the terminal's theme background. */
@@ -273,6 +457,24 @@ async function clickText(page: Page, text: string, prefix: string): Promise<void
   await page.mouse.move(x - 5, y);
   await page.mouse.move(x, y);
   await page.mouse.click(x, y);
+}
+
+/** The key line after the first `count` the key logger wrote. */
+async function nextKey(page: Page, count: number): Promise<string> {
+  const handle = await page.waitForFunction(
+    (seen) => {
+      const { buffer } = (globalThis as unknown as PageGlobals).term;
+      const keys: string[] = [];
+      for (let y = 0; y < buffer.active.length; y++) {
+        const line = buffer.active.getLine(y)?.translateToString(true) ?? '';
+        if (line.startsWith('key ')) keys.push(line);
+      }
+      return keys.length > seen ? keys[seen] : undefined;
+    },
+    count,
+    WAIT,
+  );
+  return (await handle.jsonValue())!;
 }
 
 /** Waits until the terminal's size is no longer `old`. */

@@ -1,4 +1,4 @@
-// The browser terminal's preferences: theme (light or dark) and font size, kept in localStorage.
+// The browser terminal's preferences: theme (light or dark), font size and the extra-keys row, kept in localStorage.
 
 const STORAGE_KEY = 'chuk-terminal';
 const DEFAULT_FONT_SIZE = 15;
@@ -79,6 +79,15 @@ export class Preferences {
     this.#save({ fontSize: clampFontSize(size) });
   }
 
+  /** Whether the extra-keys row shows; by default on touch screens only. */
+  get isExtraKeysShown() {
+    return this.#saved.isExtraKeysShown ?? window.matchMedia('(pointer: coarse)').matches;
+  }
+
+  set isExtraKeysShown(isShown) {
+    this.#save({ isExtraKeysShown: isShown });
+  }
+
   /** Calls `listener` after any preference changes, the system's colour scheme included. */
   onChange(listener) {
     this.#listeners.add(listener);
@@ -142,6 +151,7 @@ function readSaved() {
     return {
       theme: saved.theme === 'light' || saved.theme === 'dark' ? saved.theme : undefined,
       fontSize: Number.isInteger(saved.fontSize) ? saved.fontSize : undefined,
+      isExtraKeysShown: typeof saved.isExtraKeysShown === 'boolean' ? saved.isExtraKeysShown : undefined,
     };
   } catch {
     // Refused storage, or something else's value under our key: start from the defaults.
