@@ -277,6 +277,10 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
       'key 1b 78',
       'key 78',
     ]);
+    // A press that takes the focus from the terminal would close the on-screen keyboard.
+    await page.click('#extra-keys [data-key="tab"]');
+    const focused = await page.evaluate(() => document.activeElement?.className);
+    assert.match(focused ?? '', /\bxterm-helper-textarea\b/);
     await page.context().close();
   });
 
