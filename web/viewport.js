@@ -11,7 +11,7 @@ export function fitToViewport({ fit, container }) {
     frame = requestAnimationFrame(() => fit.fit());
   }).observe(container);
   const viewport = window.visualViewport;
-  if (viewport === null || viewport === undefined) return;
+  if (!viewport) return;
   const follow = () => {
     // Pinch zoom shrinks the visual viewport too; then the page should zoom, not refit.
     if (Math.abs(viewport.scale - 1) > 0.01) return;
