@@ -108,6 +108,13 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
   test('the theme follows the system until the user picks one, which the page remembers', async () => {
     const dark = await open('echo', { ...DESKTOP, colorScheme: 'dark' });
     assert.deepEqual(await colours(dark), { page: 'rgb(16, 18, 22)', terminal: '#101216' });
+    await dark.emulateMedia({ colorScheme: 'light' });
+    await dark.waitForFunction(
+      () => (globalThis as unknown as PageGlobals).term.options.theme.background !== '#101216',
+      undefined,
+      WAIT,
+    );
+    assert.deepEqual(await colours(dark), { page: 'rgb(251, 251, 250)', terminal: '#fbfbfa' }, 'the system changed');
     await dark.context().close();
 
     const page = await open('echo', { ...DESKTOP, colorScheme: 'light' });
