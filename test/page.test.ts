@@ -165,6 +165,20 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
     await page.context().close();
   });
 
+  test('on a Mac, where ⌘C copies, Ctrl-C with a selection still reaches the application', async () => {
+    const context = await browser.newContext(DESKTOP);
+    await context.addInitScript({
+      content: "Object.defineProperty(Navigator.prototype, 'platform', { get: () => 'MacIntel' });",
+    });
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${ports.keys}/`);
+    await waitForScreen(page, 'Press keys.');
+    await doubleClickText(page, 'Press');
+    await page.keyboard.press('Control+C');
+    assert.equal(await nextKey(page, 0), 'key 03');
+    await context.close();
+  });
+
   test('a paste is sent as typed, in ESC [200~ … ESC [201~ when the application asked for bracketed paste', async () => {
     const permissions = ['clipboard-read', 'clipboard-write'];
     const page = await open('echo', { ...DESKTOP, permissions });

@@ -2,14 +2,16 @@
 
 /**
  * Copies a mouse selection when the button is released, and keeps the browser's copy and paste
- * keys from reaching the session as Ctrl-C and Ctrl-V: Ctrl-C with a selection copies it, Ctrl-V
- * and Ctrl-Shift-V paste (xterm wraps a paste in ESC [200~ … ESC [201~ when the application asked
- * for bracketed paste), Ctrl-Shift-C copies.
+ * keys from reaching the session as Ctrl-C and Ctrl-V (but on Apple systems, which copy and paste
+ * with ⌘): Ctrl-C with a selection copies it, Ctrl-Shift-C copies, Ctrl-V and Ctrl-Shift-V paste
+ * (xterm wraps a paste in ESC [200~ … ESC [201~ when the application asked for bracketed paste).
  */
 export function enableClipboard(term) {
   term.element.addEventListener('mouseup', () => {
     if (term.hasSelection()) copy(term);
   });
+  // ⌘C and ⌘V never reach xterm; Ctrl-C and Ctrl-V stay the application's there.
+  if (/Mac|iPhone|iPad/.test(navigator.platform)) return;
   term.attachCustomKeyEventHandler((event) => {
     if (!event.ctrlKey || event.altKey || event.metaKey) return true;
     const key = event.key.toLowerCase();
