@@ -21,6 +21,34 @@ import { quiet, startLaunch, startServer } from './support/servers.js';
 /** The phone of the issue: 390x844 CSS pixels, touch, a mobile viewport; a Chromium device otherwise. */
 const PHONE: BrowserContextOptions = { ...devices['Pixel 7'], viewport: { width: 390, height: 844 } };
 const DESKTOP: BrowserContextOptions = { viewport: { width: 1000, height: 640 } };
+/** The height of an on-screen keyboard, in CSS pixels. */
+const KEYBOARD = 336;
+
+/**
+ * A stand-in for window.visualViewport as Safari on iOS keeps it: the keyboard shrinks it and
+ * leaves the layout viewport as it was. `openKeyboard(height)` opens a keyboard that tall.
+ */
+const VISUAL_VIEWPORT = `
+  let keyboard = 0;
+  const viewport = new EventTarget();
+  Object.defineProperties(viewport, {
+    width: { get: () => innerWidth },
+    height: { get: () => innerHeight - keyboard },
+    offsetLeft: { value: 0 },
+    offsetTop: { value: 0 },
+    scale: { value: 1 },
+  });
+  Object.defineProperty(window, 'visualViewport', { value: viewport, configurable: true });
+  window.openKeyboard = (height) => {
+    keyboard = height;
+    viewport.dispatchEvent(new Event('resize'));
+  };
+`;
+
+/** What the visual viewport's stand-in adds to the page. */
+interface KeyboardGlobals {
+  openKeyboard(height: number): void;
+}
 
 /**
  * A character-mode application that names the bytes of each key it gets ("key 1b 5b 41").
@@ -72,9 +100,11 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
   async function open(
     server: keyof typeof ports,
     options: BrowserContextOptions = DESKTOP,
-    { query = '', ready = server === 'keys' ? 'Press keys.' : "Type 'quit' to disconnect." } = {},
+    { query = '', ready = server === 'keys' ? 'Press keys.' : "Type 'quit' to disconnect.", init = '' } = {},
   ): Promise<Page> {
     const context = await browser.newContext(options);
+    // A script's source, not a function: tsx would wrap a function in helpers the page lacks.
+    if (init !== '') await context.addInitScript({ content: init });
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${ports[server]}/${query}`);
     await waitForScreen(page, ready);
@@ -166,17 +196,13 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
   });
 
   test('on a Mac, where ⌘C copies, Ctrl-C with a selection still reaches the application', async () => {
-    const context = await browser.newContext(DESKTOP);
-    await context.addInitScript({
-      content: "Object.defineProperty(Navigator.prototype, 'platform', { get: () => 'MacIntel' });",
+    const page = await open('keys', DESKTOP, {
+      init: "Object.defineProperty(Navigator.prototype, 'platform', { get: () => 'MacIntel' });",
     });
-    const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${ports.keys}/`);
-    await waitForScreen(page, 'Press keys.');
     await doubleClickText(page, 'Press');
     await page.keyboard.press('Control+C');
     assert.equal(await nextKey(page, 0), 'key 03');
-    await context.close();
+    await page.context().close();
   });
 
   test('a paste is sent as typed, in ESC [200~ … ESC [201~ when the application asked for bracketed paste', async () => {
@@ -393,38 +419,51 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
     await text.context().close();
   });
 
-  test('on a phone, when the keyboard takes room, the terminal shrinks, the cursor line stays in view and the server is told', async () => {
-    const page = await open('echo', PHONE);
-    await page.tap('#terminal');
-    const rows = await page.evaluate(() => (globalThis as unknown as PageGlobals).term.rows);
-    // Enough output that the prompt sits on the last row.
-    for (let i = 0; i < rows / 5; i++) await page.keyboard.type('help\r');
-    await page.keyboard.type('full\r');
-    await waitForScreen(page, 'Echo: full');
-    const before = await terminalSize(page);
-    await page.setViewportSize({ width: 390, height: 844 - 336 });
-    await waitForResize(page, before);
-    const after = await terminalSize(page);
-    const cursor = await page.evaluate(() => {
-      const { term } = globalThis as unknown as PageGlobals;
-      const { buffer } = term;
-      const row = buffer.active.baseY + buffer.active.cursorY - buffer.active.viewportY;
-      return {
-        row,
-        rows: term.rows,
-        text: buffer.active.getLine(buffer.active.baseY + buffer.active.cursorY)?.translateToString(true),
-      };
+  // Chrome on Android shrinks the layout viewport for the keyboard (interactive-widget=resizes-content);
+  // Safari on iOS shrinks only the visual viewport, which here is a stand-in the test sizes.
+  for (const [browserKind, init, openKeyboard] of [
+    ['the layout viewport', '', (page: Page) => page.setViewportSize({ width: 390, height: 844 - KEYBOARD })],
+    [
+      'only the visual viewport',
+      VISUAL_VIEWPORT,
+      (page: Page) =>
+        page.evaluate((height) => (globalThis as unknown as KeyboardGlobals).openKeyboard(height), KEYBOARD),
+    ],
+  ] as const) {
+    test(`on a phone whose keyboard shrinks ${browserKind}, the terminal refits, keeps the cursor line in view and tells the server`, async () => {
+      const page = await open('echo', PHONE, { init });
+      await page.tap('#terminal');
+      const rows = await page.evaluate(() => (globalThis as unknown as PageGlobals).term.rows);
+      // Enough output that the prompt sits on the last row.
+      for (let i = 0; i < rows / 5; i++) await page.keyboard.type('help\r');
+      await page.keyboard.type('full\r');
+      await waitForScreen(page, 'Echo: full');
+      const before = await terminalSize(page);
+      await openKeyboard(page);
+      await waitForResize(page, before);
+      const after = await terminalSize(page);
+      const cursor = await page.evaluate(() => {
+        const { term } = globalThis as unknown as PageGlobals;
+        const { active } = term.buffer;
+        return {
+          row: active.baseY + active.cursorY - active.viewportY,
+          rows: term.rows,
+          text: active.getLine(active.baseY + active.cursorY)?.translateToString(true),
+        };
+      });
+      assert.equal(cursor.text, '> ');
+      assert.ok(cursor.row >= 0 && cursor.row < cursor.rows, `cursor on row ${cursor.row} of ${cursor.rows}`);
+      // Above the keyboard: the cursor's row, then the extra keys.
+      const screen = (await page.locator('.xterm-screen').boundingBox())!;
+      const keys = (await page.locator('#extra-keys').boundingBox())!;
+      const cursorBottom = screen.y + ((cursor.row + 1) * screen.height) / cursor.rows;
+      assert.ok(cursorBottom <= keys.y, `cursor row ends at ${cursorBottom}, the keys start at ${keys.y}`);
+      assert.ok(keys.y + keys.height <= 844 - KEYBOARD, `the keys end at ${keys.y + keys.height}`);
+      await page.keyboard.type('info\r');
+      await waitForScreen(page, `Window size: ${after}`);
+      await page.context().close();
     });
-    assert.equal(cursor.text, '> ');
-    assert.ok(cursor.row >= 0 && cursor.row < cursor.rows, `cursor on row ${cursor.row} of ${cursor.rows}`);
-    const screen = (await page.locator('.xterm-screen').boundingBox())!;
-    const keys = (await page.locator('#extra-keys').boundingBox())!;
-    const cursorBottom = screen.y + ((cursor.row + 1) * screen.height) / cursor.rows;
-    assert.ok(cursorBottom <= keys.y && keys.y + keys.height <= 844 - 336, `cursor row ends at ${cursorBottom}`);
-    await page.keyboard.type('info\r');
-    await waitForScreen(page, `Window size: ${after}`);
-    await page.context().close();
-  });
+  }
 });
 
 /** The page's background as painted, and the terminal's theme background. */
