@@ -183,11 +183,11 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
     await page.keyboard.type('q');
     await waitForScreen(page, 'key 71');
     await doubleClickText(page, 'Press');
-    assert.equal(await clipboard(page), 'Press');
+    await waitForClipboard(page, 'Press');
     await page.evaluate(() => navigator.clipboard.writeText(''));
     await doubleClickText(page, 'keys');
     await page.keyboard.press('Control+C');
-    await page.waitForFunction(async () => (await navigator.clipboard.readText()) === 'keys', undefined, WAIT);
+    await waitForClipboard(page, 'keys');
     await page.keyboard.press('Control+C');
     await waitForScreen(page, 'key 03');
     const keys = (await screenLines(page)).filter((line) => line.startsWith('key '));
@@ -474,9 +474,9 @@ async function colours(page: Page): Promise<{ page: string; terminal: string }> 
   }));
 }
 
-/** What the page's clipboard holds. */
-async function clipboard(page: Page): Promise<string> {
-  return page.evaluate(() => navigator.clipboard.readText());
+/** Waits until the clipboard holds `text`: the page writes it there asynchronously. */
+async function waitForClipboard(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(async (wanted) => (await navigator.clipboard.readText()) === wanted, text, WAIT);
 }
 
 /** The middle of the cell at (col, row) of the visible screen, in page coordinates. */
