@@ -24,7 +24,7 @@ export class ExtraKeys {
     this.#send = send;
     for (const button of row.querySelectorAll('button[data-modifier]')) {
       this.#modifiers.set(button.dataset.modifier, button);
-      button.addEventListener('click', () => this.#setHeld(button, !this.#isHeld(button)));
+      button.addEventListener('click', () => this.#setHeld(button, !this.#isHeld(button.dataset.modifier)));
     }
     for (const button of row.querySelectorAll('button[data-key]')) {
       button.addEventListener('click', () => this.#send(this.#sequence(button.dataset.key)));
@@ -42,7 +42,7 @@ export class ExtraKeys {
 
   /** Typed input with the held modifiers applied to its first character; they are let go after it. */
   modify(data) {
-    if (!this.#isHeld(this.#modifiers.get('ctrl')) && !this.#isHeld(this.#modifiers.get('alt'))) return data;
+    if (!this.#isHeld('ctrl') && !this.#isHeld('alt')) return data;
     // A longer escape sequence is a key of a hardware keyboard, which carries its own modifiers.
     if (data.startsWith('\x1b') && data.length > 1) return data;
     const first = String.fromCodePoint(data.codePointAt(0));
@@ -54,8 +54,7 @@ export class ExtraKeys {
     const number = TILDE_KEYS[key];
     if (final === undefined && number === undefined) return this.#withModifiers(CHARACTER_KEYS[key] ?? key);
     // xterm's modifier parameter: 1, plus 2 for Alt, plus 4 for Ctrl.
-    const parameter =
-      1 + (this.#isHeld(this.#modifiers.get('alt')) ? 2 : 0) + (this.#isHeld(this.#modifiers.get('ctrl')) ? 4 : 0);
+    const parameter = 1 + (this.#isHeld('alt') ? 2 : 0) + (this.#isHeld('ctrl') ? 4 : 0);
     this.#letGo();
     if (number !== undefined) return parameter > 1 ? `\x1b[${number};${parameter}~` : `\x1b[${number}~`;
     if (parameter > 1) return `\x1b[1;${parameter}${final}`;
@@ -63,16 +62,16 @@ export class ExtraKeys {
   }
 
   #withModifiers(char) {
-    const isCtrl = this.#isHeld(this.#modifiers.get('ctrl'));
-    const isAlt = this.#isHeld(this.#modifiers.get('alt'));
+    const isCtrl = this.#isHeld('ctrl');
+    const isAlt = this.#isHeld('alt');
     this.#letGo();
     const text = isCtrl ? controlOf(char) : char;
     // Alt is sent as ESC before the key, as xterm does by default.
     return isAlt ? `\x1b${text}` : text;
   }
 
-  #isHeld(button) {
-    return button?.getAttribute('aria-pressed') === 'true';
+  #isHeld(modifier) {
+    return this.#modifiers.get(modifier)?.getAttribute('aria-pressed') === 'true';
   }
 
   #setHeld(button, isHeld) {
