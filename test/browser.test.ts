@@ -1,22 +1,24 @@
 // The browser terminal (web/) in headless Chromium against real websocket and ws_telnet servers on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 
 import { join } from 'node:path';
 
 import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
 import type { HandlerClass } from '../src/index.js';
+import {
+  WAIT,
+  launchChromium,
+  screenLines,
+  skipWithoutChromium,
+  terminalSize,
+  waitForScreen,
+} from './support/browser.js';
+import type { PageGlobals } from './support/browser.js';
 import { connect } from './support/clients.js';
 import { quiet, startLaunch } from './support/servers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const IS_CI = process.env['CI'] === 'true';
-/** Every wait in this file: long enough for a slow CI machine, short enough to fail fast. */
-const WAIT = { timeout: 5000 };
 
 class EchoHandler extends TelnetHandler {
   override async sendWelcome(): Promise<void> {
@@ -46,22 +48,7 @@ const SERVERS = {
   ws_telnet_line: { transport: 'ws_telnet', handler: LineEchoHandler },
 } as const satisfies Record<string, { transport: string; handler: HandlerClass }>;
 
-/** What the page exposes for tests: xterm's Terminal as `window.term`. */
-interface PageGlobals {
-  term: {
-    cols: number;
-    rows: number;
-    buffer: {
-      active: { length: number; getLine(y: number): { translateToString(trim: boolean): string } | undefined };
-    };
-  };
-  document: { getElementById(id: string): { textContent: string | null; dataset: Record<string, string> } | null };
-}
-
-// A missing browser skips the file on a workstation but fails it in CI.
-const skip = !existsSync(CHROMIUM) && !IS_CI ? `${CHROMIUM} is not installed` : false;
-
-describe('browser terminal', { skip }, () => {
+describe('browser terminal', { skip: skipWithoutChromium }, () => {
   let browser: Browser;
   const servers: ProtocolServer[] = [];
   const ports: Record<keyof typeof SERVERS, number> = { websocket: 0, ws_telnet: 0, ws_telnet_line: 0 };
@@ -76,19 +63,7 @@ describe('browser terminal', { skip }, () => {
       servers.push(server);
       ports[name as keyof typeof SERVERS] = (await server.start()).port;
     }
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -309,40 +284,3 @@ describe('browser terminal', { skip }, () => {
     await page.close();
   });
 });
-
-async function screenLines(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const { buffer } = (globalThis as unknown as PageGlobals).term;
-    const lines: string[] = [];
-    for (let y = 0; y < buffer.active.length; y++) lines.push(buffer.active.getLine(y)?.translateToString(true) ?? '');
-    return lines;
-  });
-}
-
-async function waitForScreen(page: Page, text: string): Promise<void> {
-  try {
-    await page.waitForFunction(
-      (wanted) => {
-        const { buffer } = (globalThis as unknown as PageGlobals).term ?? {};
-        if (buffer === undefined) return false;
-        for (let y = 0; y < buffer.active.length; y++) {
-          if (buffer.active.getLine(y)?.translateToString(true).includes(wanted)) return true;
-        }
-        return false;
-      },
-      text,
-      WAIT,
-    );
-  } catch (err) {
-    throw new Error(`"${text}" never appeared on screen:\n${(await screenLines(page)).join('\n').trimEnd()}`, {
-      cause: err,
-    });
-  }
-}
-
-async function terminalSize(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const { term } = globalThis as unknown as PageGlobals;
-    return `${term.cols}x${term.rows}`;
-  });
-}

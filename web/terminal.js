@@ -20,6 +20,10 @@ import {
   WILL,
   WONT,
 } from './telnet-constants.js';
+import { enableClipboard } from './clipboard.js';
+import { ExtraKeys } from './extra-keys.js';
+import { Preferences, THEMES, applyPreferences } from './preferences.js';
+import { fitToViewport } from './viewport.js';
 
 const TERMINAL_TYPE = 'XTERM-256COLOR';
 /** Longest subnegotiation kept; the rest of a longer one is dropped. */
@@ -372,21 +376,15 @@ class TerminalPage {
   #pendingWrites = 0;
   #isConnected = false;
 
-  constructor({ term, fit, mode, url, status, button }) {
+  constructor({ term, mode, url, status, button }) {
     this.#term = term;
     this.#mode = mode;
     this.#url = url;
     this.#status = status;
     this.#button = button;
     this.#editor = this.#newEditor();
-    term.onData((data) => this.#onKeys(data));
     term.onResize(({ cols, rows }) => this.#send(this.#telnet?.resize(cols, rows)));
     button.addEventListener('click', () => this.connect());
-    let frame = 0;
-    window.addEventListener('resize', () => {
-      cancelAnimationFrame(frame);
-      frame = requestAnimationFrame(() => fit.fit());
-    });
   }
 
   connect() {
@@ -436,7 +434,8 @@ class TerminalPage {
     if (isEchoChanged && this.#telnet.isRemoteOn(OPT_ECHO)) this.#send(TelnetClient.encodeKeys(this.#editor.take()));
   }
 
-  #onKeys(data) {
+  /** Input as if typed on the keyboard: xterm's, the extra keys', a paste. */
+  typeKeys(data) {
     if (!this.#isConnected) {
       if (this.#socket === undefined && /[\r\n]/.test(data)) this.connect();
       return;
@@ -474,25 +473,51 @@ function main() {
   // Opened as a file, the placeholders are still there: fall back to the defaults.
   const path = wsPath?.startsWith('/') ? wsPath : '/ws';
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const preferences = new Preferences();
   const term = new Terminal({
+    // Unicode 11 widths (emoji and the like take two cells) are switched on through a proposed API.
+    allowProposedApi: true,
     cursorBlink: true,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-    fontSize: 15,
+    fontSize: preferences.fontSize,
     scrollback: 5000,
-    theme: { background: '#101216', foreground: '#d8dee9', cursor: '#d8dee9', selectionBackground: '#3b4252' },
+    theme: THEMES[preferences.theme],
   });
   const fit = new FitAddon.FitAddon();
   term.loadAddon(fit);
+  term.loadAddon(new Unicode11Addon.Unicode11Addon());
+  term.unicode.activeVersion = '11';
+  term.loadAddon(new WebLinksAddon.WebLinksAddon());
   term.open(root);
   fit.fit();
   const page = new TerminalPage({
     term,
-    fit,
     mode: mode === 'telnet' ? 'telnet' : 'text',
     url: `${scheme}://${location.host}${path}${location.search}`,
     status: document.getElementById('status'),
     button: document.getElementById('reconnect'),
   });
+  // A tap on the page's own buttons leaves the focus, and so the on-screen keyboard, where it was.
+  for (const button of document.querySelectorAll('#controls button, #extra-keys button')) {
+    button.addEventListener('pointerdown', (event) => event.preventDefault());
+  }
+  applyPreferences(preferences, {
+    term,
+    fit,
+    themeButton: document.getElementById('theme'),
+    smallerButton: document.getElementById('font-smaller'),
+    largerButton: document.getElementById('font-larger'),
+  });
+  const extraKeys = new ExtraKeys({
+    term,
+    row: document.getElementById('extra-keys'),
+    toggle: document.getElementById('keys-toggle'),
+    preferences,
+    send: (data) => page.typeKeys(data),
+  });
+  term.onData((data) => page.typeKeys(extraKeys.modify(data)));
+  enableClipboard(term);
+  fitToViewport({ fit, container: root });
   // Tests and the curious read the screen from here.
   window.term = term;
   page.connect();

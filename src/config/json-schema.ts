@@ -39,6 +39,7 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   max_line_length: 'Longest input line in characters; longer input is cut.',
   max_message_size: 'Largest inbound WebSocket message in bytes.',
   web_client: 'Serve the browser terminal at / on a WebSocket port.',
+  web_title: "Title of the browser page; default: the welcome message's first words, else the page's host name.",
   keepalive_interval: 'Seconds between telnet NOPs to keep NAT and proxies open (0 = none).',
   proxy_protocol: 'Every connection starts with a PROXY protocol header (v1 or v2) from one of trusted_proxies.',
   trusted_proxies: 'Proxies (IP addresses or CIDR ranges) whose PROXY header or X-Forwarded-For names the real client.',

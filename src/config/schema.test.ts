@@ -57,6 +57,7 @@ test('a single-server file gets the default of every key', () => {
       maxLineLength: 4096,
       maxMessageSize: 1024 * 1024,
       webClient: false,
+      webTitle: undefined,
       keepaliveInterval: 0,
       proxyProtocol: false,
       trustedProxies: [],
@@ -112,6 +113,7 @@ test('every YAML key becomes its camelCase field', () => {
       max_line_length: 80,
       max_message_size: 2048,
       web_client: true,
+      web_title: 'The Dungeon',
       keepalive_interval: 60,
       proxy_protocol: true,
       trusted_proxies: ['192.0.2.0/24'],
@@ -158,6 +160,7 @@ test('every YAML key becomes its camelCase field', () => {
       maxLineLength: 80,
       maxMessageSize: 2048,
       webClient: true,
+      webTitle: 'The Dungeon',
       keepaliveInterval: 60,
       proxyProtocol: true,
       trustedProxies: ['192.0.2.0/24'],
@@ -497,14 +500,23 @@ test('every key answers a value of the wrong kind by saying what it expects', ()
   }
 });
 
-test('an empty ssl_cert, ssl_key or welcome_message means not set', () => {
+test('an empty ssl_cert, ssl_key, welcome_message or web_title means not set', () => {
   const [server] = parseConfig(
-    { handler_class: HANDLER, transport: 'websocket', use_ssl: false, ssl_cert: '', ssl_key: '', welcome_message: '' },
+    {
+      handler_class: HANDLER,
+      transport: 'websocket',
+      use_ssl: false,
+      ssl_cert: '',
+      ssl_key: '',
+      welcome_message: '',
+      web_title: '',
+    },
     '/srv',
   ).servers;
   assert.equal(server!.sslCert, undefined);
   assert.equal(server!.sslKey, undefined);
   assert.equal(server!.welcomeMessage, undefined);
+  assert.equal(server!.webTitle, undefined);
 });
 
 test('use_ssl with an empty ssl_cert is refused like one left out', () => {

@@ -76,6 +76,8 @@ export interface ServerConfig {
   maxMessageSize: number;
   /** Serve the browser terminal page on the WebSocket port. */
   webClient: boolean;
+  /** The browser page's title; undefined = the welcome message's first words, or the page's host name. */
+  webTitle: string | undefined;
   /** Seconds between telnet NOP keepalives; 0 = none. */
   keepaliveInterval: number;
   /** Every connection starts with a PROXY protocol header from one of trustedProxies. */
@@ -216,6 +218,7 @@ const serverShape = {
   max_line_length: wholeNumber(1, 1_000_000).default(4096),
   max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
   web_client: flag().default(false),
+  web_title: optionalText('text (or null for the default)'),
   keepalive_interval: seconds().default(0),
   proxy_protocol: flag().default(false),
   trusted_proxies: addressList(),
@@ -387,6 +390,7 @@ function toServerConfig(
     maxLineLength: section.max_line_length,
     maxMessageSize: section.max_message_size,
     webClient: section.web_client,
+    webTitle: section.web_title,
     keepaliveInterval: section.keepalive_interval,
     proxyProtocol: section.proxy_protocol,
     trustedProxies: section.trusted_proxies,

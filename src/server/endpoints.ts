@@ -80,7 +80,7 @@ export function proxyPolicy(config: ServerConfig): ProxyPolicy {
 function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
   return async (context: ListenContext): Promise<Listener> => {
     // Loaded with the first WebSocket server: a telnet or tcp launcher never pays for ws and the page.
-    const [{ listenWebSocket }, { webClientRoute }] = await Promise.all([
+    const [{ listenWebSocket }, { titleFromWelcome, webClientRoute }] = await Promise.all([
       import('../transports/websocket.js'),
       import('./web-client.js'),
     ]);
@@ -91,7 +91,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
         webClientRoute({
           wsPath: config.wsPath,
           mode: defaultLayer === 'telnet' ? 'telnet' : 'text',
-          title: config.name,
+          title: config.webTitle ?? titleFromWelcome(config.welcomeMessage),
         }),
       );
     }
