@@ -423,6 +423,7 @@ export class Session implements EditableSession, HubMember {
     if (what === 'size') {
       const { cols, rows } = this.#layer.terminal;
       this.#editor.width = cols;
+      this.#editor.height = rows;
       if (cols !== undefined && rows !== undefined) {
         void this.#guard(() => this.#handler.onWindowSize(cols, rows));
       }
