@@ -31,6 +31,9 @@ class EchoTelnetHandler extends TelnetHandler {
 
 // Tools: in CI (CI=true) a missing tool fails the test; elsewhere the test is skipped and says why.
 
+/** Debian puts TinTin++ in /usr/games, which is not on every PATH. */
+const TINTIN_PATH = 'command -v tt++ || test -x /usr/games/tt++ && echo /usr/games/tt++';
+
 const isCi = process.env.CI === 'true';
 
 async function succeeds(file: string, args: string[]): Promise<boolean> {
@@ -46,6 +49,7 @@ const TOOL_CHECKS: Record<string, () => Promise<boolean>> = {
   telnet: () => succeeds('sh', ['-c', 'command -v telnet']),
   tmux: () => succeeds('tmux', ['-V']),
   'python3 with telnetlib': () => succeeds('python3', ['-W', 'ignore', '-c', 'import telnetlib']),
+  'tt++': () => succeeds('sh', ['-c', TINTIN_PATH]),
 };
 
 async function missingTools(names: string[]): Promise<string[]> {
@@ -347,6 +351,39 @@ describe('netkit telnet in a short window: lines taller than the screen, and Ctr
     await pane.sendKeys('Enter');
     await pane.waitForScreen('the reply', showsScreen(['> hello world', 'Echo: hello world', '>']), 3000, visible);
   });
+});
+
+// TinTin++ answers the server's CHARSET REQUEST with REJECTED outside a UTF-8 locale.
+
+describe('TinTin++ in tmux', async () => {
+  const skip = await skipWithout(['tmux', 'tt++']);
+
+  test(
+    'it is known as a MUD client, and its charset follows its MTTS UTF-8 bit when it rejects CHARSET',
+    { skip },
+    async () => {
+      await requireTools(['tmux', 'tt++']);
+      const tintin = (await run('sh', ['-c', TINTIN_PATH])).stdout.trim();
+      for (const [locale, charset] of [
+        ['C', 'US-ASCII'],
+        ['C.UTF-8', 'UTF-8'],
+      ] as const) {
+        const { server, port } = await startServer();
+        const pane = new TmuxPane();
+        try {
+          await pane.start(`env LANG=${locale} LC_ALL=${locale} ${tintin} -e '#session mud 127.0.0.1 ${port}'`, 80, 24);
+          await pane.waitForScreen('the welcome', (screen) => screen.includes(WELCOME));
+          const session = [...server.sessions][0]!;
+          await waitUntil('its MTTS bits', () => session.terminal.mtts !== undefined);
+          assert.equal(session.terminal.clientName, 'TINTIN++');
+          assert.equal(session.terminal.charset, charset, `LANG=${locale}`);
+          assert.equal(session.serverEchoes, false, 'the server took over the echo of a MUD client');
+        } finally {
+          await pane.kill();
+        }
+      }
+    },
+  );
 });
 
 // Python's telnetlib refuses every option the server offers.
