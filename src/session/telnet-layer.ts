@@ -98,6 +98,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #isEchoForHiddenInput = false;
   /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
   #isEchoTakenOver = false;
+  /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
+  #isEchoKeptForDecision = false;
   #isDetectionOver = false;
   /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
   #isPromptUnmarked = false;
@@ -272,8 +274,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       // In character mode the echo we took over stays ours; otherwise the client echoes again.
       // Before the echo decision, WONT ECHO now would be followed by WILL ECHO when it is made:
       // the echo stays on until then, and the decision gives it back to a MUD client.
-      const isDecisionAhead = this.#options.preferredMode === 'character' && !this.#isEchoDecided;
-      if (!this.#isEchoTakenOver && !isDecisionAhead) {
+      this.#isEchoKeptForDecision = this.#options.preferredMode === 'character' && !this.#isEchoDecided;
+      if (!this.#isEchoTakenOver && !this.#isEchoKeptForDecision) {
         this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
       }
     }
@@ -451,8 +453,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     const name = this.#terminalTypes.clientName;
     if (name !== undefined && isMudClient(name)) {
       this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
-      // Echo left on by a password answered before this decision goes back to the client now.
-      if (!this.#isEchoForHiddenInput) this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+      if (this.#isEchoKeptForDecision && !this.#isEchoForHiddenInput) {
+        this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+      }
       return;
     }
     this.#isEchoTakenOver = true;
