@@ -1014,3 +1014,15 @@ test('LINEMODE: an SLC list from the client is answered as RFC 1184 says, and on
   assert.equal(slcReplies().length, 1);
   await client.ask('still\r\n', 'Echo: still');
 });
+
+test('LINEMODE: an SLC list from a client not in LINEMODE (a character handler refuses it) gets no answer', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.waitForText('> ');
+  await client.send([IAC, WILL, OPT_LINEMODE]);
+  await client.until('DONT LINEMODE', () => client.received(DONT, OPT_LINEMODE));
+  await client.send(subnegotiation(OPT_LINEMODE, [LM_SLC, SLC_EC, SLC_VARIABLE, 0x08]));
+  await client.ask('still\r\n', 'Echo: still');
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(client.subnegotiations.filter((sb) => sb.option === OPT_LINEMODE).length, 0);
+});

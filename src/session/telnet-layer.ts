@@ -431,9 +431,10 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         return;
       }
       case OPT_LINEMODE: {
-        // MODE acks need no answer for the modes we use; an SLC list does (RFC 1184 section 2.3).
+        // MODE acks need no answer for the modes we use; an SLC list does (RFC 1184 section 2.3),
+        // once LINEMODE is on.
         const message = parseLinemode(payload);
-        if (message === undefined || !('slc' in message)) return;
+        if (message === undefined || !('slc' in message) || !this.#isOn('remote', OPT_LINEMODE)) return;
         this.#specialCharacters ??= new SpecialCharacters();
         const answer = this.#specialCharacters.answer(message.slc);
         if (answer !== undefined) replies.push(answer);
