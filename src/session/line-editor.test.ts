@@ -498,10 +498,17 @@ function wrapped(text: string, cols: number, cursor: number): { rows: string[]; 
   return { rows: rows.map((row) => row.trimEnd()), ...at };
 }
 
+/** Text of the line as the editor shows it: itself, or in mask mode one star per character, marks left out. */
+function shown(editor: LineEditor, text = editor.buffer): string {
+  if (editor.echo !== 'mask') return text;
+  return Array.from(text, (char) => (columnsOf(char) === 0 ? '' : '*')).join('');
+}
+
 /** Asserts what the user sees: every row of the screen the line takes shows its part of it, the cursor in place. */
 function assertShowsLine(terminal: Terminal, editor: LineEditor, cols: number): void {
   const prompt = editor.prompt;
-  const { rows, row, column } = wrapped(prompt + editor.buffer, cols, Array.from(prompt).length + editor.cursor);
+  const beforeCursor = shown(editor, Array.from(editor.buffer).slice(0, editor.cursor).join(''));
+  const { rows, row, column } = wrapped(prompt + shown(editor), cols, Array.from(prompt + beforeCursor).length);
   const cursor = terminal.cursor;
   assert.equal(cursor.column, column, `cursor column; screen ${JSON.stringify(terminal.screen)}`);
   terminal.screen.forEach((shown, screenRow) => {
@@ -577,9 +584,11 @@ test('whatever is typed or printed meanwhile, a line taller than the screen show
       fc.array(token, { maxLength: 40 }),
       fc.integer({ min: 6, max: 12 }),
       fc.integer({ min: 2, max: 5 }),
-      async (tokens, cols, rows) => {
+      fc.constantFrom('on' as const, 'mask' as const),
+      async (tokens, cols, rows, echo) => {
         const terminal = new Terminal(cols, rows);
         const editor = new LineEditor({ maxLineLength: 70, historySize: 5 });
+        editor.echo = echo;
         editor.width = cols;
         editor.height = rows;
         editor.prompt = '> ';
@@ -593,7 +602,7 @@ test('whatever is typed or printed meanwhile, a line taller than the screen show
               assertShowsLine(terminal, editor, cols);
               continue;
             }
-            const before = wrapped(`> ${editor.buffer}`, cols, 0).rows;
+            const before = wrapped(`> ${shown(editor)}`, cols, 0).rows;
             const result = editor.feed(item);
             await terminal.write(result.echo);
             if (result.line === undefined) {
