@@ -318,7 +318,16 @@ test('ctrl-c on a half-typed line drops it and shows the prompt again; on an emp
 test('keys without an editing meaning change nothing and show nothing', () => {
   const { editor } = setup();
   editor.feed(text('ab'));
-  for (const name of ['tab', 'escape', 'control', 'unknown', 'page-up', 'page-down', 'insert'] as const) {
+  for (const name of [
+    'tab',
+    'escape',
+    'control',
+    'unknown',
+    'page-up',
+    'page-down',
+    'insert',
+    'clear-screen',
+  ] as const) {
     assert.deepEqual(editor.feed({ type: 'key', name, sequence: '\x1b[Z' }), {
       echo: '',
     });
@@ -401,9 +410,18 @@ test('ctrl-l clears the screen and draws the prompt and the line at its top, the
   editor.feed(text('hello'));
   editor.feed(key('left'));
   editor.feed(key('left'));
-  assert.deepEqual(editor.feed(key('clear-screen')), { echo: '\x1b[H\x1b[2J> hello\x1b[2D' });
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2J> hello\x1b[2D');
   assert.equal(editor.buffer, 'hello');
   assert.equal(editor.cursor, 3);
+  // Typed ahead while no prompt is up, the line is drawn after the prompt it will answer.
+  assert.equal(editor.clearScreen(false), '\x1b[H\x1b[2J> hello\x1b[2D');
+});
+
+test('ctrl-l with no prompt up and nothing typed only clears the screen', () => {
+  const { editor } = setup();
+  editor.prompt = '> ';
+  assert.equal(editor.clearScreen(false), '\x1b[H\x1b[2J');
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2J> ');
 });
 
 test('ctrl-l while a password is typed shows the prompt again and nothing of the password', () => {
@@ -411,12 +429,29 @@ test('ctrl-l while a password is typed shows the prompt again and nothing of the
   editor.prompt = 'Password: ';
   editor.echo = 'hidden';
   editor.feed(text('secret'));
-  assert.deepEqual(editor.feed(key('clear-screen')), { echo: '\x1b[H\x1b[2JPassword: ' });
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2JPassword: ');
   editor.echo = 'mask';
-  assert.deepEqual(editor.feed(key('clear-screen')), { echo: '\x1b[H\x1b[2JPassword: ******' });
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2JPassword: ******');
   editor.echo = 'off';
-  assert.deepEqual(editor.feed(key('clear-screen')), { echo: '' });
+  assert.equal(editor.clearScreen(true), '');
   assert.equal(editor.buffer, 'secret');
+});
+
+test('ctrl-l on a line taller than the screen draws it from the prompt down to the cursor', async () => {
+  const terminal = new Terminal(10, 3);
+  const editor = new LineEditor();
+  editor.width = 10;
+  editor.height = 3;
+  editor.prompt = '> ';
+  await terminal.write('> ');
+  await terminal.write(editor.feed(text('abcdefghijklmnopqrstuvwxyz0123456789')).echo);
+  await terminal.write(editor.feed(key('home')).echo);
+  await terminal.write(editor.clearScreen(true));
+  assert.deepEqual(terminal.screen, ['> abcdefgh', 'ijklmnopqr', 'stuvwxyz01']);
+  assert.deepEqual(terminal.cursor, { row: 0, column: 2 });
+  await terminal.write(editor.feed(key('end')).echo);
+  assertShowsLine(terminal, editor, 10);
+  terminal.dispose();
 });
 
 // Lines wider and taller than the screen, on a real terminal (xterm.js, headless).
@@ -579,6 +614,8 @@ test('whatever is typed or printed meanwhile, a line taller than the screen show
       )
       .map(key),
   );
+  const isClearScreen = (item: InputToken | string): boolean =>
+    typeof item !== 'string' && item.type === 'key' && item.name === 'clear-screen';
   await fc.assert(
     fc.asyncProperty(
       fc.array(token, { maxLength: 40 }),
@@ -599,6 +636,12 @@ test('whatever is typed or printed meanwhile, a line taller than the screen show
               // Output from elsewhere goes above the line, which is drawn again below it (SessionOutput).
               await terminal.write(`${editor.erase()}${MESSAGE}\r\n${editor.redraw()}`);
               assert.ok(terminal.above.includes(MESSAGE));
+              assertShowsLine(terminal, editor, cols);
+              continue;
+            }
+            if (isClearScreen(item)) {
+              // As the session does for Ctrl-L, the prompt being up.
+              await terminal.write(editor.clearScreen(true));
               assertShowsLine(terminal, editor, cols);
               continue;
             }

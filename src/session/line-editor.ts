@@ -132,6 +132,16 @@ export class LineEditor {
     return this.#prompt + this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
   }
 
+  /**
+   * Output for Ctrl-L, as readline's: a clean screen with the prompt and the line at its top, the
+   * cursor where it was. With no prompt up (a command still running) and nothing typed ahead, the
+   * screen is only cleared: the prompt comes after the command's output.
+   */
+  clearScreen(isPromptShown: boolean): string {
+    if (this.echo === 'off') return '';
+    return CLEAR_SCREEN + (isPromptShown || this.hasInput ? this.redraw() : '');
+  }
+
   /** Applies one input token; returns the echo and, on Enter, the completed line. */
   feed(token: InputToken): EditResult {
     if (token.type === 'text' && this.#isQuickLine(token.text)) {
@@ -155,9 +165,9 @@ export class LineEditor {
     const isEnter = token.type === 'key' && token.name === 'enter';
     const isRowBelowReady = isEnter && wasWrapped && undrawn.length === 0 && this.#placement().end.isAtMargin;
     const result = token.type === 'text' ? this.#shown(this.#insert(token.text)) : this.#key(token.name);
-    // A dropped line (Ctrl-C) has already moved below itself, as Enter does below; a cleared screen starts afresh.
-    const isDrawnWhole = token.type === 'key' && (token.name === 'interrupt' || token.name === 'clear-screen');
-    if (this.width === undefined || result.echo === '' || isDrawnWhole || !(wasWrapped || this.#isWrapped()))
+    // A dropped line (Ctrl-C) has already moved below itself, as Enter does below.
+    const isDropped = token.type === 'key' && token.name === 'interrupt';
+    if (this.width === undefined || result.echo === '' || isDropped || !(wasWrapped || this.#isWrapped()))
       return result;
     if (result.line !== undefined) {
       // Enter leaves the cursor below the whole line, wherever in it the cursor was; rows not
@@ -266,9 +276,6 @@ export class LineEditor {
         return this.#shown(this.#replaceLine([]));
       case 'kill-word':
         return this.#shown(this.#erase(this.#wordStartBefore(this.#cursor), this.#cursor));
-      case 'clear-screen':
-        // As readline's Ctrl-L: a clean screen with the prompt and the line at its top.
-        return { echo: this.echo === 'off' ? '' : CLEAR_SCREEN + this.redraw() };
       default:
         return { echo: '' };
     }
