@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startServer } from '../../test/support/servers.js';
+import { waitUntil } from '../../test/support/tmux.js';
 import { CharacterHandler } from '../handlers/character-handler.js';
 import { LineHandler } from '../handlers/line-handler.js';
 import { TelnetHandler } from '../handlers/telnet-handler.js';
@@ -961,7 +962,7 @@ test('CHARSET REJECTED before the MTTS bits: the charset follows the MTTS UTF-8 
     ['MTTS 267', 'US-ASCII'],
     ['MTTS 271', 'UTF-8'],
   ] as const) {
-    const { port } = await startServer('telnet', CharacterEcho);
+    const { server, port } = await startServer('telnet', CharacterEcho);
     // As TinTin++ does with a non-UTF-8 locale: REJECTED at once, its terminal types after.
     const client = await ScriptedClient.connect(port, {
       policy: 'agree',
@@ -972,8 +973,7 @@ test('CHARSET REJECTED before the MTTS bits: the charset follows the MTTS UTF-8 
       client.subnegotiations.some((sub) => sub.option === OPT_CHARSET && sub.payload[0] === CHARSET_REQUEST),
     );
     await client.send(subnegotiation(OPT_CHARSET, [CHARSET_REJECTED]));
-    await client.until('the MTTS name asked for', () => terminalTypeSends(client).length === 3);
-    await sleep(200);
+    await waitUntil('the MTTS bits', () => [...server.sessions][0]?.terminal.mtts !== undefined);
     await client.ask('charset\r\n', `charset=${charset}\r\n`);
   }
 });
