@@ -31,6 +31,9 @@ class EchoTelnetHandler extends TelnetHandler {
 
 // Tools: in CI (CI=true) a missing tool fails the test; elsewhere the test is skipped and says why.
 
+/** Debian puts TinTin++ in /usr/games, which is not on every PATH. */
+const TINTIN_PATH = 'command -v tt++ || test -x /usr/games/tt++ && echo /usr/games/tt++';
+
 const isCi = process.env.CI === 'true';
 
 async function succeeds(file: string, args: string[]): Promise<boolean> {
@@ -46,6 +49,7 @@ const TOOL_CHECKS: Record<string, () => Promise<boolean>> = {
   telnet: () => succeeds('sh', ['-c', 'command -v telnet']),
   tmux: () => succeeds('tmux', ['-V']),
   'python3 with telnetlib': () => succeeds('python3', ['-W', 'ignore', '-c', 'import telnetlib']),
+  'tt++': () => succeeds('sh', ['-c', TINTIN_PATH]),
 };
 
 async function missingTools(names: string[]): Promise<string[]> {
@@ -256,6 +260,128 @@ describe('netkit telnet in a narrow window: lines longer than a row', async () =
       await pane.waitForScreen('both erased', showsTail(['xZZyz01Y', '> abcdefghijklmnopqrstuvwxyz0']));
       await pane.type('xy');
       await pane.waitForScreen('the margin filled', showsTail(['> abcdefghijklmnopqrstuvwxyz0x', 'y']));
+    },
+  );
+});
+
+describe('netkit telnet in a short window: lines taller than the screen, and Ctrl-L', async () => {
+  const skip = await skipWithout(['telnet', 'tmux']);
+  const pane = new TmuxPane();
+  let server: ProtocolServer;
+  const COLUMNS = 20;
+  const ROWS = 5;
+  // '> ' and 108 characters take six rows of twenty: one more than the screen has.
+  const line = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(3);
+  const visible = { scrollback: false };
+  const showsScreen = (rows: string[]) => (screen: string[]) => screen.join('\n') === rows.join('\n');
+  /** The rows a terminal COLUMNS wide shows `text` in (ASCII only). */
+  const rowsOf = (text: string): string[] => text.match(new RegExp(`.{1,${COLUMNS}}`, 'g'))!;
+  /** Whether the screen and its scrollback hold `rows` one after another, right before the last `after` rows. */
+  const endsWith = (rows: string[], after: number) => (screen: string[]) =>
+    screen.slice(-rows.length - after, screen.length - after).join('\n') === rows.join('\n');
+
+  before(async () => {
+    if (skip !== false) return;
+    await requireTools(['telnet', 'tmux']);
+    const started = await startServer();
+    server = started.server;
+    await pane.start(`telnet 127.0.0.1 ${started.port}`, COLUMNS, ROWS);
+    await waitUntil('the session', () => server.sessions.size === 1);
+    const session = [...server.sessions][0]!;
+    await waitUntil('character mode and the size', () => session.serverEchoes && session.terminal.rows === ROWS);
+  });
+
+  after(async () => {
+    await pane.kill();
+  });
+
+  test(
+    'typing shows the last rows; Home shows the first, with the prompt; edits there reflow the line',
+    { skip },
+    async () => {
+      const rows = rowsOf(`> ${line}`);
+      assert.equal(rows.length, ROWS + 1);
+      await pane.type(line);
+      await pane.waitForScreen('the last rows of the line', showsScreen(rows.slice(-ROWS)), 3000, visible);
+      assert.deepEqual(await pane.cursor(), { row: ROWS - 1, column: 10 });
+      await pane.sendKeys('Home');
+      await pane.waitForScreen('the first rows of the line', showsScreen(rows.slice(0, ROWS)), 3000, visible);
+      assert.deepEqual(await pane.cursor(), { row: 0, column: 2 });
+      await pane.type('XY');
+      await pane.sendKeys('BSpace');
+      const edited = rowsOf(`> X${line}`);
+      await pane.waitForScreen('the line with X in front', showsScreen(edited.slice(0, ROWS)), 3000, visible);
+      assert.deepEqual(await pane.cursor(), { row: 0, column: 3 });
+      await pane.sendKeys('End');
+      await pane.waitForScreen('the end of the line again', showsScreen(edited.slice(-ROWS)), 3000, visible);
+      assert.deepEqual(await pane.cursor(), { row: ROWS - 1, column: 11 });
+    },
+  );
+
+  test(
+    'Enter with the cursor in the first rows sends the whole line, all of it left on screen above the reply',
+    { skip },
+    async () => {
+      await pane.sendKeys('Home', 'Right', 'Right', 'Enter');
+      const echo = rowsOf(`Echo: X${line}`);
+      const lines = await pane.waitForScreen('the reply and the prompt', endsWith([...echo, '>'], 0));
+      assert.ok(endsWith(rowsOf(`> X${line}`), echo.length + 1)(lines), lines.join('\n'));
+    },
+  );
+
+  test('Up recalls the tall line, drawn as it was typed; Home and Enter send it again', { skip }, async () => {
+    const rows = rowsOf(`> X${line}`);
+    await pane.sendKeys('Up');
+    await pane.waitForScreen('the recalled line', showsScreen(rows.slice(-ROWS)), 3000, visible);
+    await pane.sendKeys('Home');
+    await pane.waitForScreen('its first rows', showsScreen(rows.slice(0, ROWS)), 3000, visible);
+    await pane.sendKeys('Enter');
+    const echo = rowsOf(`Echo: X${line}`);
+    const lines = await pane.waitForScreen('the second reply', endsWith([...echo, '>'], 0));
+    assert.ok(endsWith(rows, echo.length + 1)(lines), lines.join('\n'));
+  });
+
+  test('Ctrl-L clears the screen and draws the prompt and the half-typed line at its top', { skip }, async () => {
+    await pane.type('hello wrld');
+    await pane.sendKeys('Left', 'Left', 'Left');
+    await pane.sendKeys('C-l');
+    await pane.waitForScreen('a clean screen', showsScreen(['> hello wrld']), 3000, visible);
+    assert.deepEqual(await pane.cursor(), { row: 0, column: 9 });
+    await pane.type('o');
+    await pane.sendKeys('Enter');
+    await pane.waitForScreen('the reply', showsScreen(['> hello world', 'Echo: hello world', '>']), 3000, visible);
+  });
+});
+
+// TinTin++ answers the server's CHARSET REQUEST with REJECTED outside a UTF-8 locale.
+
+describe('TinTin++ in tmux', async () => {
+  const skip = await skipWithout(['tmux', 'tt++']);
+
+  test(
+    'it is known as a MUD client, and its charset follows its MTTS UTF-8 bit when it rejects CHARSET',
+    { skip },
+    async () => {
+      await requireTools(['tmux', 'tt++']);
+      const tintin = (await run('sh', ['-c', TINTIN_PATH])).stdout.trim();
+      for (const [locale, charset] of [
+        ['C', 'US-ASCII'],
+        ['C.UTF-8', 'UTF-8'],
+      ] as const) {
+        const { server, port } = await startServer();
+        const pane = new TmuxPane();
+        try {
+          await pane.start(`env LANG=${locale} LC_ALL=${locale} ${tintin} -e '#session mud 127.0.0.1 ${port}'`, 80, 24);
+          await pane.waitForScreen('the welcome', (screen) => screen.includes(WELCOME));
+          const session = [...server.sessions][0]!;
+          await waitUntil('its MTTS bits', () => session.terminal.mtts !== undefined);
+          assert.equal(session.terminal.clientName, 'TINTIN++');
+          assert.equal(session.terminal.charset, charset, `LANG=${locale}`);
+          assert.equal(session.serverEchoes, false, 'the server took over the echo of a MUD client');
+        } finally {
+          await pane.kill();
+        }
+      }
     },
   );
 });

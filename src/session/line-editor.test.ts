@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import xterm from '@xterm/headless';
 import fc from 'fast-check';
 import { eastAsianWidth } from 'get-east-asian-width';
 import { KeyReader } from './key-reader.js';
@@ -399,4 +400,267 @@ test('a huge paste is cut to maxLineLength without splitting a surrogate pair', 
   const { editor } = setup({ maxLineLength: 3 });
   assert.deepEqual(editor.feed(text('a😀'.repeat(100_000))), { echo: 'a😀a' });
   assert.equal(editor.buffer, 'a😀a');
+});
+
+// Ctrl-L.
+
+test('ctrl-l clears the screen and draws the prompt and the line at its top, the cursor where it was', () => {
+  const { editor } = setup();
+  editor.prompt = '> ';
+  editor.feed(text('hello'));
+  editor.feed(key('left'));
+  editor.feed(key('left'));
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2J> hello\x1b[2D');
+  assert.equal(editor.buffer, 'hello');
+  assert.equal(editor.cursor, 3);
+  // Typed ahead while no prompt is up, the line is drawn after the prompt it will answer.
+  assert.equal(editor.clearScreen(false), '\x1b[H\x1b[2J> hello\x1b[2D');
+});
+
+test('ctrl-l with no prompt up and nothing typed only clears the screen', () => {
+  const { editor } = setup();
+  editor.prompt = '> ';
+  assert.equal(editor.clearScreen(false), '\x1b[H\x1b[2J');
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2J> ');
+});
+
+test('ctrl-l while a password is typed shows the prompt again and nothing of the password', () => {
+  const { editor } = setup();
+  editor.prompt = 'Password: ';
+  editor.echo = 'hidden';
+  editor.feed(text('secret'));
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2JPassword: ');
+  editor.echo = 'mask';
+  assert.equal(editor.clearScreen(true), '\x1b[H\x1b[2JPassword: ******');
+  editor.echo = 'off';
+  assert.equal(editor.clearScreen(true), '');
+  assert.equal(editor.buffer, 'secret');
+});
+
+test('ctrl-l on a line taller than the screen draws it from the prompt down to the cursor', async () => {
+  const terminal = new Terminal(10, 3);
+  const editor = new LineEditor();
+  editor.width = 10;
+  editor.height = 3;
+  editor.prompt = '> ';
+  await terminal.write('> ');
+  await terminal.write(editor.feed(text('abcdefghijklmnopqrstuvwxyz0123456789')).echo);
+  await terminal.write(editor.feed(key('home')).echo);
+  await terminal.write(editor.clearScreen(true));
+  assert.deepEqual(terminal.screen, ['> abcdefgh', 'ijklmnopqr', 'stuvwxyz01']);
+  assert.deepEqual(terminal.cursor, { row: 0, column: 2 });
+  await terminal.write(editor.feed(key('end')).echo);
+  assertShowsLine(terminal, editor, 10);
+  terminal.dispose();
+});
+
+// Lines wider and taller than the screen, on a real terminal (xterm.js, headless).
+
+/** An xterm of cols x rows with scrollback: what the user sees, where the cursor is, and what scrolled by. */
+class Terminal {
+  readonly #terminal: xterm.Terminal;
+
+  constructor(cols: number, rows: number) {
+    this.#terminal = new xterm.Terminal({ cols, rows, scrollback: 1000, allowProposedApi: true });
+  }
+
+  write(data: string): Promise<void> {
+    return new Promise((resolve) => this.#terminal.write(data, resolve));
+  }
+
+  /** The screen's rows, trailing blanks dropped. */
+  get screen(): string[] {
+    const buffer = this.#terminal.buffer.active;
+    return Array.from({ length: this.#terminal.rows }, (_, row) =>
+      buffer
+        .getLine(buffer.baseY + row)!
+        .translateToString(true)
+        .trimEnd(),
+    );
+  }
+
+  /** Every row written, scrollback first, down to the cursor's row (not included). */
+  get above(): string[] {
+    const buffer = this.#terminal.buffer.active;
+    return Array.from({ length: buffer.baseY + buffer.cursorY }, (_, row) =>
+      buffer.getLine(row)!.translateToString(true).trimEnd(),
+    );
+  }
+
+  get cursor(): { row: number; column: number } {
+    const buffer = this.#terminal.buffer.active;
+    return { row: buffer.cursorY, column: buffer.cursorX };
+  }
+
+  dispose(): void {
+    this.#terminal.dispose();
+  }
+}
+
+/**
+ * The rows `text` fills on a terminal `cols` wide, and where the cursor stands after its first
+ * `cursor` code points: a wide character that does not fit the last column goes to the next row.
+ */
+function wrapped(text: string, cols: number, cursor: number): { rows: string[]; row: number; column: number } {
+  const rows: string[] = [''];
+  let column = 0;
+  let at = { row: 0, column: 0 };
+  const chars = Array.from(text);
+  let baseRow = 0;
+  chars.forEach((char, i) => {
+    if (i === cursor) at = { row: rows.length - 1, column };
+    const width = columnsOf(char);
+    if (width === 0) {
+      // A combining mark sits on its base character's cell, even at the margin.
+      rows[baseRow] += char;
+      return;
+    }
+    if (column + width > cols) {
+      rows.push('');
+      column = 0;
+    }
+    baseRow = rows.length - 1;
+    rows[baseRow] += char;
+    column += width;
+    if (column >= cols) {
+      rows.push('');
+      column = 0;
+    }
+  });
+  if (cursor >= chars.length) at = { row: rows.length - 1, column };
+  if (rows.length > 1 && rows[rows.length - 1] === '') rows.pop();
+  // A terminal shows a blank as nothing once nothing follows it.
+  return { rows: rows.map((row) => row.trimEnd()), ...at };
+}
+
+/** Text of the line as the editor shows it: itself, or in mask mode one star per character, marks left out. */
+function shown(editor: LineEditor, text = editor.buffer): string {
+  if (editor.echo !== 'mask') return text;
+  return Array.from(text, (char) => (columnsOf(char) === 0 ? '' : '*')).join('');
+}
+
+/** Asserts what the user sees: every row of the screen the line takes shows its part of it, the cursor in place. */
+function assertShowsLine(terminal: Terminal, editor: LineEditor, cols: number): void {
+  const prompt = editor.prompt;
+  const beforeCursor = shown(editor, Array.from(editor.buffer).slice(0, editor.cursor).join(''));
+  const { rows, row, column } = wrapped(prompt + shown(editor), cols, Array.from(prompt + beforeCursor).length);
+  const cursor = terminal.cursor;
+  assert.equal(cursor.column, column, `cursor column; screen ${JSON.stringify(terminal.screen)}`);
+  terminal.screen.forEach((shown, screenRow) => {
+    const lineRow = row + screenRow - cursor.row;
+    if (lineRow < 0) return;
+    assert.equal(shown, rows[lineRow] ?? '', `screen row ${screenRow}: ${JSON.stringify(terminal.screen)}`);
+  });
+}
+
+test('a line taller than the screen: Home shows its first rows with the prompt, End its last, edits reflow it', async () => {
+  const cols = 10;
+  const terminal = new Terminal(cols, 4);
+  const editor = new LineEditor();
+  editor.width = cols;
+  editor.height = 4;
+  editor.prompt = '> ';
+  const feed = async (token: InputToken): Promise<EditResult> => {
+    const result = editor.feed(token);
+    await terminal.write(result.echo);
+    return result;
+  };
+  await terminal.write('welcome\r\n> ');
+  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  for (const char of line) await feed(text(char));
+  const all = wrapped(`> ${line}`, cols, 0).rows;
+  assert.deepEqual(all, ['> abcdefgh', 'ijklmnopqr', 'stuvwxyz01', '23456789AB', 'CDEFGHIJKL', 'MNOPQRSTUV', 'WXYZ']);
+  assert.deepEqual(terminal.screen, all.slice(-4));
+  await feed(key('home'));
+  assert.deepEqual(terminal.screen, all.slice(0, 4));
+  assert.deepEqual(terminal.cursor, { row: 0, column: 2 });
+  await feed(text('>'));
+  assertShowsLine(terminal, editor, cols);
+  assert.equal(terminal.screen[0], '> >abcdefg');
+  await feed(key('end'));
+  assertShowsLine(terminal, editor, cols);
+  assert.deepEqual(terminal.screen.slice(-2), ['LMNOPQRSTU', 'VWXYZ']);
+  await feed(key('home'));
+  const result = await feed(key('enter'));
+  assert.equal(result.line, `>${line}`);
+  // The whole line is on record above the cursor, its last rows drawn when Enter was pressed.
+  assert.deepEqual(terminal.above.slice(-7), wrapped(`> >${line}`, cols, 0).rows);
+  assert.deepEqual(terminal.cursor, { row: 3, column: 0 });
+  await terminal.write('Echo\r\n> ');
+  await feed(key('up'));
+  assertShowsLine(terminal, editor, cols);
+  terminal.dispose();
+});
+
+test('whatever is typed or printed meanwhile, a line taller than the screen shows as its rows around the cursor, and Enter leaves all of it', async () => {
+  const MESSAGE = 'news';
+  const token = fc.oneof(
+    fc.constant(MESSAGE),
+    fc.constantFrom('a', 'bc', ' ', 'word ', 'e\u0301', '中', 'x中y', 'abcdefghijklmno').map(text),
+    fc
+      .constantFrom<KeyName>(
+        'backspace',
+        'delete',
+        'left',
+        'right',
+        'home',
+        'end',
+        'up',
+        'down',
+        'kill-word',
+        'kill-line',
+        'clear-screen',
+        'enter',
+      )
+      .map(key),
+  );
+  const isClearScreen = (item: InputToken | string): boolean =>
+    typeof item !== 'string' && item.type === 'key' && item.name === 'clear-screen';
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(token, { maxLength: 40 }),
+      fc.integer({ min: 6, max: 12 }),
+      fc.integer({ min: 2, max: 5 }),
+      fc.constantFrom('on' as const, 'mask' as const),
+      async (tokens, cols, rows, echo) => {
+        const terminal = new Terminal(cols, rows);
+        const editor = new LineEditor({ maxLineLength: 70, historySize: 5 });
+        editor.echo = echo;
+        editor.width = cols;
+        editor.height = rows;
+        editor.prompt = '> ';
+        await terminal.write('> ');
+        try {
+          for (const item of tokens) {
+            if (item === MESSAGE) {
+              // Output from elsewhere goes above the line, which is drawn again below it (SessionOutput).
+              await terminal.write(`${editor.erase()}${MESSAGE}\r\n${editor.redraw()}`);
+              assert.ok(terminal.above.includes(MESSAGE));
+              assertShowsLine(terminal, editor, cols);
+              continue;
+            }
+            if (isClearScreen(item)) {
+              // As the session does for Ctrl-L, the prompt being up.
+              await terminal.write(editor.clearScreen(true));
+              assertShowsLine(terminal, editor, cols);
+              continue;
+            }
+            const before = wrapped(`> ${shown(editor)}`, cols, 0).rows;
+            const result = editor.feed(item);
+            await terminal.write(result.echo);
+            if (result.line === undefined) {
+              assertShowsLine(terminal, editor, cols);
+              continue;
+            }
+            assert.deepEqual(terminal.above.slice(-before.length), before, 'the line entered, on record');
+            assert.equal(terminal.cursor.column, 0);
+            await terminal.write('> ');
+          }
+        } finally {
+          terminal.dispose();
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -18,6 +18,13 @@ export interface LineEditorOptions {
   historySize?: number;
 }
 
+/** A place on the terminal relative to the prompt's row; isAtMargin: just filled the last column. */
+interface ScreenSpot {
+  row: number;
+  column: number;
+  isAtMargin: boolean;
+}
+
 /** How typed characters are shown: as themselves, not at all, or as one '*' each. */
 export type EchoMode = 'on' | 'off' | 'mask' | 'hidden';
 
@@ -26,6 +33,7 @@ const DEFAULT_HISTORY_SIZE = 100;
 const CLEAR_TO_END = '\x1b[K';
 const BELL = '\x07';
 const CLEAR_TO_SCREEN_END = '\x1b[J';
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 /** CSI and OSC sequences: colour in a prompt takes no columns. */
 const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
 const CONTROL = /\p{Cc}/u;
@@ -35,7 +43,9 @@ const NOTHING_SHOWN: EditResult = { echo: '' };
  * Edits one line at a time like readline: insert anywhere, erase, move, kill, history.
  * The buffer is kept as code points; a character and the zero-width marks after it
  * (é as e + U+0301) move and erase together. Once `width` is known, a line longer than
- * the terminal is redrawn whole on each edit, since cursor moves cannot cross a wrapped row.
+ * the terminal is redrawn whole on each edit, since cursor moves cannot cross a wrapped row;
+ * once `height` is known too, a line taller than the screen is shown as the rows around the
+ * cursor, as the cursor cannot go up into rows that have scrolled off.
  */
 export class LineEditor {
   /**
@@ -45,11 +55,19 @@ export class LineEditor {
   echo: EchoMode = 'on';
   /** Terminal columns, once the client says (telnet NAWS); undefined = lines fit one row. */
   width: number | undefined;
+  /** Terminal rows, once the client says; undefined = any line fits the screen. */
+  height: number | undefined;
   #prompt = '';
   #promptColumns = 0;
-  /** Rows below the prompt's row where the terminal's cursor and the drawn line's end are. */
+  /**
+   * Rows below the first row of the line still on screen where the terminal's cursor and the
+   * drawn line's end are; #top is that first row's place in the whole line (0: the prompt's row).
+   */
   #cursorRow = 0;
   #endRow = 0;
+  #top = 0;
+  /** Where the characters not drawn start: a line taller than the screen may be drawn only down to the cursor. */
+  #undrawnFrom: number | undefined;
   readonly #maxLineLength: number;
   readonly #historySize: number;
   #chars: string[] = [];
@@ -101,8 +119,7 @@ export class LineEditor {
     // Hidden typing is not on screen, but the prompt is: clear its row.
     if (this.echo === 'hidden') return `\r${CLEAR_TO_SCREEN_END}`;
     const up = cursorUp(this.#cursorRow);
-    this.#cursorRow = 0;
-    this.#endRow = 0;
+    this.#forgetRows();
     return `${up}\r${CLEAR_TO_SCREEN_END}`;
   }
 
@@ -110,8 +127,19 @@ export class LineEditor {
   redraw(): string {
     if (this.echo === 'off' || this.echo === 'hidden') return this.#prompt;
     this.#materialize();
-    if (this.#isWrapped()) return this.#prompt + this.#drawWrapped();
+    this.#forgetRows();
+    if (this.#isWrapped()) return this.#drawWrapped();
     return this.#prompt + this.#render(this.#chars) + cursorBack(this.#columns(this.#chars.slice(this.#cursor)));
+  }
+
+  /**
+   * Output for Ctrl-L, as readline's: a clean screen with the prompt and the line at its top, the
+   * cursor where it was. With no prompt up (a command still running) and nothing typed ahead, the
+   * screen is only cleared: the prompt comes after the command's output.
+   */
+  clearScreen(isPromptShown: boolean): string {
+    if (this.echo === 'off') return '';
+    return CLEAR_SCREEN + (isPromptShown || this.hasInput ? this.redraw() : '');
   }
 
   /** Applies one input token; returns the echo and, on Enter, the completed line. */
@@ -132,19 +160,25 @@ export class LineEditor {
     if (token.type === 'text' && this.#chars.length >= this.#maxLineLength) return NOTHING_SHOWN;
     const wasWrapped = this.#isWrapped();
     const rowsBelowCursor = this.#endRow - this.#cursorRow;
+    const undrawn = this.#undrawnFrom === undefined ? [] : this.#chars.slice(this.#undrawnFrom);
+    // A line drawn to the margin already has the cursor's row below it ready (see #drawWrapped).
+    const isEnter = token.type === 'key' && token.name === 'enter';
+    const isRowBelowReady = isEnter && wasWrapped && undrawn.length === 0 && this.#placement().end.isAtMargin;
     const result = token.type === 'text' ? this.#shown(this.#insert(token.text)) : this.#key(token.name);
     // A dropped line (Ctrl-C) has already moved below itself, as Enter does below.
     const isDropped = token.type === 'key' && token.name === 'interrupt';
     if (this.width === undefined || result.echo === '' || isDropped || !(wasWrapped || this.#isWrapped()))
       return result;
     if (result.line !== undefined) {
-      // Enter leaves the cursor below the whole line, wherever in it the cursor was.
-      result.echo = `${cursorDown(rowsBelowCursor)}\r\n`;
-      this.#cursorRow = 0;
-      this.#endRow = 0;
+      // Enter leaves the cursor below the whole line, wherever in it the cursor was; rows not
+      // drawn yet (a line taller than the screen) are drawn first, so the whole line is on record.
+      const below = isRowBelowReady ? '\r' : '\r\n';
+      const tail = undrawn.length === 0 ? below : `\r\n${this.#render(undrawn)}\r\n`;
+      result.echo = `${cursorDown(rowsBelowCursor)}${tail}`;
+      this.#forgetRows();
       return result;
     }
-    result.echo = `${cursorUp(this.#cursorRow)}\r${CLEAR_TO_SCREEN_END}${this.#prompt}${this.#drawWrapped()}`;
+    result.echo = `${cursorUp(this.#cursorRow)}\r${CLEAR_TO_SCREEN_END}${this.#drawWrapped()}`;
     return result;
   }
 
@@ -169,15 +203,12 @@ export class LineEditor {
     if (prefix.length > word.length) return typed(prefix.slice(word.length));
     // Below the whole line, then the prompt and the line again with the cursor where it was.
     const down = cursorDown(this.#endRow - this.#cursorRow);
-    this.#cursorRow = 0;
-    this.#endRow = 0;
     return `${down}\r\n${matching.join('  ')}\r\n${this.redraw()}`;
   }
 
   /** Drops the current line without output, e.g. after an interrupt. */
   clear(): void {
-    this.#cursorRow = 0;
-    this.#endRow = 0;
+    this.#forgetRows();
     this.#typed = undefined;
     this.#chars = [];
     this.#cursor = 0;
@@ -256,37 +287,69 @@ export class LineEditor {
   }
 
   /**
-   * Draws the line after a freshly drawn prompt and puts the cursor in place, by rows and
-   * columns (linenoise's multi-line refresh). A line ending exactly at the right margin
-   * leaves the terminal's cursor in a pending wrap, so a new line is forced there.
+   * Draws the line from the first row of it on screen (the terminal's cursor at its start, the
+   * rows below cleared) and puts the cursor in place, by rows and columns (linenoise's multi-line
+   * refresh). A line ending exactly at the right margin leaves the terminal's cursor in a pending
+   * wrap, so a new line is forced there. A line taller than the screen is drawn from the highest
+   * row the cursor can still reach (or from its own row, when it went above) and down to its end,
+   * or only as far as keeps the cursor on screen; the prompt is drawn when its row is.
    */
   #drawWrapped(): string {
-    const end = this.#layout(this.#chars.length);
-    const at = this.#layout(this.#cursor);
-    let out = this.#render(this.#chars);
-    if (end.isAtMargin) out += '\r\n';
-    this.#endRow = end.row;
-    this.#cursorRow = at.row;
-    out += `${cursorUp(end.row - at.row)}\r${cursorForward(at.column)}`;
+    const screenRows = this.height ?? Number.POSITIVE_INFINITY;
+    const { rows, at, end } = this.#placement();
+    const promptRow = Math.floor(this.#promptColumns / this.width!);
+    let top = Math.min(this.#top, at.row, Math.max(0, end.row - screenRows + 1));
+    if (top <= promptRow) top = 0;
+    const isEndShown = end.row - at.row < screenRows;
+    const bottom = isEndShown ? end.row : Math.max(top + screenRows - 1, at.row);
+    let first = 0;
+    while (first < rows.length && rows[first]! < top) first++;
+    let last = first;
+    while (last < rows.length && rows[last]! <= bottom) last++;
+    let out = (top === 0 ? this.#prompt : '') + this.#render(this.#chars.slice(first, last));
+    if (isEndShown && end.isAtMargin) out += '\r\n';
+    this.#top = Math.max(top, bottom - screenRows + 1);
+    this.#undrawnFrom = isEndShown ? undefined : last;
+    this.#endRow = bottom - this.#top;
+    this.#cursorRow = at.row - this.#top;
+    out += `${cursorUp(bottom - at.row)}\r${cursorForward(at.column)}`;
     return out;
   }
 
+  /** The line is about to be drawn from a fresh row: nothing of it is on screen. */
+  #forgetRows(): void {
+    this.#cursorRow = 0;
+    this.#endRow = 0;
+    this.#top = 0;
+    this.#undrawnFrom = undefined;
+  }
+
   /**
-   * Where the terminal puts the cursor after the prompt and the first `count` characters:
-   * a wide character that does not fit the last column wraps early, leaving it blank.
+   * Where the terminal puts each character after the prompt (its row; a zero-width mark on its
+   * base's), and its cursor after the characters before the cursor and after them all: a wide
+   * character that does not fit the last column wraps early, leaving it blank.
    */
-  #layout(count: number): { row: number; column: number; isAtMargin: boolean } {
+  #placement(): { rows: number[]; at: ScreenSpot; end: ScreenSpot } {
     const width = this.width!;
+    const rows: number[] = [];
     let row = Math.floor(this.#promptColumns / width);
     let column = this.#promptColumns % width;
     let isAtMargin = row > 0 && column === 0;
-    for (let i = 0; i < count; i++) {
+    let at: ScreenSpot = { row, column, isAtMargin };
+    let baseRow = row;
+    for (let i = 0; i < this.#chars.length; i++) {
+      if (i === this.#cursor) at = { row, column, isAtMargin };
       const columns = this.#width(this.#chars[i]!);
-      if (columns === 0) continue;
+      if (columns === 0) {
+        rows.push(baseRow);
+        continue;
+      }
       if (column + columns > width) {
         row += 1;
         column = 0;
       }
+      rows.push(row);
+      baseRow = row;
       column += columns;
       isAtMargin = column >= width;
       if (isAtMargin) {
@@ -294,7 +357,8 @@ export class LineEditor {
         column = 0;
       }
     }
-    return { row, column, isAtMargin };
+    const end = { row, column, isAtMargin };
+    return { rows, at: this.#cursor === this.#chars.length ? end : at, end };
   }
 
   #enter(): EditResult {

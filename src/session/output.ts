@@ -49,6 +49,11 @@ export class SessionOutput {
     return this.#send(out);
   }
 
+  /** Whether the prompt is the last thing on screen: the user has not pressed Enter since it was shown. */
+  get isPromptShown(): boolean {
+    return this.#isPromptShown;
+  }
+
   /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
   async writePrompt(prompt: string): Promise<void> {
     this.#editor.prompt = prompt;

@@ -214,3 +214,26 @@ test('Tab completes the word before the cursor from the handler, as shells do', 
   await tick();
   assert.equal(connection.screen.slice(start), 'x\x07');
 });
+
+test('Ctrl-L redraws the prompt and the line at the top of a clean screen; while a command runs it only clears', async () => {
+  let finish!: () => void;
+  class Slow extends TelnetHandler {
+    override async onCommandSubmitted(command: string): Promise<void> {
+      if (command === 'slow') await new Promise<void>((resolve) => (finish = resolve));
+      await this.sendLine(`done ${command}`);
+    }
+  }
+  const { connection } = startRawTerminalSession(Slow);
+  await tick();
+  connection.type('ab\x0c');
+  await tick();
+  assert.ok(connection.screen.endsWith('> ab\x1b[H\x1b[2J> ab'), JSON.stringify(connection.screen));
+  connection.type('\x7f\x7fslow\r');
+  await tick();
+  const start = connection.screen.length;
+  connection.type('\x0c');
+  await tick();
+  finish();
+  await tick();
+  assert.equal(connection.screen.slice(start), '\x1b[H\x1b[2Jdone slow\r\n> ');
+});

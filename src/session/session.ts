@@ -351,6 +351,10 @@ export class Session implements EditableSession, HubMember {
   #editLine(token: InputToken): boolean | Promise<boolean> {
     // Tab completes only where the server draws the line: a client that edits locally keeps its Tab.
     if (token.type === 'key' && token.name === 'tab' && this.#editor.echo === 'on') return this.#complete();
+    if (token.type === 'key' && token.name === 'clear-screen') {
+      this.#output.echo(this.#editor.clearScreen(this.#output.isPromptShown));
+      return true;
+    }
     const result = this.#editor.feed(token);
     this.#output.echo(result.echo);
     const { signal } = result;
@@ -423,6 +427,7 @@ export class Session implements EditableSession, HubMember {
     if (what === 'size') {
       const { cols, rows } = this.#layer.terminal;
       this.#editor.width = cols;
+      this.#editor.height = rows;
       if (cols !== undefined && rows !== undefined) {
         void this.#guard(() => this.#handler.onWindowSize(cols, rows));
       }

@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startServer } from '../../test/support/servers.js';
+import { waitUntil } from '../../test/support/tmux.js';
 import { CharacterHandler } from '../handlers/character-handler.js';
 import { LineHandler } from '../handlers/line-handler.js';
 import { TelnetHandler } from '../handlers/telnet-handler.js';
@@ -13,6 +14,7 @@ import {
   AYT,
   BRK,
   CHARSET_ACCEPTED,
+  CHARSET_REJECTED,
   CHARSET_REQUEST,
   DO,
   DONT,
@@ -25,6 +27,7 @@ import {
   IAC,
   IP,
   LM_MODE,
+  LM_SLC,
   MODE_EDIT,
   NOP,
   OPT_BINARY,
@@ -38,6 +41,13 @@ import {
   OPT_TTYPE,
   SB,
   SE,
+  SLC_ACK,
+  SLC_BRK,
+  SLC_DEFAULT,
+  SLC_EC,
+  SLC_IP,
+  SLC_NOSUPPORT,
+  SLC_VARIABLE,
   TTYPE_IS,
   TTYPE_SEND,
   WILL,
@@ -152,6 +162,8 @@ interface ClientOptions {
   terminalTypes?: string[];
   /** Window size sent with WILL NAWS. */
   size?: [number, number];
+  /** Answers TTYPE SEND this long after it came, as a client busy starting up does. */
+  terminalTypeDelayMs?: number;
 }
 
 interface Negotiation {
@@ -276,7 +288,11 @@ class ScriptedClient {
         replies.push(...this.#answer(event.verb, event.option));
       } else if (event.type === 'subnegotiation') {
         this.subnegotiations.push({ option: event.option, payload: event.payload });
-        if (event.option === OPT_TTYPE && event.payload[0] === TTYPE_SEND) replies.push(this.#nextTerminalType());
+        if (event.option === OPT_TTYPE && event.payload[0] === TTYPE_SEND) {
+          const delay = this.#options.terminalTypeDelayMs;
+          if (delay === undefined) replies.push(this.#nextTerminalType());
+          else setTimeout(() => void this.send(this.#nextTerminalType()).catch(() => undefined), delay);
+        }
       }
     }
     if (replies.length > 0 && !this.socket.destroyed) this.socket.write(Buffer.from(replies.flat()));
@@ -320,9 +336,10 @@ test('a character handler opens negotiation at once: DO TTYPE, DO NAWS, WILL SGA
     200,
   );
   assert.ok(Date.now() - connected < 200);
-  assert.ok(client.received(DO, OPT_NEW_ENVIRON));
   assert.ok(client.received(WILL, OPT_EOR));
   assert.equal(client.received(DO, OPT_LINEMODE), false);
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(client.received(DO, OPT_NEW_ENVIRON), false, 'NEW-ENVIRON asked before the terminal type');
 });
 
 test('a line handler opens with DO TTYPE, DO NAWS and DO LINEMODE, and never offers SGA or ECHO', async () => {
@@ -785,4 +802,223 @@ test('BINARY: offered by the client in both directions, agreed and listed among 
     /options=.*BINARY \(server\).*BINARY \(client\)|options=.*BINARY \(client\).*BINARY \(server\)/,
   );
   await client.ask('still\r\n', 'Echo: still');
+});
+
+// Edge cases of the opening negotiation.
+
+/** Where IAC <verb> <option> first appears in what the client received, -1 if nowhere. */
+function rawIndex(client: ScriptedClient, ...bytes: number[]): number {
+  return client.raw.indexOf(Buffer.from(bytes));
+}
+
+/** Offsets in the raw stream of every TTYPE SEND the server sent. */
+function terminalTypeSends(client: ScriptedClient): number[] {
+  const frame = Buffer.from([IAC, SB, OPT_TTYPE, TTYPE_SEND, IAC, SE]);
+  const offsets: number[] = [];
+  for (let at = client.raw.indexOf(frame); at !== -1; at = client.raw.indexOf(frame, at + 1)) offsets.push(at);
+  return offsets;
+}
+
+function environmentRequest(client: ScriptedClient): Uint8Array | undefined {
+  return client.subnegotiations.find((sub) => sub.option === OPT_NEW_ENVIRON && sub.payload[0] === ENV_SEND)?.payload;
+}
+
+test('NEW-ENVIRON is asked for once the terminal type is known, by name, USER included', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM-256COLOR'] });
+  await client.until('NEW-ENVIRON SEND', () => environmentRequest(client) !== undefined);
+  assert.ok(rawIndex(client, IAC, DO, OPT_NEW_ENVIRON) > terminalTypeSends(client)[0]!, 'DO NEW-ENVIRON before TTYPE');
+  assert.ok(Buffer.from(environmentRequest(client)!).includes('USER'));
+  assert.equal(client.count(DO, OPT_NEW_ENVIRON), 1);
+});
+
+test('Windows telnet (ANSI, then VT100) is asked for NEW-ENVIRON only after its second name, and never for USER', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['ANSI', 'VT100', 'VT52'] });
+  await client.until('NEW-ENVIRON SEND', () => environmentRequest(client) !== undefined);
+  const sends = terminalTypeSends(client);
+  assert.ok(sends.length >= 2);
+  assert.ok(rawIndex(client, IAC, DO, OPT_NEW_ENVIRON) > sends[1]!, 'DO NEW-ENVIRON before the second name');
+  const request = Buffer.from(environmentRequest(client)!);
+  assert.equal(request.includes('USER'), false, 'Windows telnet asked for USER');
+  assert.ok(request.includes('DISPLAY'));
+});
+
+test('a client that says ANSI and then something else is asked for USER', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['ANSI', 'XTERM'] });
+  await client.until('NEW-ENVIRON SEND', () => environmentRequest(client) !== undefined);
+  assert.ok(Buffer.from(environmentRequest(client)!).includes('USER'));
+});
+
+test('a client that refuses TTYPE is asked for NEW-ENVIRON at once; one that never speaks telnet is not asked', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const silent = await ScriptedClient.connect(port, { policy: 'silent' });
+  const refusing = await ScriptedClient.connect(port, { policy: 'silent' });
+  await refusing.until('DO TTYPE', () => refusing.received(DO, OPT_TTYPE));
+  await refusing.send([IAC, WONT, OPT_TTYPE, IAC, WILL, OPT_NEW_ENVIRON]);
+  await refusing.until('NEW-ENVIRON SEND', () => environmentRequest(refusing) !== undefined);
+  await sleep(1200);
+  assert.equal(silent.received(DO, OPT_NEW_ENVIRON), false);
+  assert.equal(silent.subnegotiations.length, 0);
+});
+
+test('a client offering NEW-ENVIRON before its terminal type is answered DO at once and asked after the type', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'silent' });
+  await client.until('DO TTYPE', () => client.received(DO, OPT_TTYPE));
+  await client.send([IAC, WILL, OPT_NEW_ENVIRON, IAC, WILL, OPT_TTYPE]);
+  await client.until('DO NEW-ENVIRON', () => client.received(DO, OPT_NEW_ENVIRON));
+  await client.until('TTYPE SEND', () => terminalTypeSends(client).length === 1);
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(environmentRequest(client), undefined, 'asked before the terminal type');
+  await client.send(terminalTypeFrame('VT220'));
+  await client.until('NEW-ENVIRON SEND', () => environmentRequest(client) !== undefined);
+});
+
+test('the first prompt, sent before the client refused SGA and EOR, is followed by IAC GA once it has', async () => {
+  for (const handlerClass of [CharacterEcho, LineEcho]) {
+    const { port } = await startServer('telnet', handlerClass);
+    const client = await ScriptedClient.connect(port, { policy: 'refuse' });
+    await client.until(`IAC GA (${handlerClass.name})`, () => client.commands.includes(GA));
+    const prompt = client.raw.indexOf(Buffer.from('> '));
+    assert.ok(prompt !== -1 && rawIndex(client, IAC, GA) > prompt, 'GA follows the prompt');
+    await sleep(NOTHING_ANSWERED_MS);
+    assert.equal(client.commands.filter((command) => command === GA).length, 1);
+    await client.ask('x\r\n', 'Echo: x\r\n> ');
+    await client.until('the second GA', () => client.commands.filter((command) => command === GA).length === 2);
+  }
+});
+
+test('a first prompt of a client that agreed to SGA and refused EOR gets no mark', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'silent' });
+  await client.waitForText('> ');
+  await client.send([IAC, DO, OPT_SGA, IAC, DONT, OPT_EOR, IAC, WONT, OPT_TTYPE]);
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.deepEqual(client.commands, []);
+});
+
+/** The server's ECHO negotiations, in order: 'WILL' and 'WONT'. */
+function echoVerbs(client: ScriptedClient): string[] {
+  return client.negotiations
+    .filter((n) => n.option === OPT_ECHO && (n.verb === WILL || n.verb === WONT))
+    .map((n) => (n.verb === WILL ? 'WILL' : 'WONT'));
+}
+
+test('a password answered before the echo decision: WILL ECHO once, never WONT ECHO then WILL ECHO', async () => {
+  const { port } = await startServer('telnet', CharacterPasswordFirst);
+  // The password is typed at once, and the terminal type comes late: the echo is still undecided.
+  const client = await ScriptedClient.connect(port, {
+    policy: 'agree',
+    terminalTypes: ['XTERM'],
+    terminalTypeDelayMs: 400,
+  });
+  await client.send('secret\r\n');
+  await client.waitForText('Got 6 characters\r\n> ');
+  await sleep(600);
+  assert.deepEqual(echoVerbs(client), ['WILL']);
+  // The echo stayed with the server: typing is echoed, once.
+  await client.ask('abc\r\n', 'Echo: abc');
+  assert.match(client.text, /> abc\r\nEcho: abc\r\n/);
+  assert.equal(client.text.includes('secret'), false);
+});
+
+test('a MUD client that answered a password before the echo decision gets its echo back once: WILL, then WONT', async () => {
+  const { port } = await startServer('telnet', CharacterPasswordFirst);
+  const client = await ScriptedClient.connect(port, {
+    policy: 'agree',
+    terminalTypes: ['MUDLET', 'ANSI-TRUECOLOR', 'MTTS 2825'],
+    // Its name comes after the password, typed at once, and well within the 250 ms the server waits for it.
+    terminalTypeDelayMs: 80,
+  });
+  await client.send('secret\r\n');
+  await client.waitForText('Got 6 characters\r\n> ');
+  await client.until('WONT ECHO', () => client.received(WONT, OPT_ECHO), 2000);
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.deepEqual(echoVerbs(client), ['WILL', 'WONT']);
+  // The client echoes its own typing again: the server does not.
+  const from = client.text.length;
+  await client.ask('look\r\n', 'Echo: look\r\n');
+  assert.equal(client.text.slice(from), 'Echo: look\r\n> ');
+});
+
+test('a line handler asking for a password at connect sends WILL ECHO before WONT ECHO, once each', async () => {
+  const { port } = await startServer('telnet', PasswordFirst);
+  const client = await ScriptedClient.connect(port, {
+    policy: 'agree',
+    terminalTypes: ['XTERM'],
+    terminalTypeDelayMs: 300,
+  });
+  await client.waitForText('Password: ');
+  await client.send('secret\r\n');
+  await client.waitForText('Got 6 characters\r\n');
+  await sleep(600);
+  assert.deepEqual(echoVerbs(client), ['WILL', 'WONT']);
+});
+
+test('CHARSET REJECTED before the MTTS bits: the charset follows the MTTS UTF-8 bit once it comes', async () => {
+  for (const [mtts, charset] of [
+    ['MTTS 267', 'US-ASCII'],
+    ['MTTS 271', 'UTF-8'],
+  ] as const) {
+    const { server, port } = await startServer('telnet', CharacterEcho);
+    // As TinTin++ does with a non-UTF-8 locale: REJECTED at once, its terminal types after.
+    const client = await ScriptedClient.connect(port, {
+      policy: 'agree',
+      terminalTypes: ['TINTIN++', 'XTERM', mtts],
+      terminalTypeDelayMs: 50,
+    });
+    await client.until('CHARSET REQUEST', () =>
+      client.subnegotiations.some((sub) => sub.option === OPT_CHARSET && sub.payload[0] === CHARSET_REQUEST),
+    );
+    await client.send(subnegotiation(OPT_CHARSET, [CHARSET_REJECTED]));
+    await waitUntil('the MTTS bits', () => [...server.sessions][0]?.terminal.mtts !== undefined);
+    await client.ask('charset\r\n', `charset=${charset}\r\n`);
+  }
+});
+
+test('CHARSET REJECTED after the MTTS bits takes the charset from them at once', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, {
+    policy: 'agree',
+    terminalTypes: ['TINTIN++', 'XTERM', 'MTTS 267'],
+  });
+  await client.until('three names', () => terminalTypeSends(client).length === 3);
+  await client.ask('charset\r\n', 'charset=UTF-8\r\n');
+  await client.send(subnegotiation(OPT_CHARSET, [CHARSET_REJECTED]));
+  await client.ask('charset\r\n', 'charset=US-ASCII\r\n');
+});
+
+test('LINEMODE: an SLC list from the client is answered as RFC 1184 says, and only once', async () => {
+  const { port } = await startServer('telnet', LineEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.until('LINEMODE MODE', () => client.subnegotiations.some((sb) => sb.option === OPT_LINEMODE));
+  const slcReplies = (): Uint8Array[] =>
+    client.subnegotiations
+      .filter((sb) => sb.option === OPT_LINEMODE && sb.payload[0] === LM_SLC)
+      .map((sb) => sb.payload);
+  // As netkit telnet sends it: Interrupt as ours already is, Erase Character as Ctrl-H, Break unsupported asked at DEFAULT.
+  const list = [LM_SLC, SLC_IP, SLC_VARIABLE | 0x60, 0x03, SLC_EC, SLC_VARIABLE, 0x08, SLC_BRK, SLC_DEFAULT, 0];
+  await client.send(subnegotiation(OPT_LINEMODE, list));
+  await client.until('the SLC answer', () => slcReplies().length === 1);
+  assert.deepEqual([...slcReplies()[0]!], [LM_SLC, SLC_EC, SLC_VARIABLE | SLC_ACK, 0x08, SLC_BRK, SLC_NOSUPPORT, 0]);
+  // The client acknowledging our answer, or sending the same list again, is not answered.
+  await client.send(subnegotiation(OPT_LINEMODE, [LM_SLC, SLC_BRK, SLC_NOSUPPORT | SLC_ACK, 0]));
+  await client.send(subnegotiation(OPT_LINEMODE, list.slice(0, 7)));
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(slcReplies().length, 1);
+  await client.ask('still\r\n', 'Echo: still');
+});
+
+test('LINEMODE: an SLC list from a client not in LINEMODE (a character handler refuses it) gets no answer', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await client.waitForText('> ');
+  await client.send([IAC, WILL, OPT_LINEMODE]);
+  await client.until('DONT LINEMODE', () => client.received(DONT, OPT_LINEMODE));
+  await client.send(subnegotiation(OPT_LINEMODE, [LM_SLC, SLC_EC, SLC_VARIABLE, 0x08]));
+  await client.ask('still\r\n', 'Echo: still');
+  await sleep(NOTHING_ANSWERED_MS);
+  assert.equal(client.subnegotiations.filter((sb) => sb.option === OPT_LINEMODE).length, 0);
 });

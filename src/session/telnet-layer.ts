@@ -27,13 +27,13 @@ import { acceptCharset, parseCharsetReply, rejectCharset, requestCharset } from 
 import { TelnetDecoder } from '../telnet/decoder.js';
 import type { TelnetSink } from '../telnet/decoder.js';
 import { command, encodeText, escapeIac } from '../telnet/encoder.js';
-import { parseEnvironment, requestEnvironment } from '../telnet/environ.js';
-import { linemodeMode } from '../telnet/linemode.js';
+import { isWindowsTelnet, parseEnvironment, requestEnvironment } from '../telnet/environ.js';
+import { SpecialCharacters, linemodeMode, parseLinemode } from '../telnet/linemode.js';
 import { isMudClient } from '../telnet/mud-client.js';
 import { parseNaws } from '../telnet/naws.js';
 import { OptionNegotiator } from '../telnet/options.js';
 import type { NegotiationResult, OptionPolicy } from '../telnet/options.js';
-import { TerminalTypeCycle, parseTerminalType, requestTerminalType } from '../telnet/terminal-type.js';
+import { MTTS, TerminalTypeCycle, parseTerminalType, requestTerminalType } from '../telnet/terminal-type.js';
 import type { Connection } from '../transports/connection.js';
 import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
@@ -98,9 +98,18 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #isEchoForHiddenInput = false;
   /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
   #isEchoTakenOver = false;
+  /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
+  #isEchoKeptForDecision = false;
   #isDetectionOver = false;
-  /** A prompt went out before the client agreed to EOR; it is marked once the client does. */
+  /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
   #isPromptUnmarked = false;
+  /** Set once TTYPE says what the client is (or it refused TTYPE): NEW-ENVIRON may be asked then. */
+  #isClientKnown = false;
+  #isEnvironmentAsked = false;
+  /** The client would not agree on a character set (RFC 2066): its MTTS bits say whether it has UTF-8. */
+  #isCharsetRefused = false;
+  /** Created at the client's first SLC list (RFC 1184): most sessions never send one. */
+  #specialCharacters: SpecialCharacters | undefined;
   #echoTimer: NodeJS.Timeout | undefined;
   #detectionTimer: NodeJS.Timeout | undefined;
   #keepaliveTimer: NodeJS.Timeout | undefined;
@@ -132,10 +141,10 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   start(): void {
     // Negotiation goes out at once: netkit telnet given a port never starts it itself.
+    // NEW-ENVIRON waits for the terminal type: asking Windows telnet for USER crashes it.
     const results = [
       this.#negotiator.enable('remote', OPT_TTYPE),
       this.#negotiator.enable('remote', OPT_NAWS),
-      this.#negotiator.enable('remote', OPT_NEW_ENVIRON),
       this.#negotiator.enable('local', OPT_EOR),
       this.#negotiator.enable('local', OPT_CHARSET),
     ];
@@ -229,12 +238,17 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   promptMark(): Uint8Array | undefined {
+    const mark = this.#settledPromptMark();
     // The first prompt usually goes out before the client's answers arrive: mark it late.
-    if (!this.#isTelnetPeer || this.#negotiator.isPending('local', OPT_EOR)) {
-      this.#isPromptUnmarked = true;
-      return undefined;
-    }
+    if (mark === null) this.#isPromptUnmarked = true;
+    return mark ?? undefined;
+  }
+
+  /** EOR or GA as the client's answers decide, undefined for no mark, null while they are awaited. */
+  #settledPromptMark(): Uint8Array | undefined | null {
+    if (!this.#isTelnetPeer || this.#negotiator.isPending('local', OPT_EOR)) return null;
     if (this.#isOn('local', OPT_EOR)) return PROMPT_EOR;
+    if (this.#negotiator.isPending('local', OPT_SGA)) return null;
     // RFC 858: without SUPPRESS-GO-AHEAD the client may wait for GA to know it can speak.
     if (!this.#isOn('local', OPT_SGA)) return PROMPT_GA;
     return undefined;
@@ -258,7 +272,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     } else {
       this.#isEchoForHiddenInput = false;
       // In character mode the echo we took over stays ours; otherwise the client echoes again.
-      if (!this.#isEchoTakenOver) this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+      // Before the echo decision, WONT ECHO now would be followed by WILL ECHO when it is made:
+      // the echo stays on until then, and the decision gives it back to a MUD client.
+      this.#isEchoKeptForDecision = this.#options.preferredMode === 'character' && !this.#isEchoDecided;
+      if (!this.#isEchoTakenOver && !this.#isEchoKeptForDecision) {
+        this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+      }
     }
     this.#options.events.changed('mode');
   }
@@ -278,6 +297,27 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     // Detection only matters for a client that never speaks telnet: its timer can go.
     clearTimeout(this.#detectionTimer);
     this.#detectionTimer = undefined;
+  }
+
+  /** What the client is, as far as it will say: asks for its environment, now it is safe to. */
+  #clientKnown(out: Uint8Array[]): void {
+    if (this.#isClientKnown) return;
+    this.#isClientKnown = true;
+    if (this.#isOn('remote', OPT_NEW_ENVIRON)) this.#askEnvironment(out);
+    else for (const frame of this.#apply(this.#negotiator.enable('remote', OPT_NEW_ENVIRON))) out.push(frame);
+  }
+
+  #askEnvironment(out: Uint8Array[]): void {
+    if (this.#isEnvironmentAsked) return;
+    this.#isEnvironmentAsked = true;
+    out.push(requestEnvironment(isWindowsTelnet(this.#terminalTypes.names) !== true));
+  }
+
+  /** After CHARSET was refused or rejected, the MTTS UTF-8 bit is the best word on the client's charset. */
+  #charsetFromMtts(): void {
+    const bits = this.#terminalTypes.mtts;
+    if (!this.#isCharsetRefused || bits === undefined) return;
+    this.terminal.charset = (bits & MTTS.UTF8) !== 0 ? 'UTF-8' : 'US-ASCII';
   }
 
   /** Counts one protocol command against the budget; false once it is spent. */
@@ -309,16 +349,30 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       }
       if (change.side === 'remote') {
         if (change.option === OPT_TTYPE) out.push(requestTerminalType());
-        if (change.option === OPT_NEW_ENVIRON) out.push(requestEnvironment());
+        // A client offering NEW-ENVIRON on its own is asked once TTYPE has said what it is.
+        if (change.option === OPT_NEW_ENVIRON && this.#isClientKnown) this.#askEnvironment(out);
         if (change.option === OPT_LINEMODE) out.push(linemodeMode(MODE_EDIT | MODE_TRAPSIG));
       } else {
         if (change.option === OPT_CHARSET) out.push(requestCharset(['UTF-8']));
-        if (change.option === OPT_EOR && this.#isPromptUnmarked) out.push(PROMPT_EOR);
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
       }
     }
     if (result.refused !== undefined) events.option(optionName(result.refused.option), result.refused.side, false);
-    if (result.refused?.option === OPT_TTYPE) this.#decideEcho();
+    if (result.refused?.option === OPT_TTYPE) {
+      this.#decideEcho();
+      this.#clientKnown(out);
+    }
+    if (result.refused?.option === OPT_CHARSET && result.refused.side === 'local') {
+      this.#isCharsetRefused = true;
+      this.#charsetFromMtts();
+    }
+    if (this.#isPromptUnmarked) {
+      const mark = this.#settledPromptMark();
+      if (mark !== null) {
+        this.#isPromptUnmarked = false;
+        if (mark !== undefined) out.push(mark);
+      }
+    }
     if (result.changes.length > 0) this.#updateOptionList();
     if (modeChanged) this.#options.events.changed('mode');
     return out;
@@ -346,6 +400,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         this.terminal.mtts = this.#terminalTypes.mtts;
         if (askAgain) replies.push(requestTerminalType());
         this.#decideEcho();
+        // ANSI may be Windows telnet, told apart by its second name (VT100).
+        if (!askAgain || isWindowsTelnet(this.#terminalTypes.names) !== undefined) this.#clientKnown(replies);
+        this.#charsetFromMtts();
         this.#options.events.changed('terminal');
         return;
       }
@@ -360,6 +417,11 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         const message = parseCharsetReply(payload);
         if (message === undefined) return;
         if ('accepted' in message) this.terminal.charset = message.accepted;
+        // TinTin++ answers our REQUEST with REJECTED when its charset is not UTF-8.
+        if ('rejected' in message) {
+          this.#isCharsetRefused = true;
+          this.#charsetFromMtts();
+        }
         if ('request' in message) {
           const utf8 = message.request.find((name) => /^utf-?8$/i.test(name));
           replies.push(utf8 === undefined ? rejectCharset() : acceptCharset(utf8));
@@ -368,8 +430,17 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         this.#options.events.changed('terminal');
         return;
       }
+      case OPT_LINEMODE: {
+        // MODE acks need no answer for the modes we use; an SLC list does (RFC 1184 section 2.3),
+        // once LINEMODE is on.
+        const message = parseLinemode(payload);
+        if (message === undefined || !('slc' in message) || !this.#isOn('remote', OPT_LINEMODE)) return;
+        this.#specialCharacters ??= new SpecialCharacters();
+        const answer = this.#specialCharacters.answer(message.slc);
+        if (answer !== undefined) replies.push(answer);
+        return;
+      }
       default:
-        // LINEMODE MODE acks and SLC lists need no answer for the modes we use.
         return;
     }
   }
@@ -383,6 +454,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     const name = this.#terminalTypes.clientName;
     if (name !== undefined && isMudClient(name)) {
       this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
+      if (this.#isEchoKeptForDecision && !this.#isEchoForHiddenInput) {
+        this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
+      }
       return;
     }
     this.#isEchoTakenOver = true;

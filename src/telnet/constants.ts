@@ -64,6 +64,27 @@ export const LM_SLC = 3;
 export const MODE_EDIT = 1;
 export const MODE_TRAPSIG = 2;
 export const MODE_ACK = 4;
+// SLC functions, levels and flags (RFC 1184 section 2.3).
+export const SLC_BRK = 2;
+export const SLC_IP = 3;
+export const SLC_AO = 4;
+export const SLC_AYT = 5;
+export const SLC_ABORT = 7;
+export const SLC_EOF = 8;
+export const SLC_SUSP = 9;
+export const SLC_EC = 10;
+export const SLC_EL = 11;
+export const SLC_EW = 12;
+export const SLC_RP = 13;
+export const SLC_LNEXT = 14;
+export const SLC_XON = 15;
+export const SLC_XOFF = 16;
+export const SLC_NOSUPPORT = 0;
+export const SLC_CANTCHANGE = 1;
+export const SLC_VARIABLE = 2;
+export const SLC_DEFAULT = 3;
+export const SLC_LEVELBITS = 3;
+export const SLC_ACK = 0x80;
 
 const OPTION_NAMES: ReadonlyMap<number, string> = new Map([
   [OPT_BINARY, 'BINARY'],

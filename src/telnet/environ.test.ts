@@ -15,7 +15,7 @@ import {
   SB,
   SE,
 } from './constants.js';
-import { parseEnvironment, requestEnvironment } from './environ.js';
+import { isWindowsTelnet, parseEnvironment, requestEnvironment } from './environ.js';
 
 const ascii = (text: string): number[] => [...Buffer.from(text, 'utf8')];
 const parsed = (...payload: number[]): unknown => {
@@ -23,8 +23,30 @@ const parsed = (...payload: number[]): unknown => {
   return report && { kind: report.kind, vars: { ...report.vars } };
 };
 
-test('requestEnvironment is an empty SEND asking for everything', () => {
-  assert.deepEqual([...requestEnvironment()], [IAC, SB, OPT_NEW_ENVIRON, ENV_SEND, IAC, SE]);
+test('requestEnvironment asks for variables by name, then for any others (a bare VAR and USERVAR)', () => {
+  const frame = [...requestEnvironment()];
+  assert.deepEqual(frame.slice(0, 4), [IAC, SB, OPT_NEW_ENVIRON, ENV_SEND]);
+  assert.deepEqual(frame.slice(4, 9), [ENV_VAR, ...ascii('USER')]);
+  assert.deepEqual(frame.slice(-4), [ENV_VAR, ENV_USERVAR, IAC, SE]);
+  const names = Buffer.from(frame.slice(4, -4))
+    .toString('latin1')
+    .split(/[\x00\x03]/)
+    .filter((name) => name !== '');
+  assert.deepEqual(names, ['USER', 'DISPLAY', 'SYSTEMTYPE', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'COLORTERM']);
+});
+
+test('requestEnvironment(false) leaves USER out, for Windows telnet', () => {
+  const frame = Buffer.from(requestEnvironment(false));
+  assert.equal(frame.includes('USER'), false);
+  assert.ok(frame.includes('DISPLAY'));
+});
+
+test('isWindowsTelnet: ANSI then VT100; undecided after ANSI alone; anything else is not', () => {
+  assert.equal(isWindowsTelnet(['ANSI', 'VT100']), true);
+  assert.equal(isWindowsTelnet(['ansi']), undefined);
+  assert.equal(isWindowsTelnet(['ANSI', 'ANSI']), false);
+  assert.equal(isWindowsTelnet(['XTERM']), false);
+  assert.equal(isWindowsTelnet([]), false);
 });
 
 test('parseEnvironment reads VAR and USERVAR with their values', () => {

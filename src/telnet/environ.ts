@@ -10,9 +10,31 @@ export interface EnvironmentReport {
   vars: Record<string, string>;
 }
 
-/** IAC SB NEW-ENVIRON SEND IAC SE: an empty SEND asks for all variables (RFC 1572 section 2). */
-export function requestEnvironment(): Buffer {
-  return subnegotiation(OPT_NEW_ENVIRON, [ENV_SEND]);
+// RFC 1572's well-known variables, then the ones terminals commonly export.
+const WELL_KNOWN_VARS = ['USER', 'DISPLAY', 'SYSTEMTYPE'];
+const COMMON_USERVARS = ['LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'COLORTERM'];
+
+/**
+ * IAC SB NEW-ENVIRON SEND <names> VAR USERVAR IAC SE: the variables by name, then (a bare VAR and
+ * USERVAR, RFC 1572 section 2) any others the client wants to give. `withUser: false` leaves USER
+ * out, for Microsoft's telnet.exe, which crashes when asked for it.
+ */
+export function requestEnvironment(withUser = true): Buffer {
+  const payload = [ENV_SEND];
+  for (const name of WELL_KNOWN_VARS) if (withUser || name !== 'USER') payload.push(ENV_VAR, ...Buffer.from(name));
+  for (const name of COMMON_USERVARS) payload.push(ENV_USERVAR, ...Buffer.from(name));
+  payload.push(ENV_VAR, ENV_USERVAR);
+  return subnegotiation(OPT_NEW_ENVIRON, payload);
+}
+
+/**
+ * Whether terminal-type names are Microsoft's telnet.exe, which answers ANSI then VT100
+ * (telnetlib3 issue 24); asking it for the environment must wait for the second name.
+ */
+export function isWindowsTelnet(names: readonly string[]): boolean | undefined {
+  const [first, second] = names.map((name) => name.toUpperCase());
+  if (first !== 'ANSI') return false;
+  return second === undefined ? undefined : second === 'VT100';
 }
 
 /** Reads IS or INFO with its VAR/USERVAR/VALUE list, ESC-quoted bytes included; undefined if malformed. */

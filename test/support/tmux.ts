@@ -48,18 +48,31 @@ export class TmuxPane {
     await this.tmux('resize-window', '-t', this.name, '-x', `${cols}`, '-y', `${rows}`);
   }
 
-  /** The screen and its scrollback, lines right-trimmed, trailing blank lines dropped. */
-  async screen(): Promise<string[]> {
-    const { stdout } = await this.tmux('capture-pane', '-p', '-S', '-200', '-t', this.name);
+  /** The screen and its scrollback (or the screen alone), lines right-trimmed, trailing blank lines dropped. */
+  async screen(options: { scrollback?: boolean } = {}): Promise<string[]> {
+    const from = options.scrollback === false ? [] : ['-S', '-200'];
+    const { stdout } = await this.tmux('capture-pane', '-p', ...from, '-t', this.name);
     const lines = stdout.split('\n').map((line) => line.trimEnd());
     while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     return lines;
   }
 
-  async waitForScreen(what: string, isDone: (lines: string[]) => boolean, timeoutMs = 3000): Promise<string[]> {
+  /** Where the terminal's cursor is on the screen, from the top left (0, 0). */
+  async cursor(): Promise<{ row: number; column: number }> {
+    const { stdout } = await this.tmux('display-message', '-p', '-t', this.name, '#{cursor_y} #{cursor_x}');
+    const [row, column] = stdout.trim().split(' ').map(Number);
+    return { row: row!, column: column! };
+  }
+
+  async waitForScreen(
+    what: string,
+    isDone: (lines: string[]) => boolean,
+    timeoutMs = 3000,
+    options: { scrollback?: boolean } = {},
+  ): Promise<string[]> {
     let lines: string[] = [];
     try {
-      await waitUntil(what, async () => isDone((lines = await this.screen())), timeoutMs);
+      await waitUntil(what, async () => isDone((lines = await this.screen(options))), timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}; screen:\n${lines.join('\n')}`);
     }
