@@ -7,10 +7,12 @@ import type { Logger } from 'pino';
 import { keyPath } from '../config/schema.js';
 import type { ServerConfig, TransportName } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
+import type { Application } from '../hub/hub.js';
 import type { HandlerClass } from '../session/handle.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
+import type { MudOptions } from '../session/telnet-layer.js';
 import type { Admission, Connection, Listener, TlsFiles } from '../transports/connection.js';
 import { addressRanges } from '../transports/address.js';
 import { DIRECT } from '../transports/client-address.js';
@@ -38,6 +40,10 @@ export interface LayerContext {
   preferredMode: InputMode;
   events: LayerEvents;
   logger: Logger;
+  /** The application, for live values such as MSSP's PLAYERS. */
+  app: Application;
+  /** When the server started (ms since the epoch), for MSSP's UPTIME. */
+  startedAt: number;
 }
 
 /** A transport name's recipe: how to listen, which layer to put on each connection, its URL. */
@@ -134,7 +140,31 @@ function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer
     keepaliveInterval: context.config.keepaliveInterval,
     events: context.events,
     logger: context.logger.child({ component: 'telnet' }),
+    mud: mudOptions(connection, context),
   });
+}
+
+/** The MUD protocols of telnet_options; none unless the config lists them. */
+function mudOptions(connection: Connection, context: LayerContext): MudOptions | undefined {
+  const { config, app, startedAt } = context;
+  const names = new Set(config.telnetOptions);
+  if (names.size === 0) return undefined;
+  // Compressing before encrypting lets an observer learn secrets from lengths (CRIME, BREACH).
+  const mayCompress = !connection.secure || config.mccpOverTls;
+  return {
+    gmcp: names.has('gmcp'),
+    msdp: names.has('msdp'),
+    mccp2: mayCompress && names.has('mccp2'),
+    mccp3: mayCompress && names.has('mccp3'),
+    mssp: names.has('mssp')
+      ? async () => ({
+          NAME: config.name,
+          ...config.mssp,
+          PLAYERS: (await app.list()).length,
+          UPTIME: Math.floor(startedAt / 1000),
+        })
+      : undefined,
+  };
 }
 
 /** Plain lines that the client edits and echoes itself. */
