@@ -48,7 +48,7 @@ export function gmcpText(message: string, data?: unknown): string {
 /** Reads a GMCP payload (telnet-unescaped, or a WebSocket text frame's bytes); never throws. */
 export function parseGmcp(payload: Uint8Array | string): GmcpMessage | undefined {
   const whole = typeof payload === 'string' ? payload : utf8.decode(payload);
-  const space = whole.search(/[ \t\r\n]/);
+  const space = whole.search(/\s/);
   const message = space === -1 ? whole : whole.slice(0, space);
   if (message === '') return undefined;
   const text = space === -1 ? '' : whole.slice(space + 1).trim();
