@@ -5,6 +5,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { WebSocket } from 'ws';
+
 import { LineHandler } from '../src/index.js';
 import { MSDP_VAL, MSDP_VAR, OPT_GMCP, OPT_MCCP2, OPT_MSDP, OPT_MSSP } from '../src/telnet/constants.js';
 import { MudClient } from './support/mud-client.js';
@@ -123,6 +125,33 @@ for (const transport of ['telnet', 'ws_telnet'] as const) {
     });
   });
 }
+
+test('the gmcp.mudstandards.org subprotocol: text in binary frames, GMCP in text frames, no telnet', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${ports['ws_telnet']!}/ws_telnet`, ['gmcp.mudstandards.org']);
+  const binary: string[] = [];
+  const text: string[] = [];
+  ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? binary : text).push(data.toString('utf8')));
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  try {
+    assert.equal(ws.protocol, 'gmcp.mudstandards.org');
+    await waitUntil('the room', () => binary.join('').includes('Exits: north\r\n> '));
+    assert.ok(!binary.join('').includes('\xff'), 'no telnet negotiation');
+    ws.send('Core.Supports.Set ["Room 1", "Char 1"]');
+    ws.send('Not.Json {oops');
+    await waitUntil('Room.Info', () => text.some((frame) => frame.startsWith('Room.Info ')));
+    const room = text.find((frame) => frame.startsWith('Room.Info '))!;
+    assert.deepEqual(JSON.parse(room.slice('Room.Info '.length)), {
+      num: 'gate',
+      name: 'The Town Gate',
+      exits: { north: 'cellar' },
+    });
+    ws.send(Buffer.from('north'), { binary: true });
+    await waitUntil('the cellar', () => binary.join('').includes('A Damp Cellar\r\n'));
+    await waitUntil('vitals', () => text.filter((frame) => frame.startsWith('Char.Vitals ')).length >= 2);
+  } finally {
+    ws.terminate();
+  }
+});
 
 test('a crawler typing MSSP-REQUEST gets the plain-text reply and is disconnected', async () => {
   const socket = net.connect(ports['telnet']!, '127.0.0.1');
