@@ -204,7 +204,9 @@ export class MccpConnection implements Connection {
     inflate.on('data', (chunk: Buffer) => this.#listener?.(chunk));
     inflate.on('error', (err) => this.#fail(err, 'MCCP3 input is not a valid zlib stream; closing the session'));
     inflate.on('end', () => {
-      // The client ended its stream (Z_FINISH): what it sends next is plain telnet again, and it may start another.
+      // The client ended its stream (Z_FINISH): what it sends next is telnet again, and it may start
+      // another. Node's inflater drops what followed the end in the same read, and tells of the end
+      // only once something follows it; clients end MCCP3 as they disconnect, if at all.
       if (this.#inflate !== inflate) return;
       this.#inflate = undefined;
       this.#startScanner = new StartScanner(true);
