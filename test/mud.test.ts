@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 
 import { LineHandler } from '../src/index.js';
-import { MSDP_VAL, MSDP_VAR, OPT_GMCP, OPT_MCCP2, OPT_MSDP, OPT_MSSP } from '../src/telnet/constants.js';
+import { MSDP_VAL, MSDP_VAR, OPT_GMCP, OPT_MCCP2, OPT_MCCP3, OPT_MSDP, OPT_MSSP } from '../src/telnet/constants.js';
+import { makeCertificate } from './support/certificate.js';
 import { MudClient } from './support/mud-client.js';
 import type { MudClientOptions, MudOption } from './support/mud-client.js';
 import { startConfigFile, startServer } from './support/servers.js';
@@ -211,6 +212,23 @@ describe('the handler API', () => {
     await client.waitForText('sent=true client=Probe\r\n');
     assert.deepEqual((await client.waitForGmcp('Char.Vitals')).data, { hp: 1 });
     assert.ok(!client.gmcp.some((found) => found.message === 'Early.Message'));
+  });
+
+  test('over TLS, MCCP is not offered unless mccp_over_tls says so', async () => {
+    const { cert, key } = makeCertificate('mud');
+    const tlsSettings = { use_ssl: true, ssl_cert: cert, ssl_key: key, telnet_options: ['gmcp', 'mccp2', 'mccp3'] };
+    const secure = await startServer('telnet', ProbeHandler, tlsSettings);
+    const client = await connect({ transport: 'telnet', port: secure.port, accept: ALL, isTls: true });
+    await client.waitForText('> ');
+    await client.waitUntil('GMCP offered', () => client.offered.has(OPT_GMCP));
+    assert.ok(!client.offered.has(OPT_MCCP2) && !client.offered.has(OPT_MCCP3));
+
+    const allowed = await startServer('telnet', ProbeHandler, { ...tlsSettings, mccp_over_tls: true });
+    const compressed = await connect({ transport: 'telnet', port: allowed.port, accept: ALL, isTls: true });
+    await compressed.waitUntil('MCCP2 over TLS', () => compressed.isInflating);
+    compressed.sendLine('hello');
+    await compressed.waitForText('> ');
+    assert.ok(compressed.offered.has(OPT_MCCP3));
   });
 
   test('a telnet server without telnet_options offers none of the MUD protocols', async () => {

@@ -1,6 +1,7 @@
 // Test support: a scripted MUD client over telnet or ws_telnet that agrees to GMCP, MSDP, MSSP,
 // MCCP2 and MCCP3 as asked, inflates what the server compresses and compresses what it sends.
 import net from 'node:net';
+import tls from 'node:tls';
 import { constants, createDeflate, createInflate } from 'node:zlib';
 import type { Deflate, Inflate } from 'node:zlib';
 
@@ -47,6 +48,8 @@ export interface MudClientOptions {
   accept: readonly MudOption[];
   /** The terminal type sent when asked; a MUD client name keeps echo with the client. */
   terminalType?: string;
+  /** Telnet over TLS (telnets). */
+  isTls?: boolean;
 }
 
 /** A scripted MUD client: what it received, decoded, and ways to send. */
@@ -191,8 +194,13 @@ export class MudClient implements TelnetSink {
   async #open(): Promise<void> {
     const { transport, port } = this.#options;
     if (transport === 'telnet') {
-      const socket = net.connect(port, '127.0.0.1');
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const isTls = this.#options.isTls === true;
+      const socket = isTls
+        ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+        : net.connect(port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) =>
+        socket.once(isTls ? 'secureConnect' : 'connect', resolve).once('error', reject),
+      );
       socket.on('data', (bytes) => this.#receive(bytes));
       socket.on('close', () => (this.closed = true));
       socket.on('error', () => undefined);
