@@ -9,65 +9,8 @@ import { pino } from 'pino';
 
 import { DO, DONT, OPT_MCCP3, OPT_NAWS, WILL } from '../telnet/constants.js';
 import { negotiate, subnegotiation } from '../telnet/encoder.js';
-import { READY } from '../transports/connection.js';
-import type { CloseReason, Connection, ConnectionEnd, DataListener } from '../transports/connection.js';
+import { ByteConnection } from '../../test/support/byte-connection.js';
 import { MccpConnection } from './mccp-connection.js';
-
-/** A connection whose other end is the test: every write kept as bytes, input pushed by `receive`. */
-class ByteConnection implements Connection {
-  readonly framing = 'stream' as const;
-  readonly remoteAddress = '192.0.2.8';
-  readonly remotePort = 40001;
-  readonly secure = false;
-  readonly protocol = '';
-  readonly path = '';
-  readonly query = new URLSearchParams();
-  readonly bytesIn = 0;
-  readonly bytesOut = 0;
-  isClosed = false;
-  isDestroyed = false;
-  written: Buffer[] = [];
-  #data: DataListener | undefined;
-  #close: ((end: ConnectionEnd) => void) | undefined;
-
-  write(data: Uint8Array | string): Promise<void> {
-    this.written.push(Buffer.from(data));
-    return READY;
-  }
-
-  pause(): void {}
-  resume(): void {}
-
-  close(_reason: CloseReason): Promise<void> {
-    this.#end();
-    return READY;
-  }
-
-  destroy(): void {
-    this.isDestroyed = true;
-    this.#end();
-  }
-
-  onData(listener: DataListener): void {
-    this.#data = listener;
-  }
-
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    this.#close = listener;
-  }
-
-  onTerminal(): void {}
-
-  receive(bytes: Uint8Array): void {
-    this.#data?.(bytes);
-  }
-
-  #end(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.#close?.({ reason: 'local' });
-  }
-}
 
 const silent = pino({ level: 'silent' });
 
