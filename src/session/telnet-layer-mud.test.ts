@@ -105,6 +105,7 @@ test('GMCP and MSDP from a client that has not agreed are ignored; after DO they
   assert.deepEqual(heard.commands, ['REPORT HEALTH']);
   assert.deepEqual([...telnet.msdp.reported], ['HEALTH']);
   assert.equal(telnet.gmcp.send('X.Y', 1), true);
+  assert.ok(telnet.terminal.options.includes('GMCP (server)') && telnet.terminal.options.includes('MSDP (server)'));
   // DONT takes it back: sending stops.
   telnet.receive(negotiate(DONT, OPT_GMCP));
   assert.equal(telnet.gmcp.send('X.Y', 1), false);

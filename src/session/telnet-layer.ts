@@ -497,7 +497,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   #updateOptionList(): void {
     const options: string[] = [];
-    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE]) {
+    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE, ...this.#mudOptions]) {
       if (this.#isOn('local', option)) options.push(`${optionName(option)} (server)`);
       if (this.#isOn('remote', option)) options.push(`${optionName(option)} (client)`);
     }
