@@ -101,6 +101,8 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
   },
 };
 
+/** Shared by every layer without MUD options, so that they allocate nothing for them. */
+const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
 
@@ -140,7 +142,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #replies: Uint8Array[] = [];
   /** MUD protocols (telnet_options): what is offered, and the channels and wire they use. */
   #mud: MudOptions | undefined;
-  #mudOptions: ReadonlySet<number> = new Set();
+  #mudOptions: ReadonlySet<number> = NO_MUD_OPTIONS;
   #gmcp: GmcpSession | undefined;
   #msdp: MsdpSession | undefined;
   #wire: MccpConnection | undefined;
