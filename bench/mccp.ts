@@ -32,8 +32,9 @@ async function startServer(mode: Mode): Promise<{ child: Child; port: number }> 
 }
 
 async function connect(port: number, mode: Mode): Promise<MudClient> {
-  const client = await MudClient.connect({ transport: 'telnet', port, accept: mode === 'mccp2' ? ['mccp2'] : [] });
-  await client.waitForText('ready');
+  const accept = mode === 'mccp2' ? (['mccp2'] as const) : [];
+  const client = await MudClient.connect({ transport: 'telnet', port, accept, keepText: false });
+  await client.waitForEnding('ready\r\n');
   if (mode === 'mccp2') await client.waitUntil('MCCP2', () => client.isInflating);
   return client;
 }
@@ -42,12 +43,12 @@ async function connect(port: number, mode: Mode): Promise<MudClient> {
 async function burst(port: number, mode: Mode): Promise<{ mbPerSecond: number; ratio: number }> {
   const client = await connect(port, mode);
   const wireBefore = client.wireBytes;
-  const textBefore = client.text.length;
+  const textBefore = client.textBytes;
   const started = performance.now();
   client.sendLine(`burst ${BURST_LINES}`);
-  await client.waitForText('END\r\n', 120_000);
+  await client.waitForEnding('END\r\n', 120_000);
   const seconds = (performance.now() - started) / 1000;
-  const text = client.text.length - textBefore;
+  const text = client.textBytes - textBefore;
   const ratio = (client.wireBytes - wireBefore) / text;
   client.close();
   return { mbPerSecond: text / 1e6 / seconds, ratio };
@@ -62,7 +63,7 @@ async function perSession(mode: Mode): Promise<number> {
     const clients: MudClient[] = [];
     for (let i = 0; i < SESSIONS; i++) clients.push(await connect(server.port, mode));
     for (const client of clients) client.sendLine('burst 20');
-    await Promise.all(clients.map((client) => client.waitForText('END\r\n', 60_000)));
+    await Promise.all(clients.map((client) => client.waitForEnding('END\r\n', 60_000)));
     await sleep(SETTLE_MS);
     const after = rssKb(server.child.pid);
     for (const client of clients) client.close();

@@ -41,6 +41,9 @@ const OPTIONS: Record<MudOption, number> = {
   mccp3: OPT_MCCP3,
 };
 
+/** Characters of the latest text kept for waitForEnding. */
+const TAIL_KEPT = 64;
+
 export interface MudClientOptions {
   transport: 'telnet' | 'ws_telnet';
   port: number;
@@ -50,11 +53,17 @@ export interface MudClientOptions {
   terminalType?: string;
   /** Telnet over TLS (telnets). */
   isTls?: boolean;
+  /** Keep the text received in `text` (default); a bench counts it and keeps only the tail. */
+  keepText?: boolean;
 }
 
 /** A scripted MUD client: what it received, decoded, and ways to send. */
 export class MudClient implements TelnetSink {
   text = '';
+  /** Bytes of text received (after inflating), counted even when `text` is not kept. */
+  textBytes = 0;
+  /** The last bytes of text received, for waiting on an ending without scanning `text`. */
+  #tail = '';
   readonly gmcp: GmcpMessage[] = [];
   readonly msdp: MsdpVariables[] = [];
   readonly mssp: Record<string, string[]>[] = [];
@@ -108,6 +117,11 @@ export class MudClient implements TelnetSink {
     }
   }
 
+  /** Waits until the text received so far ends with `ending` (the text itself need not be kept). */
+  async waitForEnding(ending: string, timeoutMs = 5000): Promise<void> {
+    await waitUntil(`text ending ${JSON.stringify(ending)}`, () => this.#tail.endsWith(ending), timeoutMs);
+  }
+
   async waitForGmcp(message: string, timeoutMs = 5000): Promise<GmcpMessage> {
     await waitUntil(`GMCP ${message}`, () => this.gmcp.some((found) => found.message === message), timeoutMs);
     return this.gmcp.findLast((found) => found.message === message)!;
@@ -122,7 +136,10 @@ export class MudClient implements TelnetSink {
   }
 
   onData(bytes: Uint8Array): void {
-    this.text += Buffer.from(bytes).toString('utf8');
+    const text = Buffer.from(bytes).toString('utf8');
+    this.textBytes += bytes.length;
+    this.#tail = (this.#tail + text).slice(-TAIL_KEPT);
+    if (this.#options.keepText !== false) this.text += text;
   }
 
   onCommand(): void {}
