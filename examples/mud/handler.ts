@@ -38,7 +38,8 @@ export class MudHandler extends LineHandler {
   }
 
   override async onCommandSubmitted(command: string): Promise<void> {
-    const [verb = '', ...rest] = command.trim().toLowerCase().split(/\s+/);
+    const [word = '', ...rest] = command.trim().split(/\s+/);
+    const verb = word.toLowerCase();
     const room = ROOMS[this.#room]!;
     if (verb === 'look' || verb === 'l') {
       await this.#look();
@@ -46,10 +47,13 @@ export class MudHandler extends LineHandler {
       this.#room = room.exits[verb]!;
       await this.#look();
     } else if (verb === 'fight') {
-      if (this.#room !== 'cellar') return this.sendLine('There is nothing here to fight.');
-      this.#hp = Math.max(1, this.#hp - 3);
-      await this.sendLine('You swing at the rat. It bites you back!');
-      this.#vitals();
+      if (this.#room === 'cellar') {
+        this.#hp = Math.max(1, this.#hp - 3);
+        await this.sendLine('You swing at the rat. It bites you back!');
+        this.#vitals();
+      } else {
+        await this.sendLine('There is nothing here to fight.');
+      }
     } else if (verb === 'rest') {
       this.#hp = MAX_HP;
       await this.sendLine('You rest a while and feel better.');
