@@ -38,6 +38,7 @@ const ALL_ON: MudOptions = {
 };
 
 interface Heard {
+  options: string[];
   gmcp: GmcpMessage[];
   msdp: MsdpVariables[];
   commands: string[];
@@ -45,10 +46,10 @@ interface Heard {
 
 function layer(mud: MudOptions | undefined): { inner: ByteConnection; telnet: TelnetLayer; heard: Heard } {
   const inner = new ByteConnection();
-  const heard: Heard = { gmcp: [], msdp: [], commands: [] };
+  const heard: Heard = { options: [], gmcp: [], msdp: [], commands: [] };
   const events: LayerEvents = {
     changed: () => undefined,
-    option: () => undefined,
+    option: (name, side, enabled) => heard.options.push(`${name} ${side} ${enabled ? 'on' : 'off'}`),
     gmcp: (message) => heard.gmcp.push(message),
     msdp: (variables) => heard.msdp.push(variables),
     msdpCommand: (command, names) => heard.commands.push(`${command} ${names.join(',')}`),
@@ -109,6 +110,11 @@ test('GMCP and MSDP from a client that has not agreed are ignored; after DO they
   // DONT takes it back: sending stops.
   telnet.receive(negotiate(DONT, OPT_GMCP));
   assert.equal(telnet.gmcp.send('X.Y', 1), false);
+  // Each outcome goes to the event stream by the option's name.
+  assert.deepEqual(
+    heard.options.filter((entry) => /^(GMCP|MSDP) /.test(entry)),
+    ['GMCP local on', 'MSDP local on', 'GMCP local off'],
+  );
   telnet.dispose();
 });
 
