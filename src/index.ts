@@ -13,6 +13,10 @@ export type {
 } from './session/handle.js';
 export type { InputMode, TerminalInfo } from './session/layer.js';
 export type { InputToken, KeyName } from './session/key-reader.js';
+export type { GmcpChannel, MsdpChannel } from './session/out-of-band.js';
+export type { GmcpClientInfo } from './telnet/gmcp.js';
+export type { MsdpCommand, MsdpValue, MsdpVariables } from './telnet/msdp.js';
+export type { MsspVariables } from './telnet/mssp.js';
 export { InProcessHub } from './hub/hub.js';
 export type { Application, HubMember, SessionFilter, SessionHub } from './hub/hub.js';
 export { SessionEvents } from './hub/events.js';
@@ -40,6 +44,7 @@ export type {
   ServerConfig,
   ServerSettings,
   SshAuthMethod,
+  TelnetOptionName,
   TransportName,
 } from './config/schema.js';
 export { readConfigFile, parseConfigDocument } from './config/load.js';

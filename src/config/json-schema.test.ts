@@ -47,7 +47,7 @@ test("the README's configuration reference lists every key, and no key that does
 });
 
 test('the samples point editors at the schema', () => {
-  for (const sample of ['echo-server', 'commands', 'guess-who', 'chat']) {
+  for (const sample of ['echo-server', 'commands', 'guess-who', 'chat', 'mud']) {
     const text = readFileSync(join(ROOT, 'examples', sample, 'config.yaml'), 'utf8');
     assert.match(text, /^# yaml-language-server: \$schema=\.\.\/\.\.\/config\.schema\.json$/m, sample);
   }

@@ -48,6 +48,10 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   ssh_auth: 'How SSH clients log in: none, password (asks the handler), publickey, or a list.',
   ssh_authorized_keys: 'authorized_keys file of the keys that may log in with ssh_auth publickey.',
   ssh_keepalive_interval: 'Seconds between SSH keepalive requests; a client that misses 3 is dropped (0 = none).',
+  telnet_options:
+    'MUD protocols offered to telnet clients: gmcp, msdp, mssp, mccp2, mccp3 (telnet and ws_telnet only).',
+  mssp: 'MSSP variables for MUD crawlers (NAME and any others); PLAYERS and UPTIME are added live.',
+  mccp_over_tls: 'Offer MCCP compression on TLS connections too (off: compressing before encrypting leaks).',
   monitor_port: 'A port of its own for the monitor, metrics and health.',
   monitor_host: 'Address the monitor port binds.',
   monitor_notice: 'Tell users when someone starts watching them.',

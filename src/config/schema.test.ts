@@ -65,6 +65,9 @@ test('a single-server file gets the default of every key', () => {
       sshAuth: ['none'],
       sshAuthorizedKeys: undefined,
       sshKeepaliveInterval: 0,
+      telnetOptions: [],
+      mssp: {},
+      mccpOverTls: false,
       baseDir: '/srv',
       keyPrefix: '',
       ignoredKeys: [],
@@ -83,7 +86,7 @@ test('every YAML key becomes its camelCase field', () => {
     {
       host: '127.0.0.1',
       port: 9000,
-      transport: 'websocket',
+      transport: 'ws_telnet',
       handler_class: HANDLER,
       max_connections: 5,
       max_connections_per_ip: 2,
@@ -121,6 +124,9 @@ test('every YAML key becomes its camelCase field', () => {
       ssh_auth: ['password', 'publickey'],
       ssh_authorized_keys: 'keys/authorized_keys',
       ssh_keepalive_interval: 15,
+      telnet_options: ['gmcp', 'mssp', 'mccp2'],
+      mssp: { NAME: 'Test MUD', PORT: [9000, 9001], MCCP: true },
+      mccp_over_tls: true,
     },
     '/srv',
   ).servers;
@@ -130,7 +136,7 @@ test('every YAML key becomes its camelCase field', () => {
       name: undefined,
       host: '127.0.0.1',
       port: 9000,
-      transport: 'websocket',
+      transport: 'ws_telnet',
       handlerClass: HANDLER,
       maxConnections: 5,
       maxConnectionsPerIp: 2,
@@ -168,6 +174,9 @@ test('every YAML key becomes its camelCase field', () => {
       sshAuth: ['password', 'publickey'],
       sshAuthorizedKeys: 'keys/authorized_keys',
       sshKeepaliveInterval: 15,
+      telnetOptions: ['gmcp', 'mssp', 'mccp2'],
+      mssp: { NAME: 'Test MUD', PORT: [9000, 9001], MCCP: true },
+      mccpOverTls: true,
       baseDir: undefined,
       keyPrefix: undefined,
       ignoredKeys: undefined,
@@ -478,6 +487,26 @@ const ERRORS: [kind: string, raw: unknown, message: string][] = [
     'servers.telnet.max_conections: unknown key (did you mean max_connections?)',
   ],
   [
+    'custom: an unknown telnet option, with the nearest name',
+    { handler_class: HANDLER, telnet_options: ['gmcp', 'mccp'] },
+    'telnet_options[1]: unknown option "mccp" (did you mean mccp2?)',
+  ],
+  [
+    'custom: telnet options on a transport without telnet',
+    { handler_class: HANDLER, transport: 'websocket', telnet_options: ['gmcp'] },
+    'telnet_options: only for telnet and ws_telnet servers, not websocket',
+  ],
+  [
+    'custom: MSSP variables without mssp offered',
+    { handler_class: HANDLER, telnet_options: ['gmcp'], mssp: { NAME: 'x' } },
+    'mssp: its variables are sent only with mssp in telnet_options',
+  ],
+  [
+    'invalid_type: an MSSP value that is a mapping',
+    { handler_class: HANDLER, telnet_options: ['mssp'], mssp: { NAME: { x: 1 } } },
+    'mssp.NAME: expected a mapping of MSSP variable names to text, numbers, true/false or lists of them, e.g. { NAME: My MUD }, got a mapping {"x":1}',
+  ],
+  [
     'missing: a required key',
     { servers: { tcp: { transport: 'tcp' } } },
     'servers.tcp.handler_class: missing, expected "<module>:<ExportName>", e.g. "./handler.ts:EchoHandler"',
@@ -492,7 +521,13 @@ for (const [kind, raw, message] of ERRORS) {
 
 test('every key answers a value of the wrong kind by saying what it expects', () => {
   for (const key of SERVER_KEYS) {
-    const raw = { handler_class: HANDLER, [key]: { x: 1 } };
+    // mssp is a mapping: a list is the wrong kind for it.
+    const value = key === 'mssp' ? ['x'] : { x: 1 };
+    const raw = { handler_class: HANDLER, transport: 'telnet', telnet_options: ['mssp'], [key]: value };
+    if (key === 'mssp') {
+      assert.match(configErrorOf(raw), /^mssp: expected a mapping of MSSP variable names .+, got a list \["x"\]$/);
+      continue;
+    }
     const message = configErrorOf(raw);
     assert.match(message, new RegExp(`^${key}: expected .+, got a mapping \\{"x":1\\}$`));
     // zod's own wording ("Invalid input: expected number, received object") must not show through.

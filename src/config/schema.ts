@@ -13,6 +13,13 @@ export type TransportName = (typeof TRANSPORTS)[number];
 export const SSH_AUTH_METHODS = ['none', 'password', 'publickey'] as const;
 export type SshAuthMethod = (typeof SSH_AUTH_METHODS)[number];
 
+/** MUD protocols a telnet or ws_telnet server can offer (telnet_options); all off by default. */
+export const TELNET_OPTION_NAMES = ['gmcp', 'msdp', 'mssp', 'mccp2', 'mccp3'] as const;
+export type TelnetOptionName = (typeof TELNET_OPTION_NAMES)[number];
+
+/** MSSP variables as the config writes them: a value, or a list of values. */
+export type MsspSettings = Record<string, string | number | boolean | (string | number)[]>;
+
 /** One server's settings as the YAML file writes them (snake_case keys, all optional), for code. */
 export type ServerSettings = z.input<typeof serverSchema>;
 
@@ -91,6 +98,12 @@ export interface ServerConfig {
   sshAuthorizedKeys: string | undefined;
   /** Seconds between SSH keepalive requests; 0 = none. */
   sshKeepaliveInterval: number;
+  /** MUD protocols offered to telnet clients (telnet and ws_telnet servers only). */
+  telnetOptions: TelnetOptionName[];
+  /** MSSP variables (NAME and any others) for crawlers; PLAYERS and UPTIME are added live. */
+  mssp: MsspSettings;
+  /** Offer MCCP compression over TLS too; off because compressing before encrypting leaks (CRIME, BREACH). */
+  mccpOverTls: boolean;
   /** Folder that relative paths (handler module, certificates) are resolved against. */
   baseDir: string;
   /** Where this server's keys sit in the file: "servers.telnet." or "" at the top level. */
@@ -163,6 +176,7 @@ const TRANSPORT_KEYS: Readonly<Record<string, readonly TransportName[]>> = {
   ssh_auth: ['ssh'],
   ssh_authorized_keys: ['ssh'],
   ssh_keepalive_interval: ['ssh'],
+  mccp_over_tls: ['telnet', 'ws_telnet'],
 };
 /** Hosts that bind every address, so they clash with any other host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
@@ -226,6 +240,13 @@ const serverShape = {
   ssh_auth: sshAuth(),
   ssh_authorized_keys: optionalText('the path of an authorized_keys file'),
   ssh_keepalive_interval: seconds().default(0),
+  telnet_options: z
+    .array(z.string({ error: `a list of ${TELNET_OPTION_NAMES.join(', ')}` }), {
+      error: `a list of ${TELNET_OPTION_NAMES.join(', ')}`,
+    })
+    .default([]),
+  mssp: msspSettings(),
+  mccp_over_tls: flag().default(false),
 };
 
 /** Keys of the whole application, beside `servers:` (or beside a single server's keys). */
@@ -353,6 +374,7 @@ function toServerConfig(
       `${at}ssh_auth: none lets everyone in, so it cannot be combined with ${section.ssh_auth.filter((method) => method !== 'none').join(' or ')}`,
     );
   }
+  const telnetOptions = checkTelnetOptions(section, at);
   const pingTimeout =
     section.ping_timeout ??
     (section.ping_interval > 0 ? Math.min(DEFAULT_PING_TIMEOUT, section.ping_interval) : DEFAULT_PING_TIMEOUT);
@@ -398,6 +420,9 @@ function toServerConfig(
     sshAuth: section.ssh_auth,
     sshAuthorizedKeys: section.ssh_authorized_keys,
     sshKeepaliveInterval: section.ssh_keepalive_interval,
+    telnetOptions,
+    mssp: section.mssp,
+    mccpOverTls: section.mccp_over_tls,
     baseDir,
     keyPrefix: at,
     ignoredKeys: ignoredKeys(section.transport, givenKeys),
@@ -414,6 +439,30 @@ function ignoredKeys(transport: TransportName, givenKeys: readonly string[]): Ig
     const usedBy = TRANSPORT_KEYS[key];
     return usedBy === undefined || usedBy.includes(transport) ? [] : [{ key, usedBy }];
   });
+}
+
+/** telnet_options as known names, on a transport that speaks telnet; mssp only with mssp listed. */
+function checkTelnetOptions(section: z.infer<typeof serverSchema>, at: string): TelnetOptionName[] {
+  const names: TelnetOptionName[] = [];
+  section.telnet_options.forEach((name, i) => {
+    if (!(TELNET_OPTION_NAMES as readonly string[]).includes(name)) {
+      const suggestion = closest(name, TELNET_OPTION_NAMES);
+      throw new ConfigError(
+        `${at}telnet_options[${i}]: unknown option ${JSON.stringify(name)}` +
+          (suggestion === undefined
+            ? `, expected one of ${TELNET_OPTION_NAMES.join(', ')}`
+            : ` (did you mean ${suggestion}?)`),
+      );
+    }
+    if (!names.includes(name as TelnetOptionName)) names.push(name as TelnetOptionName);
+  });
+  if (names.length > 0 && section.transport !== 'telnet' && section.transport !== 'ws_telnet') {
+    throw new ConfigError(`${at}telnet_options: only for telnet and ws_telnet servers, not ${section.transport}`);
+  }
+  if (Object.keys(section.mssp).length > 0 && !names.includes('mssp')) {
+    throw new ConfigError(`${at}mssp: its variables are sent only with mssp in telnet_options`);
+  }
+  return names;
 }
 
 function checkDistinctPorts(servers: ServerConfig[]): ServerConfig[] {
@@ -582,6 +631,25 @@ function sshAuth() {
     .union([method, z.array(method, { error }).min(1, { error })], { error })
     .default('none')
     .transform((value): SshAuthMethod[] => (typeof value === 'string' ? [value] : [...new Set(value)]));
+}
+
+/** MSSP variables: names in capitals by convention, each a value or a list of values (no MSSP marker bytes). */
+function msspSettings() {
+  const error = 'a mapping of MSSP variable names to text, numbers, true/false or lists of them, e.g. { NAME: My MUD }';
+  const text = (value: string): boolean => !/[\x00-\x02]/.test(value);
+  const scalar = z.union([z.string({ error }).refine(text, { error }), z.number({ error }).finite({ error }), flag()], {
+    error,
+  });
+  const item = z.union([z.string({ error }).refine(text, { error }), z.number({ error }).finite({ error })], { error });
+  return z
+    .record(
+      z.string({ error }).min(1, { error }).refine(text, { error }),
+      z.union([scalar, z.array(item, { error })], { error }),
+      {
+        error,
+      },
+    )
+    .default({});
 }
 
 /** A token or a list of tokens, always kept as a list; none = an empty list. */

@@ -10,8 +10,11 @@ import type {
 } from '../session/handle.js';
 import type { InputToken } from '../session/key-reader.js';
 import type { InputMode, TerminalInfo } from '../session/layer.js';
+import type { GmcpChannel, MsdpChannel } from '../session/out-of-band.js';
 import { EDIT_LINE } from '../session/session.js';
 import type { EditableSession } from '../session/session.js';
+import { MSDP_COMMANDS } from '../telnet/msdp.js';
+import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
 
 /** Marks handler classes, so that a class from another copy of this package is still accepted. */
 export const HANDLER_BRAND: unique symbol = Symbol.for('chuk-protocol-server.handler') as never;
@@ -89,6 +92,16 @@ export class BaseHandler {
     return this.session.terminal;
   }
 
+  /** GMCP with a MUD client: `this.gmcp.send('Char.Vitals', { hp: 10 })`, `this.gmcp.supports('Char')`. */
+  get gmcp(): GmcpChannel {
+    return this.session.gmcp;
+  }
+
+  /** MSDP with a MUD client: `this.msdp.send({ HEALTH: 10 })`, `this.msdp.reported`. */
+  get msdp(): MsdpChannel {
+    return this.session.msdp;
+  }
+
   // Lifecycle hooks.
 
   /** Runs when the client connects; by default sends the welcome and the first prompt. */
@@ -112,6 +125,23 @@ export class BaseHandler {
     const shown = signal === 'interrupt' && this.session.serverEchoes ? '^C' : '';
     await this.endSession(`${shown}\nGoodbye!`);
     return false;
+  }
+
+  /**
+   * A GMCP message from the client (Core.Hello and Core.Supports are tracked already). `data` is
+   * the parsed JSON, or the raw text when `detail.isJson` is false: a malformed body never throws.
+   */
+  async onGmcp(_message: string, _data: unknown, _detail: { text: string; isJson: boolean }): Promise<void> {}
+
+  /** MSDP variables the client sent, other than commands. */
+  async onMsdp(_variables: MsdpVariables): Promise<void> {}
+
+  /**
+   * An MSDP command (REPORT and UNREPORT already update `this.msdp.reported`). By default
+   * `LIST COMMANDS` is answered; override to answer the other lists and SEND.
+   */
+  async onMsdpCommand(command: MsdpCommand, names: string[]): Promise<void> {
+    if (command === 'LIST' && names.includes('COMMANDS')) this.msdp.send({ COMMANDS: [...MSDP_COMMANDS] });
   }
 
   // Output.

@@ -7,16 +7,20 @@ import type { Logger } from 'pino';
 import { keyPath } from '../config/schema.js';
 import type { ServerConfig, TransportName } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
+import type { Application } from '../hub/hub.js';
 import type { HandlerClass } from '../session/handle.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
+import type { MudOptions } from '../session/telnet-layer.js';
+import { GmcpWebSocketLayer } from '../session/gmcp-websocket-layer.js';
 import type { Admission, Connection, Listener, TlsFiles } from '../transports/connection.js';
 import { addressRanges } from '../transports/address.js';
 import { DIRECT } from '../transports/client-address.js';
 import type { ProxyPolicy } from '../transports/client-address.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import type { HostKey, SshConnection } from '../transports/ssh.js';
+import type { WebSocketConnection } from '../transports/websocket.js';
 import { listenTcp } from '../transports/tcp.js';
 
 /** What a transport needs to start listening for one configured server. */
@@ -38,6 +42,10 @@ export interface LayerContext {
   preferredMode: InputMode;
   events: LayerEvents;
   logger: Logger;
+  /** The application, for live values such as MSSP's PLAYERS. */
+  app: Application;
+  /** When the server started (ms since the epoch), for MSSP's UPTIME. */
+  startedAt: number;
 }
 
 /** A transport name's recipe: how to listen, which layer to put on each connection, its URL. */
@@ -50,9 +58,10 @@ export interface Endpoint {
   speaksHttp: boolean;
 }
 
-/** WebSocket subprotocols (mudstandards.org): telnet in binary frames, or plain text. */
+/** WebSocket subprotocols (mudstandards.org): telnet in binary frames, plain text, or text with GMCP beside it. */
 export const TELNET_SUBPROTOCOL = 'telnet.mudstandards.org';
 export const PLAIN_SUBPROTOCOL = 'plain.mudstandards.org';
+export const GMCP_SUBPROTOCOL = 'gmcp.mudstandards.org';
 
 const listenTcpFor = async (context: ListenContext): Promise<Listener> =>
   listenTcp({
@@ -105,8 +114,7 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       allowOrigins: config.allowOrigins,
       requireOrigin: config.requireOrigin,
       proxy: proxyPolicy(config),
-      subprotocols:
-        defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL],
+      subprotocols: subprotocolsFor(defaultLayer, config),
       pingInterval: config.pingInterval,
       pingTimeout: config.pingTimeout,
       maxMessageSize: config.maxMessageSize,
@@ -119,10 +127,19 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
   };
 }
 
+/** The subprotocols a WebSocket server speaks, its own first; GMCP where telnet_options offers it. */
+function subprotocolsFor(defaultLayer: 'plain' | 'telnet', config: ServerConfig): string[] {
+  const protocols =
+    defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL];
+  if (config.telnetOptions.includes('gmcp')) protocols.splice(1, 0, GMCP_SUBPROTOCOL);
+  return protocols;
+}
+
 /** The layer the client chose by subprotocol, else the transport's own. */
 function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
   return (connection: Connection, context: LayerContext): SessionLayer => {
     const { protocol } = connection;
+    if (protocol === GMCP_SUBPROTOCOL) return new GmcpWebSocketLayer(connection as WebSocketConnection, context.events);
     const layer = protocol === TELNET_SUBPROTOCOL ? 'telnet' : protocol === PLAIN_SUBPROTOCOL ? 'plain' : defaultLayer;
     return layer === 'telnet' ? telnetLayer(connection, context) : lineLayer(connection);
   };
@@ -134,7 +151,31 @@ function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer
     keepaliveInterval: context.config.keepaliveInterval,
     events: context.events,
     logger: context.logger.child({ component: 'telnet' }),
+    mud: mudOptions(connection, context),
   });
+}
+
+/** The MUD protocols of telnet_options; none unless the config lists them. */
+function mudOptions(connection: Connection, context: LayerContext): MudOptions | undefined {
+  const { config, app, startedAt } = context;
+  const names = new Set(config.telnetOptions);
+  if (names.size === 0) return undefined;
+  // Compressing before encrypting lets an observer learn secrets from lengths (CRIME, BREACH).
+  const mayCompress = !connection.secure || config.mccpOverTls;
+  return {
+    gmcp: names.has('gmcp'),
+    msdp: names.has('msdp'),
+    mccp2: mayCompress && names.has('mccp2'),
+    mccp3: mayCompress && names.has('mccp3'),
+    mssp: names.has('mssp')
+      ? async () => ({
+          NAME: config.name,
+          ...config.mssp,
+          PLAYERS: (await app.list()).length,
+          UPTIME: Math.floor(startedAt / 1000),
+        })
+      : undefined,
+  };
 }
 
 /** Plain lines that the client edits and echoes itself. */

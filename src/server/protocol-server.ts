@@ -64,6 +64,8 @@ export class ProtocolServer implements ServerContext {
   #listener: Listener | undefined;
   #isStopping = false;
   #stopped: Promise<void> | undefined;
+  /** When start() was called: MSSP's UPTIME. */
+  #startedAt = Date.now();
 
   constructor(config: ServerConfig, handlerClass: HandlerClass, options: ProtocolServerOptions = {}) {
     this.config = config;
@@ -116,6 +118,7 @@ export class ProtocolServer implements ServerContext {
   /** Starts listening; resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
     if (this.#listener) return this.#listener.address;
+    this.#startedAt = Date.now();
     const endpoint = ENDPOINTS[this.config.transport];
     this.#listener = await endpoint.listen({
       config: this.config,
@@ -242,6 +245,8 @@ export class ProtocolServer implements ServerContext {
             preferredMode: this.handlerClass.inputMode,
             logger,
             events,
+            app: this.hub,
+            startedAt: this.#startedAt,
           }),
         handlerClass: this.handlerClass,
         server: this,

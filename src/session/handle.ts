@@ -6,6 +6,7 @@ import type { BaseHandler } from '../handlers/base-handler.js';
 import type { SessionInfo } from '../hub/events.js';
 import type { Application } from '../hub/hub.js';
 import type { InputMode, TerminalInfo } from './layer.js';
+import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
 
 /** The configured server a session came in through. */
 export interface ServerContext {
@@ -50,6 +51,10 @@ export interface SessionHandle {
   readonly mode: InputMode;
   /** Whether the server echoes what the user types (the client does not). */
   readonly serverEchoes: boolean;
+  /** GMCP with a MUD client (telnet_options: [gmcp]); send() is a no-op returning false without it. */
+  readonly gmcp: GmcpChannel;
+  /** MSDP with a MUD client (telnet_options: [msdp]); send() is a no-op returning false without it. */
+  readonly msdp: MsdpChannel;
   /** The user's name, as the handler (or the transport, e.g. SSH) set it; shown in listings. */
   user: string | undefined;
   readonly server: ServerContext;

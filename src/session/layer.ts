@@ -1,6 +1,7 @@
 // The protocol layer between a connection and a session: plain text, or telnet (RFC 854).
-import type { TerminalFacts } from '../transports/connection.js';
+import type { Connection, TerminalFacts } from '../transports/connection.js';
 import type { InputToken } from './key-reader.js';
+import type { GmcpChannel, MsdpChannel, OutOfBandEvents } from './out-of-band.js';
 
 /** How the client's keystrokes reach us: a whole line at a time, or one key at a time. */
 export type InputMode = 'line' | 'character';
@@ -25,8 +26,8 @@ export interface TerminalInfo {
   options: string[];
 }
 
-/** Changes a layer reports to its session. */
-export interface LayerEvents {
+/** Changes a layer reports to its session, and out-of-band data its client sent. */
+export interface LayerEvents extends OutOfBandEvents {
   /** The input mode, echo or terminal details changed. */
   changed(what: 'mode' | 'terminal' | 'size'): void;
   /** A protocol option was switched on or off, or the client refused one we asked for. */
@@ -58,6 +59,12 @@ export interface SessionLayer {
   setHiddenInput(hidden: boolean): boolean;
   /** Releases timers; called once when the session ends. */
   dispose(): void;
+  /** The connection as the layer wraps it (MCCP compression); the session reads and writes through it. */
+  readonly connection?: Connection;
+  /** GMCP with the client, where the layer carries it. */
+  readonly gmcp?: GmcpChannel;
+  /** MSDP with the client, where the layer carries it. */
+  readonly msdp?: MsdpChannel;
 }
 
 /** A fresh TerminalInfo with nothing known yet. */

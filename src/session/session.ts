@@ -14,6 +14,8 @@ import type { InputToken } from './key-reader.js';
 import { mergeTerminalFacts } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
 import { LineEditor } from './line-editor.js';
+import { NO_GMCP, NO_MSDP } from './out-of-band.js';
+import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
 import { SessionOutput } from './output.js';
 
 /** Per-session limits, from the server's config. */
@@ -128,9 +130,15 @@ export class Session implements EditableSession, HubMember {
             this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
           }
         },
+        gmcp: ({ message, data, text, isJson }) =>
+          void this.#guard(() => this.#handler.onGmcp(message, data, { text, isJson })),
+        msdp: (variables) => void this.#guard(() => this.#handler.onMsdp(variables)),
+        msdpCommand: (command, names) => void this.#guard(() => this.#handler.onMsdpCommand(command, names)),
       },
       this.#logger,
     );
+    // A layer may wrap the connection (MCCP compression): the session reads and writes through that.
+    this.#connection = this.#layer.connection ?? this.#connection;
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
     this.#input = new SessionInput(this.#connection, {
@@ -210,6 +218,14 @@ export class Session implements EditableSession, HubMember {
 
   get user(): string | undefined {
     return this.#user;
+  }
+
+  get gmcp(): GmcpChannel {
+    return this.#layer.gmcp ?? NO_GMCP;
+  }
+
+  get msdp(): MsdpChannel {
+    return this.#layer.msdp ?? NO_MSDP;
   }
 
   set user(user: string | undefined) {

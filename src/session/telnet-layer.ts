@@ -17,6 +17,11 @@ import {
   OPT_ECHO,
   OPT_EOR,
   OPT_LINEMODE,
+  OPT_MCCP2,
+  OPT_MCCP3,
+  OPT_MSDP,
+  OPT_MSSP,
+  OPT_GMCP,
   OPT_NAWS,
   OPT_NEW_ENVIRON,
   OPT_SGA,
@@ -28,7 +33,12 @@ import { TelnetDecoder } from '../telnet/decoder.js';
 import type { TelnetSink } from '../telnet/decoder.js';
 import { command, encodeText, escapeIac } from '../telnet/encoder.js';
 import { isWindowsTelnet, parseEnvironment, requestEnvironment } from '../telnet/environ.js';
+import { encodeGmcp, parseGmcp } from '../telnet/gmcp.js';
 import { SpecialCharacters, linemodeMode, parseLinemode } from '../telnet/linemode.js';
+import { START_MCCP2 } from '../telnet/mccp.js';
+import { parseMsdp } from '../telnet/msdp.js';
+import { MSSP_REQUEST, encodeMssp, msspPlainText } from '../telnet/mssp.js';
+import type { MsspVariables } from '../telnet/mssp.js';
 import { isMudClient } from '../telnet/mud-client.js';
 import { parseNaws } from '../telnet/naws.js';
 import { OptionNegotiator } from '../telnet/options.js';
@@ -39,6 +49,19 @@ import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { unknownTerminal } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import { MccpConnection } from './mccp-connection.js';
+import { GmcpSession, MsdpSession, NO_GMCP, NO_MSDP } from './out-of-band.js';
+import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
+
+/** The MUD protocols a telnet layer offers (telnet_options); all off unless the config names them. */
+export interface MudOptions {
+  gmcp: boolean;
+  msdp: boolean;
+  mccp2: boolean;
+  mccp3: boolean;
+  /** The MSSP variables, with live values, when MSSP is offered. */
+  mssp: (() => Promise<MsspVariables>) | undefined;
+}
 
 /** Options of a telnet layer. */
 export interface TelnetLayerOptions {
@@ -48,6 +71,8 @@ export interface TelnetLayerOptions {
   keepaliveInterval: number;
   events: LayerEvents;
   logger: Logger;
+  /** MUD protocols to offer; none when undefined. */
+  mud?: MudOptions;
 }
 
 /** How long to wait for the terminal type before taking over echo anyway. */
@@ -75,6 +100,11 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
     acceptRemote: (option) => OPTIONS_WE_ACCEPT.has(option) || option === OPT_LINEMODE,
   },
 };
+
+/** Shared by every layer without MUD options, so that they allocate nothing for them. */
+const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
+/** The longest first line checked for the plain-text MSSP request. */
+const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
 
 const PROMPT_EOR = command(EOR);
 const PROMPT_GA = command(GA);
@@ -119,11 +149,67 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   /** What the decoder's callbacks produce during one receive(), handed over at its end. */
   #tokens: InputToken[] = [];
   #replies: Uint8Array[] = [];
+  /** MUD protocols (telnet_options): what is offered, and the channels and wire they use. */
+  #mud: MudOptions | undefined;
+  #mudOptions: ReadonlySet<number> = NO_MUD_OPTIONS;
+  #gmcp: GmcpSession | undefined;
+  #msdp: MsdpSession | undefined;
+  #wire: MccpConnection | undefined;
+  /** The start of the first line, while it may still be the plain-text MSSP request. */
+  #msspProbe: string | undefined;
 
   constructor(connection: Connection, options: TelnetLayerOptions) {
     this.#connection = connection;
     this.#options = options;
-    this.#negotiator = new OptionNegotiator(POLICIES[options.preferredMode]);
+    const mud = options.mud;
+    if (mud === undefined) {
+      this.#negotiator = new OptionNegotiator(POLICIES[options.preferredMode]);
+      return;
+    }
+    this.#mud = mud;
+    this.#mudOptions = new Set(
+      [
+        mud.gmcp && OPT_GMCP,
+        mud.msdp && OPT_MSDP,
+        mud.mssp !== undefined && OPT_MSSP,
+        mud.mccp2 && OPT_MCCP2,
+        mud.mccp3 && OPT_MCCP3,
+      ].filter((option): option is number => option !== false),
+    );
+    const base = POLICIES[options.preferredMode];
+    this.#negotiator = new OptionNegotiator({
+      acceptLocal: (option) => base.acceptLocal(option) || this.#mudOptions.has(option),
+      acceptRemote: (option) => base.acceptRemote(option),
+    });
+    if (mud.gmcp) {
+      this.#gmcp = new GmcpSession(
+        () => this.#isOn('local', OPT_GMCP),
+        (message, data) => this.#send([encodeGmcp(message, data)]),
+      );
+    }
+    if (mud.msdp)
+      this.#msdp = new MsdpSession(
+        () => this.#isOn('local', OPT_MSDP),
+        (bytes) => this.#send([bytes]),
+      );
+    if (mud.mssp !== undefined) this.#msspProbe = '';
+    if (mud.mccp2 || mud.mccp3) {
+      this.#wire = new MccpConnection(connection, options.logger, mud.mccp3);
+      this.#connection = this.#wire;
+    }
+  }
+
+  /** The connection as this layer wraps it: compressed where MCCP is on. */
+  get connection(): Connection {
+    return this.#connection;
+  }
+
+  get gmcp(): GmcpChannel {
+    return this.#gmcp ?? NO_GMCP;
+  }
+
+  get msdp(): MsdpChannel {
+    return this.#msdp ?? NO_MSDP;
   }
 
   get mode(): InputMode {
@@ -147,6 +233,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       this.#negotiator.enable('remote', OPT_NAWS),
       this.#negotiator.enable('local', OPT_EOR),
       this.#negotiator.enable('local', OPT_CHARSET),
+      ...[...this.#mudOptions].map((option) => this.#negotiator.enable('local', option)),
     ];
     if (this.#options.preferredMode === 'character') {
       results.push(this.#negotiator.enable('local', OPT_SGA));
@@ -173,8 +260,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   receive(bytes: Uint8Array): InputToken[] {
     if (this.#budget < PROTOCOL_COMMAND_BURST) this.#renewBudget();
     this.#decoder.decode(bytes, this);
-    const tokens = this.#tokens;
+    let tokens = this.#tokens;
     this.#tokens = [];
+    if (this.#msspProbe !== undefined) tokens = this.#probeMsspRequest(tokens);
     if (this.#replies.length > 0) {
       this.#send(this.#replies);
       this.#replies = [];
@@ -183,6 +271,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   onData(bytes: Uint8Array): void {
+    if (this.#msspProbe !== undefined)
+      this.#msspProbe += Buffer.from(bytes.subarray(0, MSSP_REQUEST_PROBE)).toString('latin1');
     this.#reader.push(bytes, this.#tokens);
   }
 
@@ -344,6 +434,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     for (const change of result.changes) {
       events.option(optionName(change.option), change.side, change.enabled);
       if (!change.enabled) {
+        if (change.side === 'local' && change.option === OPT_MCCP2) void this.#wire?.stopCompressing();
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
         continue;
       }
@@ -353,6 +444,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         if (change.option === OPT_NEW_ENVIRON && this.#isClientKnown) this.#askEnvironment(out);
         if (change.option === OPT_LINEMODE) out.push(linemodeMode(MODE_EDIT | MODE_TRAPSIG));
       } else {
+        if (this.#mudOptions.has(change.option)) this.#mudOptionOn(change.option, out);
         if (change.option === OPT_CHARSET) out.push(requestCharset(['UTF-8']));
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
       }
@@ -440,7 +532,19 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         if (answer !== undefined) replies.push(answer);
         return;
       }
+      case OPT_GMCP: {
+        if (this.#gmcp === undefined || !this.#isOn('local', OPT_GMCP)) return;
+        const message = parseGmcp(payload);
+        if (message !== undefined) this.#gmcp.receive(message, this.#options.events);
+        return;
+      }
+      case OPT_MSDP:
+        if (this.#msdp !== undefined && this.#isOn('local', OPT_MSDP)) {
+          this.#msdp.receive(parseMsdp(payload), this.#options.events);
+        }
+        return;
       default:
+        // IAC SB MCCP3 IAC SE (the client's stream starts) is handled by the wire before it gets here.
         return;
     }
   }
@@ -469,7 +573,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   #updateOptionList(): void {
     const options: string[] = [];
-    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE]) {
+    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE, ...this.#mudOptions]) {
       if (this.#isOn('local', option)) options.push(`${optionName(option)} (server)`);
       if (this.#isOn('remote', option)) options.push(`${optionName(option)} (client)`);
     }
@@ -478,7 +582,52 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   #send(frames: Uint8Array[]): void {
     if (frames.length === 0) return;
+    const start = this.#wire === undefined ? -1 : frames.indexOf(START_MCCP2);
+    if (start !== -1) {
+      // The client inflates from the byte after IAC SB MCCP2 IAC SE: what follows it must be compressed.
+      this.#write(frames.slice(0, start + 1));
+      this.#wire!.startCompressing();
+      this.#write(frames.slice(start + 1));
+      return;
+    }
+    this.#write(frames);
+  }
+
+  #write(frames: Uint8Array[]): void {
+    if (frames.length === 0) return;
     void this.#connection.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  /** A MUD option the client agreed to: what it takes to start it. */
+  #mudOptionOn(option: number, out: Uint8Array[]): void {
+    switch (option) {
+      case OPT_MCCP2:
+        out.push(START_MCCP2);
+        return;
+      case OPT_MSSP:
+        this.#sendMssp((variables) => this.#send([encodeMssp(variables)]));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The first line, if it is MSSP-REQUEST, is answered in plain text and the connection closed. */
+  #probeMsspRequest(tokens: InputToken[]): InputToken[] {
+    const probe = this.#msspProbe!;
+    const end = probe.search(/[\r\n]/);
+    if (end === -1 && probe.length < MSSP_REQUEST_PROBE) return tokens;
+    this.#msspProbe = undefined;
+    if ((end === -1 ? probe : probe.slice(0, end)).trim() !== MSSP_REQUEST) return tokens;
+    this.#sendMssp((variables) => {
+      this.#write([encodeText(msspPlainText(variables))]);
+      void this.#connection.close('handler-ended');
+    });
+    return [];
+  }
+
+  #sendMssp(send: (variables: MsspVariables) => void): void {
+    this.#mud!.mssp!().then(send, (err: unknown) => this.#options.logger.warn({ err }, 'MSSP variables failed'));
   }
 
   #after(ms: number, run: () => void): NodeJS.Timeout {

@@ -1,4 +1,4 @@
-// Telnet command, option and subnegotiation bytes (RFC 854, 855, 1091, 1073, 1184, 1572, 2066, 885).
+// Telnet command, option and subnegotiation bytes (RFC 854, 855, 1091, 1073, 1184, 1572, 2066, 885; MUD protocols).
 
 // Commands (RFC 854; EOR from RFC 885).
 export const IAC = 255;
@@ -36,7 +36,10 @@ export const OPT_NAWS = 31;
 export const OPT_LINEMODE = 34;
 export const OPT_NEW_ENVIRON = 39;
 export const OPT_CHARSET = 42;
+export const OPT_MSDP = 69;
 export const OPT_MSSP = 70;
+export const OPT_MCCP2 = 86;
+export const OPT_MCCP3 = 87;
 export const OPT_GMCP = 201;
 
 // TERMINAL-TYPE subnegotiation (RFC 1091).
@@ -56,6 +59,18 @@ export const ENV_USERVAR = 3;
 export const CHARSET_REQUEST = 1;
 export const CHARSET_ACCEPTED = 2;
 export const CHARSET_REJECTED = 3;
+
+// MSDP subnegotiation (Mud Server Data Protocol).
+export const MSDP_VAR = 1;
+export const MSDP_VAL = 2;
+export const MSDP_TABLE_OPEN = 3;
+export const MSDP_TABLE_CLOSE = 4;
+export const MSDP_ARRAY_OPEN = 5;
+export const MSDP_ARRAY_CLOSE = 6;
+
+// MSSP subnegotiation (Mud Server Status Protocol).
+export const MSSP_VAR = 1;
+export const MSSP_VAL = 2;
 
 // LINEMODE subnegotiation (RFC 1184).
 export const LM_MODE = 1;
@@ -98,7 +113,10 @@ const OPTION_NAMES: ReadonlyMap<number, string> = new Map([
   [OPT_LINEMODE, 'LINEMODE'],
   [OPT_NEW_ENVIRON, 'NEW-ENVIRON'],
   [OPT_CHARSET, 'CHARSET'],
+  [OPT_MSDP, 'MSDP'],
   [OPT_MSSP, 'MSSP'],
+  [OPT_MCCP2, 'MCCP2'],
+  [OPT_MCCP3, 'MCCP3'],
   [OPT_GMCP, 'GMCP'],
 ]);
 

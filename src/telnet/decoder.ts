@@ -61,6 +61,8 @@ export class TelnetDecoder {
   #sub: Uint8Array | undefined;
   #subLength = 0;
   #isOverflowed = false;
+  /** Set by stop(): decode() returns after the sequence being delivered. */
+  #isStopped = false;
   /** Unescaped data of the chunk being decoded, allocated at its first IAC IAC; indexed from #copyBase. */
   #copy: Uint8Array | undefined;
   #copyBase = 0;
@@ -70,12 +72,16 @@ export class TelnetDecoder {
     this.#max = Number.isFinite(max) ? Math.max(0, Math.floor(max)) : DEFAULT_MAX_SUBNEGOTIATION;
   }
 
-  /** Decodes one chunk into `sink`; a sequence still incomplete at its end is finished by a later chunk. */
-  decode(chunk: Uint8Array, sink: TelnetSink): void {
+  /**
+   * Decodes one chunk into `sink`; a sequence still incomplete at its end is finished by a later
+   * chunk. Returns how many bytes it read: all of them, unless the sink called stop().
+   */
+  decode(chunk: Uint8Array, sink: TelnetSink): number {
     const length = chunk.length;
     let i = 0;
+    this.#isStopped = false;
     try {
-      while (i < length) {
+      while (i < length && !this.#isStopped) {
         switch (this.#state) {
           case DATA:
             i = this.#data(chunk, i, i, sink);
@@ -102,6 +108,15 @@ export class TelnetDecoder {
     } finally {
       this.#copy = undefined;
     }
+    return i;
+  }
+
+  /**
+   * Called by a sink from onSubnegotiation: decode() stops after that subnegotiation, since
+   * what follows is no longer telnet as sent (MCCP3 turns the client's stream into zlib there).
+   */
+  stop(): void {
+    this.#isStopped = true;
   }
 
   /** Decodes one chunk into events, for callers that want them as a list. */

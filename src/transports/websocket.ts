@@ -147,6 +147,7 @@ export class WebSocketConnection implements Connection {
   #pingTimer: NodeJS.Timeout | undefined;
   #pongTimer: NodeJS.Timeout | undefined;
   #maxOutputBuffer: number;
+  #textListener: ((text: string) => void) | undefined;
 
   constructor(
     ws: WebSocket,
@@ -244,7 +245,16 @@ export class WebSocketConnection implements Connection {
   }
 
   onData(listener: DataListener): void {
-    this.#ws.on('message', (data: RawData) => listener(toBytes(data)));
+    this.#ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary && this.#textListener !== undefined)
+        this.#textListener(Buffer.from(toBytes(data)).toString('utf8'));
+      else listener(toBytes(data));
+    });
+  }
+
+  /** Text frames go to `listener` rather than to the data listener (the gmcp.mudstandards.org subprotocol). */
+  onTextFrame(listener: (text: string) => void): void {
+    this.#textListener = listener;
   }
 
   onClose(listener: (end: ConnectionEnd) => void): void {

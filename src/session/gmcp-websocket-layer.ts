@@ -1,0 +1,76 @@
+// The gmcp.mudstandards.org WebSocket subprotocol: text in binary frames both ways, GMCP messages
+// ("Package.Message <JSON>") in text frames beside it, no telnet (https://mudstandards.org/websocket).
+import { gmcpText, parseGmcp } from '../telnet/gmcp.js';
+import type { WebSocketConnection } from '../transports/websocket.js';
+import type { InputToken } from './key-reader.js';
+import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import { GmcpSession } from './out-of-band.js';
+import type { GmcpChannel } from './out-of-band.js';
+import { PlainLayer } from './plain-layer.js';
+
+/** The cap on a GMCP text frame, as on a telnet subnegotiation: a longer one is dropped. */
+const MAX_GMCP_FRAME = 8192;
+
+/** Plain lines in binary frames, with GMCP in text frames; GMCP is on from the handshake. */
+export class GmcpWebSocketLayer implements SessionLayer {
+  readonly #text = new PlainLayer({ messageFraming: true, serverEchoes: false });
+  readonly #gmcp: GmcpSession;
+
+  constructor(connection: WebSocketConnection, events: LayerEvents) {
+    // Choosing the subprotocol was the client's agreement: there is nothing to negotiate.
+    this.#gmcp = new GmcpSession(
+      () => !connection.isClosed,
+      (message, data) => void connection.write(gmcpText(message, data)),
+    );
+    connection.onTextFrame((text) => {
+      if (text.length > MAX_GMCP_FRAME) return;
+      const message = parseGmcp(text);
+      if (message !== undefined) this.#gmcp.receive(message, events);
+    });
+  }
+
+  get mode(): InputMode {
+    return this.#text.mode;
+  }
+
+  get serverEchoes(): boolean {
+    return this.#text.serverEchoes;
+  }
+
+  get terminal(): TerminalInfo {
+    return this.#text.terminal;
+  }
+
+  get gmcp(): GmcpChannel {
+    return this.#gmcp;
+  }
+
+  start(): void {}
+
+  receive(bytes: Uint8Array): InputToken[] {
+    return this.#text.receive(bytes);
+  }
+
+  flush(): InputToken[] {
+    return this.#text.flush();
+  }
+
+  /** Bytes, so that the connection sends them in a binary frame. */
+  encodeText(text: string): Uint8Array {
+    return Buffer.from(this.#text.encodeText(text), 'utf8');
+  }
+
+  encodeRaw(data: Uint8Array | string): Uint8Array {
+    return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  }
+
+  promptMark(): undefined {
+    return undefined;
+  }
+
+  setHiddenInput(): boolean {
+    return false;
+  }
+
+  dispose(): void {}
+}

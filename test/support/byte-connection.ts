@@ -1,0 +1,59 @@
+// Test support: an in-memory Connection that keeps every write as bytes, its input pushed by the test.
+import { READY } from '../../src/transports/connection.js';
+import type { CloseReason, Connection, ConnectionEnd, DataListener } from '../../src/transports/connection.js';
+
+/** A connection whose other end is the test: every write kept as bytes, input pushed by `receive`. */
+export class ByteConnection implements Connection {
+  readonly framing = 'stream' as const;
+  readonly remoteAddress = '192.0.2.8';
+  readonly remotePort = 40001;
+  readonly secure = false;
+  readonly protocol = '';
+  readonly path = '';
+  readonly query = new URLSearchParams();
+  readonly bytesIn = 0;
+  readonly bytesOut = 0;
+  isClosed = false;
+  isDestroyed = false;
+  written: Buffer[] = [];
+  #data: DataListener | undefined;
+  #close: ((end: ConnectionEnd) => void) | undefined;
+
+  write(data: Uint8Array | string): Promise<void> {
+    this.written.push(Buffer.from(data));
+    return READY;
+  }
+
+  pause(): void {}
+  resume(): void {}
+
+  close(_reason: CloseReason): Promise<void> {
+    this.#end();
+    return READY;
+  }
+
+  destroy(): void {
+    this.isDestroyed = true;
+    this.#end();
+  }
+
+  onData(listener: DataListener): void {
+    this.#data = listener;
+  }
+
+  onClose(listener: (end: ConnectionEnd) => void): void {
+    this.#close = listener;
+  }
+
+  onTerminal(): void {}
+
+  receive(bytes: Uint8Array): void {
+    this.#data?.(bytes);
+  }
+
+  #end(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.#close?.({ reason: 'local' });
+  }
+}
