@@ -4,7 +4,8 @@
 // the cluster IPC bus (workers of one launcher, through the primary, when no Redis is configured).
 // Everything the application shares across instances — broadcast, the session registry and its
 // liveness, per-IP counts, remote watching — is built on this interface once, in BusHub
-// (src/hub/bus-hub.ts): `new BusHub({ bus, logger })`. A bus only moves opaque text.
+// (src/hub/bus-hub.ts): `new BusHub({ bus, via: 'ipc', logger })`, then `await hub.start()`
+// (launchServers starts the hub it is given). A bus only moves opaque text.
 
 /** Whether the bus can carry messages now. */
 export type BusState = 'up' | 'down';
