@@ -283,6 +283,7 @@ export class BusHub implements SessionHub {
       return;
     }
     if (this.#hasBeenUp) this.#logger?.warn({ via: this.#via }, 'hub: other instances reachable again');
+    else this.#logger?.info({ via: this.#via, instance: this.instance }, 'hub: connected to the other instances');
     this.#hasBeenUp = true;
     // Whatever was missed meanwhile: everyone's whole state, ours first.
     this.#sendState(undefined);

@@ -125,7 +125,9 @@ export class RedisBus implements HubBus {
 
   /** Up when both connections are ready and subscribed (a reconnection subscribes again before it is ready). */
   #update(): void {
-    this.#report(this.#isSubscribed && this.#publisher?.isReady === true && this.#subscriber?.isReady === true);
+    const isUp = this.#isSubscribed && this.#publisher?.isReady === true && this.#subscriber?.isReady === true;
+    // Until the first connection is made or given up on, a client not ready yet is no outage.
+    if (isUp || this.#state !== undefined) this.#report(isUp);
   }
 
   #report(isUp: boolean): void {

@@ -69,8 +69,9 @@ export class RedisServer {
 }
 
 /**
- * Starts a redis-server for this test file, stopped after its tests. Fails (never skips) when
- * redis-server is missing: .ci/run installs it.
+ * Starts a redis-server for this test file, stopped after its tests: call it at the top level of
+ * the file, where its `after` hook is the file's. Fails (never skips) when redis-server is
+ * missing: .ci/run installs it.
  */
 export async function startRedis(): Promise<RedisServer> {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
