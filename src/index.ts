@@ -14,7 +14,22 @@ export type {
 export type { InputMode, TerminalInfo } from './session/layer.js';
 export type { InputToken, KeyName } from './session/key-reader.js';
 export { InProcessHub } from './hub/hub.js';
-export type { Application, HubMember, SessionFilter, SessionHub } from './hub/hub.js';
+export type {
+  Application,
+  HubMember,
+  HubSharing,
+  RemoteScreen,
+  RemoteWatch,
+  ScreenSource,
+  SessionFilter,
+  SessionHub,
+  WatchedEvent,
+} from './hub/hub.js';
+export { BusHub } from './hub/bus-hub.js';
+export type { BusHubOptions } from './hub/bus-hub.js';
+export type { BusReceiver, BusState, HubBus } from './hub/bus.js';
+export { RedisBus } from './hub/redis-bus.js';
+export type { RedisBusOptions } from './hub/redis-bus.js';
 export { SessionEvents } from './hub/events.js';
 export type {
   RefusalReason,
@@ -36,6 +51,7 @@ export { parseConfig, TRANSPORTS } from './config/schema.js';
 export type {
   Config,
   ConfigSettings,
+  HubConfig,
   ParseConfigOptions,
   ServerConfig,
   ServerSettings,
