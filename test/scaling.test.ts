@@ -67,6 +67,7 @@ servers:
     handler_class: '${CHAT}'
     web_client: true
     enable_monitoring: true
+    metrics_path: /metrics
 `,
   );
   const running = await startServing(process.execPath, [CLI, '-c', config], { servers: 2, cwd: dir });
@@ -185,12 +186,15 @@ test('with Redis down each instance serves its own users; back up, they are one 
   await sayUntilHeard(ann, bo, 'before the outage', 5000);
   await redis.stop();
   await readyzSays(a, 'ready (degraded: redis unreachable, this instance only)\n');
+  assert.match(a.process.output().stderr, /hub: other instances unreachable; serving this instance only/);
   ann.send('alone on a');
   await ann.waitFor('<Ann> alone on a\r\n');
   bo.send('alone on b');
   await bo.waitFor('<Bo> alone on b\r\n');
   const newcomer = await enter(b, 'Newt');
   await bo.waitFor('* Newt joined (telnet)');
+  assert.match(await metrics(a), /^chuk_hub_up 0$/m);
+  assert.match(await metrics(a), /^chuk_hub_dropped_messages_total [1-9]\d*$/m, 'what could not be sent is counted');
   await redis.start();
   await sayUntilHeard(ann, bo, 'after the outage', 15_000);
   await sayUntilHeard(bo, ann, 'and back', 5000);
@@ -199,6 +203,9 @@ test('with Redis down each instance serves its own users; back up, they are one 
     /In the room \(3\):\r\n {2}Ann {3}telnet \(you\)\r\n {2}Bo {4}telnet\r\n {2}Newt {2}telnet\r\n/,
   );
   await readyzSays(a, 'ready\n');
+  assert.match(await metrics(a), /^chuk_hub_up 1$/m);
+  assert.match(await metrics(a), /^chuk_hub_instances 1$/m, 'b is back, and c, killed, is not');
+  assert.match(a.process.output().stderr, /hub: other instances reachable again/);
   assert.ok(!ann.text.includes('alone on b'), 'what was said during the outage is not replayed');
   for (const client of [ann, bo, newcomer]) client.end();
 });
@@ -214,6 +221,10 @@ async function readyzSays(instance: Instance, body: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.fail(`/readyz answers ${JSON.stringify(last)}, not 200 ${JSON.stringify(body)}`);
+}
+
+async function metrics(instance: Instance): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${instance.websocket}/metrics`)).text();
 }
 
 /** A monitor message, with the fields these tests read. */
