@@ -129,7 +129,7 @@ export class BusHub implements SessionHub {
     this.#unsubscribe = this.events.subscribe({
       'session-started': ({ session }) => this.#toAll({ t: 'start', session }),
       'session-ended': ({ session, reason }) => {
-        this.#forwards.delete(session.id);
+        this.#endForward(session.id);
         this.#toAll({ t: 'end', session, reason });
       },
       terminal: ({ sessionId }) => this.#changed(sessionId),
@@ -182,13 +182,14 @@ export class BusHub implements SessionHub {
   async list(filter?: SessionFilter): Promise<SessionInfo[]> {
     const infos = await this.#local.list(filter);
     for (const peer of this.#others.values()) {
-      for (const info of peer.sessions.values()) if (matchesFilter(info, filter)) infos.push(info);
+      for (const info of peer.sessions.values()) if (matchesFilter(info, filter)) infos.push(copyOf(info));
     }
     return infos;
   }
 
   async get(id: string): Promise<SessionInfo | undefined> {
-    return (await this.#local.get(id)) ?? this.#remote(id)?.info;
+    const remote = this.#remote(id);
+    return (await this.#local.get(id)) ?? (remote === undefined ? undefined : copyOf(remote.info));
   }
 
   async broadcast(text: string, filter?: SessionFilter): Promise<number> {
@@ -465,13 +466,23 @@ export class BusHub implements SessionHub {
   #stopForward(watcher: string, id: string): void {
     const forward = this.#forwards.get(id);
     if (forward === undefined || !forward.watchers.delete(watcher) || forward.watchers.size > 0) return;
-    this.#forwards.delete(id);
     this.#screenSource?.release(id);
+    this.#endForward(id);
+  }
+
+  /** Forwards nothing more of `id`; the last forward to end lets go of the traffic subscription. */
+  #endForward(id: string): void {
+    if (!this.#forwards.delete(id)) return;
     if (this.#forwards.size === 0) {
       this.#unsubscribeTraffic?.();
       this.#unsubscribeTraffic = undefined;
     }
   }
+}
+
+/** A listing's own copy: what one caller does to it, no other sees. */
+function copyOf(info: SessionInfo): SessionInfo {
+  return { ...info, terminal: { ...info.terminal } };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -290,7 +290,8 @@ describe('BusHub over Redis, across instances', () => {
       screen: () => Promise.resolve({ text: 'so far', cols: 80, rows: 24 }),
       release: () => undefined,
     });
-    join(b, new RecordingMember('b1', '10.1.0.7', 's', 'tcp'));
+    const member = new RecordingMember('b1', '10.1.0.7', 's', 'tcp');
+    join(b, member);
     await eventually('a lists b1', async () => (await a.get('b1')) !== undefined);
     const events: string[] = [];
     const watch = await a.watch('b1', (event) => events.push(`${event.seq} ${event.type} ${event.text}`));
@@ -305,6 +306,11 @@ describe('BusHub over Redis, across instances', () => {
     watch!.stop();
     await eventually('b stops forwarding', () => !b.events.has('output'));
     assert.equal(await a.watch('nobody', () => undefined), undefined);
+    // Watched again, then gone: the serving instance stops forwarding as well.
+    const again = await a.watch('b1', () => undefined);
+    assert.ok(again !== undefined && b.events.has('output'));
+    leave(b, member);
+    await eventually('b stops forwarding what ended', () => !b.events.has('output'));
   });
 });
 
