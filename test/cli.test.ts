@@ -540,6 +540,29 @@ test('a config error with flags given still names the file', async () => {
   );
 });
 
+test('--redis names the hub: a bad URL is a config error naming hub.redis', async () => {
+  const config = await writeConfig('redis-flag.yaml', TELNET_CONFIG);
+  assertSetupError(
+    await runCli(['-c', config, '--redis', 'http://cache:6379']),
+    `${config}: hub.redis: expected a Redis URL`,
+  );
+  assertSetupError(
+    await runCli(['./handlers.ts:EchoHandler', '--redis', 'redis://']),
+    'hub.redis: expected a Redis URL',
+  );
+});
+
+test('with --redis unreachable the launcher still serves, saying the hub is degraded', async () => {
+  const config = await writeConfig('redis-down.yaml', TELNET_CONFIG);
+  const unused = await freePort();
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--redis', `redis://127.0.0.1:${unused}`]);
+  const client = await connect(running.ports.get('telnet')!);
+  await waitFor(client.text, '> ');
+  client.socket.write('still here\r\n');
+  await waitFor(client.text, 'Echo: still here');
+  assert.match(running.output().stderr, /hub: other instances unreachable; serving this instance only/);
+});
+
 test('--transport with a config of several servers is refused', async () => {
   const config = await writeConfig(
     'two-transports.yaml',
