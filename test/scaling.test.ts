@@ -146,6 +146,7 @@ test('a monitor viewer on one instance lists and watches a session of the other'
   const listed = viewer.messages[0]!.sessions!.find((session) => session.user === 'Bea');
   assert.ok(listed, `Bea, on the other instance, is listed: ${JSON.stringify(viewer.messages[0])}`);
   assert.equal(listed.transport, 'telnet');
+  assert.equal(listed.instance.split('/')[1], String(b.process.child.pid), 'named as served by the other process');
   viewer.send({ type: 'watch_session', session_id: listed.id });
   const snapshot = await viewer.next((message) => message.type === 'screen_snapshot');
   assert.match(snapshot.data!.text!, /<Bea> before anyone watched/);
@@ -230,7 +231,7 @@ async function metrics(instance: Instance): Promise<string> {
 /** A monitor message, with the fields these tests read. */
 interface Message {
   type: string;
-  sessions?: Array<{ id: string; user: string | null; transport: string }>;
+  sessions?: Array<{ id: string; user: string | null; transport: string; instance: string }>;
   session?: { id: string };
   session_id?: string;
   data?: { text?: string };

@@ -646,6 +646,7 @@ function describe(
     status,
     is_newest: isNewest,
     server: info.server,
+    instance: info.instance,
     transport: info.transport,
     secure: info.secure,
     terminal: { type: info.terminal.type ?? null, cols: info.terminal.cols ?? null, rows: info.terminal.rows ?? null },
