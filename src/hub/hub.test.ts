@@ -284,6 +284,15 @@ describe('BusHub over Redis, across instances', () => {
     await doomed.stop();
   });
 
+  test('an instance that stops says goodbye: its sessions leave the others at once, not at the timeout', async () => {
+    const [leaving, staying] = await pair({ heartbeatMs: 100, instanceTimeoutMs: 30_000 });
+    join(leaving, new RecordingMember('l1', '10.1.0.8', 's', 'tcp'));
+    await eventually('the other lists l1', async () => (await ids(staying)).includes('l1'));
+    await leaving.stop();
+    await eventually('l1 is gone', async () => !(await ids(staying)).includes('l1'), 3000);
+    assert.equal(staying.sharing().instances, 0);
+  });
+
   test('streams a watched session of another instance, numbered after the screen it starts with', async () => {
     const [a, b] = await pair();
     b.setScreenSource({

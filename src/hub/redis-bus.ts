@@ -19,6 +19,8 @@ export interface RedisBusOptions {
 const MAX_RECONNECT_DELAY_MS = 2000;
 /** How long one connection attempt may take. */
 const CONNECT_TIMEOUT_MS = 2000;
+/** How long stopping waits for what was published last to be sent. */
+const STOP_WAIT_MS = 1000;
 
 /**
  * Plain (not sharded) Pub/Sub: every payload from one instance leaves on one connection, so
@@ -90,10 +92,7 @@ export class RedisBus implements HubBus {
     connected.catch((err: unknown) => {
       if (!this.#isStopped) logger?.error({ err }, 'hub: Redis connection given up');
     });
-    const settled = await Promise.race([
-      connected.then(() => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), CONNECT_TIMEOUT_MS).unref()),
-    ]);
+    const settled = await Promise.race([connected.then(() => true), delay(CONNECT_TIMEOUT_MS).then(() => false)]);
     if (!settled) this.#report(false);
   }
 
@@ -109,11 +108,13 @@ export class RedisBus implements HubBus {
 
   async stop(): Promise<void> {
     if (this.#isStopped) return;
+    const wasUp = this.isUp;
     this.#isStopped = true;
     this.#state = 'down';
     this.#receiver = undefined;
     const clients = [this.#publisher, this.#subscriber].filter((client) => client !== undefined);
-    // destroy, not quit: quit would wait on a Redis that may be gone.
+    // What was published last (the hub's goodbye) goes out first, unless Redis is gone or slow.
+    if (wasUp) await Promise.race([Promise.allSettled(clients.map((client) => client.close())), delay(STOP_WAIT_MS)]);
     for (const client of clients) if (client.isOpen) client.destroy();
   }
 
@@ -136,4 +137,9 @@ export class RedisBus implements HubBus {
     this.#state = state;
     this.#receiver?.state(state);
   }
+}
+
+/** Resolves after `ms`, without keeping the process alive for it. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
