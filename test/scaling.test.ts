@@ -10,12 +10,16 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 
+import { parseConfig } from '../src/index.js';
+import type { Launch } from '../src/index.js';
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
 import { startServing } from './support/launcher-process.js';
 import type { Running } from './support/launcher-process.js';
+import { EchoHandler } from './support/handlers.js';
 import { startRedis } from './support/redis.js';
+import { quiet, startLaunch } from './support/servers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHAT = `${join(ROOT, 'examples', 'chat', 'handler.ts')}:ChatHandler`;
@@ -209,6 +213,38 @@ test('with Redis down each instance serves its own users; back up, they are one 
   assert.match(a.process.output().stderr, /hub: other instances reachable again/);
   assert.ok(!ann.text.includes('alone on b'), 'what was said during the outage is not replayed');
   for (const client of [ann, bo, newcomer]) client.end();
+});
+
+test('max_connections_per_ip counts an address across instances, until the instance holding it stops', async () => {
+  const launchLimited = (): Promise<Launch> =>
+    startLaunch(
+      parseConfig(
+        {
+          hub: { redis: redis.url, channel_prefix: 'per-ip', heartbeat_interval: HEARTBEAT_S, instance_timeout: 1 },
+          servers: { tcp: { transport: 'tcp', host: '127.0.0.1', port: 0, max_connections_per_ip: 1 } },
+        },
+        ROOT,
+        { requireHandlerClass: false },
+      ),
+      { logger: quiet, handlerClass: EchoHandler },
+    );
+  const [first, second] = await Promise.all([launchLimited(), launchLimited()]);
+  const portOf = (launch: Launch): number => launch.servers[0]!.address!.port;
+  const held = await connect('tcp', portOf(first));
+  await held.waitFor('> ');
+  const deadline = Date.now() + 5000;
+  while (second.app.connectionsFrom('127.0.0.1') === 0) {
+    assert.ok(Date.now() < deadline, "the second instance never heard of the first one's session");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const refused = await connect('tcp', portOf(second));
+  await refused.waitFor('Too many connections from your address. Please try again later.');
+  await refused.closed;
+  await first.stop(0);
+  const admitted = await connect('tcp', portOf(second));
+  await admitted.waitFor('> ', { timeoutMs: 5000 });
+  admitted.send('counted once again');
+  await admitted.waitFor('counted once again');
 });
 
 /** Waits until the instance's /readyz answers 200 with `body`. */
