@@ -188,7 +188,7 @@ test('an instance killed with SIGKILL has its sessions leave the others within t
 test('with Redis down each instance serves its own users; back up, they are one room again without a restart', async () => {
   const ann = await enter(a, 'Ann');
   const bo = await enter(b, 'Bo');
-  await sayUntilHeard(ann, bo, 'before the outage', 5000);
+  await sayUntilHeard(ann, bo, 'before the outage', 10_000);
   await redis.stop();
   await readyzSays(a, 'ready (degraded: redis unreachable, this instance only)\n');
   assert.match(a.process.output().stderr, /hub: other instances unreachable; serving this instance only/);
@@ -202,7 +202,7 @@ test('with Redis down each instance serves its own users; back up, they are one 
   assert.match(await metrics(a), /^chuk_hub_dropped_messages_total [1-9]\d*$/m, 'what could not be sent is counted');
   await redis.start();
   await sayUntilHeard(ann, bo, 'after the outage', 15_000);
-  await sayUntilHeard(bo, ann, 'and back', 5000);
+  await sayUntilHeard(bo, ann, 'and back', 10_000);
   assert.match(
     await command(ann, '/who'),
     /In the room \(3\):\r\n {2}Ann {3}telnet \(you\)\r\n {2}Bo {4}telnet\r\n {2}Newt {2}telnet\r\n/,
@@ -249,7 +249,8 @@ test('max_connections_per_ip counts an address across instances, until the insta
 
 /** Waits until the instance's /readyz answers 200 with `body`. */
 async function readyzSays(instance: Instance, body: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  // A reconnection backs off to one attempt every 2 s: a few of them, on a busy machine.
+  const deadline = Date.now() + 10_000;
   let last = '';
   while (Date.now() < deadline) {
     const response = await fetch(`http://127.0.0.1:${instance.websocket}/readyz`);

@@ -78,10 +78,11 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
     return stopping;
   };
   try {
-    // Connected before the first session, so that the others hear of it.
-    await hub.start();
-    // Observability next, so that it sees every session from the very first one.
+    // Observability first, so that it sees every session from the very first one, this process's
+    // and, once the hub connects, every other instance's.
     await observability?.start();
+    // Connected before the first session, so that the other instances hear of it.
+    await hub.start();
     for (const server of servers) await started(server);
   } catch (err) {
     await stop(0);
