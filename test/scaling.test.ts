@@ -173,6 +173,13 @@ test('an instance killed with SIGKILL has its sessions leave the others within t
   const ada = await enter(a, 'Ada2');
   const cy = await enter(doomed, 'Cy');
   await ada.waitFor('* Cy joined (telnet)');
+  // The late instance's monitor lists the sessions that were there before it started.
+  const viewer = await openViewer(`ws://127.0.0.1:${doomed.websocket}/monitor`);
+  assert.ok(
+    viewer.messages[0]!.sessions!.some((session) => session.user === 'Ada2'),
+    JSON.stringify(viewer.messages[0]),
+  );
+  viewer.ws.terminate();
   doomed.process.child.kill('SIGKILL');
   await doomed.process.exited;
   const killedAt = Date.now();
