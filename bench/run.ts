@@ -1,7 +1,7 @@
 // `npm run bench`: the echo sample as `npm start` serves it, on all four transports, against raw node:net
 // and ws servers. Every server is its own process on core 0, the load generator its own on core 1;
 // runs are interleaved (raw, ours, raw, ours…) and repeated, and the medians reported.
-// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp, --reps N, --duration S.
+// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout, --reps N, --duration S.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ const TSX = ['--import', 'tsx'];
 /** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
 const MAX_CONNECTIONS = 20_000;
 const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet'];
-const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp'] as const;
+const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout'] as const;
 type Section = (typeof SECTIONS)[number];
 const RAWS = ['raw-tcp', 'raw-ws'] as const;
 type RawName = (typeof RAWS)[number];
@@ -146,6 +146,13 @@ async function main(): Promise<void> {
     progress('MCCP2 throughput and memory per compressed session');
     const args = [...TSX, join(BENCH, 'mccp.ts'), ...(flags.quick ? ['--quick'] : [])];
     await runToEnd(spawnNode('mccp', LOADGEN_CORE, args, 'inherit'));
+  }
+  // Broadcast to 1,000 sessions in one process and through Redis: the clients on the load generator's core.
+  if (isOn('fanout')) {
+    const quick = flags.quick ? ['--quick'] : [];
+    await runToEnd(
+      spawnNode('broadcast fan-out', LOADGEN_CORE, [...TSX, join(BENCH, 'fanout.ts'), ...quick], 'inherit'),
+    );
   }
 }
 

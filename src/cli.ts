@@ -35,6 +35,7 @@ interface CliOptions {
   host: string;
   port?: number;
   transport: string;
+  redis?: string;
   verbose: number;
 }
 
@@ -46,6 +47,7 @@ const program = new Command('server-launcher')
   .option('--host <host>', 'address to bind', '0.0.0.0')
   .option('-p, --port <port>', 'port to listen on (default: 8023, 8022 for ssh)', parsePort)
   .addOption(new Option('--transport <name>', 'transport to serve').choices(TRANSPORTS).default('telnet'))
+  .option('--redis <url>', "share the application with other instances through this Redis (the config's hub.redis)")
   .option('-v, --verbose', 'more logging: -v info, -vv debug', (_value, total: number) => total + 1, 0)
   .addHelpText(
     'after',
@@ -54,6 +56,7 @@ Examples:
   server-launcher -c examples/echo-server/config.yaml
   server-launcher ./handler.ts:EchoHandler --transport tcp --port 8024
   server-launcher -c config.yaml --host 127.0.0.1 -vv
+  server-launcher -c config.yaml --redis redis://10.0.0.5:6379 --port 8024
   server-launcher init my-app
 
 From a project that depends on this package, run it through npx with "--" so that
@@ -182,6 +185,7 @@ async function buildConfig(): Promise<Config> {
       host: options.host,
       port: options.port,
       transport: options.transport,
+      ...(options.redis === undefined ? {} : { hub: { redis: options.redis } }),
     };
     return parseConfig(raw, process.cwd());
   }
@@ -190,8 +194,15 @@ async function buildConfig(): Promise<Config> {
   return parseConfigDocument({ ...document, raw: withFlags(document.raw, options.config) });
 }
 
-/** `raw` with the --host, --port and --transport given on the command line written into each server. */
+/** `raw` with --redis written into its hub, and --host, --port and --transport into each server. */
 function withFlags(raw: unknown, file: string): unknown {
+  if (options.redis !== undefined && isMapping(raw)) {
+    return withServerFlags({ ...raw, hub: { ...(isMapping(raw.hub) ? raw.hub : {}), redis: options.redis } }, file);
+  }
+  return withServerFlags(raw, file);
+}
+
+function withServerFlags(raw: unknown, file: string): unknown {
   const flags: Record<string, unknown> = {};
   for (const flag of ['host', 'port', 'transport'] as const) {
     if (program.getOptionValueSource(flag) === 'cli') flags[flag] = options[flag];

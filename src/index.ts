@@ -18,7 +18,22 @@ export type { GmcpClientInfo } from './telnet/gmcp.js';
 export type { MsdpCommand, MsdpValue, MsdpVariables } from './telnet/msdp.js';
 export type { MsspVariables } from './telnet/mssp.js';
 export { InProcessHub } from './hub/hub.js';
-export type { Application, HubMember, SessionFilter, SessionHub } from './hub/hub.js';
+export type {
+  Application,
+  HubMember,
+  HubSharing,
+  RemoteScreen,
+  RemoteWatch,
+  ScreenSource,
+  SessionFilter,
+  SessionHub,
+  WatchedEvent,
+} from './hub/hub.js';
+export { BusHub } from './hub/bus-hub.js';
+export type { BusHubOptions } from './hub/bus-hub.js';
+export type { BusReceiver, BusState, HubBus } from './hub/bus.js';
+export { RedisBus } from './hub/redis-bus.js';
+export type { RedisBusOptions } from './hub/redis-bus.js';
 export { SessionEvents } from './hub/events.js';
 export type {
   RefusalReason,
@@ -40,6 +55,7 @@ export { parseConfig, TRANSPORTS } from './config/schema.js';
 export type {
   Config,
   ConfigSettings,
+  HubConfig,
   ParseConfigOptions,
   ServerConfig,
   ServerSettings,

@@ -13,6 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
+import { startServing as startServingIn } from './support/launcher-process.js';
+import type { Running } from './support/launcher-process.js';
 import { waitUntil } from './support/tmux.js';
 
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
@@ -105,47 +107,9 @@ function runCli(args: string[], cwd = dir): Promise<Finished> {
   });
 }
 
-interface Running {
-  child: ChildProcess;
-  /** Ports by server name, from the "<name>: <transport> server listening on <url>" lines. */
-  ports: Map<string, number>;
-  output(): { stdout: string; stderr: string };
-  /** The exit code, or the signal that ended the process. */
-  exited: Promise<number | NodeJS.Signals | null>;
-}
-
-/** Starts a long-running command and waits until it has printed `servers` listening lines. */
+/** Starts a long-running command in the test folder and waits until it has printed `servers` listening lines. */
 function startServing(command: string, args: string[], servers = 1, cwd = dir): Promise<Running> {
-  return new Promise((resolveStart, reject) => {
-    // Its own process group, so that a signal reaches npx's children as Ctrl-C would.
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    const ports = new Map<string, number>();
-    const exited = new Promise<number | NodeJS.Signals | null>((resolveExit) =>
-      child.on('exit', (code, signal) => resolveExit(code ?? signal)),
-    );
-    const timer = setTimeout(() => {
-      process.kill(-child.pid!, 'SIGKILL');
-      reject(new Error(`not listening after 30 s; stdout ${stdout}; stderr ${stderr}`));
-    }, 30_000);
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      for (const match of stdout.matchAll(/^(\S+): \S+ server listening on \w+:\/\/[^\s:]+:(\d+)/gm)) {
-        ports.set(match[1]!, Number(match[2]));
-      }
-      if (ports.size === servers) {
-        clearTimeout(timer);
-        resolveStart({ child, ports, exited, output: () => ({ stdout, stderr }) });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening; stdout ${stdout}; stderr ${stderr}`));
-    });
-  });
+  return startServingIn(command, args, { servers, cwd });
 }
 
 /** Opens a WebSocket to `url`: resolves with "open", or with the HTTP status that refused the upgrade. */
@@ -575,6 +539,29 @@ test('a config error with flags given still names the file', async () => {
     await runCli(['-c', config, '--transport', 'ws_telnet', '--host', '127.0.0.1']),
     `${config}: max_conections: unknown key (did you mean max_connections?)`,
   );
+});
+
+test('--redis names the hub: a bad URL is a config error naming hub.redis', async () => {
+  const config = await writeConfig('redis-flag.yaml', TELNET_CONFIG);
+  assertSetupError(
+    await runCli(['-c', config, '--redis', 'http://cache:6379']),
+    `${config}: hub.redis: expected a Redis URL`,
+  );
+  assertSetupError(
+    await runCli(['./handlers.ts:EchoHandler', '--redis', 'redis://']),
+    'hub.redis: expected a Redis URL',
+  );
+});
+
+test('with --redis unreachable the launcher still serves, saying the hub is degraded', async () => {
+  const config = await writeConfig('redis-down.yaml', TELNET_CONFIG);
+  const unused = await freePort();
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--redis', `redis://127.0.0.1:${unused}`]);
+  const client = await connect(running.ports.get('telnet')!);
+  await waitFor(client.text, '> ');
+  client.socket.write('still here\r\n');
+  await waitFor(client.text, 'Echo: still here');
+  assert.match(running.output().stderr, /hub: other instances unreachable; serving this instance only/);
 });
 
 test('--transport with a config of several servers is refused', async () => {

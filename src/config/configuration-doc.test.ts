@@ -6,7 +6,7 @@ import { test } from 'node:test';
 
 import { parse } from 'yaml';
 
-import { APPLICATION_KEYS, SERVER_KEYS, TRANSPORTS, parseConfig } from './schema.js';
+import { APPLICATION_KEYS, HUB_KEYS, SERVER_KEYS, TRANSPORTS, parseConfig } from './schema.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DOC = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
@@ -113,7 +113,7 @@ test('the reference documents every server key and every application key, each w
 });
 
 test('every snake_case name in backticks is a config key (or a transport)', () => {
-  const known = new Set<string>([...SERVER_KEYS, ...APPLICATION_KEYS, ...TRANSPORTS]);
+  const known = new Set<string>([...SERVER_KEYS, ...APPLICATION_KEYS, ...HUB_KEYS, ...TRANSPORTS]);
   const named = [...DOC.matchAll(/`([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`/g)].map((match) => match[1]!);
   assert.deepEqual(
     [...new Set(named)].filter((name) => !known.has(name)),
@@ -144,6 +144,29 @@ test("each documented default is the code's default", () => {
       assert.ok(literal, `${at}: state the default as none, required, or a \`value\` first in its cell`);
       assert.deepEqual(actual, parse(literal[1]!) as unknown, `${at}: documented default ${literal[1]}`);
     }
+  }
+});
+
+test('the hub: table documents every key of the hub mapping and its default', () => {
+  const table = DOC.slice(DOC.indexOf('| hub key'));
+  const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
+  const documentedHub = rows.map((row) => cellsOf(row));
+  assert.deepEqual(
+    documentedHub.map((cells) => /`([a-z_]+)`/.exec(cells[0]!)?.[1]),
+    [...HUB_KEYS],
+  );
+  const defaults = parseConfig({ hub: { redis: 'redis://cache' }, handler_class: 'x.ts:X' }, '/base').application.hub!;
+  const seconds = (key: string): string => String((defaults as unknown as Record<string, number>)[key]! / 1000);
+  const expected: Record<string, string> = {
+    redis: 'required',
+    channel_prefix: `\`${defaults.channelPrefix}\``,
+    heartbeat_interval: `\`${seconds('heartbeatIntervalMs')}\``,
+    instance_timeout: `\`${seconds('instanceTimeoutMs')}\``,
+    shared_ip_limits: `\`${defaults.sharedIpLimits}\``,
+  };
+  for (const cells of documentedHub) {
+    const key = /`([a-z_]+)`/.exec(cells[0]!)![1]!;
+    assert.equal(cells[2], expected[key], `the documented default of hub.${key}`);
   }
 });
 

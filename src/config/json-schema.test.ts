@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { KEY_DESCRIPTIONS, configJsonSchema } from './json-schema.js';
-import { APPLICATION_KEYS, SERVER_KEYS } from './schema.js';
+import { APPLICATION_KEYS, HUB_KEYS, SERVER_KEYS } from './schema.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -15,7 +15,7 @@ test('config.schema.json is the schema generated from the config schema (run npm
 });
 
 test('every key is described, and every description is of a key', () => {
-  const keys = new Set([...SERVER_KEYS, ...APPLICATION_KEYS, 'servers']);
+  const keys = new Set([...SERVER_KEYS, ...APPLICATION_KEYS, ...HUB_KEYS, 'servers']);
   assert.deepEqual(
     [...keys].filter((key) => KEY_DESCRIPTIONS[key] === undefined),
     [],

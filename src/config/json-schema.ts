@@ -60,6 +60,12 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   record_format: 'asciicast version: v2 or v3.',
   record_max_bytes: 'Largest recording file in bytes.',
   record_keep: 'Recordings kept; the oldest go first.',
+  hub: 'Share the application with other instances (processes, machines) through Redis; see docs/scaling.md.',
+  redis: 'redis:// or rediss:// URL of the Redis that the instances share.',
+  channel_prefix: 'Starts every Pub/Sub channel name: applications sharing one Redis keep apart by it.',
+  heartbeat_interval: 'Seconds between the heartbeats an instance sends the others.',
+  instance_timeout: 'Seconds without a word from an instance before its sessions leave the registry.',
+  shared_ip_limits: 'max_connections_per_ip counts the sessions of every instance (false: of this one).',
 };
 
 /** The JSON Schema of a config file, every key described. */

@@ -692,6 +692,7 @@ test("application keys stand beside servers:, or beside a single server's keys",
     recordFormat: 'v2',
     recordMaxBytes: 10 * 1024 * 1024,
     recordKeep: 1000,
+    hub: undefined,
     baseDir: '/srv',
   });
   assert.deepEqual(multi.servers[0]!.monitorToken, []);
@@ -718,6 +719,52 @@ test('application keys are checked and misspelt ones named', () => {
   assert.equal(
     configErrorOf({ handler_class: HANDLER, record_format: 'v9' }),
     'record_format: expected v2 or v3 (the asciicast version), got "v9"',
+  );
+});
+
+test('a hub: mapping names the Redis that instances share, with timing defaults', () => {
+  const servers = { a: { handler_class: HANDLER } };
+  assert.deepEqual(parseConfig({ hub: { redis: 'redis://10.0.0.5:6379/2' }, servers }, '/srv').application.hub, {
+    redis: 'redis://10.0.0.5:6379/2',
+    channelPrefix: 'chuk',
+    heartbeatIntervalMs: 1000,
+    instanceTimeoutMs: 5000,
+    sharedIpLimits: true,
+  });
+  const tuned = parseConfig(
+    {
+      handler_class: HANDLER,
+      hub: {
+        redis: 'rediss://user:secret@cache',
+        heartbeat_interval: 0.25,
+        instance_timeout: 0.5,
+        shared_ip_limits: false,
+      },
+    },
+    '/srv',
+  ).application.hub;
+  assert.deepEqual([tuned?.heartbeatIntervalMs, tuned?.instanceTimeoutMs, tuned?.sharedIpLimits], [250, 500, false]);
+});
+
+test('a bad hub: setting is a config error naming its key', () => {
+  const servers = { a: { handler_class: HANDLER } };
+  const expectedUrl = 'a Redis URL such as "redis://127.0.0.1:6379" or "rediss://user:password@host:6380/0"';
+  assert.equal(
+    configErrorOf({ hub: { redis: 'http://cache:6379' }, servers }),
+    `hub.redis: expected ${expectedUrl}, got "http://cache:6379"`,
+  );
+  assert.equal(
+    configErrorOf({ hub: { redis: 'redis://cache/db' }, servers }),
+    `hub.redis: expected ${expectedUrl}, got "redis://cache/db"`,
+  );
+  assert.equal(configErrorOf({ hub: {}, servers }), `hub.redis: missing, expected ${expectedUrl}`);
+  assert.equal(
+    configErrorOf({ hub: { redis: 'redis://cache', heartbeat_intreval: 1 }, servers }),
+    'hub.heartbeat_intreval: unknown key (did you mean heartbeat_interval?)',
+  );
+  assert.match(
+    configErrorOf({ hub: { redis: 'redis://cache', heartbeat_interval: 2, instance_timeout: 3 }, servers }),
+    /^hub\.instance_timeout: expected an instance_timeout of at least twice the heartbeat_interval/,
   );
 });
 

@@ -139,7 +139,20 @@ export interface ApplicationConfig {
   recordMaxBytes: number;
   /** Recordings kept in the folder; the oldest go first. */
   recordKeep: number;
+  /** The hub shared with other instances; undefined = this process alone, in-process. */
+  hub: HubConfig | undefined;
   baseDir: string;
+}
+
+/** The `hub:` mapping: instances that name the same Redis and prefix are one application. */
+export interface HubConfig {
+  /** redis:// or rediss:// URL. */
+  redis: string;
+  channelPrefix: string;
+  heartbeatIntervalMs: number;
+  instanceTimeoutMs: number;
+  /** Whether max_connections_per_ip counts the sessions of every instance. */
+  sharedIpLimits: boolean;
 }
 
 /** A whole config file: one or more servers, and the application they make up together. */
@@ -249,6 +262,18 @@ const serverShape = {
   mccp_over_tls: flag().default(false),
 };
 
+/** Keys of the `hub:` mapping. */
+const hubShape = {
+  redis: redisUrl(),
+  channel_prefix: z
+    .string({ error: 'a non-empty name' })
+    .regex(/^[\w.:-]+$/, { error: 'a name of letters, digits and _ . : -' })
+    .default('chuk'),
+  heartbeat_interval: positiveSeconds().default(1),
+  instance_timeout: positiveSeconds().default(5),
+  shared_ip_limits: flag().default(true),
+};
+
 /** Keys of the whole application, beside `servers:` (or beside a single server's keys). */
 const applicationShape = {
   monitor_port: wholeNumber(0, 65535).optional(),
@@ -266,7 +291,17 @@ const applicationShape = {
   record_format: z.enum(['v2', 'v3'], { error: 'v2 or v3 (the asciicast version)' }).default('v2'),
   record_max_bytes: wholeNumber(1024).default(10 * 1024 * 1024),
   record_keep: wholeNumber(1).default(1000),
+  hub: z
+    .strictObject(hubShape, { error: 'a mapping of hub settings (redis: "redis://host:port")' })
+    .refine((hub) => hub.instance_timeout >= 2 * hub.heartbeat_interval, {
+      error: 'an instance_timeout of at least twice the heartbeat_interval, so that one late heartbeat is not a death',
+      path: ['instance_timeout'],
+    })
+    .optional(),
 };
+
+/** Every key of the `hub:` mapping. */
+export const HUB_KEYS: readonly string[] = Object.keys(hubShape);
 
 const serverSchema = z.strictObject(serverShape, { error: 'a mapping of server settings' });
 const applicationSchema = z.strictObject(applicationShape, { error: 'a mapping of settings' });
@@ -332,6 +367,16 @@ function toApplicationConfig(section: z.infer<typeof applicationSchema>, baseDir
     recordFormat: section.record_format,
     recordMaxBytes: section.record_max_bytes,
     recordKeep: section.record_keep,
+    hub:
+      section.hub === undefined
+        ? undefined
+        : {
+            redis: section.hub.redis,
+            channelPrefix: section.hub.channel_prefix,
+            heartbeatIntervalMs: section.hub.heartbeat_interval * 1000,
+            instanceTimeoutMs: section.hub.instance_timeout * 1000,
+            sharedIpLimits: section.hub.shared_ip_limits,
+          },
     baseDir,
   };
 }
@@ -520,7 +565,9 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
       );
     }
     const known = !isTopLevel
-      ? SERVER_KEYS
+      ? path.at(-1) === 'hub'
+        ? HUB_KEYS
+        : SERVER_KEYS
       : 'servers' in (raw as object)
         ? ['servers', ...APPLICATION_KEYS]
         : [...SERVER_KEYS, ...APPLICATION_KEYS, 'servers'];
@@ -596,6 +643,28 @@ function wholeNumber(min: number, max?: number): z.ZodNumber {
 function seconds(): z.ZodNumber {
   const error = 'a number of seconds (0 or more)';
   return z.number({ error }).min(0, { error });
+}
+
+function positiveSeconds(): z.ZodNumber {
+  const error = 'a number of seconds greater than 0';
+  return z.number({ error }).positive({ error });
+}
+
+/** A Redis URL: redis://[user:password@]host[:port][/db], or rediss:// for TLS. */
+function redisUrl(): z.ZodString {
+  const error = 'a Redis URL such as "redis://127.0.0.1:6379" or "rediss://user:password@host:6380/0"';
+  return z.string({ error }).refine(
+    (text) => {
+      if (!URL.canParse(text)) return false;
+      const url = new URL(text);
+      return (
+        (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
+        url.hostname !== '' &&
+        /^(\/\d*)?$/.test(url.pathname)
+      );
+    },
+    { error },
+  );
 }
 
 function flag(): z.ZodBoolean {

@@ -87,6 +87,8 @@ export class Metrics {
   #telnetOptions: Counter<'option' | 'side' | 'outcome'>;
   #viewers: Gauge;
   #loopLag: Gauge;
+  /** Only with a hub shared with other instances. */
+  #hub: { up: Gauge; instances: Gauge; dropped: Counter } | undefined;
 
   constructor(app: SessionHub, options: MetricsOptions) {
     this.#app = app;
@@ -161,6 +163,25 @@ export class Metrics {
       registers,
     });
     buildInfo.set({ version: options.version, node_version: process.version }, 1);
+    if (app.sharing() !== undefined) {
+      this.#hub = {
+        up: new Gauge({
+          name: `${PREFIX}hub_up`,
+          help: 'Whether the other instances can be reached (1) or cross-instance features are degraded (0).',
+          registers,
+        }),
+        instances: new Gauge({
+          name: `${PREFIX}hub_instances`,
+          help: 'Other instances heard from recently.',
+          registers,
+        }),
+        dropped: new Counter({
+          name: `${PREFIX}hub_dropped_messages_total`,
+          help: 'Messages to other instances dropped because they could not be reached.',
+          registers,
+        }),
+      };
+    }
     this.#registry = Registry.merge([own, processRegistry()]);
   }
 
@@ -292,6 +313,13 @@ export class Metrics {
     this.#refusedCounts.writeTo(this.#refused);
     this.#optionCounts.writeTo(this.#telnetOptions);
     this.#viewers.set(this.#monitor?.viewerCount ?? 0);
+    const sharing = this.#app.sharing();
+    if (this.#hub !== undefined && sharing !== undefined) {
+      this.#hub.up.set(sharing.isUp ? 1 : 0);
+      this.#hub.instances.set(sharing.instances);
+      this.#hub.dropped.reset();
+      this.#hub.dropped.inc(sharing.dropped);
+    }
     // A stall that ended just before this scrape has not been checked yet; it belongs to this one.
     if (this.#loopTimer !== undefined) this.#checkLoop();
     this.#loopLag.set(this.#longestStall / 1000);

@@ -4,21 +4,24 @@ import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 
 import type { SessionEndReason, SessionEventMap, SessionInfo, TerminalSummary } from '../hub/events.js';
-import type { Application } from '../hub/hub.js';
+import type { RemoteScreen, RemoteWatch, SessionHub, WatchedEvent } from '../hub/hub.js';
 import type { AccessLevel } from './access.js';
 import { SessionScreen } from './screen.js';
 
 /** What a connected viewer may do. */
 type ViewerAccess = Exclude<AccessLevel, 'none'>;
 
-/** A session of this process as the monitor keeps it: small, since every session has one. */
+/** A session as the monitor keeps it: small, since every session has one. */
 interface Tracked {
   /**
    * As of its start, with the terminal and user updated since (in place: a copy of the event's);
    * byte counts come from the hub.
    */
   info: SessionInfo;
-  screen: SessionScreen;
+  /** Sessions of this process only: another instance keeps the screens of its own. */
+  screen: SessionScreen | undefined;
+  /** Whether viewers on other instances watch it, through the hub. */
+  isWatchedElsewhere: boolean;
   /** Viewers watching it; made by the first. */
   watchers: Set<Viewer> | undefined;
   /** Byte counts and last input as viewers last heard them, to send only what changed. */
@@ -47,6 +50,8 @@ interface Viewer {
   /** Per watched session whose snapshot is being made: live events that came meanwhile. */
   held: Map<string, Held[]>;
   heldLength: number;
+  /** The streams of the sessions of other instances it watches. */
+  remote: Map<string, RemoteWatch>;
 }
 
 /** A viewer's message, once it parsed as a JSON object with a type. */
@@ -71,7 +76,7 @@ const ADMIN_ONLY = 'Operator actions need the monitor_admin_token';
 
 /** Serves viewers from the application's event stream. */
 export class Monitor {
-  #app: Application;
+  #app: SessionHub;
   #notice: boolean;
   #logger: Logger;
   #sessions = new Map<string, Tracked>();
@@ -81,12 +86,13 @@ export class Monitor {
   #screens = 0;
   #viewers = new Set<Viewer>();
   #unsubscribe: (() => void) | undefined;
+  #unsubscribePeers: (() => void) | undefined;
   /** Input matters only to viewers: subscribed while there are any, so that sessions publish none otherwise. */
   #unsubscribeInput: (() => void) | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
   #isStopped = false;
 
-  constructor(app: Application, options: { notice: boolean; logger: Logger }) {
+  constructor(app: SessionHub, options: { notice: boolean; logger: Logger }) {
     this.#app = app;
     this.#notice = options.notice;
     this.#logger = options.logger;
@@ -107,6 +113,17 @@ export class Monitor {
       terminal: ({ sessionId, terminal }) => this.#terminal(sessionId, terminal),
       user: ({ sessionId, user }) => this.#user(sessionId, user),
     });
+    // Other instances' sessions, listed beside this one's and watched through the hub.
+    this.#unsubscribePeers = this.#app.peers.subscribe({
+      'session-started': ({ session }) => this.#started(session, false),
+      'session-ended': ({ session, reason }) => this.#ended(session, reason),
+      terminal: ({ sessionId, terminal }) => this.#terminal(sessionId, terminal),
+      user: ({ sessionId, user }) => this.#user(sessionId, user),
+    });
+    this.#app.setScreenSource({
+      screen: (id) => this.#lendScreen(id),
+      release: (id) => this.#takeBackScreen(id),
+    });
     this.#refreshTimer = setInterval(() => void this.#refreshCounts(), COUNTS_REFRESH_MS);
     this.#refreshTimer.unref();
   }
@@ -117,10 +134,14 @@ export class Monitor {
     clearInterval(this.#refreshTimer);
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#unsubscribePeers?.();
+    this.#unsubscribePeers = undefined;
+    this.#app.setScreenSource(undefined);
     this.#unsubscribeInput?.();
     this.#unsubscribeInput = undefined;
     // Forgotten first: the viewers' goodbyes must not tell users that watching stopped.
-    for (const tracked of this.#sessions.values()) tracked.screen.dispose();
+    for (const tracked of this.#sessions.values()) tracked.screen?.dispose();
+    for (const viewer of this.#viewers) for (const watch of viewer.remote.values()) watch.stop();
     this.#sessions.clear();
     this.#newest = undefined;
     this.#screens = 0;
@@ -145,6 +166,7 @@ export class Monitor {
       watching: new Set(),
       held: new Map(),
       heldLength: 0,
+      remote: new Map(),
     };
     this.#viewers.add(state);
     this.#unsubscribeInput ??= this.#app.events.on('input', (event) => this.#input(event));
@@ -215,6 +237,10 @@ export class Monitor {
       });
       return;
     }
+    if (tracked.screen === undefined) {
+      await this.#watchElsewhere(viewer, tracked);
+      return;
+    }
     if (!tracked.screen.isAttached && this.#screens >= MAX_WATCHED_SESSIONS) {
       const error = `Too many sessions are being watched at once (at most ${MAX_WATCHED_SESSIONS}); stop watching one first`;
       this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'error', error });
@@ -253,15 +279,84 @@ export class Monitor {
     for (const { seq, message } of held) if (seq === undefined || seq > screen.seq) this.#send(viewer, message);
   }
 
+  /**
+   * Watches a session of another instance: its screen as that instance has it, then its traffic,
+   * streamed through the hub to this viewer only while it watches.
+   */
+  async #watchElsewhere(viewer: Viewer, tracked: Tracked): Promise<void> {
+    const sessionId = tracked.info.id;
+    if (viewer.watching.has(sessionId)) {
+      this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'success' });
+      return;
+    }
+    viewer.watching.add(sessionId);
+    tracked.watchers ??= new Set();
+    tracked.watchers.add(viewer);
+    viewer.held.set(sessionId, []);
+    const watch = await this.#app.watch(sessionId, (event) => this.#watchedElsewhere(viewer, sessionId, event));
+    // The viewer stopped watching or left, or the session ended, while its instance answered.
+    if (!viewer.watching.has(sessionId) || !this.#viewers.has(viewer)) {
+      watch?.stop();
+      return;
+    }
+    if (watch === undefined) {
+      this.#unwatch(viewer, sessionId, 'stop_watching');
+      const error = 'The instance serving this session did not answer';
+      this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'error', error });
+      return;
+    }
+    viewer.remote.set(sessionId, watch);
+    this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'success' });
+    this.#audit(viewer, 'watch_session', sessionId);
+    if (tracked.watchers.size === 1) this.#tell(sessionId, NOTICE_WATCHED);
+    const { terminal } = tracked.info;
+    const screen: RemoteScreen = watch.screen ?? { text: '', cols: terminal.cols ?? 80, rows: terminal.rows ?? 24 };
+    const held = this.#release(viewer, sessionId);
+    this.#reply(viewer, { type: 'screen_snapshot', session_id: sessionId, data: screen });
+    for (const { seq, message } of held) if (seq === undefined || seq > watch.seq) this.#send(viewer, message);
+  }
+
+  #watchedElsewhere(viewer: Viewer, sessionId: string, event: WatchedEvent): void {
+    const message =
+      event.type === 'output'
+        ? { type: 'server_message', session_id: sessionId, data: { text: event.text } }
+        : { type: 'client_input', session_id: sessionId, data: inputData(event) };
+    this.#toWatchers(sessionId, [viewer], event.seq, message);
+  }
+
+  /** The hub's ScreenSource: a screen of this process's, kept while other instances watch it. */
+  #lendScreen(sessionId: string): Promise<RemoteScreen | undefined> {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked?.screen === undefined) return Promise.resolve(undefined);
+    if (!tracked.screen.isAttached) {
+      if (this.#screens >= MAX_WATCHED_SESSIONS) return Promise.resolve(undefined);
+      tracked.screen.attach();
+      this.#screens++;
+    }
+    tracked.isWatchedElsewhere = true;
+    return tracked.screen
+      .snapshot()
+      .then((screen) => screen && { text: screen.text, cols: screen.cols, rows: screen.rows });
+  }
+
+  #takeBackScreen(sessionId: string): void {
+    const tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) return;
+    tracked.isWatchedElsewhere = false;
+    if (tracked.watchers === undefined) this.#detach(tracked);
+  }
+
   /** Stops `viewer` watching `sessionId`; the last viewer to stop lets go of the screen model. */
   #unwatch(viewer: Viewer, sessionId: string, action: 'stop_watching' | 'viewer-left'): void {
     if (!viewer.watching.delete(sessionId)) return;
+    viewer.remote.get(sessionId)?.stop();
+    viewer.remote.delete(sessionId);
     this.#release(viewer, sessionId);
     this.#audit(viewer, action, sessionId);
     const tracked = this.#sessions.get(sessionId);
     if (tracked?.watchers === undefined || !tracked.watchers.delete(viewer) || tracked.watchers.size > 0) return;
     tracked.watchers = undefined;
-    this.#detach(tracked);
+    if (!tracked.isWatchedElsewhere) this.#detach(tracked);
     this.#tell(sessionId, NOTICE_UNWATCHED);
   }
 
@@ -312,10 +407,11 @@ export class Monitor {
     }
   }
 
-  #started(info: SessionInfo): void {
+  #started(info: SessionInfo, isLocal = true): void {
     const tracked: Tracked = {
       info: { ...info },
-      screen: new SessionScreen(info.terminal),
+      screen: isLocal ? new SessionScreen(info.terminal) : undefined,
+      isWatchedElsewhere: false,
       watchers: undefined,
       sentCounts: undefined,
       older: undefined,
@@ -337,6 +433,8 @@ export class Monitor {
       if (tracked.watchers !== undefined) {
         for (const viewer of tracked.watchers) {
           viewer.watching.delete(info.id);
+          viewer.remote.get(info.id)?.stop();
+          viewer.remote.delete(info.id);
           this.#release(viewer, info.id);
         }
       }
@@ -350,7 +448,7 @@ export class Monitor {
   #output(sessionId: string, text: string): void {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    const seq = tracked.screen.write(text);
+    const seq = tracked.screen!.write(text);
     if (tracked.watchers === undefined) return;
     this.#toWatchers(sessionId, tracked.watchers, seq, {
       type: 'server_message',
@@ -362,8 +460,7 @@ export class Monitor {
   #input({ sessionId, kind, hidden, text }: SessionEventMap['input']): void {
     const watchers = this.#sessions.get(sessionId)?.watchers;
     if (watchers === undefined) return;
-    // Hidden input (a password) is reported as such, never with its text.
-    const data = hidden ? { hidden: true, kind } : { text, kind };
+    const data = inputData({ kind, hidden, text });
     this.#toWatchers(sessionId, watchers, undefined, { type: 'client_input', session_id: sessionId, data });
   }
 
@@ -371,7 +468,7 @@ export class Monitor {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
     tracked.info.terminal = { ...terminal };
-    tracked.screen.resize(terminal);
+    tracked.screen?.resize(terminal);
     if (this.#viewers.size > 0) void this.#updated(sessionId);
   }
 
@@ -433,7 +530,7 @@ export class Monitor {
     for (const viewer of this.#viewers) if (viewer.isReady) this.#send(viewer, message);
   }
 
-  #toWatchers(sessionId: string, watchers: Set<Viewer>, seq: number | undefined, event: object): void {
+  #toWatchers(sessionId: string, watchers: Iterable<Viewer>, seq: number | undefined, event: object): void {
     const message = JSON.stringify(event);
     for (const viewer of watchers) {
       const held = viewer.held.get(sessionId);
@@ -497,12 +594,12 @@ export class Monitor {
   #forgetSession(tracked: Tracked): void {
     this.#unlink(tracked);
     this.#detach(tracked);
-    tracked.screen.dispose();
+    tracked.screen?.dispose();
   }
 
   /** Lets go of a session's screen model, if it has one. */
   #detach(tracked: Tracked): void {
-    if (!tracked.screen.isAttached) return;
+    if (tracked.screen?.isAttached !== true) return;
     tracked.screen.detach();
     this.#screens--;
   }
@@ -549,6 +646,7 @@ function describe(
     status,
     is_newest: isNewest,
     server: info.server,
+    instance: info.instance,
     transport: info.transport,
     secure: info.secure,
     terminal: { type: info.terminal.type ?? null, cols: info.terminal.cols ?? null, rows: info.terminal.rows ?? null },
@@ -564,6 +662,11 @@ function describe(
 function withCounts(info: SessionInfo, current: SessionInfo | undefined): SessionInfo {
   if (current === undefined) return info;
   return { ...info, bytesIn: current.bytesIn, bytesOut: current.bytesOut, lastInputAt: current.lastInputAt };
+}
+
+/** A viewer's view of input: hidden input (a password) is reported as such, never with its text. */
+function inputData(input: { kind: 'line' | 'keys'; hidden: boolean; text: string | undefined }): object {
+  return input.hidden ? { hidden: true, kind: input.kind } : { text: input.text, kind: input.kind };
 }
 
 function rawText(data: RawData): string {

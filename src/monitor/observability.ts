@@ -216,7 +216,12 @@ export class Observability {
       }
       if (path !== '/readyz') return false;
       const isReady = this.#options.isReady();
-      respond(response, isReady ? 200 : 503, isReady ? 'ready\n' : 'not ready\n');
+      // Still ready without the other instances: this one serves its own sessions, and taking every
+      // instance out of the load balancer over a Redis outage would serve no one.
+      const sharing = this.#options.app.sharing();
+      const degraded =
+        sharing === undefined || sharing.isUp ? '' : ` (degraded: ${sharing.via} unreachable, this instance only)`;
+      respond(response, isReady ? 200 : 503, isReady ? `ready${degraded}\n` : 'not ready\n');
       return true;
     };
   }

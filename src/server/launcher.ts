@@ -45,7 +45,7 @@ export interface LaunchOptions {
  */
 export async function launchServers(config: Config, options: LaunchOptions = {}): Promise<Launch> {
   const logger = options.logger ?? pino({ level: 'warn' });
-  const hub = options.hub ?? new InProcessHub({ logger });
+  const hub = options.hub ?? (await createHub(config, logger));
   // One for the application: a second transport is no way around a rate limit or a ban.
   const guard = new AddressGuard({ logger: logger.child({ component: 'guard' }) });
   const servers: ProtocolServer[] = [];
@@ -78,8 +78,11 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
     return stopping;
   };
   try {
-    // Observability first, so that it sees every session from the very first one.
+    // Observability first, so that it sees every session from the very first one, this process's
+    // and, once the hub connects, every other instance's.
     await observability?.start();
+    // Connected before the first session, so that the other instances hear of it.
+    await hub.start();
     for (const server of servers) await started(server);
   } catch (err) {
     await stop(0);
@@ -89,6 +92,28 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
     await Promise.all(servers.map((server) => server.reloadTls()));
   };
   return { servers, app: hub, observability, stop, reloadTls };
+}
+
+/** The hub the config asks for: in this process, or shared with other instances through Redis. */
+async function createHub(config: Config, logger: Logger): Promise<SessionHub> {
+  const shared = config.application.hub;
+  if (shared === undefined) return new InProcessHub({ logger });
+  // Loaded only for a shared hub, as the Redis client is (in RedisBus.start).
+  const [{ BusHub }, { RedisBus }] = await Promise.all([import('../hub/bus-hub.js'), import('../hub/redis-bus.js')]);
+  const bus = new RedisBus({
+    url: shared.redis,
+    channelPrefix: shared.channelPrefix,
+    logger: logger.child({ component: 'hub' }),
+    pingIntervalMs: shared.heartbeatIntervalMs,
+  });
+  return new BusHub({
+    bus,
+    via: 'redis',
+    logger: logger.child({ component: 'hub' }),
+    heartbeatMs: shared.heartbeatIntervalMs,
+    instanceTimeoutMs: shared.instanceTimeoutMs,
+    sharedIpLimits: shared.sharedIpLimits,
+  });
 }
 
 /** Starts `server`; an error that does not say which server it concerns is made to. */
