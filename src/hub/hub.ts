@@ -50,6 +50,60 @@ export interface Application {
   send(id: string, text: string): Promise<boolean>;
   /** Ends a session, telling its user `message`; resolves false when there is no such session. */
   kick(id: string, message?: string): Promise<boolean>;
+  /**
+   * Sessions served by other instances: their start, end, terminal and user changes (the event
+   * types `session-started`, `session-ended`, `terminal` and `user` only). Silent on a hub of one process.
+   */
+  readonly peers: SessionEvents;
+  /**
+   * Streams the output and input of a session served by another instance to `sink` until the
+   * watch is stopped, and resolves with its screen as of the start of the stream; undefined
+   * when no other instance serves such a session (or it cannot be reached).
+   */
+  watch(id: string, sink: (event: WatchedEvent) => void): Promise<RemoteWatch | undefined>;
+}
+
+/** The screen of a session as the instance serving it sees it. */
+export interface RemoteScreen {
+  /** ANSI text of the screen and a little scrollback. */
+  text: string;
+  cols: number;
+  rows: number;
+}
+
+/** Traffic of a watched session of another instance, numbered from 1 in the order it happened. */
+export type WatchedEvent = { seq: number } & (
+  { type: 'output'; text: string } | { type: 'input'; kind: 'line' | 'keys'; hidden: boolean; text: string | undefined }
+);
+
+/** A session of another instance being watched from this one. */
+export interface RemoteWatch {
+  /** Its screen, or undefined when its instance keeps none (no monitor there). */
+  screen: RemoteScreen | undefined;
+  /** The last event the screen reflects: events numbered up to it come before the screen, not after. */
+  seq: number;
+  /** Stops the stream to this sink; idempotent. */
+  stop(): void;
+}
+
+/** Where a hub finds the screens of its own sessions when other instances watch them: the monitor. */
+export interface ScreenSource {
+  /** The screen of `id` as of now, kept up to date from now until `release(id)`; undefined when unknown. */
+  screen(id: string): Promise<RemoteScreen | undefined>;
+  /** No other instance watches `id` any more. */
+  release(id: string): void;
+}
+
+/** How the hub is connected to the other instances, for logs, metrics and /readyz. */
+export interface HubSharing {
+  /** What connects the instances ("redis", "ipc"). */
+  readonly via: string;
+  /** Whether the other instances can be reached now; false means cross-instance features are degraded. */
+  readonly isUp: boolean;
+  /** Other instances heard from recently. */
+  readonly instances: number;
+  /** Messages to other instances dropped since start because they could not be reached. */
+  readonly dropped: number;
 }
 
 /** The hub as servers use it: the application plus membership and admission counts. */
@@ -58,8 +112,14 @@ export interface SessionHub extends Application {
   remove(member: HubMember): void;
   /** Sessions from `address` across the application, for `max_connections_per_ip`. */
   connectionsFrom(address: string): number;
+  /** Connects to the other instances, when there are any; before the first session. */
+  start(): Promise<void>;
   /** Lets go of what the hub holds (timers, connections to other processes); idempotent. */
   stop(): Promise<void>;
+  /** Lends the hub the screens of this process's sessions for watchers elsewhere; undefined takes it back. */
+  setScreenSource(source: ScreenSource | undefined): void;
+  /** Undefined for a hub of one process. */
+  sharing(): HubSharing | undefined;
 }
 
 /** How many sessions one turn of a broadcast writes to before letting other work run. */
@@ -69,6 +129,7 @@ const BROADCAST_BATCH = 256;
 export class InProcessHub implements SessionHub {
   readonly instance: string;
   readonly events: SessionEvents;
+  readonly peers = new SessionEvents();
   #members = new Map<string, HubMember>();
   #addresses = new Map<string, number>();
 
@@ -103,16 +164,26 @@ export class InProcessHub implements SessionHub {
   }
 
   list(filter?: SessionFilter): Promise<SessionInfo[]> {
-    const infos: SessionInfo[] = [];
-    for (const member of this.#members.values()) {
-      const info = member.info();
-      if (matches(info, filter)) infos.push(info);
-    }
-    return Promise.resolve(infos);
+    return Promise.resolve(this.listNow(filter));
   }
 
   get(id: string): Promise<SessionInfo | undefined> {
-    return Promise.resolve(this.#members.get(id)?.info());
+    return Promise.resolve(this.getNow(id));
+  }
+
+  /** `list()` without waiting: this process's sessions as of this moment. */
+  listNow(filter?: SessionFilter): SessionInfo[] {
+    const infos: SessionInfo[] = [];
+    for (const member of this.#members.values()) {
+      const info = member.info();
+      if (matchesFilter(info, filter)) infos.push(info);
+    }
+    return infos;
+  }
+
+  /** `get()` without waiting. */
+  getNow(id: string): SessionInfo | undefined {
+    return this.#members.get(id)?.info();
   }
 
   async broadcast(text: string, filter?: SessionFilter): Promise<number> {
@@ -122,7 +193,7 @@ export class InProcessHub implements SessionHub {
     let sent = 0;
     for (let i = 0; i < members.length; i++) {
       const member = members[i]!;
-      if (filter !== undefined && !matches(member.info(), filter)) continue;
+      if (filter !== undefined && !matchesFilter(member.info(), filter)) continue;
       // Not awaited: one session that does not read must not hold up everyone after it.
       member.notify(line).catch(() => undefined);
       sent++;
@@ -145,13 +216,27 @@ export class InProcessHub implements SessionHub {
     return true;
   }
 
+  watch(): Promise<RemoteWatch | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
   stop(): Promise<void> {
     return Promise.resolve();
+  }
+
+  setScreenSource(): void {}
+
+  sharing(): HubSharing | undefined {
+    return undefined;
   }
 }
 
 /** Whether a session passes every condition of `filter`. */
-function matches(info: SessionInfo, filter: SessionFilter | undefined): boolean {
+export function matchesFilter(info: SessionInfo, filter: SessionFilter | undefined): boolean {
   if (filter === undefined) return true;
   return (
     isAllowed(info.server, filter.server) &&
