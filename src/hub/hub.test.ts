@@ -1,11 +1,14 @@
 // The hub contract: what every hub implementation must do, with members that record what they get.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 
+import { channelPair } from '../../test/support/ipc.js';
+import { BusHub } from './bus-hub.js';
 import type { SessionInfo } from './events.js';
 import { SessionEvents } from './events.js';
 import { InProcessHub } from './hub.js';
 import type { HubMember, SessionHub } from './hub.js';
+import { BusRelay, IpcBus } from './ipc-bus.js';
 
 /** A session as the hub sees it, recording what it was sent. */
 class RecordingMember implements HubMember {
@@ -48,12 +51,28 @@ class RecordingMember implements HubMember {
   }
 }
 
-const hubs: Array<[string, () => SessionHub]> = [['InProcessHub', () => new InProcessHub()]];
+const started: SessionHub[] = [];
+after(() => Promise.all(started.splice(0).map((hub) => hub.stop())));
+
+/** A worker's hub, alone behind a primary's relay: an application of one worker. */
+async function ipcHub(): Promise<BusHub> {
+  const channel = channelPair();
+  new BusRelay().attach(channel.primary);
+  const hub = new BusHub({ bus: new IpcBus(channel.worker), via: 'ipc' });
+  started.push(hub);
+  await hub.start();
+  return hub;
+}
+
+const hubs: Array<[string, () => Promise<SessionHub>]> = [
+  ['InProcessHub', () => Promise.resolve(new InProcessHub())],
+  ['BusHub over cluster IPC', ipcHub],
+];
 
 for (const [name, createHub] of hubs) {
   describe(`${name} contract`, () => {
-    function populated(): { hub: SessionHub; members: RecordingMember[] } {
-      const hub = createHub();
+    async function populated(): Promise<{ hub: SessionHub; members: RecordingMember[] }> {
+      const hub = await createHub();
       const members = [
         new RecordingMember('a', '10.0.0.1', 'telnet', 'telnet'),
         new RecordingMember('b', '10.0.0.1', 'web', 'websocket'),
@@ -64,7 +83,7 @@ for (const [name, createHub] of hubs) {
     }
 
     test('lists, looks up and counts its members', async () => {
-      const { hub, members } = populated();
+      const { hub, members } = await populated();
       assert.equal(hub.localCount, 3);
       assert.deepEqual((await hub.list()).map((info) => info.id).sort(), ['a', 'b', 'c']);
       assert.equal((await hub.get('b'))?.transport, 'websocket');
@@ -75,7 +94,7 @@ for (const [name, createHub] of hubs) {
     });
 
     test('filters by server, transport and exclusion, every condition together', async () => {
-      const { hub } = populated();
+      const { hub } = await populated();
       const ids = async (filter: Parameters<SessionHub['list']>[0]): Promise<string[]> =>
         (await hub.list(filter)).map((info) => info.id).sort();
       assert.deepEqual(await ids({ server: 'web' }), ['b', 'c']);
@@ -85,7 +104,7 @@ for (const [name, createHub] of hubs) {
     });
 
     test('broadcasts a line to every matching member, and sends and kicks by id', async () => {
-      const { hub, members } = populated();
+      const { hub, members } = await populated();
       assert.equal(await hub.broadcast('hello', { except: 'a' }), 2);
       assert.deepEqual(
         members.map((member) => member.received),
@@ -99,8 +118,8 @@ for (const [name, createHub] of hubs) {
       assert.equal(await hub.kick('z'), false);
     });
 
-    test('counts connections per address for admission, down to zero', () => {
-      const { hub, members } = populated();
+    test('counts connections per address for admission, down to zero', async () => {
+      const { hub, members } = await populated();
       assert.equal(hub.connectionsFrom('10.0.0.1'), 2);
       // A dual-stack listener's IPv4 client is the same client.
       assert.equal(hub.connectionsFrom('::ffff:10.0.0.1'), 2);
@@ -115,7 +134,7 @@ for (const [name, createHub] of hubs) {
     });
 
     test('a broadcast to thousands of members lets other work run between batches', async () => {
-      const hub = createHub();
+      const hub = await createHub();
       const members = Array.from({ length: 2000 }, (_, i) => new RecordingMember(`m${i}`, '10.0.0.3', 's', 'tcp'));
       for (const member of members) hub.add(member);
       let turns = 0;
@@ -130,7 +149,7 @@ for (const [name, createHub] of hubs) {
     });
 
     test('a member that never finishes taking output does not hold up the others', async () => {
-      const hub = createHub();
+      const hub = await createHub();
       const stuck = new RecordingMember('stuck', '10.0.0.4', 's', 'tcp');
       stuck.notify = () => new Promise(() => undefined);
       const fine = new RecordingMember('fine', '10.0.0.4', 's', 'tcp');
