@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
+import { startServing } from './support/launcher.js';
 
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
 
@@ -100,49 +101,6 @@ function runCli(args: string[], cwd = dir): Promise<Finished> {
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolveRun({ code, stdout, stderr });
-    });
-  });
-}
-
-interface Running {
-  child: ChildProcess;
-  /** Ports by server name, from the "<name>: <transport> server listening on <url>" lines. */
-  ports: Map<string, number>;
-  output(): { stdout: string; stderr: string };
-  /** The exit code, or the signal that ended the process. */
-  exited: Promise<number | NodeJS.Signals | null>;
-}
-
-/** Starts a long-running command and waits until it has printed `servers` listening lines. */
-function startServing(command: string, args: string[], servers = 1, cwd = dir): Promise<Running> {
-  return new Promise((resolveStart, reject) => {
-    // Its own process group, so that a signal reaches npx's children as Ctrl-C would.
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    const ports = new Map<string, number>();
-    const exited = new Promise<number | NodeJS.Signals | null>((resolveExit) =>
-      child.on('exit', (code, signal) => resolveExit(code ?? signal)),
-    );
-    const timer = setTimeout(() => {
-      process.kill(-child.pid!, 'SIGKILL');
-      reject(new Error(`not listening after 30 s; stdout ${stdout}; stderr ${stderr}`));
-    }, 30_000);
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      for (const match of stdout.matchAll(/^(\S+): \S+ server listening on \w+:\/\/[^\s:]+:(\d+)/gm)) {
-        ports.set(match[1]!, Number(match[2]));
-      }
-      if (ports.size === servers) {
-        clearTimeout(timer);
-        resolveStart({ child, ports, exited, output: () => ({ stdout, stderr }) });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening; stdout ${stdout}; stderr ${stderr}`));
     });
   });
 }
@@ -237,7 +195,7 @@ test('--help shows usage with examples and exits 0', async () => {
 
 test('a config file is served on TCP, and SIGINT tells clients and exits 0', async () => {
   const config = await writeConfig('serve.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
   const port = running.ports.get('tcp')!;
   assert.match(running.output().stdout, /^tcp: tcp server listening on tcp:\/\/127\.0\.0\.1:\d+\n$/);
   const first = await connect(port);
@@ -258,7 +216,7 @@ test('a config file is served on TCP, and SIGINT tells clients and exits 0', asy
 
 test('SIGTERM stops the servers too', async () => {
   const config = await writeConfig('term.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   running.child.kill('SIGTERM');
@@ -269,7 +227,7 @@ test('SIGTERM stops the servers too', async () => {
 
 test('a second signal during a slow shutdown exits at once', async () => {
   const config = await writeConfig('slow.yaml', TCP_CONFIG('./handlers.ts:SlowGoodbyeHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   running.child.kill('SIGINT');
@@ -283,7 +241,7 @@ test('a second signal during a slow shutdown exits at once', async () => {
 
 test('a stray rejected promise or an exception in a handler timer does not stop the server', async () => {
   const config = await writeConfig('stray.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   client.socket.write('stray\n');
@@ -303,7 +261,7 @@ test('a stray rejected promise or an exception in a handler timer does not stop 
 test('the echo sample serves over TCP through the CLI', async () => {
   const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
   const config = await writeConfig('sample.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`));
-  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   assert.equal(
@@ -321,16 +279,11 @@ test('the echo sample serves over TCP through the CLI', async () => {
 });
 
 test('a handler class from the TypeScript sources is accepted by the built CLI', async () => {
-  const running = await startServing(process.execPath, [
-    CLI,
-    './src-handler.ts:SrcEchoHandler',
-    '--transport',
-    'tcp',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-  ]);
+  const running = await startServing(
+    process.execPath,
+    [CLI, './src-handler.ts:SrcEchoHandler', '--transport', 'tcp', '--host', '127.0.0.1', '--port', '0'],
+    { cwd: dir },
+  );
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   client.socket.write('brand\n');
@@ -340,14 +293,11 @@ test('a handler class from the TypeScript sources is accepted by the built CLI',
 });
 
 test('the positional form serves module:Export with --transport and --port', async () => {
-  const running = await startServing(process.execPath, [
-    CLI,
-    './handlers.ts:EchoHandler',
-    '--transport',
-    'tcp',
-    '--port',
-    '0',
-  ]);
+  const running = await startServing(
+    process.execPath,
+    [CLI, './handlers.ts:EchoHandler', '--transport', 'tcp', '--port', '0'],
+    { cwd: dir },
+  );
   assert.match(running.output().stdout, /^tcp: tcp server listening on tcp:\/\/0\.0\.0\.0:\d+\n$/);
   const client = await connect(running.ports.get('tcp')!);
   client.socket.write('positional\n');
@@ -358,7 +308,7 @@ test('the positional form serves module:Export with --transport and --port', asy
 
 test('npx -- server-launcher -c FILE works from the repository root', async () => {
   const config = await writeConfig('npx.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing('npx', ['--', 'server-launcher', '-c', config], 1, ROOT);
+  const running = await startServing('npx', ['--', 'server-launcher', '-c', config], { cwd: ROOT });
   const client = await connect(running.ports.get('tcp')!);
   client.socket.write('via npx\n');
   await waitFor(client.text, 'Echo: via npx');
@@ -501,7 +451,10 @@ test('every server of a servers: map is served, and --host applies to all of the
     handler_class: ./src-handler.ts:SrcEchoHandler
 `,
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--host', '127.0.0.1'], 2);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--host', '127.0.0.1'], {
+    servers: 2,
+    cwd: dir,
+  });
   assert.match(running.output().stdout, /^alpha: tcp server listening on tcp:\/\/127\.0\.0\.1:\d+\n/);
   const alpha = await connect(running.ports.get('alpha')!);
   const beta = await connect(running.ports.get('beta')!);
@@ -525,7 +478,7 @@ const TELNET_CONFIG = 'transport: telnet\nhost: 127.0.0.1\nport: 0\nhandler_clas
 
 test('--transport ws_telnet on a one-server telnet file serves on the ws_telnet default path', async () => {
   const config = await writeConfig('to-ws-telnet.yaml', TELNET_CONFIG);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet']);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet'], { cwd: dir });
   assert.match(
     running.output().stdout,
     /^ws_telnet: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/ws_telnet\n$/,
@@ -539,7 +492,7 @@ test('--transport ws_telnet on a one-server telnet file serves on the ws_telnet 
 
 test('--transport websocket on a one-server telnet file serves on /ws', async () => {
   const config = await writeConfig('to-websocket.yaml', TELNET_CONFIG);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'websocket']);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'websocket'], { cwd: dir });
   assert.match(running.output().stdout, /^websocket: websocket server listening on ws:\/\/127\.0\.0\.1:\d+\/ws\n$/);
   assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('websocket')!}/ws`), 'open');
   running.child.kill('SIGINT');
@@ -548,7 +501,7 @@ test('--transport websocket on a one-server telnet file serves on /ws', async ()
 
 test('--transport keeps a ws_path the file gives', async () => {
   const config = await writeConfig('own-path.yaml', `${TELNET_CONFIG}ws_path: /term\n`);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet']);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet'], { cwd: dir });
   assert.match(running.output().stdout, /^ws_telnet: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/term\n$/);
   assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('ws_telnet')!}/term`), 'open');
   running.child.kill('SIGINT');
@@ -561,7 +514,7 @@ test('--port replaces the port of a one-server file before it is checked', async
     TCP_CONFIG('./handlers.ts:EchoHandler').replace('port: 0', 'port: -1'),
   );
   assertSetupError(await runCli(['-c', config]), `${config}: port: expected a whole number from 0 to 65535, got -1`);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0']);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0'], { cwd: dir });
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   running.child.kill('SIGINT');
@@ -592,7 +545,9 @@ test('--port and --transport apply to the one server of a servers: map', async (
     'one-in-map.yaml',
     'servers:\n  game:\n    host: 127.0.0.1\n    port: 8023\n    handler_class: ./handlers.ts:EchoHandler\n',
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0', '--transport', 'ws_telnet']);
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0', '--transport', 'ws_telnet'], {
+    cwd: dir,
+  });
   assert.match(running.output().stdout, /^game: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/ws_telnet\n$/);
   assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('game')!}/ws_telnet`), 'open');
   running.child.kill('SIGINT');
@@ -600,17 +555,11 @@ test('--port and --transport apply to the one server of a servers: map', async (
 });
 
 test('logs are JSON lines with a component and the session id, secrets redacted', async () => {
-  const running = await startServing(process.execPath, [
-    CLI,
-    './handlers.ts:SecretLogger',
-    '--transport',
-    'tcp',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '-vv',
-  ]);
+  const running = await startServing(
+    process.execPath,
+    [CLI, './handlers.ts:SecretLogger', '--transport', 'tcp', '--host', '127.0.0.1', '--port', '0', '-vv'],
+    { cwd: dir },
+  );
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   await waitFor(() => running.output().stderr, 'logging secrets');
@@ -682,7 +631,7 @@ test('monitoring open beyond loopback without a token: a token is made, printed 
       '',
     ].join('\n'),
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config], 2);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { servers: 2, cwd: dir });
   await waitFor(() => running.output().stdout, 'shown once');
   const { stdout } = running.output();
   const match = /^monitor: http:\/\/127\.0\.0\.1:(\d+)\/monitor\?token=([\w-]+)$/m.exec(stdout);
@@ -719,16 +668,11 @@ test('-V prints the version, and -p is --port', async () => {
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   const port = await freePort();
-  const running = await startServing(process.execPath, [
-    CLI,
-    './handlers.ts:EchoHandler',
-    '--transport',
-    'websocket',
-    '--host',
-    '127.0.0.1',
-    '-p',
-    String(port),
-  ]);
+  const running = await startServing(
+    process.execPath,
+    [CLI, './handlers.ts:EchoHandler', '--transport', 'websocket', '--host', '127.0.0.1', '-p', String(port)],
+    { cwd: dir },
+  );
   assert.equal(running.ports.get('websocket'), port);
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
@@ -746,7 +690,7 @@ test('a server with the browser terminal prints the page URL beside its WebSocke
       '',
     ].join('\n'),
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config]);
+  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
   const port = running.ports.get('websocket')!;
   assert.match(
     running.output().stdout,

@@ -55,6 +55,7 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   record_format: 'asciicast version: v2 or v3.',
   record_max_bytes: 'Largest recording file in bytes.',
   record_keep: 'Recordings kept; the oldest go first.',
+  workers: 'Processes that serve every port together as one application (node:cluster); 1 = one process.',
 };
 
 /** The JSON Schema of a config file, every key described. */

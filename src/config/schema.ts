@@ -115,6 +115,8 @@ export interface ApplicationConfig {
   recordMaxBytes: number;
   /** Recordings kept in the folder; the oldest go first. */
   recordKeep: number;
+  /** Processes serving every port (node:cluster); 1 = this process alone. */
+  workers: number;
   baseDir: string;
 }
 
@@ -128,6 +130,8 @@ const HANDLER_REFERENCE = '"<module>:<ExportName>", e.g. "./handler.ts:EchoHandl
 const ORIGIN = 'an origin such as "https://example.com", or "*"';
 
 const DEFAULT_PING_TIMEOUT = 10;
+/** More workers than this is a typo, not a machine. */
+export const MAX_WORKERS = 256;
 /** Hosts that bind every address, so they clash with any other host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
@@ -208,6 +212,7 @@ const applicationShape = {
   record_format: z.enum(['v2', 'v3'], { error: 'v2 or v3 (the asciicast version)' }).default('v2'),
   record_max_bytes: wholeNumber(1024).default(10 * 1024 * 1024),
   record_keep: wholeNumber(1).default(1000),
+  workers: wholeNumber(1, MAX_WORKERS).default(1),
 };
 
 const serverSchema = z.strictObject(serverShape, { error: 'a mapping of server settings' });
@@ -273,6 +278,7 @@ function toApplicationConfig(section: z.infer<typeof applicationSchema>, baseDir
     recordFormat: section.record_format,
     recordMaxBytes: section.record_max_bytes,
     recordKeep: section.record_keep,
+    workers: section.workers,
     baseDir,
   };
 }

@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
 import type { SessionEventMap, SessionInfo } from '../hub/events.js';
 import type { SessionHub } from '../hub/hub.js';
@@ -11,6 +12,12 @@ export interface MetricsOptions {
   monitor: { viewerCount: number } | undefined;
   /** The package version, for chuk_build_info. */
   version: string;
+}
+
+/** Metrics in the Prometheus text format, with the content type to serve them as. */
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
 }
 
 /** Labels of every per-server series: bounded by the config, never per session or address. */
@@ -153,12 +160,15 @@ export class Metrics {
       name: `${PREFIX}event_loop_lag_seconds`,
       help: 'Longest the event loop was held up since the previous scrape.',
       registers,
+      // Across workers: the worst of them, as for one process.
+      aggregator: 'max',
     });
     const buildInfo = new Gauge({
       name: `${PREFIX}build_info`,
       help: 'The running version; always 1.',
       labelNames: ['version', 'node_version'],
       registers,
+      aggregator: 'first',
     });
     buildInfo.set({ version: options.version, node_version: process.version }, 1);
     this.#registry = Registry.merge([own, processRegistry()]);
@@ -187,9 +197,15 @@ export class Metrics {
   }
 
   /** Every metric, read now, in the Prometheus text format. */
-  async render(): Promise<{ contentType: string; body: string }> {
+  async render(): Promise<RenderedMetrics> {
     await this.#sample();
     return { contentType: this.#registry.contentType, body: await this.#registry.metrics() };
+  }
+
+  /** Every metric, read now, as data that prom-client's cluster aggregator merges with other processes'. */
+  async sample(): Promise<Array<MetricObjectWithValues<MetricValue<string>>>> {
+    await this.#sample();
+    return this.#registry.getMetricsAsJSON();
   }
 
   #started({ session }: SessionEventMap['session-started']): void {
