@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
-import { startServing } from './support/launcher.js';
+import { startServing as startServingIn } from './support/launcher-process.js';
+import type { Running } from './support/launcher-process.js';
 
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
 
@@ -103,6 +104,11 @@ function runCli(args: string[], cwd = dir): Promise<Finished> {
       resolveRun({ code, stdout, stderr });
     });
   });
+}
+
+/** Starts a long-running command in the test folder and waits until it has printed `servers` listening lines. */
+function startServing(command: string, args: string[], servers = 1, cwd = dir): Promise<Running> {
+  return startServingIn(command, args, { servers, cwd });
 }
 
 /** Opens a WebSocket to `url`: resolves with "open", or with the HTTP status that refused the upgrade. */
@@ -195,7 +201,7 @@ test('--help shows usage with examples and exits 0', async () => {
 
 test('a config file is served on TCP, and SIGINT tells clients and exits 0', async () => {
   const config = await writeConfig('serve.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
   const port = running.ports.get('tcp')!;
   assert.match(running.output().stdout, /^tcp: tcp server listening on tcp:\/\/127\.0\.0\.1:\d+\n$/);
   const first = await connect(port);
@@ -216,7 +222,7 @@ test('a config file is served on TCP, and SIGINT tells clients and exits 0', asy
 
 test('SIGTERM stops the servers too', async () => {
   const config = await writeConfig('term.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   running.child.kill('SIGTERM');
@@ -227,7 +233,7 @@ test('SIGTERM stops the servers too', async () => {
 
 test('a second signal during a slow shutdown exits at once', async () => {
   const config = await writeConfig('slow.yaml', TCP_CONFIG('./handlers.ts:SlowGoodbyeHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   running.child.kill('SIGINT');
@@ -241,7 +247,7 @@ test('a second signal during a slow shutdown exits at once', async () => {
 
 test('a stray rejected promise or an exception in a handler timer does not stop the server', async () => {
   const config = await writeConfig('stray.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   client.socket.write('stray\n');
@@ -261,7 +267,7 @@ test('a stray rejected promise or an exception in a handler timer does not stop 
 test('the echo sample serves over TCP through the CLI', async () => {
   const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
   const config = await writeConfig('sample.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`));
-  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   assert.equal(
@@ -279,11 +285,16 @@ test('the echo sample serves over TCP through the CLI', async () => {
 });
 
 test('a handler class from the TypeScript sources is accepted by the built CLI', async () => {
-  const running = await startServing(
-    process.execPath,
-    [CLI, './src-handler.ts:SrcEchoHandler', '--transport', 'tcp', '--host', '127.0.0.1', '--port', '0'],
-    { cwd: dir },
-  );
+  const running = await startServing(process.execPath, [
+    CLI,
+    './src-handler.ts:SrcEchoHandler',
+    '--transport',
+    'tcp',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+  ]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   client.socket.write('brand\n');
@@ -293,11 +304,14 @@ test('a handler class from the TypeScript sources is accepted by the built CLI',
 });
 
 test('the positional form serves module:Export with --transport and --port', async () => {
-  const running = await startServing(
-    process.execPath,
-    [CLI, './handlers.ts:EchoHandler', '--transport', 'tcp', '--port', '0'],
-    { cwd: dir },
-  );
+  const running = await startServing(process.execPath, [
+    CLI,
+    './handlers.ts:EchoHandler',
+    '--transport',
+    'tcp',
+    '--port',
+    '0',
+  ]);
   assert.match(running.output().stdout, /^tcp: tcp server listening on tcp:\/\/0\.0\.0\.0:\d+\n$/);
   const client = await connect(running.ports.get('tcp')!);
   client.socket.write('positional\n');
@@ -308,7 +322,7 @@ test('the positional form serves module:Export with --transport and --port', asy
 
 test('npx -- server-launcher -c FILE works from the repository root', async () => {
   const config = await writeConfig('npx.yaml', TCP_CONFIG('./handlers.ts:EchoHandler'));
-  const running = await startServing('npx', ['--', 'server-launcher', '-c', config], { cwd: ROOT });
+  const running = await startServing('npx', ['--', 'server-launcher', '-c', config], 1, ROOT);
   const client = await connect(running.ports.get('tcp')!);
   client.socket.write('via npx\n');
   await waitFor(client.text, 'Echo: via npx');
@@ -451,10 +465,7 @@ test('every server of a servers: map is served, and --host applies to all of the
     handler_class: ./src-handler.ts:SrcEchoHandler
 `,
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--host', '127.0.0.1'], {
-    servers: 2,
-    cwd: dir,
-  });
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--host', '127.0.0.1'], 2);
   assert.match(running.output().stdout, /^alpha: tcp server listening on tcp:\/\/127\.0\.0\.1:\d+\n/);
   const alpha = await connect(running.ports.get('alpha')!);
   const beta = await connect(running.ports.get('beta')!);
@@ -478,7 +489,7 @@ const TELNET_CONFIG = 'transport: telnet\nhost: 127.0.0.1\nport: 0\nhandler_clas
 
 test('--transport ws_telnet on a one-server telnet file serves on the ws_telnet default path', async () => {
   const config = await writeConfig('to-ws-telnet.yaml', TELNET_CONFIG);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet'], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet']);
   assert.match(
     running.output().stdout,
     /^ws_telnet: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/ws_telnet\n$/,
@@ -492,7 +503,7 @@ test('--transport ws_telnet on a one-server telnet file serves on the ws_telnet 
 
 test('--transport websocket on a one-server telnet file serves on /ws', async () => {
   const config = await writeConfig('to-websocket.yaml', TELNET_CONFIG);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'websocket'], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'websocket']);
   assert.match(running.output().stdout, /^websocket: websocket server listening on ws:\/\/127\.0\.0\.1:\d+\/ws\n$/);
   assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('websocket')!}/ws`), 'open');
   running.child.kill('SIGINT');
@@ -501,7 +512,7 @@ test('--transport websocket on a one-server telnet file serves on /ws', async ()
 
 test('--transport keeps a ws_path the file gives', async () => {
   const config = await writeConfig('own-path.yaml', `${TELNET_CONFIG}ws_path: /term\n`);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet'], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--transport', 'ws_telnet']);
   assert.match(running.output().stdout, /^ws_telnet: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/term\n$/);
   assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('ws_telnet')!}/term`), 'open');
   running.child.kill('SIGINT');
@@ -514,7 +525,7 @@ test('--port replaces the port of a one-server file before it is checked', async
     TCP_CONFIG('./handlers.ts:EchoHandler').replace('port: 0', 'port: -1'),
   );
   assertSetupError(await runCli(['-c', config]), `${config}: port: expected a whole number from 0 to 65535, got -1`);
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0'], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0']);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   running.child.kill('SIGINT');
@@ -545,9 +556,7 @@ test('--port and --transport apply to the one server of a servers: map', async (
     'one-in-map.yaml',
     'servers:\n  game:\n    host: 127.0.0.1\n    port: 8023\n    handler_class: ./handlers.ts:EchoHandler\n',
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0', '--transport', 'ws_telnet'], {
-    cwd: dir,
-  });
+  const running = await startServing(process.execPath, [CLI, '-c', config, '--port', '0', '--transport', 'ws_telnet']);
   assert.match(running.output().stdout, /^game: ws_telnet server listening on ws:\/\/127\.0\.0\.1:\d+\/ws_telnet\n$/);
   assert.equal(await tryWebSocket(`ws://127.0.0.1:${running.ports.get('game')!}/ws_telnet`), 'open');
   running.child.kill('SIGINT');
@@ -555,11 +564,17 @@ test('--port and --transport apply to the one server of a servers: map', async (
 });
 
 test('logs are JSON lines with a component and the session id, secrets redacted', async () => {
-  const running = await startServing(
-    process.execPath,
-    [CLI, './handlers.ts:SecretLogger', '--transport', 'tcp', '--host', '127.0.0.1', '--port', '0', '-vv'],
-    { cwd: dir },
-  );
+  const running = await startServing(process.execPath, [
+    CLI,
+    './handlers.ts:SecretLogger',
+    '--transport',
+    'tcp',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '-vv',
+  ]);
   const client = await connect(running.ports.get('tcp')!);
   await waitFor(client.text, '> ');
   await waitFor(() => running.output().stderr, 'logging secrets');
@@ -631,7 +646,7 @@ test('monitoring open beyond loopback without a token: a token is made, printed 
       '',
     ].join('\n'),
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config], { servers: 2, cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config], 2);
   await waitFor(() => running.output().stdout, 'shown once');
   const { stdout } = running.output();
   const match = /^monitor: http:\/\/127\.0\.0\.1:(\d+)\/monitor\?token=([\w-]+)$/m.exec(stdout);
@@ -668,11 +683,16 @@ test('-V prints the version, and -p is --port', async () => {
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   const port = await freePort();
-  const running = await startServing(
-    process.execPath,
-    [CLI, './handlers.ts:EchoHandler', '--transport', 'websocket', '--host', '127.0.0.1', '-p', String(port)],
-    { cwd: dir },
-  );
+  const running = await startServing(process.execPath, [
+    CLI,
+    './handlers.ts:EchoHandler',
+    '--transport',
+    'websocket',
+    '--host',
+    '127.0.0.1',
+    '-p',
+    String(port),
+  ]);
   assert.equal(running.ports.get('websocket'), port);
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
@@ -690,7 +710,7 @@ test('a server with the browser terminal prints the page URL beside its WebSocke
       '',
     ].join('\n'),
   );
-  const running = await startServing(process.execPath, [CLI, '-c', config], { cwd: dir });
+  const running = await startServing(process.execPath, [CLI, '-c', config]);
   const port = running.ports.get('websocket')!;
   assert.match(
     running.output().stdout,

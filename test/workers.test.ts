@@ -12,8 +12,8 @@ import type { TransportName } from '../src/index.js';
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
 import { connect } from './support/clients.js';
 import type { ClientOptions, TestClient } from './support/clients.js';
-import { startServing } from './support/launcher.js';
-import type { Running } from './support/launcher.js';
+import { startServing } from './support/launcher-process.js';
+import type { Running } from './support/launcher-process.js';
 import { until } from './support/received-text.js';
 
 const CHAT = join(ROOT, 'examples', 'chat', 'handler.ts');

@@ -1,8 +1,9 @@
-// Test support: the launcher as a running subprocess, its ports read from what it prints; its process group ended after the file's tests.
+// Test support: the launcher (or any command serving like it) as a subprocess, killed by its PID after the file's tests.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 
+/** A serving subprocess, once it has said where it listens. */
 export interface Running {
   child: ChildProcess;
   /** Ports by server name, from the "<name>: <transport> server listening on <url>" lines. */
@@ -12,23 +13,28 @@ export interface Running {
   exited: Promise<number | NodeJS.Signals | null>;
 }
 
-const started: ChildProcess[] = [];
+const children: ChildProcess[] = [];
 after(() => {
-  // The group: a launcher's workers, or npx's children, go with it.
-  for (const child of started) if (child.exitCode === null && child.signalCode === null) killGroup(child);
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-/** Starts a long-running command in `cwd` and waits until it has printed `servers` listening lines. */
+/** Starts a long-running command and waits until it has printed `servers` listening lines. */
 export function startServing(
   command: string,
   args: string[],
-  options: { servers?: number; cwd: string },
+  options: { servers?: number; cwd: string; env?: NodeJS.ProcessEnv },
 ): Promise<Running> {
   const servers = options.servers ?? 1;
   return new Promise((resolveStart, reject) => {
     // Its own process group, so that a signal reaches npx's children as Ctrl-C would.
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    started.push(child);
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    children.push(child);
     let stdout = '';
     let stderr = '';
     const ports = new Map<string, number>();
@@ -36,7 +42,7 @@ export function startServing(
       child.on('exit', (code, signal) => resolveExit(code ?? signal)),
     );
     const timer = setTimeout(() => {
-      killGroup(child);
+      process.kill(-child.pid!, 'SIGKILL');
       reject(new Error(`not listening after 30 s; stdout ${stdout}; stderr ${stderr}`));
     }, 30_000);
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -55,13 +61,4 @@ export function startServing(
       reject(new Error(`exited with ${code} before listening; stdout ${stdout}; stderr ${stderr}`));
     });
   });
-}
-
-function killGroup(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch (err) {
-    // The group is gone already.
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
 }
