@@ -185,3 +185,15 @@ test('a worker that cannot start stops the launch: the error once, exit code 2, 
   assert.match(lines[0]!, /^server-launcher: .*broken\.yaml: /);
   assert.equal(spawnSync('pgrep', ['-f', config], { encoding: 'utf8' }).stdout, '');
 });
+
+test('--workers takes a whole number from 1 to 256', () => {
+  const run = spawnSync(process.execPath, [CLI, './missing.ts:Nothing', '--workers', '0'], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 2);
+  assert.equal(
+    run.stderr,
+    "server-launcher: option '--workers <n>' argument '0' is invalid. expected a whole number from 1 to 256 (see --help)\n",
+  );
+});

@@ -34,13 +34,9 @@ export async function serveAsWorker(setup: WorkerSetup, options: WorkerOptions):
   const metricsAnswers = new Map<number, (answer: RenderedMetrics | undefined) => void>();
   let nextMetricsId = 0;
   let launch: Launch | undefined;
-  let isStopRequested = false;
+  // The primary says stop only once this worker has said it serves.
   const stop = (): void => {
-    if (launch === undefined) {
-      isStopRequested = true;
-      return;
-    }
-    launch.stop().then(
+    launch?.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'worker did not stop cleanly');
@@ -57,7 +53,14 @@ export async function serveAsWorker(setup: WorkerSetup, options: WorkerOptions):
         void launch?.reloadTls();
         break;
       case 'metrics-collect':
-        void sampleMetrics(launch).then((sample) => post(channel, { chuk: 'metrics-sample', id: message.id, sample }));
+        sampleMetrics(launch).then(
+          (sample) => post(channel, { chuk: 'metrics-sample', id: message.id, sample }),
+          (err: unknown) => {
+            // Answered all the same: the scrape goes out with the other workers' metrics, not after a timeout.
+            logger.error({ err }, 'metrics could not be read');
+            post(channel, { chuk: 'metrics-sample', id: message.id, sample: undefined });
+          },
+        );
         break;
       case 'metrics':
         metricsAnswers.get(message.id)?.(
@@ -86,7 +89,6 @@ export async function serveAsWorker(setup: WorkerSetup, options: WorkerOptions):
     await new Promise((resolve) => channel.send(failed, resolve));
     process.exit(options.setupExitCode);
   }
-  if (isStopRequested) stop();
 }
 
 async function sampleMetrics(launch: Launch | undefined): Promise<MetricsSample | undefined> {
