@@ -41,14 +41,14 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 /**
- * Starts `node <args>` on `core`, its soft descriptor limit raised to the hard one (10,000 open
+ * Starts `node <args>` on `core` (or a taskset list such as "0,2"), its soft descriptor limit raised to the hard one (10,000 open
  * connections need more than the usual 1,024). `sh -c … exec` and taskset both exec, so the PID
  * is node's own. Its output is kept ('pipe'), shared with ours ('inherit'), or shared beside an
  * IPC channel for its messages ('ipc').
  */
 export function spawnNode(
   name: string,
-  core: number,
+  core: number | string,
   args: readonly string[],
   stdio: 'pipe' | 'inherit' | 'ipc' = 'pipe',
 ): Child {

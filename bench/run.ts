@@ -1,10 +1,10 @@
 // `npm run bench`: the echo sample as `npm start` serves it, on all four transports, against raw node:net
 // and ws servers. Every server is its own process on core 0, the load generator its own on core 1;
 // runs are interleaved (raw, ours, raw, ours…) and repeated, and the medians reported.
-// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout, --reps N, --duration S.
+// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout,workers, --reps N, --duration S.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { availableParallelism, cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +12,19 @@ import { parseArgs } from 'node:util';
 
 import { parseDocument } from 'yaml';
 
-import type { LoadReply, LoadRequest, LoadResult, TargetAddress } from './load-requests.js';
+import type {
+  ConnectRequest,
+  EchoRequest,
+  LoadReply,
+  LoadRequest,
+  LoadResult,
+  TargetAddress,
+} from './load-requests.js';
 import type { MicroResult } from './micro.js';
 import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
 import type { Child } from './processes.js';
 import { cpuMs, openFilesLimit, rssKb } from './proc-stats.js';
-import { ECHO_LABELS, checkTargets, formatReport, summarize } from './report.js';
+import { ECHO_LABELS, checkTargets, formatReport, median, summarize } from './report.js';
 import type { EchoKey, MeasurementKey, ProcessMemory, Run, Runs, TargetInfo, TransportName } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,7 +37,7 @@ const TSX = ['--import', 'tsx'];
 /** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
 const MAX_CONNECTIONS = 20_000;
 const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet'];
-const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout'] as const;
+const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
 const RAWS = ['raw-tcp', 'raw-ws'] as const;
 type RawName = (typeof RAWS)[number];
@@ -154,6 +161,75 @@ async function main(): Promise<void> {
       spawnNode('broadcast fan-out', LOADGEN_CORE, [...TSX, join(BENCH, 'fanout.ts'), ...quick], 'inherit'),
     );
   }
+  if (isOn('workers')) console.log(`\n${await workerScaling()}`);
+}
+
+/**
+ * The sample served by 1 and by 2 workers (`workers: N`), interleaved: echo round trips with 50
+ * clients on tcp and websocket, and tcp connects (each one accepted by the primary and handed to
+ * a worker). The launchers get every core but the load generator's: on a 2-core machine that is
+ * one core, so 2 workers measure what the cluster costs rather than what it gains.
+ */
+async function workerScaling(): Promise<string> {
+  const counts = [1, 2];
+  const cores =
+    canPin && availableParallelism() > 2
+      ? Array.from({ length: availableParallelism() }, (_, core) => core).filter((core) => core !== LOADGEN_CORE)
+      : [SERVER_CORE];
+  const launchers: Launcher[] = [];
+  for (const count of counts)
+    launchers.push(await startLauncher(`launcher, ${count} worker(s)`, count, cores.join(',')));
+  const loadgen = spawnNode('load generator', LOADGEN_CORE, [...TSX, join(BENCH, 'loadgen.ts')], 'ipc');
+  const measures: Array<{
+    label: string;
+    transport: TransportName;
+    request: Omit<EchoRequest, 'target'> | Omit<ConnectRequest, 'target'>;
+  }> = [
+    { label: 'tcp, closed loop, 50 clients (round trips/s)', transport: 'tcp', request: echoRequest(50) },
+    { label: 'websocket, closed loop, 50 clients (round trips/s)', transport: 'websocket', request: echoRequest(50) },
+    {
+      label: 'tcp connects, 32 at a time (connects/s)',
+      transport: 'tcp',
+      request: {
+        kind: 'connect',
+        concurrency: plan.connectConcurrency,
+        warmupMs: plan.warmupMs,
+        durationMs: plan.durationMs,
+      },
+    },
+  ];
+  const rates = measures.map(() => counts.map((): number[] => []));
+  try {
+    for (let rep = 1; rep <= plan.reps; rep++) {
+      for (const [m, measure] of measures.entries()) {
+        for (const [c, launcher] of launchers.entries()) {
+          progress(`workers, run ${rep}/${plan.reps}: ${measure.label}, ${counts[c]} worker(s)`);
+          const target = launcher.addresses[measure.transport];
+          const result = await ask(loadgen, { ...measure.request, target } as LoadRequest);
+          if (result.kind !== 'idle') rates[m]![c]!.push(result.perSecond);
+          await sleep(IDLE_PROCESS_SETTLE_MS);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([loadgen, ...launchers.map((launcher) => launcher.child)].map(stop));
+  }
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  const rows = measures.map((measure, m) => {
+    const [one, two] = rates[m]!.map((values) => (values.length === 0 ? Number.NaN : median(values)));
+    return `| ${measure.label} | ${Math.round(one!)} | ${Math.round(two!)} | ${(two! / one!).toFixed(2)} |`;
+  });
+  return [
+    `Workers: launchers on core(s) ${cores.join(',')}, load generator on core ${LOADGEN_CORE}; median of ${plan.reps} run(s)`,
+    '',
+    '| measure | 1 worker | 2 workers | 2 / 1 |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+}
+
+function echoRequest(clients: number): Omit<EchoRequest, 'target'> {
+  return { kind: 'echo', clients, depth: 1, warmupMs: plan.warmupMs, durationMs: plan.durationMs };
 }
 
 /** Starts the servers and the load generator, and runs every measurement on every target, interleaved. */
@@ -267,10 +343,10 @@ async function startRaw(raw: RawName): Promise<Server> {
   };
 }
 
-/** The launcher serving the sample (`npm start`), every port accepting connections. */
-async function startLauncher(name: string): Promise<Launcher> {
-  const sample = await writeSampleConfig(`${name.replaceAll(' ', '-')}.yaml`, SAMPLE_HANDLER);
-  const child = spawnNode(name, SERVER_CORE, [join(ROOT, 'dist/cli.js'), '-c', sample.file]);
+/** The launcher serving the sample (`npm start`), every port accepting connections; `workers` processes on `cores`. */
+async function startLauncher(name: string, workers = 1, cores: number | string = SERVER_CORE): Promise<Launcher> {
+  const sample = await writeSampleConfig(`${name.replaceAll(/[ ,()]+/g, '-')}.yaml`, SAMPLE_HANDLER, workers);
+  const child = spawnNode(name, cores, [join(ROOT, 'dist/cli.js'), '-c', sample.file]);
   const addresses = {} as Record<TransportName, TargetAddress>;
   for (const transport of TRANSPORTS) {
     const { port, path } = sample.servers[transport]!;
@@ -381,8 +457,10 @@ async function microbenchmarks(): Promise<MicroResult[]> {
 async function writeSampleConfig(
   name: string,
   handlerClass: string,
+  workers = 1,
 ): Promise<{ file: string; ports: number[]; servers: Record<string, { port: number; path: string }> }> {
   const document = parseDocument(readFileSync(SAMPLE_CONFIG, 'utf8'));
+  if (workers > 1) document.set('workers', workers);
   const sections = (document.toJS() as { servers: Record<string, { transport: string; ws_path?: string }> }).servers;
   const names = Object.keys(sections);
   const ports = await freePorts(names.length);

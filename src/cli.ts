@@ -7,13 +7,15 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 
 import { parseConfigDocument, readConfigFile } from './config/load.js';
-import { TRANSPORTS, parseConfig } from './config/schema.js';
+import { MAX_WORKERS, TRANSPORTS, parseConfig } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
 import { writeProject } from './scaffold/project.js';
 import type { ProjectOptions } from './scaffold/project.js';
 import { loadSshHostKey } from './server/endpoints.js';
 import { launchServers } from './server/launcher.js';
+import type { Launch } from './server/launcher.js';
+import { takeWorkerSetup } from './server/worker-setup.js';
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -36,6 +38,7 @@ interface CliOptions {
   port?: number;
   transport: string;
   redis?: string;
+  workers?: number;
   verbose: number;
 }
 
@@ -48,6 +51,7 @@ const program = new Command('server-launcher')
   .option('-p, --port <port>', 'port to listen on (default: 8023, 8022 for ssh)', parsePort)
   .addOption(new Option('--transport <name>', 'transport to serve').choices(TRANSPORTS).default('telnet'))
   .option('--redis <url>', "share the application with other instances through this Redis (the config's hub.redis)")
+  .option('--workers <n>', "processes serving every port together (default: the file's workers, else 1)", parseWorkers)
   .option('-v, --verbose', 'more logging: -v info, -vv debug', (_value, total: number) => total + 1, 0)
   .addHelpText(
     'after',
@@ -57,6 +61,7 @@ Examples:
   server-launcher ./handler.ts:EchoHandler --transport tcp --port 8024
   server-launcher -c config.yaml --host 127.0.0.1 -vv
   server-launcher -c config.yaml --redis redis://10.0.0.5:6379 --port 8024
+  server-launcher -c config.yaml --workers 4
   server-launcher init my-app
 
 From a project that depends on this package, run it through npx with "--" so that
@@ -110,28 +115,45 @@ const launcherLog = logger.child({ component: 'launcher' });
 await main();
 
 async function main(): Promise<void> {
+  const setup = takeWorkerSetup();
   let config: Config;
   try {
-    config = await buildConfig();
+    config = setup?.config ?? (await buildConfig());
   } catch (err) {
     fail(err, EXIT_SETUP);
   }
+  if (setup !== undefined) {
+    const { serveAsWorker } = await import('./server/worker.js');
+    await serveAsWorker(setup, {
+      logger: logger.child({ worker: setup.index }),
+      startupLines,
+      setupExitCode: EXIT_SETUP,
+      runtimeExitCode: EXIT_RUNTIME,
+    });
+    keepServingDespiteStrayErrors();
+    return;
+  }
 
-  let launch: Awaited<ReturnType<typeof launchServers>>;
+  const workers = options.workers ?? config.application.workers;
+  let running: { stop(): Promise<void>; reloadTls(): Promise<void> };
+  let lines: string[];
   try {
-    launch = await launchServers(config, { logger });
+    if (workers > 1) {
+      // Loaded only for workers: one process pays nothing for the cluster.
+      const { startCluster } = await import('./server/cluster.js');
+      const cluster = await startCluster(config, { workers, logger });
+      running = cluster;
+      lines = cluster.lines;
+    } else {
+      const launch = await launchServers(config, { logger });
+      running = launch;
+      lines = await startupLines(launch);
+    }
   } catch (err) {
     // Config errors name their file already; handler and address errors name it here.
     fail(err, EXIT_SETUP, options.config);
   }
-  // A handler's stray promise or timer callback must not take every other session down with
-  // it: sessions and servers keep no state that such an error could leave half-changed.
-  process.on('unhandledRejection', (reason) => {
-    launcherLog.error({ err: reason }, 'unhandled rejection');
-  });
-  process.on('uncaughtException', (err) => {
-    launcherLog.error({ err }, 'uncaught exception');
-  });
+  keepServingDespiteStrayErrors();
 
   let isStopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -141,7 +163,7 @@ async function main(): Promise<void> {
     }
     isStopping = true;
     process.stdout.write(`${signal}: shutting down (press Ctrl-C again to exit at once)\n`);
-    launch.stop().then(
+    running.stop().then(
       () => process.exit(0),
       (err: unknown) => fail(err, EXIT_RUNTIME),
     );
@@ -151,25 +173,43 @@ async function main(): Promise<void> {
   // Run as a service, SIGHUP reloads certificates, as web servers do: a renewed one is taken
   // without dropping anyone. At a terminal it means the terminal went away: shut down.
   if (process.stdout.isTTY || process.stderr.isTTY) process.on('SIGHUP', shutdown);
-  else process.on('SIGHUP', () => void launch.reloadTls());
+  else process.on('SIGHUP', () => void running.reloadTls());
   // Printed last: whoever waits for these lines may signal at once, and the handlers are in place.
+  for (const line of lines) process.stdout.write(`${line}\n`);
+}
+
+/**
+ * A handler's stray promise or timer callback must not take every other session down with it:
+ * sessions and servers keep no state that such an error could leave half-changed.
+ */
+function keepServingDespiteStrayErrors(): void {
+  process.on('unhandledRejection', (reason) => {
+    launcherLog.error({ err: reason }, 'unhandled rejection');
+  });
+  process.on('uncaughtException', (err) => {
+    launcherLog.error({ err }, 'uncaught exception');
+  });
+}
+
+/** What a launch prints once it serves: every server's URL, and the monitor's. */
+async function startupLines(launch: Launch): Promise<string[]> {
+  const lines: string[] = [];
   for (const server of launch.servers) {
     const page = server.pageUrl === undefined ? '' : ` (browser terminal: ${server.pageUrl})`;
     // What clients are asked to trust the first time they connect, as `ssh-keygen -lf` prints it.
     const hostKey =
       server.config.transport === 'ssh' ? ` (host key ${(await loadSshHostKey(server.config)).fingerprint})` : '';
-    process.stdout.write(
-      `${server.name}: ${server.config.transport} server listening on ${server.url}${page}${hostKey}\n`,
-    );
+    lines.push(`${server.name}: ${server.config.transport} server listening on ${server.url}${page}${hostKey}`);
   }
   const { observability } = launch;
   if (observability !== undefined) {
-    for (const url of observability.accessUrls(launch.servers)) process.stdout.write(`monitor: ${url}\n`);
+    for (const url of observability.accessUrls(launch.servers)) lines.push(`monitor: ${url}`);
     if (observability.generatedToken !== undefined) {
       // As Jupyter does: a monitor reachable from other machines is never open to everyone.
-      process.stdout.write('monitor: no monitor_token is set, so this token was made for this run (shown once)\n');
+      lines.push('monitor: no monitor_token is set, so this token was made for this run (shown once)');
     }
   }
+  return lines;
 }
 
 async function buildConfig(): Promise<Config> {
@@ -241,6 +281,14 @@ async function createLogger(verbosity: number): Promise<Logger> {
     settings,
     pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss' }),
   );
+}
+
+function parseWorkers(value: string): number {
+  const workers = Number(value);
+  if (!/^\d+$/.test(value) || workers < 1 || workers > MAX_WORKERS) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_WORKERS}.`);
+  }
+  return workers;
 }
 
 function parsePort(value: string): number {

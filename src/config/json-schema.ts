@@ -66,6 +66,7 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   heartbeat_interval: 'Seconds between the heartbeats an instance sends the others.',
   instance_timeout: 'Seconds without a word from an instance before its sessions leave the registry.',
   shared_ip_limits: 'max_connections_per_ip counts the sessions of every instance (false: of this one).',
+  workers: 'Processes that serve every port together as one application (node:cluster); 1 = one process.',
 };
 
 /** The JSON Schema of a config file, every key described. */

@@ -693,6 +693,7 @@ test("application keys stand beside servers:, or beside a single server's keys",
     recordMaxBytes: 10 * 1024 * 1024,
     recordKeep: 1000,
     hub: undefined,
+    workers: 1,
     baseDir: '/srv',
   });
   assert.deepEqual(multi.servers[0]!.monitorToken, []);
@@ -720,6 +721,11 @@ test('application keys are checked and misspelt ones named', () => {
     configErrorOf({ handler_class: HANDLER, record_format: 'v9' }),
     'record_format: expected v2 or v3 (the asciicast version), got "v9"',
   );
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, workers: 0 }),
+    'workers: expected a whole number from 1 to 256, got 0',
+  );
+  assert.equal(parseConfig({ handler_class: HANDLER, workers: 4 }, '/srv').application.workers, 4);
 });
 
 test('a hub: mapping names the Redis that instances share, with timing defaults', () => {

@@ -141,6 +141,8 @@ export interface ApplicationConfig {
   recordKeep: number;
   /** The hub shared with other instances; undefined = this process alone, in-process. */
   hub: HubConfig | undefined;
+  /** Processes serving every port (node:cluster); 1 = this process alone. */
+  workers: number;
   baseDir: string;
 }
 
@@ -191,6 +193,8 @@ const TRANSPORT_KEYS: Readonly<Record<string, readonly TransportName[]>> = {
   ssh_keepalive_interval: ['ssh'],
   mccp_over_tls: ['telnet', 'ws_telnet'],
 };
+/** More workers than this is a typo, not a machine. */
+export const MAX_WORKERS = 256;
 /** Hosts that bind every address, so they clash with any other host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
@@ -298,6 +302,7 @@ const applicationShape = {
       path: ['instance_timeout'],
     })
     .optional(),
+  workers: wholeNumber(1, MAX_WORKERS).default(1),
 };
 
 /** Every key of the `hub:` mapping. */
@@ -377,6 +382,7 @@ function toApplicationConfig(section: z.infer<typeof applicationSchema>, baseDir
             instanceTimeoutMs: section.hub.instance_timeout * 1000,
             sharedIpLimits: section.hub.shared_ip_limits,
           },
+    workers: section.workers,
     baseDir,
   };
 }

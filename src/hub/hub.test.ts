@@ -2,12 +2,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
+import { channelPair } from '../../test/support/ipc.js';
 import { startRedis } from '../../test/support/redis.js';
 import { BusHub } from './bus-hub.js';
 import type { SessionInfo } from './events.js';
 import { SessionEvents } from './events.js';
 import { InProcessHub } from './hub.js';
 import type { HubMember, SessionHub } from './hub.js';
+import { BusRelay, IpcBus } from './ipc-bus.js';
 import { RedisBus } from './redis-bus.js';
 import { newSessionId } from './session-id.js';
 
@@ -67,10 +69,21 @@ async function redisHub(
   return hub;
 }
 
+/** A worker's hub, alone behind a primary's relay: an application of one worker. */
+async function ipcHub(): Promise<BusHub> {
+  const channel = channelPair();
+  new BusRelay().attach(channel.primary);
+  const hub = new BusHub({ bus: new IpcBus(channel.worker), via: 'ipc' });
+  started.push(hub);
+  await hub.start();
+  return hub;
+}
+
 const hubs: Array<[string, () => Promise<SessionHub>]> = [
   ['InProcessHub', () => Promise.resolve(new InProcessHub())],
   // Each on a channel of its own: an application of one instance.
   ['BusHub over Redis', () => redisHub(`contract-${newSessionId()}`)],
+  ['BusHub over cluster IPC', ipcHub],
 ];
 
 for (const [name, createHub] of hubs) {

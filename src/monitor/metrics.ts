@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
 import type { SessionEventMap, SessionInfo } from '../hub/events.js';
 import type { SessionHub } from '../hub/hub.js';
@@ -11,6 +12,12 @@ export interface MetricsOptions {
   monitor: { viewerCount: number } | undefined;
   /** The package version, for chuk_build_info. */
   version: string;
+}
+
+/** Metrics in the Prometheus text format, with the content type to serve them as. */
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
 }
 
 /** Labels of every per-server series: bounded by the config, never per session or address. */
@@ -155,12 +162,15 @@ export class Metrics {
       name: `${PREFIX}event_loop_lag_seconds`,
       help: 'Longest the event loop was held up since the previous scrape.',
       registers,
+      // Across workers: the worst of them, as for one process.
+      aggregator: 'max',
     });
     const buildInfo = new Gauge({
       name: `${PREFIX}build_info`,
       help: 'The running version; always 1.',
       labelNames: ['version', 'node_version'],
       registers,
+      aggregator: 'first',
     });
     buildInfo.set({ version: options.version, node_version: process.version }, 1);
     if (app.sharing() !== undefined) {
@@ -169,11 +179,14 @@ export class Metrics {
           name: `${PREFIX}hub_up`,
           help: 'Whether the other instances can be reached (1) or cross-instance features are degraded (0).',
           registers,
+          // Across workers: degraded if any worker is.
+          aggregator: 'min',
         }),
         instances: new Gauge({
           name: `${PREFIX}hub_instances`,
           help: 'Other instances heard from recently.',
           registers,
+          aggregator: 'max',
         }),
         dropped: new Counter({
           name: `${PREFIX}hub_dropped_messages_total`,
@@ -208,9 +221,15 @@ export class Metrics {
   }
 
   /** Every metric, read now, in the Prometheus text format. */
-  async render(): Promise<{ contentType: string; body: string }> {
+  async render(): Promise<RenderedMetrics> {
     await this.#sample();
     return { contentType: this.#registry.contentType, body: await this.#registry.metrics() };
+  }
+
+  /** Every metric, read now, as data that prom-client's cluster aggregator merges with other processes'. */
+  async sample(): Promise<Array<MetricObjectWithValues<MetricValue<string>>>> {
+    await this.#sample();
+    return this.#registry.getMetricsAsJSON();
   }
 
   #started({ session }: SessionEventMap['session-started']): void {

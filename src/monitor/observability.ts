@@ -17,6 +17,7 @@ import { accessOf, isLoopbackHost, newToken } from './access.js';
 import type { AccessPolicy } from './access.js';
 import { dashboardRoute } from './dashboard.js';
 import { Metrics } from './metrics.js';
+import type { RenderedMetrics } from './metrics.js';
 import { Monitor } from './monitor.js';
 import { Recorder } from './recorder.js';
 
@@ -36,6 +37,10 @@ export interface ObservabilityOptions {
   /** Whether every listener is bound and the application is not shutting down. */
   isReady(): boolean;
   version: string;
+  /** Used where a token must be made; by default a new one. */
+  monitorToken?: string | undefined;
+  /** Renders the metrics served; by default this process's own. */
+  renderMetrics?: (() => Promise<RenderedMetrics>) | undefined;
 }
 
 /** How long a client of the monitor port has for its request's headers. */
@@ -71,7 +76,9 @@ export class Observability {
     const sites = this.#sites();
     const wantsMonitor = sites.some((site) => site.monitorPath !== undefined);
     const wantsMetrics = sites.some((site) => site.metricsPath !== undefined);
-    this.generatedToken = sites.some((site) => needsGeneratedToken(site)) ? newToken() : undefined;
+    this.generatedToken = sites.some((site) => needsGeneratedToken(site))
+      ? (options.monitorToken ?? newToken())
+      : undefined;
     this.monitor = wantsMonitor
       ? new Monitor(options.app, { notice: this.#application.monitorNotice, logger: this.#logger })
       : undefined;
@@ -228,6 +235,7 @@ export class Observability {
 
   #metricsRoute(site: Site): RequestRoute {
     const metrics = this.metrics!;
+    const render = this.#options.renderMetrics ?? (() => metrics.render());
     return (request, response) => {
       if (pathOf(request) !== site.metricsPath || request.method !== 'GET') return false;
       if (accessOf(request, site.policy) === 'none') {
@@ -237,7 +245,7 @@ export class Observability {
         });
         return true;
       }
-      metrics.render().then(
+      render().then(
         ({ contentType, body }) => respond(response, 200, body, { 'Content-Type': contentType }),
         (err: unknown) => {
           this.#logger.error({ err }, 'metrics could not be collected');

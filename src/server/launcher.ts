@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
 import { InProcessHub } from '../hub/hub.js';
 import type { SessionHub } from '../hub/hub.js';
+import type { RenderedMetrics } from '../monitor/metrics.js';
 import type { Observability } from '../monitor/observability.js';
 import type { HandlerClass } from '../session/handle.js';
 import { AddressGuard } from './address-guard.js';
@@ -37,6 +38,10 @@ export interface LaunchOptions {
   hub?: SessionHub;
   /** Serve this class on every server instead of loading each server's `handler_class`. */
   handlerClass?: HandlerClass;
+  /** The token to use where the monitor needs one and none is set, instead of a new one (a cluster's workers share one). */
+  monitorToken?: string;
+  /** Answers metrics scrapes in place of this process's own metrics (a worker answers with every worker's). */
+  renderMetrics?: () => Promise<RenderedMetrics>;
 }
 
 /**
@@ -57,6 +62,8 @@ export async function launchServers(config: Config, options: LaunchOptions = {})
         config,
         logger,
         version: PACKAGE_VERSION,
+        monitorToken: options.monitorToken,
+        renderMetrics: options.renderMetrics,
         isReady: () => stopping === undefined && servers.every((server) => server.info().isRunning),
       })
     : undefined;
