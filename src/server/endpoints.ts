@@ -15,6 +15,7 @@ import type { Admission, Connection, Listener, TlsFiles } from '../transports/co
 import { addressRanges } from '../transports/address.js';
 import { DIRECT } from '../transports/client-address.js';
 import type { ProxyPolicy } from '../transports/client-address.js';
+import { TELNET_CONTROL_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL } from '../transports/control-channel.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import type { HostKey, SshConnection } from '../transports/ssh.js';
 import { listenTcp } from '../transports/tcp.js';
@@ -105,8 +106,11 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
       allowOrigins: config.allowOrigins,
       requireOrigin: config.requireOrigin,
       proxy: proxyPolicy(config),
+      // Ours first: a client that offers them asked for the control channel.
       subprotocols:
-        defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL],
+        defaultLayer === 'telnet'
+          ? [TELNET_CONTROL_SUBPROTOCOL, TELNET_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL, PLAIN_SUBPROTOCOL]
+          : [TEXT_CONTROL_SUBPROTOCOL, PLAIN_SUBPROTOCOL, TELNET_CONTROL_SUBPROTOCOL, TELNET_SUBPROTOCOL],
       pingInterval: config.pingInterval,
       pingTimeout: config.pingTimeout,
       maxMessageSize: config.maxMessageSize,
@@ -119,11 +123,17 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
   };
 }
 
+const SUBPROTOCOL_LAYERS: Readonly<Record<string, 'plain' | 'telnet'>> = {
+  [PLAIN_SUBPROTOCOL]: 'plain',
+  [TEXT_CONTROL_SUBPROTOCOL]: 'plain',
+  [TELNET_SUBPROTOCOL]: 'telnet',
+  [TELNET_CONTROL_SUBPROTOCOL]: 'telnet',
+};
+
 /** The layer the client chose by subprotocol, else the transport's own. */
 function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
   return (connection: Connection, context: LayerContext): SessionLayer => {
-    const { protocol } = connection;
-    const layer = protocol === TELNET_SUBPROTOCOL ? 'telnet' : protocol === PLAIN_SUBPROTOCOL ? 'plain' : defaultLayer;
+    const layer = SUBPROTOCOL_LAYERS[connection.protocol] ?? defaultLayer;
     return layer === 'telnet' ? telnetLayer(connection, context) : lineLayer(connection);
   };
 }

@@ -15,6 +15,7 @@ import { mergeTerminalFacts } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
 import { LineEditor } from './line-editor.js';
 import { SessionOutput } from './output.js';
+import type { ResumeTokens } from './resume-tokens.js';
 
 /** Per-session limits, from the server's config. */
 export interface SessionLimits {
@@ -23,18 +24,25 @@ export interface SessionLimits {
   /** Seconds the session may last at all; 0 = no limit. */
   maxSessionTime: number;
   maxLineLength: number;
+  /** Seconds a session whose connection dropped waits for its client to resume it; 0 = off. */
+  resumeGrace: number;
 }
 
 /** What a server gives each new session. */
 export interface SessionOptions {
   connection: Connection;
-  /** Builds the protocol layer; it reports changes through `events` and logs with the session's id. */
-  createLayer(events: LayerEvents, logger: Logger): SessionLayer;
+  /**
+   * Builds the protocol layer of a connection (the first, and each one that resumes the session);
+   * it reports changes through `events` and logs with the session's id.
+   */
+  createLayer(connection: Connection, events: LayerEvents, logger: Logger): SessionLayer;
   handlerClass: HandlerClass;
   server: ServerContext;
   app: SessionHub;
   logger: Logger;
   limits: SessionLimits;
+  /** The server's resume tokens, where limits.resumeGrace is above 0. */
+  resumeTokens?: ResumeTokens<Session> | undefined;
 }
 
 /** Session plumbing for the server and the base handler classes, kept off the handler's surface. */
@@ -45,6 +53,8 @@ export interface SessionControl {
   closeFor(session: Session, reason: CloseReason, message?: string): Promise<void>;
   /** Drops the connection at once, without a goodbye. */
   destroy(session: Session): void;
+  /** Carries the session on over `connection`, whose client presented the session's resume token. */
+  resume(session: Session, connection: Connection): void;
 }
 
 /**
@@ -63,6 +73,9 @@ export interface EditableSession extends SessionHandle {
 /** A lone ESC is the Escape key once nothing follows it for this long. */
 const ESCAPE_QUIET_MS = 50;
 const KICKED_MESSAGE = 'Disconnected by the server.';
+
+/** Connection ends that come without a goodbye, after which a session may wait to be resumed. */
+const DROPS: ReadonlySet<ConnectionEnd['reason']> = new Set(['reset', 'timeout']);
 
 /** How a connection's end reads as the session's end, when the session did not close it itself. */
 const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
@@ -84,6 +97,11 @@ export class Session implements EditableSession, HubMember {
   #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
+  #layerEvents: LayerEvents;
+  #createLayer: SessionOptions['createLayer'];
+  /** Of the first connection: a session resumed over another URL keeps what it started with. */
+  #path: string;
+  #query: URLSearchParams;
   #server: ServerContext;
   #app: SessionHub;
   #logger: Logger;
@@ -94,6 +112,16 @@ export class Session implements EditableSession, HubMember {
   #user: string | undefined;
   #lastInputAt = Date.now();
   #isHidingInput = false;
+  #hiddenEcho: 'off' | 'mask' = 'off';
+  /** The client was told to hide what is typed (its control channel), as the layer could not. */
+  #isClientHiding = false;
+  #resumeTokens: ResumeTokens<Session> | undefined;
+  /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
+  #isResumable = false;
+  /** When the connection dropped, while the session waits for its client. */
+  #detachedAt: number | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #isFinished = false;
 
   #idleTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
@@ -110,6 +138,7 @@ export class Session implements EditableSession, HubMember {
       start: (session) => session.#start(),
       closeFor: (session, reason, message) => session.#closeFor(reason, message),
       destroy: (session) => session.#destroy(),
+      resume: (session, connection) => session.#resume(connection),
     };
   }
 
@@ -119,18 +148,20 @@ export class Session implements EditableSession, HubMember {
     this.#server = options.server;
     this.#app = options.app;
     this.#limits = options.limits;
+    this.#path = options.connection.path;
+    this.#query = options.connection.query;
+    this.#resumeTokens = options.resumeTokens;
     this.#logger = options.logger.child({ session: this.id });
-    this.#layer = options.createLayer(
-      {
-        changed: (what) => this.#layerChanged(what),
-        option: (option, side, enabled) => {
-          if (this.#app.events.has('option')) {
-            this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
-          }
-        },
+    this.#layerEvents = {
+      changed: (what) => this.#layerChanged(what),
+      option: (option, side, enabled) => {
+        if (this.#app.events.has('option')) {
+          this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
+        }
       },
-      this.#logger,
-    );
+    };
+    this.#createLayer = options.createLayer;
+    this.#layer = options.createLayer(this.#connection, this.#layerEvents, this.#logger);
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
     this.#input = new SessionInput(this.#connection, {
@@ -189,11 +220,11 @@ export class Session implements EditableSession, HubMember {
   }
 
   get path(): string {
-    return this.#connection.path;
+    return this.#path;
   }
 
   get query(): URLSearchParams {
-    return this.#connection.query;
+    return this.#query;
   }
 
   get terminal(): TerminalInfo {
@@ -252,6 +283,7 @@ export class Session implements EditableSession, HubMember {
       terminal: { type, cols, rows },
       bytesIn: this.#connection.bytesIn,
       bytesOut: this.#connection.bytesOut,
+      ...(this.#detachedAt === undefined ? {} : { detachedAt: this.#detachedAt }),
     };
   }
 
@@ -313,12 +345,11 @@ export class Session implements EditableSession, HubMember {
     this.#app.add(this);
     if (this.#app.events.has('session-started')) this.#app.events.publish('session-started', { session: this.info() });
     this.#logger.debug({ address: this.remoteAddress, transport: this.transport }, 'session started');
-    this.#connection.onClose((end) => void this.#finish(end));
-    this.#connection.onData(this.#onData);
-    this.#connection.onTerminal((facts) => this.#terminalFacts(facts));
+    this.#listen(this.#connection);
     this.#armTimers();
     this.#layer.start();
     this.#syncEditorEcho();
+    this.#offerResume(false);
     // Lines wait for onConnect to finish, but keys flow so that onConnect can readLine().
     this.#input.holdLines(true);
     const isOpen = await this.#guard(() => this.#handler.onConnect());
@@ -331,12 +362,16 @@ export class Session implements EditableSession, HubMember {
 
   #closeFor(reason: CloseReason, message: string | undefined): Promise<void> {
     if (this.#isClosing) return this.#closed;
+    // A session on its way out is not to be resumed.
+    this.#resumeTokens?.revoke(this);
     this.#closing ??= this.#close(reason, message);
     return this.#closing;
   }
 
   async #close(reason: CloseReason, message: string | undefined): Promise<void> {
     this.#closeReason ??= reason;
+    // No one to tell: the session that waits for its client ends here.
+    if (this.#detachedAt !== undefined) return this.#finish(reason);
     if (message !== undefined) await this.#output.write(`${message}\n`, true);
     this.#stopIO();
     await this.#connection.close(reason);
@@ -345,7 +380,89 @@ export class Session implements EditableSession, HubMember {
 
   #destroy(): void {
     this.#stopIO();
-    this.#connection.destroy();
+    if (this.#detachedAt !== undefined) void this.#finish(this.#closeReason ?? 'server-shutdown');
+    else this.#connection.destroy();
+  }
+
+  /** Hears a connection for as long as it is the session's: one replaced by a resume is ignored. */
+  #listen(connection: Connection): void {
+    connection.onClose((end) => {
+      if (connection === this.#connection) this.#connectionEnded(end);
+    });
+    connection.onData((bytes) => {
+      if (connection === this.#connection) this.#onData(bytes);
+    });
+    connection.onTerminal((facts) => {
+      if (connection === this.#connection) this.#terminalFacts(facts);
+    });
+  }
+
+  /** Gives the client a new resume token on its control channel, where resume is on and it has one. */
+  #offerResume(resumed: boolean): void {
+    const tokens = this.#resumeTokens;
+    if (tokens === undefined || this.#limits.resumeGrace === 0) return;
+    const token = tokens.issue(this);
+    this.#isResumable = this.#connection.control({ type: 'session', token, resumed, grace: this.#limits.resumeGrace });
+    if (!this.#isResumable) tokens.revoke(this);
+  }
+
+  #connectionEnded(end: ConnectionEnd): void {
+    if (end.error !== undefined) this.#logger.debug({ err: end.error }, 'connection error');
+    const reason = this.#closeReason ?? END_REASONS[end.reason];
+    if (this.#isResumable && DROPS.has(end.reason) && this.#closing === undefined && !this.#isClosing) {
+      this.#detach(reason);
+      return;
+    }
+    void this.#finish(reason);
+  }
+
+  /** The connection dropped: the handler, its readLine and its output wait resume_grace seconds for the client. */
+  #detach(reason: SessionEndReason): void {
+    this.#detachedAt = Date.now();
+    this.#layer.dispose();
+    this.#output.detach();
+    clearTimeout(this.#escapeTimer);
+    this.#logger.debug(
+      { reason, grace: this.#limits.resumeGrace },
+      'connection dropped; waiting for the client to resume',
+    );
+    if (this.#app.events.has('session-detached')) {
+      this.#app.events.publish('session-detached', { sessionId: this.id, reason });
+    }
+    this.#graceTimer = setTimeout(() => void this.#finish(reason), this.#limits.resumeGrace * 1000);
+    this.#graceTimer.unref();
+  }
+
+  /**
+   * A client presented the session's token: the session carries on over its connection. A
+   * connection that has not been seen to drop (a phone that changed networks) is let go.
+   */
+  #resume(connection: Connection): void {
+    const old = this.#connection;
+    const wasDetached = this.#detachedAt !== undefined;
+    clearTimeout(this.#graceTimer);
+    // The address count follows the client to its new address.
+    this.#app.remove(this);
+    this.#connection = connection;
+    this.#detachedAt = undefined;
+    this.#app.add(this);
+    if (!wasDetached) {
+      this.#layer.dispose();
+      old.destroy();
+    }
+    // Negotiated state belongs to the connection: a new one negotiates afresh.
+    this.#layer = this.#createLayer(connection, this.#layerEvents, this.#logger);
+    this.#input.attach(connection);
+    this.#listen(connection);
+    this.#layer.start();
+    this.#syncEditorEcho();
+    this.#offerResume(true);
+    this.#isClientHiding = false;
+    if (this.#isHidingInput) this.#setHiddenInput(this.#hiddenEcho);
+    void this.#output.attach(connection, this.#layer);
+    this.#logger.debug({ address: connection.remoteAddress }, 'session resumed');
+    if (this.#app.events.has('session-resumed')) this.#app.events.publish('session-resumed', { session: this.info() });
+    void this.#guard(() => this.#handler.onResume());
   }
 
   #editLine(token: InputToken): boolean | Promise<boolean> {
@@ -458,7 +575,15 @@ export class Session implements EditableSession, HubMember {
 
   #setHiddenInput(echo: 'off' | 'mask' | undefined): void {
     this.#isHidingInput = echo !== undefined;
+    if (echo !== undefined) this.#hiddenEcho = echo;
     const isServerDrawing = this.#layer.setHiddenInput(this.#isHidingInput);
+    // A client that edits its own line can still hide it, if it has a control channel to be told on.
+    if (this.#isHidingInput && !isServerDrawing) {
+      this.#isClientHiding = this.#connection.control({ type: 'input', hidden: true });
+    } else if (!this.#isHidingInput && this.#isClientHiding) {
+      this.#isClientHiding = false;
+      this.#connection.control({ type: 'input', hidden: false });
+    }
     if (echo === undefined) this.#editor.echo = this.#layer.serverEchoes ? 'on' : 'off';
     // Where the client still echoes (nc, a browser text page) nothing can be hidden or masked.
     else if (!isServerDrawing) this.#editor.echo = 'off';
@@ -507,12 +632,15 @@ export class Session implements EditableSession, HubMember {
     clearTimeout(this.#escapeTimer);
   }
 
-  async #finish(end: ConnectionEnd): Promise<void> {
+  /** The real end, once: after the connection closed, or the grace period of a dropped one ran out. */
+  async #finish(reason: SessionEndReason): Promise<void> {
+    if (this.#isFinished) return this.#closed;
+    this.#isFinished = true;
+    clearTimeout(this.#graceTimer);
+    this.#resumeTokens?.revoke(this);
     this.#stopIO();
     this.#layer.dispose();
     this.#input.close();
-    const reason = this.#closeReason ?? END_REASONS[end.reason];
-    if (end.error !== undefined) this.#logger.debug({ err: end.error }, 'connection error');
     this.#logger.debug({ reason }, 'session ended');
     this.#app.remove(this);
     if (this.#app.events.has('session-ended')) {

@@ -545,6 +545,7 @@ class SshSessionConnection implements SshConnection {
   readonly protocol = '';
   readonly path = '';
   readonly query = new URLSearchParams();
+  readonly resumeToken = undefined;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
@@ -674,6 +675,10 @@ class SshSessionConnection implements SshConnection {
   onTerminal(listener: (facts: TerminalFacts) => void): void {
     this.#onTerminal = listener;
     if (Object.keys(this.#facts).length > 0) listener({ ...this.#facts });
+  }
+
+  control(): boolean {
+    return false;
   }
 
   /** A window-change request. */
