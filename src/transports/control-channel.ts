@@ -7,6 +7,9 @@ export const TEXT_CONTROL_SUBPROTOCOL = 'text.chuk-protocol-server';
 /** Telnet in binary messages, as telnet.mudstandards.org, and control in text messages. */
 export const TELNET_CONTROL_SUBPROTOCOL = 'telnet.chuk-protocol-server';
 
+/** The query parameter of the WebSocket URL that carries a resume token; it never reaches the session's query. */
+export const RESUME_PARAMETER = 'resume';
+
 /** Largest window a client may report, as NAWS can carry it. */
 const MAX_SIZE = 0xffff;
 

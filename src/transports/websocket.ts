@@ -19,7 +19,7 @@ import type {
   TerminalFacts,
   TlsFiles,
 } from './connection.js';
-import { controlMessageType, encodeControl, parseControl } from './control-channel.js';
+import { RESUME_PARAMETER, controlMessageType, encodeControl, parseControl } from './control-channel.js';
 import { requestPeer } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { isScreenedPerRequest, isUnderPath, listenHttp, refusalStatus, rejectUpgrade, retryAfter } from './http.js';
@@ -60,8 +60,6 @@ export interface WebSocketListenOptions {
   onConnection(connection: WebSocketConnection): void;
 }
 
-/** The query parameter that carries a resume token; it never reaches the session's query. */
-export const RESUME_PARAMETER = 'resume';
 /** Below this many buffered bytes a write resolves at once. */
 const WRITE_HIGH_WATER = 64 * 1024;
 const CLOSE_GRACE_MS = 2000;
