@@ -2,7 +2,11 @@
 import { readFile } from 'node:fs/promises';
 
 import * as telnetConstants from '../telnet/constants.js';
-import { RESUME_PARAMETER, TELNET_CONTROL_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL } from '../transports/control-channel.js';
+import {
+  RESUME_PARAMETER,
+  TELNET_CONTROL_SUBPROTOCOL,
+  TEXT_CONTROL_SUBPROTOCOL,
+} from '../transports/control-channel.js';
 import type { RequestRoute } from '../transports/http.js';
 import {
   AssetCache,
