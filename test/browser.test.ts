@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { createServer, connect as connectTcp } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
 import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
@@ -17,6 +15,7 @@ import { connect } from './support/clients.js';
 import { LoginHandler } from './support/handlers.js';
 import { until } from './support/received-text.js';
 import { quiet, startLaunch, startServer } from './support/servers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IS_CI = process.env['CI'] === 'true';
@@ -478,50 +477,5 @@ async function waitForStatus(page: Page, wanted: string | RegExp): Promise<void>
     throw new Error(`status never read ${String(wanted)}; it reads "${await page.textContent('#status')}"`, {
       cause: err,
     });
-  }
-}
-
-/** A TCP proxy between the page and a server, whose connections the test cuts as a network would. */
-class TcpProxy {
-  /** Connections that come while refusing are dropped at once: the server is out of reach. */
-  isRefusing = false;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-
-  private constructor(targetPort: number) {
-    this.#server = createServer((client) => {
-      if (this.isRefusing) {
-        client.destroy();
-        return;
-      }
-      const upstream = connectTcp(targetPort, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-  }
-
-  static async start(targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetPort);
-    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.#server.address() as AddressInfo).port;
-  }
-
-  /** Every connection goes at once, both ways, without a WebSocket close frame. */
-  cut(): void {
-    for (const socket of this.#sockets) socket.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise((resolve) => this.#server.close(resolve));
   }
 }

@@ -9,8 +9,10 @@ import { WebSocket } from 'ws';
 import { TelnetHandler } from '../src/index.js';
 import { IAC, DO, OPT_TTYPE } from '../src/telnet/constants.js';
 import { TELNET_CONTROL_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL } from '../src/transports/control-channel.js';
+import { connectClient } from '../src/testing/index.js';
 import { ReceivedText, until } from './support/received-text.js';
 import { startServer } from './support/servers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 /** Counts lines across a dropped connection; `secret` asks a hidden question, `info` describes the terminal. */
 class CountingHandler extends TelnetHandler {
@@ -21,6 +23,8 @@ class CountingHandler extends TelnetHandler {
   override async onCommandSubmitted(command: string): Promise<void> {
     if (command === 'info') {
       for (const line of this.describeTerminal()) await this.sendLine(line);
+    } else if (command === 'token') {
+      await this.sendLine(`token ${this.session.offerResume() ?? 'none'}`);
     } else if (command === 'secret') {
       const answer = await this.readLine('Password? ', { echo: false });
       await this.sendLine(`The password has ${answer.length} characters.`);
@@ -269,5 +273,43 @@ describe('session resume', () => {
     assert.equal(second.controls[0]?.resumed, true);
     second.ws.send(Buffer.from('two\r\n'), { binary: true });
     await second.received.waitFor('count 2');
+  });
+
+  test('ssh: the handler shows a token, and a client that comes back with RESUME in its environment gets the session', async (t) => {
+    const { server, port } = await startServer('ssh', CountingHandler, { resume_grace: 30 });
+    const proxy = await TcpProxy.start(port);
+    t.after(() => proxy.close());
+    const first = await connectClient('ssh', proxy.port);
+    t.after(() => first.destroy());
+    first.send('one');
+    await first.expect('count 1');
+    first.send('token');
+    await first.expect(/token ([\w-]{22})\r\n/);
+    const token = /token ([\w-]{22})\r\n/.exec(first.text)![1]!;
+    const detached = new Promise((resolve) => server.hub.events.on('session-detached', resolve));
+    proxy.cut();
+    await detached;
+    await server.sendGlobalMessage('Written while you were away');
+    const second = await connectClient('ssh', port, { environment: { RESUME: token, LANG: 'C.UTF-8' } });
+    t.after(() => second.destroy());
+    await second.expect('Written while you were away');
+    second.send('two');
+    await second.expect('count 2');
+    second.send('info');
+    await second.expect('Environment: LANG=C.UTF-8\r\n');
+    // A resumed session offers a new token; the used one is gone from the environment and the screen.
+    second.send('token');
+    await second.expect(/token [\w-]{22}\r\n/);
+    assert.ok(!second.text.includes(token), second.text);
+  });
+
+  test('telnet and tcp offer no token: their clients have no way to present one', async () => {
+    for (const transport of ['telnet', 'tcp'] as const) {
+      const { port } = await startServer(transport, CountingHandler, { resume_grace: 30 });
+      const client = await connectClient(transport, port);
+      client.send('token');
+      await client.expect('token none');
+      client.destroy();
+    }
   });
 });

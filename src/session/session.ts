@@ -74,6 +74,9 @@ export interface EditableSession extends SessionHandle {
 const ESCAPE_QUIET_MS = 50;
 const KICKED_MESSAGE = 'Disconnected by the server.';
 
+/** Transports whose clients can present a resume token when they connect (a URL parameter, an SSH env variable). */
+const PRESENTS_TOKENS: ReadonlySet<TransportName> = new Set(['websocket', 'ws_telnet', 'ssh']);
+
 /** Connection ends that come without a goodbye, after which a session may wait to be resumed. */
 const DROPS: ReadonlySet<ConnectionEnd['reason']> = new Set(['reset', 'timeout']);
 
@@ -335,6 +338,16 @@ export class Session implements EditableSession, HubMember {
 
   close(message?: string): Promise<void> {
     return this.#closeFor('handler-ended', message);
+  }
+
+  offerResume(): string | undefined {
+    const tokens = this.#resumeTokens;
+    if (tokens === undefined || this.#limits.resumeGrace === 0 || this.#closing !== undefined || this.#isClosing) {
+      return undefined;
+    }
+    if (!PRESENTS_TOKENS.has(this.#server.transport)) return undefined;
+    this.#isResumable = true;
+    return tokens.issue(this);
   }
 
   [EDIT_LINE](token: InputToken): boolean | Promise<boolean> {
