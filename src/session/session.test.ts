@@ -133,7 +133,8 @@ function startSession(
   const sessions = new Set<SessionHandle>();
   const server: ServerContext = {
     name: 'raw',
-    transport: 'tcp',
+    // The page a resumable session serves here: a websocket client, which can present a token.
+    transport: resume === undefined ? 'tcp' : 'websocket',
     welcomeMessage: 'Welcome, raw terminal!',
     sessions,
     sendGlobalMessage: async (text) => void (await app.broadcast(text)),
@@ -386,4 +387,18 @@ test('a client without a control channel is given no token, and its session ends
   connection.drop();
   await session.closed;
   assert.deepEqual(connection.controls, []);
+});
+
+test('a token the handler offers replaces the one the control channel sent, and the client is sent it too', async () => {
+  const tokens = new ResumeTokens<Session>();
+  const { connection, session } = startResumableSession(Counter, { grace: 60, tokens });
+  await tick();
+  const sent = tokenOf(connection);
+  const offered = session.offerResume();
+  assert.ok(offered !== undefined && offered !== sent, `offered ${offered}, sent ${sent}`);
+  assert.equal(tokenOf(connection), offered);
+  assert.equal(tokens.has(sent), false);
+  assert.equal(tokens.has(offered), true);
+  await session.close();
+  assert.equal(session.offerResume(), undefined, 'nothing to come back to once it has ended');
 });

@@ -121,6 +121,8 @@ export class Session implements EditableSession, HubMember {
   #resumeTokens: ResumeTokens<Session> | undefined;
   /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
   #isResumable = false;
+  /** The present connection came with a resume token, as the control channel's session message says. */
+  #isResumedConnection = false;
   /** When the connection dropped, while the session waits for its client. */
   #detachedAt: number | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -347,7 +349,15 @@ export class Session implements EditableSession, HubMember {
     }
     if (!PRESENTS_TOKENS.has(this.#server.transport)) return undefined;
     this.#isResumable = true;
-    return tokens.issue(this);
+    const token = tokens.issue(this);
+    // A client with a control channel (the browser page) holds the token just voided: it gets this one.
+    this.#connection.control({
+      type: 'session',
+      token,
+      resumed: this.#isResumedConnection,
+      grace: this.#limits.resumeGrace,
+    });
+    return token;
   }
 
   [EDIT_LINE](token: InputToken): boolean | Promise<boolean> {
@@ -415,6 +425,7 @@ export class Session implements EditableSession, HubMember {
     const tokens = this.#resumeTokens;
     if (tokens === undefined || this.#limits.resumeGrace === 0) return;
     const token = tokens.issue(this);
+    this.#isResumedConnection = resumed;
     this.#isResumable = this.#connection.control({ type: 'session', token, resumed, grace: this.#limits.resumeGrace });
     if (!this.#isResumable) tokens.revoke(this);
   }
