@@ -349,45 +349,46 @@ describe('browser terminal', { skip }, () => {
     // The sample imports the package by name, which is dist/: onResume must be there.
     ensureBuilt();
     const config = await loadConfig(join(import.meta.dirname, '..', 'examples', 'guess-who', 'config.yaml'));
-    config.servers = config.servers.filter((server) => server.transport === 'websocket');
-    const [settings] = config.servers;
-    Object.assign(settings!, { host: '127.0.0.1', port: 0, resumeGrace: 30 });
+    config.servers = config.servers.filter((server) => server.transport.startsWith('w'));
+    for (const server of config.servers) Object.assign(server, { host: '127.0.0.1', port: 0, resumeGrace: 30 });
     const launch = await startLaunch(config, { logger: quiet });
-    const server = launch.servers[0]!;
-    const proxy = await TcpProxy.start(server.address!.port);
-    t.after(() => proxy.close());
-    const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
-    const sockets: string[] = [];
-    page.on('websocket', (socket) => sockets.push(socket.url()));
-    await page.goto(`http://127.0.0.1:${proxy.port}/`);
-    await waitForScreen(page, "Type 'start' to play");
-    for (const line of ['start', 'is it a man?', 'do they have glasses?']) await page.keyboard.type(`${line}\r`);
-    await waitForScreen(page, '8 of 10 questions left');
+    // Text mode on websocket, telnet mode on ws_telnet: both come back.
+    for (const server of launch.servers) {
+      const proxy = await TcpProxy.start(server.address!.port);
+      t.after(() => proxy.close());
+      const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+      const sockets: string[] = [];
+      page.on('websocket', (socket) => sockets.push(socket.url()));
+      await page.goto(`http://127.0.0.1:${proxy.port}/`);
+      await waitForScreen(page, "Type 'start' to play");
+      for (const line of ['start', 'is it a man?', 'do they have glasses?']) await page.keyboard.type(`${line}\r`);
+      await waitForScreen(page, '8 of 10 questions left');
 
-    const detached = new Promise((resolve) => server.hub.events.on('session-detached', resolve));
-    proxy.cut();
-    await detached;
-    await server.sendGlobalMessage('The server wrote this while you were away');
-    await waitForStatus(page, /^Reconnecting in \d s…$/);
-    await waitForScreen(page, 'The server wrote this while you were away');
-    await waitForStatus(page, 'Connected');
-    // The same game: the third question leaves 7, and the game was never started again.
-    await page.keyboard.type('are they bald?\r');
-    await waitForScreen(page, '7 of 10 questions left');
-    const screen = (await screenLines(page)).join('\n');
-    assert.equal(screen.split("Type 'start' to play").length, 2, `one welcome only:\n${screen}`);
-    assert.ok(!screen.includes('could not be resumed'), screen);
+      const detached = new Promise((resolve) => server.hub.events.on('session-detached', resolve));
+      proxy.cut();
+      await detached;
+      await server.sendGlobalMessage(`${server.transport} wrote this while you were away`);
+      await waitForStatus(page, /^Reconnecting in \d s…$/);
+      await waitForScreen(page, `${server.transport} wrote this while you were away`);
+      await waitForStatus(page, 'Connected');
+      // The same game: the third question leaves 7, and the game was never started again.
+      await page.keyboard.type('are they bald?\r');
+      await waitForScreen(page, '7 of 10 questions left');
+      const screen = (await screenLines(page)).join('\n');
+      assert.equal(screen.split("Type 'start' to play").length, 2, `${server.transport}: one welcome only:\n${screen}`);
+      assert.ok(!screen.includes('could not be resumed'), screen);
 
-    // The token the page came back with is used up: another page that presents it gets a game of its own.
-    const used = new URL(sockets.at(-1)!).searchParams.get('resume');
-    assert.match(used ?? '', /^[\w-]{22}$/, sockets.join('\n'));
-    const other = await browser.newPage({ viewport: { width: 1000, height: 640 } });
-    await other.goto(`http://127.0.0.1:${proxy.port}/?resume=${used}`);
-    await waitForScreen(other, "Type 'start' to play");
-    await other.keyboard.type('is it a man?\r');
-    await waitForScreen(other, 'No game in play');
-    await other.close();
-    await page.close();
+      // The token the page came back with is used up: another page that presents it gets a game of its own.
+      const used = new URL(sockets.at(-1)!).searchParams.get('resume');
+      assert.match(used ?? '', /^[\w-]{22}$/, sockets.join('\n'));
+      const other = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+      await other.goto(`http://127.0.0.1:${proxy.port}/?resume=${used}`);
+      await waitForScreen(other, "Type 'start' to play");
+      await other.keyboard.type('is it a man?\r');
+      await waitForScreen(other, 'No game in play');
+      await other.close();
+      await page.close();
+    }
   });
 
   test('resume: a session whose grace period runs out gets onDisconnect once, and the page says the connection was lost', async (t) => {
