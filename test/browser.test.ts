@@ -1,12 +1,11 @@
 // The browser terminal (web/) in headless Chromium against real websocket and ws_telnet servers on 127.0.0.1.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import type { Browser, Page } from 'playwright-core';
 
-import { join } from 'node:path';
-
-import { LineHandler, ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
+import { LineHandler, ProtocolServer, TelnetHandler, loadConfig, parseConfig } from '../src/index.js';
 import type { HandlerClass } from '../src/index.js';
 import {
   WAIT,
@@ -15,10 +14,15 @@ import {
   skipWithoutChromium,
   terminalSize,
   waitForScreen,
+  waitForStatus,
 } from './support/browser.js';
 import type { PageGlobals } from './support/browser.js';
+import { ensureBuilt } from './support/build.js';
 import { connect } from './support/clients.js';
-import { quiet, startLaunch } from './support/servers.js';
+import { LoginHandler } from './support/handlers.js';
+import { until } from './support/received-text.js';
+import { quiet, startLaunch, startServer } from './support/servers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 class EchoHandler extends TelnetHandler {
   override async sendWelcome(): Promise<void> {
@@ -185,7 +189,7 @@ describe('browser terminal', { skip: skipWithoutChromium }, () => {
         undefined,
         WAIT,
       );
-      assert.match((await page.textContent('#status')) ?? '', /Disconnected \(1000\b/);
+      assert.equal(await page.textContent('#status'), 'The server ended the session');
       // The button on one, Enter in the terminal on the other: both reconnect.
       if (transport === 'websocket') await page.click('#reconnect');
       else await page.keyboard.press('Enter');
@@ -281,6 +285,117 @@ describe('browser terminal', { skip: skipWithoutChromium }, () => {
       ...[255, 250, 24, 0, ...ttype, 255, 240],
       ...[255, 252, 39],
     ]);
+    await page.close();
+  });
+
+  test('text mode: a hidden answer shows nothing on screen, and info reports the window size', async () => {
+    class LoginEcho extends LoginHandler {
+      override async onCommandSubmitted(command: string): Promise<void> {
+        if (command === 'info') await this.sendLine(`Window size: ${this.terminal.cols}x${this.terminal.rows}`);
+        else await super.onCommandSubmitted(command);
+      }
+    }
+    const { port } = await startServer('websocket', LoginEcho, { web_client: true, host: '127.0.0.1' });
+    const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await waitForScreen(page, 'Name? ');
+    await page.keyboard.type('Ada\r');
+    await waitForScreen(page, 'Password? ');
+    await page.keyboard.type('sesame');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, 'your password has 6 characters');
+    await page.keyboard.type('info\r');
+    await waitForScreen(page, `Window size: ${await terminalSize(page)}`);
+    // Typing is shown again once the hidden question is answered.
+    await page.keyboard.type('visible\r');
+    await waitForScreen(page, 'Echo: visible');
+    const lines = await screenLines(page);
+    const screen = lines.join('\n');
+    assert.ok(!screen.includes('sesame'), screen);
+    assert.ok(
+      lines.some((line) => line.trimEnd() === 'Password?'),
+      `the answer left no trace on its line:\n${screen}`,
+    );
+    assert.ok(lines.includes('> visible'), screen);
+    await page.close();
+  });
+
+  test('resume: a game half played survives a cut connection; the page comes back and shows what it missed', async (t) => {
+    // The sample imports the package by name, which is dist/: onResume must be there.
+    ensureBuilt();
+    const config = await loadConfig(join(import.meta.dirname, '..', 'examples', 'guess-who', 'config.yaml'));
+    config.servers = config.servers.filter((server) => server.transport.startsWith('w'));
+    for (const server of config.servers) Object.assign(server, { host: '127.0.0.1', port: 0, resumeGrace: 30 });
+    const launch = await startLaunch(config, { logger: quiet });
+    // Text mode on websocket, telnet mode on ws_telnet: both come back.
+    for (const server of launch.servers) {
+      const proxy = await TcpProxy.start(server.address!.port);
+      t.after(() => proxy.close());
+      const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+      const sockets: string[] = [];
+      page.on('websocket', (socket) => sockets.push(socket.url()));
+      await page.goto(`http://127.0.0.1:${proxy.port}/`);
+      await waitForScreen(page, "Type 'start' to play");
+      for (const line of ['start', 'is it a man?', 'do they have glasses?']) await page.keyboard.type(`${line}\r`);
+      await waitForScreen(page, '8 of 10 questions left');
+
+      const detached = new Promise((resolve) => server.hub.events.on('session-detached', resolve));
+      proxy.cut();
+      await detached;
+      await server.sendGlobalMessage(`${server.transport} wrote this while you were away`);
+      await waitForStatus(page, /^Reconnecting in \d s…$/);
+      await waitForScreen(page, `${server.transport} wrote this while you were away`);
+      await waitForStatus(page, 'Connected');
+      // The same game: the third question leaves 7, and the game was never started again.
+      await page.keyboard.type('are they bald?\r');
+      await waitForScreen(page, '7 of 10 questions left');
+      const screen = (await screenLines(page)).join('\n');
+      assert.equal(screen.split("Type 'start' to play").length, 2, `${server.transport}: one welcome only:\n${screen}`);
+      assert.ok(!screen.includes('could not be resumed'), screen);
+
+      // The token the page came back with is used up: another page that presents it gets a game of its own.
+      const used = new URL(sockets.at(-1)!).searchParams.get('resume');
+      assert.match(used ?? '', /^[\w-]{22}$/, sockets.join('\n'));
+      const other = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+      await other.goto(`http://127.0.0.1:${proxy.port}/?resume=${used}`);
+      await waitForScreen(other, "Type 'start' to play");
+      await other.keyboard.type('is it a man?\r');
+      await waitForScreen(other, 'No game in play');
+      await other.close();
+      await page.close();
+    }
+  });
+
+  test('resume: a session whose grace period runs out gets onDisconnect once, and the page says the connection was lost', async (t) => {
+    let disconnects = 0;
+    class Counting extends EchoHandler {
+      override async onDisconnect(): Promise<void> {
+        disconnects++;
+      }
+    }
+    const { port } = await startServer('websocket', Counting, {
+      web_client: true,
+      host: '127.0.0.1',
+      resume_grace: 1.5,
+    });
+    const proxy = await TcpProxy.start(port);
+    t.after(() => proxy.close());
+    const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+    await page.goto(`http://127.0.0.1:${proxy.port}/`);
+    await waitForScreen(page, 'Welcome to the Echo Server!');
+    proxy.isRefusing = true;
+    proxy.cut();
+    await waitForStatus(page, /^Reconnecting in \d s…$/);
+    await waitForStatus(page, 'The connection was lost');
+    // The page gives up when it reckons the server has; the server's clock started a moment later.
+    await until(() => disconnects === 1, 'onDisconnect');
+    await waitForScreen(page, '[Disconnected — press Enter or click Reconnect]');
+    proxy.isRefusing = false;
+    await page.keyboard.press('Enter');
+    await waitForStatus(page, 'Connected');
+    await page.keyboard.type('again\r');
+    await waitForScreen(page, 'Echo: again');
+    assert.equal(disconnects, 1);
     await page.close();
   });
 });

@@ -24,6 +24,8 @@ import { enableClipboard } from './clipboard.js';
 import { ExtraKeys } from './extra-keys.js';
 import { Preferences, THEMES, applyPreferences } from './preferences.js';
 import { fitToViewport } from './viewport.js';
+// Our WebSocket subprotocols and the resume parameter (docs/transports.md, "The control channel").
+import { RESUME_PARAMETER, TELNET_CONTROL_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL } from './control-channel.js';
 
 const TERMINAL_TYPE = 'XTERM-256COLOR';
 /** Longest subnegotiation kept; the rest of a longer one is dropped. */
@@ -32,6 +34,11 @@ const MAX_SUBNEGOTIATION = 4096;
 const LOCAL_OPTIONS = new Set([OPT_TTYPE, OPT_NAWS]);
 /** Options we let the server perform (WILL): echo, no go-ahead, end-of-record prompts. */
 const REMOTE_OPTIONS = new Set([OPT_ECHO, OPT_SGA, OPT_EOR]);
+
+/** Seconds before each attempt to get a dropped session back: soon at first, then less often. */
+const RECONNECT_DELAYS = [1, 2, 4, 8, 15];
+/** A WebSocket that ended without a close frame (RFC 6455 section 7.1.5): the network dropped it. */
+const CLOSE_ABNORMAL = 1006;
 
 const encoder = new TextEncoder();
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -183,6 +190,8 @@ export class LineEditor {
   #history = [];
   #historyIndex = 0;
   #draft = '';
+  /** The server asked for hidden input (a password): typing is not shown, nor kept in history. */
+  #isHidden = false;
 
   /** `onLine(text)` gets each entered line; `onControl(char)` gets Ctrl-C or Ctrl-D typed on an empty line. */
   constructor(term, onLine, onControl) {
@@ -193,6 +202,13 @@ export class LineEditor {
 
   get text() {
     return this.#units.join('');
+  }
+
+  /** Hides typing from now on, or shows it again; a line half typed is dropped either way. */
+  set hidden(isHidden) {
+    if (isHidden === this.#isHidden) return;
+    this.take();
+    this.#isHidden = isHidden;
   }
 
   /** Handles what xterm reports as typed or pasted. */
@@ -230,7 +246,7 @@ export class LineEditor {
   suspend() {
     if (this.#isSuspended) return;
     this.#isSuspended = true;
-    if (this.#units.length > 0) this.#term.write(`${this.#toStart()}\x1b[J`);
+    if (this.#shown().length > 0) this.#term.write(`${this.#toStart()}\x1b[J`);
   }
 
   /** Puts the line back after the server output, wherever that left the cursor. */
@@ -238,20 +254,20 @@ export class LineEditor {
     if (!this.#isSuspended) return;
     this.#isSuspended = false;
     this.#startCol = this.#term.buffer.active.cursorX;
-    if (this.#units.length > 0) this.#term.write(this.text);
+    if (this.#shown().length > 0) this.#term.write(this.text);
   }
 
   /** Erases the line from the screen and returns it, as the server takes over echo. */
   take() {
     const text = this.text;
-    if (!this.#isSuspended && this.#units.length > 0) this.#term.write(`${this.#toStart()}\x1b[J`);
+    if (!this.#isSuspended && this.#shown().length > 0) this.#term.write(`${this.#toStart()}\x1b[J`);
     this.#units = [];
     this.#startCol = undefined;
     return text;
   }
 
   #insert(text) {
-    if (!this.#isSuspended) {
+    if (!this.#isSuspended && !this.#isHidden) {
       this.#startCol ??= this.#term.buffer.active.cursorX;
       this.#term.write(text);
     }
@@ -262,7 +278,7 @@ export class LineEditor {
   }
 
   #replace(units) {
-    if (!this.#isSuspended) {
+    if (!this.#isSuspended && !this.#isHidden) {
       this.#startCol ??= this.#term.buffer.active.cursorX;
       const erase = this.#units.length > 0 ? `${this.#toStart()}\x1b[J` : '';
       this.#term.write(`${erase}${units.join('')}`);
@@ -273,7 +289,8 @@ export class LineEditor {
   #enter() {
     const line = this.text;
     this.#endLine('\r\n');
-    if (line !== '' && line !== this.#history[this.#history.length - 1]) this.#history.push(line);
+    const isRemembered = !this.#isHidden && line !== '' && line !== this.#history[this.#history.length - 1];
+    if (isRemembered) this.#history.push(line);
     this.#historyIndex = this.#history.length;
     this.#onLine(line);
   }
@@ -290,7 +307,7 @@ export class LineEditor {
   /** Ends the line on screen; the next one starts in column 0, known without asking xterm. */
   #endLine(ending) {
     // A line typed while output was pending is not on screen yet; it follows that output.
-    this.#term.write(this.#isSuspended ? `${this.text}${ending}` : ending);
+    this.#term.write(this.#isSuspended ? `${this.#shown().join('')}${ending}` : ending);
     this.#isSuspended = false;
     this.#units = [];
     this.#startCol = 0;
@@ -309,11 +326,17 @@ export class LineEditor {
   }
 
   #recall(step) {
+    if (this.#isHidden) return;
     const index = this.#historyIndex + step;
     if (index < 0 || index > this.#history.length) return;
     if (this.#historyIndex === this.#history.length) this.#draft = this.text;
     this.#historyIndex = index;
     this.#replace(split(index === this.#history.length ? this.#draft : this.#history[index]));
+  }
+
+  /** What of the line is on screen, when not suspended: all of it, or nothing while hidden. */
+  #shown() {
+    return this.#isHidden ? [] : this.#units;
   }
 
   /** The escape sequence moving the cursor from the end of the line back to its start. */
@@ -322,7 +345,7 @@ export class LineEditor {
     const cols = this.#term.cols;
     let row = 0;
     let col = startCol;
-    for (const unit of this.#units) {
+    for (const unit of this.#shown()) {
       for (const char of unit) {
         const width = cellWidth(this.#term, char);
         if (width === 0) continue;
@@ -375,6 +398,17 @@ class TerminalPage {
   #decoder = new TextDecoder();
   #pendingWrites = 0;
   #isConnected = false;
+  /** The session's resume token, from its control channel; undefined when it cannot be resumed. */
+  #token = undefined;
+  /** Seconds the server keeps a dropped session for us. */
+  #grace = 0;
+  /** While trying to get a dropped session back: the time after which the server has let it go. */
+  #resumeUntil = 0;
+  /** This connection presented a token: the server's answer says whether it was taken. */
+  #isResuming = false;
+  #attempt = 0;
+  #retryTimer = undefined;
+  #countdown = undefined;
 
   constructor({ term, mode, url, status, button }) {
     this.#term = term;
@@ -383,35 +417,83 @@ class TerminalPage {
     this.#status = status;
     this.#button = button;
     this.#editor = this.#newEditor();
-    term.onResize(({ cols, rows }) => this.#send(this.#telnet?.resize(cols, rows)));
+    term.onResize(({ cols, rows }) => this.#sendSize(cols, rows));
     button.addEventListener('click', () => this.connect());
+    // Back online after a drop: no need to wait out the backoff.
+    window.addEventListener('online', () => {
+      if (this.#retryTimer !== undefined) this.connect();
+    });
   }
 
+  /** Connects: back to the dropped session while its token is good, else to a new one. */
   connect() {
     if (this.#socket !== undefined) return;
-    this.#setStatus('connecting', 'Connecting…');
-    this.#editor = this.#newEditor();
+    this.#stopRetrying();
+    this.#isResuming = this.#token !== undefined;
+    this.#setStatus('connecting', this.#isResuming ? 'Reconnecting…' : 'Connecting…');
+    // A session taken back keeps the line being typed; a new one starts clean.
+    if (!this.#isResuming) this.#editor = this.#newEditor();
     this.#decoder = new TextDecoder();
     this.#telnet = this.#mode === 'telnet' ? new TelnetClient() : undefined;
     this.#telnet?.resize(this.#term.cols, this.#term.rows);
-    const socket = new WebSocket(this.#url);
+    const url = new URL(this.#url);
+    if (this.#isResuming) url.searchParams.set(RESUME_PARAMETER, this.#token);
+    const socket = new WebSocket(url, this.#telnet ? TELNET_CONTROL_SUBPROTOCOL : TEXT_CONTROL_SUBPROTOCOL);
     socket.binaryType = 'arraybuffer';
     this.#socket = socket;
     socket.addEventListener('open', () => {
       this.#isConnected = true;
+      this.#attempt = 0;
       this.#setStatus('connected', 'Connected');
+      if (this.#telnet === undefined) this.#sendSize(this.#term.cols, this.#term.rows);
       this.#term.focus();
     });
     socket.addEventListener('message', (event) => this.#onMessage(event.data));
-    socket.addEventListener('close', (event) => {
-      this.#socket = undefined;
-      this.#isConnected = false;
-      const detail = [event.code, event.reason].filter((part) => part !== '').join(' ');
-      this.#setStatus('disconnected', `Disconnected (${detail})`);
-      // A half-typed line is gone with the session; it should not linger under the notice.
-      this.#editor.take();
-      this.#output('\r\n\x1b[2m[Disconnected — press Enter or click Reconnect]\x1b[0m\r\n');
-    });
+    socket.addEventListener('close', (event) => this.#onClose(event));
+  }
+
+  #onClose({ code, reason }) {
+    const wasConnected = this.#isConnected;
+    this.#socket = undefined;
+    this.#isConnected = false;
+    // A close frame means the server ended the session; only a drop leaves it waiting for us.
+    const isSessionLost = code === CLOSE_ABNORMAL && this.#token !== undefined;
+    if (isSessionLost) {
+      if (wasConnected) this.#resumeUntil = Date.now() + this.#grace * 1000;
+      if (this.#scheduleReconnect()) return;
+    }
+    this.#token = undefined;
+    this.#setStatus(
+      'disconnected',
+      wasConnected || isSessionLost || code !== CLOSE_ABNORMAL ? endWords(code, reason) : 'Cannot reach the server',
+    );
+    // A half-typed line is gone with the session; it should not linger under the notice.
+    this.#editor.take();
+    this.#output('\r\n\x1b[2m[Disconnected — press Enter or click Reconnect]\x1b[0m\r\n');
+  }
+
+  /** Tries again after the next delay, if the server still keeps the session then; says whether it will. */
+  #scheduleReconnect() {
+    const left = this.#resumeUntil - Date.now();
+    if (left <= 0) return false;
+    const delay = Math.min(RECONNECT_DELAYS[Math.min(this.#attempt, RECONNECT_DELAYS.length - 1)] * 1000, left);
+    this.#attempt++;
+    const at = Date.now() + delay;
+    const tick = () => {
+      const seconds = Math.max(1, Math.ceil((at - Date.now()) / 1000));
+      this.#setStatus('reconnecting', `Reconnecting in ${seconds} s…`);
+    };
+    tick();
+    this.#countdown = setInterval(tick, 1000);
+    this.#retryTimer = setTimeout(() => this.connect(), delay);
+    return true;
+  }
+
+  #stopRetrying() {
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#countdown);
+    this.#retryTimer = undefined;
+    this.#countdown = undefined;
   }
 
   #newEditor() {
@@ -424,7 +506,10 @@ class TerminalPage {
   }
 
   #onMessage(data) {
-    if (typeof data === 'string') return this.#output(data);
+    // Control travels in the message type the session's data does not use: binary beside text, text beside telnet.
+    const isText = typeof data === 'string';
+    if (isText === (this.#telnet !== undefined)) return this.#onControl(isText ? data : new TextDecoder().decode(data));
+    if (isText) return this.#output(data);
     const bytes = new Uint8Array(data);
     if (this.#telnet === undefined) return this.#output(this.#decoder.decode(bytes, { stream: true }));
     const { data: screen, reply, isEchoChanged } = this.#telnet.receive(bytes);
@@ -432,6 +517,27 @@ class TerminalPage {
     if (screen.length > 0) this.#output(this.#decoder.decode(screen, { stream: true }));
     // Once the server echoes, what was typed locally goes to it and it echoes that back.
     if (isEchoChanged && this.#telnet.isRemoteOn(OPT_ECHO)) this.#send(TelnetClient.encodeKeys(this.#editor.take()));
+  }
+
+  #onControl(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (message?.type === 'session') {
+      if (this.#isResuming && message.resumed !== true) {
+        this.#editor.take();
+        this.#editor = this.#newEditor();
+        this.#output('\r\n\x1b[2m[The session could not be resumed: this is a new one]\x1b[0m\r\n');
+      }
+      this.#isResuming = false;
+      this.#token = message.token;
+      this.#grace = message.grace;
+    } else if (message?.type === 'input') {
+      this.#editor.hidden = message.hidden === true;
+    }
   }
 
   /** Input as if typed on the keyboard: xterm's, the extra keys', a paste. */
@@ -442,6 +548,12 @@ class TerminalPage {
     }
     if (this.#telnet?.isRemoteOn(OPT_ECHO)) this.#send(TelnetClient.encodeKeys(data));
     else this.#editor.handle(data);
+  }
+
+  /** Tells the server the window size: NAWS in telnet mode, a control message in text mode. */
+  #sendSize(cols, rows) {
+    if (this.#telnet !== undefined) this.#send(this.#telnet.resize(cols, rows));
+    else this.#send(encoder.encode(JSON.stringify({ type: 'size', cols, rows })));
   }
 
   /** Writes server output; a line being typed steps aside and comes back after it. */
@@ -462,8 +574,20 @@ class TerminalPage {
   #setStatus(state, text) {
     this.#status.dataset.state = state;
     this.#status.textContent = text;
-    this.#button.hidden = state !== 'disconnected';
+    this.#button.hidden = state !== 'disconnected' && state !== 'reconnecting';
   }
+}
+
+/** Why the session ended, in words, from the close frame the server sent (docs/transports.md). */
+function endWords(code, reason) {
+  if (code === 1000) return 'The server ended the session';
+  if (code === 1001 && reason === 'Server shutting down') return 'The server is shutting down';
+  if (code === 1001 && reason === 'Idle timeout') return 'The server ended the session: no input for too long';
+  if (code === 1001 && reason === 'Session time limit') return 'The session reached its time limit';
+  if (code === 1008) return 'Disconnected by the server';
+  if (code === 1009) return 'The server ended the session: a message was too long';
+  if (code === 1011) return 'The server ended the session after an error';
+  return 'The connection was lost';
 }
 
 function main() {

@@ -14,6 +14,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   max_connections_per_ip: 'Sessions at once from one address, across the application (0 = no limit).',
   connection_timeout: 'Seconds without input before a session is closed (0 = never).',
   max_session_time: 'Seconds a session may last however busy it is (0 = no limit).',
+  resume_grace:
+    'Seconds a session whose connection dropped without a goodbye waits for its client to resume it (0 = off).',
   welcome_message: 'First line a client sees.',
   ws_path: 'WebSocket upgrade path (default /ws, /ws_telnet for ws_telnet).',
   allow_origins: 'Browser origins allowed to connect; "*" for all.',

@@ -33,6 +33,7 @@ test('a single-server file gets the default of every key', () => {
       maxConnectionsPerIp: 0,
       connectionTimeout: 300,
       maxSessionTime: 0,
+      resumeGrace: 0,
       welcomeMessage: undefined,
       wsPath: '/ws',
       allowOrigins: ['*'],
@@ -92,6 +93,7 @@ test('every YAML key becomes its camelCase field', () => {
       max_connections_per_ip: 2,
       connection_timeout: 1.5,
       max_session_time: 3600,
+      resume_grace: 120,
       welcome_message: 'Hi',
       ws_path: '/chat',
       allow_origins: ['https://example.com'],
@@ -142,6 +144,7 @@ test('every YAML key becomes its camelCase field', () => {
       maxConnectionsPerIp: 2,
       connectionTimeout: 1.5,
       maxSessionTime: 3600,
+      resumeGrace: 120,
       welcomeMessage: 'Hi',
       wsPath: '/chat',
       allowOrigins: ['https://example.com'],
@@ -181,6 +184,14 @@ test('every YAML key becomes its camelCase field', () => {
       keyPrefix: undefined,
       ignoredKeys: undefined,
     },
+  );
+});
+
+test('resume_grace is seconds, 0 or more', () => {
+  assert.equal(parseConfig({ handler_class: HANDLER, resume_grace: 30 }, '/srv').servers[0]!.resumeGrace, 30);
+  assert.equal(
+    configErrorOf({ handler_class: HANDLER, resume_grace: -1 }),
+    'resume_grace: expected a number of seconds (0 or more), got -1',
   );
 });
 

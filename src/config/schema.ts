@@ -45,6 +45,8 @@ export interface ServerConfig {
   connectionTimeout: number;
   /** Seconds a session may last at all, however busy; 0 = no limit. */
   maxSessionTime: number;
+  /** Seconds a session whose connection dropped without a goodbye waits for its client to resume it; 0 = off. */
+  resumeGrace: number;
   welcomeMessage: string | undefined;
   wsPath: string;
   allowOrigins: string[];
@@ -215,6 +217,7 @@ const serverShape = {
   max_connections_per_ip: wholeNumber(0).default(0),
   connection_timeout: seconds().default(300),
   max_session_time: seconds().default(0),
+  resume_grace: seconds().default(0),
   welcome_message: optionalText('text (or null for none)'),
   ws_path: urlPath().optional(),
   allow_origins: z
@@ -439,6 +442,7 @@ function toServerConfig(
     maxConnectionsPerIp: section.max_connections_per_ip,
     connectionTimeout: section.connection_timeout,
     maxSessionTime: section.max_session_time,
+    resumeGrace: section.resume_grace,
     welcomeMessage: section.welcome_message,
     wsPath: section.ws_path ?? (section.transport === 'ws_telnet' ? '/ws_telnet' : '/ws'),
     allowOrigins: section.allow_origins,

@@ -110,8 +110,17 @@ export class BaseHandler {
     await this.showPrompt();
   }
 
-  /** Runs once after the connection has closed, whoever closed it. */
+  /**
+   * Runs once when the session has ended, whoever ended it. With resume_grace, a connection that
+   * dropped without a goodbye ends the session only when the grace period runs out.
+   */
   async onDisconnect(): Promise<void> {}
+
+  /**
+   * Runs when the client came back over a new connection within resume_grace, after the output
+   * written meanwhile has been sent to it; a pending readLine is still waiting. Does nothing by default.
+   */
+  async onResume(): Promise<void> {}
 
   /** Runs when this handler threw; the session is closed afterwards. */
   async onError(_error: Error): Promise<void> {}

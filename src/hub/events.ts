@@ -68,12 +68,21 @@ export interface SessionInfo {
   terminal: TerminalSummary;
   bytesIn: number;
   bytesOut: number;
+  /**
+   * Epoch milliseconds when the connection dropped, while the session waits (resume_grace) for
+   * its client to come back; absent while a client is connected.
+   */
+  detachedAt?: number;
 }
 
 /** Everything the stream carries, by event type. */
 export interface SessionEventMap {
   'session-started': { session: SessionInfo };
   'session-ended': { session: SessionInfo; reason: SessionEndReason };
+  /** The connection dropped and the session waits resume_grace seconds for its client; `reason` says how it dropped. */
+  'session-detached': { sessionId: string; reason: SessionEndReason };
+  /** A client came back to a waiting session (or took it over from a connection that had not dropped yet). */
+  'session-resumed': { session: SessionInfo };
   /**
    * What the user typed: a completed line, or the keys of one read in character mode. Input
    * typed while the session hides it (a password) has `hidden: true` and no text.
@@ -106,6 +115,8 @@ export class SessionEvents {
   #listeners: ListenerTable = {
     'session-started': [],
     'session-ended': [],
+    'session-detached': [],
+    'session-resumed': [],
     input: [],
     output: [],
     terminal: [],

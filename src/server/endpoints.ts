@@ -18,6 +18,7 @@ import type { Admission, Connection, Listener, TlsFiles } from '../transports/co
 import { addressRanges } from '../transports/address.js';
 import { DIRECT } from '../transports/client-address.js';
 import type { ProxyPolicy } from '../transports/client-address.js';
+import { TELNET_CONTROL_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL } from '../transports/control-channel.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
 import type { HostKey, SshConnection } from '../transports/ssh.js';
 import type { WebSocketConnection } from '../transports/websocket.js';
@@ -129,18 +130,29 @@ function listenWebSocketFor(defaultLayer: 'plain' | 'telnet') {
 
 /** The subprotocols a WebSocket server speaks, its own first; GMCP where telnet_options offers it. */
 function subprotocolsFor(defaultLayer: 'plain' | 'telnet', config: ServerConfig): string[] {
+  // Ours first: a client that offers them asked for the control channel.
   const protocols =
-    defaultLayer === 'telnet' ? [TELNET_SUBPROTOCOL, PLAIN_SUBPROTOCOL] : [PLAIN_SUBPROTOCOL, TELNET_SUBPROTOCOL];
-  if (config.telnetOptions.includes('gmcp')) protocols.splice(1, 0, GMCP_SUBPROTOCOL);
+    defaultLayer === 'telnet'
+      ? [TELNET_CONTROL_SUBPROTOCOL, TELNET_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL, PLAIN_SUBPROTOCOL]
+      : [TEXT_CONTROL_SUBPROTOCOL, PLAIN_SUBPROTOCOL, TELNET_CONTROL_SUBPROTOCOL, TELNET_SUBPROTOCOL];
+  if (config.telnetOptions.includes('gmcp')) protocols.splice(2, 0, GMCP_SUBPROTOCOL);
   return protocols;
 }
+
+const SUBPROTOCOL_LAYERS: Readonly<Record<string, 'plain' | 'telnet'>> = {
+  [PLAIN_SUBPROTOCOL]: 'plain',
+  [TEXT_CONTROL_SUBPROTOCOL]: 'plain',
+  [TELNET_SUBPROTOCOL]: 'telnet',
+  [TELNET_CONTROL_SUBPROTOCOL]: 'telnet',
+};
 
 /** The layer the client chose by subprotocol, else the transport's own. */
 function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
   return (connection: Connection, context: LayerContext): SessionLayer => {
-    const { protocol } = connection;
-    if (protocol === GMCP_SUBPROTOCOL) return new GmcpWebSocketLayer(connection as WebSocketConnection, context.events);
-    const layer = protocol === TELNET_SUBPROTOCOL ? 'telnet' : protocol === PLAIN_SUBPROTOCOL ? 'plain' : defaultLayer;
+    if (connection.protocol === GMCP_SUBPROTOCOL) {
+      return new GmcpWebSocketLayer(connection as WebSocketConnection, context.events);
+    }
+    const layer = SUBPROTOCOL_LAYERS[connection.protocol] ?? defaultLayer;
     return layer === 'telnet' ? telnetLayer(connection, context) : lineLayer(connection);
   };
 }

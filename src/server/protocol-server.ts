@@ -7,6 +7,7 @@ import type { ServerConfig, TransportName } from '../config/schema.js';
 import { InProcessHub } from '../hub/hub.js';
 import type { SessionHub } from '../hub/hub.js';
 import type { HandlerClass, ServerContext, SessionHandle } from '../session/handle.js';
+import { ResumeTokens } from '../session/resume-tokens.js';
 import { Session, sessionControl } from '../session/session.js';
 import type { Connection, Listener, Refusal } from '../transports/connection.js';
 import { browsableHost } from '../transports/http.js';
@@ -61,6 +62,8 @@ export class ProtocolServer implements ServerContext {
   #ownGuard: AddressGuard | undefined;
   #addresses: AddressPolicy;
   #sessions = new Set<Session>();
+  /** Bound to this server: a token from another server, or another process, resumes nothing. */
+  #resumeTokens = new ResumeTokens<Session>();
   #listener: Listener | undefined;
   #isStopping = false;
   #stopped: Promise<void> | undefined;
@@ -129,7 +132,7 @@ export class ProtocolServer implements ServerContext {
       admission: {
         // Every transport screens first: a denied or banned address costs no handshake or session work.
         screen: (address) => this.#addresses.screen(address),
-        check: (address) => this.#admit(address),
+        check: (address, resumeToken) => this.#admit(address, resumeToken),
         refused: (address, refusal) => this.#refused(address, refusal),
       },
       onConnection: (connection) => this.#accept(connection),
@@ -205,8 +208,10 @@ export class ProtocolServer implements ServerContext {
     this.logger.info('stopped');
   }
 
-  #admit(address: string): Refusal | undefined {
+  #admit(address: string, resumeToken: string | undefined): Refusal | undefined {
     if (this.#isStopping) return { reason: 'shutdown', message: SHUTDOWN_MESSAGE };
+    // The session it takes back is counted already, as is its address.
+    if (resumeToken !== undefined && this.#resumeTokens.has(resumeToken)) return undefined;
     if (this.#sessions.size >= this.config.maxConnections) return { reason: 'capacity', message: CAPACITY_MESSAGE };
     const perAddress = this.config.maxConnectionsPerIp;
     // Counted across the application: a second transport is no way around the limit.
@@ -234,13 +239,20 @@ export class ProtocolServer implements ServerContext {
   }
 
   #accept(connection: Connection): void {
+    const token = connection.resumeToken;
+    const resumed = token === undefined ? undefined : this.#resumeTokens.take(token);
+    if (resumed !== undefined) {
+      sessionControl.resume(resumed, connection);
+      return;
+    }
+    // A token unknown, used or expired gets a new session, as if none had been given.
     const endpoint = ENDPOINTS[this.config.transport];
     let session: Session;
     try {
       session = new Session({
         connection,
-        createLayer: (events, logger) =>
-          endpoint.createLayer(connection, {
+        createLayer: (client, events, logger) =>
+          endpoint.createLayer(client, {
             config: this.config,
             preferredMode: this.handlerClass.inputMode,
             logger,
@@ -256,7 +268,9 @@ export class ProtocolServer implements ServerContext {
           idleTimeout: this.config.connectionTimeout,
           maxSessionTime: this.config.maxSessionTime,
           maxLineLength: this.config.maxLineLength,
+          resumeGrace: this.config.resumeGrace,
         },
+        resumeTokens: this.#resumeTokens,
       });
     } catch (err) {
       this.logger.error({ err }, 'handler constructor failed');

@@ -2,6 +2,11 @@
 import { readFile } from 'node:fs/promises';
 
 import * as telnetConstants from '../telnet/constants.js';
+import {
+  RESUME_PARAMETER,
+  TELNET_CONTROL_SUBPROTOCOL,
+  TEXT_CONTROL_SUBPROTOCOL,
+} from '../transports/control-channel.js';
 import type { RequestRoute } from '../transports/http.js';
 import {
   AssetCache,
@@ -50,6 +55,13 @@ const TELNET_CONSTANTS_MODULE = Buffer.from(
     .join(''),
 );
 
+/** The control channel's names as a browser module, so the page and the server cannot disagree on them. */
+const CONTROL_CHANNEL_MODULE = Buffer.from(
+  Object.entries({ RESUME_PARAMETER, TELNET_CONTROL_SUBPROTOCOL, TEXT_CONTROL_SUBPROTOCOL })
+    .map(([name, value]) => `export const ${name} = ${JSON.stringify(value)};\n`)
+    .join(''),
+);
+
 /** A route answering GET / with the terminal page and GET /assets/… with its files. */
 export function webClientRoute(options: WebClientOptions): RequestRoute {
   const cache = new AssetCache();
@@ -66,6 +78,10 @@ export function webClientRoute(options: WebClientOptions): RequestRoute {
     }
     if (pathname === '/assets/telnet-constants.js') {
       sendAsset(request, response, 'text/javascript', () => Promise.resolve(TELNET_CONSTANTS_MODULE));
+      return true;
+    }
+    if (pathname === '/assets/control-channel.js') {
+      sendAsset(request, response, 'text/javascript', () => Promise.resolve(CONTROL_CHANNEL_MODULE));
       return true;
     }
     const asset = ASSETS[pathname];

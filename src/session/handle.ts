@@ -74,6 +74,14 @@ export interface SessionHandle {
   writeRaw(data: Uint8Array | string): Promise<void>;
   /** Marks the end of a prompt for clients that want it (telnet GA/EOR). */
   markPrompt(): Promise<void>;
+  /**
+   * A resume token for the handler to show its user, where no control channel sends one (ssh, a
+   * WebSocket client of no subprotocol of ours): showing it lets the session wait for its client
+   * after a drop. Each call voids the token before; a resumed session needs a new one. Undefined
+   * where resume_grace is 0, the session is ending, or the transport cannot present a token
+   * (telnet, tcp).
+   */
+  offerResume(): string | undefined;
   /** Waits for the next line the user enters, after showing `prompt`. */
   readLine(prompt?: string, options?: ReadLineOptions): Promise<string>;
   /** Ends the session: sends `message` (if any) as a last line, flushes and closes. */

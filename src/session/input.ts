@@ -46,7 +46,7 @@ export interface LineWait {
 export class SessionInput {
   /** Set once the session is closing: queued input is dropped. */
   isClosed = false;
-  readonly #connection: Connection;
+  #connection: Connection;
   readonly #targets: InputTargets;
   /** Bytes received and not yet read into keys, oldest first. */
   #bytes: Uint8Array[] = [];
@@ -68,6 +68,12 @@ export class SessionInput {
   constructor(connection: Connection, targets: InputTargets) {
     this.#connection = connection;
     this.#targets = targets;
+  }
+
+  /** Reads from `connection` from now on (a resumed session), paused as the old one was. */
+  attach(connection: Connection): void {
+    this.#connection = connection;
+    if (this.#isPaused) connection.pause();
   }
 
   /** Holds completed lines back (while onConnect runs) or lets them flow to processLine. */

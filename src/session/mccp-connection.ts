@@ -14,6 +14,7 @@ import type {
   CloseReason,
   Connection,
   ConnectionEnd,
+  ControlMessage,
   DataListener,
   Framing,
   TerminalFacts,
@@ -71,6 +72,10 @@ export class MccpConnection implements Connection {
   }
   get query(): URLSearchParams {
     return this.#inner.query;
+  }
+
+  get resumeToken(): string | undefined {
+    return this.#inner.resumeToken;
   }
   get bytesIn(): number {
     return this.#inner.bytesIn;
@@ -177,6 +182,10 @@ export class MccpConnection implements Connection {
 
   onTerminal(listener: (facts: TerminalFacts) => void): void {
     this.#inner.onTerminal(listener);
+  }
+
+  control(message: ControlMessage): boolean {
+    return this.#inner.control(message);
   }
 
   #receive(bytes: Uint8Array): void {

@@ -7,17 +7,34 @@ import { toCrlf } from './layer.js';
 import type { SessionLayer } from './layer.js';
 import type { LineEditor } from './line-editor.js';
 
+/**
+ * Characters of output kept for a client that lost its connection, newest last; older output
+ * goes first. Enough for a few screens of a chat or a game, small enough for many waiting sessions.
+ */
+export const REPLAY_LIMIT = 64 * 1024;
+const REPLAY_CUT_NOTICE = '[Some output was lost while you were away]\n';
+
+/** Output kept while no connection carries it: text is newline-converted on replay, raw output is not. */
+interface Kept {
+  data: Uint8Array | string;
+  isRaw: boolean;
+}
+
 /** Writes one session's output and keeps track of what its screen shows. */
 export class SessionOutput {
   /** Set once the session is closing: later writes are dropped. */
   isClosed = false;
   readonly #sessionId: string;
-  readonly #connection: Connection;
-  readonly #layer: SessionLayer;
+  #connection: Connection;
+  #layer: SessionLayer;
   readonly #editor: LineEditor;
   readonly #events: SessionEvents;
   /** The prompt is the last thing on screen: the user has not pressed Enter since it was shown. */
   #isPromptShown = false;
+  /** Output since the connection dropped, while the session waits to be resumed; undefined while connected. */
+  #kept: Kept[] | undefined;
+  #keptLength = 0;
+  #isKeptCut = false;
 
   constructor(
     sessionId: string,
@@ -31,6 +48,28 @@ export class SessionOutput {
     this.#layer = layer;
     this.#editor = editor;
     this.#events = events;
+  }
+
+  /** The connection is gone but the session waits for its client: output is kept, up to REPLAY_LIMIT. */
+  detach(): void {
+    this.#kept = [];
+    this.#keptLength = 0;
+    this.#isKeptCut = false;
+  }
+
+  /** Carries on over `connection`, sending first what was kept while there was none. */
+  attach(connection: Connection, layer: SessionLayer): Promise<void> {
+    this.#connection = connection;
+    this.#layer = layer;
+    const kept = this.#kept ?? [];
+    const isCut = this.#isKeptCut;
+    this.#kept = undefined;
+    if (isCut) void connection.write(layer.encodeText(REPLAY_CUT_NOTICE));
+    let written = READY;
+    for (const { data, isRaw } of kept) {
+      written = connection.write(isRaw ? layer.encodeRaw(data) : layer.encodeText(data as string));
+    }
+    return written;
   }
 
   /**
@@ -74,12 +113,13 @@ export class SessionOutput {
       const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
       this.#events.publish('output', { sessionId: this.#sessionId, text });
     }
+    if (this.#kept !== undefined) return this.#keep(data, true);
     return this.#connection.write(this.#layer.encodeRaw(data));
   }
 
   /** Marks the end of a prompt for clients that want it (telnet GA/EOR). */
   markPrompt(): Promise<void> {
-    if (this.isClosed) return READY;
+    if (this.isClosed || this.#kept !== undefined) return READY;
     const mark = this.#layer.promptMark();
     return mark === undefined ? READY : this.#connection.write(mark);
   }
@@ -107,7 +147,25 @@ export class SessionOutput {
 
   #send(text: string): Promise<void> {
     if (this.#events.has('output')) this.#events.publish('output', { sessionId: this.#sessionId, text: toCrlf(text) });
+    if (this.#kept !== undefined) return this.#keep(text, false);
     return this.#connection.write(this.#layer.encodeText(text));
+  }
+
+  #keep(data: Uint8Array | string, isRaw: boolean): Promise<void> {
+    const kept = this.#kept!;
+    kept.push({ data, isRaw });
+    this.#keptLength += data.length;
+    while (this.#keptLength > REPLAY_LIMIT && kept.length > 1) {
+      this.#keptLength -= kept.shift()!.data.length;
+      this.#isKeptCut = true;
+    }
+    const [only] = kept;
+    if (this.#keptLength > REPLAY_LIMIT && only !== undefined) {
+      only.data = typeof only.data === 'string' ? only.data.slice(-REPLAY_LIMIT) : only.data.subarray(-REPLAY_LIMIT);
+      this.#keptLength = only.data.length;
+      this.#isKeptCut = true;
+    }
+    return READY;
   }
 
   /** `text` printed above the prompt and the line being typed, which are then drawn again. */

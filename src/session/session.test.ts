@@ -10,9 +10,17 @@ import { LineHandler } from '../handlers/line-handler.js';
 import { TelnetHandler } from '../handlers/telnet-handler.js';
 import { InProcessHub } from '../hub/hub.js';
 import { READY } from '../transports/connection.js';
-import type { CloseReason, Connection, ConnectionEnd, DataListener, TerminalFacts } from '../transports/connection.js';
+import type {
+  CloseReason,
+  Connection,
+  ConnectionEnd,
+  ControlMessage,
+  DataListener,
+  TerminalFacts,
+} from '../transports/connection.js';
 import type { HandlerClass, ServerContext, SessionHandle } from './handle.js';
 import { PlainLayer } from './plain-layer.js';
+import { ResumeTokens } from './resume-tokens.js';
 import { Session, sessionControl } from './session.js';
 
 /** A connection whose other end is the test: bytes in by `type`, everything written kept as text. */
@@ -29,6 +37,13 @@ class MemoryConnection implements Connection {
   isClosed = false;
   closedWith: CloseReason | undefined;
   screen = '';
+  /** What was sent on the control channel, where the connection has one. */
+  controls: ControlMessage[] = [];
+
+  constructor(
+    readonly hasControl = false,
+    readonly resumeToken: string | undefined = undefined,
+  ) {}
   #data: DataListener[] = [];
   #close: Array<(end: ConnectionEnd) => void> = [];
   #terminal: Array<(facts: TerminalFacts) => void> = [];
@@ -67,6 +82,16 @@ class MemoryConnection implements Connection {
     for (const listener of this.#data) listener(Buffer.from(keys, 'utf8'));
   }
 
+  control(message: ControlMessage): boolean {
+    if (this.hasControl) this.controls.push(message);
+    return this.hasControl;
+  }
+
+  /** The network drops the connection: no goodbye either way. */
+  drop(): void {
+    this.#end({ reason: 'reset' });
+  }
+
   tellTerminal(facts: TerminalFacts): void {
     for (const listener of this.#terminal) listener(facts);
   }
@@ -80,25 +105,49 @@ class MemoryConnection implements Connection {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Resume on, and a client that edits its own line (a browser page) with a control channel, unless given another. */
+interface ResumeSetup {
+  grace: number;
+  tokens: ResumeTokens<Session>;
+  connection?: MemoryConnection;
+}
+
 function startRawTerminalSession(handlerClass: HandlerClass): { connection: MemoryConnection; session: Session } {
-  const connection = new MemoryConnection();
+  return startSession(handlerClass, new MemoryConnection(), true, undefined);
+}
+
+function startResumableSession(
+  handlerClass: HandlerClass,
+  setup: ResumeSetup,
+): { connection: MemoryConnection; session: Session } {
+  return startSession(handlerClass, setup.connection ?? new MemoryConnection(true), false, setup);
+}
+
+function startSession(
+  handlerClass: HandlerClass,
+  connection: MemoryConnection,
+  isRawTerminal: boolean,
+  resume: ResumeSetup | undefined,
+): { connection: MemoryConnection; session: Session } {
   const app = new InProcessHub();
   const sessions = new Set<SessionHandle>();
   const server: ServerContext = {
     name: 'raw',
-    transport: 'tcp',
+    // The page a resumable session serves here: a websocket client, which can present a token.
+    transport: resume === undefined ? 'tcp' : 'websocket',
     welcomeMessage: 'Welcome, raw terminal!',
     sessions,
     sendGlobalMessage: async (text) => void (await app.broadcast(text)),
   };
   const session = new Session({
     connection,
-    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: true }),
+    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
     handlerClass,
     server,
     app,
     logger: pino({ level: 'silent' }),
-    limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 100 },
+    limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 100, resumeGrace: resume?.grace ?? 0 },
+    resumeTokens: resume?.tokens,
   });
   sessions.add(session);
   void sessionControl.start(session);
@@ -236,4 +285,143 @@ test('Ctrl-L redraws the prompt and the line at the top of a clean screen; while
   finish();
   await tick();
   assert.equal(connection.screen.slice(start), '\x1b[H\x1b[2Jdone slow\r\n> ');
+});
+
+/** A handler that counts its hooks and keeps state across a dropped connection. */
+class Counter extends LineHandler {
+  /** The handler of the session started last, for tests to read its hooks' counts. */
+  static latest: Counter | undefined;
+  count = 0;
+  resumed = 0;
+  disconnected = 0;
+
+  constructor(session: SessionHandle) {
+    super(session);
+    Counter.latest = this;
+  }
+
+  override async onConnect(): Promise<void> {
+    const name = await this.readLine('Name: ', { echo: false });
+    await this.sendLine(`Hello ${name}`);
+    await this.showPrompt();
+  }
+
+  override async onCommandSubmitted(): Promise<void> {
+    this.count++;
+    await this.sendLine(`count ${this.count}`);
+  }
+
+  override async onResume(): Promise<void> {
+    this.resumed++;
+  }
+
+  override async onDisconnect(): Promise<void> {
+    this.disconnected++;
+  }
+}
+
+function tokenOf(connection: MemoryConnection): string {
+  const offer = connection.controls.findLast((message) => message.type === 'session');
+  assert.ok(offer?.type === 'session', JSON.stringify(connection.controls));
+  return offer.token;
+}
+
+test('a dropped connection keeps its session: the readLine waits, output meanwhile is replayed on resume', async () => {
+  const tokens = new ResumeTokens<Session>();
+  const { connection, session } = startResumableSession(Counter, { grace: 60, tokens });
+  await tick();
+  const first = tokenOf(connection);
+  assert.match(first, /^[\w-]{22}$/, '128 bits in base64url');
+  assert.deepEqual(connection.controls[0], { type: 'session', token: first, resumed: false, grace: 60 });
+  connection.drop();
+  await tick();
+  assert.equal(session.isClosed, false);
+  assert.equal(typeof session.info().detachedAt, 'number');
+  await session.write('Meanwhile...\n');
+
+  const comeback = new MemoryConnection(true, first);
+  const taken = tokens.take(first);
+  assert.equal(taken, session);
+  sessionControl.resume(session, comeback);
+  await tick();
+  // Where the client draws the line, output that comes while a question waits starts on a line of its own.
+  assert.equal(comeback.screen, '\r\nMeanwhile...\r\nName: ', 'missed output replayed');
+  assert.equal(session.info().detachedAt, undefined);
+  const second = tokenOf(comeback);
+  assert.notEqual(second, first, 'a new token on every resume');
+  assert.equal(tokens.has(first), false, 'the old token is used up');
+  // The question asked before the drop still waits, hidden: the client is told again.
+  assert.deepEqual(comeback.controls.at(-1), { type: 'input', hidden: true });
+  comeback.type('secret\r');
+  await tick();
+  assert.ok(comeback.screen.endsWith('Hello secret\r\n> '), JSON.stringify(comeback.screen));
+  assert.deepEqual(comeback.controls.at(-1), { type: 'input', hidden: false });
+  comeback.type('one\r');
+  comeback.type('two\r');
+  await tick();
+  assert.ok(comeback.screen.endsWith('count 2\r\n> '), JSON.stringify(comeback.screen));
+  assert.equal(connection.screen.includes('Hello'), false);
+  await session.close();
+});
+
+test('a session whose grace period ends gets onDisconnect once, and its token resumes nothing', async () => {
+  const tokens = new ResumeTokens<Session>();
+  const { connection, session } = startResumableSession(Counter, { grace: 0.05, tokens });
+  const handler = Counter.latest;
+  await tick();
+  const token = tokenOf(connection);
+  connection.drop();
+  await tick();
+  assert.equal(handler?.disconnected, 0, 'not while the session waits');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(session.isClosed, true);
+  assert.equal(handler?.disconnected, 1);
+  assert.equal(handler?.resumed, 0);
+  assert.equal(tokens.has(token), false);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(handler?.disconnected, 1);
+});
+
+test('resume: a session the client took back gets onResume; one ended by the handler is not waited for', async () => {
+  const tokens = new ResumeTokens<Session>();
+  const { connection, session } = startResumableSession(Counter, { grace: 60, tokens });
+  const handler = Counter.latest;
+  await tick();
+  connection.drop();
+  await tick();
+  const comeback = new MemoryConnection(true);
+  sessionControl.resume(tokens.take(tokenOf(connection))!, comeback);
+  await tick();
+  assert.equal(handler?.resumed, 1);
+  assert.equal(handler?.disconnected, 0);
+  await session.close('Bye.');
+  assert.equal(handler?.disconnected, 1);
+  assert.equal(tokens.has(tokenOf(comeback)), false, 'an ended session leaves no token behind');
+});
+
+test('a client without a control channel is given no token, and its session ends when the connection drops', async () => {
+  const tokens = new ResumeTokens<Session>();
+  const { connection, session } = startResumableSession(Counter, {
+    grace: 60,
+    tokens,
+    connection: new MemoryConnection(),
+  });
+  await tick();
+  connection.drop();
+  await session.closed;
+  assert.deepEqual(connection.controls, []);
+});
+
+test('a token the handler offers replaces the one the control channel sent, and the client is sent it too', async () => {
+  const tokens = new ResumeTokens<Session>();
+  const { connection, session } = startResumableSession(Counter, { grace: 60, tokens });
+  await tick();
+  const sent = tokenOf(connection);
+  const offered = session.offerResume();
+  assert.ok(offered !== undefined && offered !== sent, `offered ${offered}, sent ${sent}`);
+  assert.equal(tokenOf(connection), offered);
+  assert.equal(tokens.has(sent), false);
+  assert.equal(tokens.has(offered), true);
+  await session.close();
+  assert.equal(session.offerResume(), undefined, 'nothing to come back to once it has ended');
 });

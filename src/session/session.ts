@@ -17,6 +17,7 @@ import { LineEditor } from './line-editor.js';
 import { NO_GMCP, NO_MSDP } from './out-of-band.js';
 import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
 import { SessionOutput } from './output.js';
+import type { ResumeTokens } from './resume-tokens.js';
 
 /** Per-session limits, from the server's config. */
 export interface SessionLimits {
@@ -25,18 +26,25 @@ export interface SessionLimits {
   /** Seconds the session may last at all; 0 = no limit. */
   maxSessionTime: number;
   maxLineLength: number;
+  /** Seconds a session whose connection dropped waits for its client to resume it; 0 = off. */
+  resumeGrace: number;
 }
 
 /** What a server gives each new session. */
 export interface SessionOptions {
   connection: Connection;
-  /** Builds the protocol layer; it reports changes through `events` and logs with the session's id. */
-  createLayer(events: LayerEvents, logger: Logger): SessionLayer;
+  /**
+   * Builds the protocol layer of a connection (the first, and each one that resumes the session);
+   * it reports changes through `events` and logs with the session's id.
+   */
+  createLayer(connection: Connection, events: LayerEvents, logger: Logger): SessionLayer;
   handlerClass: HandlerClass;
   server: ServerContext;
   app: SessionHub;
   logger: Logger;
   limits: SessionLimits;
+  /** The server's resume tokens, where limits.resumeGrace is above 0. */
+  resumeTokens?: ResumeTokens<Session> | undefined;
 }
 
 /** Session plumbing for the server and the base handler classes, kept off the handler's surface. */
@@ -47,6 +55,8 @@ export interface SessionControl {
   closeFor(session: Session, reason: CloseReason, message?: string): Promise<void>;
   /** Drops the connection at once, without a goodbye. */
   destroy(session: Session): void;
+  /** Carries the session on over `connection`, whose client presented the session's resume token. */
+  resume(session: Session, connection: Connection): void;
 }
 
 /**
@@ -65,6 +75,12 @@ export interface EditableSession extends SessionHandle {
 /** A lone ESC is the Escape key once nothing follows it for this long. */
 const ESCAPE_QUIET_MS = 50;
 const KICKED_MESSAGE = 'Disconnected by the server.';
+
+/** Transports whose clients can present a resume token when they connect (a URL parameter, an SSH env variable). */
+const PRESENTS_TOKENS: ReadonlySet<TransportName> = new Set(['websocket', 'ws_telnet', 'ssh']);
+
+/** Connection ends that come without a goodbye, after which a session may wait to be resumed. */
+const DROPS: ReadonlySet<ConnectionEnd['reason']> = new Set(['reset', 'timeout']);
 
 /** How a connection's end reads as the session's end, when the session did not close it itself. */
 const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
@@ -86,6 +102,11 @@ export class Session implements EditableSession, HubMember {
   #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
+  #layerEvents: LayerEvents;
+  #createLayer: SessionOptions['createLayer'];
+  /** Of the first connection: a session resumed over another URL keeps what it started with. */
+  #path: string;
+  #query: URLSearchParams;
   #server: ServerContext;
   #app: SessionHub;
   #logger: Logger;
@@ -96,6 +117,18 @@ export class Session implements EditableSession, HubMember {
   #user: string | undefined;
   #lastInputAt = Date.now();
   #isHidingInput = false;
+  #hiddenEcho: 'off' | 'mask' = 'off';
+  /** The client was told to hide what is typed (its control channel), as the layer could not. */
+  #isClientHiding = false;
+  #resumeTokens: ResumeTokens<Session> | undefined;
+  /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
+  #isResumable = false;
+  /** The present connection came with a resume token, as the control channel's session message says. */
+  #isResumedConnection = false;
+  /** When the connection dropped, while the session waits for its client. */
+  #detachedAt: number | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #isFinished = false;
 
   #idleTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
@@ -112,6 +145,7 @@ export class Session implements EditableSession, HubMember {
       start: (session) => session.#start(),
       closeFor: (session, reason, message) => session.#closeFor(reason, message),
       destroy: (session) => session.#destroy(),
+      resume: (session, connection) => session.#resume(connection),
     };
   }
 
@@ -121,22 +155,24 @@ export class Session implements EditableSession, HubMember {
     this.#server = options.server;
     this.#app = options.app;
     this.#limits = options.limits;
+    this.#path = options.connection.path;
+    this.#query = options.connection.query;
+    this.#resumeTokens = options.resumeTokens;
     this.#logger = options.logger.child({ session: this.id });
-    this.#layer = options.createLayer(
-      {
-        changed: (what) => this.#layerChanged(what),
-        option: (option, side, enabled) => {
-          if (this.#app.events.has('option')) {
-            this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
-          }
-        },
-        gmcp: ({ message, data, text, isJson }) =>
-          void this.#guard(() => this.#handler.onGmcp(message, data, { text, isJson })),
-        msdp: (variables) => void this.#guard(() => this.#handler.onMsdp(variables)),
-        msdpCommand: (command, names) => void this.#guard(() => this.#handler.onMsdpCommand(command, names)),
+    this.#layerEvents = {
+      changed: (what) => this.#layerChanged(what),
+      option: (option, side, enabled) => {
+        if (this.#app.events.has('option')) {
+          this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
+        }
       },
-      this.#logger,
-    );
+      gmcp: ({ message, data, text, isJson }) =>
+        void this.#guard(() => this.#handler.onGmcp(message, data, { text, isJson })),
+      msdp: (variables) => void this.#guard(() => this.#handler.onMsdp(variables)),
+      msdpCommand: (command, names) => void this.#guard(() => this.#handler.onMsdpCommand(command, names)),
+    };
+    this.#createLayer = options.createLayer;
+    this.#layer = options.createLayer(this.#connection, this.#layerEvents, this.#logger);
     // A layer may wrap the connection (MCCP compression): the session reads and writes through that.
     this.#connection = this.#layer.connection ?? this.#connection;
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
@@ -197,11 +233,11 @@ export class Session implements EditableSession, HubMember {
   }
 
   get path(): string {
-    return this.#connection.path;
+    return this.#path;
   }
 
   get query(): URLSearchParams {
-    return this.#connection.query;
+    return this.#query;
   }
 
   get terminal(): TerminalInfo {
@@ -268,6 +304,7 @@ export class Session implements EditableSession, HubMember {
       terminal: { type, cols, rows },
       bytesIn: this.#connection.bytesIn,
       bytesOut: this.#connection.bytesOut,
+      ...(this.#detachedAt === undefined ? {} : { detachedAt: this.#detachedAt }),
     };
   }
 
@@ -321,6 +358,24 @@ export class Session implements EditableSession, HubMember {
     return this.#closeFor('handler-ended', message);
   }
 
+  offerResume(): string | undefined {
+    const tokens = this.#resumeTokens;
+    if (tokens === undefined || this.#limits.resumeGrace === 0 || this.#closing !== undefined || this.#isClosing) {
+      return undefined;
+    }
+    if (!PRESENTS_TOKENS.has(this.#server.transport)) return undefined;
+    this.#isResumable = true;
+    const token = tokens.issue(this);
+    // A client with a control channel (the browser page) holds the token just voided: it gets this one.
+    this.#connection.control({
+      type: 'session',
+      token,
+      resumed: this.#isResumedConnection,
+      grace: this.#limits.resumeGrace,
+    });
+    return token;
+  }
+
   [EDIT_LINE](token: InputToken): boolean | Promise<boolean> {
     return this.#editLine(token);
   }
@@ -329,12 +384,11 @@ export class Session implements EditableSession, HubMember {
     this.#app.add(this);
     if (this.#app.events.has('session-started')) this.#app.events.publish('session-started', { session: this.info() });
     this.#logger.debug({ address: this.remoteAddress, transport: this.transport }, 'session started');
-    this.#connection.onClose((end) => void this.#finish(end));
-    this.#connection.onData(this.#onData);
-    this.#connection.onTerminal((facts) => this.#terminalFacts(facts));
+    this.#listen(this.#connection);
     this.#armTimers();
     this.#layer.start();
     this.#syncEditorEcho();
+    this.#offerResume(false);
     // Lines wait for onConnect to finish, but keys flow so that onConnect can readLine().
     this.#input.holdLines(true);
     const isOpen = await this.#guard(() => this.#handler.onConnect());
@@ -347,12 +401,16 @@ export class Session implements EditableSession, HubMember {
 
   #closeFor(reason: CloseReason, message: string | undefined): Promise<void> {
     if (this.#isClosing) return this.#closed;
+    // A session on its way out is not to be resumed.
+    this.#resumeTokens?.revoke(this);
     this.#closing ??= this.#close(reason, message);
     return this.#closing;
   }
 
   async #close(reason: CloseReason, message: string | undefined): Promise<void> {
     this.#closeReason ??= reason;
+    // No one to tell: the session that waits for its client ends here.
+    if (this.#detachedAt !== undefined) return this.#finish(reason);
     if (message !== undefined) await this.#output.write(`${message}\n`, true);
     this.#stopIO();
     await this.#connection.close(reason);
@@ -361,7 +419,92 @@ export class Session implements EditableSession, HubMember {
 
   #destroy(): void {
     this.#stopIO();
-    this.#connection.destroy();
+    if (this.#detachedAt !== undefined) void this.#finish(this.#closeReason ?? 'server-shutdown');
+    else this.#connection.destroy();
+  }
+
+  /** Hears a connection for as long as it is the session's: one replaced by a resume is ignored. */
+  #listen(connection: Connection): void {
+    connection.onClose((end) => {
+      if (connection === this.#connection) this.#connectionEnded(end);
+    });
+    connection.onData((bytes) => {
+      if (connection === this.#connection) this.#onData(bytes);
+    });
+    connection.onTerminal((facts) => {
+      if (connection === this.#connection) this.#terminalFacts(facts);
+    });
+  }
+
+  /** Gives the client a new resume token on its control channel, where resume is on and it has one. */
+  #offerResume(resumed: boolean): void {
+    const tokens = this.#resumeTokens;
+    if (tokens === undefined || this.#limits.resumeGrace === 0) return;
+    const token = tokens.issue(this);
+    this.#isResumedConnection = resumed;
+    this.#isResumable = this.#connection.control({ type: 'session', token, resumed, grace: this.#limits.resumeGrace });
+    if (!this.#isResumable) tokens.revoke(this);
+  }
+
+  #connectionEnded(end: ConnectionEnd): void {
+    if (end.error !== undefined) this.#logger.debug({ err: end.error }, 'connection error');
+    const reason = this.#closeReason ?? END_REASONS[end.reason];
+    if (this.#isResumable && DROPS.has(end.reason) && this.#closing === undefined && !this.#isClosing) {
+      this.#detach(reason);
+      return;
+    }
+    void this.#finish(reason);
+  }
+
+  /** The connection dropped: the handler, its readLine and its output wait resume_grace seconds for the client. */
+  #detach(reason: SessionEndReason): void {
+    this.#detachedAt = Date.now();
+    this.#layer.dispose();
+    this.#output.detach();
+    clearTimeout(this.#escapeTimer);
+    this.#logger.debug(
+      { reason, grace: this.#limits.resumeGrace },
+      'connection dropped; waiting for the client to resume',
+    );
+    if (this.#app.events.has('session-detached')) {
+      this.#app.events.publish('session-detached', { sessionId: this.id, reason });
+    }
+    this.#graceTimer = setTimeout(() => void this.#finish(reason), this.#limits.resumeGrace * 1000);
+    this.#graceTimer.unref();
+  }
+
+  /**
+   * A client presented the session's token: the session carries on over its connection. A
+   * connection that has not been seen to drop (a phone that changed networks) is let go.
+   */
+  #resume(connection: Connection): void {
+    const old = this.#connection;
+    const wasDetached = this.#detachedAt !== undefined;
+    clearTimeout(this.#graceTimer);
+    // The address count follows the client to its new address.
+    this.#app.remove(this);
+    this.#connection = connection;
+    this.#detachedAt = undefined;
+    this.#app.add(this);
+    if (!wasDetached) {
+      this.#layer.dispose();
+      old.destroy();
+    }
+    // Negotiated state belongs to the connection: a new one negotiates afresh.
+    this.#layer = this.#createLayer(connection, this.#layerEvents, this.#logger);
+    connection = this.#layer.connection ?? connection;
+    this.#connection = connection;
+    this.#input.attach(connection);
+    this.#listen(connection);
+    this.#layer.start();
+    this.#syncEditorEcho();
+    this.#offerResume(true);
+    this.#isClientHiding = false;
+    if (this.#isHidingInput) this.#setHiddenInput(this.#hiddenEcho);
+    void this.#output.attach(connection, this.#layer);
+    this.#logger.debug({ address: connection.remoteAddress }, 'session resumed');
+    if (this.#app.events.has('session-resumed')) this.#app.events.publish('session-resumed', { session: this.info() });
+    void this.#guard(() => this.#handler.onResume());
   }
 
   #editLine(token: InputToken): boolean | Promise<boolean> {
@@ -479,7 +622,15 @@ export class Session implements EditableSession, HubMember {
 
   #setHiddenInput(echo: 'off' | 'mask' | undefined): void {
     this.#isHidingInput = echo !== undefined;
+    if (echo !== undefined) this.#hiddenEcho = echo;
     const isServerDrawing = this.#layer.setHiddenInput(this.#isHidingInput);
+    // A client that edits its own line can still hide it, if it has a control channel to be told on.
+    if (this.#isHidingInput && !isServerDrawing) {
+      this.#isClientHiding = this.#connection.control({ type: 'input', hidden: true });
+    } else if (!this.#isHidingInput && this.#isClientHiding) {
+      this.#isClientHiding = false;
+      this.#connection.control({ type: 'input', hidden: false });
+    }
     if (echo === undefined) this.#editor.echo = this.#layer.serverEchoes ? 'on' : 'off';
     // Where the client still echoes (nc, a browser text page) nothing can be hidden or masked.
     else if (!isServerDrawing) this.#editor.echo = 'off';
@@ -528,12 +679,15 @@ export class Session implements EditableSession, HubMember {
     clearTimeout(this.#escapeTimer);
   }
 
-  async #finish(end: ConnectionEnd): Promise<void> {
+  /** The real end, once: after the connection closed, or the grace period of a dropped one ran out. */
+  async #finish(reason: SessionEndReason): Promise<void> {
+    if (this.#isFinished) return this.#closed;
+    this.#isFinished = true;
+    clearTimeout(this.#graceTimer);
+    this.#resumeTokens?.revoke(this);
     this.#stopIO();
     this.#layer.dispose();
     this.#input.close();
-    const reason = this.#closeReason ?? END_REASONS[end.reason];
-    if (end.error !== undefined) this.#logger.debug({ err: end.error }, 'connection error');
     this.#logger.debug({ reason }, 'session ended');
     this.#app.remove(this);
     if (this.#app.events.has('session-ended')) {

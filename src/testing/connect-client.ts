@@ -24,6 +24,7 @@ export async function connectClient(
       terminalType: options.terminalType ?? 'XTERM-256COLOR',
       cols: options.cols ?? 80,
       rows: options.rows ?? 24,
+      environment: options.environment,
     };
     const { wire, opened } = openSsh(host, port, login, client);
     client.attach(wire, wire);

@@ -12,6 +12,8 @@ export interface SshLogin {
   terminalType: string;
   cols: number;
   rows: number;
+  /** Variables sent by `env` requests before the shell, as `ssh -o SetEnv=NAME=value` sends them. */
+  environment?: Record<string, string> | undefined;
 }
 
 /** The wire of an SSH client: a resized window is a window-change request. */
@@ -41,7 +43,8 @@ export function openSsh(
     // Dropped without a word (too many failed logins): the reason is the server's to log.
     client.once('close', () => fail(new Error('the server closed the connection before the session opened')));
     client.once('ready', () => {
-      client.shell({ term: login.terminalType, cols: login.cols, rows: login.rows }, (err, channel) => {
+      const window = { term: login.terminalType, cols: login.cols, rows: login.rows };
+      client.shell(window, { env: login.environment ?? {} }, (err, channel) => {
         if (err !== undefined && err !== null) return fail(err);
         client.off('error', fail);
         shell = channel;

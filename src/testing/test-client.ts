@@ -26,6 +26,8 @@ export interface ConnectOptions {
   username?: string;
   /** ssh: the password, tried after the 'none' login by the password and keyboard-interactive methods. */
   password?: string;
+  /** ssh: variables sent by `env` requests before the shell (`ssh -o SetEnv=NAME=value`). */
+  environment?: Record<string, string>;
 }
 
 /** Where and how long expect() looks. */

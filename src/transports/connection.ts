@@ -27,6 +27,14 @@ export interface TerminalFacts {
   environment?: Record<string, string>;
 }
 
+/**
+ * What the server tells a client on its control channel, beside the session's text: the session's
+ * resume token (docs/transports.md, "The control channel"), and whether typing is to be hidden.
+ */
+export type ControlMessage =
+  /** `grace`: seconds the session waits for the client to come back with `token` after a drop. */
+  { type: 'session'; token: string; resumed: boolean; grace: number } | { type: 'input'; hidden: boolean };
+
 /** Called for each chunk of inbound bytes, in order. */
 export type DataListener = (bytes: Uint8Array) => void;
 
@@ -48,6 +56,11 @@ export interface Connection {
   readonly path: string;
   /** Parameters of the request that opened the connection (a WebSocket URL's query), if any. */
   readonly query: URLSearchParams;
+  /**
+   * The resume token the client presented to get a dropped session back (a WebSocket URL's
+   * `resume` parameter, kept out of `query`); undefined for none.
+   */
+  readonly resumeToken: string | undefined;
   /** Bytes received and sent on the wire so far. */
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -66,6 +79,8 @@ export interface Connection {
   onClose(listener: (end: ConnectionEnd) => void): void;
   /** Terminal facts carried outside the byte stream; transports without any never call it. */
   onTerminal(listener: (facts: TerminalFacts) => void): void;
+  /** Sends a control message where the client opted into a control channel; false where there is none. */
+  control(message: ControlMessage): boolean;
 }
 
 /** A certificate and its private key, in PEM. */
@@ -106,8 +121,11 @@ export interface Admission {
    * any work is spent on the client (a TLS handshake, an HTTP upgrade, telnet negotiation).
    */
   screen(remoteAddress: string): Refusal | undefined;
-  /** Asked after `screen`, when the client is about to become a session: undefined to accept. */
-  check(remoteAddress: string): Refusal | undefined;
+  /**
+   * Asked after `screen`, when the client is about to become a session: undefined to accept. A
+   * client with a live resume token takes back its session's place, so no limit turns it away.
+   */
+  check(remoteAddress: string, resumeToken?: string): Refusal | undefined;
   /** A client the listener itself turned away (bad path, origin), or one `screen` or `check` refused. */
   refused(remoteAddress: string, refusal: Refusal): void;
 }

@@ -538,6 +538,9 @@ function refuseOnChannel(channel: ServerChannel, message: string): void {
   channel.end();
 }
 
+/** The environment variable that carries a resume token (docs/transports.md, "Session resume"). */
+export const RESUME_VARIABLE = 'RESUME';
+
 /** A session channel mapped onto the Connection contract. */
 class SshSessionConnection implements SshConnection {
   readonly framing = 'stream' as const;
@@ -545,6 +548,8 @@ class SshSessionConnection implements SshConnection {
   readonly protocol = '';
   readonly path = '';
   readonly query = new URLSearchParams();
+  /** The client's `RESUME` variable (`ssh -o SetEnv=RESUME=…`), kept out of `terminal.environment`. */
+  readonly resumeToken: string | undefined;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
@@ -573,7 +578,9 @@ class SshSessionConnection implements SshConnection {
     // A channel waits for the client's window, or for the socket to close.
     this.#writer = new TurnWriter(channel, socket);
     this.#maxOutputBuffer = options.maxOutputBuffer;
-    this.#facts = options.facts;
+    const { [RESUME_VARIABLE]: resumeToken, ...environment } = options.facts.environment ?? {};
+    this.resumeToken = resumeToken;
+    this.#facts = resumeToken === undefined ? options.facts : { ...options.facts, environment };
     this.remoteAddress = options.peer.address;
     this.remotePort = options.peer.port;
     this.proxyAddress = options.peer.proxyAddress;
@@ -674,6 +681,10 @@ class SshSessionConnection implements SshConnection {
   onTerminal(listener: (facts: TerminalFacts) => void): void {
     this.#onTerminal = listener;
     if (Object.keys(this.#facts).length > 0) listener({ ...this.#facts });
+  }
+
+  control(): boolean {
+    return false;
   }
 
   /** A window-change request. */

@@ -151,6 +151,7 @@ class TcpConnection implements Connection {
   readonly protocol = '';
   readonly path = '';
   readonly query = new URLSearchParams();
+  readonly resumeToken = undefined;
   #socket: net.Socket;
   #writer: TurnWriter;
   #end: ConnectionEnd | undefined;
@@ -244,4 +245,8 @@ class TcpConnection implements Connection {
   }
 
   onTerminal(): void {}
+
+  control(): boolean {
+    return false;
+  }
 }

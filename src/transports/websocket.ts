@@ -12,11 +12,14 @@ import type {
   CloseReason,
   Connection,
   ConnectionEnd,
+  ControlMessage,
   DataListener,
   Listener,
   Refusal,
+  TerminalFacts,
   TlsFiles,
 } from './connection.js';
+import { RESUME_PARAMETER, controlMessageType, encodeControl, parseControl } from './control-channel.js';
 import { requestPeer } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { isScreenedPerRequest, isUnderPath, listenHttp, refusalStatus, rejectUpgrade, retryAfter } from './http.js';
@@ -93,7 +96,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
       return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` });
     }
-    const refusal = options.admission.check(address);
+    const refusal = options.admission.check(address, url.searchParams.get(RESUME_PARAMETER) ?? undefined);
     if (refusal !== undefined) return refuse(refusal);
     sockets.handleUpgrade(request, socket, head, (ws) => {
       options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options));
@@ -139,7 +142,13 @@ export class WebSocketConnection implements Connection {
   readonly query: URLSearchParams;
   readonly path: string;
   readonly protocol: string;
+  readonly resumeToken: string | undefined;
   #ws: WebSocket;
+  /** The message type that carries control messages, where the client chose one of our subprotocols. */
+  #control: 'text' | 'binary' | undefined;
+  /** Raw output bytes become text where binary messages carry control; a character may be cut between writes. */
+  #rawText: TextDecoder | undefined;
+  #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
   #cork: TurnCork;
   #end: ConnectionEnd | undefined;
@@ -165,9 +174,12 @@ export class WebSocketConnection implements Connection {
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
+    this.resumeToken = url.searchParams.get(RESUME_PARAMETER) ?? undefined;
+    url.searchParams.delete(RESUME_PARAMETER);
     this.query = url.searchParams;
     this.path = url.pathname;
     this.protocol = ws.protocol;
+    this.#control = controlMessageType(ws.protocol);
     ws.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         // ws has sent close 1009 already: give the peer the grace period to read it, since
@@ -202,9 +214,12 @@ export class WebSocketConnection implements Connection {
     return this.#ws.readyState === this.#ws.CLOSED;
   }
 
-  write(data: Uint8Array | string): Promise<void> {
+  write(output: Uint8Array | string): Promise<void> {
     const ws = this.#ws;
     if (ws.readyState !== ws.OPEN) return READY;
+    const data = this.#asData(output);
+    // Raw bytes that end in part of a character wait for the rest.
+    if (data.length === 0 && output.length > 0) return READY;
     const binary = typeof data !== 'string';
     // Output still waiting from earlier turns means the peer is not reading (see TcpConnection).
     if (this.#cork.cork() && ws.bufferedAmount > this.#maxOutputBuffer) {
@@ -246,9 +261,16 @@ export class WebSocketConnection implements Connection {
 
   onData(listener: DataListener): void {
     this.#ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (!isBinary && this.#textListener !== undefined)
+      if (!isBinary && this.#textListener !== undefined) {
         this.#textListener(Buffer.from(toBytes(data)).toString('utf8'));
-      else listener(toBytes(data));
+        return;
+      }
+      if (this.#control === undefined || isBinary !== (this.#control === 'binary')) {
+        listener(toBytes(data));
+        return;
+      }
+      const facts = parseControl(Buffer.from(toBytes(data)).toString('utf8'));
+      if (facts !== undefined) this.#onTerminal?.(facts);
     });
   }
 
@@ -261,7 +283,30 @@ export class WebSocketConnection implements Connection {
     void this.#closed.then(listener);
   }
 
-  onTerminal(): void {}
+  /** The window size a client reports on its control channel. */
+  onTerminal(listener: (facts: TerminalFacts) => void): void {
+    this.#onTerminal = listener;
+  }
+
+  control(message: ControlMessage): boolean {
+    const ws = this.#ws;
+    if (this.#control === undefined) return false;
+    if (ws.readyState === ws.OPEN) {
+      const text = encodeControl(message);
+      ws.send(this.#control === 'binary' ? Buffer.from(text, 'utf8') : text, { binary: this.#control === 'binary' });
+    }
+    return true;
+  }
+
+  /** Output in the message type that carries data: the other one is control's. */
+  #asData(output: Uint8Array | string): Uint8Array | string {
+    if (this.#control === 'binary' && typeof output !== 'string') {
+      this.#rawText ??= new TextDecoder();
+      return this.#rawText.decode(output, { stream: true });
+    }
+    if (this.#control === 'text' && typeof output === 'string') return Buffer.from(output, 'utf8');
+    return output;
+  }
 
   #startPings(intervalMs: number, timeoutMs: number): void {
     const ws = this.#ws;

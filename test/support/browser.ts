@@ -93,3 +93,23 @@ export async function terminalSize(page: Page): Promise<string> {
     return `${term.cols}x${term.rows}`;
   });
 }
+
+/** Waits until the status bar reads `wanted` (the whole text, or a match of a pattern). */
+export async function waitForStatus(page: Page, wanted: string | RegExp): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ({ source, flags }) => {
+        const { document } = globalThis as unknown as PageGlobals;
+        return new RegExp(source, flags).test(document.getElementById('status')?.textContent ?? '');
+      },
+      typeof wanted === 'string'
+        ? { source: `^${wanted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, flags: '' }
+        : { source: wanted.source, flags: wanted.flags },
+      WAIT,
+    );
+  } catch (err) {
+    throw new Error(`status never read ${String(wanted)}; it reads "${await page.textContent('#status')}"`, {
+      cause: err,
+    });
+  }
+}

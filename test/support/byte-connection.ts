@@ -11,6 +11,7 @@ export class ByteConnection implements Connection {
   readonly protocol = '';
   readonly path = '';
   readonly query = new URLSearchParams();
+  readonly resumeToken = undefined;
   readonly bytesIn = 0;
   readonly bytesOut = 0;
   isClosed = false;
@@ -46,6 +47,10 @@ export class ByteConnection implements Connection {
   }
 
   onTerminal(): void {}
+
+  control(): boolean {
+    return false;
+  }
 
   receive(bytes: Uint8Array): void {
     this.#data?.(bytes);
