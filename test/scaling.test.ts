@@ -1,17 +1,15 @@
 // Several launcher processes sharing one redis-server behave as one application: chat, who, the monitor, a crash, an outage.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
+import type { Browser } from 'playwright-core';
 
 import { parseConfig } from '../src/index.js';
 import type { Launch } from '../src/index.js';
+import { launchChromium, waitForScreen } from './support/browser.js';
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
@@ -20,8 +18,8 @@ import type { Running } from './support/launcher-process.js';
 import { EchoHandler } from './support/handlers.js';
 import { startRedis } from './support/redis.js';
 import { quiet, startLaunch } from './support/servers.js';
+import { openViewer } from './support/viewer.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHAT = `${join(ROOT, 'examples', 'chat', 'handler.ts')}:ChatHandler`;
 /** Heartbeats and expiry of the instances under test: a dead one is gone within about a second. */
 const HEARTBEAT_S = 0.2;
@@ -119,10 +117,9 @@ let a: Instance;
 let b: Instance;
 
 test('a telnet user on one instance and a browser user on another chat, and /who lists both', async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (.ci/run installs chromium)`);
   [a, b] = await Promise.all([startInstance('a'), startInstance('b')]);
   const ada = await enter(a, 'Ada');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] });
+  browser = await launchChromium();
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${b.websocket}/`);
   await waitForScreen(page, 'Nickname?');
@@ -270,68 +267,4 @@ async function readyzSays(instance: Instance, body: string): Promise<void> {
 
 async function metrics(instance: Instance): Promise<string> {
   return (await fetch(`http://127.0.0.1:${instance.websocket}/metrics`)).text();
-}
-
-/** A monitor message, with the fields these tests read. */
-interface Message {
-  type: string;
-  sessions?: Array<{ id: string; user: string | null; transport: string; instance: string }>;
-  session?: { id: string };
-  session_id?: string;
-  data?: { text?: string };
-}
-
-interface Viewer {
-  ws: WebSocket;
-  messages: Message[];
-  send(message: unknown): void;
-  next(match: (message: Message) => boolean): Promise<Message>;
-}
-
-/** A monitor viewer that has its session listing. */
-async function openViewer(url: string): Promise<Viewer> {
-  const ws = new WebSocket(url);
-  const messages: Message[] = [];
-  ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8')) as Message));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  const viewer: Viewer = {
-    ws,
-    messages,
-    send: (message) => ws.send(JSON.stringify(message)),
-    async next(match) {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const found = messages.find(match);
-        if (found !== undefined) return found;
-        if (Date.now() > deadline) assert.fail(`no such monitor message in ${JSON.stringify(messages)}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-  };
-  await viewer.next((message) => message.type === 'active_sessions');
-  return viewer;
-}
-
-async function waitForScreen(page: Page, text: string): Promise<void> {
-  await page.waitForFunction(
-    (wanted) => {
-      const term = (globalThis as unknown as { term?: { buffer: { active: XtermBuffer } } }).term;
-      if (term === undefined) return false;
-      const { active } = term.buffer;
-      for (let y = 0; y < active.length; y++)
-        if (active.getLine(y)?.translateToString(true).includes(wanted)) return true;
-      return false;
-    },
-    text,
-    { timeout: 5000 },
-  );
-}
-
-/** xterm.js's active buffer, as far as these tests read it. */
-interface XtermBuffer {
-  length: number;
-  getLine(y: number): { translateToString(trim: boolean): string } | undefined;
 }

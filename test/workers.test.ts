@@ -15,6 +15,7 @@ import type { ClientOptions, TestClient } from './support/clients.js';
 import { startServing } from './support/launcher-process.js';
 import type { Running } from './support/launcher-process.js';
 import { until } from './support/received-text.js';
+import { openViewer } from './support/viewer.js';
 
 const CHAT = join(ROOT, 'examples', 'chat', 'handler.ts');
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
@@ -141,6 +142,26 @@ test('workers: 2 serve every transport as one application, share metrics and a t
     assert.match(body, /^chuk_build_info\{[^}]*\} 1$/m);
     assert.equal((await get(monitorMetrics)).status, 401);
     assert.equal((await get(monitorMetrics, token[2])).status, 200);
+  }
+
+  // A viewer lists every worker's sessions and watches one wherever it lives. Round robin hands
+  // the two viewers' connections to different workers, so one of them watches across workers.
+  const users = ['telnet_user', 'tcp_user', 'tcp2_user', 'websocket_user', 'ws_telnet_user', 'ssh_user'];
+  for (let i = 0; i < 2; i++) {
+    const viewer = await openViewer(`ws://127.0.0.1:${token[1]}/monitor?token=${token[2]}`);
+    const listed = viewer.messages[0]!.sessions!;
+    assert.deepEqual(listed.map((session) => session.user).sort(), [...users].sort());
+    const watched = listed.find((session) => session.user === 'telnet_user')!;
+    viewer.send({ type: 'watch_session', session_id: watched.id });
+    await viewer.next((message) => message.type === 'screen_snapshot');
+    clients.get('telnet')!.send(`watched by viewer ${i}`);
+    await viewer.next(
+      (message) =>
+        message.type === 'server_message' &&
+        message.session_id === watched.id &&
+        message.data!.text!.includes(`watched by viewer ${i}`),
+    );
+    viewer.ws.terminate();
   }
 
   // A worker killed: its users are cut off, the other's stay, and it is restarted and logged.
