@@ -30,11 +30,19 @@ export function escapeIac(bytes: Uint8Array): Uint8Array {
  * the end of one call and an LF at the start of the next are two line ends.
  */
 export function encodeText(text: string): Buffer {
-  const bytes = Buffer.from(hasNewline(text) ? text.replace(NEWLINES, nvtNewline) : text, 'utf8');
+  const bytes = Buffer.from(nvtText(text), 'utf8');
   // Well-formed UTF-8 never contains 0xFF, but escaping here keeps the NVT guarantee
   // from resting on that; it costs one indexOf.
   const escaped = escapeIac(bytes);
   return Buffer.isBuffer(escaped) ? escaped : Buffer.from(escaped);
+}
+
+/**
+ * Text with encodeText's newlines, left a string: its UTF-8 bytes are encodeText's, since UTF-8
+ * never holds the byte 0xFF (IAC). A byte stream writes it as such, joined with other text.
+ */
+export function nvtText(text: string): string {
+  return hasNewline(text) ? text.replace(NEWLINES, nvtNewline) : text;
 }
 
 /** IAC <verb> <option>, verb being DO, DONT, WILL or WONT. */
