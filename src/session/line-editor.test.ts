@@ -230,6 +230,21 @@ test('history skips blank lines and repeats of the newest, and keeps historySize
   assert.deepEqual(editor.feed(key('up')), { echo: '' });
 });
 
+test('history keeps the newest historySize lines however many came, and a line browsed stays put as more come', () => {
+  const { editor, screen } = setup({ historySize: 3 });
+  for (let n = 1; n <= 10; n++) type(editor, screen, text(`line ${n}`), key('enter'));
+  type(editor, screen, key('up'), key('up'), key('up'));
+  assert.equal(editor.buffer, 'line 8');
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+  // Its line forgotten, browsing goes on from the oldest kept.
+  editor.addHistory('line 11');
+  type(editor, screen, key('down'));
+  assert.equal(editor.buffer, 'line 10');
+  for (let n = 12; n <= 14; n++) editor.addHistory(`line ${n}`);
+  type(editor, screen, key('down'));
+  assert.equal(editor.buffer, 'line 13');
+});
+
 test('ctrl-w kills the word before the cursor, like bash', () => {
   const { editor, screen } = setup();
   type(editor, screen, text('git commit  -m'), key('kill-word'));

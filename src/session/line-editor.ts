@@ -73,6 +73,8 @@ export class LineEditor {
   #chars: string[] = [];
   #cursor = 0;
   #history: string[] = [];
+  /** Lines before this index are forgotten, and dropped in bulk: a shift a line costs as much as the rest of Enter. */
+  #historyStart = 0;
   /** Index into history while browsing with Up/Down; null when editing a new line. */
   #browsing: number | null = null;
   #draft: string[] = [];
@@ -216,10 +218,12 @@ export class LineEditor {
   addHistory(line: string): void {
     if (line.trim() === '' || this.#history[this.#history.length - 1] === line) return;
     this.#history.push(line);
-    while (this.#history.length > this.#historySize) {
-      this.#history.shift();
-      if (this.#browsing !== null) this.#browsing = Math.max(0, this.#browsing - 1);
-    }
+    if (this.#history.length - this.#historyStart > this.#historySize) this.#historyStart++;
+    if (this.#browsing !== null) this.#browsing = Math.max(this.#historyStart, this.#browsing);
+    if (this.#historyStart < this.#historySize) return;
+    this.#history.splice(0, this.#historyStart);
+    if (this.#browsing !== null) this.#browsing -= this.#historyStart;
+    this.#historyStart = 0;
   }
 
   /**
@@ -493,7 +497,7 @@ export class LineEditor {
     if (this.echo !== 'on') return '';
     const current = this.#browsing ?? this.#history.length;
     const next = current + step;
-    if (next < 0 || next > this.#history.length) return '';
+    if (next < this.#historyStart || next > this.#history.length) return '';
     if (this.#browsing === null) this.#draft = this.#chars;
     this.#browsing = next === this.#history.length ? null : next;
     return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(this.#history[next]!));

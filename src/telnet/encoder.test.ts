@@ -69,6 +69,17 @@ test('nvtText written as UTF-8 is encodeText, whatever the text', () => {
   assert.equal(nvtText('a\rb\n'), 'a\r\0b\r\n');
 });
 
+test('nvtText ends lines as RFC 854 says, however they fall', () => {
+  const piece = fc.constantFrom('a', 'é', '\r', '\n', '\r\n');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+      const text = pieces.join('');
+      const expected = text.replace(/\r\n|\r|\n/g, (end) => (end === '\r' ? '\r\0' : '\r\n'));
+      assert.equal(nvtText(text), expected);
+    }),
+  );
+});
+
 test('encodeText output never holds a lone IAC', () => {
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (text) => {

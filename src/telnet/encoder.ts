@@ -42,7 +42,13 @@ export function encodeText(text: string): Buffer {
  * never holds the byte 0xFF (IAC). A byte stream writes it as such, joined with other text.
  */
 export function nvtText(text: string): string {
-  return hasNewline(text) ? text.replace(NEWLINES, nvtNewline) : text;
+  const lf = text.indexOf('\n');
+  const cr = text.indexOf('\r');
+  // The usual cases without a regular expression: no line end, or one at the end (a line, Enter's echo).
+  if (lf === -1 && cr === -1) return text;
+  if (lf === text.length - 1 && cr === -1) return `${text.slice(0, -1)}\r\n`;
+  if (lf === text.length - 1 && cr === lf - 1) return text;
+  return text.replace(NEWLINES, nvtNewline);
 }
 
 /** IAC <verb> <option>, verb being DO, DONT, WILL or WONT. */
@@ -66,10 +72,6 @@ export function subnegotiation(option: number, payload: Uint8Array | readonly nu
 /** IAC <cmd>, for commands without an option such as NOP, GA or AYT. */
 export function command(cmd: number): Buffer {
   return Buffer.from([IAC, cmd]);
-}
-
-function hasNewline(text: string): boolean {
-  return text.includes('\n') || text.includes('\r');
 }
 
 function nvtNewline(match: string): string {
