@@ -208,6 +208,7 @@ export class LineEditor {
   clear(): void {
     this.#forgetRows();
     this.#typed = undefined;
+    this.#typedColumns = undefined;
     this.#chars = [];
     this.#cursor = 0;
     this.#browsing = null;
