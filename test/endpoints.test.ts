@@ -51,7 +51,9 @@ for (const transport of TRANSPORT_NAMES) {
       );
       client.send('hello');
       await client.waitFor('Echo: hello\r\n> ');
-      client.send('quit');
+      client.send('quit it');
+      await client.waitFor('Echo: quit it\r\n> ');
+      client.send(' Quit ');
       await client.waitFor('Goodbye!\r\n');
       await client.closed;
     });

@@ -21,6 +21,8 @@ export const HANDLER_BRAND: unique symbol = Symbol.for('chuk-protocol-server.han
 
 /** Words that end the session in the default processLine, as in the original package. */
 const QUIT_COMMANDS = new Set(['quit', 'exit', 'q']);
+/** A longer line is no quit command: most lines need not be lower-cased (a copy each) to tell. */
+const LONGEST_QUIT_COMMAND = Math.max(...Array.from(QUIT_COMMANDS, (command) => command.length));
 
 /**
  * Base of all handlers: lifecycle hooks, output, line input and session context.
@@ -194,7 +196,8 @@ export class BaseHandler {
 
   /** Handles one complete line. Return false to end the session. */
   async processLine(line: string): Promise<boolean> {
-    if (QUIT_COMMANDS.has(line.trim().toLowerCase())) {
+    const command = line.trim();
+    if (command.length <= LONGEST_QUIT_COMMAND && QUIT_COMMANDS.has(command.toLowerCase())) {
       await this.endSession('Goodbye!');
       return false;
     }

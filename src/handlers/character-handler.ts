@@ -15,16 +15,13 @@ const KEY_CHARACTERS: Record<string, string> = { enter: '\r', backspace: '\x7f' 
 export class CharacterHandler extends BaseHandler {
   static override readonly inputMode = 'character' as const;
 
-  override async receive(token: InputToken): Promise<boolean> {
-    if (token.type === 'key') return this.processCharacter(KEY_CHARACTERS[token.name] ?? token.sequence);
-    // With the default editing, a run of text goes to the editor whole rather than a promise a character.
+  override receive(token: InputToken): boolean | Promise<boolean> {
+    // With the default editing, keys and whole runs of text go to the editor as read, not a promise a character.
     if (this.processCharacter === CharacterHandler.prototype.processCharacter) {
       return (this.session as EditableSession)[EDIT_LINE](token);
     }
-    for (const character of token.text) {
-      if (!(await this.processCharacter(character))) return false;
-    }
-    return true;
+    if (token.type === 'key') return this.processCharacter(KEY_CHARACTERS[token.name] ?? token.sequence);
+    return this.#eachCharacter(token.text);
   }
 
   /** Handles one character or key sequence. Return false to end the session. */
@@ -36,6 +33,13 @@ export class CharacterHandler extends BaseHandler {
   async defaultProcessCharacter(character: string): Promise<boolean> {
     for (const token of tokensOf(character)) {
       if (!(await (this.session as EditableSession)[EDIT_LINE](token))) return false;
+    }
+    return true;
+  }
+
+  async #eachCharacter(text: string): Promise<boolean> {
+    for (const character of text) {
+      if (!(await this.processCharacter(character))) return false;
     }
     return true;
   }

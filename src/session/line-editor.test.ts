@@ -230,6 +230,21 @@ test('history skips blank lines and repeats of the newest, and keeps historySize
   assert.deepEqual(editor.feed(key('up')), { echo: '' });
 });
 
+test('history keeps the newest historySize lines however many came, and a line browsed stays put as more come', () => {
+  const { editor, screen } = setup({ historySize: 3 });
+  for (let n = 1; n <= 10; n++) type(editor, screen, text(`line ${n}`), key('enter'));
+  type(editor, screen, key('up'), key('up'), key('up'));
+  assert.equal(editor.buffer, 'line 8');
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+  // Its line forgotten, browsing goes on from the oldest kept.
+  editor.addHistory('line 11');
+  type(editor, screen, key('down'));
+  assert.equal(editor.buffer, 'line 10');
+  for (let n = 12; n <= 14; n++) editor.addHistory(`line ${n}`);
+  type(editor, screen, key('down'));
+  assert.equal(editor.buffer, 'line 13');
+});
+
 test('ctrl-w kills the word before the cursor, like bash', () => {
   const { editor, screen } = setup();
   type(editor, screen, text('git commit  -m'), key('kill-word'));
@@ -663,4 +678,81 @@ test('whatever is typed or printed meanwhile, a line taller than the screen show
     ),
     { numRuns: 300 },
   );
+});
+
+test('text fed in any chunks shows and edits as the same text fed a character at a time', async () => {
+  const item = fc.oneof(
+    fc.array(fc.constantFrom('a', 'b', ' ', 'xyz', 'é', '中', 'e\u0301', 'abcdefghijk'), {
+      minLength: 1,
+      maxLength: 6,
+    }),
+    fc.constantFrom<KeyName>('backspace', 'left', 'end', 'up', 'enter').map(key),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(item, { maxLength: 20 }),
+      fc.integer({ min: 6, max: 12 }),
+      fc.integer({ min: 3, max: 6 }),
+      fc.constantFrom('on' as const, 'mask' as const, 'hidden' as const, 'off' as const),
+      async (items, cols, rows, echo) => {
+        const make = (): { editor: LineEditor; terminal: Terminal } => {
+          const editor = new LineEditor({ maxLineLength: 40, historySize: 5 });
+          editor.echo = echo;
+          editor.width = cols;
+          editor.height = rows;
+          editor.prompt = '> ';
+          return { editor, terminal: new Terminal(cols, rows) };
+        };
+        const chunked = make();
+        const single = make();
+        try {
+          await chunked.terminal.write('> ');
+          await single.terminal.write('> ');
+          for (const each of items) {
+            // A list of strings is one stretch of typing, read in those chunks, or a character at a time.
+            const chunks = Array.isArray(each) ? each.map(text) : [each];
+            const characters = Array.isArray(each) ? Array.from(each.join(''), text) : [each];
+            const lines: (string | undefined)[][] = [[], []];
+            for (const [at, { editor, terminal }, tokens] of [
+              [0, chunked, chunks],
+              [1, single, characters],
+            ] as const) {
+              for (const token of tokens) {
+                const result = editor.feed(token);
+                await terminal.write(result.echo);
+                lines[at]!.push(result.line);
+                if (result.line !== undefined) await terminal.write('> ');
+              }
+            }
+            assert.deepEqual(lines[0]!.filter(Boolean), lines[1]!.filter(Boolean));
+            assert.equal(chunked.editor.buffer, single.editor.buffer);
+            assert.deepEqual(chunked.terminal.screen, single.terminal.screen);
+            assert.deepEqual(chunked.terminal.cursor, single.terminal.cursor);
+            assert.equal(chunked.editor.cursor, single.editor.cursor);
+          }
+        } finally {
+          chunked.terminal.dispose();
+          single.terminal.dispose();
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('a hidden answer that would fill the row exactly leaves the prompt where it is on Enter', async () => {
+  const terminal = new Terminal(20, 4);
+  const editor = new LineEditor();
+  editor.width = 20;
+  editor.height = 4;
+  editor.prompt = 'Password: ';
+  editor.echo = 'hidden';
+  await terminal.write('Password: ');
+  // Left and Right first: a line edited, not only typed, is ended by the per-character path.
+  for (const token of [text('0123456789'), key('left'), key('right'), key('enter')]) {
+    await terminal.write(editor.feed(token).echo);
+  }
+  assert.deepEqual(terminal.screen.slice(0, 2), ['Password:', '']);
+  assert.deepEqual(terminal.cursor, { row: 1, column: 0 });
+  terminal.dispose();
 });

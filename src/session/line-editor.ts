@@ -73,14 +73,19 @@ export class LineEditor {
   #chars: string[] = [];
   #cursor = 0;
   #history: string[] = [];
+  /** Lines before this index are forgotten, and dropped in bulk: a shift a line costs as much as the rest of Enter. */
+  #historyStart = 0;
   /** Index into history while browsing with Up/Down; null when editing a new line. */
   #browsing: number | null = null;
   #draft: string[] = [];
   /**
-   * A whole unechoed line typed at once (line-mode clients send lines, not keys), kept as a
-   * string until an edit needs it split into code points: the common case stays cheap.
+   * The line while it has only been typed at its end, kept as a string until an edit needs it
+   * split into code points: typing appends and echoes a run in one pass, Enter hands it over as
+   * it is. Echoed, it holds printable ASCII only, one column a character; unechoed, any text.
    */
   #typed: string | undefined;
+  /** Columns #typed takes; undefined when it holds unechoed text that was never measured. */
+  #typedColumns: number | undefined;
 
   constructor(options: LineEditorOptions = {}) {
     this.#maxLineLength = count(options.maxLineLength, DEFAULT_MAX_LINE_LENGTH);
@@ -109,6 +114,8 @@ export class LineEditor {
   }
 
   set prompt(prompt: string) {
+    // Set again before every line with the same text: measuring it once is enough.
+    if (prompt === this.#prompt) return;
     this.#prompt = prompt;
     this.#promptColumns = textColumns(prompt.slice(prompt.lastIndexOf('\n') + 1).replace(ANSI_SEQUENCE, ''));
   }
@@ -144,18 +151,9 @@ export class LineEditor {
 
   /** Applies one input token; returns the echo and, on Enter, the completed line. */
   feed(token: InputToken): EditResult {
-    if (token.type === 'text' && this.#isQuickLine(token.text)) {
-      this.#typed = token.text;
-      return NOTHING_SHOWN;
-    }
-    if (this.#typed !== undefined) {
-      if (token.type === 'key' && token.name === 'enter') {
-        const line = this.#typed;
-        this.clear();
-        return { echo: '', line };
-      }
-      this.#materialize();
-    }
+    const quick = token.type === 'text' ? this.#append(token.text) : this.#typedKey(token.name);
+    if (quick !== undefined) return quick;
+    this.#materialize();
     // A full line takes no more text: nothing to measure or draw (a 10 MiB paste costs one check).
     if (token.type === 'text' && this.#chars.length >= this.#maxLineLength) return NOTHING_SHOWN;
     const wasWrapped = this.#isWrapped();
@@ -210,6 +208,7 @@ export class LineEditor {
   clear(): void {
     this.#forgetRows();
     this.#typed = undefined;
+    this.#typedColumns = undefined;
     this.#chars = [];
     this.#cursor = 0;
     this.#browsing = null;
@@ -220,21 +219,88 @@ export class LineEditor {
   addHistory(line: string): void {
     if (line.trim() === '' || this.#history[this.#history.length - 1] === line) return;
     this.#history.push(line);
-    while (this.#history.length > this.#historySize) {
-      this.#history.shift();
-      if (this.#browsing !== null) this.#browsing = Math.max(0, this.#browsing - 1);
-    }
+    if (this.#history.length - this.#historyStart > this.#historySize) this.#historyStart++;
+    if (this.#browsing !== null) this.#browsing = Math.max(this.#historyStart, this.#browsing);
+    if (this.#historyStart < this.#historySize) return;
+    this.#history.splice(0, this.#historyStart);
+    if (this.#browsing !== null) this.#browsing -= this.#historyStart;
+    this.#historyStart = 0;
   }
 
-  /** Unechoed text typed into an empty line, short enough and free of controls. */
-  #isQuickLine(text: string): boolean {
-    return (
-      this.echo === 'off' &&
-      this.#typed === undefined &&
-      this.#chars.length === 0 &&
-      text.length <= this.#maxLineLength &&
-      !CONTROL.test(text)
-    );
+  /**
+   * Text typed at the end of the line, appended and echoed in one pass: the run itself (a '*'
+   * each when masked), then a new row when it ends at the margin, as #drawWrapped leaves it. What
+   * this cannot show exactly as the per-character path does is left to it (undefined): wide or
+   * zero-width characters, an edit inside the line, a line taller than the screen.
+   */
+  #append(text: string): EditResult | undefined {
+    const isDrawn = this.echo === 'on' || this.echo === 'mask';
+    const isAscii = isPrintableAscii(text);
+    if (text.length === 0 || (!isAscii && (isDrawn || CONTROL.test(text)))) return undefined;
+    let typed = this.#typed;
+    let columns = this.#typedColumns;
+    if (typed === undefined) {
+      if (this.#cursor !== this.#chars.length || !this.#chars.every(isPrintableAscii)) return undefined;
+      typed = this.#chars.join('');
+      columns = typed.length;
+    }
+    if (typed.length + text.length > this.#maxLineLength) return undefined;
+    columns = isAscii && columns !== undefined ? columns + text.length : undefined;
+    let echo = '';
+    let row: number | undefined;
+    if (isDrawn) {
+      if (columns === undefined || !this.#isTypedOnScreen()) return undefined;
+      echo = this.echo === 'on' ? text : '*'.repeat(text.length);
+      const end = this.#promptColumns + columns;
+      if (this.width !== undefined && end >= this.width) {
+        row = Math.floor(end / this.width);
+        if (this.height !== undefined && row >= this.height) return undefined;
+        if (end % this.width === 0) echo += '\r\n';
+      }
+    }
+    if (this.#typed === undefined) {
+      this.#chars = [];
+      this.#cursor = 0;
+    }
+    this.#typed = typed + text;
+    this.#typedColumns = columns;
+    if (row !== undefined) {
+      this.#cursorRow = row;
+      this.#endRow = row;
+    }
+    return echo === '' ? NOTHING_SHOWN : { echo };
+  }
+
+  /** Enter or Backspace on a line kept as typed; undefined for other keys and what needs the per-character path. */
+  #typedKey(name: KeyName): EditResult | undefined {
+    const typed = this.#typed;
+    if (typed === undefined) return undefined;
+    const isDrawn = this.echo === 'on' || this.echo === 'mask';
+    if (isDrawn && (this.#typedColumns === undefined || !this.#isTypedOnScreen())) return undefined;
+    const end = this.#promptColumns + (this.#typedColumns ?? 0);
+    const isWrapped = isDrawn && this.width !== undefined && end >= this.width;
+    if (name === 'enter') {
+      if (this.echo === 'on') this.addHistory(typed);
+      this.clear();
+      // A line drawn to the margin already has the cursor's row below it ready (see #drawWrapped).
+      const echo = this.echo === 'off' ? '' : isWrapped && end % this.width! === 0 ? '\r' : '\r\n';
+      return { echo, line: typed };
+    }
+    // A wrapped line is redrawn on every edit (#drawWrapped); on one row '\b \b' erases in place.
+    if (name !== 'backspace' || isWrapped || this.#typedColumns === undefined) return undefined;
+    this.#typed = typed.length === 1 ? undefined : typed.slice(0, -1);
+    this.#typedColumns -= 1;
+    return isDrawn ? { echo: '\b \b' } : NOTHING_SHOWN;
+  }
+
+  /**
+   * Whether the screen shows the line kept as typed as #append leaves it: all of it from the
+   * prompt down, the cursor at its end (not so after a change of width, or typing while hidden).
+   */
+  #isTypedOnScreen(): boolean {
+    const end = this.#promptColumns + (this.#typed === undefined ? this.#chars.length : this.#typedColumns!);
+    const row = this.width !== undefined && end >= this.width ? Math.floor(end / this.width) : 0;
+    return this.#top === 0 && this.#undrawnFrom === undefined && this.#cursorRow === row && this.#endRow === row;
   }
 
   #materialize(): void {
@@ -242,6 +308,7 @@ export class LineEditor {
     this.#chars = Array.from(this.#typed);
     this.#cursor = this.#chars.length;
     this.#typed = undefined;
+    this.#typedColumns = undefined;
   }
 
   #key(name: KeyName): EditResult {
@@ -281,9 +348,10 @@ export class LineEditor {
     }
   }
 
-  /** Whether the prompt and the line fill the terminal's row or more. */
+  /** Whether the prompt and the line as drawn fill the terminal's row or more (hidden typing is not drawn). */
   #isWrapped(): boolean {
-    return this.width !== undefined && this.#promptColumns + this.#columns(this.#chars) >= this.width;
+    if (this.width === undefined || this.echo === 'hidden' || this.echo === 'off') return false;
+    return this.#promptColumns + this.#columns(this.#chars) >= this.width;
   }
 
   /**
@@ -430,7 +498,7 @@ export class LineEditor {
     if (this.echo !== 'on') return '';
     const current = this.#browsing ?? this.#history.length;
     const next = current + step;
-    if (next < 0 || next > this.#history.length) return '';
+    if (next < this.#historyStart || next > this.#history.length) return '';
     if (this.#browsing === null) this.#draft = this.#chars;
     this.#browsing = next === this.#history.length ? null : next;
     return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(this.#history[next]!));
@@ -496,11 +564,22 @@ export class LineEditor {
 
 /** Terminal columns taken by one code point: 0 for combining and format marks, 2 for wide and fullwidth. */
 function characterWidth(char: string): 0 | 1 | 2 {
+  const codePoint = char.codePointAt(0)!;
+  // Below the combining diacritics (U+0300) only the soft hyphen is a mark: most text is measured here.
+  if (codePoint < 0x300) return codePoint === 0xad ? 0 : 1;
   if (/^[\p{Mn}\p{Me}\p{Cf}]$/u.test(char)) return 0;
   // Hangul Jamo medial vowels and final consonants combine with the syllable before them.
-  const codePoint = char.codePointAt(0)!;
   if (codePoint >= 0x1160 && codePoint <= 0x11ff) return 0;
   return eastAsianWidth(codePoint);
+}
+
+/** Whether every character of `text` is printable ASCII, one column on any terminal. */
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
 }
 
 /** Columns a piece of plain text takes on a terminal. */

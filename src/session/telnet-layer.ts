@@ -31,7 +31,7 @@ import {
 import { acceptCharset, parseCharsetReply, rejectCharset, requestCharset } from '../telnet/charset.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
 import type { TelnetSink } from '../telnet/decoder.js';
-import { command, encodeText, escapeIac } from '../telnet/encoder.js';
+import { command, encodeText, escapeIac, nvtText } from '../telnet/encoder.js';
 import { isWindowsTelnet, parseEnvironment, requestEnvironment } from '../telnet/environ.js';
 import { encodeGmcp, parseGmcp } from '../telnet/gmcp.js';
 import { SpecialCharacters, linemodeMode, parseLinemode } from '../telnet/linemode.js';
@@ -317,9 +317,11 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     return this.#reader.flush();
   }
 
-  encodeText(text: string): Uint8Array {
+  encodeText(text: string): Uint8Array | string {
     this.#isPromptUnmarked = false;
-    return encodeText(text);
+    // A string on a byte stream is joined with the turn's other text into one write; a message transport
+    // would send it as a text message, where telnet goes in binary ones.
+    return this.#connection.framing === 'stream' ? nvtText(text) : encodeText(text);
   }
 
   encodeRaw(data: Uint8Array | string): Uint8Array {

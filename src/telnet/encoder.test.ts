@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { AYT, CR, DO, IAC, LF, NUL, OPT_ECHO, OPT_NAWS, SB, SE, WILL } from './constants.js';
-import { command, encodeText, escapeIac, negotiate, subnegotiation } from './encoder.js';
+import { command, encodeText, escapeIac, negotiate, nvtText, subnegotiation } from './encoder.js';
 
 const bytesOf = (buffer: Uint8Array): number[] => [...buffer];
 
@@ -58,6 +58,26 @@ test('encodeText writes UTF-8 and its fast path matches plain encoding', () => {
   assert.deepEqual(encodeText(text), Buffer.from(text, 'utf8'));
   assert.ok(Buffer.isBuffer(encodeText(text)));
   assert.ok(Buffer.isBuffer(encodeText('line\n')));
+});
+
+test('nvtText written as UTF-8 is encodeText, whatever the text', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (text) => {
+      assert.deepEqual(Buffer.from(nvtText(text), 'utf8'), encodeText(text));
+    }),
+  );
+  assert.equal(nvtText('a\rb\n'), 'a\r\0b\r\n');
+});
+
+test('nvtText ends lines as RFC 854 says, however they fall', () => {
+  const piece = fc.constantFrom('a', 'é', '\r', '\n', '\r\n');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+      const text = pieces.join('');
+      const expected = text.replace(/\r\n|\r|\n/g, (end) => (end === '\r' ? '\r\0' : '\r\n'));
+      assert.equal(nvtText(text), expected);
+    }),
+  );
 });
 
 test('encodeText output never holds a lone IAC', () => {

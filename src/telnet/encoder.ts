@@ -30,11 +30,25 @@ export function escapeIac(bytes: Uint8Array): Uint8Array {
  * the end of one call and an LF at the start of the next are two line ends.
  */
 export function encodeText(text: string): Buffer {
-  const bytes = Buffer.from(hasNewline(text) ? text.replace(NEWLINES, nvtNewline) : text, 'utf8');
+  const bytes = Buffer.from(nvtText(text), 'utf8');
   // Well-formed UTF-8 never contains 0xFF, but escaping here keeps the NVT guarantee
   // from resting on that; it costs one indexOf.
   const escaped = escapeIac(bytes);
   return Buffer.isBuffer(escaped) ? escaped : Buffer.from(escaped);
+}
+
+/**
+ * Text with encodeText's newlines, left a string: its UTF-8 bytes are encodeText's, since UTF-8
+ * never holds the byte 0xFF (IAC). A byte stream writes it as such, joined with other text.
+ */
+export function nvtText(text: string): string {
+  const lf = text.indexOf('\n');
+  const cr = text.indexOf('\r');
+  // The usual cases without a regular expression: no line end, or one at the end (a line, Enter's echo).
+  if (lf === -1 && cr === -1) return text;
+  if (lf === text.length - 1 && cr === -1) return `${text.slice(0, -1)}\r\n`;
+  if (lf === text.length - 1 && cr === lf - 1) return text;
+  return text.replace(NEWLINES, nvtNewline);
 }
 
 /** IAC <verb> <option>, verb being DO, DONT, WILL or WONT. */
@@ -58,10 +72,6 @@ export function subnegotiation(option: number, payload: Uint8Array | readonly nu
 /** IAC <cmd>, for commands without an option such as NOP, GA or AYT. */
 export function command(cmd: number): Buffer {
   return Buffer.from([IAC, cmd]);
-}
-
-function hasNewline(text: string): boolean {
-  return text.includes('\n') || text.includes('\r');
 }
 
 function nvtNewline(match: string): string {
