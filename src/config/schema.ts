@@ -194,6 +194,9 @@ const TRANSPORT_KEYS: Readonly<Record<string, readonly TransportName[]>> = {
   ssh_authorized_keys: ['ssh'],
   ssh_keepalive_interval: ['ssh'],
   mccp_over_tls: ['telnet', 'ws_telnet'],
+  web_title: WEBSOCKETS,
+  // Only their clients can present a token: the page's control channel, ssh's RESUME variable.
+  resume_grace: [...WEBSOCKETS, 'ssh'],
 };
 /** More workers than this is a typo, not a machine. */
 export const MAX_WORKERS = 256;
