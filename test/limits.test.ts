@@ -12,6 +12,7 @@ import { WebSocket } from 'ws';
 
 import { LineHandler, parseConfig } from '../src/index.js';
 import type { SessionEventMap } from '../src/index.js';
+import { makeCertificate } from './support/certificate.js';
 import { connect } from './support/clients.js';
 import { EchoHandler } from './support/handlers.js';
 import { until } from './support/received-text.js';
@@ -105,23 +106,6 @@ after(() => {
   for (const socket of tlsSockets) socket.destroy();
   rmSync(certDir, { recursive: true, force: true });
 });
-
-/** A self-signed certificate for 127.0.0.1 (openssl is installed by .ci/run). */
-function makeCertificate(name: string): { cert: string; key: string } {
-  const cert = join(certDir, `${name}-cert.pem`);
-  const key = join(certDir, `${name}-key.pem`);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`].concat([
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]),
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 /** The certificate subject a new TLS connection is served, and the connection. */
 async function servedName(port: number): Promise<{ name: string; socket: tls.TLSSocket }> {

@@ -1,12 +1,9 @@
 // The real client behind a proxy: PROXY protocol headers on every listener, X-Forwarded-For and
 // Forwarded from trusted proxies only, and every limit applied to the client rather than the proxy.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { after, test } from 'node:test';
 import tls from 'node:tls';
@@ -20,6 +17,7 @@ import type { ServerSettings } from '../src/config/schema.js';
 import { startTestServer } from '../src/testing/index.js';
 import type { TestServer } from '../src/testing/index.js';
 import { encodeProxyHeaderV1, encodeProxyHeaderV2 } from '../src/transports/proxy-protocol.js';
+import { makeCertificate } from './support/certificate.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -198,33 +196,13 @@ test('per-address limits and deny_ips count the client the header names, not the
 });
 
 test('TLS behind the PROXY protocol: the header first, then the handshake, even in one segment', TIMEOUT, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'proxy-tls-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  const certificate = makeCertificate('localhost');
   const server = await serveBehindProxy(['tcp'], {
     proxy_protocol: true,
     trusted_proxies: ['127.0.0.1'],
     use_ssl: true,
-    ssl_cert: join(dir, 'cert.pem'),
-    ssl_key: join(dir, 'key.pem'),
+    ssl_cert: certificate.cert,
+    ssl_key: certificate.key,
   });
   const raw = net.connect(server.ports.tcp!, '127.0.0.1');
   await new Promise((resolve) => raw.once('connect', resolve));
@@ -238,7 +216,7 @@ test('TLS behind the PROXY protocol: the header first, then the handshake, even 
     },
   });
   raw.on('data', (chunk: Buffer) => carrier.push(chunk));
-  const secure = tls.connect({ socket: carrier, ca: readFileSync(join(dir, 'cert.pem')), servername: 'localhost' });
+  const secure = tls.connect({ socket: carrier, ca: readFileSync(certificate.cert), servername: 'localhost' });
   let text = '';
   secure.on('data', (chunk: Buffer) => (text += chunk.toString()));
   await until(() => text, 'you are 203.0.113.50');

@@ -18,7 +18,7 @@ import type { Running } from './support/launcher-process.js';
 import { EchoHandler } from './support/handlers.js';
 import { startRedis } from './support/redis.js';
 import { quiet, startLaunch } from './support/servers.js';
-import { openViewer } from './support/viewer.js';
+import { connectViewer } from './support/viewer.js';
 
 const CHAT = `${join(ROOT, 'examples', 'chat', 'handler.ts')}:ChatHandler`;
 /** Heartbeats and expiry of the instances under test: a dead one is gone within about a second. */
@@ -143,11 +143,11 @@ test('a monitor viewer on one instance lists and watches a session of the other'
   const bea = await enter(b, 'Bea');
   bea.send('before anyone watched');
   await bea.waitFor('<Bea> before anyone watched');
-  const viewer = await openViewer(`ws://127.0.0.1:${a.websocket}/monitor`);
+  const viewer = await connectViewer(`ws://127.0.0.1:${a.websocket}/monitor`);
   const listed = viewer.messages[0]!.sessions!.find((session) => session.user === 'Bea');
   assert.ok(listed, `Bea, on the other instance, is listed: ${JSON.stringify(viewer.messages[0])}`);
   assert.equal(listed.transport, 'telnet');
-  assert.equal(listed.instance.split('/')[1], String(b.process.child.pid), 'named as served by the other process');
+  assert.equal(listed.instance!.split('/')[1], String(b.process.child.pid), 'named as served by the other process');
   viewer.send({ type: 'watch_session', session_id: listed.id });
   const snapshot = await viewer.next((message) => message.type === 'screen_snapshot');
   assert.match(snapshot.data!.text!, /<Bea> before anyone watched/);
@@ -171,7 +171,7 @@ test('an instance killed with SIGKILL has its sessions leave the others within t
   const cy = await enter(doomed, 'Cy');
   await ada.waitFor('* Cy joined (telnet)');
   // The late instance's monitor lists the sessions that were there before it started.
-  const viewer = await openViewer(`ws://127.0.0.1:${doomed.websocket}/monitor`);
+  const viewer = await connectViewer(`ws://127.0.0.1:${doomed.websocket}/monitor`);
   assert.ok(
     viewer.messages[0]!.sessions!.some((session) => session.user === 'Ada2'),
     JSON.stringify(viewer.messages[0]),

@@ -1,6 +1,5 @@
 // Integration tests of the websocket and ws_telnet transports with the `ws` client on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -12,6 +11,7 @@ import { WebSocket } from 'ws';
 
 import { LineHandler, ProtocolServer, parseConfig } from '../src/index.js';
 import { DO, IAC, OPT_ECHO, OPT_NAWS, OPT_TTYPE, SB, SE, WILL } from '../src/telnet/constants.js';
+import { makeCertificate } from './support/certificate.js';
 import { connect } from './support/clients.js';
 import { EchoHandler } from './support/handlers.js';
 import { ReceivedText, until } from './support/received-text.js';
@@ -225,36 +225,19 @@ describe('ws_telnet transport', () => {
 
 describe('TLS', () => {
   let certDir = '';
+  let certificate = { cert: '', key: '' };
 
   before(() => {
     certDir = mkdtempSync(join(tmpdir(), 'cps-tls-'));
     // In CI openssl is installed by .ci/run; a missing one fails this suite on purpose.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(certDir, 'key.pem'),
-        '-out',
-        join(certDir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    certificate = makeCertificate('127.0.0.1');
   });
 
   test('wss:// serves sessions with the configured certificate', async () => {
     const { port } = await startServer('websocket', EchoHandler, {
       use_ssl: true,
-      ssl_cert: join(certDir, 'cert.pem'),
-      ssl_key: join(certDir, 'key.pem'),
+      ssl_cert: certificate.cert,
+      ssl_key: certificate.key,
     });
     const client = await FrameClient.open(`wss://127.0.0.1:${port}/ws`, { rejectUnauthorized: false });
     client.ws.send('secure');
@@ -264,8 +247,8 @@ describe('TLS', () => {
   test('tcp over TLS serves the same handler with the same certificate', async () => {
     const { port } = await startServer('tcp', EchoHandler, {
       use_ssl: true,
-      ssl_cert: join(certDir, 'cert.pem'),
-      ssl_key: join(certDir, 'key.pem'),
+      ssl_cert: certificate.cert,
+      ssl_key: certificate.key,
     });
     const received = new ReceivedText();
     const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
@@ -289,7 +272,7 @@ describe('TLS', () => {
             handler_class: './unused.ts:Unused',
             use_ssl: true,
             ssl_cert: join(certDir, 'missing.pem'),
-            ssl_key: join(certDir, 'key.pem'),
+            ssl_key: certificate.key,
           },
         },
       },
@@ -324,8 +307,8 @@ describe('TLS', () => {
   test('the terminal page is served over https when web_client is on', async () => {
     const { port } = await startServer('websocket', EchoHandler, {
       use_ssl: true,
-      ssl_cert: join(certDir, 'cert.pem'),
-      ssl_key: join(certDir, 'key.pem'),
+      ssl_cert: certificate.cert,
+      ssl_key: certificate.key,
       web_client: true,
     });
     const status = await new Promise<number>((resolve, reject) => {

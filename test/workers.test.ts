@@ -15,7 +15,7 @@ import type { ClientOptions, TestClient } from './support/clients.js';
 import { startServing } from './support/launcher-process.js';
 import type { Running } from './support/launcher-process.js';
 import { until } from './support/received-text.js';
-import { openViewer } from './support/viewer.js';
+import { connectViewer } from './support/viewer.js';
 
 const CHAT = join(ROOT, 'examples', 'chat', 'handler.ts');
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
@@ -148,7 +148,7 @@ test('workers: 2 serve every transport as one application, share metrics and a t
   // the two viewers' connections to different workers, so one of them watches across workers.
   const users = ['telnet_user', 'tcp_user', 'tcp2_user', 'websocket_user', 'ws_telnet_user', 'ssh_user'];
   for (let i = 0; i < 2; i++) {
-    const viewer = await openViewer(`ws://127.0.0.1:${token[1]}/monitor?token=${token[2]}`);
+    const viewer = await connectViewer(`ws://127.0.0.1:${token[1]}/monitor?token=${token[2]}`);
     const listed = viewer.messages[0]!.sessions!;
     assert.deepEqual(listed.map((session) => session.user).sort(), [...users].sort());
     const watched = listed.find((session) => session.user === 'telnet_user')!;

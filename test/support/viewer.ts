@@ -1,29 +1,65 @@
-// Test support: a monitor viewer over WebSocket, reading the monitor's JSON messages.
-import assert from 'node:assert/strict';
-
+// Test support: a monitor viewer, a plain `ws` client of the monitor's JSON protocol.
 import { WebSocket } from 'ws';
 
-/** A monitor message, with the fields these tests read. */
-export interface MonitorMessage {
-  type: string;
-  sessions?: Array<{ id: string; user: string | null; transport: string; instance: string }>;
-  session?: { id: string };
-  session_id?: string;
-  data?: { text?: string };
+import { until } from './received-text.js';
+
+/** A session as the monitor describes it. */
+export interface WireSession {
+  id: string;
+  client: { host: string; port: number };
+  start_time: string;
+  status: string;
+  is_newest: boolean;
+  server: string;
+  /** The process serving the session, with a shared hub. */
+  instance?: string;
+  transport: string;
+  secure: boolean;
+  terminal: { type: string | null; cols: number | null; rows: number | null };
+  user: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  last_input_time: string;
+  reason?: string;
 }
 
+/** Any message from the monitor, with the fields the tests read. */
+export interface Message {
+  type: string;
+  access?: string;
+  sessions?: WireSession[];
+  session?: WireSession;
+  session_id?: string;
+  status?: string;
+  error?: string;
+  action?: string;
+  data?: { text?: string; kind?: string; hidden?: boolean; cols?: number; rows?: number };
+}
+
+/** A monitor viewer: a plain `ws` client that keeps every frame it was sent. */
 export interface Viewer {
   ws: WebSocket;
-  messages: MonitorMessage[];
+  messages: Message[];
+  /** Every frame as it arrived, to search for text that must never appear. */
+  raw: string[];
   send(message: unknown): void;
-  next(match: (message: MonitorMessage) => boolean): Promise<MonitorMessage>;
+  /** The first message at or after `from` that `match` accepts. */
+  next(match: (message: Message) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<Message>;
+  closed: Promise<{ code: number; reason: string }>;
 }
 
-/** A monitor viewer that has its session listing. */
-export async function openViewer(url: string): Promise<Viewer> {
-  const ws = new WebSocket(url);
-  const messages: MonitorMessage[] = [];
-  ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8')) as MonitorMessage));
+/** Connects a viewer to the monitor at `url` and waits for its session listing. */
+export async function connectViewer(url: string, headers: Record<string, string> = {}): Promise<Viewer> {
+  const ws = new WebSocket(url, { headers });
+  const messages: Message[] = [];
+  const raw: string[] = [];
+  ws.on('message', (data: Buffer) => {
+    raw.push(data.toString('utf8'));
+    messages.push(JSON.parse(data.toString('utf8')) as Message);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -31,15 +67,19 @@ export async function openViewer(url: string): Promise<Viewer> {
   const viewer: Viewer = {
     ws,
     messages,
-    send: (message) => ws.send(JSON.stringify(message)),
-    async next(match) {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const found = messages.find(match);
-        if (found !== undefined) return found;
-        if (Date.now() > deadline) assert.fail(`no such monitor message in ${JSON.stringify(messages)}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+    raw,
+    closed,
+    send: (message) => ws.send(typeof message === 'string' ? message : JSON.stringify(message)),
+    async next(match, options = {}) {
+      let found: Message | undefined;
+      await until(
+        () => (found = messages.slice(options.from ?? 0).find(match)) !== undefined,
+        'a monitor message',
+        options.timeoutMs ?? 3000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; got ${JSON.stringify(messages.map((message) => message.type))}`);
+      });
+      return found!;
     },
   };
   await viewer.next((message) => message.type === 'active_sessions');
