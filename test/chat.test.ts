@@ -9,8 +9,9 @@ import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/index.js';
 import type { Launch, TransportName } from '../src/index.js';
 import { nicknameProblem } from '../examples/chat/handler.js';
+import { command, enterRoom } from './support/chat.js';
 import { connect } from './support/clients.js';
-import type { ClientOptions, TestClient } from './support/clients.js';
+import type { TestClient } from './support/clients.js';
 import { until } from './support/received-text.js';
 import { quiet, startLaunch } from './support/servers.js';
 
@@ -38,32 +39,6 @@ afterEach(async () => {
   await until(() => launch.app.localCount === 0, 'every session to end');
 });
 
-/** Terminals on telnet and ws_telnet (character mode, the server draws the line); nc and a text WebSocket. */
-const CLIENTS: Record<TransportName, ClientOptions> = {
-  telnet: { telnet: 'terminal' },
-  tcp: {},
-  websocket: {},
-  ws_telnet: { telnet: 'terminal' },
-  ssh: {},
-};
-
-/** Connects over `transport` and takes `nickname`; resolves once at the room's prompt. */
-async function enter(transport: TransportName, nickname: string): Promise<TestClient> {
-  const client = await connect(transport, ports[transport], CLIENTS[transport]);
-  await client.waitFor('Nickname? ');
-  client.send(nickname);
-  await client.waitFor(new RegExp(`Hello ${nickname}! .* Type /help for the commands\\.\\r\\n> `));
-  return client;
-}
-
-/** Sends a line and resolves with what came back up to the next prompt. */
-async function command(client: TestClient, line: string): Promise<string> {
-  const from = client.text.length;
-  client.send(line);
-  await client.waitFor(/\r\n> $/, { from });
-  return client.text.slice(from);
-}
-
 /** Disconnects every client, then waits until the room is empty, so that the next test's nicknames are free. */
 async function leave(...clients: TestClient[]): Promise<void> {
   for (const client of clients) {
@@ -74,11 +49,11 @@ async function leave(...clients: TestClient[]): Promise<void> {
 }
 
 test('four users, one per transport, hear each other join, talk, and see each other in /who', async () => {
-  const ada = await enter('telnet', 'Ada');
+  const ada = await enterRoom('telnet', ports.telnet, 'Ada');
   assert.match(ada.text, /Hello Ada! You are the first one here\./);
-  const bob = await enter('tcp', 'Bob');
-  const cy = await enter('websocket', 'Cy');
-  const dee = await enter('ws_telnet', 'Dee');
+  const bob = await enterRoom('tcp', ports.tcp, 'Bob');
+  const cy = await enterRoom('websocket', ports.websocket, 'Cy');
+  const dee = await enterRoom('ws_telnet', ports.ws_telnet, 'Dee');
   assert.match(dee.text, /Hello Dee! Here: Ada, Bob, Cy\./);
   await ada.waitFor('* Bob joined (tcp)');
   await ada.waitFor('* Cy joined (websocket)');
@@ -116,7 +91,7 @@ test('nicknames: 1-16 letters, digits, _ or -, unique in any case; asked again w
     assert.equal(nicknameProblem(bad), 'A nickname may only use letters, digits, _ and -.', bad);
   }
 
-  const ada = await enter('tcp', 'Ada');
+  const ada = await enterRoom('tcp', ports.tcp, 'Ada');
   const newcomer = await connect('websocket', ports.websocket);
   await newcomer.waitFor('Nickname? ');
   const asks = (): number => newcomer.text.split('Nickname? ').length - 1;
@@ -153,9 +128,9 @@ test('nicknames: 1-16 letters, digits, _ or -, unique in any case; asked again w
 });
 
 test('/msg reaches one user only; an unknown nickname is told so', async () => {
-  const ada = await enter('telnet', 'Ada');
-  const bob = await enter('tcp', 'Bob');
-  const cy = await enter('websocket', 'Cy');
+  const ada = await enterRoom('telnet', ports.telnet, 'Ada');
+  const bob = await enterRoom('tcp', ports.tcp, 'Bob');
+  const cy = await enterRoom('websocket', ports.websocket, 'Cy');
   assert.match(await command(ada, '/msg BOB meet me at noon'), /-> \*Bob\* meet me at noon\r\n/);
   await bob.waitFor('*Ada* meet me at noon\r\n');
   assert.match(await command(ada, '/msg Zed hello?'), /No one called Zed is here\./);
@@ -172,10 +147,10 @@ test('/msg reaches one user only; an unknown nickname is told so', async () => {
 });
 
 test('leaving is announced: a client that disconnects, and /quit', async () => {
-  const ada = await enter('telnet', 'Ada');
-  const bob = await enter('tcp', 'Bob');
-  const cy = await enter('websocket', 'Cy');
-  const dee = await enter('ws_telnet', 'Dee');
+  const ada = await enterRoom('telnet', ports.telnet, 'Ada');
+  const bob = await enterRoom('tcp', ports.tcp, 'Bob');
+  const cy = await enterRoom('websocket', ports.websocket, 'Cy');
+  const dee = await enterRoom('ws_telnet', ports.ws_telnet, 'Dee');
   cy.destroy();
   await ada.waitFor('* Cy left\r\n');
   await bob.waitFor('* Cy left\r\n');
@@ -192,8 +167,8 @@ test('leaving is announced: a client that disconnects, and /quit', async () => {
 
 test('a message that arrives while a telnet user has half a line typed: the line is drawn again after it', async () => {
   for (const transport of ['telnet', 'ws_telnet'] as const) {
-    const ada = await enter(transport, 'Ada');
-    const bob = await enter('tcp', 'Bob');
+    const ada = await enterRoom(transport, ports[transport], 'Ada');
+    const bob = await enterRoom('tcp', ports.tcp, 'Bob');
     const from = ada.text.length;
     ada.type('hel');
     await ada.waitFor('hel', { from });
@@ -215,7 +190,7 @@ test(
   async () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] });
     try {
-      const ada = await enter('telnet', 'Ada');
+      const ada = await enterRoom('telnet', ports.telnet, 'Ada');
       for (const [transport, nickname] of [
         ['websocket', 'Page1'],
         ['ws_telnet', 'Page2'],

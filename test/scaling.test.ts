@@ -11,6 +11,7 @@ import { parseConfig } from '../src/index.js';
 import type { Launch } from '../src/index.js';
 import { launchChromium, waitForScreen } from './support/browser.js';
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
+import { command, enterRoom } from './support/chat.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
 import { startServing } from './support/launcher-process.js';
@@ -76,23 +77,6 @@ servers:
   return { process: running, telnet: running.ports.get('telnet')!, websocket: running.ports.get('websocket')! };
 }
 
-/** A telnet user of `instance` who has taken `nickname`. */
-async function enter(instance: Instance, nickname: string): Promise<TestClient> {
-  const client = await connect('telnet', instance.telnet, { telnet: 'terminal' });
-  await client.waitFor('Nickname? ');
-  client.send(nickname);
-  await client.waitFor(new RegExp(`Hello ${nickname}! .*\\r\\n> `));
-  return client;
-}
-
-/** Sends a line and resolves with what came back up to the next prompt. */
-async function command(client: TestClient, line: string): Promise<string> {
-  const from = client.text.length;
-  client.send(line);
-  await client.waitFor(/\r\n> $/, { from });
-  return client.text.slice(from);
-}
-
 /** Says `line` until `listener` hears it: the other instances may take a moment to be heard of. */
 async function sayUntilHeard(
   speaker: TestClient,
@@ -118,7 +102,7 @@ let b: Instance;
 
 test('a telnet user on one instance and a browser user on another chat, and /who lists both', async () => {
   [a, b] = await Promise.all([startInstance('a'), startInstance('b')]);
-  const ada = await enter(a, 'Ada');
+  const ada = await enterRoom('telnet', a.telnet, 'Ada');
   browser = await launchChromium();
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${b.websocket}/`);
@@ -140,7 +124,7 @@ test('a telnet user on one instance and a browser user on another chat, and /who
 });
 
 test('a monitor viewer on one instance lists and watches a session of the other', async () => {
-  const bea = await enter(b, 'Bea');
+  const bea = await enterRoom('telnet', b.telnet, 'Bea');
   bea.send('before anyone watched');
   await bea.waitFor('<Bea> before anyone watched');
   const viewer = await connectViewer(`ws://127.0.0.1:${a.websocket}/monitor`);
@@ -167,8 +151,8 @@ test('a monitor viewer on one instance lists and watches a session of the other'
 
 test('an instance killed with SIGKILL has its sessions leave the others within the instance timeout', async () => {
   const doomed = await startInstance('c');
-  const ada = await enter(a, 'Ada2');
-  const cy = await enter(doomed, 'Cy');
+  const ada = await enterRoom('telnet', a.telnet, 'Ada2');
+  const cy = await enterRoom('telnet', doomed.telnet, 'Cy');
   await ada.waitFor('* Cy joined (telnet)');
   // The late instance's monitor lists the sessions that were there before it started.
   const viewer = await connectViewer(`ws://127.0.0.1:${doomed.websocket}/monitor`);
@@ -190,8 +174,8 @@ test('an instance killed with SIGKILL has its sessions leave the others within t
 });
 
 test('with Redis down each instance serves its own users; back up, they are one room again without a restart', async () => {
-  const ann = await enter(a, 'Ann');
-  const bo = await enter(b, 'Bo');
+  const ann = await enterRoom('telnet', a.telnet, 'Ann');
+  const bo = await enterRoom('telnet', b.telnet, 'Bo');
   await sayUntilHeard(ann, bo, 'before the outage', 10_000);
   await redis.stop();
   await readyzSays(a, 'ready (degraded: redis unreachable, this instance only)\n');
@@ -200,7 +184,7 @@ test('with Redis down each instance serves its own users; back up, they are one 
   await ann.waitFor('<Ann> alone on a\r\n');
   bo.send('alone on b');
   await bo.waitFor('<Bo> alone on b\r\n');
-  const newcomer = await enter(b, 'Newt');
+  const newcomer = await enterRoom('telnet', b.telnet, 'Newt');
   await bo.waitFor('* Newt joined (telnet)');
   assert.match(await metrics(a), /^chuk_hub_up 0$/m);
   assert.match(await metrics(a), /^chuk_hub_dropped_messages_total [1-9]\d*$/m, 'what could not be sent is counted');

@@ -10,10 +10,10 @@ import { after, before, test } from 'node:test';
 
 import type { TransportName } from '../src/index.js';
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
+import { enterRoom } from './support/chat.js';
 import { connect } from './support/clients.js';
-import type { ClientOptions, TestClient } from './support/clients.js';
+import type { TestClient } from './support/clients.js';
 import { startServing } from './support/launcher-process.js';
-import type { Running } from './support/launcher-process.js';
 import { until } from './support/received-text.js';
 import { connectViewer } from './support/viewer.js';
 
@@ -22,14 +22,6 @@ const SHUTDOWN_MESSAGE = 'Server is shutting down';
 const TOO_MANY_FROM_ADDRESS = 'Too many connections from your address';
 /** Sessions from 127.0.0.1 the tcp server admits, counted across the application. */
 const PER_IP = 6;
-
-const CLIENTS: Record<TransportName, ClientOptions> = {
-  telnet: { telnet: 'terminal' },
-  tcp: {},
-  websocket: {},
-  ws_telnet: { telnet: 'terminal' },
-  ssh: {},
-};
 
 let dir = '';
 before(async () => {
@@ -55,15 +47,6 @@ async function writeConfig(): Promise<string> {
       server('ssh'),
   );
   return path;
-}
-
-/** Connects over `transport` and takes `nickname`; resolves at the room's prompt. */
-async function enter(running: Running, transport: TransportName, nickname: string): Promise<TestClient> {
-  const client = await connect(transport, running.ports.get(transport)!, CLIENTS[transport]);
-  await client.waitFor('Nickname? ', { timeoutMs: 10_000 });
-  client.send(nickname);
-  await client.waitFor(`Hello ${nickname}!`, { timeoutMs: 10_000 });
-  return client;
 }
 
 /** The launcher's worker processes now. */
@@ -113,9 +96,9 @@ test('workers: 2 serve every transport as one application, share metrics and a t
   // Two on tcp: round robin hands them to different workers.
   const clients = new Map<string, TestClient>();
   for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet', 'ssh'] as const) {
-    clients.set(transport, await enter(running, transport, `${transport}_user`));
+    clients.set(transport, await enterRoom(transport, running.ports.get(transport)!, `${transport}_user`, 10_000));
   }
-  clients.set('tcp2', await enter(running, 'tcp', 'tcp2_user'));
+  clients.set('tcp2', await enterRoom('tcp', running.ports.get('tcp')!, 'tcp2_user', 10_000));
   const listener = clients.get('tcp')!;
   const from = listener.text.length;
   listener.send('/who');
@@ -178,7 +161,10 @@ test('workers: 2 serve every transport as one application, share metrics and a t
   );
   assert.ok(cut.includes(true) && cut.includes(false), 'sessions were on both workers');
   const staying = survivors.filter((_, i) => cut[i] === false);
-  const late = [await enter(running, 'telnet', 'late1'), await enter(running, 'telnet', 'late2')];
+  const late = [
+    await enterRoom('telnet', running.ports.get('telnet')!, 'late1', 10_000),
+    await enterRoom('telnet', running.ports.get('telnet')!, 'late2', 10_000),
+  ];
 
   // SIGTERM to the primary: every worker's users hear the notice, and it exits 0 with no worker left.
   const workersBeforeStop = workerPids(primary);
