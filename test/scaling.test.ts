@@ -17,6 +17,7 @@ import type { TestClient } from './support/clients.js';
 import { startServing } from './support/launcher-process.js';
 import type { Running } from './support/launcher-process.js';
 import { EchoHandler } from './support/handlers.js';
+import { until } from './support/received-text.js';
 import { startRedis } from './support/redis.js';
 import { quiet, startLaunch } from './support/servers.js';
 import { connectViewer } from './support/viewer.js';
@@ -179,7 +180,11 @@ test('with Redis down each instance serves its own users; back up, they are one 
   await sayUntilHeard(ann, bo, 'before the outage', 10_000);
   await redis.stop();
   await readyzSays(a, 'ready (degraded: redis unreachable, this instance only)\n');
-  assert.match(a.process.output().stderr, /hub: other instances unreachable; serving this instance only/);
+  // The log stream is written asynchronously: its line may come after /readyz has changed.
+  await until(
+    () => a.process.output().stderr.includes('hub: other instances unreachable; serving this instance only'),
+    'the outage logged',
+  );
   ann.send('alone on a');
   await ann.waitFor('<Ann> alone on a\r\n');
   bo.send('alone on b');
@@ -198,7 +203,7 @@ test('with Redis down each instance serves its own users; back up, they are one 
   await readyzSays(a, 'ready\n');
   assert.match(await metrics(a), /^chuk_hub_up 1$/m);
   assert.match(await metrics(a), /^chuk_hub_instances 1$/m, 'b is back, and c, killed, is not');
-  assert.match(a.process.output().stderr, /hub: other instances reachable again/);
+  await until(() => a.process.output().stderr.includes('hub: other instances reachable again'), 'the recovery logged');
   assert.ok(!ann.text.includes('alone on b'), 'what was said during the outage is not replayed');
   for (const client of [ann, bo, newcomer]) client.end();
 });
