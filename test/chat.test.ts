@@ -1,14 +1,12 @@
 // The chat sample from its config file: telnet, nc, WebSocket and browser users in one room.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, before, test } from 'node:test';
-
-import { chromium } from 'playwright-core';
 
 import { loadConfig } from '../src/index.js';
 import type { Launch, TransportName } from '../src/index.js';
 import { nicknameProblem } from '../examples/chat/handler.js';
+import { launchChromium, skipWithoutChromium, waitForScreen } from './support/browser.js';
 import { command, enterRoom } from './support/chat.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
@@ -16,7 +14,6 @@ import { until } from './support/received-text.js';
 import { quiet, startLaunch } from './support/servers.js';
 
 const CONFIG = join(import.meta.dirname, '..', 'examples', 'chat', 'config.yaml');
-const CHROMIUM = '/usr/bin/chromium';
 
 let ports: Record<TransportName, number>;
 let launch: Launch;
@@ -184,55 +181,28 @@ test('a message that arrives while a telnet user has half a line typed: the line
   }
 });
 
-test(
-  'the browser terminal joins the room',
-  { skip: !existsSync(CHROMIUM) && `${CHROMIUM} is not installed` },
-  async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] });
-    try {
-      const ada = await enterRoom('telnet', ports.telnet, 'Ada');
-      for (const [transport, nickname] of [
-        ['websocket', 'Page1'],
-        ['ws_telnet', 'Page2'],
-      ] as const) {
-        const page = await browser.newPage();
-        await page.goto(`http://127.0.0.1:${ports[transport]}/`);
-        const screen = (): Promise<string> =>
-          page.evaluate(() => {
-            const { buffer } = (globalThis as unknown as { term: { buffer: { active: XtermBuffer } } }).term;
-            const lines: string[] = [];
-            for (let y = 0; y < buffer.active.length; y++)
-              lines.push(buffer.active.getLine(y)!.translateToString(true));
-            return lines.join('\n');
-          });
-        await page.waitForFunction(() => 'term' in globalThis, undefined, { timeout: 5000 });
-        await waitUntil(async () => (await screen()).includes('Nickname?'));
-        await page.keyboard.type(`${nickname}\r`);
-        await ada.waitFor(`* ${nickname} joined (${transport})`);
-        await page.keyboard.type('hello from the page\r');
-        await ada.waitFor(`<${nickname}> hello from the page`);
-        ada.send(`welcome ${nickname}`);
-        await waitUntil(async () => (await screen()).includes(`<Ada> welcome ${nickname}`));
-        await page.close();
-        await ada.waitFor(`* ${nickname} left`);
-      }
-      await leave(ada);
-    } finally {
-      await browser.close();
+test('the browser terminal joins the room', { skip: skipWithoutChromium }, async () => {
+  const browser = await launchChromium();
+  try {
+    const ada = await enterRoom('telnet', ports.telnet, 'Ada');
+    for (const [transport, nickname] of [
+      ['websocket', 'Page1'],
+      ['ws_telnet', 'Page2'],
+    ] as const) {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${ports[transport]}/`);
+      await waitForScreen(page, 'Nickname?');
+      await page.keyboard.type(`${nickname}\r`);
+      await ada.waitFor(`* ${nickname} joined (${transport})`);
+      await page.keyboard.type('hello from the page\r');
+      await ada.waitFor(`<${nickname}> hello from the page`);
+      ada.send(`welcome ${nickname}`);
+      await waitForScreen(page, `<Ada> welcome ${nickname}`);
+      await page.close();
+      await ada.waitFor(`* ${nickname} left`);
     }
-  },
-);
-
-/** xterm.js's active buffer, as far as these tests read it. */
-interface XtermBuffer {
-  length: number;
-  getLine(y: number): { translateToString(trim: boolean): string } | undefined;
-}
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await leave(ada);
+  } finally {
+    await browser.close();
   }
-}
+});

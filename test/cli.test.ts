@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 import { CLI, ROOT, ensureBuilt } from './support/build.js';
 import { startServing as startServingIn } from './support/launcher-process.js';
 import type { Running } from './support/launcher-process.js';
-import { waitUntil } from './support/tmux.js';
+import { until } from './support/received-text.js';
 
 const SHUTDOWN_MESSAGE = 'Server is shutting down';
 
@@ -767,7 +767,7 @@ test('a key the server does not read is named in a warning at start, and the ser
   assert.ok(running.ports.get('lines'));
   const warning = 'servers.lines.web_client: ignored on a tcp server, only websocket and ws_telnet servers use it';
   // The log stream is written asynchronously: it may reach stderr after the listening line.
-  await waitUntil('the warning', () => running.output().stderr.includes(warning));
+  await until(() => running.output().stderr.includes(warning), 'the warning', 3000);
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
 });

@@ -13,7 +13,7 @@ import { makeCertificate } from './support/certificate.js';
 import { MudClient } from './support/mud-client.js';
 import type { MudClientOptions, MudOption } from './support/mud-client.js';
 import { startConfigFile, startServer } from './support/servers.js';
-import { waitUntil } from './support/tmux.js';
+import { until } from './support/received-text.js';
 
 const CONFIG = join(import.meta.dirname, '..', 'examples', 'mud', 'config.yaml');
 const ALL: readonly MudOption[] = ['gmcp', 'msdp', 'mssp', 'mccp2', 'mccp3'];
@@ -135,11 +135,11 @@ test('the gmcp.mudstandards.org subprotocol: text in binary frames, GMCP in text
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   try {
     assert.equal(ws.protocol, 'gmcp.mudstandards.org');
-    await waitUntil('the room', () => binary.join('').includes('Exits: north\r\n> '));
+    await until(() => binary.join('').includes('Exits: north\r\n> '), 'the room', 3000);
     assert.ok(!binary.join('').includes('\xff'), 'no telnet negotiation');
     ws.send('Core.Supports.Set ["Room 1", "Char 1"]');
     ws.send('Not.Json {oops');
-    await waitUntil('Room.Info', () => text.some((frame) => frame.startsWith('Room.Info ')));
+    await until(() => text.some((frame) => frame.startsWith('Room.Info ')), 'Room.Info', 3000);
     const room = text.find((frame) => frame.startsWith('Room.Info '))!;
     assert.deepEqual(JSON.parse(room.slice('Room.Info '.length)), {
       num: 'gate',
@@ -147,8 +147,8 @@ test('the gmcp.mudstandards.org subprotocol: text in binary frames, GMCP in text
       exits: { north: 'cellar' },
     });
     ws.send(Buffer.from('north'), { binary: true });
-    await waitUntil('the cellar', () => binary.join('').includes('A Damp Cellar\r\n'));
-    await waitUntil('vitals', () => text.filter((frame) => frame.startsWith('Char.Vitals ')).length >= 2);
+    await until(() => binary.join('').includes('A Damp Cellar\r\n'), 'the cellar', 3000);
+    await until(() => text.filter((frame) => frame.startsWith('Char.Vitals ')).length >= 2, 'vitals', 3000);
   } finally {
     ws.terminate();
   }
@@ -236,7 +236,7 @@ describe('the handler API', () => {
     const client = await connect({ transport: 'telnet', port, accept: ALL });
     await client.waitForText('> ');
     // Negotiation goes out at once: by the first prompt every offer has been made.
-    await waitUntil('negotiation', () => client.offered.size > 0);
+    await until(() => client.offered.size > 0, 'negotiation', 3000);
     for (const option of [OPT_GMCP, OPT_MSDP, OPT_MSSP, OPT_MCCP2]) assert.ok(!client.offered.has(option));
   });
 });

@@ -15,7 +15,7 @@ import type { TestServer } from '../src/testing/index.js';
 import { ROOT } from './support/build.js';
 import { until } from './support/received-text.js';
 import { quiet, startLaunch } from './support/servers.js';
-import { TmuxPane, waitUntil } from './support/tmux.js';
+import { TmuxPane } from './support/tmux.js';
 
 const run = promisify(execFile);
 const ECHO_SAMPLE = join(ROOT, 'examples', 'echo-server');
@@ -532,10 +532,10 @@ test('ssh_keepalive_interval drops a client that stopped answering (reason ping-
   try {
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    await waitUntil('the prompt', () => stdout.endsWith('> '), 10_000);
+    await until(() => stdout.endsWith('> '), 'the prompt', 10_000);
     // Stopped, it reads nothing and answers no keepalive: three missed, the server gives up.
     child.kill('SIGSTOP');
-    await waitUntil('the session to end', () => reasons.length === 1, 5000);
+    await until(() => reasons.length === 1, 'the session to end', 5000);
     assert.deepEqual(reasons, ['ping-timeout']);
   } finally {
     child.kill('SIGKILL');
@@ -571,11 +571,15 @@ test("a recording's header has the pty's size and TERM, with no resize event for
 /** The one recording in `dir`, once its session has ended and it is complete. */
 async function waitForCast(dir: string): Promise<string> {
   let text = '';
-  await waitUntil('the recording', async () => {
-    const [file] = (await readdir(dir)).filter((name) => name.endsWith('.cast'));
-    text = file === undefined ? '' : await readFile(join(dir, file), 'utf8');
-    return text.includes('Goodbye!');
-  });
+  await until(
+    async () => {
+      const [file] = (await readdir(dir)).filter((name) => name.endsWith('.cast'));
+      text = file === undefined ? '' : await readFile(join(dir, file), 'utf8');
+      return text.includes('Goodbye!');
+    },
+    'the recording',
+    3000,
+  );
   return text;
 }
 

@@ -13,7 +13,8 @@ import { pino } from 'pino';
 
 import { ProtocolServer, TelnetHandler, parseConfig } from '../src/index.js';
 import type { SessionHandle } from '../src/index.js';
-import { TmuxPane, waitUntil } from './support/tmux.js';
+import { TmuxPane } from './support/tmux.js';
+import { until } from './support/received-text.js';
 
 const run = promisify(execFile);
 const WELCOME = 'Welcome to the Telnet Server!';
@@ -117,10 +118,10 @@ describe('netkit telnet in tmux', async () => {
     const started = await startServer();
     server = started.server;
     await pane.start(`telnet 127.0.0.1 ${started.port}`, 80, 24);
-    await waitUntil('the session', () => server.sessions.size === 1);
+    await until(() => server.sessions.size === 1, 'the session', 3000);
     session = [...server.sessions][0]!;
     // Typing starts once telnet is in character mode with our echo, as a person would.
-    await waitUntil('character mode', () => session.mode === 'character' && session.serverEchoes);
+    await until(() => session.mode === 'character' && session.serverEchoes, 'character mode', 3000);
   });
 
   after(async () => {
@@ -173,7 +174,7 @@ describe('netkit telnet in tmux', async () => {
     await pane.sendKeys('Enter');
     await pane.waitForScreen('the first info', (screen) => screen.includes('Window size: 80x24'));
     await pane.resize(100, 30);
-    await waitUntil('the new size at the server', () => session.terminal.cols === 100);
+    await until(() => session.terminal.cols === 100, 'the new size at the server', 3000);
     await pane.type('info');
     await pane.sendKeys('Enter');
     const lines = await pane.waitForScreen('the second info', (screen) => screen.includes('Window size: 100x30'));
@@ -207,9 +208,9 @@ describe('netkit telnet in a narrow window: lines longer than a row', async () =
     const started = await startServer();
     server = started.server;
     await pane.start(`telnet 127.0.0.1 ${started.port}`, COLUMNS, 20);
-    await waitUntil('the session', () => server.sessions.size === 1);
+    await until(() => server.sessions.size === 1, 'the session', 3000);
     const session = [...server.sessions][0]!;
-    await waitUntil('character mode and the width', () => session.serverEchoes && session.terminal.cols === COLUMNS);
+    await until(() => session.serverEchoes && session.terminal.cols === COLUMNS, 'character mode and the width', 3000);
   });
 
   after(async () => {
@@ -286,9 +287,9 @@ describe('netkit telnet in a short window: lines taller than the screen, and Ctr
     const started = await startServer();
     server = started.server;
     await pane.start(`telnet 127.0.0.1 ${started.port}`, COLUMNS, ROWS);
-    await waitUntil('the session', () => server.sessions.size === 1);
+    await until(() => server.sessions.size === 1, 'the session', 3000);
     const session = [...server.sessions][0]!;
-    await waitUntil('character mode and the size', () => session.serverEchoes && session.terminal.rows === ROWS);
+    await until(() => session.serverEchoes && session.terminal.rows === ROWS, 'character mode and the size', 3000);
   });
 
   after(async () => {
@@ -374,7 +375,7 @@ describe('TinTin++ in tmux', async () => {
           await pane.start(`env LANG=${locale} LC_ALL=${locale} ${tintin} -e '#session mud 127.0.0.1 ${port}'`, 80, 24);
           await pane.waitForScreen('the welcome', (screen) => screen.includes(WELCOME));
           const session = [...server.sessions][0]!;
-          await waitUntil('its MTTS bits', () => session.terminal.mtts !== undefined);
+          await until(() => session.terminal.mtts !== undefined, 'its MTTS bits', 3000);
           assert.equal(session.terminal.clientName, 'TINTIN++');
           assert.equal(session.terminal.charset, charset, `LANG=${locale}`);
           assert.equal(session.serverEchoes, false, 'the server took over the echo of a MUD client');
@@ -430,6 +431,6 @@ test('a raw socket that never answers negotiation gets Echo: within a second', a
   await new Promise((resolve) => socket.once('connect', resolve));
   const sentAt = Date.now();
   socket.write('ping\r\n');
-  await waitUntil('Echo: ping', () => Buffer.concat(received).includes('Echo: ping\r\n'), 1000);
+  await until(() => Buffer.concat(received).includes('Echo: ping\r\n'), 'Echo: ping', 1000);
   assert.ok(Date.now() - sentAt < 1000);
 });

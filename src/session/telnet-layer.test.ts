@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startServer } from '../../test/support/servers.js';
-import { waitUntil } from '../../test/support/tmux.js';
+import { until } from '../../test/support/received-text.js';
 import { CharacterHandler } from '../handlers/character-handler.js';
 import { LineHandler } from '../handlers/line-handler.js';
 import { TelnetHandler } from '../handlers/telnet-handler.js';
@@ -973,7 +973,7 @@ test('CHARSET REJECTED before the MTTS bits: the charset follows the MTTS UTF-8 
       client.subnegotiations.some((sub) => sub.option === OPT_CHARSET && sub.payload[0] === CHARSET_REQUEST),
     );
     await client.send(subnegotiation(OPT_CHARSET, [CHARSET_REJECTED]));
-    await waitUntil('the MTTS bits', () => [...server.sessions][0]?.terminal.mtts !== undefined);
+    await until(() => [...server.sessions][0]?.terminal.mtts !== undefined, 'the MTTS bits', 3000);
     await client.ask('charset\r\n', `charset=${charset}\r\n`);
   }
 });

@@ -28,7 +28,7 @@ import type { GmcpMessage } from '../../src/telnet/gmcp.js';
 import { parseMsdp } from '../../src/telnet/msdp.js';
 import type { MsdpVariables } from '../../src/telnet/msdp.js';
 import { parseMssp } from '../../src/telnet/mssp.js';
-import { waitUntil } from './tmux.js';
+import { until } from './received-text.js';
 
 /** The MUD options a scripted client agrees to when the server offers them. */
 export type MudOption = 'gmcp' | 'msdp' | 'mssp' | 'mccp2' | 'mccp3';
@@ -111,7 +111,7 @@ export class MudClient implements TelnetSink {
 
   async waitForText(text: string, timeoutMs = 5000): Promise<void> {
     try {
-      await waitUntil(`text ${JSON.stringify(text)}`, () => this.text.includes(text), timeoutMs);
+      await until(() => this.text.includes(text), `text ${JSON.stringify(text)}`, timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}; received: ${JSON.stringify(this.text)}`);
     }
@@ -119,16 +119,16 @@ export class MudClient implements TelnetSink {
 
   /** Waits until the text received so far ends with `ending` (the text itself need not be kept). */
   async waitForEnding(ending: string, timeoutMs = 5000): Promise<void> {
-    await waitUntil(`text ending ${JSON.stringify(ending)}`, () => this.#tail.endsWith(ending), timeoutMs);
+    await until(() => this.#tail.endsWith(ending), `text ending ${JSON.stringify(ending)}`, timeoutMs);
   }
 
   async waitForGmcp(message: string, timeoutMs = 5000): Promise<GmcpMessage> {
-    await waitUntil(`GMCP ${message}`, () => this.gmcp.some((found) => found.message === message), timeoutMs);
+    await until(() => this.gmcp.some((found) => found.message === message), `GMCP ${message}`, timeoutMs);
     return this.gmcp.findLast((found) => found.message === message)!;
   }
 
   async waitUntil(what: string, isDone: () => boolean, timeoutMs = 5000): Promise<void> {
-    await waitUntil(what, isDone, timeoutMs);
+    await until(isDone, what, timeoutMs);
   }
 
   close(): void {

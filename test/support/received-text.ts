@@ -1,9 +1,13 @@
 // Test support: text a client has received, and waiting until something appears in it.
 
-/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
-export async function until(condition: () => boolean, what = 'condition', timeoutMs = 2000): Promise<void> {
+/** Polls `condition` (which may be async) until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what = 'condition',
+  timeoutMs = 2000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

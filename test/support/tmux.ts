@@ -2,23 +2,11 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+import { until } from './received-text.js';
 
-/** Polls `isDone` until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  isDone: () => boolean | Promise<boolean>,
-  timeoutMs = 3000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await isDone())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const run = promisify(execFile);
 
 // tmux: one private server (-L) per pane, so nothing touches the user's sessions.
 
@@ -72,7 +60,7 @@ export class TmuxPane {
   ): Promise<string[]> {
     let lines: string[] = [];
     try {
-      await waitUntil(what, async () => isDone((lines = await this.screen(options))), timeoutMs);
+      await until(async () => isDone((lines = await this.screen(options))), what, timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}; screen:\n${lines.join('\n')}`);
     }
