@@ -146,24 +146,17 @@ async function echo(request: EchoRequest): Promise<EchoResult> {
     throw new Error(`${request.clients - sessions.length} of ${request.clients} clients could not connect`);
   }
   const latencies: number[] = [];
-  let isMeasuring = false;
-  let isRunning = true;
+  const phase: Phase = { isMeasuring: false, isRunning: true };
   sessions.forEach((session, index) => {
     let sequence = 0;
     const nextLine = (): string => `${index} ${sequence++} ${PADDING}`;
     session.onReply = (sentAt, now) => {
-      if (isMeasuring) latencies.push(now - sentAt);
-      if (isRunning) session.send([nextLine()]);
+      if (phase.isMeasuring) latencies.push(now - sentAt);
+      if (phase.isRunning) session.send([nextLine()]);
     };
     session.send(Array.from({ length: request.depth }, nextLine));
   });
-  await sleep(request.warmupMs);
-  const window = startWindow(request.target.pid);
-  isMeasuring = true;
-  await sleep(request.durationMs);
-  isMeasuring = false;
-  const { seconds, cpu } = window.end();
-  isRunning = false;
+  const { seconds, cpu } = await measure(request, phase);
   const lost = sessions.filter((session) => session.isLost).length;
   closeAll(sessions);
   latencies.sort((a, b) => a - b);
@@ -181,17 +174,16 @@ async function echo(request: EchoRequest): Promise<EchoResult> {
 
 /** Connections that each read the welcome and close, `concurrency` at a time. */
 async function connectRate(request: ConnectRequest): Promise<ConnectResult> {
-  let isMeasuring = false;
-  let isRunning = true;
+  const phase: Phase = { isMeasuring: false, isRunning: true };
   let connects = 0;
   let errors = 0;
   const worker = async (): Promise<void> => {
-    while (isRunning) {
+    while (phase.isRunning) {
       const session = new EchoSession();
       try {
         await session.open(request.target);
         session.close();
-        if (isMeasuring) connects++;
+        if (phase.isMeasuring) connects++;
       } catch {
         errors++;
         // A refusing server would otherwise be hammered in a tight loop.
@@ -200,13 +192,7 @@ async function connectRate(request: ConnectRequest): Promise<ConnectResult> {
     }
   };
   const workers = Array.from({ length: request.concurrency }, worker);
-  await sleep(request.warmupMs);
-  const window = startWindow(request.target.pid);
-  isMeasuring = true;
-  await sleep(request.durationMs);
-  isMeasuring = false;
-  const { seconds, cpu } = window.end();
-  isRunning = false;
+  const { seconds, cpu } = await measure(request, phase);
   await Promise.all(workers);
   return { kind: 'connect', connects, perSecond: connects / seconds, errors, cpu, seconds };
 }
@@ -290,6 +276,27 @@ function closeAll(sessions: readonly EchoSession[]): void {
 }
 
 /** Times a window and the CPU both processes spent in it. */
+/** Where a load run is: counting only while measuring, and going on while running. */
+interface Phase {
+  isMeasuring: boolean;
+  isRunning: boolean;
+}
+
+/** Warms up, measures for the request's duration, then ends the run: the window's length and CPU. */
+async function measure(
+  request: { warmupMs: number; durationMs: number; target: { pid: number } },
+  phase: Phase,
+): Promise<{ seconds: number; cpu: CpuUse }> {
+  await sleep(request.warmupMs);
+  const window = startWindow(request.target.pid);
+  phase.isMeasuring = true;
+  await sleep(request.durationMs);
+  phase.isMeasuring = false;
+  const measured = window.end();
+  phase.isRunning = false;
+  return measured;
+}
+
 function startWindow(serverPid: number): { end(): { seconds: number; cpu: CpuUse } } {
   const started = performance.now();
   const serverStart = cpuMs(serverPid);

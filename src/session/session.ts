@@ -172,9 +172,7 @@ export class Session implements EditableSession, HubMember {
       msdpCommand: (command, names) => void this.#guard(() => this.#handler.onMsdpCommand(command, names)),
     };
     this.#createLayer = options.createLayer;
-    this.#layer = options.createLayer(this.#connection, this.#layerEvents, this.#logger);
-    // A layer may wrap the connection (MCCP compression): the session reads and writes through that.
-    this.#connection = this.#layer.connection ?? this.#connection;
+    this.#layer = this.#layerOver(this.#connection);
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
     this.#input = new SessionInput(this.#connection, {
@@ -477,6 +475,16 @@ export class Session implements EditableSession, HubMember {
    * A client presented the session's token: the session carries on over its connection. A
    * connection that has not been seen to drop (a phone that changed networks) is let go.
    */
+  /**
+   * A new protocol layer over `connection`. A layer may wrap the connection (MCCP compression):
+   * the session then reads and writes through the wrapper.
+   */
+  #layerOver(connection: Connection): SessionLayer {
+    const layer = this.#createLayer(connection, this.#layerEvents, this.#logger);
+    this.#connection = layer.connection ?? connection;
+    return layer;
+  }
+
   #resume(connection: Connection): void {
     const old = this.#connection;
     const wasDetached = this.#detachedAt !== undefined;
@@ -491,9 +499,8 @@ export class Session implements EditableSession, HubMember {
       old.destroy();
     }
     // Negotiated state belongs to the connection: a new one negotiates afresh.
-    this.#layer = this.#createLayer(connection, this.#layerEvents, this.#logger);
-    connection = this.#layer.connection ?? connection;
-    this.#connection = connection;
+    this.#layer = this.#layerOver(connection);
+    connection = this.#connection;
     this.#input.attach(connection);
     this.#listen(connection);
     this.#layer.start();
