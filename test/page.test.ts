@@ -259,6 +259,8 @@ describe('terminal page', { skip: skipWithoutChromium }, () => {
       await cdp.send('Input.imeSetComposition', { text: 'にほん', selectionStart: 3, selectionEnd: 3 });
       await cdp.send('Input.imeSetComposition', { text: '日本', selectionStart: 2, selectionEnd: 2 });
       await cdp.send('Input.insertText', { text: '日本' });
+      // xterm hands over committed text a moment after the composition ends: a user sees it, then presses Enter.
+      await waitForScreen(page, '> 日本');
       await page.keyboard.press('Enter');
       await waitForScreen(page, 'Echo: ');
       const echoed = (await screenLines(page)).filter((line) => line.startsWith('Echo: '));
