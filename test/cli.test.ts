@@ -630,7 +630,8 @@ test('at a terminal the logs are human lines, not JSON', async () => {
   try {
     const deadline = Date.now() + 15_000;
     let screen = '';
-    while (!/listening/.test(screen) && Date.now() < deadline) {
+    // The launcher's own "listening on" line comes first; the logger's line follows it asynchronously.
+    while (!/INFO.*listening/.test(screen) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       screen = tmux('capture-pane', '-p', '-t', session);
     }
