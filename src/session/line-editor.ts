@@ -452,9 +452,21 @@ export class LineEditor {
     const inserted = Array.from(printable.slice(0, room * 2)).slice(0, room);
     if (inserted.length === 0) return '';
     const tail = this.#chars.slice(this.#cursor);
+    // A mark that joins the character before the cursor is drawn with it: a terminal puts a
+    // mark printed after a cursor movement on the cell it last wrote, not on the one it follows.
+    const joined =
+      tail.length > 0 && this.#cursor > 0 && this.#width(inserted[0]!) === 0
+        ? this.#chars.slice(this.#clusterStartBefore(this.#cursor), this.#cursor)
+        : [];
     this.#chars.splice(this.#cursor, 0, ...inserted);
     this.#cursor += inserted.length;
-    return this.#render(inserted) + this.#render(tail) + cursorBack(this.#columns(tail));
+    return (
+      cursorBack(this.#columns(joined)) +
+      this.#render(joined) +
+      this.#render(inserted) +
+      this.#render(tail) +
+      cursorBack(this.#columns(tail))
+    );
   }
 
   #backspace(): string {
