@@ -1,7 +1,5 @@
 // A session's input discipline: keys in order to the handler, completed lines to a waiting
 // readLine or to processLine, and the socket paused while either queue is backed up.
-import { setImmediate as nextTurn } from 'node:timers/promises';
-
 import { ReadLineTimeoutError, SessionClosedError } from '../errors.js';
 import type { Connection } from '../transports/connection.js';
 import type { InputToken } from './key-reader.js';
@@ -29,7 +27,7 @@ export interface InputTargets {
   /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
   receive(token: InputToken): boolean | Promise<boolean>;
   /** Hands a completed line that no readLine waits for to the handler; resolves to whether to go on. */
-  processLine(line: string): Promise<boolean>;
+  processLine(line: string): boolean | Promise<boolean>;
   /** A handler call threw synchronously; resolves to whether to go on (it never does). */
   caught(err: unknown): false;
   /** Ends the session after the handler asked to. */
@@ -79,7 +77,7 @@ export class SessionInput {
   /** Holds completed lines back (while onConnect runs) or lets them flow to processLine. */
   holdLines(isHeld: boolean): void {
     this.#isProcessingLines = isHeld;
-    if (!isHeld && this.#lines.length > 0) void this.#processLines();
+    if (!isHeld && this.#lines.length > 0) this.#processLines();
   }
 
   /** Queues bytes from the connection, read into keys as the handler takes them. */
@@ -94,7 +92,7 @@ export class SessionInput {
     if (tokens.length === 0 || this.isClosed) return;
     for (const token of tokens) this.#tokens.push(token);
     this.#updateFlow();
-    if (!this.#isPumping) void this.#pump();
+    if (!this.#isPumping) this.#pump();
   }
 
   /** Reads waiting bytes into keys, a slice at a time, while few keys and lines wait. */
@@ -116,7 +114,7 @@ export class SessionInput {
       for (const token of this.#targets.decode(slice, this.#bytes.length === 0)) this.#tokens.push(token);
     }
     this.#updateFlow();
-    if (!this.#isPumping && this.#tokenHead < this.#tokens.length) void this.#pump();
+    if (!this.#isPumping && this.#tokenHead < this.#tokens.length) this.#pump();
   }
 
   /** A line the user completed: to the waiting readLine, else queued for processLine. */
@@ -130,7 +128,7 @@ export class SessionInput {
     }
     this.#lines.push(line);
     this.#updateFlow();
-    if (!this.#isProcessingLines) void this.#processLines();
+    if (!this.#isProcessingLines) this.#processLines();
   }
 
   /**
@@ -191,65 +189,119 @@ export class SessionInput {
     this.#lineWaiter = undefined;
   }
 
-  async #pump(): Promise<void> {
+  /**
+   * Hands queued keys to the handler in order. Synchronous for as long as the handler answers
+   * synchronously: a promise is waited for only where the handler returned one.
+   */
+  #pump(): void {
     this.#isPumping = true;
-    let budget = INPUT_BUDGET;
+    this.#pumpOn(INPUT_BUDGET);
+  }
+
+  #pumpOn(budget: number): void {
     while (this.#tokenHead < this.#tokens.length && !this.isClosed) {
       if (this.#hasAnswered) {
         this.#hasAnswered = false;
         // Keys typed ahead of a password question are hidden when it takes them, not echoed before it is asked.
-        await nextTurn();
-        continue;
+        setImmediate(() => this.#pumpOn(budget));
+        return;
       }
       if (budget-- === 0) {
-        budget = INPUT_BUDGET;
         // Handled keys go, so that a session flooded for long holds only what waits.
         this.#tokens = this.#tokens.slice(this.#tokenHead);
         this.#tokenHead = 0;
         this.#decode();
-        await nextTurn();
-        continue;
+        setImmediate(() => this.#pumpOn(INPUT_BUDGET));
+        return;
       }
       const token = this.#tokens[this.#tokenHead]!;
       this.#tokenHead += 1;
-      let keepOpen: boolean;
+      let received: boolean | Promise<boolean>;
       try {
-        const received = this.#targets.receive(token);
-        keepOpen = (received instanceof Promise ? await received : received) !== false;
+        received = this.#targets.receive(token);
       } catch (err) {
-        keepOpen = this.#targets.caught(err);
+        received = this.#targets.caught(err);
       }
-      if (!keepOpen) {
-        await this.#targets.end();
-        break;
+      if (received instanceof Promise) {
+        received.then(
+          (keepOpen) => this.#tokenTaken(keepOpen !== false, budget),
+          (err: unknown) => this.#tokenTaken(this.#targets.caught(err), budget),
+        );
+        return;
+      }
+      if (received === false) {
+        this.#endFor(() => this.#pumpDone());
+        return;
       }
     }
+    this.#pumpDone();
+  }
+
+  #tokenTaken(keepOpen: boolean, budget: number): void {
+    if (keepOpen) this.#pumpOn(budget);
+    else this.#endFor(() => this.#pumpDone());
+  }
+
+  #pumpDone(): void {
     this.#tokens = [];
     this.#tokenHead = 0;
     this.#isPumping = false;
     this.#decode();
   }
 
-  async #processLines(): Promise<void> {
+  /** The handler asked to end the session: `then` runs once it has ended. */
+  #endFor(then: () => void): void {
+    this.#targets.end().then(then, then);
+  }
+
+  /** Hands queued lines to processLine in order; synchronous as long as processLine is. */
+  #processLines(): void {
     this.#isProcessingLines = true;
-    let budget = INPUT_BUDGET;
-    let line = this.#lines.shift();
-    while (line !== undefined && !this.isClosed) {
+    this.#processLinesOn(INPUT_BUDGET);
+  }
+
+  #processLinesOn(budget: number): void {
+    while (this.#lines.length > 0 && !this.isClosed) {
       if (budget-- === 0) {
-        budget = INPUT_BUDGET;
-        await nextTurn();
-        if (this.isClosed) break;
+        setImmediate(() => this.#processLinesOn(INPUT_BUDGET));
+        return;
       }
+      const line = this.#lines.shift()!;
       this.#isRunningLine = true;
-      const keepOpen = await this.#targets.processLine(line);
-      this.#isRunningLine = false;
-      if (!keepOpen) {
-        await this.#targets.end();
-        break;
+      let processed: boolean | Promise<boolean>;
+      try {
+        processed = this.#targets.processLine(line);
+      } catch (err) {
+        processed = this.#targets.caught(err);
       }
-      line = this.#lines.shift();
-      this.#decode();
+      if (processed instanceof Promise) {
+        processed.then(
+          (keepOpen) => this.#lineProcessed(keepOpen, budget),
+          (err: unknown) => this.#lineProcessed(this.#targets.caught(err), budget),
+        );
+        return;
+      }
+      if (!this.#lineDone(processed)) return;
     }
+    this.#linesDone();
+  }
+
+  #lineProcessed(keepOpen: boolean, budget: number): void {
+    if (this.#lineDone(keepOpen)) this.#processLinesOn(budget);
+  }
+
+  /** After processLine: whether to go on with the next line. */
+  #lineDone(keepOpen: boolean): boolean {
+    this.#isRunningLine = false;
+    if (!keepOpen) {
+      this.#endFor(() => this.#linesDone());
+      return false;
+    }
+    this.#decode();
+    return true;
+  }
+
+  #linesDone(): void {
     this.#isProcessingLines = false;
     if (this.#lines.length === 0) for (const wake of this.#handledWaiters.splice(0)) wake();
   }

@@ -94,15 +94,16 @@ export class SessionOutput {
   }
 
   /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
-  async writePrompt(prompt: string): Promise<void> {
+  writePrompt(prompt: string): Promise<void> {
     this.#editor.prompt = prompt;
-    if (this.isClosed) return;
+    if (this.isClosed) return READY;
     // A new prompt while a line is being typed replaces the old prompt in front of it.
     const out =
       this.#isServerDrawing() && this.#editor.hasInput ? this.#editor.erase() + this.#editor.redraw() : prompt;
     this.#isPromptShown = true;
-    await this.#send(out);
-    await this.markPrompt();
+    const sent = this.#send(out);
+    // The mark follows the prompt once it is taken: at once, unless the client is behind.
+    return sent === READY ? this.markPrompt() : sent.then(() => this.markPrompt());
   }
 
   /** Sends bytes or text as they are (only protocol escaping applied). */

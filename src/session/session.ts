@@ -472,10 +472,6 @@ export class Session implements EditableSession, HubMember {
   }
 
   /**
-   * A client presented the session's token: the session carries on over its connection. A
-   * connection that has not been seen to drop (a phone that changed networks) is let go.
-   */
-  /**
    * A new protocol layer over `connection`. A layer may wrap the connection (MCCP compression):
    * the session then reads and writes through the wrapper.
    */
@@ -485,6 +481,10 @@ export class Session implements EditableSession, HubMember {
     return layer;
   }
 
+  /**
+   * A client presented the session's token: the session carries on over its connection. A
+   * connection that has not been seen to drop (a phone that changed networks) is let go.
+   */
   #resume(connection: Connection): void {
     const old = this.#connection;
     const wasDetached = this.#detachedAt !== undefined;
@@ -600,13 +600,24 @@ export class Session implements EditableSession, HubMember {
     }
   }
 
-  /** Runs handler code; an error ends this session only. Resolves to whether to go on. */
-  async #guard(run: () => Promise<boolean | void> | boolean | void): Promise<boolean> {
+  /**
+   * Runs handler code; an error ends this session only. Whether to go on: at once when the
+   * handler answered synchronously, else once its promise settles.
+   */
+  #guard(run: () => Promise<boolean | void> | boolean | void): boolean | Promise<boolean> {
+    let result: Promise<boolean | void> | boolean | void;
     try {
-      return (await run()) !== false;
+      result = run();
     } catch (err) {
       return this.#caught(err);
     }
+    if (result instanceof Promise) {
+      return result.then(
+        (goOn) => goOn !== false,
+        (err: unknown) => this.#caught(err),
+      );
+    }
+    return result !== false;
   }
 
   /** A handler error: a readLine cut short by the session's end is expected; others end it. */
