@@ -20,7 +20,7 @@ export class GmcpWebSocketLayer implements SessionLayer {
     // Choosing the subprotocol was the client's agreement: there is nothing to negotiate.
     this.#gmcp = new GmcpSession(
       () => !connection.isClosed,
-      (message, data) => void connection.write(gmcpText(message, data)),
+      (message, data) => connection.writeMessage(gmcpText(message, data)),
     );
     connection.onTextFrame((text) => {
       if (text.length > MAX_GMCP_FRAME) return;

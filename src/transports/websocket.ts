@@ -62,6 +62,8 @@ export interface WebSocketListenOptions {
 
 /** Below this many buffered bytes a write resolves at once. */
 const WRITE_HIGH_WATER = 64 * 1024;
+/** Output held for one frame beyond this many characters or bytes is framed at once. */
+const HELD_LIMIT = 64 * 1024;
 const CLOSE_GRACE_MS = 2000;
 
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
@@ -157,6 +159,13 @@ export class WebSocketConnection implements Connection {
   #pongTimer: NodeJS.Timeout | undefined;
   #maxOutputBuffer: number;
   #textListener: ((text: string) => void) | undefined;
+  /**
+   * Output of this turn not yet framed: a reply written in steps (the echo, the answer, the
+   * prompt) leaves as one message, as a hand-written server would send it. Pieces of one kind
+   * only: text for a text frame, or bytes for a binary one.
+   */
+  #held: string | Uint8Array[] | undefined;
+  #heldLength = 0;
 
   constructor(
     ws: WebSocket,
@@ -170,7 +179,7 @@ export class WebSocketConnection implements Connection {
     this.#ws = ws;
     this.#maxOutputBuffer = options.maxOutputBuffer;
     this.#socket = socket;
-    this.#cork = new TurnCork(socket);
+    this.#cork = new TurnCork(socket, () => this.#sendHeld());
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
@@ -228,11 +237,49 @@ export class WebSocketConnection implements Connection {
       return READY;
     }
     if (ws.bufferedAmount < WRITE_HIGH_WATER) {
-      ws.send(data, { binary });
+      this.#hold(data);
       return READY;
     }
+    this.#sendHeld();
     // The callback runs once this frame, and so everything before it, has gone out.
     return new Promise((resolve) => ws.send(data, { binary }, () => resolve()));
+  }
+
+  /** Sends `text` as a text frame of its own, after the output before it (a GMCP message). */
+  writeMessage(text: string): void {
+    const ws = this.#ws;
+    if (ws.readyState !== ws.OPEN) return;
+    this.#sendHeld();
+    ws.send(text, { binary: false });
+  }
+
+  #hold(data: Uint8Array | string): void {
+    const held = this.#held;
+    if (typeof data === 'string') {
+      if (typeof held === 'string') this.#held = held + data;
+      else {
+        this.#sendHeld();
+        this.#held = data;
+      }
+    } else if (Array.isArray(held)) {
+      held.push(data);
+    } else {
+      this.#sendHeld();
+      this.#held = [data];
+    }
+    this.#heldLength += data.length;
+    if (this.#heldLength >= HELD_LIMIT) this.#sendHeld();
+  }
+
+  /** Frames what this turn has written so far. */
+  #sendHeld(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    this.#heldLength = 0;
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    if (typeof held === 'string') this.#ws.send(held, { binary: false });
+    else this.#ws.send(held.length === 1 ? held[0]! : Buffer.concat(held), { binary: true });
   }
 
   pause(): void {
@@ -247,6 +294,7 @@ export class WebSocketConnection implements Connection {
     const ws = this.#ws;
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
       this.#end ??= { reason: 'local' };
+      this.#sendHeld();
       const frame = CLOSE_FRAMES[reason];
       ws.close(frame.code, frame.reason);
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
@@ -292,6 +340,8 @@ export class WebSocketConnection implements Connection {
     const ws = this.#ws;
     if (this.#control === undefined) return false;
     if (ws.readyState === ws.OPEN) {
+      // In order with the output around it: a question's prompt before "hide what is typed".
+      this.#sendHeld();
       const text = encodeControl(message);
       ws.send(this.#control === 'binary' ? Buffer.from(text, 'utf8') : text, { binary: this.#control === 'binary' });
     }
