@@ -1,6 +1,15 @@
 // Batching a socket's writes per event-loop turn, so a burst of small writes leaves as one.
 import type { Writable } from 'node:stream';
 
+/** Corks for this turn; one immediate uncorks every socket corked in it, not one per socket. */
+let corkedThisTurn: TurnCork[] = [];
+
+function uncorkAll(): void {
+  const corked = corkedThisTurn;
+  corkedThisTurn = [];
+  for (const cork of corked) cork.uncork();
+}
+
 /** Corks a socket on the first write of a turn and uncorks it when the turn's work is done. */
 export class TurnCork {
   #socket: Writable;
@@ -21,13 +30,15 @@ export class TurnCork {
     // After this turn's I/O callbacks and every promise job they started: a reply written in
     // several awaited steps (an echo, the answer, the prompt) leaves in one write. nextTick
     // would uncork before the first await had resumed.
-    setImmediate(this.#uncork);
+    if (corkedThisTurn.push(this) === 1) setImmediate(uncorkAll);
     return true;
   }
 
-  #uncork = (): void => {
+  /** Ends this turn's batch: what was held is written. */
+  uncork(): void {
+    if (!this.#isCorked) return;
     this.#isCorked = false;
     this.#beforeUncork();
     this.#socket.uncork();
-  };
+  }
 }
