@@ -740,6 +740,23 @@ test('text fed in any chunks shows and edits as the same text fed a character at
   );
 });
 
+test('a combining mark typed inside the line joins the character before the cursor, on screen too', async () => {
+  const terminal = new Terminal(20, 3);
+  const editor = new LineEditor();
+  editor.width = 20;
+  editor.height = 3;
+  editor.prompt = '> ';
+  await terminal.write('> ');
+  // e and its acute accent in separate reads, typed before the a.
+  for (const token of [text('a'), key('left'), text('e'), text('\u0301')]) {
+    await terminal.write(editor.feed(token).echo);
+  }
+  assert.equal(editor.buffer, 'e\u0301a');
+  assert.deepEqual(terminal.screen[0], '> e\u0301a');
+  assert.deepEqual(terminal.cursor, { row: 0, column: 3 });
+  terminal.dispose();
+});
+
 test('a hidden answer that would fill the row exactly leaves the prompt where it is on Enter', async () => {
   const terminal = new Terminal(20, 4);
   const editor = new LineEditor();

@@ -180,7 +180,7 @@ export class Session implements EditableSession, HubMember {
       receive: (token) => {
         // Published as the handler takes each key, so that keys typed ahead of a hidden
         // question count as hidden when that question takes them.
-        if (this.#layer.mode === 'character' && this.#app.events.has('input')) {
+        if (this.#app.events.has('input') && this.#layer.mode === 'character') {
           this.#publishInput('keys', token.type === 'text' ? token.text : token.sequence, this.#isHidingInput);
         }
         return this.#handler.receive(token);
