@@ -1,17 +1,32 @@
 // Batching a socket's writes per event-loop turn, so a burst of small writes leaves as one.
 import type { Writable } from 'node:stream';
 
-/** Corks for this turn; one immediate uncorks every socket corked in it, not one per socket. */
-let corkedThisTurn: TurnCork[] = [];
+/** What holds output for the rest of a turn. */
+export interface TurnBatch {
+  /** The turn's work is done: write what was held. */
+  endTurn(): void;
+}
 
-function uncorkAll(): void {
-  const corked = corkedThisTurn;
-  corkedThisTurn = [];
-  for (const cork of corked) cork.uncork();
+/** Batches that held output in this turn; one immediate ends them all, not one per socket. */
+let batchesThisTurn: TurnBatch[] = [];
+
+function endTurns(): void {
+  const batches = batchesThisTurn;
+  batchesThisTurn = [];
+  for (const batch of batches) batch.endTurn();
+}
+
+/**
+ * Ends `batch`'s turn after this turn's I/O callbacks and every promise job they started: a
+ * reply written in several awaited steps (an echo, the answer, the prompt) leaves in one write.
+ * nextTick would end it before the first await had resumed.
+ */
+export function holdForTurn(batch: TurnBatch): void {
+  if (batchesThisTurn.push(batch) === 1) setImmediate(endTurns);
 }
 
 /** Corks a socket on the first write of a turn and uncorks it when the turn's work is done. */
-export class TurnCork {
+export class TurnCork implements TurnBatch {
   #socket: Writable;
   #beforeUncork: () => void;
   #isCorked = false;
@@ -27,15 +42,11 @@ export class TurnCork {
     if (this.#isCorked) return false;
     this.#isCorked = true;
     this.#socket.cork();
-    // After this turn's I/O callbacks and every promise job they started: a reply written in
-    // several awaited steps (an echo, the answer, the prompt) leaves in one write. nextTick
-    // would uncork before the first await had resumed.
-    if (corkedThisTurn.push(this) === 1) setImmediate(uncorkAll);
+    holdForTurn(this);
     return true;
   }
 
-  /** Ends this turn's batch: what was held is written. */
-  uncork(): void {
+  endTurn(): void {
     if (!this.#isCorked) return;
     this.#isCorked = false;
     this.#beforeUncork();

@@ -1,53 +1,86 @@
-// A byte stream's writes batched per event-loop turn: text joined into one string, the stream
-// corked until the turn's work is done, and one drain promise shared by every waiting writer.
+// A byte stream's writes batched per event-loop turn: text joined into one string and written
+// once the turn's work is done, and one drain promise shared by every waiting writer.
 import type { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
 
 import { READY } from './connection.js';
-import { TurnCork } from './turn-cork.js';
+import { holdForTurn } from './turn-cork.js';
+import type { TurnBatch } from './turn-cork.js';
 
-/** Text joined beyond this many characters goes to the stream at once (and may wait for drain). */
-const TEXT_BATCH_LIMIT = 64 * 1024;
+/** Output held beyond this many characters or bytes goes to the stream at once. */
+const HELD_LIMIT = 64 * 1024;
 
-export class TurnWriter {
+export class TurnWriter implements TurnBatch {
   readonly #stream: Writable;
   /** What ends the wait for a drain that will never come: the stream's socket closing. */
   readonly #closer: EventEmitter;
-  readonly #cork: TurnCork;
-  /** Text written in this turn, not yet handed to the stream. */
+  #isInTurn = false;
+  /** Text written in this turn since the last bytes, not yet handed to the stream. */
   #text = '';
+  /**
+   * What this turn wrote before `#text`, in order, where it wrote bytes too; undefined while it
+   * wrote text only, the usual case, which then leaves as one string and needs no cork.
+   */
+  #pieces: Array<Uint8Array | string> | undefined;
+  #piecesLength = 0;
   /** One promise for every writer waiting on the same drain: no listener per write. */
   #drained: Promise<void> | undefined;
 
   constructor(stream: Writable, closer: EventEmitter = stream) {
     this.#stream = stream;
     this.#closer = closer;
-    this.#cork = new TurnCork(stream, () => this.flush());
   }
 
   /** Marks a write in this turn; true for the turn's first, when output from earlier turns can be judged. */
   startTurn(): boolean {
-    return this.#cork.cork();
+    if (this.#isInTurn) return false;
+    this.#isInTurn = true;
+    holdForTurn(this);
+    return true;
   }
 
-  /** Writes `data` after any text of this turn; resolves once the stream is ready for more. */
+  /** Holds `data` for the end of the turn; resolves once the stream is ready for more. */
   write(data: Uint8Array | string): Promise<void> {
     if (typeof data === 'string') {
       this.#text += data;
-      if (this.#text.length < TEXT_BATCH_LIMIT) return READY;
-      return this.#send(this.#takeText());
+    } else {
+      const pieces = (this.#pieces ??= []);
+      if (this.#text !== '') {
+        this.#piecesLength += this.#text.length;
+        pieces.push(this.#takeText());
+      }
+      pieces.push(data);
+      this.#piecesLength += data.length;
     }
+    if (this.#piecesLength + this.#text.length >= HELD_LIMIT) this.flush();
+    return this.#stream.writableNeedDrain ? this.#drain() : READY;
+  }
+
+  endTurn(): void {
+    this.#isInTurn = false;
     this.flush();
-    return this.#send(data);
   }
 
-  /** Hands this turn's text to the stream now (before it ends, say). */
+  /** Hands what this turn wrote to the stream now (before it ends, say). */
   flush(): void {
-    if (this.#text !== '' && this.#stream.writable) this.#stream.write(this.#takeText());
+    const pieces = this.#pieces;
+    const text = this.#takeText();
+    this.#pieces = undefined;
+    this.#piecesLength = 0;
+    const stream = this.#stream;
+    if (!stream.writable) return;
+    if (pieces === undefined) {
+      if (text !== '') stream.write(text);
+      return;
+    }
+    if (text !== '') pieces.push(text);
+    // Corked, the pieces leave in one writev.
+    stream.cork();
+    for (const piece of pieces) stream.write(piece);
+    stream.uncork();
   }
 
-  #send(data: Uint8Array | string): Promise<void> {
-    if (this.#stream.write(data)) return READY;
+  #drain(): Promise<void> {
     this.#drained ??= new Promise((resolve) => {
       const done = (): void => {
         this.#stream.off('drain', done);
