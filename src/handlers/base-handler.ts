@@ -14,6 +14,7 @@ import type { GmcpChannel, MsdpChannel } from '../session/out-of-band.js';
 import { EDIT_LINE } from '../session/session.js';
 import type { EditableSession } from '../session/session.js';
 import { MSDP_COMMANDS } from '../telnet/msdp.js';
+import { READY } from '../transports/connection.js';
 import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
 
 /** Marks handler classes, so that a class from another copy of this package is still accepted. */
@@ -195,15 +196,24 @@ export class BaseHandler {
   }
 
   /** Handles one complete line. Return false to end the session. */
-  async processLine(line: string): Promise<boolean> {
+  processLine(line: string): Promise<boolean> {
     const command = line.trim();
     if (command.length <= LONGEST_QUIT_COMMAND && QUIT_COMMANDS.has(command.toLowerCase())) {
-      await this.endSession('Goodbye!');
-      return false;
+      return this.endSession('Goodbye!').then(() => false);
     }
-    await this.onCommandSubmitted(line);
-    await this.showPrompt();
-    return true;
+    // Chained, not awaited: every line of a burst comes through here, and an async function
+    // costs a promise and a resumption per await. A JavaScript override may return nothing.
+    let submitted: Promise<void> | undefined;
+    try {
+      submitted = this.onCommandSubmitted(line) as Promise<void> | undefined;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (typeof submitted?.then !== 'function') return this.showPrompt().then(() => true);
+    return submitted.then(() => {
+      const shown = this.showPrompt();
+      return shown === READY ? true : shown.then(() => true);
+    });
   }
 
   /**
