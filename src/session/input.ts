@@ -216,20 +216,12 @@ export class SessionInput {
       }
       const token = this.#tokens[this.#tokenHead]!;
       this.#tokenHead += 1;
-      let received: boolean | Promise<boolean>;
-      try {
-        received = this.#targets.receive(token);
-      } catch (err) {
-        received = this.#targets.caught(err);
-      }
-      if (received instanceof Promise) {
-        received.then(
-          (keepOpen) => this.#tokenTaken(keepOpen !== false, budget),
-          (err: unknown) => this.#tokenTaken(this.#targets.caught(err), budget),
-        );
+      const keepOpen = this.#answer(this.#targets.receive, token);
+      if (keepOpen instanceof Promise) {
+        void keepOpen.then((isOpen) => this.#tokenTaken(isOpen, budget));
         return;
       }
-      if (received === false) {
+      if (!keepOpen) {
         this.#endFor(() => this.#pumpDone());
         return;
       }
@@ -247,6 +239,24 @@ export class SessionInput {
     this.#tokenHead = 0;
     this.#isPumping = false;
     this.#decode();
+  }
+
+  /**
+   * Whether to go on after handing `item` to the handler: at once where it answered
+   * synchronously, else a promise of it that never rejects (a handler error answers false).
+   */
+  #answer<T>(call: (this: InputTargets, item: T) => boolean | Promise<boolean>, item: T): boolean | Promise<boolean> {
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = call.call(this.#targets, item);
+    } catch (err) {
+      return this.#targets.caught(err);
+    }
+    if (!(answer instanceof Promise)) return answer !== false;
+    return answer.then(
+      (keepOpen) => keepOpen !== false,
+      (err: unknown) => this.#targets.caught(err),
+    );
   }
 
   /** The handler asked to end the session: `then` runs once it has ended. */
@@ -268,20 +278,12 @@ export class SessionInput {
       }
       const line = this.#lines.shift()!;
       this.#isRunningLine = true;
-      let processed: boolean | Promise<boolean>;
-      try {
-        processed = this.#targets.processLine(line);
-      } catch (err) {
-        processed = this.#targets.caught(err);
-      }
-      if (processed instanceof Promise) {
-        processed.then(
-          (keepOpen) => this.#lineProcessed(keepOpen, budget),
-          (err: unknown) => this.#lineProcessed(this.#targets.caught(err), budget),
-        );
+      const keepOpen = this.#answer(this.#targets.processLine, line);
+      if (keepOpen instanceof Promise) {
+        void keepOpen.then((isOpen) => this.#lineProcessed(isOpen, budget));
         return;
       }
-      if (!this.#lineDone(processed)) return;
+      if (!this.#lineDone(keepOpen)) return;
     }
     this.#linesDone();
   }
