@@ -19,6 +19,26 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** CPU time (as cpuMs) of a process and its live children: a launcher and its workers. */
+export function treeCpuMs(pid: number): number {
+  let children: number[] = [];
+  try {
+    const listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    children = listed === '' ? [] : listed.split(' ').map(Number);
+  } catch {
+    // A kernel without the children file: the process alone.
+  }
+  let total = cpuMs(pid);
+  for (const child of children) {
+    try {
+      total += cpuMs(child);
+    } catch {
+      // The child exited meanwhile.
+    }
+  }
+  return total;
+}
+
 /** The soft limit on open descriptors of a process, from /proc/<pid>/limits. */
 export function openFilesLimit(pid: number): number {
   const match = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));

@@ -23,7 +23,7 @@ import type {
 import type { MicroResult } from './micro.js';
 import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
 import type { Child } from './processes.js';
-import { cpuMs, openFilesLimit, rssKb } from './proc-stats.js';
+import { openFilesLimit, rssKb, treeCpuMs } from './proc-stats.js';
 import { ECHO_LABELS, checkTargets, formatReport, median, summarize } from './report.js';
 import type { EchoKey, MeasurementKey, ProcessMemory, Run, Runs, TargetInfo, TransportName } from './report.js';
 
@@ -207,7 +207,7 @@ async function workerScaling(): Promise<string> {
           const target = launcher.addresses[measure.transport];
           const result = await ask(loadgen, { ...measure.request, target } as LoadRequest);
           if (result.kind !== 'idle') rates[m]![c]!.push(result.perSecond);
-          await sleep(IDLE_PROCESS_SETTLE_MS);
+          await quiet(launcher.child.pid);
         }
       }
     }
@@ -387,10 +387,10 @@ function ask(loadgen: Child, request: LoadRequest): Promise<LoadResult> {
 /** Waits until the server has finished with the last run's connections, so that it starts the next one idle. */
 async function quiet(pid: number): Promise<void> {
   const deadline = Date.now() + QUIET_MAX_MS;
-  let before = cpuMs(pid);
+  let before = treeCpuMs(pid);
   while (Date.now() < deadline) {
     await sleep(QUIET_POLL_MS);
-    const now = cpuMs(pid);
+    const now = treeCpuMs(pid);
     if (now - before <= QUIET_CPU_MS) return;
     before = now;
   }
