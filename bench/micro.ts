@@ -1,5 +1,6 @@
 // Microbenchmarks of the input path, in one process: the telnet decoder (src/telnet/decoder.ts), TelnetLayer.receive
-// (decoder, key reader and negotiation), and the line editor in character mode. Run by run.ts, or alone:
+// (decoder, key reader and negotiation), the line editor in character mode, and lines through a whole
+// session to the echo sample's handler over an in-memory connection. Run by run.ts, or alone:
 // node --import tsx bench/micro.ts [--quick]
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -11,13 +12,18 @@ import { KeyReader } from '../src/session/key-reader.js';
 import type { InputToken } from '../src/session/key-reader.js';
 import { LineEditor } from '../src/session/line-editor.js';
 import { TelnetLayer } from '../src/session/telnet-layer.js';
-import type { Connection } from '../src/transports/connection.js';
+import { TelnetHandler } from '../src/handlers/telnet-handler.js';
+import { InProcessHub } from '../src/hub/hub.js';
+import { PlainLayer } from '../src/session/plain-layer.js';
+import { Session, sessionControl } from '../src/session/session.js';
+import { READY } from '../src/transports/connection.js';
+import type { CloseReason, Connection, ConnectionEnd, DataListener } from '../src/transports/connection.js';
 
 /** One microbenchmark's fastest round, and every round's rate. */
 export interface MicroResult {
   key: string;
   label: string;
-  unit: 'MB/s' | 'keys/s';
+  unit: 'MB/s' | 'keys/s' | 'lines/s';
   value: number;
   rounds: number[];
 }
@@ -30,6 +36,54 @@ const isQuick = process.argv.includes('--quick');
 const ROUNDS = isQuick ? 1 : 5;
 const ROUND_MS = isQuick ? 100 : 200;
 
+/** A connection that counts the prompts written to it, its input pushed by the benchmark. */
+class CountingConnection implements Connection {
+  readonly framing = 'stream' as const;
+  readonly remoteAddress = '192.0.2.9';
+  readonly remotePort = 40002;
+  readonly secure = false;
+  readonly protocol = '';
+  readonly path = '';
+  readonly query = new URLSearchParams();
+  readonly resumeToken = undefined;
+  readonly bytesIn = 0;
+  readonly bytesOut = 0;
+  readonly isClosed = false;
+  #data: DataListener | undefined;
+  #waiting = 0;
+  #answered: (() => void) | undefined;
+
+  /** Resolves once `count` more prompts have been written. */
+  prompts(count: number): Promise<void> {
+    this.#waiting = count;
+    return new Promise((resolve) => (this.#answered = resolve));
+  }
+
+  receive(bytes: Uint8Array): void {
+    this.#data?.(bytes);
+  }
+
+  write(data: Uint8Array | string): Promise<void> {
+    if (data === '> ' && --this.#waiting === 0) this.#answered?.();
+    return READY;
+  }
+
+  pause(): void {}
+  resume(): void {}
+  close(_reason: CloseReason): Promise<void> {
+    return READY;
+  }
+  destroy(): void {}
+  onData(listener: DataListener): void {
+    this.#data = listener;
+  }
+  onClose(_listener: (end: ConnectionEnd) => void): void {}
+  onTerminal(): void {}
+  control(): boolean {
+    return false;
+  }
+}
+
 const results: MicroResult[] = [
   measure('decoder-plain', 'telnet decoder, plain text, 64 KiB reads', 'MB/s', decoderLoop(plainText(READ_SIZE))),
   measure('decoder-plain-small', 'telnet decoder, plain text, 64-byte reads', 'MB/s', decoderLoop(plainText(64))),
@@ -40,6 +94,10 @@ const results: MicroResult[] = [
   measure('editor-keys', 'line editor, character mode', 'keys/s', editorLoop(false)),
   measure('editor-reader-keys', 'key reader + line editor, a key per read', 'keys/s', editorLoop(true)),
 ];
+
+results.push(
+  await measureAsync('session-lines', 'session + echo handler, 16 lines per read (tcp)', 'lines/s', sessionLoop()),
+);
 
 if (process.send !== undefined) process.send(results);
 else for (const result of results) console.log(`${result.label.padEnd(52)} ${Math.round(result.value)} ${result.unit}`);
@@ -64,6 +122,69 @@ function measure(key: string, label: string, unit: MicroResult['unit'], step: ()
   const perSecond = Math.max(...rounds);
   const scale = unit === 'MB/s' ? 1e6 : 1;
   return { key, label, unit, value: perSecond / scale, rounds: rounds.map((rate) => rate / scale) };
+}
+
+/** As measure, for a step that needs the event loop (promise jobs) to finish its work. */
+async function measureAsync(
+  key: string,
+  label: string,
+  unit: MicroResult['unit'],
+  step: () => Promise<number>,
+): Promise<MicroResult> {
+  const round = async (): Promise<number> => {
+    let done = 0;
+    const started = performance.now();
+    let elapsed = 0;
+    while (elapsed < ROUND_MS) {
+      done += await step();
+      elapsed = performance.now() - started;
+    }
+    return (done / elapsed) * 1000;
+  };
+  await round();
+  const rounds: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await round());
+  return { key, label, unit, value: Math.max(...rounds), rounds };
+}
+
+/**
+ * A session as a tcp server makes it (line mode, no telnet), with the echo sample's handler, fed
+ * 16 lines per read; a step ends when the last line's prompt is written. What the session, its
+ * input discipline, the line editor and the handler base classes cost a line, with no socket and
+ * nothing subscribed to the event stream.
+ */
+function sessionLoop(): () => Promise<number> {
+  class EchoHandler extends TelnetHandler {
+    override async onCommandSubmitted(command: string): Promise<void> {
+      await this.sendLine(`Echo: ${command}`);
+    }
+  }
+  const connection = new CountingConnection();
+  const app = new InProcessHub();
+  const session = new Session({
+    connection,
+    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: false }),
+    handlerClass: EchoHandler,
+    server: {
+      name: 'bench',
+      transport: 'tcp',
+      welcomeMessage: 'Welcome',
+      sessions: new Set(),
+      sendGlobalMessage: async () => {},
+    },
+    app,
+    logger: pino({ level: 'silent' }),
+    limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 1024, resumeGrace: 0 },
+  });
+  void sessionControl.start(session);
+  const lines = 16;
+  const chunk = Buffer.from(LINE.repeat(lines));
+  return async () => {
+    const answered = connection.prompts(lines);
+    connection.receive(chunk);
+    await answered;
+    return lines;
+  };
 }
 
 /** Decodes `chunk` once per step into a sink that only counts; returns bytes decoded. */
