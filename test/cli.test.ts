@@ -169,6 +169,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * The launcher serving on a port that was free a moment ago: a test running beside this one may
+ * take it meanwhile, and then another is tried.
+ */
+async function servingOnFreePort(args: (port: number) => string[]): Promise<{ port: number; running: Running }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { port, running: await startServing(process.execPath, args(port)) };
+    } catch (err) {
+      if (attempt === 3 || !(err as Error).message.includes('address already in use')) throw err;
+    }
+  }
+}
+
 /** Listens on a port of its own until the tests end, so that the CLI finds it taken. */
 async function occupiedPort(): Promise<number> {
   const server = net.createServer((socket) => socket.destroy());
@@ -707,8 +722,7 @@ test('-V prints the version, and -p is --port', async () => {
   const version = await runCli(['-V']);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
-  const port = await freePort();
-  const running = await startServing(process.execPath, [
+  const { port, running } = await servingOnFreePort((free) => [
     CLI,
     './handlers.ts:EchoHandler',
     '--transport',
@@ -716,7 +730,7 @@ test('-V prints the version, and -p is --port', async () => {
     '--host',
     '127.0.0.1',
     '-p',
-    String(port),
+    String(free),
   ]);
   assert.equal(running.ports.get('websocket'), port);
   running.child.kill('SIGINT');
