@@ -5,8 +5,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
-import { parseConfigDocument, readConfigFile } from './config/load.js';
-import { MAX_WORKERS, TRANSPORTS, parseConfig } from './config/schema.js';
+import { loadConfigInWorker } from './config/load.js';
+import type { ConfigOverrides } from './config/overrides.js';
+import { MAX_WORKERS, TRANSPORTS } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
 import { writeProject } from './scaffold/project.js';
@@ -219,49 +220,27 @@ async function buildConfig(): Promise<Config> {
     if (handlerArgument === undefined) {
       throw new ProtocolServerError('nothing to serve: give a handler (module:Export) or --config FILE (see --help)');
     }
-    const raw = {
+    const settings = {
       handler_class: handlerArgument,
       host: options.host,
       port: options.port,
       transport: options.transport,
       ...(options.redis === undefined ? {} : { hub: { redis: options.redis } }),
     };
-    return parseConfig(raw, process.cwd());
+    return loadConfigInWorker({ settings, baseDir: process.cwd() });
   }
-  const document = await readConfigFile(options.config);
-  // Flags go into the document before validation, so that defaults follow them (ws_path of --transport).
-  return parseConfigDocument({ ...document, raw: withFlags(document.raw, options.config) });
+  return loadConfigInWorker({ file: options.config, overrides: commandLineOverrides() });
 }
 
-/** `raw` with --redis written into its hub, and --host, --port and --transport into each server. */
-function withFlags(raw: unknown, file: string): unknown {
-  if (options.redis !== undefined && isMapping(raw)) {
-    return withServerFlags({ ...raw, hub: { ...(isMapping(raw.hub) ? raw.hub : {}), redis: options.redis } }, file);
-  }
-  return withServerFlags(raw, file);
-}
-
-function withServerFlags(raw: unknown, file: string): unknown {
-  const flags: Record<string, unknown> = {};
-  for (const flag of ['host', 'port', 'transport'] as const) {
-    if (program.getOptionValueSource(flag) === 'cli') flags[flag] = options[flag];
-  }
-  if (Object.keys(flags).length === 0 || !isMapping(raw)) return raw;
-  if (!('servers' in raw)) return { ...raw, ...flags };
-  // A servers: map that is not a mapping is left for parseConfig to report.
-  if (!isMapping(raw.servers)) return raw;
-  const sections = Object.entries(raw.servers);
-  for (const flag of ['port', 'transport'] as const) {
-    if (flag in flags && sections.length > 1) {
-      throw new ProtocolServerError(`--${flag} applies to a config with one server; ${file} has ${sections.length}`);
-    }
-  }
-  const servers = sections.map(([name, section]) => [name, isMapping(section) ? { ...section, ...flags } : section]);
-  return { ...raw, servers: Object.fromEntries(servers) };
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+/** The flags given on the command line, which the config file's values give way to. */
+function commandLineOverrides(): ConfigOverrides {
+  const isGiven = (flag: string): boolean => program.getOptionValueSource(flag) === 'cli';
+  return {
+    ...(isGiven('host') ? { host: options.host } : {}),
+    ...(isGiven('port') ? { port: options.port } : {}),
+    ...(isGiven('transport') ? { transport: options.transport } : {}),
+    ...(options.redis === undefined ? {} : { redis: options.redis }),
+  };
 }
 
 /**
