@@ -10,7 +10,6 @@ import type { ConfigOverrides } from './config/overrides.js';
 import { MAX_WORKERS, TRANSPORTS } from './config/schema.js';
 import type { Config } from './config/schema.js';
 import { ProtocolServerError } from './errors.js';
-import { writeProject } from './scaffold/project.js';
 import type { ProjectOptions } from './scaffold/project.js';
 import { loadSshHostKey } from './server/endpoints.js';
 import { launchServers } from './server/launcher.js';
@@ -99,6 +98,8 @@ try {
 }
 if (initRequest !== undefined) {
   try {
+    // Loaded only for init: serving never needs it.
+    const { writeProject } = await import('./scaffold/project.js');
     process.stdout.write(await writeProject(initRequest.dir, initRequest.options));
     process.exit(0);
   } catch (err) {
