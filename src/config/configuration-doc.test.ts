@@ -6,7 +6,9 @@ import { test } from 'node:test';
 
 import { parse } from 'yaml';
 
-import { APPLICATION_KEYS, HUB_KEYS, SERVER_KEYS, TRANSPORTS, parseConfig } from './schema.js';
+import { configKeys, TRANSPORTS, parseConfig } from './schema.js';
+
+const { server: SERVER_KEYS, application: APPLICATION_KEYS, hub: HUB_KEYS } = configKeys();
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DOC = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');

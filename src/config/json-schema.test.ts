@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { KEY_DESCRIPTIONS, configJsonSchema } from './json-schema.js';
-import { APPLICATION_KEYS, HUB_KEYS, SERVER_KEYS } from './schema.js';
+import { configKeys } from './schema.js';
+
+const { server: SERVER_KEYS, application: APPLICATION_KEYS, hub: HUB_KEYS } = configKeys();
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

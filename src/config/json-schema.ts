@@ -73,7 +73,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
 
 /** The JSON Schema of a config file, every key described. */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(configInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const input = configInputSchema();
+  const schema = z.toJSONSchema(input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   describeProperties(schema);
   return {
     ...schema,

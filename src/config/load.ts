@@ -1,10 +1,11 @@
 // Reads a YAML config file into a validated Config.
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-
-import { YAMLParseError, parse } from 'yaml';
+import { dirname, extname, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import { ConfigError } from '../errors.js';
+import { withOverrides } from './overrides.js';
+import type { ConfigOverrides } from './overrides.js';
 import { parseConfig } from './schema.js';
 import type { Config } from './schema.js';
 
@@ -18,9 +19,41 @@ export interface ConfigDocument {
   baseDir: string;
 }
 
+/** What loadConfigInWorker loads: a config file with the command line's flags, or settings given as an object. */
+export type ConfigRequest = { file: string; overrides: ConfigOverrides } | { settings: unknown; baseDir: string };
+
+/** The worker's answer: the config, or the message of the ConfigError it met. */
+export type ConfigReply = { config: Config } | { configError: string };
+
 /** Loads and validates `file`; relative paths inside resolve against the file's folder. */
 export async function loadConfig(file: string): Promise<Config> {
   return parseConfigDocument(await readConfigFile(file));
+}
+
+/**
+ * Loads and validates a config in a worker thread, whose heap goes when it exits: the YAML parser,
+ * zod and the garbage of validating would otherwise stay resident in a launcher that never needs
+ * them again.
+ */
+export function loadConfigInWorker(request: ConfigRequest): Promise<Config> {
+  // Run from source under tsx, a worker thread could not load TypeScript: the config is read here.
+  if (extname(import.meta.url) === '.ts') return loadConfigRequest(request);
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: request });
+    worker.once('message', (reply: ConfigReply) => {
+      if ('config' in reply) resolvePromise(reply.config);
+      else reject(new ConfigError(reply.configError));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the config worker exited (${code}) without a config`)));
+  });
+}
+
+/** Loads and validates the config `request` names, in this thread. */
+export async function loadConfigRequest(request: ConfigRequest): Promise<Config> {
+  if (!('file' in request)) return parseConfig(request.settings, request.baseDir);
+  const document = await readConfigFile(request.file);
+  return parseConfigDocument({ ...document, raw: withOverrides(document.raw, request.overrides, request.file) });
 }
 
 /** Reads `file` and parses its YAML; throws ConfigError naming the file (and line) on failure. */
@@ -35,6 +68,8 @@ export async function readConfigFile(file: string): Promise<ConfigDocument> {
     if (code === 'EISDIR') throw new ConfigError(`config file is a directory: ${file}`);
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
+  // Loaded here, not with the module: a handler importing the package reads no YAML.
+  const { YAMLParseError, parse } = await import('yaml');
   let raw: unknown;
   try {
     raw = parse(text, { prettyErrors: false, uniqueKeys: true });

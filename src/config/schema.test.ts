@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ConfigError } from '../errors.js';
-import { SERVER_KEYS, parseConfig } from './schema.js';
+import { configKeys, parseConfig } from './schema.js';
+
+const { server: SERVER_KEYS } = configKeys();
 
 const HANDLER = './handler.ts:EchoHandler';
 

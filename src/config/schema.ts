@@ -1,7 +1,8 @@
 // Config: the YAML keys of the original package (snake_case), their defaults and checks.
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 
-import { z } from 'zod';
+import type { z } from 'zod';
 
 import { ConfigError } from '../errors.js';
 
@@ -21,7 +22,7 @@ export type TelnetOptionName = (typeof TELNET_OPTION_NAMES)[number];
 export type MsspSettings = Record<string, string | number | boolean | (string | number)[]>;
 
 /** One server's settings as the YAML file writes them (snake_case keys, all optional), for code. */
-export type ServerSettings = z.input<typeof serverSchema>;
+export type ServerSettings = z.input<Schemas['server']>;
 
 /** A whole config as the YAML file writes it: one server's settings, or several under `servers`. */
 export type ConfigSettings = ServerSettings | { servers: Record<string, ServerSettings> };
@@ -203,134 +204,154 @@ export const MAX_WORKERS = 256;
 /** Hosts that bind every address, so they clash with any other host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
-// Each schema carries, in words, what its key accepts: every error about the key quotes it.
-const serverShape = {
-  host: z
-    .string({ error: 'a host name or IP address' })
-    .min(1, { error: 'a host name or IP address' })
-    .default('0.0.0.0'),
-  // Defaults to 8023, or 8022 for ssh (see toServerConfig).
-  port: wholeNumber(0, 65535).optional(),
-  transport: z.enum(TRANSPORTS, { error: `one of ${TRANSPORTS.join(', ')}` }).default('telnet'),
-  handler_class: z
-    .string({ error: HANDLER_REFERENCE })
-    .regex(/^[^:]+:[A-Za-z_$][\w$]*$/, { error: HANDLER_REFERENCE })
-    .optional(),
-  max_connections: wholeNumber(1).default(100),
-  max_connections_per_ip: wholeNumber(0).default(0),
-  connection_timeout: seconds().default(300),
-  max_session_time: seconds().default(0),
-  resume_grace: seconds().default(0),
-  welcome_message: optionalText('text (or null for none)'),
-  ws_path: urlPath().optional(),
-  allow_origins: z
-    .array(z.string({ error: ORIGIN }).min(1, { error: ORIGIN }), { error: 'a list of origins (strings)' })
-    .default(['*']),
-  require_origin: flag().default(false),
-  use_ssl: flag().default(false),
-  ssl_cert: optionalText('the path of a PEM certificate file'),
-  ssl_key: optionalText('the path of a PEM private key file'),
-  ping_interval: seconds().default(30),
-  // Defaults to 10 s, or ping_interval when that is shorter (see toServerConfig).
-  ping_timeout: z
-    .number({ error: 'a number of seconds greater than 0' })
-    .positive({ error: 'a number of seconds greater than 0' })
-    .optional(),
-  enable_monitoring: flag().default(false),
-  monitor_path: urlPath().default('/monitor'),
-  monitor_token: tokens(),
-  monitor_admin_token: tokens(),
-  metrics_path: urlPath().optional(),
-  max_output_buffer: wholeNumber(64 * 1024).default(1024 * 1024),
-  // Defaults to 5 s, or 60 s for ssh, whose login a person types (see toServerConfig).
-  handshake_timeout: z
-    .number({ error: 'a number of seconds greater than 0' })
-    .positive({ error: 'a number of seconds greater than 0' })
-    .optional(),
-  max_connection_rate_per_ip: wholeNumber(0).default(0),
-  allow_ips: addressList(),
-  deny_ips: addressList(),
-  ban_after: wholeNumber(0).default(0),
-  ban_seconds: seconds().default(600),
-  max_line_length: wholeNumber(1, 1_000_000).default(4096),
-  max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
-  web_client: flag().default(false),
-  web_title: optionalText('text (or null for the default)'),
-  keepalive_interval: seconds().default(0),
-  proxy_protocol: flag().default(false),
-  trusted_proxies: addressList(),
-  ssh_host_key: optionalText('the path of an SSH private host key file (OpenSSH or PEM)'),
-  ssh_auth: sshAuth(),
-  ssh_authorized_keys: optionalText('the path of an authorized_keys file'),
-  ssh_keepalive_interval: seconds().default(0),
-  telnet_options: z
-    .array(z.string({ error: `a list of ${TELNET_OPTION_NAMES.join(', ')}` }), {
-      error: `a list of ${TELNET_OPTION_NAMES.join(', ')}`,
-    })
-    .default([]),
-  mssp: msspSettings(),
-  mccp_over_tls: flag().default(false),
-};
+/** The config's zod schemas and the keys they accept. */
+type Schemas = ReturnType<typeof buildSchemas>;
 
-/** Keys of the `hub:` mapping. */
-const hubShape = {
-  redis: redisUrl(),
-  channel_prefix: z
-    .string({ error: 'a non-empty name' })
-    .regex(/^[\w.:-]+$/, { error: 'a name of letters, digits and _ . : -' })
-    .default('chuk'),
-  heartbeat_interval: positiveSeconds().default(1),
-  instance_timeout: positiveSeconds().default(5),
-  shared_ip_limits: flag().default(true),
-};
+let builtSchemas: Schemas | undefined;
 
-/** Keys of the whole application, beside `servers:` (or beside a single server's keys). */
-const applicationShape = {
-  monitor_port: wholeNumber(0, 65535).optional(),
-  monitor_host: z
-    .string({ error: 'a host name or IP address' })
-    .min(1, { error: 'a host name or IP address' })
-    .default('127.0.0.1'),
-  monitor_path: urlPath().default('/monitor'),
-  monitor_token: tokens(),
-  monitor_admin_token: tokens(),
-  monitor_notice: flag().default(false),
-  metrics_path: urlPath().optional(),
-  record_sessions: optionalText('the path of a folder for recordings'),
-  record_input: flag().default(false),
-  record_format: z.enum(['v2', 'v3'], { error: 'v2 or v3 (the asciicast version)' }).default('v2'),
-  record_max_bytes: wholeNumber(1024).default(10 * 1024 * 1024),
-  record_keep: wholeNumber(1).default(1000),
-  hub: z
-    .strictObject(hubShape, { error: 'a mapping of hub settings (redis: "redis://host:port")' })
-    .refine((hub) => hub.instance_timeout >= 2 * hub.heartbeat_interval, {
-      error: 'an instance_timeout of at least twice the heartbeat_interval, so that one late heartbeat is not a death',
-      path: ['instance_timeout'],
-    })
-    .optional(),
-  workers: wholeNumber(1, MAX_WORKERS).default(1),
-};
+function schemas(): Schemas {
+  builtSchemas ??= buildSchemas();
+  return builtSchemas;
+}
 
-/** Every key of the `hub:` mapping. */
-export const HUB_KEYS: readonly string[] = Object.keys(hubShape);
+function buildSchemas() {
+  const z = zod();
+  // Each schema carries, in words, what its key accepts: every error about the key quotes it.
+  const serverShape = {
+    host: z
+      .string({ error: 'a host name or IP address' })
+      .min(1, { error: 'a host name or IP address' })
+      .default('0.0.0.0'),
+    // Defaults to 8023, or 8022 for ssh (see toServerConfig).
+    port: wholeNumber(0, 65535).optional(),
+    transport: z.enum(TRANSPORTS, { error: `one of ${TRANSPORTS.join(', ')}` }).default('telnet'),
+    handler_class: z
+      .string({ error: HANDLER_REFERENCE })
+      .regex(/^[^:]+:[A-Za-z_$][\w$]*$/, { error: HANDLER_REFERENCE })
+      .optional(),
+    max_connections: wholeNumber(1).default(100),
+    max_connections_per_ip: wholeNumber(0).default(0),
+    connection_timeout: seconds().default(300),
+    max_session_time: seconds().default(0),
+    resume_grace: seconds().default(0),
+    welcome_message: optionalText('text (or null for none)'),
+    ws_path: urlPath().optional(),
+    allow_origins: z
+      .array(z.string({ error: ORIGIN }).min(1, { error: ORIGIN }), { error: 'a list of origins (strings)' })
+      .default(['*']),
+    require_origin: flag().default(false),
+    use_ssl: flag().default(false),
+    ssl_cert: optionalText('the path of a PEM certificate file'),
+    ssl_key: optionalText('the path of a PEM private key file'),
+    ping_interval: seconds().default(30),
+    // Defaults to 10 s, or ping_interval when that is shorter (see toServerConfig).
+    ping_timeout: z
+      .number({ error: 'a number of seconds greater than 0' })
+      .positive({ error: 'a number of seconds greater than 0' })
+      .optional(),
+    enable_monitoring: flag().default(false),
+    monitor_path: urlPath().default('/monitor'),
+    monitor_token: tokens(),
+    monitor_admin_token: tokens(),
+    metrics_path: urlPath().optional(),
+    max_output_buffer: wholeNumber(64 * 1024).default(1024 * 1024),
+    // Defaults to 5 s, or 60 s for ssh, whose login a person types (see toServerConfig).
+    handshake_timeout: z
+      .number({ error: 'a number of seconds greater than 0' })
+      .positive({ error: 'a number of seconds greater than 0' })
+      .optional(),
+    max_connection_rate_per_ip: wholeNumber(0).default(0),
+    allow_ips: addressList(),
+    deny_ips: addressList(),
+    ban_after: wholeNumber(0).default(0),
+    ban_seconds: seconds().default(600),
+    max_line_length: wholeNumber(1, 1_000_000).default(4096),
+    max_message_size: wholeNumber(1, 64 * 1024 * 1024).default(1024 * 1024),
+    web_client: flag().default(false),
+    web_title: optionalText('text (or null for the default)'),
+    keepalive_interval: seconds().default(0),
+    proxy_protocol: flag().default(false),
+    trusted_proxies: addressList(),
+    ssh_host_key: optionalText('the path of an SSH private host key file (OpenSSH or PEM)'),
+    ssh_auth: sshAuth(),
+    ssh_authorized_keys: optionalText('the path of an authorized_keys file'),
+    ssh_keepalive_interval: seconds().default(0),
+    telnet_options: z
+      .array(z.string({ error: `a list of ${TELNET_OPTION_NAMES.join(', ')}` }), {
+        error: `a list of ${TELNET_OPTION_NAMES.join(', ')}`,
+      })
+      .default([]),
+    mssp: msspSettings(),
+    mccp_over_tls: flag().default(false),
+  };
 
-const serverSchema = z.strictObject(serverShape, { error: 'a mapping of server settings' });
-const applicationSchema = z.strictObject(applicationShape, { error: 'a mapping of settings' });
-const multiSchema = z.strictObject({
-  ...applicationShape,
-  servers: z
-    .record(z.string(), serverSchema, { error: 'a mapping of server names to their settings' })
-    .refine((servers) => Object.keys(servers).length > 0, { error: 'at least one server' }),
-});
-const singleSchema = z.strictObject({ ...applicationShape, ...serverShape }, { error: 'a mapping of settings' });
+  /** Keys of the `hub:` mapping. */
+  const hubShape = {
+    redis: redisUrl(),
+    channel_prefix: z
+      .string({ error: 'a non-empty name' })
+      .regex(/^[\w.:-]+$/, { error: 'a name of letters, digits and _ . : -' })
+      .default('chuk'),
+    heartbeat_interval: positiveSeconds().default(1),
+    instance_timeout: positiveSeconds().default(5),
+    shared_ip_limits: flag().default(true),
+  };
+
+  /** Keys of the whole application, beside `servers:` (or beside a single server's keys). */
+  const applicationShape = {
+    monitor_port: wholeNumber(0, 65535).optional(),
+    monitor_host: z
+      .string({ error: 'a host name or IP address' })
+      .min(1, { error: 'a host name or IP address' })
+      .default('127.0.0.1'),
+    monitor_path: urlPath().default('/monitor'),
+    monitor_token: tokens(),
+    monitor_admin_token: tokens(),
+    monitor_notice: flag().default(false),
+    metrics_path: urlPath().optional(),
+    record_sessions: optionalText('the path of a folder for recordings'),
+    record_input: flag().default(false),
+    record_format: z.enum(['v2', 'v3'], { error: 'v2 or v3 (the asciicast version)' }).default('v2'),
+    record_max_bytes: wholeNumber(1024).default(10 * 1024 * 1024),
+    record_keep: wholeNumber(1).default(1000),
+    hub: z
+      .strictObject(hubShape, { error: 'a mapping of hub settings (redis: "redis://host:port")' })
+      .refine((hub) => hub.instance_timeout >= 2 * hub.heartbeat_interval, {
+        error:
+          'an instance_timeout of at least twice the heartbeat_interval, so that one late heartbeat is not a death',
+        path: ['instance_timeout'],
+      })
+      .optional(),
+    workers: wholeNumber(1, MAX_WORKERS).default(1),
+  };
+
+  const server = z.strictObject(serverShape, { error: 'a mapping of server settings' });
+  const multi = z.strictObject({
+    ...applicationShape,
+    servers: z
+      .record(z.string(), server, { error: 'a mapping of server names to their settings' })
+      .refine((servers) => Object.keys(servers).length > 0, { error: 'at least one server' }),
+  });
+  const single = z.strictObject({ ...applicationShape, ...serverShape }, { error: 'a mapping of settings' });
+  return {
+    server,
+    application: z.strictObject(applicationShape, { error: 'a mapping of settings' }),
+    multi,
+    single,
+    input: z.union([multi, single]),
+    keys: { server: Object.keys(serverShape), application: Object.keys(applicationShape), hub: Object.keys(hubShape) },
+  };
+}
+
+/** Every key a server section accepts, every key of the application (beside `servers:`), every key of `hub:`. */
+export function configKeys(): Readonly<Record<'server' | 'application' | 'hub', readonly string[]>> {
+  return schemas().keys;
+}
 
 /** What a config file may hold, as written: for the JSON Schema that editors use. */
-export const configInputSchema = z.union([multiSchema, singleSchema]);
-
-/** Every key a server section accepts, for "did you mean" hints. */
-export const SERVER_KEYS: readonly string[] = Object.keys(serverShape);
-/** Every key of the application, beside `servers:`. */
-export const APPLICATION_KEYS: readonly string[] = Object.keys(applicationShape);
+export function configInputSchema(): Schemas['input'] {
+  return schemas().input;
+}
 
 /** Options of parseConfig. */
 export interface ParseConfigOptions {
@@ -345,7 +366,7 @@ export function parseConfig(raw: unknown, baseDir: string, options: ParseConfigO
     throw new ConfigError(`config must be a mapping of settings, got ${describe(raw)}`);
   }
   if ('servers' in raw) {
-    const parsed = multiSchema.safeParse(raw, { reportInput: true });
+    const parsed = schemas().multi.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw toConfigError(parsed.error, raw);
     const givenServers = (raw as { servers: Record<string, object> }).servers;
     const servers = Object.entries(parsed.data.servers).map(([name, section]) =>
@@ -353,18 +374,19 @@ export function parseConfig(raw: unknown, baseDir: string, options: ParseConfigO
     );
     return { servers: checkDistinctPorts(servers), application: toApplicationConfig(parsed.data, baseDir) };
   }
-  const parsed = singleSchema.safeParse(raw, { reportInput: true });
+  const parsed = schemas().single.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw toConfigError(parsed.error, raw);
   // One mapping holds both: the shared keys (monitor_path, tokens, metrics_path) apply to both.
-  const server = serverSchema.parse(pick(parsed.data, SERVER_KEYS));
-  const application = applicationSchema.parse(pick(parsed.data, APPLICATION_KEYS));
+  const { server: serverSchema, application: applicationSchema, keys } = schemas();
+  const server = serverSchema.parse(pick(parsed.data, keys.server));
+  const application = applicationSchema.parse(pick(parsed.data, keys.application));
   return {
     servers: [toServerConfig(server.transport, server, serverOnlyKeys(raw), baseDir, '', requireHandlerClass)],
     application: toApplicationConfig(application, baseDir),
   };
 }
 
-function toApplicationConfig(section: z.infer<typeof applicationSchema>, baseDir: string): ApplicationConfig {
+function toApplicationConfig(section: z.infer<Schemas['application']>, baseDir: string): ApplicationConfig {
   return {
     monitorPort: section.monitor_port,
     monitorHost: section.monitor_host,
@@ -399,7 +421,7 @@ function pick(data: Record<string, unknown>, keys: readonly string[]): Record<st
 
 function toServerConfig(
   name: string,
-  section: z.infer<typeof serverSchema>,
+  section: z.infer<Schemas['server']>,
   givenKeys: readonly string[],
   baseDir: string,
   at: string,
@@ -489,7 +511,7 @@ function toServerConfig(
 
 /** The keys of a single-server file that are the server's alone: the shared ones serve monitor_port too. */
 function serverOnlyKeys(raw: object): string[] {
-  return Object.keys(raw).filter((key) => !APPLICATION_KEYS.includes(key));
+  return Object.keys(raw).filter((key) => !schemas().keys.application.includes(key));
 }
 
 function ignoredKeys(transport: TransportName, givenKeys: readonly string[]): IgnoredKey[] {
@@ -500,7 +522,7 @@ function ignoredKeys(transport: TransportName, givenKeys: readonly string[]): Ig
 }
 
 /** telnet_options as known names, on a transport that speaks telnet; mssp only with mssp listed. */
-function checkTelnetOptions(section: z.infer<typeof serverSchema>, at: string): TelnetOptionName[] {
+function checkTelnetOptions(section: z.infer<Schemas['server']>, at: string): TelnetOptionName[] {
   const names: TelnetOptionName[] = [];
   section.telnet_options.forEach((name, i) => {
     if (!(TELNET_OPTION_NAMES as readonly string[]).includes(name)) {
@@ -572,18 +594,19 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
     const key = issue.keys[0]!;
     const where = [...path, key].join('.');
     const isTopLevel = path.length === 0;
-    if (!isTopLevel && APPLICATION_KEYS.includes(key)) {
+    const { keys } = schemas();
+    if (!isTopLevel && keys.application.includes(key)) {
       return new ConfigError(
         `${where}: a setting of the whole application, not of one server: write it beside servers:`,
       );
     }
     const known = !isTopLevel
       ? path.at(-1) === 'hub'
-        ? HUB_KEYS
-        : SERVER_KEYS
+        ? keys.hub
+        : keys.server
       : 'servers' in (raw as object)
-        ? ['servers', ...APPLICATION_KEYS]
-        : [...SERVER_KEYS, ...APPLICATION_KEYS, 'servers'];
+        ? ['servers', ...keys.application]
+        : [...keys.server, ...keys.application, 'servers'];
     const suggestion = closest(key, known);
     return new ConfigError(`${where}: unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`);
   }
@@ -648,23 +671,27 @@ function editDistance(a: string, b: string): number {
 }
 
 function wholeNumber(min: number, max?: number): z.ZodNumber {
+  const z = zod();
   const error = max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
   const schema = z.number({ error }).int({ error }).min(min, { error });
   return max === undefined ? schema : schema.max(max, { error });
 }
 
 function seconds(): z.ZodNumber {
+  const z = zod();
   const error = 'a number of seconds (0 or more)';
   return z.number({ error }).min(0, { error });
 }
 
 function positiveSeconds(): z.ZodNumber {
+  const z = zod();
   const error = 'a number of seconds greater than 0';
   return z.number({ error }).positive({ error });
 }
 
 /** A Redis URL: redis://[user:password@]host[:port][/db], or rediss:// for TLS. */
 function redisUrl(): z.ZodString {
+  const z = zod();
   const error = 'a Redis URL such as "redis://127.0.0.1:6379" or "rediss://user:password@host:6380/0"';
   return z.string({ error }).refine(
     (text) => {
@@ -681,16 +708,19 @@ function redisUrl(): z.ZodString {
 }
 
 function flag(): z.ZodBoolean {
+  const z = zod();
   return z.boolean({ error: 'true or false' });
 }
 
 function urlPath(): z.ZodString {
+  const z = zod();
   const error = 'a path starting with "/"';
   return z.string({ error }).startsWith('/', { error });
 }
 
 /** A list of IP addresses and CIDR ranges, IPv4 or IPv6 ("10.0.0.0/8", "2001:db8::/32", "::1"). */
 function addressList() {
+  const z = zod();
   const error = 'a list of IP addresses or CIDR ranges such as "10.0.0.0/8" or "2001:db8::/32"';
   return z.array(z.string({ error }).refine(isAddressRange, { error }), { error }).default([]);
 }
@@ -707,6 +737,7 @@ export function isAddressRange(text: string): boolean {
 
 /** One SSH login method or a list of them, always kept as a list without repeats. */
 function sshAuth() {
+  const z = zod();
   const error = `${SSH_AUTH_METHODS.join(', ')}, or a list of them`;
   const method = z.enum(SSH_AUTH_METHODS, { error });
   return z
@@ -717,6 +748,7 @@ function sshAuth() {
 
 /** MSSP variables: names in capitals by convention, each a value or a list of values (no MSSP marker bytes). */
 function msspSettings() {
+  const z = zod();
   const error = 'a mapping of MSSP variable names to text, numbers, true/false or lists of them, e.g. { NAME: My MUD }';
   const text = (value: string): boolean => !/[\x00-\x02]/.test(value);
   const scalar = z.union([z.string({ error }).refine(text, { error }), z.number({ error }).finite({ error }), flag()], {
@@ -736,6 +768,7 @@ function msspSettings() {
 
 /** A token or a list of tokens, always kept as a list; none = an empty list. */
 function tokens() {
+  const z = zod();
   const error = 'a token (a string of 16 or more characters) or a list of them';
   const token = z.string({ error }).min(16, { error });
   return z
@@ -746,9 +779,19 @@ function tokens() {
 
 /** Optional text in which "" and null mean "not set", as the original package's samples write it. */
 function optionalText(expected: string) {
+  const z = zod();
   return z
     .string({ error: expected })
     .nullable()
     .optional()
     .transform((value) => (value === '' || value === null ? undefined : value));
+}
+
+/**
+ * zod, loaded by the first parse rather than with this module, so that a process that parses no
+ * config pays nothing for it: a handler importing the package, or a launcher, whose config is
+ * parsed in a worker thread.
+ */
+function zod(): typeof z {
+  return (createRequire(import.meta.url)('zod') as { z: typeof z }).z;
 }
