@@ -17,7 +17,8 @@ import { InProcessHub } from '../src/hub/hub.js';
 import { PlainLayer } from '../src/session/plain-layer.js';
 import { Session, sessionControl } from '../src/session/session.js';
 import { READY } from '../src/transports/connection.js';
-import type { CloseReason, Connection, ConnectionEnd, DataListener } from '../src/transports/connection.js';
+import type { Connection } from '../src/transports/connection.js';
+import { ByteConnection } from '../test/support/byte-connection.js';
 
 /** One microbenchmark's fastest round, and every round's rate. */
 export interface MicroResult {
@@ -36,20 +37,8 @@ const isQuick = process.argv.includes('--quick');
 const ROUNDS = isQuick ? 1 : 5;
 const ROUND_MS = isQuick ? 100 : 200;
 
-/** A connection that counts the prompts written to it, its input pushed by the benchmark. */
-class CountingConnection implements Connection {
-  readonly framing = 'stream' as const;
-  readonly remoteAddress = '192.0.2.9';
-  readonly remotePort = 40002;
-  readonly secure = false;
-  readonly protocol = '';
-  readonly path = '';
-  readonly query = new URLSearchParams();
-  readonly resumeToken = undefined;
-  readonly bytesIn = 0;
-  readonly bytesOut = 0;
-  readonly isClosed = false;
-  #data: DataListener | undefined;
+/** An in-memory connection that counts the prompts written to it rather than keeping its output. */
+class CountingConnection extends ByteConnection {
   #waiting = 0;
   #answered: (() => void) | undefined;
 
@@ -59,28 +48,9 @@ class CountingConnection implements Connection {
     return new Promise((resolve) => (this.#answered = resolve));
   }
 
-  receive(bytes: Uint8Array): void {
-    this.#data?.(bytes);
-  }
-
-  write(data: Uint8Array | string): Promise<void> {
+  override write(data: Uint8Array | string): Promise<void> {
     if (data === '> ' && --this.#waiting === 0) this.#answered?.();
     return READY;
-  }
-
-  pause(): void {}
-  resume(): void {}
-  close(_reason: CloseReason): Promise<void> {
-    return READY;
-  }
-  destroy(): void {}
-  onData(listener: DataListener): void {
-    this.#data = listener;
-  }
-  onClose(_listener: (end: ConnectionEnd) => void): void {}
-  onTerminal(): void {}
-  control(): boolean {
-    return false;
   }
 }
 
