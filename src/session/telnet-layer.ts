@@ -1,6 +1,4 @@
 // Telnet layer (RFC 854/855): negotiation, terminal details and text encoding over any byte transport.
-import type { Logger } from 'pino';
-
 import {
   AYT,
   BRK,
@@ -49,6 +47,7 @@ import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { unknownTerminal } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import type { SessionLog } from './lazy-logger.js';
 import { MccpConnection } from './mccp-connection.js';
 import { GmcpSession, MsdpSession, NO_GMCP, NO_MSDP } from './out-of-band.js';
 import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
@@ -70,7 +69,7 @@ export interface TelnetLayerOptions {
   /** Seconds between IAC NOP keepalives to telnet clients; 0 = none. */
   keepaliveInterval: number;
   events: LayerEvents;
-  logger: Logger;
+  logger: SessionLog;
   /** MUD protocols to offer; none when undefined. */
   mud?: MudOptions;
 }
