@@ -119,7 +119,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #connection: Connection;
   #options: TelnetLayerOptions;
   #decoder = new TelnetDecoder();
-  #reader = new KeyReader();
+  /** Made at the first text: a client that only negotiates, or sends nothing, never needs one. */
+  #reader: KeyReader | undefined;
   #negotiator: OptionNegotiator;
   #terminalTypes = new TerminalTypeCycle();
   #isTelnetPeer = false;
@@ -272,7 +273,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   onData(bytes: Uint8Array): void {
     if (this.#msspProbe !== undefined)
       this.#msspProbe += Buffer.from(bytes.subarray(0, MSSP_REQUEST_PROBE)).toString('latin1');
-    this.#reader.push(bytes, this.#tokens);
+    (this.#reader ??= new KeyReader()).push(bytes, this.#tokens);
   }
 
   onCommand(code: number): void {
@@ -313,7 +314,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   flush(): InputToken[] {
-    return this.#reader.flush();
+    return this.#reader?.flush() ?? [];
   }
 
   encodeText(text: string): Uint8Array | string {
