@@ -10,6 +10,8 @@ import type { GmcpMessage } from '../telnet/gmcp.js';
 import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
 import { newSessionId } from '../hub/session-id.js';
 import type { CloseReason, Connection, ConnectionEnd, TerminalFacts } from '../transports/connection.js';
+import { DeadlineWheel } from './deadline-wheel.js';
+import type { WheelEntry } from './deadline-wheel.js';
 import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
 import { SessionInput } from './input.js';
 import type { InputTargets } from './input.js';
@@ -105,7 +107,22 @@ export let sessionControl!: SessionControl;
  * A session's side of its layer and its input, also its place in the idle deadlines: one small
  * object per session whose methods are shared, where a closure per callback would cost memory.
  */
-let SessionCallbacks: new (session: Session) => LayerEvents & InputTargets;
+let SessionCallbacks: new (session: Session) => LayerEvents & InputTargets & WheelEntry;
+
+/** Idle deadlines by idle timeout (seconds): sessions share a wheel, not a Timeout each. */
+const IDLE_WHEELS = new Map<number, DeadlineWheel>();
+/** An idle timeout is checked to within a tenth of itself, and never less often than each second. */
+const IDLE_PRECISION = 0.1;
+const IDLE_RESOLUTION_MAX_MS = 1000;
+
+function idleWheel(idleTimeout: number): DeadlineWheel {
+  let wheel = IDLE_WHEELS.get(idleTimeout);
+  if (wheel === undefined) {
+    wheel = new DeadlineWheel(Math.min(IDLE_RESOLUTION_MAX_MS, idleTimeout * 1000 * IDLE_PRECISION));
+    IDLE_WHEELS.set(idleTimeout, wheel);
+  }
+  return wheel;
+}
 
 /** One client's session: created by a server for each accepted connection. */
 export class Session implements EditableSession, HubMember {
@@ -114,7 +131,7 @@ export class Session implements EditableSession, HubMember {
   #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
-  #callbacks: LayerEvents & InputTargets;
+  #callbacks: LayerEvents & InputTargets & WheelEntry;
   #createLayer: SessionOptions['createLayer'];
   /** Of the first connection: a session resumed over another URL keeps what it started with. */
   #path: string;
@@ -144,7 +161,6 @@ export class Session implements EditableSession, HubMember {
   #graceTimer: NodeJS.Timeout | undefined;
   #isFinished = false;
 
-  #idleTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
   #abort: AbortController | undefined;
@@ -164,8 +180,9 @@ export class Session implements EditableSession, HubMember {
       destroy: (session) => session.#destroy(),
       resume: (session, connection) => session.#resume(connection),
     };
-    SessionCallbacks = class implements LayerEvents, InputTargets {
+    SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry {
       readonly #session: Session;
+      wheelSlot: Set<WheelEntry> | undefined;
 
       constructor(session: Session) {
         this.#session = session;
@@ -225,6 +242,17 @@ export class Session implements EditableSession, HubMember {
 
       end(): Promise<void> {
         return this.#session.close();
+      }
+
+      /** The idle deadline came up: ends the session if no input came since, else says when it will be. */
+      due(now: number): number | undefined {
+        const session = this.#session;
+        const { idleTimeout } = session.#limits;
+        const deadline = session.#lastInputAt + idleTimeout * 1000;
+        if (now < deadline) return deadline;
+        session.#logger.info('idle timeout');
+        void session.#closeFor('idle-timeout', `Idle for ${seconds(idleTimeout)}: closing the connection.`);
+        return undefined;
       }
     };
   }
@@ -610,7 +638,7 @@ export class Session implements EditableSession, HubMember {
   }
 
   #received(bytes: Uint8Array): void {
-    this.#idleTimer?.refresh();
+    // The idle deadline follows: its wheel reads this when the old deadline comes up.
     this.#lastInputAt = Date.now();
     this.#input.receive(bytes);
   }
@@ -721,13 +749,7 @@ export class Session implements EditableSession, HubMember {
 
   #armTimers(): void {
     const { idleTimeout, maxSessionTime } = this.#limits;
-    if (idleTimeout > 0) {
-      this.#idleTimer = setTimeout(() => {
-        this.#logger.info('idle timeout');
-        void this.#closeFor('idle-timeout', `Idle for ${seconds(idleTimeout)}: closing the connection.`);
-      }, idleTimeout * 1000);
-      this.#idleTimer.unref();
-    }
+    if (idleTimeout > 0) idleWheel(idleTimeout).add(this.#callbacks, this.#lastInputAt + idleTimeout * 1000);
     if (maxSessionTime > 0) {
       this.#lifetimeTimer = setTimeout(() => {
         this.#logger.info('session time limit');
@@ -751,7 +773,7 @@ export class Session implements EditableSession, HubMember {
     this.#isClosing = true;
     this.#output.isClosed = true;
     this.#input.isClosed = true;
-    clearTimeout(this.#idleTimer);
+    if (this.#limits.idleTimeout > 0) idleWheel(this.#limits.idleTimeout).delete(this.#callbacks);
     clearTimeout(this.#lifetimeTimer);
     clearTimeout(this.#escapeTimer);
   }
