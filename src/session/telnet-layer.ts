@@ -576,8 +576,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #updateOptionList(): void {
     const options: string[] = [];
     for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE, ...this.#mudOptions]) {
-      if (this.#isOn('local', option)) options.push(`${optionName(option)} (server)`);
-      if (this.#isOn('remote', option)) options.push(`${optionName(option)} (client)`);
+      if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
+      if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
     }
     this.terminal.options = [...new Set(options)];
   }
@@ -637,4 +637,17 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     timer.unref();
     return timer;
   }
+}
+
+/** "ECHO (server)", "NAWS (client)": made once per option and side, and shared by every session's list. */
+const OPTION_LABELS = new Map<number, string>();
+
+function optionLabel(option: number, side: 'local' | 'remote'): string {
+  const key = side === 'local' ? option : -1 - option;
+  let label = OPTION_LABELS.get(key);
+  if (label === undefined) {
+    label = `${optionName(option)} (${side === 'local' ? 'server' : 'client'})`;
+    OPTION_LABELS.set(key, label);
+  }
+  return label;
 }

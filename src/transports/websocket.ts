@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 
+import { DeadlineWheel } from '../session/deadline-wheel.js';
+import type { WheelEntry } from '../session/deadline-wheel.js';
 import { ConnectionEnding, READY } from './connection.js';
 import { TurnCork } from './turn-cork.js';
 import type {
@@ -59,6 +61,17 @@ export interface WebSocketListenOptions {
   onConnection(connection: WebSocketConnection): void;
 }
 
+/** How a listener pings its clients: one wheel for all of them, not a timer per connection. */
+interface Pings {
+  wheel: DeadlineWheel;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/** Pings and pong deadlines are kept to a tenth of the shorter of the two, and at least to a second. */
+const PING_PRECISION = 0.1;
+const PING_RESOLUTION_MAX_MS = 1000;
+
 /** Below this many buffered bytes a write resolves at once. */
 const WRITE_HIGH_WATER = 64 * 1024;
 /** Output held for one frame beyond this many characters or bytes is framed at once. */
@@ -68,6 +81,7 @@ const CLOSE_GRACE_MS = 2000;
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
 export function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
   const secure = options.tls !== undefined;
+  const pings = pingsFor(options);
   const sockets = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxMessageSize,
@@ -100,7 +114,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     const refusal = options.admission.check(address, url.searchParams.get(RESUME_PARAMETER) ?? undefined);
     if (refusal !== undefined) return refuse(refusal);
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options));
+      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options.maxOutputBuffer, pings));
     });
     return true;
   };
@@ -116,6 +130,14 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     upgrades: [...options.upgrades, sessionUpgrade],
     logger: options.logger,
   });
+}
+
+function pingsFor(options: WebSocketListenOptions): Pings | undefined {
+  if (options.pingInterval <= 0) return undefined;
+  const intervalMs = options.pingInterval * 1000;
+  const timeoutMs = options.pingTimeout * 1000;
+  const resolutionMs = Math.min(PING_RESOLUTION_MAX_MS, Math.min(intervalMs, timeoutMs) * PING_PRECISION);
+  return { wheel: new DeadlineWheel(resolutionMs), intervalMs, timeoutMs };
 }
 
 function isOriginAllowed(origin: string, allowed: readonly string[]): boolean {
@@ -150,7 +172,7 @@ function connectionOf(ws: WebSocket): WebSocketConnection {
 }
 
 /** A WebSocket client as a Connection: text frames for strings, binary frames for bytes. */
-export class WebSocketConnection extends ConnectionEnding implements Connection {
+export class WebSocketConnection extends ConnectionEnding implements Connection, WheelEntry {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
@@ -168,8 +190,12 @@ export class WebSocketConnection extends ConnectionEnding implements Connection 
   #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
   #cork: TurnCork;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #pongTimer: NodeJS.Timeout | undefined;
+  #pings: Pings | undefined;
+  /** When the next ping is due, and while a pong is awaited, when it is too late. */
+  #pingAt = 0;
+  #pongDeadline: number | undefined;
+  /** Where this connection waits in its listener's ping wheel. */
+  wheelSlot: Set<WheelEntry> | undefined;
   #maxOutputBuffer: number;
   #textListener: ((text: string) => void) | undefined;
   /**
@@ -187,11 +213,12 @@ export class WebSocketConnection extends ConnectionEnding implements Connection 
     peer: ClientPeer,
     url: URL,
     readonly secure: boolean,
-    options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout' | 'maxOutputBuffer'>,
+    maxOutputBuffer: number,
+    pings: Pings | undefined,
   ) {
     super();
     this.#ws = ws;
-    this.#maxOutputBuffer = options.maxOutputBuffer;
+    this.#maxOutputBuffer = maxOutputBuffer;
     this.#socket = socket;
     this.#cork = new TurnCork(socket, () => this.#sendHeld());
     this.remoteAddress = peer.address;
@@ -207,7 +234,12 @@ export class WebSocketConnection extends ConnectionEnding implements Connection 
     (ws as ConnectedWebSocket)[CONNECTION] = this;
     ws.on('error', webSocketError);
     ws.on('close', webSocketClosed);
-    if (options.pingInterval > 0) this.#startPings(options.pingInterval * 1000, options.pingTimeout * 1000);
+    if (pings !== undefined) {
+      this.#pings = pings;
+      this.#pingAt = Date.now() + pings.intervalMs;
+      ws.on('pong', webSocketPong);
+      pings.wheel.add(this, this.#pingAt);
+    }
   }
 
   get framing(): 'message' {
@@ -365,18 +397,20 @@ export class WebSocketConnection extends ConnectionEnding implements Connection 
     if (facts !== undefined) this.#onTerminal?.(facts);
   }
 
-  #startPings(intervalMs: number, timeoutMs: number): void {
-    const ws = this.#ws;
-    ws.on('pong', webSocketPong);
-    this.#pingTimer = setInterval(() => {
-      ws.ping();
-      this.#pongTimer = setTimeout(() => {
-        this.endFor({ reason: 'timeout' });
-        ws.terminate();
-      }, timeoutMs);
-      this.#pongTimer.unref();
-    }, intervalMs);
-    this.#pingTimer.unref();
+  /** A ping or a pong deadline came up: the peer is pinged, or dropped for not answering the last ping. */
+  due(now: number): number | undefined {
+    const pings = this.#pings!;
+    if (this.#pongDeadline !== undefined && now >= this.#pongDeadline) {
+      this.endFor({ reason: 'timeout' });
+      this.#ws.terminate();
+      return undefined;
+    }
+    if (now >= this.#pingAt) {
+      this.#ws.ping();
+      this.#pongDeadline = now + pings.timeoutMs;
+      this.#pingAt = now + pings.intervalMs;
+    }
+    return this.#pongDeadline === undefined ? this.#pingAt : Math.min(this.#pingAt, this.#pongDeadline);
   }
 
   static {
@@ -395,15 +429,14 @@ export class WebSocketConnection extends ConnectionEnding implements Connection 
     };
     webSocketClosed = function (code) {
       const connection = connectionOf(this);
-      clearInterval(connection.#pingTimer);
-      clearTimeout(connection.#pongTimer);
+      connection.#pings?.wheel.delete(connection);
       connection.ended(code === CLOSE_ABNORMAL ? { reason: 'reset' } : { reason: 'peer-closed' });
     };
     webSocketMessage = function (data, isBinary) {
       connectionOf(this).#message(data, isBinary);
     };
     webSocketPong = function () {
-      clearTimeout(connectionOf(this).#pongTimer);
+      connectionOf(this).#pongDeadline = undefined;
     };
   }
 }
