@@ -79,7 +79,7 @@ export class OptionNegotiator {
    * The cells not 0, a handful per session, searched in order: a table of all 512 would cost each
    * session a kilobyte for the few options a client ever touches.
    */
-  readonly #cells: number[] = [];
+  #cells: number[] = [];
 
   constructor(policy: OptionPolicy, options: OptionNegotiatorOptions = {}) {
     this.#policy = policy;
@@ -174,7 +174,8 @@ export class OptionNegotiator {
         return;
       }
     }
-    cells.push(entry);
+    // An array grown by push keeps room for 16 more; concat makes one just long enough.
+    this.#cells = cells.concat(entry);
   }
 
   #stateOf(t: SideTable, option: number): QState {
