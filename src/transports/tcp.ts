@@ -10,7 +10,16 @@ import { ConnectionEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { TurnWriter } from './turn-writer.js';
-import type { Admission, CloseReason, Connection, DataListener, Listener, Refusal, TlsFiles } from './connection.js';
+import type {
+  Admission,
+  CloseReason,
+  Connection,
+  ConnectionEnd,
+  DataListener,
+  Listener,
+  Refusal,
+  TlsFiles,
+} from './connection.js';
 
 /** Options of a TCP listener. */
 export interface TcpListenOptions {
@@ -209,7 +218,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
     // Output still waiting from earlier turns means the peer is not reading; what one turn
     // writes (a long listing, however large) has had no chance to leave yet and does not count.
     if (this.#writer.startTurn() && socket.writableLength > this.maxOutputBuffer) {
-      this.endFor({ reason: 'slow-consumer' });
+      this.#endFor({ reason: 'slow-consumer' });
       socket.destroy();
       return READY;
     }
@@ -227,7 +236,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
   close(_reason: CloseReason): Promise<void> {
     // A byte stream has no way to say why; the session's last line says it to the user.
     if (!this.#socket.destroyed) {
-      this.endFor({ reason: 'local' });
+      this.#endFor({ reason: 'local' });
       this.#writer.flush();
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
@@ -237,7 +246,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
   }
 
   destroy(): void {
-    this.endFor({ reason: 'local' });
+    this.#endFor({ reason: 'local' });
     this.#socket.destroy();
   }
 
@@ -249,6 +258,11 @@ class TcpConnection extends ConnectionEnding implements Connection {
 
   onTerminal(): void {}
 
+  /** Records why the connection ends: the peer, where its end of the stream came first. */
+  #endFor(end: ConnectionEnd): void {
+    this.endFor(this.#socket.readableEnded ? { reason: 'peer-closed' } : end);
+  }
+
   control(): boolean {
     return false;
   }
@@ -256,8 +270,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
   static {
     // Shared by every socket, which `this` is: a closure per socket and listener would cost memory.
     socketError = function (this: ConnectedSocket, error: Error): void {
-      // A peer that sent its end before the error closed the connection itself.
-      this[CONNECTION].endFor(this.readableEnded ? { reason: 'peer-closed' } : { reason: 'reset', error });
+      this[CONNECTION].#endFor({ reason: 'reset', error });
       this.destroy();
     };
     socketClosed = function (this: ConnectedSocket): void {
