@@ -10,6 +10,7 @@ import { ServerStartError } from '../errors.js';
 import type { Application } from '../hub/hub.js';
 import type { HandlerClass } from '../session/handle.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
+import { LazyLogger } from '../session/lazy-logger.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
 import type { MudOptions } from '../session/telnet-layer.js';
@@ -42,7 +43,8 @@ export interface LayerContext {
   config: ServerConfig;
   preferredMode: InputMode;
   events: LayerEvents;
-  logger: Logger;
+  /** The session's logger, made when its first line is logged. */
+  logger: LazyLogger;
   /** The application, for live values such as MSSP's PLAYERS. */
   app: Application;
   /** When the server started (ms since the epoch), for MSSP's UPTIME. */
@@ -157,12 +159,14 @@ function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
   };
 }
 
+const TELNET_LOG_BINDINGS = { component: 'telnet' };
+
 function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer {
   return new TelnetLayer(connection, {
     preferredMode: context.preferredMode,
     keepaliveInterval: context.config.keepaliveInterval,
     events: context.events,
-    logger: context.logger.child({ component: 'telnet' }),
+    logger: new LazyLogger(context.logger, TELNET_LOG_BINDINGS),
     mud: mudOptions(connection, context),
   });
 }

@@ -9,6 +9,7 @@ import type { SessionHub } from '../hub/hub.js';
 import type { HandlerClass, ServerContext, SessionHandle } from '../session/handle.js';
 import { ResumeTokens } from '../session/resume-tokens.js';
 import { Session, sessionControl } from '../session/session.js';
+import type { SessionOptions } from '../session/session.js';
 import type { Connection, Listener, Refusal } from '../transports/connection.js';
 import { browsableHost } from '../transports/http.js';
 import type { RequestRoute, UpgradeRoute } from '../transports/http.js';
@@ -69,6 +70,8 @@ export class ProtocolServer implements ServerContext {
   #stopped: Promise<void> | undefined;
   /** When start() was called: MSSP's UPTIME. */
   #startedAt = Date.now();
+  /** What every session of this server is given but its connection: shared, not made per session. */
+  #sessionOptions: Omit<SessionOptions, 'connection'>;
 
   constructor(config: ServerConfig, handlerClass: HandlerClass, options: ProtocolServerOptions = {}) {
     this.config = config;
@@ -81,6 +84,30 @@ export class ProtocolServer implements ServerContext {
     const guard = options.guard ?? new AddressGuard({ logger: logger.child({ component: 'guard' }) });
     this.#ownGuard = options.guard === undefined ? guard : undefined;
     this.#addresses = guard.policy(config);
+    const endpoint = ENDPOINTS[config.transport];
+    this.#sessionOptions = {
+      createLayer: (client, events, sessionLogger) =>
+        endpoint.createLayer(client, {
+          config,
+          preferredMode: handlerClass.inputMode,
+          logger: sessionLogger,
+          events,
+          app: this.hub,
+          startedAt: this.#startedAt,
+        }),
+      handlerClass,
+      server: this,
+      app: this.hub,
+      logger: this.logger,
+      limits: {
+        idleTimeout: config.connectionTimeout,
+        maxSessionTime: config.maxSessionTime,
+        maxLineLength: config.maxLineLength,
+        resumeGrace: config.resumeGrace,
+      },
+      resumeTokens: this.#resumeTokens,
+      ended: (session) => this.#sessions.delete(session),
+    };
   }
 
   get name(): string {
@@ -246,39 +273,15 @@ export class ProtocolServer implements ServerContext {
       return;
     }
     // A token unknown, used or expired gets a new session, as if none had been given.
-    const endpoint = ENDPOINTS[this.config.transport];
     let session: Session;
     try {
-      session = new Session({
-        connection,
-        createLayer: (client, events, logger) =>
-          endpoint.createLayer(client, {
-            config: this.config,
-            preferredMode: this.handlerClass.inputMode,
-            logger,
-            events,
-            app: this.hub,
-            startedAt: this.#startedAt,
-          }),
-        handlerClass: this.handlerClass,
-        server: this,
-        app: this.hub,
-        logger: this.logger,
-        limits: {
-          idleTimeout: this.config.connectionTimeout,
-          maxSessionTime: this.config.maxSessionTime,
-          maxLineLength: this.config.maxLineLength,
-          resumeGrace: this.config.resumeGrace,
-        },
-        resumeTokens: this.#resumeTokens,
-      });
+      session = new Session({ ...this.#sessionOptions, connection });
     } catch (err) {
       this.logger.error({ err }, 'handler constructor failed');
       connection.destroy();
       return;
     }
     this.#sessions.add(session);
-    void session.closed.then(() => this.#sessions.delete(session));
     void sessionControl.start(session);
   }
 }

@@ -38,6 +38,8 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
 const CONTROL = /\p{Cc}/u;
 const NOTHING_SHOWN: EditResult = { echo: '' };
+/** The draft of an editor not browsing history, and the history of one with none: never changed, so one serves all. */
+const NO_STRINGS: readonly string[] = Object.freeze([]);
 
 /**
  * Edits one line at a time like readline: insert anywhere, erase, move, kill, history.
@@ -72,12 +74,13 @@ export class LineEditor {
   readonly #historySize: number;
   #chars: string[] = [];
   #cursor = 0;
-  #history: string[] = [];
+  /** Made at the first line remembered: many sessions never enter one. */
+  #history: string[] | undefined;
   /** Lines before this index are forgotten, and dropped in bulk: a shift a line costs as much as the rest of Enter. */
   #historyStart = 0;
   /** Index into history while browsing with Up/Down; null when editing a new line. */
   #browsing: number | null = null;
-  #draft: string[] = [];
+  #draft: readonly string[] = NO_STRINGS;
   /**
    * The line while it has only been typed at its end, kept as a string until an edit needs it
    * split into code points: typing appends and echoes a run in one pass, Enter hands it over as
@@ -212,17 +215,18 @@ export class LineEditor {
     this.#chars = [];
     this.#cursor = 0;
     this.#browsing = null;
-    this.#draft = [];
+    this.#draft = NO_STRINGS;
   }
 
   /** Remembers a line for Up/Down, unless blank or the same as the newest. */
   addHistory(line: string): void {
-    if (line.trim() === '' || this.#history[this.#history.length - 1] === line) return;
-    this.#history.push(line);
-    if (this.#history.length - this.#historyStart > this.#historySize) this.#historyStart++;
+    const history = (this.#history ??= []);
+    if (line.trim() === '' || history[history.length - 1] === line) return;
+    history.push(line);
+    if (history.length - this.#historyStart > this.#historySize) this.#historyStart++;
     if (this.#browsing !== null) this.#browsing = Math.max(this.#historyStart, this.#browsing);
     if (this.#historyStart < this.#historySize) return;
-    this.#history.splice(0, this.#historyStart);
+    history.splice(0, this.#historyStart);
     if (this.#browsing !== null) this.#browsing -= this.#historyStart;
     this.#historyStart = 0;
   }
@@ -508,16 +512,17 @@ export class LineEditor {
   #recall(step: -1 | 1): string {
     // History is shown only where the user sees what they recall, never into a hidden field.
     if (this.echo !== 'on') return '';
-    const current = this.#browsing ?? this.#history.length;
+    const history = this.#history ?? NO_STRINGS;
+    const current = this.#browsing ?? history.length;
     const next = current + step;
-    if (next < this.#historyStart || next > this.#history.length) return '';
+    if (next < this.#historyStart || next > history.length) return '';
     if (this.#browsing === null) this.#draft = this.#chars;
-    this.#browsing = next === this.#history.length ? null : next;
-    return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(this.#history[next]!));
+    this.#browsing = next === history.length ? null : next;
+    return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(history[next]!));
   }
 
   /** Shows a whole new line in place of the current one, cursor at its end. */
-  #replaceLine(chars: string[]): string {
+  #replaceLine(chars: readonly string[]): string {
     const back = cursorBack(this.#columns(this.#chars.slice(0, this.#cursor)));
     this.#chars = chars.slice(0, this.#maxLineLength);
     this.#cursor = this.#chars.length;

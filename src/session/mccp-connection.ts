@@ -3,8 +3,6 @@
 import { constants, createDeflate, createInflate } from 'node:zlib';
 import type { Deflate, Inflate } from 'node:zlib';
 
-import type { Logger } from 'pino';
-
 import { DO, DONT, OPT_MCCP3 } from '../telnet/constants.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
 import type { TelnetSink } from '../telnet/decoder.js';
@@ -19,11 +17,12 @@ import type {
   Framing,
   TerminalFacts,
 } from '../transports/connection.js';
+import type { SessionLog } from './lazy-logger.js';
 
 /** A connection with MCCP compression switched on and off by the telnet layer. */
 export class MccpConnection implements Connection {
   readonly #inner: Connection;
-  readonly #logger: Logger;
+  readonly #logger: SessionLog;
   #listener: DataListener | undefined;
   #deflate: Deflate | undefined;
   /** A turn's writes are flushed together (Z_SYNC_FLUSH) once the turn is over. */
@@ -38,7 +37,7 @@ export class MccpConnection implements Connection {
   #lastWrite: Promise<void> = READY;
 
   /** `isMccp3Offered`: the layer offers MCCP3 (WILL MCCP3), so the client may start a stream. */
-  constructor(inner: Connection, logger: Logger, isMccp3Offered: boolean) {
+  constructor(inner: Connection, logger: SessionLog, isMccp3Offered: boolean) {
     this.#inner = inner;
     this.#logger = logger;
     // The client's DO MCCP3 and its IAC SB MCCP3 IAC SE often come in one read: the split must

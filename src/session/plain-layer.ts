@@ -23,7 +23,8 @@ export class PlainLayer implements SessionLayer {
   readonly serverEchoes: boolean;
   readonly terminal: TerminalInfo = unknownTerminal();
   readonly #messageFraming: boolean;
-  #reader = new KeyReader();
+  /** Made at the first input: an idle client never needs one. */
+  #reader: KeyReader | undefined;
 
   constructor(options: PlainLayerOptions) {
     this.#messageFraming = options.messageFraming;
@@ -34,9 +35,10 @@ export class PlainLayer implements SessionLayer {
   start(): void {}
 
   receive(bytes: Uint8Array): InputToken[] {
-    const tokens = this.#reader.push(bytes);
+    const reader = (this.#reader ??= new KeyReader());
+    const tokens = reader.push(bytes);
     if (!this.#messageFraming) return tokens;
-    tokens.push(...this.#reader.flush());
+    tokens.push(...reader.flush());
     const last = tokens[tokens.length - 1];
     const endsLine = last?.type === 'key' && last.name === 'enter';
     if (!endsLine) tokens.push(ENTER);
@@ -44,7 +46,7 @@ export class PlainLayer implements SessionLayer {
   }
 
   flush(): InputToken[] {
-    return this.#reader.flush();
+    return this.#reader?.flush() ?? [];
   }
 
   encodeText(text: string): string {

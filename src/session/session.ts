@@ -7,12 +7,18 @@ import type { BaseHandler } from '../handlers/base-handler.js';
 import type { SessionEndReason, SessionInfo } from '../hub/events.js';
 import type { HubMember, SessionHub } from '../hub/hub.js';
 import { newSessionId } from '../hub/session-id.js';
+import type { GmcpMessage } from '../telnet/gmcp.js';
+import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
 import type { CloseReason, Connection, ConnectionEnd, TerminalFacts } from '../transports/connection.js';
+import { DeadlineWheel } from './deadline-wheel.js';
+import type { WheelEntry } from './deadline-wheel.js';
 import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
 import { SessionInput } from './input.js';
+import type { InputTargets } from './input.js';
 import type { InputToken } from './key-reader.js';
 import { mergeTerminalFacts } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import { LazyLogger } from './lazy-logger.js';
 import { LineEditor } from './line-editor.js';
 import { NO_GMCP, NO_MSDP } from './out-of-band.js';
 import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
@@ -37,7 +43,7 @@ export interface SessionOptions {
    * Builds the protocol layer of a connection (the first, and each one that resumes the session);
    * it reports changes through `events` and logs with the session's id.
    */
-  createLayer(connection: Connection, events: LayerEvents, logger: Logger): SessionLayer;
+  createLayer(connection: Connection, events: LayerEvents, logger: LazyLogger): SessionLayer;
   handlerClass: HandlerClass;
   server: ServerContext;
   app: SessionHub;
@@ -45,6 +51,8 @@ export interface SessionOptions {
   limits: SessionLimits;
   /** The server's resume tokens, where limits.resumeGrace is above 0. */
   resumeTokens?: ResumeTokens<Session> | undefined;
+  /** Called once the session has ended and its handler's onDisconnect has run, before `closed` resolves. */
+  ended?: ((session: Session) => void) | undefined;
 }
 
 /** Session plumbing for the server and the base handler classes, kept off the handler's surface. */
@@ -95,21 +103,44 @@ const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
 // Assigned in Session's static block, where the private members can be reached.
 export let sessionControl!: SessionControl;
 
+/**
+ * A session's side of its layer and its input, also its place in the idle deadlines: one small
+ * object per session whose methods are shared, where a closure per callback would cost memory.
+ */
+let SessionCallbacks: new (session: Session) => LayerEvents & InputTargets & WheelEntry;
+
+/** Idle deadlines by idle timeout (seconds): sessions share a wheel, not a Timeout each. */
+const IDLE_WHEELS = new Map<number, DeadlineWheel>();
+/** An idle timeout is checked to within a tenth of itself, and never less often than each second. */
+const IDLE_PRECISION = 0.1;
+const IDLE_RESOLUTION_MAX_MS = 1000;
+
+function idleWheel(idleTimeout: number): DeadlineWheel {
+  let wheel = IDLE_WHEELS.get(idleTimeout);
+  if (wheel === undefined) {
+    wheel = new DeadlineWheel(Math.min(IDLE_RESOLUTION_MAX_MS, idleTimeout * 1000 * IDLE_PRECISION));
+    IDLE_WHEELS.set(idleTimeout, wheel);
+  }
+  return wheel;
+}
+
 /** One client's session: created by a server for each accepted connection. */
 export class Session implements EditableSession, HubMember {
   readonly id = newSessionId();
-  readonly startedAt = new Date();
+  #startedAt = Date.now();
   #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
-  #layerEvents: LayerEvents;
+  #callbacks: LayerEvents & InputTargets & WheelEntry;
   #createLayer: SessionOptions['createLayer'];
   /** Of the first connection: a session resumed over another URL keeps what it started with. */
   #path: string;
-  #query: URLSearchParams;
+  /** Taken from the connection when first asked for (or when a resume replaces it): most handlers never ask. */
+  #query: URLSearchParams | undefined;
   #server: ServerContext;
   #app: SessionHub;
-  #logger: Logger;
+  #logger: LazyLogger;
+  #ended: SessionOptions['ended'];
   #editor: LineEditor;
   #limits: SessionLimits;
   #output: SessionOutput;
@@ -130,15 +161,17 @@ export class Session implements EditableSession, HubMember {
   #graceTimer: NodeJS.Timeout | undefined;
   #isFinished = false;
 
-  #idleTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #escapeTimer: NodeJS.Timeout | undefined;
   #abort: AbortController | undefined;
   #isClosing = false;
   #closeReason: SessionEndReason | undefined;
   #closing: Promise<void> | undefined;
-  #closed: Promise<void>;
-  #markClosed!: () => void;
+  /** Made when first asked for: the server learns of the end through `ended`, and most handlers never ask. */
+  #closed: Promise<void> | undefined;
+  #markClosed: (() => void) | undefined;
+  /** The session has ended and onDisconnect has run. */
+  #isEnded = false;
 
   static {
     sessionControl = {
@@ -146,6 +179,81 @@ export class Session implements EditableSession, HubMember {
       closeFor: (session, reason, message) => session.#closeFor(reason, message),
       destroy: (session) => session.#destroy(),
       resume: (session, connection) => session.#resume(connection),
+    };
+    SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry {
+      readonly #session: Session;
+      wheelSlot: Set<WheelEntry> | undefined;
+
+      constructor(session: Session) {
+        this.#session = session;
+      }
+
+      changed(what: 'mode' | 'terminal' | 'size'): void {
+        this.#session.#layerChanged(what);
+      }
+
+      option(option: string, side: 'local' | 'remote', enabled: boolean): void {
+        const session = this.#session;
+        if (session.#app.events.has('option')) {
+          session.#app.events.publish('option', { sessionId: session.id, option, side, enabled });
+        }
+      }
+
+      gmcp({ message, data, text, isJson }: GmcpMessage): void {
+        const session = this.#session;
+        void session.#guard(() => session.#handler.onGmcp(message, data, { text, isJson }));
+      }
+
+      msdp(variables: MsdpVariables): void {
+        const session = this.#session;
+        void session.#guard(() => session.#handler.onMsdp(variables));
+      }
+
+      msdpCommand(command: MsdpCommand, names: string[]): void {
+        const session = this.#session;
+        void session.#guard(() => session.#handler.onMsdpCommand(command, names));
+      }
+
+      decode(bytes: Uint8Array, isLast: boolean): InputToken[] {
+        return this.#session.#decode(bytes, isLast);
+      }
+
+      receive(token: InputToken): boolean | Promise<boolean> {
+        const session = this.#session;
+        // Published as the handler takes each key, so that keys typed ahead of a hidden
+        // question count as hidden when that question takes them.
+        if (session.#app.events.has('input') && session.#layer.mode === 'character') {
+          session.#publishInput('keys', token.type === 'text' ? token.text : token.sequence, session.#isHidingInput);
+        }
+        return session.#handler.receive(token);
+      }
+
+      processLine(line: string): boolean | Promise<boolean> {
+        const session = this.#session;
+        if (session.#app.events.has('input')) session.#publishInput('line', line, false);
+        // A line typed ahead was answered by the prompts shown since: what follows is the reply.
+        session.#output.lineEnded();
+        return session.#guard(() => session.#handler.processLine(line));
+      }
+
+      caught(err: unknown): false {
+        return this.#session.#caught(err);
+      }
+
+      end(): Promise<void> {
+        return this.#session.close();
+      }
+
+      /** The idle deadline came up: ends the session if no input came since, else says when it will be. */
+      due(now: number): number | undefined {
+        const session = this.#session;
+        const { idleTimeout } = session.#limits;
+        const deadline = session.#lastInputAt + idleTimeout * 1000;
+        if (now < deadline) return deadline;
+        session.#logger.info('idle timeout');
+        void session.#closeFor('idle-timeout', `Idle for ${seconds(idleTimeout)}: closing the connection.`);
+        return undefined;
+      }
     };
   }
 
@@ -156,46 +264,20 @@ export class Session implements EditableSession, HubMember {
     this.#app = options.app;
     this.#limits = options.limits;
     this.#path = options.connection.path;
-    this.#query = options.connection.query;
     this.#resumeTokens = options.resumeTokens;
-    this.#logger = options.logger.child({ session: this.id });
-    this.#layerEvents = {
-      changed: (what) => this.#layerChanged(what),
-      option: (option, side, enabled) => {
-        if (this.#app.events.has('option')) {
-          this.#app.events.publish('option', { sessionId: this.id, option, side, enabled });
-        }
-      },
-      gmcp: ({ message, data, text, isJson }) =>
-        void this.#guard(() => this.#handler.onGmcp(message, data, { text, isJson })),
-      msdp: (variables) => void this.#guard(() => this.#handler.onMsdp(variables)),
-      msdpCommand: (command, names) => void this.#guard(() => this.#handler.onMsdpCommand(command, names)),
-    };
+    this.#logger = new LazyLogger(options.logger, { session: this.id });
+    this.#ended = options.ended;
+    this.#callbacks = new SessionCallbacks(this);
     this.#createLayer = options.createLayer;
     this.#layer = this.#layerOver(this.#connection);
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
-    this.#input = new SessionInput(this.#connection, {
-      decode: (bytes, isLast) => this.#decode(bytes, isLast),
-      receive: (token) => {
-        // Published as the handler takes each key, so that keys typed ahead of a hidden
-        // question count as hidden when that question takes them.
-        if (this.#app.events.has('input') && this.#layer.mode === 'character') {
-          this.#publishInput('keys', token.type === 'text' ? token.text : token.sequence, this.#isHidingInput);
-        }
-        return this.#handler.receive(token);
-      },
-      processLine: (line) => {
-        if (this.#app.events.has('input')) this.#publishInput('line', line, false);
-        // A line typed ahead was answered by the prompts shown since: what follows is the reply.
-        this.#output.lineEnded();
-        return this.#guard(() => this.#handler.processLine(line));
-      },
-      caught: (err) => this.#caught(err),
-      end: () => this.close(),
-    });
-    this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
+    this.#input = new SessionInput(this.#connection, this.#callbacks);
     this.#handler = new options.handlerClass(this);
+  }
+
+  get startedAt(): Date {
+    return new Date(this.#startedAt);
   }
 
   get server(): ServerContext {
@@ -207,7 +289,7 @@ export class Session implements EditableSession, HubMember {
   }
 
   get logger(): Logger {
-    return this.#logger;
+    return this.#logger.logger;
   }
 
   get transport(): TransportName {
@@ -235,6 +317,7 @@ export class Session implements EditableSession, HubMember {
   }
 
   get query(): URLSearchParams {
+    this.#query ??= this.#connection.query;
     return this.#query;
   }
 
@@ -273,6 +356,9 @@ export class Session implements EditableSession, HubMember {
   }
 
   get closed(): Promise<void> {
+    if (this.#closed === undefined) {
+      this.#closed = this.#isEnded ? Promise.resolve() : new Promise((resolve) => (this.#markClosed = resolve));
+    }
     return this.#closed;
   }
 
@@ -296,7 +382,7 @@ export class Session implements EditableSession, HubMember {
       remotePort: this.#connection.remotePort,
       ...(this.#connection.proxyAddress === undefined ? {} : { proxyAddress: this.#connection.proxyAddress }),
       secure: this.#connection.secure,
-      startedAt: this.startedAt.getTime(),
+      startedAt: this.#startedAt,
       lastInputAt: this.#lastInputAt,
       user: this.#user,
       terminal: { type, cols, rows },
@@ -398,7 +484,7 @@ export class Session implements EditableSession, HubMember {
   }
 
   #closeFor(reason: CloseReason, message: string | undefined): Promise<void> {
-    if (this.#isClosing) return this.#closed;
+    if (this.#isClosing) return this.closed;
     // A session on its way out is not to be resumed.
     this.#resumeTokens?.revoke(this);
     this.#closing ??= this.#close(reason, message);
@@ -412,7 +498,7 @@ export class Session implements EditableSession, HubMember {
     if (message !== undefined) await this.#output.write(`${message}\n`, true);
     this.#stopIO();
     await this.#connection.close(reason);
-    return this.#closed;
+    return this.closed;
   }
 
   #destroy(): void {
@@ -427,7 +513,7 @@ export class Session implements EditableSession, HubMember {
       if (connection === this.#connection) this.#connectionEnded(end);
     });
     connection.onData((bytes) => {
-      if (connection === this.#connection) this.#onData(bytes);
+      if (connection === this.#connection) this.#received(bytes);
     });
     connection.onTerminal((facts) => {
       if (connection === this.#connection) this.#terminalFacts(facts);
@@ -476,7 +562,7 @@ export class Session implements EditableSession, HubMember {
    * the session then reads and writes through the wrapper.
    */
   #layerOver(connection: Connection): SessionLayer {
-    const layer = this.#createLayer(connection, this.#layerEvents, this.#logger);
+    const layer = this.#createLayer(connection, this.#callbacks, this.#logger);
     this.#connection = layer.connection ?? connection;
     return layer;
   }
@@ -487,6 +573,7 @@ export class Session implements EditableSession, HubMember {
    */
   #resume(connection: Connection): void {
     const old = this.#connection;
+    this.#query ??= old.query;
     const wasDetached = this.#detachedAt !== undefined;
     clearTimeout(this.#graceTimer);
     // The address count follows the client to its new address.
@@ -550,11 +637,11 @@ export class Session implements EditableSession, HubMember {
     return true;
   }
 
-  #onData = (bytes: Uint8Array): void => {
-    this.#idleTimer?.refresh();
+  #received(bytes: Uint8Array): void {
+    // The idle deadline follows: its wheel reads this when the old deadline comes up.
     this.#lastInputAt = Date.now();
     this.#input.receive(bytes);
-  };
+  }
 
   /** Bytes into keys through the protocol layer; `isLast`: nothing more waits to be read. */
   #decode(bytes: Uint8Array, isLast: boolean): InputToken[] {
@@ -662,13 +749,7 @@ export class Session implements EditableSession, HubMember {
 
   #armTimers(): void {
     const { idleTimeout, maxSessionTime } = this.#limits;
-    if (idleTimeout > 0) {
-      this.#idleTimer = setTimeout(() => {
-        this.#logger.info('idle timeout');
-        void this.#closeFor('idle-timeout', `Idle for ${seconds(idleTimeout)}: closing the connection.`);
-      }, idleTimeout * 1000);
-      this.#idleTimer.unref();
-    }
+    if (idleTimeout > 0) idleWheel(idleTimeout).add(this.#callbacks, this.#lastInputAt + idleTimeout * 1000);
     if (maxSessionTime > 0) {
       this.#lifetimeTimer = setTimeout(() => {
         this.#logger.info('session time limit');
@@ -692,14 +773,14 @@ export class Session implements EditableSession, HubMember {
     this.#isClosing = true;
     this.#output.isClosed = true;
     this.#input.isClosed = true;
-    clearTimeout(this.#idleTimer);
+    if (this.#limits.idleTimeout > 0) idleWheel(this.#limits.idleTimeout).delete(this.#callbacks);
     clearTimeout(this.#lifetimeTimer);
     clearTimeout(this.#escapeTimer);
   }
 
   /** The real end, once: after the connection closed, or the grace period of a dropped one ran out. */
   async #finish(reason: SessionEndReason): Promise<void> {
-    if (this.#isFinished) return this.#closed;
+    if (this.#isFinished) return this.closed;
     this.#isFinished = true;
     clearTimeout(this.#graceTimer);
     this.#resumeTokens?.revoke(this);
@@ -717,7 +798,9 @@ export class Session implements EditableSession, HubMember {
     } catch (err) {
       this.#logger.error({ err }, 'onDisconnect failed');
     }
-    this.#markClosed();
+    this.#isEnded = true;
+    this.#ended?.(this);
+    this.#markClosed?.();
   }
 }
 

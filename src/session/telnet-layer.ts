@@ -1,6 +1,4 @@
 // Telnet layer (RFC 854/855): negotiation, terminal details and text encoding over any byte transport.
-import type { Logger } from 'pino';
-
 import {
   AYT,
   BRK,
@@ -49,6 +47,7 @@ import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { unknownTerminal } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import type { SessionLog } from './lazy-logger.js';
 import { MccpConnection } from './mccp-connection.js';
 import { GmcpSession, MsdpSession, NO_GMCP, NO_MSDP } from './out-of-band.js';
 import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
@@ -70,7 +69,7 @@ export interface TelnetLayerOptions {
   /** Seconds between IAC NOP keepalives to telnet clients; 0 = none. */
   keepaliveInterval: number;
   events: LayerEvents;
-  logger: Logger;
+  logger: SessionLog;
   /** MUD protocols to offer; none when undefined. */
   mud?: MudOptions;
 }
@@ -120,7 +119,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #connection: Connection;
   #options: TelnetLayerOptions;
   #decoder = new TelnetDecoder();
-  #reader = new KeyReader();
+  /** Made at the first text: a client that only negotiates, or sends nothing, never needs one. */
+  #reader: KeyReader | undefined;
   #negotiator: OptionNegotiator;
   #terminalTypes = new TerminalTypeCycle();
   #isTelnetPeer = false;
@@ -273,7 +273,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   onData(bytes: Uint8Array): void {
     if (this.#msspProbe !== undefined)
       this.#msspProbe += Buffer.from(bytes.subarray(0, MSSP_REQUEST_PROBE)).toString('latin1');
-    this.#reader.push(bytes, this.#tokens);
+    (this.#reader ??= new KeyReader()).push(bytes, this.#tokens);
   }
 
   onCommand(code: number): void {
@@ -314,7 +314,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   flush(): InputToken[] {
-    return this.#reader.flush();
+    return this.#reader?.flush() ?? [];
   }
 
   encodeText(text: string): Uint8Array | string {
@@ -576,8 +576,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #updateOptionList(): void {
     const options: string[] = [];
     for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE, ...this.#mudOptions]) {
-      if (this.#isOn('local', option)) options.push(`${optionName(option)} (server)`);
-      if (this.#isOn('remote', option)) options.push(`${optionName(option)} (client)`);
+      if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
+      if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
     }
     this.terminal.options = [...new Set(options)];
   }
@@ -637,4 +637,17 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     timer.unref();
     return timer;
   }
+}
+
+/** "ECHO (server)", "NAWS (client)": made once per option and side, and shared by every session's list. */
+const OPTION_LABELS = new Map<number, string>();
+
+function optionLabel(option: number, side: 'local' | 'remote'): string {
+  const key = side === 'local' ? option : -1 - option;
+  let label = OPTION_LABELS.get(key);
+  if (label === undefined) {
+    label = `${optionName(option)} (${side === 'local' ? 'server' : 'client'})`;
+    OPTION_LABELS.set(key, label);
+  }
+  return label;
 }

@@ -45,23 +45,28 @@ const Q = { no: 0, yes: 1, wantNo: 2, wantYes: 3 } as const;
 type QState = (typeof Q)[keyof typeof Q];
 const DEFAULT_MAX_PEER_ENABLES = 32;
 
-// Every telnet session keeps these tables, so each option of each side is one 16-bit cell of
-// one array: the state in bits 0-1; the queue bit, set for OPPOSITE (the reverse of the pending
-// request is wanted next) and clear for EMPTY; from bit 8, the enables the peer asked for and we granted.
+// Every telnet session keeps these tables, so each option of each side is one 16-bit cell: the
+// state in bits 0-1; the queue bit, set for OPPOSITE (the reverse of the pending request is
+// wanted next) and clear for EMPTY; from bit 8, the enables the peer asked for and we granted.
+// Only cells that are not 0 are kept, each with its key (side base + option) above bit 16.
 const STATE_BITS = 0b11;
 const OPPOSITE_BIT = 0b100;
 const GRANTS_SHIFT = 8;
+const KEY_SHIFT = 16;
+const CELL_BITS = 0xffff;
 
 interface SideTable {
   readonly side: Side;
-  /** Both sides' cells; this side's start at `base`. */
-  readonly cells: Uint16Array;
+  /** This side's cells are keyed from `base`. */
   readonly base: number;
   /** The verb we send to enable (DO or WILL). */
   readonly on: number;
   /** The verb we send to disable (DONT or WONT). */
   readonly off: number;
 }
+
+const LOCAL: SideTable = { side: 'local', base: 0, on: WILL, off: WONT };
+const REMOTE: SideTable = { side: 'remote', base: 256, on: DO, off: DONT };
 
 /**
  * Tracks both sides of all 256 options with the RFC 1143 Q method: each request gets one
@@ -70,9 +75,11 @@ interface SideTable {
 export class OptionNegotiator {
   readonly #policy: OptionPolicy;
   readonly #maxPeerEnables: number;
-  readonly #cells = new Uint16Array(512);
-  readonly #local: SideTable = { side: 'local', cells: this.#cells, base: 0, on: WILL, off: WONT };
-  readonly #remote: SideTable = { side: 'remote', cells: this.#cells, base: 256, on: DO, off: DONT };
+  /**
+   * The cells not 0, a handful per session, searched in order: a table of all 512 would cost each
+   * session a kilobyte for the few options a client ever touches.
+   */
+  #cells: number[] = [];
 
   constructor(policy: OptionPolicy, options: OptionNegotiatorOptions = {}) {
     this.#policy = policy;
@@ -86,10 +93,10 @@ export class OptionNegotiator {
   receive(verb: number, option: number): NegotiationResult {
     const result: NegotiationResult = { reply: [], changes: [] };
     if (!isOption(option)) return result;
-    if (verb === WILL) this.#receiveOn(this.#remote, option, result);
-    else if (verb === WONT) this.#receiveOff(this.#remote, option, result);
-    else if (verb === DO) this.#receiveOn(this.#local, option, result);
-    else if (verb === DONT) this.#receiveOff(this.#local, option, result);
+    if (verb === WILL) this.#receiveOn(REMOTE, option, result);
+    else if (verb === WONT) this.#receiveOff(REMOTE, option, result);
+    else if (verb === DO) this.#receiveOn(LOCAL, option, result);
+    else if (verb === DONT) this.#receiveOff(LOCAL, option, result);
     return result;
   }
 
@@ -98,17 +105,17 @@ export class OptionNegotiator {
     const result: NegotiationResult = { reply: [], changes: [] };
     checkOption(option);
     const t = this.#table(side);
-    switch (stateOf(t, option)) {
+    switch (this.#stateOf(t, option)) {
       case Q.no:
-        setState(t, option, Q.wantYes);
+        this.#setState(t, option, Q.wantYes);
         result.reply.push(negotiate(t.on, option));
         break;
       case Q.wantNo:
         // Queued: sending DO/WILL before the peer answers our DONT/WONT would be read as its ack.
-        setOpposite(t, option, true);
+        this.#setOpposite(t, option, true);
         break;
       case Q.wantYes:
-        setOpposite(t, option, false);
+        this.#setOpposite(t, option, false);
         break;
     }
     return result;
@@ -119,17 +126,17 @@ export class OptionNegotiator {
     const result: NegotiationResult = { reply: [], changes: [] };
     checkOption(option);
     const t = this.#table(side);
-    switch (stateOf(t, option)) {
+    switch (this.#stateOf(t, option)) {
       case Q.yes:
-        setState(t, option, Q.wantNo);
+        this.#setState(t, option, Q.wantNo);
         result.reply.push(negotiate(t.off, option));
         result.changes.push({ side: t.side, option, enabled: false });
         break;
       case Q.wantNo:
-        setOpposite(t, option, false);
+        this.#setOpposite(t, option, false);
         break;
       case Q.wantYes:
-        setOpposite(t, option, true);
+        this.#setOpposite(t, option, true);
         break;
     }
     return result;
@@ -137,18 +144,55 @@ export class OptionNegotiator {
 
   /** Whether the option is on for that side (agreed by both ends). */
   isEnabled(side: Side, option: number): boolean {
-    return isOption(option) && stateOf(this.#table(side), option) === Q.yes;
+    return isOption(option) && this.#stateOf(this.#table(side), option) === Q.yes;
   }
 
   /** Whether we sent a request for the option on that side and await its answer. */
   isPending(side: Side, option: number): boolean {
     if (!isOption(option)) return false;
-    const state = stateOf(this.#table(side), option);
+    const state = this.#stateOf(this.#table(side), option);
     return state === Q.wantNo || state === Q.wantYes;
   }
 
   #table(side: Side): SideTable {
-    return side === 'local' ? this.#local : this.#remote;
+    return side === 'local' ? LOCAL : REMOTE;
+  }
+
+  #cell(t: SideTable, option: number): number {
+    const key = t.base + option;
+    for (const entry of this.#cells) if (entry >>> KEY_SHIFT === key) return entry & CELL_BITS;
+    return 0;
+  }
+
+  #setCell(t: SideTable, option: number, cell: number): void {
+    const key = t.base + option;
+    const cells = this.#cells;
+    const entry = (key << KEY_SHIFT) | cell;
+    for (let i = 0; i < cells.length; i++) {
+      if (cells[i]! >>> KEY_SHIFT === key) {
+        cells[i] = entry;
+        return;
+      }
+    }
+    // An array grown by push keeps room for 16 more; concat makes one just long enough.
+    this.#cells = cells.concat(entry);
+  }
+
+  #stateOf(t: SideTable, option: number): QState {
+    return (this.#cell(t, option) & STATE_BITS) as QState;
+  }
+
+  #setState(t: SideTable, option: number, state: QState): void {
+    this.#setCell(t, option, (this.#cell(t, option) & ~STATE_BITS) | state);
+  }
+
+  #isOpposite(t: SideTable, option: number): boolean {
+    return (this.#cell(t, option) & OPPOSITE_BIT) !== 0;
+  }
+
+  #setOpposite(t: SideTable, option: number, isSet: boolean): void {
+    const cell = this.#cell(t, option);
+    this.#setCell(t, option, isSet ? cell | OPPOSITE_BIT : cell & ~OPPOSITE_BIT);
   }
 
   #accepts(t: SideTable, option: number): boolean {
@@ -156,17 +200,17 @@ export class OptionNegotiator {
     // A stateless peer answering every DO with WILL can, with one request crossing ours,
     // pair its acks with our answers forever; every turn of such a loop needs us to grant
     // an enable, so capping grants ends it with a refusal, which nothing answers.
-    if (t.cells[t.base + option]! >> GRANTS_SHIFT >= this.#maxPeerEnables) return false;
+    if (this.#cell(t, option) >> GRANTS_SHIFT >= this.#maxPeerEnables) return false;
     return t.side === 'local' ? this.#policy.acceptLocal(option) : this.#policy.acceptRemote(option);
   }
 
   /** WILL for the remote side, DO for the local side. */
   #receiveOn(t: SideTable, option: number, result: NegotiationResult): void {
-    switch (stateOf(t, option)) {
+    switch (this.#stateOf(t, option)) {
       case Q.no:
         if (this.#accepts(t, option)) {
-          t.cells[t.base + option] = t.cells[t.base + option]! + (1 << GRANTS_SHIFT);
-          setState(t, option, Q.yes);
+          this.#setCell(t, option, this.#cell(t, option) + (1 << GRANTS_SHIFT));
+          this.#setState(t, option, Q.yes);
           result.reply.push(negotiate(t.on, option));
           result.changes.push({ side: t.side, option, enabled: true });
         } else {
@@ -175,21 +219,21 @@ export class OptionNegotiator {
         break;
       case Q.wantNo:
         // The peer answered our DONT/WONT with WILL/DO, an RFC 1143 error; no reply, or we loop.
-        if (isOpposite(t, option)) {
-          setState(t, option, Q.yes);
-          setOpposite(t, option, false);
+        if (this.#isOpposite(t, option)) {
+          this.#setState(t, option, Q.yes);
+          this.#setOpposite(t, option, false);
           result.changes.push({ side: t.side, option, enabled: true });
         } else {
-          setState(t, option, Q.no);
+          this.#setState(t, option, Q.no);
         }
         break;
       case Q.wantYes:
-        if (isOpposite(t, option)) {
-          setState(t, option, Q.wantNo);
-          setOpposite(t, option, false);
+        if (this.#isOpposite(t, option)) {
+          this.#setState(t, option, Q.wantNo);
+          this.#setOpposite(t, option, false);
           result.reply.push(negotiate(t.off, option));
         } else {
-          setState(t, option, Q.yes);
+          this.#setState(t, option, Q.yes);
           result.changes.push({ side: t.side, option, enabled: true });
         }
         break;
@@ -199,47 +243,30 @@ export class OptionNegotiator {
 
   /** WONT for the remote side, DONT for the local side. */
   #receiveOff(t: SideTable, option: number, result: NegotiationResult): void {
-    switch (stateOf(t, option)) {
+    switch (this.#stateOf(t, option)) {
       case Q.yes:
         // A peer may always switch an option off; RFC 854 requires us to agree.
-        setState(t, option, Q.no);
+        this.#setState(t, option, Q.no);
         result.reply.push(negotiate(t.off, option));
         result.changes.push({ side: t.side, option, enabled: false });
         break;
       case Q.wantNo:
-        if (isOpposite(t, option)) {
-          setState(t, option, Q.wantYes);
-          setOpposite(t, option, false);
+        if (this.#isOpposite(t, option)) {
+          this.#setState(t, option, Q.wantYes);
+          this.#setOpposite(t, option, false);
           result.reply.push(negotiate(t.on, option));
         } else {
-          setState(t, option, Q.no);
+          this.#setState(t, option, Q.no);
         }
         break;
       case Q.wantYes:
-        setState(t, option, Q.no);
-        if (isOpposite(t, option)) setOpposite(t, option, false);
+        this.#setState(t, option, Q.no);
+        if (this.#isOpposite(t, option)) this.#setOpposite(t, option, false);
         else result.refused = { side: t.side, option };
         break;
       // NO: already off, nothing to answer.
     }
   }
-}
-
-function stateOf(t: SideTable, option: number): QState {
-  return (t.cells[t.base + option]! & STATE_BITS) as QState;
-}
-
-function setState(t: SideTable, option: number, state: QState): void {
-  t.cells[t.base + option] = (t.cells[t.base + option]! & ~STATE_BITS) | state;
-}
-
-function isOpposite(t: SideTable, option: number): boolean {
-  return (t.cells[t.base + option]! & OPPOSITE_BIT) !== 0;
-}
-
-function setOpposite(t: SideTable, option: number, isSet: boolean): void {
-  const cell = t.cells[t.base + option]!;
-  t.cells[t.base + option] = isSet ? cell | OPPOSITE_BIT : cell & ~OPPOSITE_BIT;
 }
 
 function isOption(option: number): boolean {

@@ -55,7 +55,7 @@ export function parseMtts(name: string): number | undefined {
  * next name and the last one is repeated at the end; MTTS: client name, terminal type, "MTTS <bits>".
  */
 export class TerminalTypeCycle {
-  readonly #names: string[] = [];
+  #names: string[] = [];
   #mtts: number | undefined;
   #done = false;
 
@@ -67,7 +67,8 @@ export class TerminalTypeCycle {
       this.#done = true;
       return { askAgain: false };
     }
-    this.#names.push(name);
+    // An array grown by push keeps room for 16 more; concat makes one just long enough.
+    this.#names = this.#names.concat(name);
     const bits = parseMtts(name);
     if (bits !== undefined) this.#mtts = bits;
     this.#done = bits !== undefined || this.#names.length >= MAX_NAMES;

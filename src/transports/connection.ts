@@ -132,3 +132,55 @@ export interface Admission {
 
 /** A promise that is already settled, shared so fast writes allocate nothing. */
 export const READY: Promise<void> = Promise.resolve();
+
+/**
+ * How a connection ends, for the transports: the first reason seen wins, and listeners hear it
+ * once the socket has closed. Fields, not a promise per connection: a promise is made only for a
+ * caller of close() that waits.
+ */
+export abstract class ConnectionEnding {
+  #end: ConnectionEnd | undefined;
+  #isEnded = false;
+  #listener: ((end: ConnectionEnd) => void) | undefined;
+  #closed: Promise<void> | undefined;
+  #markClosed: (() => void) | undefined;
+
+  /** Called once, when the connection has ended. */
+  onClose(listener: (end: ConnectionEnd) => void): void {
+    if (this.#isEnded) {
+      const end = this.#end!;
+      queueMicrotask(() => listener(end));
+      return;
+    }
+    const previous = this.#listener;
+    this.#listener =
+      previous === undefined
+        ? listener
+        : (end) => {
+            previous(end);
+            listener(end);
+          };
+  }
+
+  /** Records why the connection is ending, unless a reason was recorded before. */
+  protected endFor(end: ConnectionEnd): void {
+    this.#end ??= end;
+  }
+
+  /** The socket has closed: listeners hear why, in a later microtask as a promise would tell them. */
+  protected ended(fallback: ConnectionEnd): void {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    const end = (this.#end ??= fallback);
+    const listener = this.#listener;
+    this.#listener = undefined;
+    if (listener !== undefined) queueMicrotask(() => listener(end));
+    if (this.#markClosed !== undefined) queueMicrotask(this.#markClosed);
+  }
+
+  /** Resolves once the socket has closed and the listeners have heard. */
+  protected untilEnded(): Promise<void> {
+    this.#closed ??= this.#isEnded ? READY : new Promise((resolve) => (this.#markClosed = resolve));
+    return this.#closed;
+  }
+}

@@ -90,12 +90,14 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
     plain.add(socket);
     socket.once('close', () => plain.delete(socket));
   });
+  // One listener for every upgraded socket, which `this` is: a closure each would hold its request for as long as it lives.
+  const upgradedSocketError = function (this: net.Socket, err: Error): void {
+    options.logger.debug({ err, address: this.remoteAddress }, 'socket error during an upgrade');
+    this.destroy();
+  };
   server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     plain.delete(socket);
-    socket.on('error', (err) => {
-      options.logger.debug({ err, address: request.socket.remoteAddress }, 'socket error during an upgrade');
-      socket.destroy();
-    });
+    socket.on('error', upgradedSocketError);
     for (const upgrade of options.upgrades) if (upgrade(request, socket, head)) return;
     rejectUpgrade(socket, 404, 'Not Found');
   });

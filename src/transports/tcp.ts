@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
-import { READY } from './connection.js';
+import { ConnectionEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { TurnWriter } from './turn-writer.js';
@@ -143,19 +143,21 @@ const CLOSE_LINGER_MS = 2000;
 /** TLS 1.0 and 1.1 are broken and deprecated (RFC 8996). */
 export const MIN_TLS_VERSION = 'TLSv1.2';
 
-class TcpConnection implements Connection {
-  readonly framing = 'stream' as const;
+/** What a socket's shared listeners find their connection by. */
+const CONNECTION = Symbol('connection');
+
+type ConnectedSocket = net.Socket & { [CONNECTION]: TcpConnection };
+
+// Assigned in TcpConnection's static block, where its protected members can be reached.
+let socketError: (this: ConnectedSocket, error: Error) => void;
+let socketClosed: (this: ConnectedSocket) => void;
+
+class TcpConnection extends ConnectionEnding implements Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
-  readonly protocol = '';
-  readonly path = '';
-  readonly query = new URLSearchParams();
-  readonly resumeToken = undefined;
   #socket: net.Socket;
   #writer: TurnWriter;
-  #end: ConnectionEnd | undefined;
-  #closed: Promise<ConnectionEnd>;
 
   constructor(
     socket: net.Socket,
@@ -164,24 +166,38 @@ class TcpConnection implements Connection {
     private readonly maxOutputBuffer: number,
     peer: ClientPeer,
   ) {
+    super();
     this.#socket = socket;
     this.#writer = new TurnWriter(socket);
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
     socket.setNoDelay(true);
+    (socket as ConnectedSocket)[CONNECTION] = this;
     // Errors end the connection; 'close' follows and is what sessions observe.
-    socket.on('error', (error) => {
-      this.#end ??= { reason: 'reset', error };
-      socket.destroy();
-    });
-    socket.once('end', () => (this.#end ??= { reason: 'peer-closed' }));
-    this.#closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#end ??= { reason: 'peer-closed' };
-        resolve(this.#end);
-      }),
-    );
+    socket.on('error', socketError);
+    socket.on('close', socketClosed);
+  }
+
+  get framing(): 'stream' {
+    return 'stream';
+  }
+
+  get protocol(): string {
+    return '';
+  }
+
+  get path(): string {
+    return '';
+  }
+
+  /** A new empty query each time: a byte stream has no URL, and a shared one could be changed by a handler. */
+  get query(): URLSearchParams {
+    return new URLSearchParams();
+  }
+
+  get resumeToken(): undefined {
+    return undefined;
   }
 
   get bytesIn(): number {
@@ -202,7 +218,7 @@ class TcpConnection implements Connection {
     // Output still waiting from earlier turns means the peer is not reading; what one turn
     // writes (a long listing, however large) has had no chance to leave yet and does not count.
     if (this.#writer.startTurn() && socket.writableLength > this.maxOutputBuffer) {
-      this.#end ??= { reason: 'slow-consumer' };
+      this.#endFor({ reason: 'slow-consumer' });
       socket.destroy();
       return READY;
     }
@@ -220,17 +236,17 @@ class TcpConnection implements Connection {
   close(_reason: CloseReason): Promise<void> {
     // A byte stream has no way to say why; the session's last line says it to the user.
     if (!this.#socket.destroyed) {
-      this.#end ??= { reason: 'local' };
+      this.#endFor({ reason: 'local' });
       this.#writer.flush();
       this.#socket.end();
       // A peer that never reads would hold the socket half-open forever.
       setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
     }
-    return this.#closed.then(() => undefined);
+    return this.untilEnded();
   }
 
   destroy(): void {
-    this.#end ??= { reason: 'local' };
+    this.#endFor({ reason: 'local' });
     this.#socket.destroy();
   }
 
@@ -240,13 +256,25 @@ class TcpConnection implements Connection {
     this.#socket.resume();
   }
 
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    void this.#closed.then(listener);
-  }
-
   onTerminal(): void {}
+
+  /** Records why the connection ends: the peer, where its end of the stream came first. */
+  #endFor(end: ConnectionEnd): void {
+    this.endFor(this.#socket.readableEnded ? { reason: 'peer-closed' } : end);
+  }
 
   control(): boolean {
     return false;
+  }
+
+  static {
+    // Shared by every socket, which `this` is: a closure per socket and listener would cost memory.
+    socketError = function (this: ConnectedSocket, error: Error): void {
+      this[CONNECTION].#endFor({ reason: 'reset', error });
+      this.destroy();
+    };
+    socketClosed = function (this: ConnectedSocket): void {
+      this[CONNECTION].ended({ reason: 'peer-closed' });
+    };
   }
 }

@@ -5,13 +5,14 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 
-import { READY } from './connection.js';
+import { DeadlineWheel } from '../session/deadline-wheel.js';
+import type { WheelEntry } from '../session/deadline-wheel.js';
+import { ConnectionEnding, READY } from './connection.js';
 import { TurnCork } from './turn-cork.js';
 import type {
   Admission,
   CloseReason,
   Connection,
-  ConnectionEnd,
   ControlMessage,
   DataListener,
   Listener,
@@ -60,6 +61,17 @@ export interface WebSocketListenOptions {
   onConnection(connection: WebSocketConnection): void;
 }
 
+/** How a listener pings its clients: one wheel for all of them, not a timer per connection. */
+interface Pings {
+  wheel: DeadlineWheel;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/** Pings and pong deadlines are kept to a tenth of the shorter of the two, and at least to a second. */
+const PING_PRECISION = 0.1;
+const PING_RESOLUTION_MAX_MS = 1000;
+
 /** Below this many buffered bytes a write resolves at once. */
 const WRITE_HIGH_WATER = 64 * 1024;
 /** Output held for one frame beyond this many characters or bytes is framed at once. */
@@ -69,6 +81,7 @@ const CLOSE_GRACE_MS = 2000;
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
 export function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
   const secure = options.tls !== undefined;
+  const pings = pingsFor(options);
   const sockets = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxMessageSize,
@@ -101,7 +114,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     const refusal = options.admission.check(address, url.searchParams.get(RESUME_PARAMETER) ?? undefined);
     if (refusal !== undefined) return refuse(refusal);
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options));
+      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options.maxOutputBuffer, pings));
     });
     return true;
   };
@@ -117,6 +130,14 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     upgrades: [...options.upgrades, sessionUpgrade],
     logger: options.logger,
   });
+}
+
+function pingsFor(options: WebSocketListenOptions): Pings | undefined {
+  if (options.pingInterval <= 0) return undefined;
+  const intervalMs = options.pingInterval * 1000;
+  const timeoutMs = options.pingTimeout * 1000;
+  const resolutionMs = Math.min(PING_RESOLUTION_MAX_MS, Math.min(intervalMs, timeoutMs) * PING_PRECISION);
+  return { wheel: new DeadlineWheel(resolutionMs), intervalMs, timeoutMs };
 }
 
 function isOriginAllowed(origin: string, allowed: readonly string[]): boolean {
@@ -135,28 +156,46 @@ const CLOSE_FRAMES: Record<CloseReason, { code: number; reason: string }> = {
 /** What the peer sent when it closed without a close frame (RFC 6455 section 7.1.5). */
 const CLOSE_ABNORMAL = 1006;
 
+/** What a WebSocket's shared listeners find their connection by. */
+const CONNECTION = Symbol('connection');
+
+type ConnectedWebSocket = WebSocket & { [CONNECTION]: WebSocketConnection };
+
+// Assigned in WebSocketConnection's static block, where its private members can be reached.
+let webSocketError: (this: WebSocket, error: Error & { code?: string }) => void;
+let webSocketClosed: (this: WebSocket, code: number) => void;
+let webSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+let webSocketPong: (this: WebSocket) => void;
+
+function connectionOf(ws: WebSocket): WebSocketConnection {
+  return (ws as ConnectedWebSocket)[CONNECTION];
+}
+
 /** A WebSocket client as a Connection: text frames for strings, binary frames for bytes. */
-export class WebSocketConnection implements Connection {
-  readonly framing = 'message' as const;
+export class WebSocketConnection extends ConnectionEnding implements Connection, WheelEntry {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
-  readonly query: URLSearchParams;
   readonly path: string;
   readonly protocol: string;
   readonly resumeToken: string | undefined;
+  /** The URL's query without the resume token, parsed when asked for: most sessions never ask. */
+  #search: string;
   #ws: WebSocket;
   /** The message type that carries control messages, where the client chose one of our subprotocols. */
   #control: 'text' | 'binary' | undefined;
   /** Raw output bytes become text where binary messages carry control; a character may be cut between writes. */
   #rawText: TextDecoder | undefined;
+  #onData: DataListener | undefined;
   #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
   #cork: TurnCork;
-  #end: ConnectionEnd | undefined;
-  #closed: Promise<ConnectionEnd>;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #pongTimer: NodeJS.Timeout | undefined;
+  #pings: Pings | undefined;
+  /** When the next ping is due, and while a pong is awaited, when it is too late. */
+  #pingAt = 0;
+  #pongDeadline: number | undefined;
+  /** Where this connection waits in its listener's ping wheel. */
+  wheelSlot: Set<WheelEntry> | undefined;
   #maxOutputBuffer: number;
   #textListener: ((text: string) => void) | undefined;
   /**
@@ -174,41 +213,42 @@ export class WebSocketConnection implements Connection {
     peer: ClientPeer,
     url: URL,
     readonly secure: boolean,
-    options: Pick<WebSocketListenOptions, 'pingInterval' | 'pingTimeout' | 'maxOutputBuffer'>,
+    maxOutputBuffer: number,
+    pings: Pings | undefined,
   ) {
+    super();
     this.#ws = ws;
-    this.#maxOutputBuffer = options.maxOutputBuffer;
+    this.#maxOutputBuffer = maxOutputBuffer;
     this.#socket = socket;
     this.#cork = new TurnCork(socket, () => this.#sendHeld());
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
-    this.resumeToken = url.searchParams.get(RESUME_PARAMETER) ?? undefined;
-    url.searchParams.delete(RESUME_PARAMETER);
-    this.query = url.searchParams;
+    const parameters = url.searchParams;
+    this.resumeToken = parameters.get(RESUME_PARAMETER) ?? undefined;
+    parameters.delete(RESUME_PARAMETER);
+    this.#search = parameters.toString();
     this.path = url.pathname;
     this.protocol = ws.protocol;
     this.#control = controlMessageType(ws.protocol);
-    ws.on('error', (error: Error & { code?: string }) => {
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        // ws has sent close 1009 already: give the peer the grace period to read it, since
-        // destroying a socket with unread input resets it and the close frame is lost.
-        this.#end ??= { reason: 'message-too-big' };
-        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
-        return;
-      }
-      this.#end ??= { reason: 'reset', error };
-      ws.terminate();
-    });
-    this.#closed = new Promise((resolve) =>
-      ws.once('close', (code: number) => {
-        this.#end ??= code === CLOSE_ABNORMAL ? { reason: 'reset' } : { reason: 'peer-closed' };
-        clearInterval(this.#pingTimer);
-        clearTimeout(this.#pongTimer);
-        resolve(this.#end);
-      }),
-    );
-    if (options.pingInterval > 0) this.#startPings(options.pingInterval * 1000, options.pingTimeout * 1000);
+    (ws as ConnectedWebSocket)[CONNECTION] = this;
+    ws.on('error', webSocketError);
+    ws.on('close', webSocketClosed);
+    if (pings !== undefined) {
+      this.#pings = pings;
+      this.#pingAt = Date.now() + pings.intervalMs;
+      ws.on('pong', webSocketPong);
+      pings.wheel.add(this, this.#pingAt);
+    }
+  }
+
+  get framing(): 'message' {
+    return 'message';
+  }
+
+  /** A new URLSearchParams each time: the session keeps the first it is given. */
+  get query(): URLSearchParams {
+    return new URLSearchParams(this.#search);
   }
 
   get bytesIn(): number {
@@ -232,7 +272,7 @@ export class WebSocketConnection implements Connection {
     const binary = typeof data !== 'string';
     // Output still waiting from earlier turns means the peer is not reading (see TcpConnection).
     if (this.#cork.cork() && ws.bufferedAmount > this.#maxOutputBuffer) {
-      this.#end ??= { reason: 'slow-consumer' };
+      this.endFor({ reason: 'slow-consumer' });
       ws.terminate();
       return READY;
     }
@@ -293,42 +333,28 @@ export class WebSocketConnection implements Connection {
   close(reason: CloseReason): Promise<void> {
     const ws = this.#ws;
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
-      this.#end ??= { reason: 'local' };
+      this.endFor({ reason: 'local' });
       this.#sendHeld();
       const frame = CLOSE_FRAMES[reason];
       ws.close(frame.code, frame.reason);
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }
-    return this.#closed.then(() => undefined);
+    return this.untilEnded();
   }
 
   destroy(): void {
-    this.#end ??= { reason: 'local' };
+    this.endFor({ reason: 'local' });
     this.#ws.terminate();
   }
 
   onData(listener: DataListener): void {
-    this.#ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (!isBinary && this.#textListener !== undefined) {
-        this.#textListener(Buffer.from(toBytes(data)).toString('utf8'));
-        return;
-      }
-      if (this.#control === undefined || isBinary !== (this.#control === 'binary')) {
-        listener(toBytes(data));
-        return;
-      }
-      const facts = parseControl(Buffer.from(toBytes(data)).toString('utf8'));
-      if (facts !== undefined) this.#onTerminal?.(facts);
-    });
+    this.#onData = listener;
+    this.#ws.on('message', webSocketMessage);
   }
 
   /** Text frames go to `listener` rather than to the data listener (the gmcp.mudstandards.org subprotocol). */
   onTextFrame(listener: (text: string) => void): void {
     this.#textListener = listener;
-  }
-
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    void this.#closed.then(listener);
   }
 
   /** The window size a client reports on its control channel. */
@@ -358,18 +384,60 @@ export class WebSocketConnection implements Connection {
     return output;
   }
 
-  #startPings(intervalMs: number, timeoutMs: number): void {
-    const ws = this.#ws;
-    ws.on('pong', () => clearTimeout(this.#pongTimer));
-    this.#pingTimer = setInterval(() => {
-      ws.ping();
-      this.#pongTimer = setTimeout(() => {
-        this.#end ??= { reason: 'timeout' };
-        ws.terminate();
-      }, timeoutMs);
-      this.#pongTimer.unref();
-    }, intervalMs);
-    this.#pingTimer.unref();
+  #message(data: RawData, isBinary: boolean): void {
+    if (!isBinary && this.#textListener !== undefined) {
+      this.#textListener(Buffer.from(toBytes(data)).toString('utf8'));
+      return;
+    }
+    if (this.#control === undefined || isBinary !== (this.#control === 'binary')) {
+      this.#onData!(toBytes(data));
+      return;
+    }
+    const facts = parseControl(Buffer.from(toBytes(data)).toString('utf8'));
+    if (facts !== undefined) this.#onTerminal?.(facts);
+  }
+
+  /** A ping or a pong deadline came up: the peer is pinged, or dropped for not answering the last ping. */
+  due(now: number): number | undefined {
+    const pings = this.#pings!;
+    if (this.#pongDeadline !== undefined && now >= this.#pongDeadline) {
+      this.endFor({ reason: 'timeout' });
+      this.#ws.terminate();
+      return undefined;
+    }
+    if (now >= this.#pingAt) {
+      this.#ws.ping();
+      this.#pongDeadline = now + pings.timeoutMs;
+      this.#pingAt = now + pings.intervalMs;
+    }
+    return this.#pongDeadline === undefined ? this.#pingAt : Math.min(this.#pingAt, this.#pongDeadline);
+  }
+
+  static {
+    // Shared by every WebSocket, which `this` is: a closure per connection and listener would cost memory.
+    webSocketError = function (error) {
+      const connection = connectionOf(this);
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        // ws has sent close 1009 already: give the peer the grace period to read it, since
+        // destroying a socket with unread input resets it and the close frame is lost.
+        connection.endFor({ reason: 'message-too-big' });
+        setTimeout(() => this.terminate(), CLOSE_GRACE_MS).unref();
+        return;
+      }
+      connection.endFor({ reason: 'reset', error });
+      this.terminate();
+    };
+    webSocketClosed = function (code) {
+      const connection = connectionOf(this);
+      connection.#pings?.wheel.delete(connection);
+      connection.ended(code === CLOSE_ABNORMAL ? { reason: 'reset' } : { reason: 'peer-closed' });
+    };
+    webSocketMessage = function (data, isBinary) {
+      connectionOf(this).#message(data, isBinary);
+    };
+    webSocketPong = function () {
+      connectionOf(this).#pongDeadline = undefined;
+    };
   }
 }
 
