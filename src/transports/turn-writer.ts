@@ -4,8 +4,8 @@ import type { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
 
 import { READY } from './connection.js';
-import { holdForTurn } from './turn-cork.js';
-import type { TurnBatch } from './turn-cork.js';
+import { holdForTurn } from './turn.js';
+import type { TurnBatch } from './turn.js';
 
 /** Output held beyond this many characters or bytes goes to the stream at once. */
 const HELD_LIMIT = 64 * 1024;

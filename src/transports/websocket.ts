@@ -8,7 +8,8 @@ import type { RawData, WebSocket } from 'ws';
 import { DeadlineWheel } from '../session/deadline-wheel.js';
 import type { WheelEntry } from '../session/deadline-wheel.js';
 import { ConnectionEnding, READY } from './connection.js';
-import { TurnCork } from './turn-cork.js';
+import { holdForTurn } from './turn.js';
+import type { TurnBatch } from './turn.js';
 import type {
   Admission,
   CloseReason,
@@ -172,7 +173,7 @@ function connectionOf(ws: WebSocket): WebSocketConnection {
 }
 
 /** A WebSocket client as a Connection: text frames for strings, binary frames for bytes. */
-export class WebSocketConnection extends ConnectionEnding implements Connection, WheelEntry {
+export class WebSocketConnection extends ConnectionEnding implements Connection, WheelEntry, TurnBatch {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
@@ -189,7 +190,6 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   #onData: DataListener | undefined;
   #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
-  #cork: TurnCork;
   #pings: Pings | undefined;
   /** When the next ping is due, and while a pong is awaited, when it is too late. */
   #pingAt = 0;
@@ -205,10 +205,11 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
    */
   #held: string | Uint8Array[] | undefined;
   #heldLength = 0;
+  #isInTurn = false;
 
   constructor(
     ws: WebSocket,
-    /** The socket under `ws`: corked per event-loop turn so that a burst of frames leaves together. */
+    /** The socket under `ws`, for its byte counts. */
     socket: Duplex,
     peer: ClientPeer,
     url: URL,
@@ -220,7 +221,6 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#ws = ws;
     this.#maxOutputBuffer = maxOutputBuffer;
     this.#socket = socket;
-    this.#cork = new TurnCork(socket, () => this.#sendHeld());
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
@@ -271,7 +271,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     if (data.length === 0 && output.length > 0) return READY;
     const binary = typeof data !== 'string';
     // Output still waiting from earlier turns means the peer is not reading (see TcpConnection).
-    if (this.#cork.cork() && ws.bufferedAmount > this.#maxOutputBuffer) {
+    if (this.#startTurn() && ws.bufferedAmount > this.#maxOutputBuffer) {
       this.endFor({ reason: 'slow-consumer' });
       ws.terminate();
       return READY;
@@ -283,6 +283,20 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#sendHeld();
     // The callback runs once this frame, and so everything before it, has gone out.
     return new Promise((resolve) => ws.send(data, { binary }, () => resolve()));
+  }
+
+  /** The turn's output leaves as one frame. */
+  endTurn(): void {
+    this.#isInTurn = false;
+    this.#sendHeld();
+  }
+
+  /** Marks a write in this turn; true for the turn's first. */
+  #startTurn(): boolean {
+    if (this.#isInTurn) return false;
+    this.#isInTurn = true;
+    holdForTurn(this);
+    return true;
   }
 
   /** Sends `text` as a text frame of its own, after the output before it (a GMCP message). */
