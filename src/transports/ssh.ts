@@ -124,9 +124,9 @@ export async function listenSsh(options: SshListenOptions): Promise<Listener> {
       (sshServer) => {
         socket.off('error', dropOnError);
         if (socket.destroyed) return;
+        // ssh2 resumes the socket once its WebAssembly is ready, which the first client waits for:
+        // resuming it here would let the client's first bytes go by unread.
         sshServer.injectSocket(socket);
-        // A socket handed over paused, its PROXY header read, flows now that ssh2 listens.
-        socket.resume();
       },
       (err: unknown) => {
         logger.error({ err, address: peer.address }, 'ssh2 failed to load or start: the SSH client is disconnected');
