@@ -6,8 +6,7 @@ import { readAuthorizedKeys, readHostKey } from './ssh-keys.js';
 
 /** What the launcher asks. */
 export type KeyCheck =
-  | { kind: 'host-key'; file: string; generate: boolean }
-  | { kind: 'authorized-keys'; file: string };
+  { kind: 'host-key'; file: string; generate: boolean } | { kind: 'authorized-keys'; file: string };
 
 /** What this process answers: the host key, the authorized keys' public blobs, or why not. */
 export type KeyCheckAnswer =

@@ -188,11 +188,14 @@ export async function readAuthorizedKeys(file: string): Promise<Buffer[]> {
   return answer.blobs.map((blob) => Buffer.from(blob));
 }
 
-/** Runs a check in a process of its own (this node, its loader flags), which exits once it answers. */
+/** Runs a check in a process of its own, which exits once it answers. */
 function runKeyCheck(check: KeyCheck): Promise<KeyCheckAnswer> {
   return new Promise((resolve, reject) => {
     const script = new URL('./ssh-key-check.js', import.meta.url);
-    const child = fork(script, [JSON.stringify(check)], { serialization: 'advanced' });
+    // Built, the check needs none of the launcher's flags (an inspector's port, --input-type);
+    // run from source, it needs the launcher's TypeScript loader.
+    const execArgv = import.meta.url.endsWith('.ts') ? process.execArgv : [];
+    const child = fork(script, [JSON.stringify(check)], { execArgv, serialization: 'advanced' });
     let answer: KeyCheckAnswer | undefined;
     child.once('message', (message: KeyCheckAnswer) => (answer = message));
     child.once('error', reject);
