@@ -2,6 +2,7 @@
 // ssh2, which is loaded when the first client arrives; the key files are checked by ssh2 at start,
 // in a process of their own (ssh-key-check.ts). An idle launcher never holds ssh2.
 import { fork } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 
 import type { Logger } from 'pino';
@@ -60,6 +61,9 @@ const DISCONNECT_BY_APPLICATION = 11;
 const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
 const SSH_MSG_DISCONNECT = 1;
 
+/** Host keys that ssh2 has checked in this process, by file. */
+const checkedHostKeys = new Map<string, HostKey>();
+
 /** Starts listening; rejects with ServerStartError when the address cannot be bound. */
 export async function listenSsh(options: SshListenOptions): Promise<Listener> {
   const { admission, logger } = options;
@@ -111,12 +115,12 @@ export async function listenSsh(options: SshListenOptions): Promise<Listener> {
       logger.debug({ address: peer.address }, 'SSH handshake and login not done in time');
       socket.destroy();
     }, options.handshakeTimeoutMs);
-    const started = (): void => {
+    const leave = (): void => {
       clearTimeout(timer);
       arrivals.delete(key);
     };
-    arrivals.set(key, { socket, peer, started });
-    socket.once('close', started);
+    arrivals.set(key, { socket, peer, started: leave });
+    socket.once('close', leave);
     // Until ssh2 takes the socket over with listeners of its own, a reset must not go unheard.
     const dropOnError = (): void => void socket.destroy();
     socket.on('error', dropOnError);
@@ -173,9 +177,17 @@ export interface HostKey {
  * identity from then on. Throws ServerStartError saying what is wrong.
  */
 export async function loadHostKey(file: string, generate: boolean): Promise<HostKey> {
+  const checked = checkedHostKeys.get(file);
+  // Asked again (the launcher prints the fingerprint once every server listens): the same bytes
+  // need no second process. Any other outcome, an error included, is the check's to tell.
+  if (checked !== undefined && (await readFile(file).catch(() => undefined))?.equals(checked.text)) {
+    return { ...checked, isNew: false };
+  }
   const answer = await runKeyCheck({ kind: 'host-key', file, generate });
   if (answer.kind !== 'host-key') throw new ServerStartError(keyCheckFailure(answer));
-  return { text: Buffer.from(answer.text), fingerprint: answer.fingerprint, isNew: answer.isNew };
+  const hostKey = { text: Buffer.from(answer.text), fingerprint: answer.fingerprint, isNew: answer.isNew };
+  checkedHostKeys.set(file, hostKey);
+  return hostKey;
 }
 
 /**
