@@ -5,6 +5,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
@@ -12,6 +13,7 @@ import { TelnetHandler, parseConfig } from '../src/index.js';
 import type { AuthenticationAttempt, HandlerClass, ServerSettings } from '../src/index.js';
 import { connectClient, startTestConfig, startTestServer } from '../src/testing/index.js';
 import type { TestServer } from '../src/testing/index.js';
+import { loadHostKey } from '../src/transports/ssh.js';
 import { ROOT } from './support/build.js';
 import { until } from './support/received-text.js';
 import { quiet, startLaunch } from './support/servers.js';
@@ -603,6 +605,76 @@ test('an authorized_keys line with options stops the start, naming the file and 
     new RegExp(`^ServerStartError: ssh_authorized_keys: ${escape(file)}:1: key options are not supported`),
   );
 });
+
+test('a host key in each format ssh-keygen writes has the fingerprint ssh-keygen -l prints', TIMEOUT, async () => {
+  requireTools('ssh-keygen');
+  const formats: Array<[string, string[]]> = [
+    ['ed25519', ['-t', 'ed25519']],
+    ['ecdsa-384', ['-t', 'ecdsa', '-b', '384']],
+    ['rsa-pem', ['-t', 'rsa', '-b', '2048', '-m', 'PEM']],
+    ['ecdsa-pem', ['-t', 'ecdsa', '-m', 'PEM']],
+  ];
+  for (const [name, args] of formats) {
+    const file = join(scratch, `host-${name}`);
+    await run('ssh-keygen', ['-q', ...args, '-N', '', '-C', name, '-f', file]);
+    const printed = (await run('ssh-keygen', ['-lf', file])).stdout.trim().split(' ');
+    const key = await loadHostKey(file, false);
+    assert.equal(key.fingerprint, `${printed[1]} ${printed.at(-1)}`, name);
+    assert.deepEqual(key.text, await readFile(file));
+    assert.equal(key.isNew, false);
+  }
+});
+
+test('an encrypted host key stops the start, saying it needs a passphrase', TIMEOUT, async () => {
+  requireTools('ssh-keygen');
+  const file = join(scratch, 'host-encrypted');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', file]);
+  await assert.rejects(
+    startTestServer(Echo, { transport: 'ssh', settings: { ssh_host_key: file } }),
+    new RegExp(
+      `^ServerStartError: ssh_host_key: ${escape(file)} is not an SSH private key this server can use: .*passphrase`,
+    ),
+  );
+});
+
+test(
+  'a launcher loads ssh2 only when clients arrive, and serves every client that came meanwhile',
+  TIMEOUT,
+  async () => {
+    const dir = await mkdtemp(join(scratch, 'lazy-'));
+    const probe = join(dir, 'probe.mjs');
+    // A process of its own: this one loaded ssh2 for its clients. The clients here send their
+    // hello together, before ssh2 is loaded, and each is answered with the server's key exchange.
+    await writeFile(
+      probe,
+      `import { createRequire } from 'node:module';
+import net from 'node:net';
+import { TelnetHandler, serve } from '${pathToFileURL(join(ROOT, 'src', 'index.ts')).href}';
+const isSsh2Loaded = () =>
+  Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('/node_modules/ssh2/'));
+const launch = await serve(TelnetHandler, { transport: 'ssh', host: '127.0.0.1', port: 0 }, { baseDir: '${dir}' });
+const atStart = isSsh2Loaded();
+const kexinit = () =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect(launch.servers[0].address.port, '127.0.0.1');
+    socket.write('SSH-2.0-probe\\r\\n');
+    let received = '';
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('closed: ' + JSON.stringify(received))));
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (received.includes('curve25519')) resolve(socket.destroy());
+    });
+  });
+await Promise.all(Array.from({ length: 5 }, kexinit));
+console.log(JSON.stringify({ atStart, afterClients: isSsh2Loaded() }));
+await launch.stop();
+`,
+    );
+    const { stdout } = await run(process.execPath, ['--import', import.meta.resolve('tsx'), probe], { cwd: dir });
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), { atStart: false, afterClients: true });
+  },
+);
 
 /** A new key pair in the scratch folder; resolves with its file name. */
 async function keyFor(name: string): Promise<string> {

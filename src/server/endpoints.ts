@@ -203,7 +203,7 @@ function lineLayer(connection: Connection): PlainLayer {
 const DEFAULT_SSH_HOST_KEY = '.chuk/ssh_host_ed25519_key';
 
 async function listenSshFor(context: ListenContext): Promise<Listener> {
-  // Loaded with the first SSH server: other launchers never pay for ssh2.
+  // Loaded with the first SSH server; ssh2 itself only with its first client.
   const { listenSsh, readAuthorizedKeys } = await import('../transports/ssh.js');
   const { config, handlerClass, logger } = context;
   const hostKey = await loadSshHostKey(config);

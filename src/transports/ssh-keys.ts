@@ -1,0 +1,90 @@
+// SSH key files as ssh2 reads them: the host key (made on first start), authorized_keys, fingerprints.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
+
+import { ServerStartError } from '../errors.js';
+import type { HostKey } from './ssh.js';
+
+/**
+ * Reads a private host key. With `generate`, a missing file is made first: a new ed25519 key in
+ * OpenSSH's format, mode 0600, with its `.pub` beside it, so the host keeps its identity from
+ * then on. Throws ServerStartError saying what is wrong.
+ */
+export async function readHostKey(file: string, generate: boolean): Promise<HostKey> {
+  let text: Buffer;
+  let isNew = false;
+  try {
+    text = await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(file, err);
+    if (!generate) throw new ServerStartError(`cannot read ${file}: no such file`);
+    ({ text, isNew } = await generateHostKey(file));
+  }
+  const parsed = ssh2.utils.parseKey(text);
+  // The OpenSSH format may hold several keys; ssh2 serves the first, as sshd would.
+  const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
+  if (key === undefined || key instanceof Error || !key.isPrivateKey()) {
+    const why = key instanceof Error ? key.message : 'no private key in it';
+    throw new ServerStartError(`${file} is not an SSH private key this server can use: ${why}`);
+  }
+  return { text, fingerprint: `${fingerprintOf(key.getPublicSSH())} (${keyTypeName(key.type)})`, isNew };
+}
+
+/** Reads an authorized_keys file: one public key per line; blank lines and # comments skipped. */
+export async function readAuthorizedKeys(file: string): Promise<ParsedKey[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  const keys: ParsedKey[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    // sshd's options (from=, command=, restrict) would be restrictions this server does not enforce.
+    if (!/^(ssh-|ecdsa-|sk-)/.test(line)) {
+      throw new ServerStartError(`${file}:${index + 1}: key options are not supported; remove them, or the key`);
+    }
+    const key = ssh2.utils.parseKey(line);
+    if (key instanceof Error) throw new ServerStartError(`${file}:${index + 1}: not a public key: ${key.message}`);
+    keys.push(key);
+  });
+  return keys;
+}
+
+/** "SHA256:" and the base64 of the key blob's SHA-256, unpadded: what `ssh-keygen -l` prints. */
+export function fingerprintOf(publicBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(publicBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** ssh-keygen's name of a key type: ED25519, RSA, ECDSA. */
+function keyTypeName(type: string): string {
+  if (type.startsWith('ecdsa-')) return 'ECDSA';
+  return type.replace(/^ssh-/, '').toUpperCase();
+}
+
+async function generateHostKey(file: string): Promise<{ text: Buffer; isNew: boolean }> {
+  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'chuk-protocol-server host key' });
+  try {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    // 'wx': a second server of the same launch, starting at the same moment, keeps the first one's key.
+    await writeFile(file, pair.private, { mode: 0o600, flag: 'wx' });
+    await writeFile(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { text: await readFile(file), isNew: false };
+    throw new ServerStartError(`cannot write a new SSH host key to ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return { text: Buffer.from(pair.private), isNew: true };
+}
+
+function unreadable(file: string, err: unknown): ServerStartError {
+  const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+  return new ServerStartError(`cannot read ${file}: ${reason}`, { cause: err });
+}
