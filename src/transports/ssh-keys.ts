@@ -1,6 +1,6 @@
 // SSH key files as ssh2 reads them: the host key (made on first start), authorized_keys, fingerprints.
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import ssh2 from 'ssh2';
@@ -70,16 +70,23 @@ function keyTypeName(type: string): string {
 
 async function generateHostKey(file: string): Promise<{ text: Buffer; isNew: boolean }> {
   const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'chuk-protocol-server host key' });
+  // Written whole under a name of its own, then linked into place: a second server of the same
+  // launch, starting at the same moment, keeps the first one's key and never reads half of it.
+  const written = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.new`;
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    // 'wx': a second server of the same launch, starting at the same moment, keeps the first one's key.
-    await writeFile(file, pair.private, { mode: 0o600, flag: 'wx' });
-    await writeFile(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    await writeFile(written, pair.private, { mode: 0o600, flag: 'wx' });
+    await link(written, file);
+    await writeFile(`${written}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    await rename(`${written}.pub`, `${file}.pub`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { text: await readFile(file), isNew: false };
     throw new ServerStartError(`cannot write a new SSH host key to ${file}: ${(err as Error).message}`, {
       cause: err,
     });
+  } finally {
+    await rm(written, { force: true });
+    await rm(`${written}.pub`, { force: true });
   }
   return { text: Buffer.from(pair.private), isNew: true };
 }
