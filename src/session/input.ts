@@ -26,7 +26,7 @@ export interface InputTargets {
   decode(bytes: Uint8Array, isLast: boolean): InputToken[];
   /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
   receive(token: InputToken): boolean | Promise<boolean>;
-  /** Hands a completed line that no readLine waits for to the handler; resolves to whether to go on. */
+  /** Hands a completed line that no readLine waits for to the handler; false (or a rejection) ends the session. */
   processLine(line: string): boolean | Promise<boolean>;
   /** A handler call threw synchronously; resolves to whether to go on (it never does). */
   caught(err: unknown): false;
@@ -216,11 +216,8 @@ export class SessionInput {
       }
       const token = this.#tokens[this.#tokenHead]!;
       this.#tokenHead += 1;
-      const keepOpen = this.#answer(this.#targets.receive, token);
-      if (keepOpen instanceof Promise) {
-        void keepOpen.then((isOpen) => this.#tokenTaken(isOpen, budget));
-        return;
-      }
+      const keepOpen = this.#answer(this.#targets.receive, token, 'keys', budget);
+      if (keepOpen === undefined) return;
       if (!keepOpen) {
         this.#endFor(() => this.#pumpDone());
         return;
@@ -242,10 +239,16 @@ export class SessionInput {
   }
 
   /**
-   * Whether to go on after handing `item` to the handler: at once where it answered
-   * synchronously, else a promise of it that never rejects (a handler error answers false).
+   * Hands `item` to the handler: whether to go on where it answered synchronously; where it
+   * returned a promise, undefined, and the pump of `kind` resumes once it settles (a rejection
+   * is a handler error, which ends the session).
    */
-  #answer<T>(call: (this: InputTargets, item: T) => boolean | Promise<boolean>, item: T): boolean | Promise<boolean> {
+  #answer<T>(
+    call: (this: InputTargets, item: T) => boolean | Promise<boolean>,
+    item: T,
+    kind: 'keys' | 'lines',
+    budget: number,
+  ): boolean | undefined {
     let answer: boolean | Promise<boolean>;
     try {
       answer = call.call(this.#targets, item);
@@ -253,10 +256,16 @@ export class SessionInput {
       return this.#targets.caught(err);
     }
     if (!(answer instanceof Promise)) return answer !== false;
-    return answer.then(
-      (keepOpen) => keepOpen !== false,
-      (err: unknown) => this.#targets.caught(err),
+    answer.then(
+      (keepOpen) => this.#answered(kind, keepOpen !== false, budget),
+      (err: unknown) => this.#answered(kind, this.#targets.caught(err), budget),
     );
+    return undefined;
+  }
+
+  #answered(kind: 'keys' | 'lines', keepOpen: boolean, budget: number): void {
+    if (kind === 'keys') this.#tokenTaken(keepOpen, budget);
+    else this.#lineProcessed(keepOpen, budget);
   }
 
   /** The handler asked to end the session: `then` runs once it has ended. */
@@ -278,12 +287,8 @@ export class SessionInput {
       }
       const line = this.#lines.shift()!;
       this.#isRunningLine = true;
-      const keepOpen = this.#answer(this.#targets.processLine, line);
-      if (keepOpen instanceof Promise) {
-        void keepOpen.then((isOpen) => this.#lineProcessed(isOpen, budget));
-        return;
-      }
-      if (!this.#lineDone(keepOpen)) return;
+      const keepOpen = this.#answer(this.#targets.processLine, line, 'lines', budget);
+      if (keepOpen === undefined || !this.#lineDone(keepOpen)) return;
     }
     this.#linesDone();
   }

@@ -233,7 +233,7 @@ export class Session implements EditableSession, HubMember {
         if (session.#app.events.has('input')) session.#publishInput('line', line, false);
         // A line typed ahead was answered by the prompts shown since: what follows is the reply.
         session.#output.lineEnded();
-        return session.#guard(() => session.#handler.processLine(line));
+        return session.#handler.processLine(line);
       }
 
       caught(err: unknown): false {
