@@ -147,9 +147,14 @@ export class SessionOutput {
   }
 
   #send(text: string): Promise<void> {
-    if (this.#events.has('output')) this.#events.publish('output', { sessionId: this.#sessionId, text: toCrlf(text) });
-    if (this.#kept !== undefined) return this.#keep(text, false);
-    return this.#connection.write(this.#layer.encodeText(text));
+    let out = text;
+    if (this.#events.has('output')) {
+      // Converted once: a layer's encoding leaves CR LF as it is, so the line is not copied twice.
+      out = toCrlf(text);
+      this.#events.publish('output', { sessionId: this.#sessionId, text: out });
+    }
+    if (this.#kept !== undefined) return this.#keep(out, false);
+    return this.#connection.write(this.#layer.encodeText(out));
   }
 
   #keep(data: Uint8Array | string, isRaw: boolean): Promise<void> {
