@@ -232,7 +232,7 @@ export class SessionInput {
   }
 
   #pumpDone(): void {
-    this.#tokens = [];
+    this.#tokens.length = 0;
     this.#tokenHead = 0;
     this.#isPumping = false;
     this.#decode();

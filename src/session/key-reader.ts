@@ -151,10 +151,10 @@ export class KeyReader {
 
   #readControl(char: string, code: number, tokens: InputToken[]): void {
     if (code === 0x0d) {
-      tokens.push(key('enter', '\r'));
+      tokens.push(ENTER_CR);
       this.#isAfterCr = true;
     } else if (code === 0x0a) {
-      tokens.push(key('enter', '\n'));
+      tokens.push(ENTER_LF);
     } else if (code === 0x1b) {
       this.#state = 'escape';
       this.#sequence = ESC;
@@ -248,6 +248,10 @@ export class KeyReader {
 function key(name: KeyName, sequence: string): InputToken {
   return { type: 'key', name, sequence };
 }
+
+// One token for every line's Enter: tokens are never changed once read.
+const ENTER_CR = Object.freeze(key('enter', '\r'));
+const ENTER_LF = Object.freeze(key('enter', '\n'));
 
 /** Not a C0 control, DEL or C1 control: a character that stands for itself. */
 function isPrintable(code: number): boolean {
