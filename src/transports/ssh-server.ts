@@ -14,8 +14,8 @@ import type {
 
 import type { AuthenticationAttempt } from '../session/handle.js';
 import type { ClientPeer } from './client-address.js';
-import { READY } from './connection.js';
-import type { CloseReason, ConnectionEnd, DataListener, TerminalFacts } from './connection.js';
+import { ConnectionEnding, READY } from './connection.js';
+import type { CloseReason, DataListener, TerminalFacts } from './connection.js';
 import { fingerprintOf } from './ssh-keys.js';
 import { CLOSE_LINGER_MS, IDENT } from './ssh.js';
 import type { Arrival, SshConnection, SshListenOptions } from './ssh.js';
@@ -311,7 +311,7 @@ function refuseOnChannel(channel: ServerChannel, message: string): void {
 export const RESUME_VARIABLE = 'RESUME';
 
 /** A session channel mapped onto the Connection contract. */
-class SshSessionConnection implements SshConnection {
+class SshSessionConnection extends ConnectionEnding implements SshConnection {
   readonly framing = 'stream' as const;
   readonly secure = true;
   readonly protocol = '';
@@ -332,8 +332,6 @@ class SshSessionConnection implements SshConnection {
   #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #isInputEnded = false;
   #isClosing = false;
-  #end: ConnectionEnd | undefined;
-  #closed: Promise<ConnectionEnd>;
 
   constructor(
     client: SshClient,
@@ -342,6 +340,7 @@ class SshSessionConnection implements SshConnection {
     socket: net.Socket,
     options: { peer: ClientPeer; user: string; hasPty: boolean; facts: TerminalFacts; maxOutputBuffer: number },
   ) {
+    super();
     this.#channel = channel;
     this.#socket = socket;
     // A channel waits for the client's window, or for the socket to close.
@@ -358,24 +357,21 @@ class SshSessionConnection implements SshConnection {
     socket.setNoDelay(true);
     // Every error ends the connection; a client that stopped answering keepalives would never close its side.
     client.on('error', (error: Error & { level?: string }) => {
-      this.#end ??= error.level === 'client-timeout' ? { reason: 'timeout' } : { reason: 'reset', error };
+      this.endFor(error.level === 'client-timeout' ? { reason: 'timeout' } : { reason: 'reset', error });
       socket.destroy();
     });
     channel.on('error', (error: Error) => {
-      this.#end ??= { reason: 'reset', error };
+      this.endFor({ reason: 'reset', error });
       socket.destroy();
     });
     // EOF from the client (the session hears it), not the end of input that closing the channel brings.
     session.once('eof', () => (this.#isInputEnded = true));
-    this.#closed = new Promise((resolve) => {
-      const finish = (): void => {
-        this.#isClosing = true;
-        this.#end ??= { reason: 'peer-closed' };
-        resolve(this.#end);
-      };
-      channel.once('close', finish);
-      socket.once('close', finish);
-    });
+    const finish = (): void => {
+      this.#isClosing = true;
+      this.ended({ reason: 'peer-closed' });
+    };
+    channel.once('close', finish);
+    socket.once('close', finish);
   }
 
   get bytesIn(): number {
@@ -396,7 +392,7 @@ class SshSessionConnection implements SshConnection {
     // writes has had no chance to leave yet and does not count.
     const unsent = this.#channel.writableLength + this.#socket.writableLength;
     if (this.#writer.startTurn() && unsent > this.#maxOutputBuffer) {
-      this.#end ??= { reason: 'slow-consumer' };
+      this.endFor({ reason: 'slow-consumer' });
       this.#socket.destroy();
       return READY;
     }
@@ -414,7 +410,7 @@ class SshSessionConnection implements SshConnection {
   close(reason: CloseReason): Promise<void> {
     if (!this.#isClosing) {
       this.#isClosing = true;
-      this.#end ??= { reason: 'local' };
+      this.endFor({ reason: 'local' });
       this.#writer.flush();
       const channel = this.#channel;
       if (channel.writable) {
@@ -427,11 +423,11 @@ class SshSessionConnection implements SshConnection {
       // A client that never answers the close would hold the connection open forever.
       setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
     }
-    return this.#closed.then(() => undefined);
+    return this.untilEnded();
   }
 
   destroy(): void {
-    this.#end ??= { reason: 'local' };
+    this.endFor({ reason: 'local' });
     this.#socket.destroy();
   }
 
@@ -440,10 +436,6 @@ class SshSessionConnection implements SshConnection {
     this.#channel.once('end', () => {
       if (this.#isInputEnded && !this.#isClosing) listener(END_OF_INPUT);
     });
-  }
-
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    void this.#closed.then(listener);
   }
 
   /** The pty request came before the session: its facts go to the listener at once. */
