@@ -206,9 +206,10 @@ test('a late viewer is shown what is on the screen already, typed text included,
     lines.map((message) => message.data?.text),
     ['half typed'],
   );
-  // Only what came after the snapshot: the echo of "e", "d", the new line, the answer.
+  // Only what came after the snapshot: the echo of "e", "d", the new line, the answer and the
+  // prompt, which the handler wrote in the answer's turn.
   const shown = live.filter((message) => message.type === 'server_message').map((message) => message.data?.text);
-  assert.equal(shown.join(''), 'ed\r\nEcho: half typed\r\n');
+  assert.equal(shown.join(''), 'ed\r\nEcho: half typed\r\n> ');
   assert.ok(
     viewer.messages.indexOf(snapshot) < viewer.messages.findIndex((message) => message.type === 'client_input'),
   );
@@ -235,7 +236,7 @@ test('stop_watching is answered "stopped" and no more of that session follows', 
   viewer.send({ type: 'watch_session', session_id: id });
   await viewer.next(ofType('screen_snapshot', id));
   user.send('one');
-  await viewer.next((message) => message.type === 'server_message' && message.data?.text === 'Echo: one\r\n');
+  await viewer.next((message) => message.type === 'server_message' && message.data?.text === 'Echo: one\r\n> ');
 
   viewer.send({ type: 'stop_watching', session_id: id });
   const stopped = await viewer.next(ofType('watch_response', id), { from: viewer.messages.length });
@@ -309,7 +310,7 @@ test('malformed and unknown messages get an error, and the viewer and the sessio
   await viewer.next(ofType('screen_snapshot', id));
   user.send('still here');
   await user.waitFor('Echo: still here');
-  await viewer.next((message) => message.type === 'server_message' && message.data?.text === 'Echo: still here\r\n');
+  await viewer.next((message) => message.type === 'server_message' && message.data?.text === 'Echo: still here\r\n> ');
   assert.equal(other.messages.filter(ofType('error')).length, 0, 'nobody else hears of it');
   assert.equal(other.ws.readyState, WebSocket.OPEN);
 });

@@ -3,6 +3,8 @@
 import type { SessionEvents } from '../hub/events.js';
 import { READY } from '../transports/connection.js';
 import type { Connection } from '../transports/connection.js';
+import { holdForTurn } from '../transports/turn.js';
+import type { TurnBatch } from '../transports/turn.js';
 import { toCrlf } from './layer.js';
 import type { SessionLayer } from './layer.js';
 import type { LineEditor } from './line-editor.js';
@@ -13,6 +15,11 @@ import type { LineEditor } from './line-editor.js';
  */
 export const REPLAY_LIMIT = 64 * 1024;
 const REPLAY_CUT_NOTICE = '[Some output was lost while you were away]\n';
+/**
+ * Characters of a turn's output past which it is published at once, not at the turn's end: a
+ * burst reaches watchers and recordings in pieces of about this size, not in one that size.
+ */
+export const PUBLISH_LIMIT = 4096;
 
 /** Output kept while no connection carries it: text is newline-converted on replay, raw output is not. */
 interface Kept {
@@ -20,8 +27,12 @@ interface Kept {
   isRaw: boolean;
 }
 
-/** Writes one session's output and keeps track of what its screen shows. */
-export class SessionOutput {
+/**
+ * Writes one session's output and keeps track of what its screen shows. Output reaches the event
+ * stream once per event-loop turn, everything the turn wrote in one event: a reply written in
+ * several steps (the answer, the prompt) or a burst of lines costs its watchers one event.
+ */
+export class SessionOutput implements TurnBatch {
   /** Set once the session is closing: later writes are dropped. */
   isClosed = false;
   readonly #sessionId: string;
@@ -35,6 +46,8 @@ export class SessionOutput {
   #kept: Kept[] | undefined;
   #keptLength = 0;
   #isKeptCut = false;
+  /** Output written in this turn and not yet published. */
+  #unpublished = '';
 
   constructor(
     sessionId: string,
@@ -110,10 +123,7 @@ export class SessionOutput {
   writeRaw(data: Uint8Array | string): Promise<void> {
     if (this.isClosed) return READY;
     this.#isPromptShown = false;
-    if (this.#events.has('output')) {
-      const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-      this.#events.publish('output', { sessionId: this.#sessionId, text });
-    }
+    if (this.#events.has('output')) this.#publish(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
     if (this.#kept !== undefined) return this.#keep(data, true);
     return this.#connection.write(this.#layer.encodeRaw(data));
   }
@@ -151,10 +161,30 @@ export class SessionOutput {
     if (this.#events.has('output')) {
       // Converted once: a layer's encoding leaves CR LF as it is, so the line is not copied twice.
       out = toCrlf(text);
-      this.#events.publish('output', { sessionId: this.#sessionId, text: out });
+      this.#publish(out);
     }
     if (this.#kept !== undefined) return this.#keep(out, false);
     return this.#connection.write(this.#layer.encodeText(out));
+  }
+
+  /** The turn is over: its output goes to the event stream. */
+  endTurn(): void {
+    this.publishPending();
+  }
+
+  /** Publishes the output this turn has written so far, ahead of an event that must come after it. */
+  publishPending(): void {
+    const text = this.#unpublished;
+    if (text === '') return;
+    this.#unpublished = '';
+    this.#events.publish('output', { sessionId: this.#sessionId, text });
+  }
+
+  #publish(text: string): void {
+    if (text === '') return;
+    if (this.#unpublished === '') holdForTurn(this);
+    this.#unpublished += text;
+    if (this.#unpublished.length >= PUBLISH_LIMIT) this.publishPending();
   }
 
   #keep(data: Uint8Array | string, isRaw: boolean): Promise<void> {

@@ -195,6 +195,7 @@ export class Session implements EditableSession, HubMember {
       option(option: string, side: 'local' | 'remote', enabled: boolean): void {
         const session = this.#session;
         if (session.#app.events.has('option')) {
+          session.#output.publishPending();
           session.#app.events.publish('option', { sessionId: session.id, option, side, enabled });
         }
       }
@@ -348,7 +349,10 @@ export class Session implements EditableSession, HubMember {
   set user(user: string | undefined) {
     if (user === this.#user) return;
     this.#user = user;
-    if (this.#app.events.has('user')) this.#app.events.publish('user', { sessionId: this.id, user });
+    if (this.#app.events.has('user')) {
+      this.#output.publishPending();
+      this.#app.events.publish('user', { sessionId: this.id, user });
+    }
   }
 
   get isClosed(): boolean {
@@ -551,6 +555,7 @@ export class Session implements EditableSession, HubMember {
       'connection dropped; waiting for the client to resume',
     );
     if (this.#app.events.has('session-detached')) {
+      this.#output.publishPending();
       this.#app.events.publish('session-detached', { sessionId: this.id, reason });
     }
     this.#graceTimer = setTimeout(() => void this.#finish(reason), this.#limits.resumeGrace * 1000);
@@ -597,7 +602,10 @@ export class Session implements EditableSession, HubMember {
     if (this.#isHidingInput) this.#setHiddenInput(this.#hiddenEcho);
     void this.#output.attach(connection, this.#layer);
     this.#logger.debug({ address: connection.remoteAddress }, 'session resumed');
-    if (this.#app.events.has('session-resumed')) this.#app.events.publish('session-resumed', { session: this.info() });
+    if (this.#app.events.has('session-resumed')) {
+      this.#output.publishPending();
+      this.#app.events.publish('session-resumed', { session: this.info() });
+    }
     void this.#guard(() => this.#handler.onResume());
   }
 
@@ -659,6 +667,7 @@ export class Session implements EditableSession, HubMember {
 
   /** An input event, published when the handler takes the input: hidden is the taker's to say. */
   #publishInput(kind: 'line' | 'keys', text: string, hidden: boolean): void {
+    this.#output.publishPending();
     this.#app.events.publish('input', { sessionId: this.id, kind, hidden, text: hidden ? undefined : text });
   }
 
@@ -675,6 +684,7 @@ export class Session implements EditableSession, HubMember {
     }
     if (this.#app.events.has('terminal')) {
       const { type, cols, rows } = this.#layer.terminal;
+      this.#output.publishPending();
       this.#app.events.publish('terminal', { sessionId: this.id, terminal: { type, cols, rows } });
     }
     if (what === 'size') {
@@ -788,6 +798,8 @@ export class Session implements EditableSession, HubMember {
     this.#layer.dispose();
     this.#input.close();
     this.#logger.debug({ reason }, 'session ended');
+    // What the session wrote last is its watchers' before they hear that it ended.
+    this.#output.publishPending();
     this.#app.remove(this);
     if (this.#app.events.has('session-ended')) {
       this.#app.events.publish('session-ended', { session: this.info(), reason });
