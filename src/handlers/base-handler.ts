@@ -11,7 +11,7 @@ import type {
 import type { InputToken } from '../session/key-reader.js';
 import type { InputMode, TerminalInfo } from '../session/layer.js';
 import type { GmcpChannel, MsdpChannel } from '../session/out-of-band.js';
-import { EDIT_LINE } from '../session/session.js';
+import { EDIT_LINE, EDITS_ALL_INPUT } from '../session/session.js';
 import type { EditableSession } from '../session/session.js';
 import { MSDP_COMMANDS } from '../telnet/msdp.js';
 import { READY } from '../transports/connection.js';
@@ -193,6 +193,11 @@ export class BaseHandler {
   /** Receives each input token in order; by default edits the line. Return false to end. */
   receive(token: InputToken): boolean | Promise<boolean> {
     return (this.session as EditableSession)[EDIT_LINE](token);
+  }
+
+  /** Whether receive is the default, which hands every key to the line editor. */
+  [EDITS_ALL_INPUT](): boolean {
+    return this.receive === BaseHandler.prototype.receive;
   }
 
   /** Handles one complete line. Return false to end the session. */

@@ -1,7 +1,7 @@
 // CharacterHandler: a handler that sees every keystroke, with default line editing.
 import { KeyReader } from '../session/key-reader.js';
 import type { InputToken } from '../session/key-reader.js';
-import { EDIT_LINE } from '../session/session.js';
+import { EDIT_LINE, EDITS_ALL_INPUT } from '../session/session.js';
 import type { EditableSession } from '../session/session.js';
 import { BaseHandler } from './base-handler.js';
 
@@ -22,6 +22,13 @@ export class CharacterHandler extends BaseHandler {
     }
     if (token.type === 'key') return this.processCharacter(KEY_CHARACTERS[token.name] ?? token.sequence);
     return this.#eachCharacter(token.text);
+  }
+
+  override [EDITS_ALL_INPUT](): boolean {
+    return (
+      this.receive === CharacterHandler.prototype.receive &&
+      this.processCharacter === CharacterHandler.prototype.processCharacter
+    );
   }
 
   /** Handles one character or key sequence. Return false to end the session. */

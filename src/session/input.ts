@@ -24,6 +24,11 @@ const INPUT_BUDGET = 64;
 export interface InputTargets {
   /** Reads bytes from the connection into keys and text (the protocol layer); `isLast`: no more are waiting. */
   decode(bytes: Uint8Array, isLast: boolean): InputToken[];
+  /**
+   * Reads bytes that are whole lines and nothing else straight into lines, where that is just
+   * what decoding and editing them would give; undefined, with nothing read, otherwise.
+   */
+  readLines(bytes: Uint8Array): string[] | undefined;
   /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
   receive(token: InputToken): boolean | Promise<boolean>;
   /** Hands a completed line that no readLine waits for to the handler; false (or a rejection) ends the session. */
@@ -111,7 +116,11 @@ export class SessionInput {
       } else {
         this.#bytes.shift();
       }
-      for (const token of this.#targets.decode(slice, this.#bytes.length === 0)) this.#tokens.push(token);
+      // Lines read whole skip the keys, unless keys are still on their way to the handler ahead of them.
+      const lines =
+        this.#isPumping || this.#tokenHead < this.#tokens.length ? undefined : this.#targets.readLines(slice);
+      if (lines !== undefined) this.#submitLines(lines);
+      else for (const token of this.#targets.decode(slice, this.#bytes.length === 0)) this.#tokens.push(token);
     }
     this.#updateFlow();
     if (!this.#isPumping && this.#tokenHead < this.#tokens.length) this.#pump();
@@ -129,6 +138,19 @@ export class SessionInput {
     this.#lines.push(line);
     this.#updateFlow();
     if (!this.#isProcessingLines) this.#processLines();
+  }
+
+  /** Lines read whole, as if each had been typed and submitted in turn; the batch is queued before any is handled. */
+  #submitLines(lines: string[]): void {
+    let next = 0;
+    const waiter = this.#lineWaiter;
+    if (waiter !== undefined && lines.length > 0) {
+      this.#lineWaiter = undefined;
+      this.#hasAnswered = true;
+      waiter.resolve(lines[next++]!);
+    }
+    while (next < lines.length) this.#lines.push(lines[next++]!);
+    if (!this.#isProcessingLines && this.#lines.length > 0) this.#processLines();
   }
 
   /**

@@ -316,3 +316,56 @@ test('text never contains control characters', () => {
     }),
   );
 });
+
+/** The lines a line client's session gets from `tokens`: text up to each Enter. */
+function linesOf(tokens: InputToken[]): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const token of tokens) {
+    if (token.type === 'text') line += token.text;
+    else if (token.name === 'enter') {
+      lines.push(line);
+      line = '';
+    }
+  }
+  return lines;
+}
+
+test('readLines reads whole lines of plain text as push would, in one pass', () => {
+  const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)) });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(printable, fc.constantFrom('\n', '\r\n')), { minLength: 1 }), (lines) => {
+      const input = bytes(lines.map(([line, end]) => line + end).join(''));
+      const read = new KeyReader().readLines(input);
+      assert.deepEqual(
+        read,
+        lines.map(([line]) => line),
+      );
+      assert.deepEqual(read, linesOf(new KeyReader().push(input)));
+    }),
+  );
+});
+
+test('readLines reads nothing from anything but whole lines of printable ASCII, or while input is pending', () => {
+  for (const input of ['no end', 'a\rb\n', 'tab\there\n', 'caf\u00e9\n', 'up\x1b[A\n', 'bs\x7f\n', 'end\r', '']) {
+    assert.equal(new KeyReader().readLines(bytes(input)), undefined, JSON.stringify(input));
+  }
+  for (const pending of ['\x1b', '\x1b[1', 'line\r', '\xe2\x82']) {
+    const reader = new KeyReader();
+    reader.push(Buffer.from(pending, 'latin1'));
+    assert.equal(reader.readLines(bytes('next\n')), undefined, JSON.stringify(pending));
+  }
+  // Refused input leaves the reader as it was.
+  const reader = new KeyReader();
+  reader.push(bytes('\x1b['));
+  reader.readLines(bytes('A\n'));
+  assert.deepEqual(reader.push(bytes('A')), [key('up', '\x1b[A')]);
+});
+
+test('readMessage reads a message of printable ASCII as its line, and nothing from any other', () => {
+  assert.equal(new KeyReader().readMessage(bytes('look north')), 'look north');
+  assert.equal(new KeyReader().readMessage(bytes('')), '');
+  for (const message of ['two\nlines', 'caf\u00e9', '\x03']) {
+    assert.equal(new KeyReader().readMessage(bytes(message)), undefined, JSON.stringify(message));
+  }
+});

@@ -108,6 +108,36 @@ export class KeyReader {
   }
 
   /**
+   * Reads `bytes` that hold whole lines of printable ASCII and nothing else, each ended by LF or
+   * CR LF (what a line client sends), straight into the lines' text: what push would make of
+   * them, read in one pass and with no tokens. Undefined, with nothing read, for any other bytes
+   * or while a sequence, a CR or a character is pending.
+   */
+  readLines(bytes: Uint8Array): string[] | undefined {
+    const last = bytes.length - 1;
+    if (last < 0 || bytes[last] !== 0x0a || !this.#isAtRest() || !isLinesOfText(bytes)) return undefined;
+    const text = latin1(bytes);
+    const lines: string[] = [];
+    for (let start = 0; start <= last; ) {
+      const end = text.indexOf('\n', start);
+      lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
+      start = end + 1;
+    }
+    return lines;
+  }
+
+  /**
+   * Reads `bytes` as one message that is a line by itself (a WebSocket text message), when it is
+   * printable ASCII only: its text, what push, flush and an Enter would make of it. Undefined,
+   * with nothing read, otherwise.
+   */
+  readMessage(bytes: Uint8Array): string | undefined {
+    if (!this.#isAtRest()) return undefined;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i]! < 0x20 || bytes[i]! > 0x7e) return undefined;
+    return latin1(bytes);
+  }
+
+  /**
    * Ends a pending escape sequence; the session calls it after a short quiet time, since a
    * lone ESC is the Escape key only once nothing follows it.
    */
@@ -243,6 +273,11 @@ export class KeyReader {
     this.#state = 'ground';
     this.#sequence = '';
   }
+
+  /** Nothing is pending: the next byte starts afresh. */
+  #isAtRest(): boolean {
+    return this.#state === 'ground' && !this.#isAfterCr && !this.#isUtf8Open;
+  }
 }
 
 function key(name: KeyName, sequence: string): InputToken {
@@ -276,6 +311,17 @@ function printableAsciiEnd(bytes: Uint8Array, from: number): number {
   return end;
 }
 
+/** Whether every byte is printable ASCII, LF, or a CR right before an LF. */
+function isLinesOfText(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x20 && byte <= 0x7e) continue;
+    if (byte === 0x0a || (byte === 0x0d && bytes[i + 1] === 0x0a)) continue;
+    return false;
+  }
+  return true;
+}
+
 /** Whether all bytes are ASCII; a keystroke's few are checked here, a paste's natively. */
 function isAsciiOnly(bytes: Uint8Array): boolean {
   if (bytes.length > SHORT_INPUT) return isAscii(bytes);
@@ -285,6 +331,7 @@ function isAsciiOnly(bytes: Uint8Array): boolean {
 
 /** ASCII bytes as a string; a single one without allocating (V8 keeps one-character strings). */
 function latin1(bytes: Uint8Array): string {
+  if (bytes.length === 0) return '';
   if (bytes.length === 1) return String.fromCharCode(bytes[0]!);
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   return buffer.toString('latin1');

@@ -106,6 +106,16 @@ export class LineEditor {
     return this.#cursor;
   }
 
+  /**
+   * Whether `lines`, typed now, would come out of editing just as they are: nothing is half
+   * typed, drawn or being recalled, and none is too long. Then they may skip the editor.
+   */
+  passesLines(lines: readonly string[]): boolean {
+    if (this.echo !== 'off' || this.hasInput || this.#browsing !== null) return false;
+    for (const line of lines) if (line.length > this.#maxLineLength) return false;
+    return true;
+  }
+
   /** Whether a line is being typed (something to redraw after output printed over it). */
   get hasInput(): boolean {
     return this.#typed !== undefined || this.#chars.length > 0;

@@ -45,6 +45,14 @@ export class PlainLayer implements SessionLayer {
     return tokens;
   }
 
+  readLines(bytes: Uint8Array): string[] | undefined {
+    if (this.mode !== 'line') return undefined;
+    const reader = (this.#reader ??= new KeyReader());
+    if (!this.#messageFraming) return reader.readLines(bytes);
+    const line = reader.readMessage(bytes);
+    return line === undefined ? undefined : [line];
+  }
+
   flush(): InputToken[] {
     return this.#reader?.flush() ?? [];
   }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import fc from 'fast-check';
 import { pino } from 'pino';
 
 import { LineHandler } from '../handlers/line-handler.js';
@@ -19,6 +20,8 @@ import type {
   TerminalFacts,
 } from '../transports/connection.js';
 import type { HandlerClass, ServerContext, SessionHandle } from './handle.js';
+import { KeyReader } from './key-reader.js';
+import type { InputToken } from './key-reader.js';
 import { PlainLayer } from './plain-layer.js';
 import { ResumeTokens } from './resume-tokens.js';
 import { Session, sessionControl } from './session.js';
@@ -79,7 +82,11 @@ class MemoryConnection implements Connection {
   }
 
   type(keys: string): void {
-    for (const listener of this.#data) listener(Buffer.from(keys, 'utf8'));
+    this.receive(Buffer.from(keys, 'utf8'));
+  }
+
+  receive(bytes: Uint8Array): void {
+    for (const listener of this.#data) listener(bytes);
   }
 
   control(message: ControlMessage): boolean {
@@ -424,4 +431,109 @@ test('a token the handler offers replaces the one the control channel sent, and 
   assert.equal(tokens.has(offered), true);
   await session.close();
   assert.equal(session.offerResume(), undefined, 'nothing to come back to once it has ended');
+});
+
+/** A line client's session (tcp) whose processLine records each line; `receive` overridden, to the same effect, where `keyByKey`. */
+function startLineRecorder(keyByKey: boolean): { connection: MemoryConnection; lines: string[] } {
+  const lines: string[] = [];
+  class Recorder extends LineHandler {
+    override processLine(line: string): Promise<boolean> {
+      lines.push(line);
+      return Promise.resolve(true);
+    }
+  }
+  class KeyByKey extends Recorder {
+    override receive(token: InputToken): boolean | Promise<boolean> {
+      return super.receive(token);
+    }
+  }
+  const { connection } = startSession(keyByKey ? KeyByKey : Recorder, new MemoryConnection(), false, undefined);
+  return { connection, lines };
+}
+
+test('whole lines from a line client skip the key reader and the editor, and arrive as they would key by key', async () => {
+  const push = KeyReader.prototype.push;
+  let pushes = 0;
+  KeyReader.prototype.push = function (this: KeyReader, ...args: Parameters<KeyReader['push']>) {
+    pushes++;
+    return push.apply(this, args);
+  };
+  try {
+    const whole = startLineRecorder(false);
+    const keyed = startLineRecorder(true);
+    await tick();
+    for (const { connection } of [whole, keyed]) connection.type('look\r\nsay hello\n\r\n');
+    await tick();
+    assert.deepEqual(whole.lines, ['look', 'say hello', '']);
+    assert.deepEqual(keyed.lines, whole.lines);
+    assert.equal(pushes, 1, 'only the handler that sees keys had them read');
+  } finally {
+    KeyReader.prototype.push = push;
+  }
+});
+
+test('lines reach processLine as they would key by key, whatever they hold and however the reads cut them', async () => {
+  // Mostly plain text, some of it longer than max_line_length (100); now and then editing keys,
+  // a tab, non-ASCII or an arrow; every line end. Reads cut mostly between lines.
+  const plain = fc.constantFrom('a', 'Z', ' ', '~', 'x'.repeat(60));
+  const other = fc.constantFrom('\x7f', '\t', 'é', '\x1b[A', '\x15');
+  const line = fc
+    .tuple(fc.array(fc.oneof({ arbitrary: plain, weight: 12 }, { arbitrary: other, weight: 1 }), { maxLength: 10 }))
+    .chain(([pieces]) => fc.constantFrom('\r\n', '\n', '\r').map((end) => pieces.join('') + end));
+  const read = fc.tuple(fc.array(line, { minLength: 1, maxLength: 8 }), fc.option(fc.nat(), { freq: 4 }));
+  await fc.assert(
+    fc.asyncProperty(fc.array(read, { minLength: 1, maxLength: 12 }), async (reads) => {
+      // Each read is some lines, cut short at a random point now and then (the rest goes with the next read).
+      const input = Buffer.from(reads.map(([lines]) => lines.join('')).join(''), 'utf8');
+      const chunks: Buffer[] = [];
+      let from = 0;
+      let end = 0;
+      for (const [lines, cut] of reads) {
+        end += Buffer.byteLength(lines.join(''));
+        const to = cut === null ? end : Math.min(end, from + (cut % (end - from + 1)));
+        chunks.push(input.subarray(from, to));
+        from = to;
+      }
+      chunks.push(input.subarray(from));
+      const whole = startLineRecorder(false);
+      const keyed = startLineRecorder(true);
+      await tick();
+      for (const chunk of chunks) {
+        whole.connection.receive(chunk);
+        keyed.connection.receive(chunk);
+      }
+      for (let i = 0; i < 4; i++) await tick();
+      assert.deepEqual(whole.lines, keyed.lines);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a whole line read while keys from an earlier read still wait for the handler comes after them', async () => {
+  const { connection, lines } = startLineRecorder(false);
+  await tick();
+  // More keys than a session hands its handler in one turn, then a whole line in the same turn.
+  connection.type(`${'x\x7f'.repeat(40)}first\r\n`);
+  connection.type('second\r\n');
+  for (let i = 0; i < 4; i++) await tick();
+  assert.deepEqual(lines, ['first', 'second']);
+});
+
+test('lines read whole answer a waiting readLine first; the rest go to processLine in order', async () => {
+  const seen: string[] = [];
+  class Asker extends LineHandler {
+    override async onConnect(): Promise<void> {
+      seen.push(`name: ${await this.readLine('Name? ')}`);
+    }
+
+    override processLine(line: string): Promise<boolean> {
+      seen.push(line);
+      return Promise.resolve(true);
+    }
+  }
+  const { connection } = startSession(Asker, new MemoryConnection(), false, undefined);
+  await tick();
+  connection.type('Ada\r\nfirst\r\nsecond\r\n');
+  for (let i = 0; i < 3; i++) await tick();
+  assert.deepEqual(seen, ['name: Ada', 'first', 'second']);
 });

@@ -74,6 +74,12 @@ export interface SessionControl {
  */
 export const EDIT_LINE: unique symbol = Symbol.for('chuk-protocol-server.editLine') as never;
 
+/**
+ * Asks a handler whether all its input goes to the line editor as received (receive is not
+ * overridden), so that whole lines may skip the editor. Global, as EDIT_LINE is.
+ */
+export const EDITS_ALL_INPUT: unique symbol = Symbol.for('chuk-protocol-server.editsAllInput') as never;
+
 /** A session as the base handler classes use it: the handle plus the line editor. */
 export interface EditableSession extends SessionHandle {
   /** Applies one input token to the line editor; completed lines go to the handler. */
@@ -217,6 +223,10 @@ export class Session implements EditableSession, HubMember {
 
       decode(bytes: Uint8Array, isLast: boolean): InputToken[] {
         return this.#session.#decode(bytes, isLast);
+      }
+
+      readLines(bytes: Uint8Array): string[] | undefined {
+        return this.#session.#readLines(bytes);
       }
 
       receive(token: InputToken): boolean | Promise<boolean> {
@@ -643,6 +653,17 @@ export class Session implements EditableSession, HubMember {
     }
     if (candidates !== undefined && !this.#isClosing) this.#output.echo(this.#editor.complete(candidates));
     return true;
+  }
+
+  /** Whole lines straight from the bytes, where the handler leaves its input to the editor and the editor would pass them as they are. */
+  #readLines(bytes: Uint8Array): string[] | undefined {
+    const layer = this.#layer;
+    const handler = this.#handler as { [EDITS_ALL_INPUT]?: () => boolean };
+    if (layer.readLines === undefined || handler[EDITS_ALL_INPUT]?.() !== true) return undefined;
+    const lines = layer.readLines(bytes);
+    if (lines === undefined || !this.#editor.passesLines(lines)) return undefined;
+    if (lines.length > 0) this.#output.lineEnded();
+    return lines;
   }
 
   #received(bytes: Uint8Array): void {
