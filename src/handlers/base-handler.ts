@@ -165,7 +165,7 @@ export class BaseHandler {
 
   /** Sends text and a newline; newlines inside `text` become CR LF too. */
   sendLine(text = ''): Promise<void> {
-    return this.session.write(`${text}\n`);
+    return this.session.writeLine(text);
   }
 
   /** Sends the prompt, marked as a prompt for clients that ask for that. */

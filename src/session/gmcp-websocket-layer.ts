@@ -56,8 +56,8 @@ export class GmcpWebSocketLayer implements SessionLayer {
   }
 
   /** Bytes, so that the connection sends them in a binary frame. */
-  encodeText(text: string): Uint8Array {
-    return Buffer.from(this.#text.encodeText(text), 'utf8');
+  encodeText(text: string, isCrlf = false): Uint8Array {
+    return Buffer.from(this.#text.encodeText(text, isCrlf), 'utf8');
   }
 
   encodeRaw(data: Uint8Array | string): Uint8Array {

@@ -68,6 +68,8 @@ export interface SessionHandle {
   readonly signal: AbortSignal;
   /** Sends text; each newline goes out as CR LF. Resolves when the transport takes more. */
   write(text: string): Promise<void>;
+  /** Sends text and a line end: `write(text + '\n')`, without copying a line that has no newline of its own. */
+  writeLine(text: string): Promise<void>;
   /** Sends a prompt, remembered so that it can be redrawn, and marks it (telnet GA/EOR). */
   writePrompt(prompt: string): Promise<void>;
   /** Sends bytes or text as they are (only protocol escaping applied). */

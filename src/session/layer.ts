@@ -52,8 +52,11 @@ export interface SessionLayer {
   readLines?(bytes: Uint8Array): string[] | undefined;
   /** Input still held back (a lone ESC), released after a short quiet time. */
   flush(): InputToken[];
-  /** Encodes text for the wire; every newline goes out as CR LF. */
-  encodeText(text: string): Uint8Array | string;
+  /**
+   * Encodes text for the wire; every newline goes out as CR LF. `isCrlf`: the text's only line
+   * ends are CR LF already, and it has no other CR or LF, so it needs no conversion.
+   */
+  encodeText(text: string, isCrlf?: boolean): Uint8Array | string;
   /** Encodes application bytes or text sent as they are (only protocol escaping applied). */
   encodeRaw(data: Uint8Array | string): Uint8Array | string;
   /** Bytes that mark the end of a prompt (telnet GA or EOR), if the client wants them. */

@@ -101,6 +101,19 @@ export class SessionOutput implements TurnBatch {
     return this.#send(out);
   }
 
+  /** Sends `text` and a line end, as write(text + '\n') would. */
+  writeLine(text: string, isLast = false): Promise<void> {
+    // A line with no line end of its own goes out with CR LF after it as it is: nothing to convert or copy.
+    if (text.indexOf('\n') !== -1 || text.indexOf('\r') !== -1) return this.write(`${text}\n`, isLast);
+    if (this.isClosed) return READY;
+    const line = `${text}\r\n`;
+    if (this.#isPromptShown || (this.#isServerDrawing() && this.#editor.hasInput)) {
+      return this.#send(this.#above(line, isLast));
+    }
+    this.#isPromptShown = false;
+    return this.#send(line, true);
+  }
+
   /** Whether the prompt is the last thing on screen: the user has not pressed Enter since it was shown. */
   get isPromptShown(): boolean {
     return this.#isPromptShown;
@@ -156,15 +169,16 @@ export class SessionOutput implements TurnBatch {
     void this.#send('\n');
   }
 
-  #send(text: string): Promise<void> {
+  /** `isCrlf`: the text's only line ends are CR LF already (see SessionLayer.encodeText). */
+  #send(text: string, isCrlf = false): Promise<void> {
     let out = text;
     if (this.#events.has('output')) {
       // Converted once: a layer's encoding leaves CR LF as it is, so the line is not copied twice.
-      out = toCrlf(text);
+      if (!isCrlf) out = toCrlf(text);
       this.#publish(out);
     }
     if (this.#kept !== undefined) return this.#keep(out, false);
-    return this.#connection.write(this.#layer.encodeText(out));
+    return this.#connection.write(this.#layer.encodeText(out, isCrlf));
   }
 
   /** The turn is over: its output goes to the event stream. */

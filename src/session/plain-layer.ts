@@ -57,8 +57,8 @@ export class PlainLayer implements SessionLayer {
     return this.#reader?.flush() ?? [];
   }
 
-  encodeText(text: string): string {
-    return toCrlf(text);
+  encodeText(text: string, isCrlf = false): string {
+    return isCrlf ? text : toCrlf(text);
   }
 
   encodeRaw(data: Uint8Array | string): Uint8Array | string {

@@ -537,3 +537,32 @@ test('lines read whole answer a waiting readLine first; the rest go to processLi
   for (let i = 0; i < 3; i++) await tick();
   assert.deepEqual(seen, ['name: Ada', 'first', 'second']);
 });
+
+test('sendLine ends every line with CR LF, a line with none of its own copied once, and prints above a prompt', async () => {
+  class Lines extends LineHandler {
+    static last: Lines | undefined;
+
+    override async onConnect(): Promise<void> {
+      Lines.last = this;
+      await super.onConnect();
+    }
+
+    override async onCommandSubmitted(command: string): Promise<void> {
+      if (command === 'lines') {
+        await this.sendLine('plain');
+        await this.sendLine('one\ntwo\r\nthree');
+        await this.sendLine('bare\rcr');
+        await this.sendLine();
+      }
+    }
+  }
+  const { connection, session } = startSession(Lines, new MemoryConnection(), false, undefined);
+  await tick();
+  connection.type('lines\r\n');
+  await tick();
+  assert.equal(connection.screen, 'Welcome, raw terminal!\r\n> plain\r\none\r\ntwo\r\nthree\r\nbare\rcr\r\n\r\n> ');
+  // The prompt is up: a line from outside goes on a line of its own, and the prompt comes again below it.
+  await session.notify('news\n');
+  await Lines.last!.sendLine('more news');
+  assert.ok(connection.screen.endsWith('> \r\nnews\r\n> \r\nmore news\r\n> '), JSON.stringify(connection.screen));
+});

@@ -410,6 +410,10 @@ export class Session implements EditableSession, HubMember {
     return this.#output.write(text);
   }
 
+  writeLine(text: string): Promise<void> {
+    return this.#output.writeLine(text);
+  }
+
   writePrompt(prompt: string): Promise<void> {
     return this.#output.writePrompt(prompt);
   }

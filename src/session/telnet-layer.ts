@@ -317,11 +317,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     return this.#reader?.flush() ?? [];
   }
 
-  encodeText(text: string): Uint8Array | string {
+  encodeText(text: string, isCrlf = false): Uint8Array | string {
     this.#isPromptUnmarked = false;
     // A string on a byte stream is joined with the turn's other text into one write; a message transport
     // would send it as a text message, where telnet goes in binary ones.
-    return this.#connection.framing === 'stream' ? nvtText(text) : encodeText(text);
+    if (this.#connection.framing === 'stream') return isCrlf ? text : nvtText(text);
+    return encodeText(text);
   }
 
   encodeRaw(data: Uint8Array | string): Uint8Array {
