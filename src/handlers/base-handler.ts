@@ -50,6 +50,9 @@ export class BaseHandler {
   /** Text shown by showPrompt(). */
   prompt = '> ';
 
+  /** What follows each command in processLine: made once, not a closure per line. */
+  #afterCommand: (() => boolean | Promise<boolean>) | undefined;
+
   constructor(protected readonly session: SessionHandle) {}
 
   /** The session's id: random, unique beyond this process. */
@@ -215,10 +218,12 @@ export class BaseHandler {
       return Promise.reject(err as Error);
     }
     if (typeof submitted?.then !== 'function') return this.showPrompt().then(() => true);
-    return submitted.then(() => {
-      const shown = this.showPrompt();
-      return shown === READY ? true : shown.then(() => true);
-    });
+    return submitted.then(
+      (this.#afterCommand ??= () => {
+        const shown = this.showPrompt();
+        return shown === READY ? true : shown.then(() => true);
+      }),
+    );
   }
 
   /**

@@ -45,6 +45,14 @@ export interface LineWait {
   timeoutMs?: number | undefined;
 }
 
+/** Resumes the lines where processLine returned a promise: made once per session, not per line. */
+interface LineResumption {
+  /** What is left of this turn's budget when the promise settles. */
+  budget: number;
+  settled(keepOpen: unknown): void;
+  failed(err: unknown): void;
+}
+
 /** Orders one session's input between the socket and the handler. */
 export class SessionInput {
   /** Set once the session is closing: queued input is dropped. */
@@ -67,6 +75,7 @@ export class SessionInput {
   #isRunningLine = false;
   /** Waiting for every line submitted so far to be handled. */
   #handledWaiters: Array<() => void> = [];
+  #lineResumption: LineResumption | undefined;
 
   constructor(connection: Connection, targets: InputTargets) {
     this.#connection = connection;
@@ -278,16 +287,26 @@ export class SessionInput {
       return this.#targets.caught(err);
     }
     if (!(answer instanceof Promise)) return answer !== false;
+    if (kind === 'lines') {
+      const resumption = (this.#lineResumption ??= this.#resumeLines());
+      resumption.budget = budget;
+      answer.then(resumption.settled, resumption.failed);
+      return undefined;
+    }
     answer.then(
-      (keepOpen) => this.#answered(kind, keepOpen !== false, budget),
-      (err: unknown) => this.#answered(kind, this.#targets.caught(err), budget),
+      (keepOpen) => this.#tokenTaken(keepOpen !== false, budget),
+      (err: unknown) => this.#tokenTaken(this.#targets.caught(err), budget),
     );
     return undefined;
   }
 
-  #answered(kind: 'keys' | 'lines', keepOpen: boolean, budget: number): void {
-    if (kind === 'keys') this.#tokenTaken(keepOpen, budget);
-    else this.#lineProcessed(keepOpen, budget);
+  #resumeLines(): LineResumption {
+    const resumption: LineResumption = {
+      budget: 0,
+      settled: (keepOpen) => this.#lineProcessed(keepOpen !== false, resumption.budget),
+      failed: (err) => this.#lineProcessed(this.#targets.caught(err), resumption.budget),
+    };
+    return resumption;
   }
 
   /** The handler asked to end the session: `then` runs once it has ended. */
