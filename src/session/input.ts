@@ -2,6 +2,7 @@
 // readLine or to processLine, and the socket paused while either queue is backed up.
 import { ReadLineTimeoutError, SessionClosedError } from '../errors.js';
 import type { Connection } from '../transports/connection.js';
+import { lineTokens } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 
 /** Keys or lines queued beyond these pause reading from the socket until the handler catches up. */
@@ -29,6 +30,11 @@ export interface InputTargets {
    * what decoding and editing them would give; undefined, with nothing read, otherwise.
    */
   readLines(bytes: Uint8Array): string[] | undefined;
+  /**
+   * Shows a line read whole as typing it and Enter would (the echo), true; false, with nothing
+   * shown, where it must be typed key by key.
+   */
+  typeLine(line: string): boolean;
   /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
   receive(token: InputToken): boolean | Promise<boolean>;
   /** Hands a completed line that no readLine waits for to the handler; false (or a rejection) ends the session. */
@@ -128,7 +134,7 @@ export class SessionInput {
       // Lines read whole skip the keys, unless keys are still on their way to the handler ahead of them.
       const lines =
         this.#isPumping || this.#tokenHead < this.#tokens.length ? undefined : this.#targets.readLines(slice);
-      if (lines !== undefined) this.#submitLines(lines);
+      if (lines !== undefined) this.#typeLines(lines);
       else for (const token of this.#targets.decode(slice, this.#bytes.length === 0)) this.#tokens.push(token);
     }
     this.#updateFlow();
@@ -149,17 +155,20 @@ export class SessionInput {
     if (!this.#isProcessingLines) this.#processLines();
   }
 
-  /** Lines read whole, as if each had been typed and submitted in turn; the batch is queued before any is handled. */
-  #submitLines(lines: string[]): void {
+  /**
+   * Lines read whole, each shown and submitted in turn as typing it would; from the first that
+   * cannot be taken so, or that answered a readLine (which may hide what follows), key by key.
+   */
+  #typeLines(lines: string[]): void {
+    // Held as a pump would be: input read meanwhile (by a handler that went on reading) queues behind these lines.
+    this.#isPumping = true;
     let next = 0;
-    const waiter = this.#lineWaiter;
-    if (waiter !== undefined && lines.length > 0) {
-      this.#lineWaiter = undefined;
-      this.#hasAnswered = true;
-      waiter.resolve(lines[next++]!);
+    while (next < lines.length && !this.isClosed && !this.#hasAnswered && this.#targets.typeLine(lines[next]!)) {
+      this.submitLine(lines[next++]!);
     }
-    while (next < lines.length) this.#lines.push(lines[next++]!);
-    if (!this.#isProcessingLines && this.#lines.length > 0) this.#processLines();
+    if (next < lines.length) this.#tokens.splice(this.#tokenHead, 0, ...lines.slice(next).flatMap(lineTokens));
+    this.#isPumping = false;
+    if (this.#tokenHead < this.#tokens.length) this.#pump();
   }
 
   /**

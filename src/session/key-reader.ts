@@ -118,7 +118,7 @@ export class KeyReader {
     if (last < 0 || bytes[last] !== 0x0a || !this.#isAtRest() || !isLinesOfText(bytes)) return undefined;
     const text = latin1(bytes);
     const lines: string[] = [];
-    for (let start = 0; start <= last; ) {
+    for (let start = 0; start <= last;) {
       const end = text.indexOf('\n', start);
       lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
       start = end + 1;
@@ -287,6 +287,11 @@ function key(name: KeyName, sequence: string): InputToken {
 // One token for every line's Enter: tokens are never changed once read.
 const ENTER_CR = Object.freeze(key('enter', '\r'));
 const ENTER_LF = Object.freeze(key('enter', '\n'));
+
+/** The tokens a line of printable text read whole stands for: its text, then Enter. */
+export function lineTokens(line: string): InputToken[] {
+  return line === '' ? [ENTER_CR] : [{ type: 'text', text: line }, ENTER_CR];
+}
 
 /** Not a C0 control, DEL or C1 control: a character that stands for itself. */
 function isPrintable(code: number): boolean {

@@ -45,9 +45,9 @@ export interface SessionLayer {
   /** Decodes inbound bytes; protocol replies are written by the layer itself. */
   receive(bytes: Uint8Array): InputToken[];
   /**
-   * In line mode, reads bytes that hold whole lines of plain text and nothing else straight into
-   * those lines, as receive and then editing would (a shortcut: a layer may have none); undefined,
-   * with nothing read, for anything else.
+   * Reads bytes that hold whole lines of printable ASCII and nothing else straight into those
+   * lines, where receive would give just their text and an Enter each (a shortcut: a layer may
+   * have none); undefined, with nothing read, for anything else.
    */
   readLines?(bytes: Uint8Array): string[] | undefined;
   /** Input still held back (a lone ESC), released after a short quiet time. */

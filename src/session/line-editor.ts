@@ -107,13 +107,27 @@ export class LineEditor {
   }
 
   /**
-   * Whether `lines`, typed now, would come out of editing just as they are: nothing is half
-   * typed, drawn or being recalled, and none is too long. Then they may skip the editor.
+   * A whole line typed at once and then Enter, where feed would take both its quick way: their
+   * echo, the editor left as feed would leave it (the line in history, ready for the next).
+   * Undefined, with nothing changed, where they must be fed key by key: something half typed,
+   * a line too long or wider than the screen's row, echo other than on or off. `line` is
+   * printable ASCII, as KeyReader.readLines gives it.
    */
-  passesLines(lines: readonly string[]): boolean {
-    if (this.echo !== 'off' || this.hasInput || this.#browsing !== null) return false;
-    for (const line of lines) if (line.length > this.#maxLineLength) return false;
-    return true;
+  typeLine(line: string): string | undefined {
+    if (this.hasInput || line.length > this.#maxLineLength) return undefined;
+    let echo = '';
+    if (this.echo === 'on') {
+      const end = this.#promptColumns + line.length;
+      const isOnScreen =
+        this.#top === 0 && this.#undrawnFrom === undefined && this.#cursorRow === 0 && this.#endRow === 0;
+      if (line === '' || (this.width !== undefined && end >= this.width) || !isOnScreen) return undefined;
+      this.addHistory(line);
+      echo = `${line}\r\n`;
+    } else if (this.echo !== 'off') {
+      return undefined;
+    }
+    if (this.#browsing !== null) this.clear();
+    return echo;
   }
 
   /** Whether a line is being typed (something to redraw after output printed over it). */

@@ -46,7 +46,6 @@ export class PlainLayer implements SessionLayer {
   }
 
   readLines(bytes: Uint8Array): string[] | undefined {
-    if (this.mode !== 'line') return undefined;
     const reader = (this.#reader ??= new KeyReader());
     if (!this.#messageFraming) return reader.readLines(bytes);
     const line = reader.readMessage(bytes);

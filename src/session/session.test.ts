@@ -433,13 +433,20 @@ test('a token the handler offers replaces the one the control channel sent, and 
   assert.equal(session.offerResume(), undefined, 'nothing to come back to once it has ended');
 });
 
-/** A line client's session (tcp) whose processLine records each line; `receive` overridden, to the same effect, where `keyByKey`. */
-function startLineRecorder(keyByKey: boolean): { connection: MemoryConnection; lines: string[] } {
+/**
+ * A session whose handler records each line and answers it, as the echo sample does: a line
+ * client's (tcp) or a raw terminal's, where the server echoes and edits. `receive` overridden,
+ * to the same effect, where `keyByKey`.
+ */
+function startLineRecorder(
+  keyByKey: boolean,
+  isRawTerminal = false,
+): { connection: MemoryConnection; lines: string[] } {
   const lines: string[] = [];
-  class Recorder extends LineHandler {
-    override processLine(line: string): Promise<boolean> {
-      lines.push(line);
-      return Promise.resolve(true);
+  class Recorder extends TelnetHandler {
+    override async onCommandSubmitted(command: string): Promise<void> {
+      lines.push(command);
+      await this.sendLine(`Echo: ${command}`);
     }
   }
   class KeyByKey extends Recorder {
@@ -447,7 +454,7 @@ function startLineRecorder(keyByKey: boolean): { connection: MemoryConnection; l
       return super.receive(token);
     }
   }
-  const { connection } = startSession(keyByKey ? KeyByKey : Recorder, new MemoryConnection(), false, undefined);
+  const { connection } = startSession(keyByKey ? KeyByKey : Recorder, new MemoryConnection(), isRawTerminal, undefined);
   return { connection, lines };
 }
 
@@ -472,39 +479,51 @@ test('whole lines from a line client skip the key reader and the editor, and arr
   }
 });
 
-test('lines reach processLine as they would key by key, whatever they hold and however the reads cut them', async () => {
+test('lines reach the handler, and the screen shows them, as they would key by key, whatever they hold, however the reads cut them, echoed or not', async () => {
   // Mostly plain text, some of it longer than max_line_length (100); now and then editing keys,
   // a tab, non-ASCII or an arrow; every line end. Reads cut mostly between lines.
   const plain = fc.constantFrom('a', 'Z', ' ', '~', 'x'.repeat(60));
   const other = fc.constantFrom('\x7f', '\t', 'é', '\x1b[A', '\x15');
+  const end = fc.oneof(
+    { arbitrary: fc.constantFrom('\r\n', '\n'), weight: 8 },
+    { arbitrary: fc.constant('\r'), weight: 1 },
+  );
   const line = fc
-    .tuple(fc.array(fc.oneof({ arbitrary: plain, weight: 12 }, { arbitrary: other, weight: 1 }), { maxLength: 10 }))
-    .chain(([pieces]) => fc.constantFrom('\r\n', '\n', '\r').map((end) => pieces.join('') + end));
-  const read = fc.tuple(fc.array(line, { minLength: 1, maxLength: 8 }), fc.option(fc.nat(), { freq: 4 }));
+    .tuple(fc.array(fc.oneof({ arbitrary: plain, weight: 30 }, { arbitrary: other, weight: 1 }), { maxLength: 6 }), end)
+    .map(([pieces, lineEnd]) => pieces.join('') + lineEnd);
+  const cut = fc.oneof({ arbitrary: fc.constant(null), weight: 5 }, { arbitrary: fc.nat(), weight: 1 });
+  const read = fc.tuple(fc.array(line, { minLength: 1, maxLength: 8 }), cut);
   await fc.assert(
-    fc.asyncProperty(fc.array(read, { minLength: 1, maxLength: 12 }), async (reads) => {
-      // Each read is some lines, cut short at a random point now and then (the rest goes with the next read).
-      const input = Buffer.from(reads.map(([lines]) => lines.join('')).join(''), 'utf8');
-      const chunks: Buffer[] = [];
-      let from = 0;
-      let end = 0;
-      for (const [lines, cut] of reads) {
-        end += Buffer.byteLength(lines.join(''));
-        const to = cut === null ? end : Math.min(end, from + (cut % (end - from + 1)));
-        chunks.push(input.subarray(from, to));
-        from = to;
-      }
-      chunks.push(input.subarray(from));
-      const whole = startLineRecorder(false);
-      const keyed = startLineRecorder(true);
-      await tick();
-      for (const chunk of chunks) {
-        whole.connection.receive(chunk);
-        keyed.connection.receive(chunk);
-      }
-      for (let i = 0; i < 4; i++) await tick();
-      assert.deepEqual(whole.lines, keyed.lines);
-    }),
+    fc.asyncProperty(
+      fc.array(read, { minLength: 1, maxLength: 12 }),
+      fc.boolean(),
+      fc.option(fc.integer({ min: 10, max: 120 })),
+      async (reads, isRawTerminal, cols) => {
+        // Each read is some lines, cut short at a random point now and then (the rest goes with the next read).
+        const input = Buffer.from(reads.map(([lines]) => lines.join('')).join(''), 'utf8');
+        const chunks: Buffer[] = [];
+        let from = 0;
+        let end = 0;
+        for (const [lines, cut] of reads) {
+          end += Buffer.byteLength(lines.join(''));
+          const to = cut === null ? end : Math.min(end, from + (cut % (end - from + 1)));
+          chunks.push(input.subarray(from, to));
+          from = to;
+        }
+        chunks.push(input.subarray(from));
+        const whole = startLineRecorder(false, isRawTerminal);
+        const keyed = startLineRecorder(true, isRawTerminal);
+        for (const { connection } of [whole, keyed]) if (cols !== null) connection.tellTerminal({ cols, rows: 24 });
+        await tick();
+        for (const chunk of chunks) {
+          whole.connection.receive(chunk);
+          keyed.connection.receive(chunk);
+        }
+        for (let i = 0; i < 4; i++) await tick();
+        assert.deepEqual(whole.lines, keyed.lines);
+        assert.equal(whole.connection.screen, keyed.connection.screen);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -565,4 +584,31 @@ test('sendLine ends every line with CR LF, a line with none of its own copied on
   await session.notify('news\n');
   await Lines.last!.sendLine('more news');
   assert.ok(connection.screen.endsWith('> \r\nnews\r\n> \r\nmore news\r\n> '), JSON.stringify(connection.screen));
+});
+
+test('on a raw terminal, lines read whole are echoed and kept in history; one typed ahead of a password question is not shown', async () => {
+  const seen: string[] = [];
+  class Login extends TelnetHandler {
+    override async onConnect(): Promise<void> {
+      const name = await this.readLine('Name? ');
+      const password = await this.readLine('Password: ', { echo: false });
+      await this.sendLine(`Hello ${name}, ${password.length} characters`);
+      await this.showPrompt();
+    }
+
+    override async onCommandSubmitted(command: string): Promise<void> {
+      seen.push(command);
+    }
+  }
+  const { connection } = startRawTerminalSession(Login);
+  await tick();
+  connection.type('ada\r\nsecret\r\n');
+  for (let i = 0; i < 3; i++) await tick();
+  assert.equal(connection.screen, 'Name? ada\r\nPassword: \r\nHello ada, 6 characters\r\n> ');
+  connection.type('look\r\n');
+  await tick();
+  // Up brings back the line read whole, as it would one typed key by key.
+  connection.type('\x1b[A\r');
+  await tick();
+  assert.deepEqual(seen, ['look', 'look']);
 });

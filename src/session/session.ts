@@ -229,6 +229,15 @@ export class Session implements EditableSession, HubMember {
         return this.#session.#readLines(bytes);
       }
 
+      typeLine(line: string): boolean {
+        const session = this.#session;
+        const echo = session.#editor.typeLine(line);
+        if (echo === undefined) return false;
+        session.#output.echo(echo);
+        session.#output.lineEnded();
+        return true;
+      }
+
       receive(token: InputToken): boolean | Promise<boolean> {
         const session = this.#session;
         // Published as the handler takes each key, so that keys typed ahead of a hidden
@@ -659,15 +668,16 @@ export class Session implements EditableSession, HubMember {
     return true;
   }
 
-  /** Whole lines straight from the bytes, where the handler leaves its input to the editor and the editor would pass them as they are. */
+  /**
+   * Whole lines straight from the bytes, where the handler leaves its input to the editor, and
+   * no one watches keys one by one (a viewer of a session in character mode).
+   */
   #readLines(bytes: Uint8Array): string[] | undefined {
     const layer = this.#layer;
     const handler = this.#handler as { [EDITS_ALL_INPUT]?: () => boolean };
     if (layer.readLines === undefined || handler[EDITS_ALL_INPUT]?.() !== true) return undefined;
-    const lines = layer.readLines(bytes);
-    if (lines === undefined || !this.#editor.passesLines(lines)) return undefined;
-    if (lines.length > 0) this.#output.lineEnded();
-    return lines;
+    if (layer.mode === 'character' && this.#app.events.has('input')) return undefined;
+    return layer.readLines(bytes);
   }
 
   #received(bytes: Uint8Array): void {

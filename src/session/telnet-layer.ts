@@ -270,6 +270,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     return tokens;
   }
 
+  readLines(bytes: Uint8Array): string[] | undefined {
+    // Whole lines of printable text hold no IAC: between commands, they are data and nothing else.
+    if (this.#msspProbe !== undefined || !this.#decoder.isAtRest) return undefined;
+    return (this.#reader ??= new KeyReader()).readLines(bytes);
+  }
+
   onData(bytes: Uint8Array): void {
     if (this.#msspProbe !== undefined)
       this.#msspProbe += Buffer.from(bytes.subarray(0, MSSP_REQUEST_PROBE)).toString('latin1');

@@ -72,6 +72,11 @@ export class TelnetDecoder {
     this.#max = Number.isFinite(max) ? Math.max(0, Math.floor(max)) : DEFAULT_MAX_SUBNEGOTIATION;
   }
 
+  /** No command or subnegotiation is under way: bytes with no IAC in them are all data. */
+  get isAtRest(): boolean {
+    return this.#state === DATA;
+  }
+
   /**
    * Decodes one chunk into `sink`; a sequence still incomplete at its end is finished by a later
    * chunk. Returns how many bytes it read: all of them, unless the sink called stop().
