@@ -5,7 +5,21 @@
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 
-import { DO, IAC, OPT_NAWS, OPT_SGA, OPT_TTYPE, SB, SE, TTYPE_IS, WILL } from '../src/telnet/constants.js';
+import {
+  DO,
+  DONT,
+  IAC,
+  OPT_CHARSET,
+  OPT_ECHO,
+  OPT_EOR,
+  OPT_NAWS,
+  OPT_SGA,
+  OPT_TTYPE,
+  SB,
+  SE,
+  TTYPE_IS,
+  WILL,
+} from '../src/telnet/constants.js';
 import { TelnetDecoder } from '../src/telnet/decoder.js';
 import type { TelnetSink } from '../src/telnet/decoder.js';
 import { KeyReader } from '../src/session/key-reader.js';
@@ -14,6 +28,8 @@ import { LineEditor } from '../src/session/line-editor.js';
 import { TelnetLayer } from '../src/session/telnet-layer.js';
 import { TelnetHandler } from '../src/handlers/telnet-handler.js';
 import { InProcessHub } from '../src/hub/hub.js';
+import { Metrics } from '../src/monitor/metrics.js';
+import { Monitor } from '../src/monitor/monitor.js';
 import { PlainLayer } from '../src/session/plain-layer.js';
 import { Session, sessionControl } from '../src/session/session.js';
 import { READY } from '../src/transports/connection.js';
@@ -32,6 +48,13 @@ export interface MicroResult {
 /** A socket read's size: what net.Socket hands 'data' listeners under load. */
 const READ_SIZE = 64 * 1024;
 const LINE = 'the quick brown fox jumps over the lazy dog, 0123456789 times\r\n';
+
+/** A terminal's answers to the server's opening negotiation, all at once: character mode, 80x24, xterm. */
+const TERMINAL_ANSWERS = Buffer.from([
+  ...[IAC, WILL, OPT_TTYPE, IAC, WILL, OPT_NAWS, IAC, SB, OPT_NAWS, 0, 80, 0, 24, IAC, SE],
+  ...[IAC, DONT, OPT_EOR, IAC, DONT, OPT_CHARSET, IAC, DO, OPT_SGA],
+  ...[IAC, SB, OPT_TTYPE, TTYPE_IS, ...Buffer.from('xterm-256color', 'latin1'), IAC, SE, IAC, DO, OPT_ECHO],
+]);
 
 const isQuick = process.argv.includes('--quick');
 const ROUNDS = isQuick ? 1 : 5;
@@ -54,6 +77,29 @@ class CountingConnection extends ByteConnection {
   }
 }
 
+const SESSION_CASES: Array<[key: string, label: string, setup: SessionSetup]> = [
+  [
+    'session-lines',
+    'session + echo handler, 16 lines per read (tcp)',
+    { transport: 'tcp', linesPerRead: 16, isObserved: false },
+  ],
+  [
+    'session-line',
+    'session + echo handler, a line per read (tcp)',
+    { transport: 'tcp', linesPerRead: 1, isObserved: false },
+  ],
+  [
+    'session-line-observed',
+    '  the same, monitor and metrics on',
+    { transport: 'tcp', linesPerRead: 1, isObserved: true },
+  ],
+  [
+    'session-line-telnet',
+    'session + echo handler, a line per read (telnet)',
+    { transport: 'telnet', linesPerRead: 1, isObserved: false },
+  ],
+];
+
 const results: MicroResult[] = [
   measure('decoder-plain', 'telnet decoder, plain text, 64 KiB reads', 'MB/s', decoderLoop(plainText(READ_SIZE))),
   measure('decoder-plain-small', 'telnet decoder, plain text, 64-byte reads', 'MB/s', decoderLoop(plainText(64))),
@@ -65,9 +111,8 @@ const results: MicroResult[] = [
   measure('editor-reader-keys', 'key reader + line editor, a key per read', 'keys/s', editorLoop(true)),
 ];
 
-results.push(
-  await measureAsync('session-lines', 'session + echo handler, 16 lines per read (tcp)', 'lines/s', sessionLoop()),
-);
+for (const [key, label, setup] of SESSION_CASES)
+  results.push(await measureAsync(key, label, 'lines/s', await sessionLoop(setup)));
 
 if (process.send !== undefined) process.send(results);
 else for (const result of results) console.log(`${result.label.padEnd(52)} ${Math.round(result.value)} ${result.unit}`);
@@ -117,13 +162,23 @@ async function measureAsync(
   return { key, label, unit, value: Math.max(...rounds), rounds };
 }
 
+/** How a session microbenchmark's session is set up and fed. */
+interface SessionSetup {
+  /** `tcp`: line mode, no telnet. `telnet`: character mode as a terminal negotiates it, the server echoing. */
+  transport: 'tcp' | 'telnet';
+  linesPerRead: number;
+  /** The session monitor and metrics watch the application, as the echo sample's config has them. */
+  isObserved: boolean;
+}
+
 /**
- * A session as a tcp server makes it (line mode, no telnet), with the echo sample's handler, fed
- * 16 lines per read; a step ends when the last line's prompt is written. What the session, its
- * input discipline, the line editor and the handler base classes cost a line, with no socket and
- * nothing subscribed to the event stream.
+ * A session as a server makes it, with the echo sample's handler, fed `linesPerRead` lines per
+ * read; a step ends when the last line's prompt is written and the turn is over (so that output
+ * held for the turn's end is counted). What the session, its input discipline, the line editor,
+ * the handler base classes and, where observed, the monitor's recording cost a line, with no
+ * socket.
  */
-function sessionLoop(): () => Promise<number> {
+async function sessionLoop(setup: SessionSetup): Promise<() => Promise<number>> {
   class EchoHandler extends TelnetHandler {
     override async onCommandSubmitted(command: string): Promise<void> {
       await this.sendLine(`Echo: ${command}`);
@@ -131,30 +186,55 @@ function sessionLoop(): () => Promise<number> {
   }
   const connection = new CountingConnection();
   const app = new InProcessHub();
+  const logger = pino({ level: 'silent' });
+  if (setup.isObserved) {
+    const monitor = new Monitor(app, { notice: false, logger });
+    monitor.start();
+    new Metrics(app, { monitor, version: 'bench' }).start();
+  }
   const session = new Session({
     connection,
-    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: false }),
+    createLayer: (layerConnection, events, layerLogger) =>
+      setup.transport === 'telnet'
+        ? new TelnetLayer(layerConnection, {
+            preferredMode: 'character',
+            keepaliveInterval: 0,
+            events,
+            logger: layerLogger,
+          })
+        : new PlainLayer({ messageFraming: false, serverEchoes: false }),
     handlerClass: EchoHandler,
     server: {
       name: 'bench',
-      transport: 'tcp',
+      transport: setup.transport,
       welcomeMessage: 'Welcome',
       sessions: new Set(),
       sendGlobalMessage: async () => {},
     },
     app,
-    logger: pino({ level: 'silent' }),
+    logger,
     limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 1024, resumeGrace: 0 },
   });
   void sessionControl.start(session);
-  const lines = 16;
+  if (setup.transport === 'telnet') {
+    await nextTurn();
+    connection.receive(TERMINAL_ANSWERS);
+    await nextTurn();
+    if (session.mode !== 'character') throw new Error(`telnet session in ${session.mode} mode, not character mode`);
+  }
+  const lines = setup.linesPerRead;
   const chunk = Buffer.from(LINE.repeat(lines));
   return async () => {
     const answered = connection.prompts(lines);
     connection.receive(chunk);
     await answered;
+    await nextTurn();
     return lines;
   };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Decodes `chunk` once per step into a sink that only counts; returns bytes decoded. */
