@@ -503,7 +503,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       case OPT_NEW_ENVIRON: {
         const report = parseEnvironment(payload);
         if (report === undefined) return;
-        Object.assign(this.terminal.environment, report.vars);
+        this.terminal.environment = { ...this.terminal.environment, ...report.vars };
         this.#options.events.changed('terminal');
         return;
       }
