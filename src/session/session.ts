@@ -9,7 +9,13 @@ import type { HubMember, SessionHub } from '../hub/hub.js';
 import { newSessionId } from '../hub/session-id.js';
 import type { GmcpMessage } from '../telnet/gmcp.js';
 import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
-import type { CloseReason, Connection, ConnectionEnd, TerminalFacts } from '../transports/connection.js';
+import type {
+  CloseReason,
+  Connection,
+  ConnectionEnd,
+  ConnectionListener,
+  TerminalFacts,
+} from '../transports/connection.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import type { WheelEntry } from './deadline-wheel.js';
 import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
@@ -103,11 +109,15 @@ const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
 // Assigned in Session's static block, where the private members can be reached.
 export let sessionControl!: SessionControl;
 
+/** Everything a session's callbacks object answers. */
+type SessionCallbacks = LayerEvents & InputTargets & WheelEntry & ConnectionListener;
+
 /**
- * A session's side of its layer and its input, also its place in the idle deadlines: one small
- * object per session whose methods are shared, where a closure per callback would cost memory.
+ * A session's side of its connection, its layer and its input, also its place in the idle
+ * deadlines: one small object per session whose methods are shared, where a closure per callback
+ * would cost memory.
  */
-let SessionCallbacks: new (session: Session) => LayerEvents & InputTargets & WheelEntry;
+let SessionCallbacks: new (session: Session) => SessionCallbacks;
 
 /** Idle deadlines by idle timeout (seconds): sessions share a wheel, not a Timeout each. */
 const IDLE_WHEELS = new Map<number, DeadlineWheel>();
@@ -131,7 +141,7 @@ export class Session implements EditableSession, HubMember {
   #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
-  #callbacks: LayerEvents & InputTargets & WheelEntry;
+  #callbacks: SessionCallbacks;
   #createLayer: SessionOptions['createLayer'];
   /** Of the first connection: a session resumed over another URL keeps what it started with. */
   #path: string;
@@ -180,12 +190,28 @@ export class Session implements EditableSession, HubMember {
       destroy: (session) => session.#destroy(),
       resume: (session, connection) => session.#resume(connection),
     };
-    SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry {
+    SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry, ConnectionListener {
       readonly #session: Session;
       wheelSlot: Set<WheelEntry> | undefined;
 
       constructor(session: Session) {
         this.#session = session;
+      }
+
+      // A connection replaced by a resume is heard no more.
+      data(connection: Connection, bytes: Uint8Array): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#received(bytes);
+      }
+
+      closed(connection: Connection, end: ConnectionEnd): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#connectionEnded(end);
+      }
+
+      terminal(connection: Connection, facts: TerminalFacts): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#terminalFacts(facts);
       }
 
       changed(what: 'mode' | 'terminal' | 'size'): void {
@@ -468,7 +494,7 @@ export class Session implements EditableSession, HubMember {
     this.#app.add(this);
     if (this.#app.events.has('session-started')) this.#app.events.publish('session-started', { session: this.info() });
     this.#logger.debug({ address: this.remoteAddress, transport: this.transport }, 'session started');
-    this.#listen(this.#connection);
+    this.#connection.listen(this.#callbacks);
     this.#armTimers();
     this.#layer.start();
     this.#syncEditorEcho();
@@ -505,19 +531,6 @@ export class Session implements EditableSession, HubMember {
     this.#stopIO();
     if (this.#detachedAt !== undefined) void this.#finish(this.#closeReason ?? 'server-shutdown');
     else this.#connection.destroy();
-  }
-
-  /** Hears a connection for as long as it is the session's: one replaced by a resume is ignored. */
-  #listen(connection: Connection): void {
-    connection.onClose((end) => {
-      if (connection === this.#connection) this.#connectionEnded(end);
-    });
-    connection.onData((bytes) => {
-      if (connection === this.#connection) this.#received(bytes);
-    });
-    connection.onTerminal((facts) => {
-      if (connection === this.#connection) this.#terminalFacts(facts);
-    });
   }
 
   /** Gives the client a new resume token on its control channel, where resume is on and it has one. */
@@ -589,7 +602,7 @@ export class Session implements EditableSession, HubMember {
     this.#layer = this.#layerOver(connection);
     connection = this.#connection;
     this.#input.attach(connection);
-    this.#listen(connection);
+    connection.listen(this.#callbacks);
     this.#layer.start();
     this.#syncEditorEcho();
     this.#offerResume(true);
