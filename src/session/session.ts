@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { TransportName } from '../config/schema.js';
 import { SessionClosedError } from '../errors.js';
 import type { BaseHandler } from '../handlers/base-handler.js';
-import type { SessionEndReason, SessionInfo } from '../hub/events.js';
+import type { SessionEndReason, SessionInfo, TerminalSummary } from '../hub/events.js';
 import type { HubMember, SessionHub } from '../hub/hub.js';
 import { newSessionId } from '../hub/session-id.js';
 import type { GmcpMessage } from '../telnet/gmcp.js';
@@ -105,6 +105,12 @@ const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
   'slow-consumer': 'slow-consumer',
   'message-too-big': 'message-too-big',
 };
+
+/**
+ * A terminal nothing is known of, as sessions report it: shared, as observers that keep a session's
+ * info (the monitor, for every session) replace its terminal rather than change it.
+ */
+const UNKNOWN_TERMINAL: TerminalSummary = Object.freeze({ type: undefined, cols: undefined, rows: undefined });
 
 // Assigned in Session's static block, where the private members can be reached.
 export let sessionControl!: SessionControl;
@@ -411,7 +417,8 @@ export class Session implements EditableSession, HubMember {
       startedAt: this.#startedAt,
       lastInputAt: this.#lastInputAt,
       user: this.#user,
-      terminal: { type, cols, rows },
+      terminal:
+        type === undefined && cols === undefined && rows === undefined ? UNKNOWN_TERMINAL : { type, cols, rows },
       bytesIn: this.#connection.bytesIn,
       bytesOut: this.#connection.bytesOut,
       ...(this.#detachedAt === undefined ? {} : { detachedAt: this.#detachedAt }),
