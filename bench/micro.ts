@@ -131,8 +131,7 @@ function sessionLoop(): () => Promise<number> {
   }
   const connection = new CountingConnection();
   const app = new InProcessHub();
-  const session = new Session({
-    connection,
+  const session = new Session(connection, {
     createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: false }),
     handlerClass: EchoHandler,
     server: {

@@ -129,8 +129,7 @@ function startSession(
     sessions,
     sendGlobalMessage: async (text) => void (await app.broadcast(text)),
   };
-  const session = new Session({
-    connection,
+  const session = new Session(connection, {
     createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
     handlerClass,
     server,

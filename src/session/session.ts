@@ -42,9 +42,8 @@ export interface SessionLimits {
   resumeGrace: number;
 }
 
-/** What a server gives each new session. */
+/** What a server gives each new session beside its connection: one object, shared by its sessions. */
 export interface SessionOptions {
-  connection: Connection;
   /**
    * Builds the protocol layer of a connection (the first, and each one that resumes the session);
    * it reports changes through `events` and logs with the session's id.
@@ -115,6 +114,37 @@ const UNKNOWN_TERMINAL: TerminalSummary = Object.freeze({ type: undefined, cols:
 // Assigned in Session's static block, where the private members can be reached.
 export let sessionControl!: SessionControl;
 
+/** A session's yes-or-no states, as bits of one number. */
+const HIDING_INPUT = 1;
+/** Hidden input is masked (echoed as asterisks) rather than not echoed at all. */
+const MASKING_INPUT = 2;
+const CLIENT_HIDING = 4;
+const RESUMABLE = 8;
+const RESUMED_CONNECTION = 16;
+const FINISHED = 32;
+const CLOSING = 64;
+const ENDED = 128;
+
+/**
+ * What a session holds only once something happens: it closes, drops, is asked for its query,
+ * has a time limit or reads a lone ESC. Made then: most of their life, sessions need none of it.
+ */
+class Eventualities {
+  /** Taken from the connection when first asked for (or when a resume replaces it): most handlers never ask. */
+  query: URLSearchParams | undefined;
+  /** When the connection dropped, while the session waits for its client. */
+  detachedAt: number | undefined;
+  graceTimer: NodeJS.Timeout | undefined;
+  lifetimeTimer: NodeJS.Timeout | undefined;
+  escapeTimer: NodeJS.Timeout | undefined;
+  abort: AbortController | undefined;
+  closeReason: SessionEndReason | undefined;
+  closing: Promise<void> | undefined;
+  /** Made when first asked for: the server learns of the end through `ended`, and most handlers never ask. */
+  closed: Promise<void> | undefined;
+  markClosed: (() => void) | undefined;
+}
+
 /** Everything a session's callbacks object answers. */
 type SessionCallbacks = LayerEvents & InputTargets & WheelEntry & ConnectionListener;
 
@@ -148,46 +178,207 @@ export class Session implements EditableSession, HubMember {
   #connection: Connection;
   #layer: SessionLayer;
   #callbacks: SessionCallbacks;
-  #createLayer: SessionOptions['createLayer'];
+  /** The server's, shared by its sessions. */
+  #options: SessionOptions;
   /** Of the first connection: a session resumed over another URL keeps what it started with. */
   #path: string;
-  /** Taken from the connection when first asked for (or when a resume replaces it): most handlers never ask. */
-  #query: URLSearchParams | undefined;
-  #server: ServerContext;
-  #app: SessionHub;
   #logger: LazyLogger;
-  #ended: SessionOptions['ended'];
   #editor: LineEditor;
-  #limits: SessionLimits;
   #output: SessionOutput;
   #input: SessionInput;
   #user: string | undefined;
   #lastInputAt = Date.now();
-  #isHidingInput = false;
-  #hiddenEcho: 'off' | 'mask' = 'off';
-  /** The client was told to hide what is typed (its control channel), as the layer could not. */
-  #isClientHiding = false;
-  #resumeTokens: ResumeTokens<Session> | undefined;
-  /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
-  #isResumable = false;
-  /** The present connection came with a resume token, as the control channel's session message says. */
-  #isResumedConnection = false;
-  /** When the connection dropped, while the session waits for its client. */
-  #detachedAt: number | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
-  #isFinished = false;
+  /**
+   * The yes-or-no states (HIDING_INPUT and the others), and what only some sessions need, behind
+   * the accessors below: a field each would cost every idle session 8 bytes.
+   */
+  #states = 0;
+  #eventualities: Eventualities | undefined;
 
-  #lifetimeTimer: NodeJS.Timeout | undefined;
-  #escapeTimer: NodeJS.Timeout | undefined;
-  #abort: AbortController | undefined;
-  #isClosing = false;
-  #closeReason: SessionEndReason | undefined;
-  #closing: Promise<void> | undefined;
-  /** Made when first asked for: the server learns of the end through `ended`, and most handlers never ask. */
-  #closed: Promise<void> | undefined;
-  #markClosed: (() => void) | undefined;
+  get #createLayer(): SessionOptions['createLayer'] {
+    return this.#options.createLayer;
+  }
+
+  get #server(): ServerContext {
+    return this.#options.server;
+  }
+
+  get #app(): SessionHub {
+    return this.#options.app;
+  }
+
+  get #limits(): SessionLimits {
+    return this.#options.limits;
+  }
+
+  get #resumeTokens(): ResumeTokens<Session> | undefined {
+    return this.#options.resumeTokens;
+  }
+
+  get #ended(): SessionOptions['ended'] {
+    return this.#options.ended;
+  }
+
+  get #isHidingInput(): boolean {
+    return this.#is(HIDING_INPUT);
+  }
+
+  set #isHidingInput(is: boolean) {
+    this.#set(HIDING_INPUT, is);
+  }
+
+  get #hiddenEcho(): 'off' | 'mask' {
+    return this.#is(MASKING_INPUT) ? 'mask' : 'off';
+  }
+
+  set #hiddenEcho(echo: 'off' | 'mask') {
+    this.#set(MASKING_INPUT, echo === 'mask');
+  }
+
+  /** The client was told to hide what is typed (its control channel), as the layer could not. */
+  get #isClientHiding(): boolean {
+    return this.#is(CLIENT_HIDING);
+  }
+
+  set #isClientHiding(is: boolean) {
+    this.#set(CLIENT_HIDING, is);
+  }
+
+  /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
+  get #isResumable(): boolean {
+    return this.#is(RESUMABLE);
+  }
+
+  set #isResumable(is: boolean) {
+    this.#set(RESUMABLE, is);
+  }
+
+  /** The present connection came with a resume token, as the control channel's session message says. */
+  get #isResumedConnection(): boolean {
+    return this.#is(RESUMED_CONNECTION);
+  }
+
+  set #isResumedConnection(is: boolean) {
+    this.#set(RESUMED_CONNECTION, is);
+  }
+
+  get #isFinished(): boolean {
+    return this.#is(FINISHED);
+  }
+
+  set #isFinished(is: boolean) {
+    this.#set(FINISHED, is);
+  }
+
+  get #isClosing(): boolean {
+    return this.#is(CLOSING);
+  }
+
+  set #isClosing(is: boolean) {
+    this.#set(CLOSING, is);
+  }
+
   /** The session has ended and onDisconnect has run. */
-  #isEnded = false;
+  get #isEnded(): boolean {
+    return this.#is(ENDED);
+  }
+
+  set #isEnded(is: boolean) {
+    this.#set(ENDED, is);
+  }
+
+  get #query(): URLSearchParams | undefined {
+    return this.#eventualities?.query;
+  }
+
+  set #query(query: URLSearchParams | undefined) {
+    if (query !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.query = query;
+  }
+
+  get #detachedAt(): number | undefined {
+    return this.#eventualities?.detachedAt;
+  }
+
+  set #detachedAt(at: number | undefined) {
+    if (at !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.detachedAt = at;
+  }
+
+  get #graceTimer(): NodeJS.Timeout | undefined {
+    return this.#eventualities?.graceTimer;
+  }
+
+  set #graceTimer(timer: NodeJS.Timeout | undefined) {
+    if (timer !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.graceTimer = timer;
+  }
+
+  get #lifetimeTimer(): NodeJS.Timeout | undefined {
+    return this.#eventualities?.lifetimeTimer;
+  }
+
+  set #lifetimeTimer(timer: NodeJS.Timeout | undefined) {
+    if (timer !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.lifetimeTimer = timer;
+  }
+
+  get #escapeTimer(): NodeJS.Timeout | undefined {
+    return this.#eventualities?.escapeTimer;
+  }
+
+  set #escapeTimer(timer: NodeJS.Timeout | undefined) {
+    if (timer !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.escapeTimer = timer;
+  }
+
+  get #abort(): AbortController | undefined {
+    return this.#eventualities?.abort;
+  }
+
+  set #abort(abort: AbortController | undefined) {
+    if (abort !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.abort = abort;
+  }
+
+  get #closeReason(): SessionEndReason | undefined {
+    return this.#eventualities?.closeReason;
+  }
+
+  set #closeReason(reason: SessionEndReason | undefined) {
+    if (reason !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.closeReason = reason;
+  }
+
+  get #closing(): Promise<void> | undefined {
+    return this.#eventualities?.closing;
+  }
+
+  set #closing(closing: Promise<void> | undefined) {
+    if (closing !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.closing = closing;
+  }
+
+  get #closed(): Promise<void> | undefined {
+    return this.#eventualities?.closed;
+  }
+
+  set #closed(closed: Promise<void> | undefined) {
+    if (closed !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.closed = closed;
+  }
+
+  get #markClosed(): (() => void) | undefined {
+    return this.#eventualities?.markClosed;
+  }
+
+  set #markClosed(mark: (() => void) | undefined) {
+    if (mark !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.markClosed = mark;
+  }
+
+  get #eventualitiesNow(): Eventualities {
+    this.#eventualities ??= new Eventualities();
+    return this.#eventualities;
+  }
+
+  #is(state: number): boolean {
+    return (this.#states & state) !== 0;
+  }
+
+  #set(state: number, is: boolean): void {
+    this.#states = is ? this.#states | state : this.#states & ~state;
+  }
 
   static {
     sessionControl = {
@@ -289,18 +480,13 @@ export class Session implements EditableSession, HubMember {
     };
   }
 
-  constructor(options: SessionOptions) {
-    this.#connection = options.connection;
-    this.#user = options.connection.user;
-    this.#server = options.server;
-    this.#app = options.app;
-    this.#limits = options.limits;
-    this.#path = options.connection.path;
-    this.#resumeTokens = options.resumeTokens;
+  constructor(connection: Connection, options: SessionOptions) {
+    this.#connection = connection;
+    this.#user = connection.user;
+    this.#options = options;
+    this.#path = connection.path;
     this.#logger = new LazyLogger(options.logger, { session: this.id });
-    this.#ended = options.ended;
     this.#callbacks = new SessionCallbacks(this);
-    this.#createLayer = options.createLayer;
     this.#layer = this.#layerOver(this.#connection);
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
