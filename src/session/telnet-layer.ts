@@ -102,6 +102,21 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
 
 /** Shared by every layer without MUD options, so that they allocate nothing for them. */
 const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
+/** Between reads, the tokens of every layer: nothing is added to it (it is frozen), since input is decoded only in receive(). */
+const NO_TOKENS: InputToken[] = Object.freeze([]) as unknown as InputToken[];
+
+/** A layer's yes-or-no states, as bits of one number. */
+const TELNET_PEER = 1;
+const ECHO_DECIDED = 2;
+const ECHO_FOR_HIDDEN_INPUT = 4;
+const ECHO_TAKEN_OVER = 8;
+const ECHO_KEPT_FOR_DECISION = 16;
+const DETECTION_OVER = 32;
+const PROMPT_UNMARKED = 64;
+const CLIENT_KNOWN = 128;
+const ENVIRONMENT_ASKED = 256;
+const CHARSET_REFUSED = 512;
+
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
 
@@ -123,21 +138,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #reader: KeyReader | undefined;
   #negotiator: OptionNegotiator;
   #terminalTypes = new TerminalTypeCycle();
-  #isTelnetPeer = false;
-  #isEchoDecided = false;
-  #isEchoForHiddenInput = false;
-  /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
-  #isEchoTakenOver = false;
-  /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
-  #isEchoKeptForDecision = false;
-  #isDetectionOver = false;
-  /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
-  #isPromptUnmarked = false;
-  /** Set once TTYPE says what the client is (or it refused TTYPE): NEW-ENVIRON may be asked then. */
-  #isClientKnown = false;
-  #isEnvironmentAsked = false;
-  /** The client would not agree on a character set (RFC 2066): its MTTS bits say whether it has UTF-8. */
-  #isCharsetRefused = false;
+  /** The yes-or-no states (TELNET_PEER and the others) behind the accessors below: a field each would cost every session 8 bytes. */
+  #states = 0;
   /** Created at the client's first SLC list (RFC 1184): most sessions never send one. */
   #specialCharacters: SpecialCharacters | undefined;
   #echoTimer: NodeJS.Timeout | undefined;
@@ -146,9 +148,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   /** Protocol commands the client may still send now (a token bucket, refilled before reads). */
   #budget = PROTOCOL_COMMAND_BURST;
   #budgetAt = 0;
-  /** What the decoder's callbacks produce during one receive(), handed over at its end. */
-  #tokens: InputToken[] = [];
-  #replies: Uint8Array[] = [];
+  /**
+   * What the decoder's callbacks produce during one receive(), handed over at its end; between
+   * reads, the shared empty list and nothing, so that an idle session holds no list of its own.
+   */
+  #tokens: InputToken[] = NO_TOKENS;
+  #pendingReplies: Uint8Array[] | undefined;
   /** MUD protocols (telnet_options): what is offered, and the channels and wire they use. */
   #mud: MudOptions | undefined;
   #mudOptions: ReadonlySet<number> = NO_MUD_OPTIONS;
@@ -157,6 +162,97 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #wire: MccpConnection | undefined;
   /** The start of the first line, while it may still be the plain-text MSSP request. */
   #msspProbe: string | undefined;
+
+  get #isTelnetPeer(): boolean {
+    return (this.#states & TELNET_PEER) !== 0;
+  }
+
+  set #isTelnetPeer(is: boolean) {
+    this.#states = is ? this.#states | TELNET_PEER : this.#states & ~TELNET_PEER;
+  }
+
+  get #isEchoDecided(): boolean {
+    return (this.#states & ECHO_DECIDED) !== 0;
+  }
+
+  set #isEchoDecided(is: boolean) {
+    this.#states = is ? this.#states | ECHO_DECIDED : this.#states & ~ECHO_DECIDED;
+  }
+
+  get #isEchoForHiddenInput(): boolean {
+    return (this.#states & ECHO_FOR_HIDDEN_INPUT) !== 0;
+  }
+
+  set #isEchoForHiddenInput(is: boolean) {
+    this.#states = is ? this.#states | ECHO_FOR_HIDDEN_INPUT : this.#states & ~ECHO_FOR_HIDDEN_INPUT;
+  }
+
+  /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
+  get #isEchoTakenOver(): boolean {
+    return (this.#states & ECHO_TAKEN_OVER) !== 0;
+  }
+
+  set #isEchoTakenOver(is: boolean) {
+    this.#states = is ? this.#states | ECHO_TAKEN_OVER : this.#states & ~ECHO_TAKEN_OVER;
+  }
+
+  /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
+  get #isEchoKeptForDecision(): boolean {
+    return (this.#states & ECHO_KEPT_FOR_DECISION) !== 0;
+  }
+
+  set #isEchoKeptForDecision(is: boolean) {
+    this.#states = is ? this.#states | ECHO_KEPT_FOR_DECISION : this.#states & ~ECHO_KEPT_FOR_DECISION;
+  }
+
+  get #isDetectionOver(): boolean {
+    return (this.#states & DETECTION_OVER) !== 0;
+  }
+
+  set #isDetectionOver(is: boolean) {
+    this.#states = is ? this.#states | DETECTION_OVER : this.#states & ~DETECTION_OVER;
+  }
+
+  /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
+  get #isPromptUnmarked(): boolean {
+    return (this.#states & PROMPT_UNMARKED) !== 0;
+  }
+
+  set #isPromptUnmarked(is: boolean) {
+    this.#states = is ? this.#states | PROMPT_UNMARKED : this.#states & ~PROMPT_UNMARKED;
+  }
+
+  /** Set once TTYPE says what the client is (or it refused TTYPE): NEW-ENVIRON may be asked then. */
+  get #isClientKnown(): boolean {
+    return (this.#states & CLIENT_KNOWN) !== 0;
+  }
+
+  set #isClientKnown(is: boolean) {
+    this.#states = is ? this.#states | CLIENT_KNOWN : this.#states & ~CLIENT_KNOWN;
+  }
+
+  get #isEnvironmentAsked(): boolean {
+    return (this.#states & ENVIRONMENT_ASKED) !== 0;
+  }
+
+  set #isEnvironmentAsked(is: boolean) {
+    this.#states = is ? this.#states | ENVIRONMENT_ASKED : this.#states & ~ENVIRONMENT_ASKED;
+  }
+
+  /** The client would not agree on a character set (RFC 2066): its MTTS bits say whether it has UTF-8. */
+  get #isCharsetRefused(): boolean {
+    return (this.#states & CHARSET_REFUSED) !== 0;
+  }
+
+  set #isCharsetRefused(is: boolean) {
+    this.#states = is ? this.#states | CHARSET_REFUSED : this.#states & ~CHARSET_REFUSED;
+  }
+
+  /** Replies to send at the end of this receive(); the list is made by the first. */
+  get #replies(): Uint8Array[] {
+    this.#pendingReplies ??= [];
+    return this.#pendingReplies;
+  }
 
   constructor(connection: Connection, options: TelnetLayerOptions) {
     this.#connection = connection;
@@ -259,13 +355,15 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   receive(bytes: Uint8Array): InputToken[] {
     if (this.#budget < PROTOCOL_COMMAND_BURST) this.#renewBudget();
+    this.#tokens = [];
     this.#decoder.decode(bytes, this);
     let tokens = this.#tokens;
-    this.#tokens = [];
+    this.#tokens = NO_TOKENS;
     if (this.#msspProbe !== undefined) tokens = this.#probeMsspRequest(tokens);
-    if (this.#replies.length > 0) {
-      this.#send(this.#replies);
-      this.#replies = [];
+    const replies = this.#pendingReplies;
+    if (replies !== undefined) {
+      this.#pendingReplies = undefined;
+      this.#send(replies);
     }
     return tokens;
   }
