@@ -1,4 +1,6 @@
 // Telnet layer (RFC 854/855): negotiation, terminal details and text encoding over any byte transport.
+import type { Logger } from 'pino';
+
 import {
   AYT,
   BRK,
@@ -47,7 +49,7 @@ import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { unknownTerminal } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
-import type { SessionLog } from './lazy-logger.js';
+import { LazyLogger } from './lazy-logger.js';
 import { MccpConnection } from './mccp-connection.js';
 import { GmcpSession, MsdpSession, NO_GMCP, NO_MSDP } from './out-of-band.js';
 import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
@@ -69,7 +71,8 @@ export interface TelnetLayerOptions {
   /** Seconds between IAC NOP keepalives to telnet clients; 0 = none. */
   keepaliveInterval: number;
   events: LayerEvents;
-  logger: SessionLog;
+  /** The session's logger: the layer logs through a child of it (component: telnet), made at its first line. */
+  logger: Logger | LazyLogger;
   /** MUD protocols to offer; none when undefined. */
   mud?: MudOptions;
 }
@@ -124,6 +127,7 @@ const PROMPT_EOR = command(EOR);
 const PROMPT_GA = command(GA);
 const KEEPALIVE = command(NOP);
 const ARE_YOU_THERE_REPLY = encodeText('\n[Yes]\n');
+const LOG_BINDINGS = { component: 'telnet' };
 
 /**
  * Speaks telnet with the client; falls back to plain line input for clients that do not.
@@ -133,6 +137,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   readonly terminal: TerminalInfo = unknownTerminal();
   #connection: Connection;
   #options: TelnetLayerOptions;
+  #childLogger: LazyLogger | undefined;
   #decoder = new TelnetDecoder();
   /** Made at the first text: a client that only negotiates, or sends nothing, never needs one. */
   #reader: KeyReader | undefined;
@@ -248,6 +253,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#states = is ? this.#states | CHARSET_REFUSED : this.#states & ~CHARSET_REFUSED;
   }
 
+  /** Made at the first line logged: most telnet sessions log none. */
+  get #logger(): LazyLogger {
+    this.#childLogger ??= new LazyLogger(this.#options.logger, LOG_BINDINGS);
+    return this.#childLogger;
+  }
+
   /** Replies to send at the end of this receive(); the list is made by the first. */
   get #replies(): Uint8Array[] {
     this.#pendingReplies ??= [];
@@ -290,7 +301,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       );
     if (mud.mssp !== undefined) this.#msspProbe = '';
     if (mud.mccp2 || mud.mccp3) {
-      this.#wire = new MccpConnection(connection, options.logger, mud.mccp3);
+      this.#wire = new MccpConnection(connection, this.#logger, mud.mccp3);
       this.#connection = this.#wire;
     }
   }
@@ -342,7 +353,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#detectionTimer = this.#after(TELNET_DETECTION_MS, () => {
       this.#detectionTimer = undefined;
       this.#isDetectionOver = true;
-      if (!this.#isTelnetPeer) this.#options.logger.debug('client sent no telnet negotiation; plain line input');
+      if (!this.#isTelnetPeer) this.#logger.debug('client sent no telnet negotiation; plain line input');
     });
     const keepalive = this.#options.keepaliveInterval;
     if (keepalive > 0) {
@@ -408,7 +419,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   onOverflow(option: number): void {
-    this.#options.logger.debug({ option: optionName(option) }, 'oversized subnegotiation dropped');
+    this.#logger.debug({ option: optionName(option) }, 'oversized subnegotiation dropped');
   }
 
   flush(): InputToken[] {
@@ -657,7 +668,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#echoTimer = undefined;
     const name = this.#terminalTypes.clientName;
     if (name !== undefined && isMudClient(name)) {
-      this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
+      this.#logger.debug({ client: name }, 'MUD client: leaving echo to the client');
       if (this.#isEchoKeptForDecision && !this.#isEchoForHiddenInput) {
         this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
       }
@@ -727,7 +738,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   #sendMssp(send: (variables: MsspVariables) => void): void {
-    this.#mud!.mssp!().then(send, (err: unknown) => this.#options.logger.warn({ err }, 'MSSP variables failed'));
+    this.#mud!.mssp!().then(send, (err: unknown) => this.#logger.warn({ err }, 'MSSP variables failed'));
   }
 
   #after(ms: number, run: () => void): NodeJS.Timeout {
