@@ -485,7 +485,7 @@ export class Session implements EditableSession, HubMember {
     this.#user = connection.user;
     this.#options = options;
     this.#path = connection.path;
-    this.#logger = new LazyLogger(options.logger, { session: this.id });
+    this.#logger = new LazyLogger(options.logger, 'session', this.id);
     this.#callbacks = new SessionCallbacks(this);
     this.#layer = this.#layerOver(this.#connection);
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });

@@ -127,7 +127,6 @@ const PROMPT_EOR = command(EOR);
 const PROMPT_GA = command(GA);
 const KEEPALIVE = command(NOP);
 const ARE_YOU_THERE_REPLY = encodeText('\n[Yes]\n');
-const LOG_BINDINGS = { component: 'telnet' };
 
 /**
  * Speaks telnet with the client; falls back to plain line input for clients that do not.
@@ -255,7 +254,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   /** Made at the first line logged: most telnet sessions log none. */
   get #logger(): LazyLogger {
-    this.#childLogger ??= new LazyLogger(this.#options.logger, LOG_BINDINGS);
+    this.#childLogger ??= new LazyLogger(this.#options.logger, 'component', 'telnet');
     return this.#childLogger;
   }
 
