@@ -192,8 +192,7 @@ async function sessionLoop(setup: SessionSetup): Promise<() => Promise<number>> 
     monitor.start();
     new Metrics(app, { monitor, version: 'bench' }).start();
   }
-  const session = new Session({
-    connection,
+  const session = new Session(connection, {
     createLayer: (layerConnection, events, layerLogger) =>
       setup.transport === 'telnet'
         ? new TelnetLayer(layerConnection, {

@@ -10,7 +10,7 @@ import { ServerStartError } from '../errors.js';
 import type { Application } from '../hub/hub.js';
 import type { HandlerClass } from '../session/handle.js';
 import type { InputMode, LayerEvents, SessionLayer } from '../session/layer.js';
-import { LazyLogger } from '../session/lazy-logger.js';
+import type { LazyLogger } from '../session/lazy-logger.js';
 import { PlainLayer } from '../session/plain-layer.js';
 import { TelnetLayer } from '../session/telnet-layer.js';
 import type { MudOptions } from '../session/telnet-layer.js';
@@ -159,14 +159,12 @@ function webSocketLayer(defaultLayer: 'plain' | 'telnet') {
   };
 }
 
-const TELNET_LOG_BINDINGS = { component: 'telnet' };
-
 function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer {
   return new TelnetLayer(connection, {
     preferredMode: context.preferredMode,
     keepaliveInterval: context.config.keepaliveInterval,
     events: context.events,
-    logger: new LazyLogger(context.logger, TELNET_LOG_BINDINGS),
+    logger: context.logger,
     mud: mudOptions(connection, context),
   });
 }

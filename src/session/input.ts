@@ -79,8 +79,8 @@ export class SessionInput {
   #hasAnswered = false;
   /** processLine is running for a line. */
   #isRunningLine = false;
-  /** Waiting for every line submitted so far to be handled. */
-  #handledWaiters: Array<() => void> = [];
+  /** Waiting for every line submitted so far to be handled; made by the first to wait, as few ever do. */
+  #handledWaiters: Array<() => void> | undefined;
   #lineResumption: LineResumption | undefined;
 
   constructor(connection: Connection, targets: InputTargets) {
@@ -128,6 +128,9 @@ export class SessionInput {
       if (bytes.length > DECODE_SLICE) {
         slice = bytes.subarray(0, DECODE_SLICE);
         this.#bytes[0] = bytes.subarray(DECODE_SLICE);
+      } else if (this.#bytes.length === 1) {
+        // Emptied by an optimized shift(), an array keeps its backing store (17 slots) for good.
+        this.#bytes.length = 0;
       } else {
         this.#bytes.shift();
       }
@@ -219,7 +222,7 @@ export class SessionInput {
   /** Resolves once every line submitted so far has been handled, by processLine or a readLine. */
   linesHandled(): Promise<void> {
     if (this.#lines.length === 0 && !this.#isRunningLine) return Promise.resolve();
-    return new Promise((resolve) => this.#handledWaiters.push(resolve));
+    return new Promise((resolve) => (this.#handledWaiters ??= []).push(resolve));
   }
 
   /** Fails a waiting readLine: the session has ended. */
@@ -360,7 +363,12 @@ export class SessionInput {
 
   #linesDone(): void {
     this.#isProcessingLines = false;
-    if (this.#lines.length === 0) for (const wake of this.#handledWaiters.splice(0)) wake();
+    if (this.#lines.length > 0) return;
+    // Emptied by an optimized shift(), an array keeps its backing store (17 slots) for good.
+    this.#lines.length = 0;
+    const waiters = this.#handledWaiters;
+    this.#handledWaiters = undefined;
+    if (waiters !== undefined) for (const wake of waiters) wake();
   }
 
   /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */

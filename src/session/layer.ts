@@ -13,7 +13,7 @@ export interface TerminalInfo {
   /** Client program name, where the client reports one (MTTS convention), e.g. "MUDLET". */
   clientName: string | undefined;
   /** All names the client gave for its terminal type, in order. */
-  typeNames: string[];
+  typeNames: readonly string[];
   /** MTTS capability bits, where the client sends them. */
   mtts: number | undefined;
   cols: number | undefined;
@@ -21,9 +21,9 @@ export interface TerminalInfo {
   /** Character set agreed for text (RFC 2066); UTF-8 unless the client says otherwise. */
   charset: string;
   /** Environment variables the client sent (RFC 1572). */
-  environment: Record<string, string>;
+  environment: Readonly<Record<string, string>>;
   /** Telnet options in effect, by name, e.g. ["ECHO (server)", "NAWS (client)"]. */
-  options: string[];
+  options: readonly string[];
 }
 
 /** Changes a layer reports to its session, and out-of-band data its client sent. */
@@ -76,18 +76,25 @@ export interface SessionLayer {
   readonly msdp?: MsdpChannel;
 }
 
+/**
+ * Shared by every terminal until its client tells: a layer replaces a TerminalInfo's lists, never
+ * changes them, so that an idle session holds none of its own.
+ */
+const NO_NAMES: readonly string[] = Object.freeze([]);
+const NO_ENVIRONMENT: Readonly<Record<string, string>> = Object.freeze({});
+
 /** A fresh TerminalInfo with nothing known yet. */
 export function unknownTerminal(): TerminalInfo {
   return {
     type: undefined,
     clientName: undefined,
-    typeNames: [],
+    typeNames: NO_NAMES,
     mtts: undefined,
     cols: undefined,
     rows: undefined,
     charset: 'UTF-8',
-    environment: {},
-    options: [],
+    environment: NO_ENVIRONMENT,
+    options: NO_NAMES,
   };
 }
 
@@ -101,7 +108,7 @@ export function mergeTerminalFacts(terminal: TerminalInfo, facts: TerminalFacts)
     isTerminalChanged = true;
   }
   if (facts.environment !== undefined && Object.keys(facts.environment).length > 0) {
-    Object.assign(terminal.environment, facts.environment);
+    terminal.environment = { ...terminal.environment, ...facts.environment };
     isTerminalChanged = true;
   }
   // 0 means "unknown" to SSH and NAWS alike: keep what we had.

@@ -1,5 +1,5 @@
 // A child logger made on its first line: most sessions never log one, and a pino child each costs memory.
-import type { Bindings, Level, Logger } from 'pino';
+import type { Level, Logger } from 'pino';
 
 /** What a session and its protocol layer log through: a pino logger, or a LazyLogger standing in for one. */
 export interface SessionLog {
@@ -10,24 +10,27 @@ export interface SessionLog {
 }
 
 /**
- * Logs as `parent.child(bindings)` would. The child is made at the first line logged at an
- * enabled level, or when `logger` is asked for; until then the parent's level decides.
+ * Logs as `parent.child({ [name]: value })` would. The child (and its bindings object) is made at
+ * the first line logged at an enabled level, or when `logger` is asked for; until then the
+ * parent's level decides.
  */
 export class LazyLogger implements SessionLog {
   readonly #parent: Logger | LazyLogger;
-  readonly #bindings: Bindings;
+  readonly #name: string;
+  readonly #value: string;
   #logger: Logger | undefined;
 
-  constructor(parent: Logger | LazyLogger, bindings: Bindings) {
+  constructor(parent: Logger | LazyLogger, name: string, value: string) {
     this.#parent = parent;
-    this.#bindings = bindings;
+    this.#name = name;
+    this.#value = value;
   }
 
   /** The child logger, made now if no line has made it yet. */
   get logger(): Logger {
     if (this.#logger === undefined) {
       const parent = this.#parent instanceof LazyLogger ? this.#parent.logger : this.#parent;
-      this.#logger = parent.child(this.#bindings);
+      this.#logger = parent.child({ [this.#name]: this.#value });
     }
     return this.#logger;
   }

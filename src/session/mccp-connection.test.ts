@@ -18,8 +18,11 @@ function wire(isMccp3Offered = false): { inner: ByteConnection; mccp: MccpConnec
   const inner = new ByteConnection();
   const mccp = new MccpConnection(inner, silent, isMccp3Offered);
   const received: Buffer[] = [];
-  mccp.onData((bytes) => received.push(Buffer.from(bytes)));
-  mccp.onClose(() => undefined);
+  mccp.listen({
+    data: (_connection, bytes) => received.push(Buffer.from(bytes)),
+    closed: () => undefined,
+    terminal: () => undefined,
+  });
   return { inner, mccp, received };
 }
 

@@ -8,22 +8,14 @@ import { TelnetDecoder } from '../telnet/decoder.js';
 import type { TelnetSink } from '../telnet/decoder.js';
 import { DEFLATE_OPTIONS, INFLATE_OPTIONS } from '../telnet/mccp.js';
 import { READY } from '../transports/connection.js';
-import type {
-  CloseReason,
-  Connection,
-  ConnectionEnd,
-  ControlMessage,
-  DataListener,
-  Framing,
-  TerminalFacts,
-} from '../transports/connection.js';
+import type { CloseReason, Connection, ConnectionListener, ControlMessage, Framing } from '../transports/connection.js';
 import type { SessionLog } from './lazy-logger.js';
 
 /** A connection with MCCP compression switched on and off by the telnet layer. */
 export class MccpConnection implements Connection {
   readonly #inner: Connection;
   readonly #logger: SessionLog;
-  #listener: DataListener | undefined;
+  #listener: ConnectionListener | undefined;
   #deflate: Deflate | undefined;
   /** A turn's writes are flushed together (Z_SYNC_FLUSH) once the turn is over. */
   #isFlushQueued = false;
@@ -167,20 +159,17 @@ export class MccpConnection implements Connection {
     this.#inner.destroy();
   }
 
-  onData(listener: DataListener): void {
+  listen(listener: ConnectionListener): void {
     this.#listener = listener;
-    this.#inner.onData((bytes) => this.#receive(bytes));
-  }
-
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    this.#inner.onClose((end) => {
-      this.#release();
-      listener(end);
+    // The listener hears of this connection, not the inner one.
+    this.#inner.listen({
+      data: (_inner, bytes) => this.#receive(bytes),
+      closed: (_inner, end) => {
+        this.#release();
+        listener.closed(this, end);
+      },
+      terminal: (_inner, facts) => listener.terminal(this, facts),
     });
-  }
-
-  onTerminal(listener: (facts: TerminalFacts) => void): void {
-    this.#inner.onTerminal(listener);
   }
 
   control(message: ControlMessage): boolean {
@@ -194,22 +183,22 @@ export class MccpConnection implements Connection {
     }
     const scanner = this.#startScanner;
     if (scanner === undefined) {
-      this.#listener?.(bytes);
+      this.#listener?.data(this, bytes);
       return;
     }
     const plain = scanner.scan(bytes);
     if (!scanner.isStarted) {
-      this.#listener?.(bytes);
+      this.#listener?.data(this, bytes);
       return;
     }
     this.#startScanner = undefined;
-    if (plain > 0) this.#listener?.(bytes.subarray(0, plain));
+    if (plain > 0) this.#listener?.data(this, bytes.subarray(0, plain));
     this.#startInflating().write(bytes.subarray(plain));
   }
 
   #startInflating(): Inflate {
     const inflate = createInflate(INFLATE_OPTIONS);
-    inflate.on('data', (chunk: Buffer) => this.#listener?.(chunk));
+    inflate.on('data', (chunk: Buffer) => this.#listener?.data(this, chunk));
     inflate.on('error', (err) => this.#fail(err, 'MCCP3 input is not a valid zlib stream; closing the session'));
     inflate.on('end', () => {
       // The client ended its stream (Z_FINISH): what it sends next is telnet again, and it may start

@@ -15,8 +15,8 @@ import type {
   CloseReason,
   Connection,
   ConnectionEnd,
+  ConnectionListener,
   ControlMessage,
-  DataListener,
   TerminalFacts,
 } from '../transports/connection.js';
 import type { HandlerClass, ServerContext, SessionHandle } from './handle.js';
@@ -47,9 +47,7 @@ class MemoryConnection implements Connection {
     readonly hasControl = false,
     readonly resumeToken: string | undefined = undefined,
   ) {}
-  #data: DataListener[] = [];
-  #close: Array<(end: ConnectionEnd) => void> = [];
-  #terminal: Array<(facts: TerminalFacts) => void> = [];
+  #listeners: ConnectionListener[] = [];
 
   write(data: Uint8Array | string): Promise<void> {
     this.screen += typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
@@ -69,16 +67,8 @@ class MemoryConnection implements Connection {
     this.#end({ reason: 'local' });
   }
 
-  onData(listener: DataListener): void {
-    this.#data.push(listener);
-  }
-
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    this.#close.push(listener);
-  }
-
-  onTerminal(listener: (facts: TerminalFacts) => void): void {
-    this.#terminal.push(listener);
+  listen(listener: ConnectionListener): void {
+    this.#listeners.push(listener);
   }
 
   type(keys: string): void {
@@ -86,7 +76,7 @@ class MemoryConnection implements Connection {
   }
 
   receive(bytes: Uint8Array): void {
-    for (const listener of this.#data) listener(bytes);
+    for (const listener of this.#listeners) listener.data(this, bytes);
   }
 
   control(message: ControlMessage): boolean {
@@ -100,13 +90,13 @@ class MemoryConnection implements Connection {
   }
 
   tellTerminal(facts: TerminalFacts): void {
-    for (const listener of this.#terminal) listener(facts);
+    for (const listener of this.#listeners) listener.terminal(this, facts);
   }
 
   #end(end: ConnectionEnd): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    for (const listener of this.#close) listener(end);
+    for (const listener of this.#listeners) listener.closed(this, end);
   }
 }
 
@@ -146,8 +136,7 @@ function startSession(
     sessions,
     sendGlobalMessage: async (text) => void (await app.broadcast(text)),
   };
-  const session = new Session({
-    connection,
+  const session = new Session(connection, {
     createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
     handlerClass,
     server,

@@ -4,12 +4,18 @@ import type { Logger } from 'pino';
 import type { TransportName } from '../config/schema.js';
 import { SessionClosedError } from '../errors.js';
 import type { BaseHandler } from '../handlers/base-handler.js';
-import type { SessionEndReason, SessionInfo } from '../hub/events.js';
+import type { SessionEndReason, SessionInfo, TerminalSummary } from '../hub/events.js';
 import type { HubMember, SessionHub } from '../hub/hub.js';
 import { newSessionId } from '../hub/session-id.js';
 import type { GmcpMessage } from '../telnet/gmcp.js';
 import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
-import type { CloseReason, Connection, ConnectionEnd, TerminalFacts } from '../transports/connection.js';
+import type {
+  CloseReason,
+  Connection,
+  ConnectionEnd,
+  ConnectionListener,
+  TerminalFacts,
+} from '../transports/connection.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import type { WheelEntry } from './deadline-wheel.js';
 import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
@@ -36,9 +42,8 @@ export interface SessionLimits {
   resumeGrace: number;
 }
 
-/** What a server gives each new session. */
+/** What a server gives each new session beside its connection: one object, shared by its sessions. */
 export interface SessionOptions {
-  connection: Connection;
   /**
    * Builds the protocol layer of a connection (the first, and each one that resumes the session);
    * it reports changes through `events` and logs with the session's id.
@@ -106,14 +111,55 @@ const END_REASONS: Record<ConnectionEnd['reason'], SessionEndReason> = {
   'message-too-big': 'message-too-big',
 };
 
+/**
+ * A terminal nothing is known of, as sessions report it: shared, as observers that keep a session's
+ * info (the monitor, for every session) replace its terminal rather than change it.
+ */
+const UNKNOWN_TERMINAL: TerminalSummary = Object.freeze({ type: undefined, cols: undefined, rows: undefined });
+
 // Assigned in Session's static block, where the private members can be reached.
 export let sessionControl!: SessionControl;
 
+/** A session's yes-or-no states, as bits of one number. */
+const HIDING_INPUT = 1;
+/** Hidden input is masked (echoed as asterisks) rather than not echoed at all. */
+const MASKING_INPUT = 2;
+const CLIENT_HIDING = 4;
+const RESUMABLE = 8;
+const RESUMED_CONNECTION = 16;
+const FINISHED = 32;
+const CLOSING = 64;
+const ENDED = 128;
+
 /**
- * A session's side of its layer and its input, also its place in the idle deadlines: one small
- * object per session whose methods are shared, where a closure per callback would cost memory.
+ * What a session holds only once something happens: it closes, drops, is asked for its query,
+ * has a time limit or reads a lone ESC. Made then: most of their life, sessions need none of it.
  */
-let SessionCallbacks: new (session: Session) => LayerEvents & InputTargets & WheelEntry;
+class Eventualities {
+  /** Taken from the connection when first asked for (or when a resume replaces it): most handlers never ask. */
+  query: URLSearchParams | undefined;
+  /** When the connection dropped, while the session waits for its client. */
+  detachedAt: number | undefined;
+  graceTimer: NodeJS.Timeout | undefined;
+  lifetimeTimer: NodeJS.Timeout | undefined;
+  escapeTimer: NodeJS.Timeout | undefined;
+  abort: AbortController | undefined;
+  closeReason: SessionEndReason | undefined;
+  closing: Promise<void> | undefined;
+  /** Made when first asked for: the server learns of the end through `ended`, and most handlers never ask. */
+  closed: Promise<void> | undefined;
+  markClosed: (() => void) | undefined;
+}
+
+/** Everything a session's callbacks object answers. */
+type SessionCallbacks = LayerEvents & InputTargets & WheelEntry & ConnectionListener;
+
+/**
+ * A session's side of its connection, its layer and its input, also its place in the idle
+ * deadlines: one small object per session whose methods are shared, where a closure per callback
+ * would cost memory.
+ */
+let SessionCallbacks: new (session: Session) => SessionCallbacks;
 
 /** Idle deadlines by idle timeout (seconds): sessions share a wheel, not a Timeout each. */
 const IDLE_WHEELS = new Map<number, DeadlineWheel>();
@@ -137,47 +183,208 @@ export class Session implements EditableSession, HubMember {
   #handler: BaseHandler;
   #connection: Connection;
   #layer: SessionLayer;
-  #callbacks: LayerEvents & InputTargets & WheelEntry;
-  #createLayer: SessionOptions['createLayer'];
+  #callbacks: SessionCallbacks;
+  /** The server's, shared by its sessions. */
+  #options: SessionOptions;
   /** Of the first connection: a session resumed over another URL keeps what it started with. */
   #path: string;
-  /** Taken from the connection when first asked for (or when a resume replaces it): most handlers never ask. */
-  #query: URLSearchParams | undefined;
-  #server: ServerContext;
-  #app: SessionHub;
   #logger: LazyLogger;
-  #ended: SessionOptions['ended'];
   #editor: LineEditor;
-  #limits: SessionLimits;
   #output: SessionOutput;
   #input: SessionInput;
   #user: string | undefined;
   #lastInputAt = Date.now();
-  #isHidingInput = false;
-  #hiddenEcho: 'off' | 'mask' = 'off';
-  /** The client was told to hide what is typed (its control channel), as the layer could not. */
-  #isClientHiding = false;
-  #resumeTokens: ResumeTokens<Session> | undefined;
-  /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
-  #isResumable = false;
-  /** The present connection came with a resume token, as the control channel's session message says. */
-  #isResumedConnection = false;
-  /** When the connection dropped, while the session waits for its client. */
-  #detachedAt: number | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
-  #isFinished = false;
+  /**
+   * The yes-or-no states (HIDING_INPUT and the others), and what only some sessions need, behind
+   * the accessors below: a field each would cost every idle session 8 bytes.
+   */
+  #states = 0;
+  #eventualities: Eventualities | undefined;
 
-  #lifetimeTimer: NodeJS.Timeout | undefined;
-  #escapeTimer: NodeJS.Timeout | undefined;
-  #abort: AbortController | undefined;
-  #isClosing = false;
-  #closeReason: SessionEndReason | undefined;
-  #closing: Promise<void> | undefined;
-  /** Made when first asked for: the server learns of the end through `ended`, and most handlers never ask. */
-  #closed: Promise<void> | undefined;
-  #markClosed: (() => void) | undefined;
+  get #createLayer(): SessionOptions['createLayer'] {
+    return this.#options.createLayer;
+  }
+
+  get #server(): ServerContext {
+    return this.#options.server;
+  }
+
+  get #app(): SessionHub {
+    return this.#options.app;
+  }
+
+  get #limits(): SessionLimits {
+    return this.#options.limits;
+  }
+
+  get #resumeTokens(): ResumeTokens<Session> | undefined {
+    return this.#options.resumeTokens;
+  }
+
+  get #ended(): SessionOptions['ended'] {
+    return this.#options.ended;
+  }
+
+  get #isHidingInput(): boolean {
+    return this.#is(HIDING_INPUT);
+  }
+
+  set #isHidingInput(is: boolean) {
+    this.#set(HIDING_INPUT, is);
+  }
+
+  get #hiddenEcho(): 'off' | 'mask' {
+    return this.#is(MASKING_INPUT) ? 'mask' : 'off';
+  }
+
+  set #hiddenEcho(echo: 'off' | 'mask') {
+    this.#set(MASKING_INPUT, echo === 'mask');
+  }
+
+  /** The client was told to hide what is typed (its control channel), as the layer could not. */
+  get #isClientHiding(): boolean {
+    return this.#is(CLIENT_HIDING);
+  }
+
+  set #isClientHiding(is: boolean) {
+    this.#set(CLIENT_HIDING, is);
+  }
+
+  /** The client holds a resume token: a dropped connection then waits for it rather than ending the session. */
+  get #isResumable(): boolean {
+    return this.#is(RESUMABLE);
+  }
+
+  set #isResumable(is: boolean) {
+    this.#set(RESUMABLE, is);
+  }
+
+  /** The present connection came with a resume token, as the control channel's session message says. */
+  get #isResumedConnection(): boolean {
+    return this.#is(RESUMED_CONNECTION);
+  }
+
+  set #isResumedConnection(is: boolean) {
+    this.#set(RESUMED_CONNECTION, is);
+  }
+
+  get #isFinished(): boolean {
+    return this.#is(FINISHED);
+  }
+
+  set #isFinished(is: boolean) {
+    this.#set(FINISHED, is);
+  }
+
+  get #isClosing(): boolean {
+    return this.#is(CLOSING);
+  }
+
+  set #isClosing(is: boolean) {
+    this.#set(CLOSING, is);
+  }
+
   /** The session has ended and onDisconnect has run. */
-  #isEnded = false;
+  get #isEnded(): boolean {
+    return this.#is(ENDED);
+  }
+
+  set #isEnded(is: boolean) {
+    this.#set(ENDED, is);
+  }
+
+  get #query(): URLSearchParams | undefined {
+    return this.#eventualities?.query;
+  }
+
+  set #query(query: URLSearchParams | undefined) {
+    if (query !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.query = query;
+  }
+
+  get #detachedAt(): number | undefined {
+    return this.#eventualities?.detachedAt;
+  }
+
+  set #detachedAt(at: number | undefined) {
+    if (at !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.detachedAt = at;
+  }
+
+  get #graceTimer(): NodeJS.Timeout | undefined {
+    return this.#eventualities?.graceTimer;
+  }
+
+  set #graceTimer(timer: NodeJS.Timeout | undefined) {
+    if (timer !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.graceTimer = timer;
+  }
+
+  get #lifetimeTimer(): NodeJS.Timeout | undefined {
+    return this.#eventualities?.lifetimeTimer;
+  }
+
+  set #lifetimeTimer(timer: NodeJS.Timeout | undefined) {
+    if (timer !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.lifetimeTimer = timer;
+  }
+
+  get #escapeTimer(): NodeJS.Timeout | undefined {
+    return this.#eventualities?.escapeTimer;
+  }
+
+  set #escapeTimer(timer: NodeJS.Timeout | undefined) {
+    if (timer !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.escapeTimer = timer;
+  }
+
+  get #abort(): AbortController | undefined {
+    return this.#eventualities?.abort;
+  }
+
+  set #abort(abort: AbortController | undefined) {
+    if (abort !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.abort = abort;
+  }
+
+  get #closeReason(): SessionEndReason | undefined {
+    return this.#eventualities?.closeReason;
+  }
+
+  set #closeReason(reason: SessionEndReason | undefined) {
+    if (reason !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.closeReason = reason;
+  }
+
+  get #closing(): Promise<void> | undefined {
+    return this.#eventualities?.closing;
+  }
+
+  set #closing(closing: Promise<void> | undefined) {
+    if (closing !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.closing = closing;
+  }
+
+  get #closed(): Promise<void> | undefined {
+    return this.#eventualities?.closed;
+  }
+
+  set #closed(closed: Promise<void> | undefined) {
+    if (closed !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.closed = closed;
+  }
+
+  get #markClosed(): (() => void) | undefined {
+    return this.#eventualities?.markClosed;
+  }
+
+  set #markClosed(mark: (() => void) | undefined) {
+    if (mark !== undefined || this.#eventualities !== undefined) this.#eventualitiesNow.markClosed = mark;
+  }
+
+  get #eventualitiesNow(): Eventualities {
+    this.#eventualities ??= new Eventualities();
+    return this.#eventualities;
+  }
+
+  #is(state: number): boolean {
+    return (this.#states & state) !== 0;
+  }
+
+  #set(state: number, is: boolean): void {
+    this.#states = is ? this.#states | state : this.#states & ~state;
+  }
 
   static {
     sessionControl = {
@@ -186,12 +393,28 @@ export class Session implements EditableSession, HubMember {
       destroy: (session) => session.#destroy(),
       resume: (session, connection) => session.#resume(connection),
     };
-    SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry {
+    SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry, ConnectionListener {
       readonly #session: Session;
       wheelSlot: Set<WheelEntry> | undefined;
 
       constructor(session: Session) {
         this.#session = session;
+      }
+
+      // A connection replaced by a resume is heard no more.
+      data(connection: Connection, bytes: Uint8Array): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#received(bytes);
+      }
+
+      closed(connection: Connection, end: ConnectionEnd): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#connectionEnded(end);
+      }
+
+      terminal(connection: Connection, facts: TerminalFacts): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#terminalFacts(facts);
       }
 
       changed(what: 'mode' | 'terminal' | 'size'): void {
@@ -277,18 +500,13 @@ export class Session implements EditableSession, HubMember {
     };
   }
 
-  constructor(options: SessionOptions) {
-    this.#connection = options.connection;
-    this.#user = options.connection.user;
-    this.#server = options.server;
-    this.#app = options.app;
-    this.#limits = options.limits;
-    this.#path = options.connection.path;
-    this.#resumeTokens = options.resumeTokens;
-    this.#logger = new LazyLogger(options.logger, { session: this.id });
-    this.#ended = options.ended;
+  constructor(connection: Connection, options: SessionOptions) {
+    this.#connection = connection;
+    this.#user = connection.user;
+    this.#options = options;
+    this.#path = connection.path;
+    this.#logger = new LazyLogger(options.logger, 'session', this.id);
     this.#callbacks = new SessionCallbacks(this);
-    this.#createLayer = options.createLayer;
     this.#layer = this.#layerOver(this.#connection);
     this.#editor = new LineEditor({ maxLineLength: options.limits.maxLineLength });
     this.#output = new SessionOutput(this.id, this.#connection, this.#layer, this.#editor, this.#app.events);
@@ -408,7 +626,8 @@ export class Session implements EditableSession, HubMember {
       startedAt: this.#startedAt,
       lastInputAt: this.#lastInputAt,
       user: this.#user,
-      terminal: { type, cols, rows },
+      terminal:
+        type === undefined && cols === undefined && rows === undefined ? UNKNOWN_TERMINAL : { type, cols, rows },
       bytesIn: this.#connection.bytesIn,
       bytesOut: this.#connection.bytesOut,
       ...(this.#detachedAt === undefined ? {} : { detachedAt: this.#detachedAt }),
@@ -495,7 +714,7 @@ export class Session implements EditableSession, HubMember {
     this.#app.add(this);
     if (this.#app.events.has('session-started')) this.#app.events.publish('session-started', { session: this.info() });
     this.#logger.debug({ address: this.remoteAddress, transport: this.transport }, 'session started');
-    this.#listen(this.#connection);
+    this.#connection.listen(this.#callbacks);
     this.#armTimers();
     this.#layer.start();
     this.#syncEditorEcho();
@@ -532,19 +751,6 @@ export class Session implements EditableSession, HubMember {
     this.#stopIO();
     if (this.#detachedAt !== undefined) void this.#finish(this.#closeReason ?? 'server-shutdown');
     else this.#connection.destroy();
-  }
-
-  /** Hears a connection for as long as it is the session's: one replaced by a resume is ignored. */
-  #listen(connection: Connection): void {
-    connection.onClose((end) => {
-      if (connection === this.#connection) this.#connectionEnded(end);
-    });
-    connection.onData((bytes) => {
-      if (connection === this.#connection) this.#received(bytes);
-    });
-    connection.onTerminal((facts) => {
-      if (connection === this.#connection) this.#terminalFacts(facts);
-    });
   }
 
   /** Gives the client a new resume token on its control channel, where resume is on and it has one. */
@@ -617,7 +823,7 @@ export class Session implements EditableSession, HubMember {
     this.#layer = this.#layerOver(connection);
     connection = this.#connection;
     this.#input.attach(connection);
-    this.#listen(connection);
+    connection.listen(this.#callbacks);
     this.#layer.start();
     this.#syncEditorEcho();
     this.#offerResume(true);

@@ -1,4 +1,6 @@
 // Telnet layer (RFC 854/855): negotiation, terminal details and text encoding over any byte transport.
+import type { Logger } from 'pino';
+
 import {
   AYT,
   BRK,
@@ -47,7 +49,7 @@ import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { unknownTerminal } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
-import type { SessionLog } from './lazy-logger.js';
+import { LazyLogger } from './lazy-logger.js';
 import { MccpConnection } from './mccp-connection.js';
 import { GmcpSession, MsdpSession, NO_GMCP, NO_MSDP } from './out-of-band.js';
 import type { GmcpChannel, MsdpChannel } from './out-of-band.js';
@@ -69,7 +71,8 @@ export interface TelnetLayerOptions {
   /** Seconds between IAC NOP keepalives to telnet clients; 0 = none. */
   keepaliveInterval: number;
   events: LayerEvents;
-  logger: SessionLog;
+  /** The session's logger: the layer logs through a child of it (component: telnet), made at its first line. */
+  logger: Logger | LazyLogger;
   /** MUD protocols to offer; none when undefined. */
   mud?: MudOptions;
 }
@@ -102,6 +105,21 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
 
 /** Shared by every layer without MUD options, so that they allocate nothing for them. */
 const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
+/** Between reads, the tokens of every layer: nothing is added to it (it is frozen), since input is decoded only in receive(). */
+const NO_TOKENS: InputToken[] = Object.freeze([]) as unknown as InputToken[];
+
+/** A layer's yes-or-no states, as bits of one number. */
+const TELNET_PEER = 1;
+const ECHO_DECIDED = 2;
+const ECHO_FOR_HIDDEN_INPUT = 4;
+const ECHO_TAKEN_OVER = 8;
+const ECHO_KEPT_FOR_DECISION = 16;
+const DETECTION_OVER = 32;
+const PROMPT_UNMARKED = 64;
+const CLIENT_KNOWN = 128;
+const ENVIRONMENT_ASKED = 256;
+const CHARSET_REFUSED = 512;
+
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
 
@@ -118,26 +136,14 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   readonly terminal: TerminalInfo = unknownTerminal();
   #connection: Connection;
   #options: TelnetLayerOptions;
+  #childLogger: LazyLogger | undefined;
   #decoder = new TelnetDecoder();
   /** Made at the first text: a client that only negotiates, or sends nothing, never needs one. */
   #reader: KeyReader | undefined;
   #negotiator: OptionNegotiator;
   #terminalTypes = new TerminalTypeCycle();
-  #isTelnetPeer = false;
-  #isEchoDecided = false;
-  #isEchoForHiddenInput = false;
-  /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
-  #isEchoTakenOver = false;
-  /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
-  #isEchoKeptForDecision = false;
-  #isDetectionOver = false;
-  /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
-  #isPromptUnmarked = false;
-  /** Set once TTYPE says what the client is (or it refused TTYPE): NEW-ENVIRON may be asked then. */
-  #isClientKnown = false;
-  #isEnvironmentAsked = false;
-  /** The client would not agree on a character set (RFC 2066): its MTTS bits say whether it has UTF-8. */
-  #isCharsetRefused = false;
+  /** The yes-or-no states (TELNET_PEER and the others) behind the accessors below: a field each would cost every session 8 bytes. */
+  #states = 0;
   /** Created at the client's first SLC list (RFC 1184): most sessions never send one. */
   #specialCharacters: SpecialCharacters | undefined;
   #echoTimer: NodeJS.Timeout | undefined;
@@ -146,9 +152,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   /** Protocol commands the client may still send now (a token bucket, refilled before reads). */
   #budget = PROTOCOL_COMMAND_BURST;
   #budgetAt = 0;
-  /** What the decoder's callbacks produce during one receive(), handed over at its end. */
-  #tokens: InputToken[] = [];
-  #replies: Uint8Array[] = [];
+  /**
+   * What the decoder's callbacks produce during one receive(), handed over at its end; between
+   * reads, the shared empty list and nothing, so that an idle session holds no list of its own.
+   */
+  #tokens: InputToken[] = NO_TOKENS;
+  #pendingReplies: Uint8Array[] | undefined;
   /** MUD protocols (telnet_options): what is offered, and the channels and wire they use. */
   #mud: MudOptions | undefined;
   #mudOptions: ReadonlySet<number> = NO_MUD_OPTIONS;
@@ -157,6 +166,103 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #wire: MccpConnection | undefined;
   /** The start of the first line, while it may still be the plain-text MSSP request. */
   #msspProbe: string | undefined;
+
+  get #isTelnetPeer(): boolean {
+    return (this.#states & TELNET_PEER) !== 0;
+  }
+
+  set #isTelnetPeer(is: boolean) {
+    this.#states = is ? this.#states | TELNET_PEER : this.#states & ~TELNET_PEER;
+  }
+
+  get #isEchoDecided(): boolean {
+    return (this.#states & ECHO_DECIDED) !== 0;
+  }
+
+  set #isEchoDecided(is: boolean) {
+    this.#states = is ? this.#states | ECHO_DECIDED : this.#states & ~ECHO_DECIDED;
+  }
+
+  get #isEchoForHiddenInput(): boolean {
+    return (this.#states & ECHO_FOR_HIDDEN_INPUT) !== 0;
+  }
+
+  set #isEchoForHiddenInput(is: boolean) {
+    this.#states = is ? this.#states | ECHO_FOR_HIDDEN_INPUT : this.#states & ~ECHO_FOR_HIDDEN_INPUT;
+  }
+
+  /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
+  get #isEchoTakenOver(): boolean {
+    return (this.#states & ECHO_TAKEN_OVER) !== 0;
+  }
+
+  set #isEchoTakenOver(is: boolean) {
+    this.#states = is ? this.#states | ECHO_TAKEN_OVER : this.#states & ~ECHO_TAKEN_OVER;
+  }
+
+  /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
+  get #isEchoKeptForDecision(): boolean {
+    return (this.#states & ECHO_KEPT_FOR_DECISION) !== 0;
+  }
+
+  set #isEchoKeptForDecision(is: boolean) {
+    this.#states = is ? this.#states | ECHO_KEPT_FOR_DECISION : this.#states & ~ECHO_KEPT_FOR_DECISION;
+  }
+
+  get #isDetectionOver(): boolean {
+    return (this.#states & DETECTION_OVER) !== 0;
+  }
+
+  set #isDetectionOver(is: boolean) {
+    this.#states = is ? this.#states | DETECTION_OVER : this.#states & ~DETECTION_OVER;
+  }
+
+  /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
+  get #isPromptUnmarked(): boolean {
+    return (this.#states & PROMPT_UNMARKED) !== 0;
+  }
+
+  set #isPromptUnmarked(is: boolean) {
+    this.#states = is ? this.#states | PROMPT_UNMARKED : this.#states & ~PROMPT_UNMARKED;
+  }
+
+  /** Set once TTYPE says what the client is (or it refused TTYPE): NEW-ENVIRON may be asked then. */
+  get #isClientKnown(): boolean {
+    return (this.#states & CLIENT_KNOWN) !== 0;
+  }
+
+  set #isClientKnown(is: boolean) {
+    this.#states = is ? this.#states | CLIENT_KNOWN : this.#states & ~CLIENT_KNOWN;
+  }
+
+  get #isEnvironmentAsked(): boolean {
+    return (this.#states & ENVIRONMENT_ASKED) !== 0;
+  }
+
+  set #isEnvironmentAsked(is: boolean) {
+    this.#states = is ? this.#states | ENVIRONMENT_ASKED : this.#states & ~ENVIRONMENT_ASKED;
+  }
+
+  /** The client would not agree on a character set (RFC 2066): its MTTS bits say whether it has UTF-8. */
+  get #isCharsetRefused(): boolean {
+    return (this.#states & CHARSET_REFUSED) !== 0;
+  }
+
+  set #isCharsetRefused(is: boolean) {
+    this.#states = is ? this.#states | CHARSET_REFUSED : this.#states & ~CHARSET_REFUSED;
+  }
+
+  /** Made at the first line logged: most telnet sessions log none. */
+  get #logger(): LazyLogger {
+    this.#childLogger ??= new LazyLogger(this.#options.logger, 'component', 'telnet');
+    return this.#childLogger;
+  }
+
+  /** Replies to send at the end of this receive(); the list is made by the first. */
+  get #replies(): Uint8Array[] {
+    this.#pendingReplies ??= [];
+    return this.#pendingReplies;
+  }
 
   constructor(connection: Connection, options: TelnetLayerOptions) {
     this.#connection = connection;
@@ -194,7 +300,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       );
     if (mud.mssp !== undefined) this.#msspProbe = '';
     if (mud.mccp2 || mud.mccp3) {
-      this.#wire = new MccpConnection(connection, options.logger, mud.mccp3);
+      this.#wire = new MccpConnection(connection, this.#logger, mud.mccp3);
       this.#connection = this.#wire;
     }
   }
@@ -246,7 +352,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#detectionTimer = this.#after(TELNET_DETECTION_MS, () => {
       this.#detectionTimer = undefined;
       this.#isDetectionOver = true;
-      if (!this.#isTelnetPeer) this.#options.logger.debug('client sent no telnet negotiation; plain line input');
+      if (!this.#isTelnetPeer) this.#logger.debug('client sent no telnet negotiation; plain line input');
     });
     const keepalive = this.#options.keepaliveInterval;
     if (keepalive > 0) {
@@ -259,13 +365,15 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   receive(bytes: Uint8Array): InputToken[] {
     if (this.#budget < PROTOCOL_COMMAND_BURST) this.#renewBudget();
+    this.#tokens = [];
     this.#decoder.decode(bytes, this);
     let tokens = this.#tokens;
-    this.#tokens = [];
+    this.#tokens = NO_TOKENS;
     if (this.#msspProbe !== undefined) tokens = this.#probeMsspRequest(tokens);
-    if (this.#replies.length > 0) {
-      this.#send(this.#replies);
-      this.#replies = [];
+    const replies = this.#pendingReplies;
+    if (replies !== undefined) {
+      this.#pendingReplies = undefined;
+      this.#send(replies);
     }
     return tokens;
   }
@@ -316,7 +424,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   onOverflow(option: number): void {
-    this.#options.logger.debug({ option: optionName(option) }, 'oversized subnegotiation dropped');
+    this.#logger.debug({ option: optionName(option) }, 'oversized subnegotiation dropped');
   }
 
   flush(): InputToken[] {
@@ -510,7 +618,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       case OPT_NEW_ENVIRON: {
         const report = parseEnvironment(payload);
         if (report === undefined) return;
-        Object.assign(this.terminal.environment, report.vars);
+        this.terminal.environment = { ...this.terminal.environment, ...report.vars };
         this.#options.events.changed('terminal');
         return;
       }
@@ -566,7 +674,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#echoTimer = undefined;
     const name = this.#terminalTypes.clientName;
     if (name !== undefined && isMudClient(name)) {
-      this.#options.logger.debug({ client: name }, 'MUD client: leaving echo to the client');
+      this.#logger.debug({ client: name }, 'MUD client: leaving echo to the client');
       if (this.#isEchoKeptForDecision && !this.#isEchoForHiddenInput) {
         this.#send(this.#apply(this.#negotiator.disable('local', OPT_ECHO)));
       }
@@ -636,7 +744,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   #sendMssp(send: (variables: MsspVariables) => void): void {
-    this.#mud!.mssp!().then(send, (err: unknown) => this.#options.logger.warn({ err }, 'MSSP variables failed'));
+    this.#mud!.mssp!().then(send, (err: unknown) => this.#logger.warn({ err }, 'MSSP variables failed'));
   }
 
   #after(ms: number, run: () => void): NodeJS.Timeout {

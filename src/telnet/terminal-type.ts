@@ -75,9 +75,12 @@ export class TerminalTypeCycle {
     return { askAgain: !this.#done };
   }
 
-  /** Distinct names in the order received, an MTTS name included. */
-  get names(): string[] {
-    return [...this.#names];
+  /**
+   * Distinct names in the order received, an MTTS name included. Not a copy: a name is added by
+   * making a new array, so a session's terminal can keep this one.
+   */
+  get names(): readonly string[] {
+    return this.#names;
   }
 
   /** The first name, which MTTS clients use for their own name. */

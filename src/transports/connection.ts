@@ -35,8 +35,18 @@ export type ControlMessage =
   /** `grace`: seconds the session waits for the client to come back with `token` after a drop. */
   { type: 'session'; token: string; resumed: boolean; grace: number } | { type: 'input'; hidden: boolean };
 
-/** Called for each chunk of inbound bytes, in order. */
-export type DataListener = (bytes: Uint8Array) => void;
+/**
+ * What hears a connection. One object with shared methods, told which connection calls: a closure
+ * per callback and connection would cost every idle session memory.
+ */
+export interface ConnectionListener {
+  /** Inbound bytes, in order. */
+  data(connection: Connection, bytes: Uint8Array): void;
+  /** The connection has ended; called once. */
+  closed(connection: Connection, end: ConnectionEnd): void;
+  /** Terminal facts carried outside the byte stream; transports without any never call it. */
+  terminal(connection: Connection, facts: TerminalFacts): void;
+}
 
 /** A live client connection, independent of the socket type under it. */
 export interface Connection {
@@ -74,11 +84,8 @@ export interface Connection {
   close(reason: CloseReason): Promise<void>;
   /** Closes at once, dropping pending output. */
   destroy(): void;
-  onData(listener: DataListener): void;
-  /** Called once, when the connection has ended. */
-  onClose(listener: (end: ConnectionEnd) => void): void;
-  /** Terminal facts carried outside the byte stream; transports without any never call it. */
-  onTerminal(listener: (facts: TerminalFacts) => void): void;
+  /** Hands inbound data, terminal facts and the connection's end to `listener`, from now on. */
+  listen(listener: ConnectionListener): void;
   /** Sends a control message where the client opted into a control channel; false where there is none. */
   control(message: ControlMessage): boolean;
 }
@@ -141,25 +148,18 @@ export const READY: Promise<void> = Promise.resolve();
 export abstract class ConnectionEnding {
   #end: ConnectionEnd | undefined;
   #isEnded = false;
-  #listener: ((end: ConnectionEnd) => void) | undefined;
+  /** Who hears the connection: its end from here, its data and terminal facts from the transport. */
+  protected listener: ConnectionListener | undefined;
   #closed: Promise<void> | undefined;
   #markClosed: (() => void) | undefined;
 
-  /** Called once, when the connection has ended. */
-  onClose(listener: (end: ConnectionEnd) => void): void {
+  /** Hands the connection's end to `listener`; a transport hands it its data too. */
+  listen(listener: ConnectionListener): void {
+    this.listener = listener;
     if (this.#isEnded) {
       const end = this.#end!;
-      queueMicrotask(() => listener(end));
-      return;
+      queueMicrotask(() => listener.closed(this.#connection, end));
     }
-    const previous = this.#listener;
-    this.#listener =
-      previous === undefined
-        ? listener
-        : (end) => {
-            previous(end);
-            listener(end);
-          };
   }
 
   /** Records why the connection is ending, unless a reason was recorded before. */
@@ -172,10 +172,14 @@ export abstract class ConnectionEnding {
     if (this.#isEnded) return;
     this.#isEnded = true;
     const end = (this.#end ??= fallback);
-    const listener = this.#listener;
-    this.#listener = undefined;
-    if (listener !== undefined) queueMicrotask(() => listener(end));
+    const listener = this.listener;
+    if (listener !== undefined) queueMicrotask(() => listener.closed(this.#connection, end));
     if (this.#markClosed !== undefined) queueMicrotask(this.#markClosed);
+  }
+
+  /** The transport's connection this is the ending of. */
+  get #connection(): Connection {
+    return this as unknown as Connection;
   }
 
   /** Resolves once the socket has closed and the listeners have heard. */

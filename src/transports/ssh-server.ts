@@ -15,7 +15,7 @@ import type {
 import type { AuthenticationAttempt } from '../session/handle.js';
 import type { ClientPeer } from './client-address.js';
 import { ConnectionEnding, READY } from './connection.js';
-import type { CloseReason, DataListener, TerminalFacts } from './connection.js';
+import type { CloseReason, ConnectionListener, TerminalFacts } from './connection.js';
 import { fingerprintOf } from './ssh-keys.js';
 import { CLOSE_LINGER_MS, IDENT } from './ssh.js';
 import type { Arrival, SshConnection, SshListenOptions } from './ssh.js';
@@ -329,7 +329,6 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
   readonly #writer: TurnWriter;
   readonly #maxOutputBuffer: number;
   readonly #facts: TerminalFacts;
-  #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #isInputEnded = false;
   #isClosing = false;
 
@@ -431,17 +430,14 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     this.#socket.destroy();
   }
 
-  onData(listener: DataListener): void {
-    this.#channel.on('data', listener);
+  override listen(listener: ConnectionListener): void {
+    super.listen(listener);
+    this.#channel.on('data', (bytes: Uint8Array) => listener.data(this, bytes));
     this.#channel.once('end', () => {
-      if (this.#isInputEnded && !this.#isClosing) listener(END_OF_INPUT);
+      if (this.#isInputEnded && !this.#isClosing) listener.data(this, END_OF_INPUT);
     });
-  }
-
-  /** The pty request came before the session: its facts go to the listener at once. */
-  onTerminal(listener: (facts: TerminalFacts) => void): void {
-    this.#onTerminal = listener;
-    if (Object.keys(this.#facts).length > 0) listener({ ...this.#facts });
+    // The pty request came before the session: its facts go to the listener at once.
+    if (Object.keys(this.#facts).length > 0) listener.terminal(this, { ...this.#facts });
   }
 
   control(): boolean {
@@ -450,6 +446,6 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
 
   /** A window-change request. */
   resized(cols: number, rows: number): void {
-    this.#onTerminal?.({ cols, rows });
+    this.listener?.terminal(this, { cols, rows });
   }
 }

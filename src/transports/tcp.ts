@@ -15,7 +15,7 @@ import type {
   CloseReason,
   Connection,
   ConnectionEnd,
-  DataListener,
+  ConnectionListener,
   Listener,
   Refusal,
   TlsFiles,
@@ -151,6 +151,7 @@ type ConnectedSocket = net.Socket & { [CONNECTION]: TcpConnection };
 // Assigned in TcpConnection's static block, where its protected members can be reached.
 let socketError: (this: ConnectedSocket, error: Error) => void;
 let socketClosed: (this: ConnectedSocket) => void;
+let socketData: (this: ConnectedSocket, bytes: Buffer) => void;
 
 class TcpConnection extends ConnectionEnding implements Connection {
   readonly remoteAddress: string;
@@ -250,13 +251,12 @@ class TcpConnection extends ConnectionEnding implements Connection {
     this.#socket.destroy();
   }
 
-  onData(listener: DataListener): void {
-    this.#socket.on('data', listener);
+  override listen(listener: ConnectionListener): void {
+    super.listen(listener);
+    this.#socket.on('data', socketData);
     // A socket handed over paused, its PROXY header read, flows once someone listens.
     this.#socket.resume();
   }
-
-  onTerminal(): void {}
 
   /** Records why the connection ends: the peer, where its end of the stream came first. */
   #endFor(end: ConnectionEnd): void {
@@ -275,6 +275,10 @@ class TcpConnection extends ConnectionEnding implements Connection {
     };
     socketClosed = function (this: ConnectedSocket): void {
       this[CONNECTION].ended({ reason: 'peer-closed' });
+    };
+    socketData = function (this: ConnectedSocket, bytes: Buffer): void {
+      const connection = this[CONNECTION];
+      connection.listener!.data(connection, bytes);
     };
   }
 }

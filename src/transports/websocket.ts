@@ -14,11 +14,10 @@ import type {
   Admission,
   CloseReason,
   Connection,
+  ConnectionListener,
   ControlMessage,
-  DataListener,
   Listener,
   Refusal,
-  TerminalFacts,
   TlsFiles,
 } from './connection.js';
 import { RESUME_PARAMETER, controlMessageType, encodeControl, parseControl } from './control-channel.js';
@@ -187,8 +186,6 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   #control: 'text' | 'binary' | undefined;
   /** Raw output bytes become text where binary messages carry control; a character may be cut between writes. */
   #rawText: TextDecoder | undefined;
-  #onData: DataListener | undefined;
-  #onTerminal: ((facts: TerminalFacts) => void) | undefined;
   #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
   #pings: Pings | undefined;
   /** When the next ping is due, and while a pong is awaited, when it is too late. */
@@ -361,19 +358,14 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#ws.terminate();
   }
 
-  onData(listener: DataListener): void {
-    this.#onData = listener;
+  override listen(listener: ConnectionListener): void {
+    super.listen(listener);
     this.#ws.on('message', webSocketMessage);
   }
 
   /** Text frames go to `listener` rather than to the data listener (the gmcp.mudstandards.org subprotocol). */
   onTextFrame(listener: (text: string) => void): void {
     this.#textListener = listener;
-  }
-
-  /** The window size a client reports on its control channel. */
-  onTerminal(listener: (facts: TerminalFacts) => void): void {
-    this.#onTerminal = listener;
   }
 
   control(message: ControlMessage): boolean {
@@ -404,11 +396,12 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
       return;
     }
     if (this.#control === undefined || isBinary !== (this.#control === 'binary')) {
-      this.#onData!(toBytes(data));
+      this.listener!.data(this, toBytes(data));
       return;
     }
     const facts = parseControl(Buffer.from(toBytes(data)).toString('utf8'));
-    if (facts !== undefined) this.#onTerminal?.(facts);
+    // The window size a client reports on its control channel.
+    if (facts !== undefined) this.listener!.terminal(this, facts);
   }
 
   /** A ping or a pong deadline came up: the peer is pinged, or dropped for not answering the last ping. */

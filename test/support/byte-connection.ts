@@ -1,6 +1,6 @@
 // Test support: an in-memory Connection that keeps every write as bytes, its input pushed by the test.
 import { READY } from '../../src/transports/connection.js';
-import type { CloseReason, Connection, ConnectionEnd, DataListener } from '../../src/transports/connection.js';
+import type { CloseReason, Connection, ConnectionListener } from '../../src/transports/connection.js';
 
 /** A connection whose other end is the test: every write kept as bytes, input pushed by `receive`. */
 export class ByteConnection implements Connection {
@@ -17,8 +17,7 @@ export class ByteConnection implements Connection {
   isClosed = false;
   isDestroyed = false;
   written: Buffer[] = [];
-  #data: DataListener | undefined;
-  #close: ((end: ConnectionEnd) => void) | undefined;
+  #listener: ConnectionListener | undefined;
 
   write(data: Uint8Array | string): Promise<void> {
     this.written.push(Buffer.from(data));
@@ -38,27 +37,21 @@ export class ByteConnection implements Connection {
     this.#end();
   }
 
-  onData(listener: DataListener): void {
-    this.#data = listener;
+  listen(listener: ConnectionListener): void {
+    this.#listener = listener;
   }
-
-  onClose(listener: (end: ConnectionEnd) => void): void {
-    this.#close = listener;
-  }
-
-  onTerminal(): void {}
 
   control(): boolean {
     return false;
   }
 
   receive(bytes: Uint8Array): void {
-    this.#data?.(bytes);
+    this.#listener?.data(this, bytes);
   }
 
   #end(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.#close?.({ reason: 'local' });
+    this.#listener?.closed(this, { reason: 'local' });
   }
 }
