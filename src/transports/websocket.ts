@@ -114,9 +114,16 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     }
     const refusal = options.admission.check(address, url.searchParams.get(RESUME_PARAMETER) ?? undefined);
     if (refusal !== undefined) return refuse(refusal);
+    // The 101 answer waits for the session's first output (its welcome, at the end of the turn):
+    // both leave in one write, as one segment the client reads at once.
+    socket.cork();
+    let isHandedOver = false;
     sockets.handleUpgrade(request, socket, head, (ws) => {
+      isHandedOver = true;
       options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options.maxOutputBuffer, pings));
     });
+    // Refused by ws (a bad key, a closing server): its answer goes now.
+    if (!isHandedOver) socket.uncork();
     return true;
   };
 
@@ -232,6 +239,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.protocol = ws.protocol;
     this.#control = controlMessageType(ws.protocol);
     (ws as ConnectedWebSocket)[CONNECTION] = this;
+    // The upgrade's answer is corked until the end of this first turn (listenWebSocket).
+    this.#startTurn();
     ws.on('error', webSocketError);
     ws.on('close', webSocketClosed);
     if (pings !== undefined) {
@@ -289,6 +298,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   endTurn(): void {
     this.#isInTurn = false;
     this.#sendHeld();
+    // The first turn's: the upgrade's answer and the output held with it leave in one writev.
+    if (this.#socket.writableCorked > 0) this.#socket.uncork();
   }
 
   /** Marks a write in this turn; true for the turn's first. */
