@@ -100,6 +100,9 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
   },
 };
 
+/** The options a session's list shows, in its order, each once; then the MUD options offered. */
+const LISTED_OPTIONS: readonly number[] = [...new Set([...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE])];
+
 /** Shared by every layer without MUD options, so that they allocate nothing for them. */
 const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
 /** The longest first line checked for the plain-text MSSP request. */
@@ -569,11 +572,14 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   #updateOptionList(): void {
     const options: string[] = [];
-    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE, ...this.#mudOptions]) {
-      if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
-      if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
-    }
-    this.terminal.options = [...new Set(options)];
+    for (const option of LISTED_OPTIONS) this.#listOption(option, options);
+    for (const option of this.#mudOptions) if (!LISTED_OPTIONS.includes(option)) this.#listOption(option, options);
+    this.terminal.options = options;
+  }
+
+  #listOption(option: number, options: string[]): void {
+    if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
+    if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
   }
 
   #send(frames: Uint8Array[]): void {
