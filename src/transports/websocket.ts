@@ -24,7 +24,16 @@ import type {
 import { RESUME_PARAMETER, controlMessageType, encodeControl, parseControl } from './control-channel.js';
 import { requestPeer } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
-import { isScreenedPerRequest, isUnderPath, listenHttp, refusalStatus, rejectUpgrade, retryAfter } from './http.js';
+import {
+  isScreenedPerRequest,
+  isUnderPath,
+  listenHttp,
+  pathOf,
+  queryOf,
+  refusalStatus,
+  rejectUpgrade,
+  retryAfter,
+} from './http.js';
 import type { RequestRoute, UpgradeRoute } from './http.js';
 
 /** Options of a WebSocket listener. */
@@ -103,8 +112,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
       const screened = options.admission.screen(address);
       if (screened !== undefined) return refuse(screened);
     }
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (!isUnderPath(url.pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
+    const pathname = pathOf(request);
+    if (!isUnderPath(pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
     const origin = request.headers.origin;
     if (origin === undefined && options.requireOrigin) {
       return refuse({ reason: 'origin', message: 'An Origin header is required' });
@@ -112,7 +121,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
       return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` });
     }
-    const refusal = options.admission.check(address, url.searchParams.get(RESUME_PARAMETER) ?? undefined);
+    const query = queryOf(request);
+    const refusal = options.admission.check(address, query?.get(RESUME_PARAMETER) ?? undefined);
     if (refusal !== undefined) return refuse(refusal);
     // The 101 answer waits for the session's first output (its welcome, at the end of the turn):
     // both leave in one write, as one segment the client reads at once.
@@ -120,7 +130,9 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     let isHandedOver = false;
     sockets.handleUpgrade(request, socket, head, (ws) => {
       isHandedOver = true;
-      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options.maxOutputBuffer, pings));
+      options.onConnection(
+        new WebSocketConnection(ws, socket, peer, pathname, query, secure, options.maxOutputBuffer, pings),
+      );
     });
     // Refused by ws (a bad key, a closing server): its answer goes now.
     if (!isHandedOver) socket.uncork();
@@ -219,7 +231,9 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     /** The socket under `ws`, for its byte counts. */
     socket: Duplex,
     peer: ClientPeer,
-    url: URL,
+    path: string,
+    /** The URL's query, where it has one; its resume token is taken out. */
+    query: URLSearchParams | undefined,
     readonly secure: boolean,
     maxOutputBuffer: number,
     pings: Pings | undefined,
@@ -231,11 +245,10 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
-    const parameters = url.searchParams;
-    this.resumeToken = parameters.get(RESUME_PARAMETER) ?? undefined;
-    parameters.delete(RESUME_PARAMETER);
-    this.#search = parameters.toString();
-    this.path = url.pathname;
+    this.resumeToken = query?.get(RESUME_PARAMETER) ?? undefined;
+    query?.delete(RESUME_PARAMETER);
+    this.#search = query?.toString() ?? '';
+    this.path = path;
     this.protocol = ws.protocol;
     this.#control = controlMessageType(ws.protocol);
     (ws as ConnectedWebSocket)[CONNECTION] = this;
