@@ -131,21 +131,23 @@ function sessionLoop(): () => Promise<number> {
   }
   const connection = new CountingConnection();
   const app = new InProcessHub();
-  const session = new Session({
-    connection,
-    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: false }),
-    handlerClass: EchoHandler,
-    server: {
-      name: 'bench',
-      transport: 'tcp',
-      welcomeMessage: 'Welcome',
-      sessions: new Set(),
-      sendGlobalMessage: async () => {},
+  const session = new Session(
+    {
+      createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: false }),
+      handlerClass: EchoHandler,
+      server: {
+        name: 'bench',
+        transport: 'tcp',
+        welcomeMessage: 'Welcome',
+        sessions: new Set(),
+        sendGlobalMessage: async () => {},
+      },
+      app,
+      logger: pino({ level: 'silent' }),
+      limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 1024, resumeGrace: 0 },
     },
-    app,
-    logger: pino({ level: 'silent' }),
-    limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 1024, resumeGrace: 0 },
-  });
+    connection,
+  );
   void sessionControl.start(session);
   const lines = 16;
   const chunk = Buffer.from(LINE.repeat(lines));

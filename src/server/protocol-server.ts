@@ -71,7 +71,7 @@ export class ProtocolServer implements ServerContext {
   /** When start() was called: MSSP's UPTIME. */
   #startedAt = Date.now();
   /** What every session of this server is given but its connection: shared, not made per session. */
-  #sessionOptions: Omit<SessionOptions, 'connection'>;
+  #sessionOptions: SessionOptions;
 
   constructor(config: ServerConfig, handlerClass: HandlerClass, options: ProtocolServerOptions = {}) {
     this.config = config;
@@ -275,7 +275,7 @@ export class ProtocolServer implements ServerContext {
     // A token unknown, used or expired gets a new session, as if none had been given.
     let session: Session;
     try {
-      session = new Session({ ...this.#sessionOptions, connection });
+      session = new Session(this.#sessionOptions, connection);
     } catch (err) {
       this.logger.error({ err }, 'handler constructor failed');
       connection.destroy();

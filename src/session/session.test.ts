@@ -139,16 +139,18 @@ function startSession(
     sessions,
     sendGlobalMessage: async (text) => void (await app.broadcast(text)),
   };
-  const session = new Session({
+  const session = new Session(
+    {
+      createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
+      handlerClass,
+      server,
+      app,
+      logger: pino({ level: 'silent' }),
+      limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 100, resumeGrace: resume?.grace ?? 0 },
+      resumeTokens: resume?.tokens,
+    },
     connection,
-    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
-    handlerClass,
-    server,
-    app,
-    logger: pino({ level: 'silent' }),
-    limits: { idleTimeout: 0, maxSessionTime: 0, maxLineLength: 100, resumeGrace: resume?.grace ?? 0 },
-    resumeTokens: resume?.tokens,
-  });
+  );
   sessions.add(session);
   void sessionControl.start(session);
   return { connection, session };

@@ -36,9 +36,8 @@ export interface SessionLimits {
   resumeGrace: number;
 }
 
-/** What a server gives each new session. */
+/** What a server gives every new session besides its connection: the same object for all of them. */
 export interface SessionOptions {
-  connection: Connection;
   /**
    * Builds the protocol layer of a connection (the first, and each one that resumes the session);
    * it reports changes through `events` and logs with the session's id.
@@ -257,13 +256,13 @@ export class Session implements EditableSession, HubMember {
     };
   }
 
-  constructor(options: SessionOptions) {
-    this.#connection = options.connection;
-    this.#user = options.connection.user;
+  constructor(options: SessionOptions, connection: Connection) {
+    this.#connection = connection;
+    this.#user = connection.user;
     this.#server = options.server;
     this.#app = options.app;
     this.#limits = options.limits;
-    this.#path = options.connection.path;
+    this.#path = connection.path;
     this.#resumeTokens = options.resumeTokens;
     this.#logger = new LazyLogger(options.logger, { session: this.id });
     this.#ended = options.ended;
