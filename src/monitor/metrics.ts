@@ -1,8 +1,8 @@
 // Prometheus metrics of one application, from its event stream, in a registry of its own.
 import { performance } from 'node:perf_hooks';
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Metric, MetricObjectWithValues, MetricValue } from 'prom-client';
 
 import type { SessionEventMap, SessionInfo } from '../hub/events.js';
 import type { SessionHub } from '../hub/hub.js';
@@ -33,6 +33,9 @@ interface ServerTotals {
   handlerErrors: number;
   receivedBytes: number;
   sentBytes: number;
+  /** Ended sessions by duration: the count in each of DURATION_BUCKETS (not cumulative), then above the last. */
+  durations: number[];
+  durationSum: number;
 }
 
 /** One series of a counter: its labels, made once, and its count. */
@@ -90,7 +93,6 @@ export class Metrics {
   #received: Counter<'server' | 'transport'>;
   #sent: Counter<'server' | 'transport'>;
   #handlerErrors: Counter<'server' | 'transport'>;
-  #duration: Histogram<'server' | 'transport'>;
   #telnetOptions: Counter<'option' | 'side' | 'outcome'>;
   #viewers: Gauge;
   #loopLag: Gauge;
@@ -144,13 +146,7 @@ export class Metrics {
       labelNames: ['server', 'transport'],
       registers,
     });
-    this.#duration = new Histogram({
-      name: `${PREFIX}session_duration_seconds`,
-      help: 'How long ended sessions lasted.',
-      labelNames: ['server', 'transport'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
+    own.registerMetric(this.#durationHistogram());
     this.#telnetOptions = new Counter({
       name: `${PREFIX}telnet_options_total`,
       help: 'Telnet option negotiations: enabled, disabled after being enabled, or refused by the client.',
@@ -247,7 +243,44 @@ export class Metrics {
     this.#closedCounts.count(labels.server, labels.transport, reason);
     if (reason === 'handler-error') totals.handlerErrors++;
     // Wall-clock times: a clock stepped back must not make a negative duration.
-    this.#duration.observe(labels, Math.max(0, Date.now() - session.startedAt) / 1000);
+    const seconds = Math.max(0, Date.now() - session.startedAt) / 1000;
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++;
+    totals.durations[bucket]!++;
+    totals.durationSum += seconds;
+  }
+
+  /**
+   * chuk_session_duration_seconds, read from the servers' plain counts at scrape time: a
+   * prom-client Histogram's observe() hashes its labels and finds its bucket by key, some
+   * microseconds for every session that ends. Its series are those a Histogram would give.
+   */
+  #durationHistogram(): Metric {
+    const name = `${PREFIX}session_duration_seconds`;
+    const histogram = {
+      name,
+      help: 'How long ended sessions lasted.',
+      type: 'histogram',
+      aggregator: 'sum',
+      get: () => {
+        const values: Array<MetricValue<string> & { metricName: string }> = [];
+        for (const { labels, durations, durationSum } of this.#serverList) {
+          let count = 0;
+          DURATION_BUCKETS.forEach((le, bucket) => {
+            count += durations[bucket]!;
+            values.push({ labels: { le, ...labels }, value: count, metricName: `${name}_bucket` });
+          });
+          count += durations[DURATION_BUCKETS.length]!;
+          values.push({ labels: { le: '+Inf', ...labels }, value: count, metricName: `${name}_bucket` });
+          values.push({ labels: { ...labels }, value: durationSum, metricName: `${name}_sum` });
+          values.push({ labels: { ...labels }, value: count, metricName: `${name}_count` });
+        }
+        return Promise.resolve({ name, help: histogram.help, type: histogram.type, aggregator: 'sum', values });
+      },
+      // What was counted stays: like the other series, these count from the start of the process.
+      reset: () => undefined,
+    };
+    return histogram as unknown as Metric;
   }
 
   #totalsOf(session: SessionInfo): ServerTotals {
@@ -259,7 +292,15 @@ export class Metrics {
     let totals = transports.get(session.transport);
     if (totals === undefined) {
       const labels = { server: session.server, transport: session.transport };
-      totals = { labels, opened: 0, handlerErrors: 0, receivedBytes: 0, sentBytes: 0 };
+      totals = {
+        labels,
+        opened: 0,
+        handlerErrors: 0,
+        receivedBytes: 0,
+        sentBytes: 0,
+        durations: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
+        durationSum: 0,
+      };
       transports.set(session.transport, totals);
       this.#serverList.push(totals);
     }

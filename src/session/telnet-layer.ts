@@ -103,6 +103,9 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
   },
 };
 
+/** The options a session's list shows, in its order, each once; then the MUD options offered. */
+const LISTED_OPTIONS: readonly number[] = [...new Set([...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE])];
+
 /** Shared by every layer without MUD options, so that they allocate nothing for them. */
 const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
 /** Between reads, the tokens of every layer: nothing is added to it (it is frozen), since input is decoded only in receive(). */
@@ -332,23 +335,17 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   start(): void {
-    // Negotiation goes out at once: netkit telnet given a port never starts it itself.
-    // NEW-ENVIRON waits for the terminal type: asking Windows telnet for USER crashes it.
-    const results = [
-      this.#negotiator.enable('remote', OPT_TTYPE),
-      this.#negotiator.enable('remote', OPT_NAWS),
-      this.#negotiator.enable('local', OPT_EOR),
-      this.#negotiator.enable('local', OPT_CHARSET),
-      ...[...this.#mudOptions].map((option) => this.#negotiator.enable('local', option)),
-    ];
-    if (this.#options.preferredMode === 'character') {
-      results.push(this.#negotiator.enable('local', OPT_SGA));
-      // ECHO waits for the terminal type: MUD clients read WILL ECHO as "hide the input".
-      this.#echoTimer = this.#after(ECHO_DECISION_MS, () => this.#decideEcho());
+    // Negotiation goes out at once, with the welcome: netkit telnet given a port never starts it itself.
+    const mode = this.#options.preferredMode;
+    if (this.#mud === undefined) {
+      const opening = plainOpening(mode);
+      this.#negotiator.openAs(opening.negotiator);
+      this.#send([opening.frame]);
     } else {
-      results.push(this.#negotiator.enable('remote', OPT_LINEMODE));
+      this.#send(openingRequests(this.#negotiator, mode, this.#mudOptions));
     }
-    this.#send(results.flatMap((result) => result.reply));
+    // ECHO waits for the terminal type: MUD clients read WILL ECHO as "hide the input".
+    if (mode === 'character') this.#echoTimer = this.#after(ECHO_DECISION_MS, () => this.#decideEcho());
     this.#detectionTimer = this.#after(TELNET_DETECTION_MS, () => {
       this.#detectionTimer = undefined;
       this.#isDetectionOver = true;
@@ -690,11 +687,14 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   #updateOptionList(): void {
     const options: string[] = [];
-    for (const option of [...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE, ...this.#mudOptions]) {
-      if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
-      if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
-    }
-    this.terminal.options = [...new Set(options)];
+    for (const option of LISTED_OPTIONS) this.#listOption(option, options);
+    for (const option of this.#mudOptions) if (!LISTED_OPTIONS.includes(option)) this.#listOption(option, options);
+    this.terminal.options = options;
+  }
+
+  #listOption(option: number, options: string[]): void {
+    if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
+    if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
   }
 
   #send(frames: Uint8Array[]): void {
@@ -752,6 +752,35 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     timer.unref();
     return timer;
   }
+}
+
+/**
+ * What a session asks for as it opens, in order. NEW-ENVIRON waits for the terminal type: asking
+ * Windows telnet for USER crashes it.
+ */
+function openingRequests(negotiator: OptionNegotiator, mode: InputMode, mudOptions: ReadonlySet<number>): Buffer[] {
+  const results = [
+    negotiator.enable('remote', OPT_TTYPE),
+    negotiator.enable('remote', OPT_NAWS),
+    negotiator.enable('local', OPT_EOR),
+    negotiator.enable('local', OPT_CHARSET),
+    ...[...mudOptions].map((option) => negotiator.enable('local', option)),
+    mode === 'character' ? negotiator.enable('local', OPT_SGA) : negotiator.enable('remote', OPT_LINEMODE),
+  ];
+  return results.flatMap((result) => result.reply);
+}
+
+/** The opening of sessions without MUD options, by mode: negotiated once, copied by each session, its frame shared. */
+const PLAIN_OPENINGS: Partial<Record<InputMode, { negotiator: OptionNegotiator; frame: Uint8Array }>> = {};
+
+function plainOpening(mode: InputMode): { negotiator: OptionNegotiator; frame: Uint8Array } {
+  let opening = PLAIN_OPENINGS[mode];
+  if (opening === undefined) {
+    const negotiator = new OptionNegotiator(POLICIES[mode]);
+    opening = { negotiator, frame: Buffer.concat(openingRequests(negotiator, mode, NO_MUD_OPTIONS)) };
+    PLAIN_OPENINGS[mode] = opening;
+  }
+  return opening;
 }
 
 /** "ECHO (server)", "NAWS (client)": made once per option and side, and shared by every session's list. */

@@ -32,6 +32,30 @@ test('DO for an accepted option is answered WILL once; a repeated DO gets no rep
   assert.deepEqual(q.receive(DO, OPT_ECHO), { reply: [], changes: [] });
 });
 
+test('openAs copies an opening: each copy answers as the original would, and apart from the others', () => {
+  const opened = server();
+  opened.enable('local', OPT_SGA);
+  opened.enable('remote', OPT_TTYPE);
+  const first = server();
+  const second = server();
+  first.openAs(opened);
+  second.openAs(opened);
+  assert.equal(first.isPending('local', OPT_SGA), true);
+  assert.deepEqual(first.receive(DO, OPT_SGA), {
+    reply: [],
+    changes: [{ side: 'local', option: OPT_SGA, enabled: true }],
+  });
+  assert.deepEqual(first.receive(WONT, OPT_TTYPE), {
+    reply: [],
+    changes: [],
+    refused: { side: 'remote', option: OPT_TTYPE },
+  });
+  assert.equal(second.isPending('local', OPT_SGA), true);
+  assert.equal(second.isPending('remote', OPT_TTYPE), true);
+  assert.equal(opened.isPending('local', OPT_SGA), true);
+  assert.throws(() => first.openAs(opened));
+});
+
 test('WILL for an accepted option is answered DO once', () => {
   const q = server();
   assert.deepEqual(q.receive(WILL, OPT_NAWS).reply, [negotiate(DO, OPT_NAWS)]);

@@ -89,6 +89,16 @@ export class OptionNegotiator {
       : DEFAULT_MAX_PEER_ENABLES;
   }
 
+  /**
+   * Takes on the state of `opened`, a negotiator with the same policy that has only made
+   * requests: as if the same enable() calls had been made here, their frames sent. Sessions that
+   * open alike copy one opening rather than negotiate it each. Only before any other negotiation.
+   */
+  openAs(opened: OptionNegotiator): void {
+    if (this.#cells.length !== 0) throw new Error('openAs: this negotiator has negotiated already');
+    this.#cells = opened.#cells.slice();
+  }
+
   /** Applies a DO, DONT, WILL or WONT received from the peer; other verbs are ignored. */
   receive(verb: number, option: number): NegotiationResult {
     const result: NegotiationResult = { reply: [], changes: [] };

@@ -29,8 +29,11 @@ const TERMINAL_NAME =
 
 /** IAC SB TTYPE SEND IAC SE: asks the client for its next terminal type. */
 export function requestTerminalType(): Buffer {
-  return subnegotiation(OPT_TTYPE, [TTYPE_SEND]);
+  return SEND_TERMINAL_TYPE;
 }
+
+/** Made once: every telnet session asks at least once, and the frame never changes. */
+const SEND_TERMINAL_TYPE = subnegotiation(OPT_TTYPE, [TTYPE_SEND]);
 
 /** Reads IS <name> (printable ASCII per RFC 1091); undefined if malformed or empty. */
 export function parseTerminalType(payload: Uint8Array): string | undefined {

@@ -207,8 +207,19 @@ export function browsableHost(host: string): string {
 
 /** The request's path without its query string. */
 export function pathOf(request: http.IncomingMessage): string {
-  return new URL(request.url ?? '/', 'http://localhost').pathname;
+  const target = request.url ?? '/';
+  // Most targets are plain paths, which a URL would give back as they are: those are not parsed.
+  return PLAIN_PATH.test(target) ? target : new URL(target, 'http://localhost').pathname;
 }
+
+/** The parameters of a request's query; undefined for a request without one. */
+export function queryOf(request: http.IncomingMessage): URLSearchParams | undefined {
+  const target = request.url ?? '/';
+  return target.includes('?') ? new URL(target, 'http://localhost').searchParams : undefined;
+}
+
+/** A path a URL parser leaves as it is: no dot segments, escapes, query, fragment, backslash or leading "//". */
+const PLAIN_PATH = /^\/(?!\/)[\w\-~/]*$/;
 
 /** Whether `pathname` is `base` or below it: "/ws" and "/ws/room" for "/ws", never "/wsx". */
 export function isUnderPath(pathname: string, base: string): boolean {

@@ -23,7 +23,16 @@ import type {
 import { RESUME_PARAMETER, controlMessageType, encodeControl, parseControl } from './control-channel.js';
 import { requestPeer } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
-import { isScreenedPerRequest, isUnderPath, listenHttp, refusalStatus, rejectUpgrade, retryAfter } from './http.js';
+import {
+  isScreenedPerRequest,
+  isUnderPath,
+  listenHttp,
+  pathOf,
+  queryOf,
+  refusalStatus,
+  rejectUpgrade,
+  retryAfter,
+} from './http.js';
 import type { RequestRoute, UpgradeRoute } from './http.js';
 
 /** Options of a WebSocket listener. */
@@ -102,8 +111,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
       const screened = options.admission.screen(address);
       if (screened !== undefined) return refuse(screened);
     }
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (!isUnderPath(url.pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
+    const pathname = pathOf(request);
+    if (!isUnderPath(pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
     const origin = request.headers.origin;
     if (origin === undefined && options.requireOrigin) {
       return refuse({ reason: 'origin', message: 'An Origin header is required' });
@@ -111,11 +120,21 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
       return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` });
     }
-    const refusal = options.admission.check(address, url.searchParams.get(RESUME_PARAMETER) ?? undefined);
+    const query = queryOf(request);
+    const refusal = options.admission.check(address, query?.get(RESUME_PARAMETER) ?? undefined);
     if (refusal !== undefined) return refuse(refusal);
+    // The 101 answer waits for the session's first output (its welcome, at the end of the turn):
+    // both leave in one write, as one segment the client reads at once.
+    socket.cork();
+    let isHandedOver = false;
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      options.onConnection(new WebSocketConnection(ws, socket, peer, url, secure, options.maxOutputBuffer, pings));
+      isHandedOver = true;
+      options.onConnection(
+        new WebSocketConnection(ws, socket, peer, pathname, query, secure, options.maxOutputBuffer, pings),
+      );
     });
+    // Refused by ws (a bad key, a closing server): its answer goes now.
+    if (!isHandedOver) socket.uncork();
     return true;
   };
 
@@ -209,7 +228,9 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     /** The socket under `ws`, for its byte counts. */
     socket: Duplex,
     peer: ClientPeer,
-    url: URL,
+    path: string,
+    /** The URL's query, where it has one; its resume token is taken out. */
+    query: URLSearchParams | undefined,
     readonly secure: boolean,
     maxOutputBuffer: number,
     pings: Pings | undefined,
@@ -221,14 +242,15 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
-    const parameters = url.searchParams;
-    this.resumeToken = parameters.get(RESUME_PARAMETER) ?? undefined;
-    parameters.delete(RESUME_PARAMETER);
-    this.#search = parameters.toString();
-    this.path = url.pathname;
+    this.resumeToken = query?.get(RESUME_PARAMETER) ?? undefined;
+    query?.delete(RESUME_PARAMETER);
+    this.#search = query?.toString() ?? '';
+    this.path = path;
     this.protocol = ws.protocol;
     this.#control = controlMessageType(ws.protocol);
     (ws as ConnectedWebSocket)[CONNECTION] = this;
+    // The upgrade's answer is corked until the end of this first turn (listenWebSocket).
+    this.#startTurn();
     ws.on('error', webSocketError);
     ws.on('close', webSocketClosed);
     if (pings !== undefined) {
@@ -286,6 +308,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   endTurn(): void {
     this.#isInTurn = false;
     this.#sendHeld();
+    // The first turn's: the upgrade's answer and the output held with it leave in one writev.
+    if (this.#socket.writableCorked > 0) this.#socket.uncork();
   }
 
   /** Marks a write in this turn; true for the turn's first. */
