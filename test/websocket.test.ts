@@ -41,6 +41,8 @@ class FrameClient {
   readonly ws: WebSocket;
   readonly received = new ReceivedText();
   binary: number[] = [];
+  /** How many messages came in each type. */
+  messages = { text: 0, binary: 0 };
   readonly closed: Promise<{ code: number; reason: string }>;
 
   constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}, protocols?: string[]) {
@@ -50,6 +52,7 @@ class FrameClient {
     this.ws.on('error', () => undefined);
     this.ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) this.binary.push(...data);
+      this.messages[isBinary ? 'binary' : 'text']++;
       this.received.add(data.toString('utf8'));
     });
     this.closed = new Promise((resolve) =>
@@ -79,8 +82,8 @@ class FrameClient {
     return this.received.text;
   }
 
-  waitFor(pattern: string | RegExp): Promise<void> {
-    return this.received.waitFor(pattern);
+  waitFor(pattern: string | RegExp, options?: { from?: number }): Promise<void> {
+    return this.received.waitFor(pattern, options);
   }
 }
 
@@ -203,6 +206,13 @@ describe('ws_telnet transport', () => {
     client.ws.send(Buffer.from('s'));
     client.ws.send(Buffer.from('ize\r'));
     await client.waitFor('size\r\nsize=120x40\r\n');
+    // Telnet is binary: text, echo and negotiation alike.
+    assert.deepEqual(client.messages, { text: 0, binary: client.messages.binary });
+    // A whole line's echo, its answer and the prompt come in one message.
+    const before = client.messages.binary;
+    client.ws.send(Buffer.from('size\r\n'));
+    await client.waitFor('size\r\nsize=120x40\r\n> ', { from: client.text.length });
+    assert.equal(client.messages.binary, before + 1);
   });
 
   test('a text frame is accepted as telnet data too', async () => {

@@ -122,6 +122,7 @@ const PROMPT_UNMARKED = 64;
 const CLIENT_KNOWN = 128;
 const ENVIRONMENT_ASKED = 256;
 const CHARSET_REFUSED = 512;
+const TEXT_AS_BINARY = 1024;
 
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
@@ -270,6 +271,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   constructor(connection: Connection, options: TelnetLayerOptions) {
     this.#connection = connection;
     this.#options = options;
+    // Telnet goes in binary messages: text written as such can then join the turn's other text.
+    if (connection.framing === 'message' && connection.sendTextAsBinary?.() === true) this.#states |= TEXT_AS_BINARY;
     const mud = options.mud;
     if (mud === undefined) {
       this.#negotiator = new OptionNegotiator(POLICIES[options.preferredMode]);
@@ -430,9 +433,11 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   encodeText(text: string, isCrlf = false): Uint8Array | string {
     this.#isPromptUnmarked = false;
-    // A string on a byte stream is joined with the turn's other text into one write; a message transport
-    // would send it as a text message, where telnet goes in binary ones.
-    if (this.#connection.framing === 'stream') return isCrlf ? text : nvtText(text);
+    // A string is joined with the turn's other text into one write (or message), and its UTF-8
+    // never holds IAC; a message transport that sends text as text gets bytes, as telnet is binary.
+    if (this.#connection.framing === 'stream' || (this.#states & TEXT_AS_BINARY) !== 0) {
+      return isCrlf ? text : nvtText(text);
+    }
     return encodeText(text);
   }
 

@@ -86,6 +86,12 @@ export interface Connection {
   destroy(): void;
   /** Hands inbound data, terminal facts and the connection's end to `listener`, from now on. */
   listen(listener: ConnectionListener): void;
+  /**
+   * A message transport's promise that text written from now on goes out in binary messages, as
+   * the bytes of a binary protocol (telnet) do, so that its layer may write text rather than
+   * encode every piece to bytes. True where it will; absent, or false, where text stays text.
+   */
+  sendTextAsBinary?(): boolean;
   /** Sends a control message where the client opted into a control channel; false where there is none. */
   control(message: ControlMessage): boolean;
 }

@@ -220,6 +220,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
    * only: text for a text frame, or bytes for a binary one.
    */
   #held: string | Uint8Array[] | undefined;
+  /** Text written goes in binary messages: the control channel has the text ones, or the layer is telnet's. */
+  #isTextBinary: boolean;
   #heldLength = 0;
   #isInTurn = false;
 
@@ -248,6 +250,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.path = path;
     this.protocol = ws.protocol;
     this.#control = controlMessageType(ws.protocol);
+    this.#isTextBinary = this.#control === 'text';
     (ws as ConnectedWebSocket)[CONNECTION] = this;
     // The upgrade's answer is corked until the end of this first turn (listenWebSocket).
     this.#startTurn();
@@ -288,7 +291,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     const data = this.#asData(output);
     // Raw bytes that end in part of a character wait for the rest.
     if (data.length === 0 && output.length > 0) return READY;
-    const binary = typeof data !== 'string';
+    const binary = typeof data !== 'string' || this.#isTextBinary;
     // Output still waiting from earlier turns means the peer is not reading (see TcpConnection).
     if (this.#startTurn() && ws.bufferedAmount > this.#maxOutputBuffer) {
       this.endFor({ reason: 'slow-consumer' });
@@ -330,14 +333,18 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
 
   #hold(data: Uint8Array | string): void {
     const held = this.#held;
+    // Text and bytes that both go in binary messages still share the turn's one message.
     if (typeof data === 'string') {
       if (typeof held === 'string') this.#held = held + data;
+      else if (held !== undefined && this.#isTextBinary) held.push(Buffer.from(data, 'utf8'));
       else {
         this.#sendHeld();
         this.#held = data;
       }
     } else if (Array.isArray(held)) {
       held.push(data);
+    } else if (held !== undefined && this.#isTextBinary) {
+      this.#held = [Buffer.from(held, 'utf8'), data];
     } else {
       this.#sendHeld();
       this.#held = [data];
@@ -353,7 +360,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#held = undefined;
     this.#heldLength = 0;
     if (this.#ws.readyState !== this.#ws.OPEN) return;
-    if (typeof held === 'string') this.#ws.send(held, { binary: false });
+    if (typeof held === 'string') this.#ws.send(held, { binary: this.#isTextBinary });
     else this.#ws.send(held.length === 1 ? held[0]! : Buffer.concat(held), { binary: true });
   }
 
@@ -387,6 +394,13 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#ws.on('message', webSocketMessage);
   }
 
+  sendTextAsBinary(): boolean {
+    // Where the control channel has the binary messages, text must stay text.
+    if (this.#control === 'binary') return false;
+    this.#isTextBinary = true;
+    return true;
+  }
+
   /** Text frames go to `listener` rather than to the data listener (the gmcp.mudstandards.org subprotocol). */
   onTextFrame(listener: (text: string) => void): void {
     this.#textListener = listener;
@@ -410,7 +424,6 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
       this.#rawText ??= new TextDecoder();
       return this.#rawText.decode(output, { stream: true });
     }
-    if (this.#control === 'text' && typeof output === 'string') return Buffer.from(output, 'utf8');
     return output;
   }
 
