@@ -694,7 +694,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     const options: string[] = [];
     for (const option of LISTED_OPTIONS) this.#listOption(option, options);
     for (const option of this.#mudOptions) if (!LISTED_OPTIONS.includes(option)) this.#listOption(option, options);
-    this.terminal.options = options;
+    // Kept by the session: a copy holds just its labels, where the array grown by push keeps 17 slots (152 bytes).
+    this.terminal.options = options.slice();
   }
 
   #listOption(option: number, options: string[]): void {
