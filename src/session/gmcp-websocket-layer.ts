@@ -15,8 +15,11 @@ const MAX_GMCP_FRAME = 8192;
 export class GmcpWebSocketLayer implements SessionLayer {
   readonly #text = new PlainLayer({ messageFraming: true, serverEchoes: false });
   readonly #gmcp: GmcpSession;
+  /** The connection sends text in binary frames, so text is written as text and encoded once a turn. */
+  readonly #isTextBinary: boolean;
 
   constructor(connection: WebSocketConnection, events: LayerEvents) {
+    this.#isTextBinary = connection.sendTextAsBinary();
     // Choosing the subprotocol was the client's agreement: there is nothing to negotiate.
     this.#gmcp = new GmcpSession(
       () => !connection.isClosed,
@@ -51,13 +54,18 @@ export class GmcpWebSocketLayer implements SessionLayer {
     return this.#text.receive(bytes);
   }
 
+  readLines(bytes: Uint8Array): string[] | undefined {
+    return this.#text.readLines(bytes);
+  }
+
   flush(): InputToken[] {
     return this.#text.flush();
   }
 
-  /** Bytes, so that the connection sends them in a binary frame. */
-  encodeText(text: string, isCrlf = false): Uint8Array {
-    return Buffer.from(this.#text.encodeText(text, isCrlf), 'utf8');
+  /** Text for a connection that sends it in binary frames; else bytes, so that it does. */
+  encodeText(text: string, isCrlf = false): Uint8Array | string {
+    const encoded = this.#text.encodeText(text, isCrlf);
+    return this.#isTextBinary ? encoded : Buffer.from(encoded, 'utf8');
   }
 
   encodeRaw(data: Uint8Array | string): Uint8Array {
