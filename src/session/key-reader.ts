@@ -132,8 +132,7 @@ export class KeyReader {
    * with nothing read, otherwise.
    */
   readMessage(bytes: Uint8Array): string | undefined {
-    if (!this.#isAtRest()) return undefined;
-    for (let i = 0; i < bytes.length; i++) if (bytes[i]! < 0x20 || bytes[i]! > 0x7e) return undefined;
+    if (!this.#isAtRest() || printableAsciiEnd(bytes, 0) !== bytes.length) return undefined;
     return latin1(bytes);
   }
 
@@ -318,11 +317,9 @@ function printableAsciiEnd(bytes: Uint8Array, from: number): number {
 
 /** Whether every byte is printable ASCII, LF, or a CR right before an LF. */
 function isLinesOfText(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = printableAsciiEnd(bytes, 0); i < bytes.length; i = printableAsciiEnd(bytes, i + 1)) {
     const byte = bytes[i]!;
-    if (byte >= 0x20 && byte <= 0x7e) continue;
-    if (byte === 0x0a || (byte === 0x0d && bytes[i + 1] === 0x0a)) continue;
-    return false;
+    if (byte !== 0x0a && (byte !== 0x0d || bytes[i + 1] !== 0x0a)) return false;
   }
   return true;
 }

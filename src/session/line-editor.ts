@@ -118,9 +118,7 @@ export class LineEditor {
     let echo = '';
     if (this.echo === 'on') {
       const end = this.#promptColumns + line.length;
-      const isOnScreen =
-        this.#top === 0 && this.#undrawnFrom === undefined && this.#cursorRow === 0 && this.#endRow === 0;
-      if (line === '' || (this.width !== undefined && end >= this.width) || !isOnScreen) return undefined;
+      if (line === '' || (this.width !== undefined && end >= this.width) || !this.#isTypedOnScreen()) return undefined;
       this.addHistory(line);
       echo = `${line}\r\n`;
     } else if (this.echo !== 'off') {

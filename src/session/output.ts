@@ -93,7 +93,7 @@ export class SessionOutput implements TurnBatch {
   write(text: string, isLast = false): Promise<void> {
     if (this.isClosed) return READY;
     let out = text;
-    if (text.endsWith('\n') && (this.#isPromptShown || (this.#isServerDrawing() && this.#editor.hasInput))) {
+    if (text.endsWith('\n') && this.#isOverPrompt()) {
       out = this.#above(text, isLast);
     } else {
       this.#isPromptShown = false;
@@ -107,9 +107,7 @@ export class SessionOutput implements TurnBatch {
     if (text.indexOf('\n') !== -1 || text.indexOf('\r') !== -1) return this.write(`${text}\n`, isLast);
     if (this.isClosed) return READY;
     const line = `${text}\r\n`;
-    if (this.#isPromptShown || (this.#isServerDrawing() && this.#editor.hasInput)) {
-      return this.#send(this.#above(line, isLast));
-    }
+    if (this.#isOverPrompt()) return this.#send(this.#above(line, isLast));
     this.#isPromptShown = false;
     return this.#send(line, true);
   }
@@ -228,6 +226,11 @@ export class SessionOutput implements TurnBatch {
     if (!isLast) return `\n${text}${this.#editor.prompt}`;
     this.#isPromptShown = false;
     return `\n${text}`;
+  }
+
+  /** Whether a line written now goes above a prompt or a half-typed line, which are then drawn again. */
+  #isOverPrompt(): boolean {
+    return this.#isPromptShown || (this.#isServerDrawing() && this.#editor.hasInput);
   }
 
   /** Whether the server draws the user's line (character mode, or a hidden or masked answer). */
