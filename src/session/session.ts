@@ -4,7 +4,13 @@ import type { Logger } from 'pino';
 import type { TransportName } from '../config/schema.js';
 import { SessionClosedError } from '../errors.js';
 import type { BaseHandler } from '../handlers/base-handler.js';
-import type { SessionEndReason, SessionInfo, TerminalSummary } from '../hub/events.js';
+import type {
+  SessionEndReason,
+  SessionEventMap,
+  SessionEventType,
+  SessionInfo,
+  TerminalSummary,
+} from '../hub/events.js';
 import type { HubMember, SessionHub } from '../hub/hub.js';
 import { newSessionId } from '../hub/session-id.js';
 import type { GmcpMessage } from '../telnet/gmcp.js';
@@ -378,6 +384,12 @@ export class Session implements EditableSession, HubMember {
     return this.#eventualities;
   }
 
+  /** Publishes a session event after the output written before it, which the event stream has in turns. */
+  #publish<T extends SessionEventType>(type: T, event: SessionEventMap[T]): void {
+    this.#output.publishPending();
+    this.#app.events.publish(type, event);
+  }
+
   #is(state: number): boolean {
     return (this.#states & state) !== 0;
   }
@@ -424,8 +436,7 @@ export class Session implements EditableSession, HubMember {
       option(option: string, side: 'local' | 'remote', enabled: boolean): void {
         const session = this.#session;
         if (session.#app.events.has('option')) {
-          session.#output.publishPending();
-          session.#app.events.publish('option', { sessionId: session.id, option, side, enabled });
+          session.#publish('option', { sessionId: session.id, option, side, enabled });
         }
       }
 
@@ -587,8 +598,7 @@ export class Session implements EditableSession, HubMember {
     if (user === this.#user) return;
     this.#user = user;
     if (this.#app.events.has('user')) {
-      this.#output.publishPending();
-      this.#app.events.publish('user', { sessionId: this.id, user });
+      this.#publish('user', { sessionId: this.id, user });
     }
   }
 
@@ -784,8 +794,7 @@ export class Session implements EditableSession, HubMember {
       'connection dropped; waiting for the client to resume',
     );
     if (this.#app.events.has('session-detached')) {
-      this.#output.publishPending();
-      this.#app.events.publish('session-detached', { sessionId: this.id, reason });
+      this.#publish('session-detached', { sessionId: this.id, reason });
     }
     this.#graceTimer = setTimeout(() => void this.#finish(reason), this.#limits.resumeGrace * 1000);
     this.#graceTimer.unref();
@@ -832,8 +841,7 @@ export class Session implements EditableSession, HubMember {
     void this.#output.attach(connection, this.#layer);
     this.#logger.debug({ address: connection.remoteAddress }, 'session resumed');
     if (this.#app.events.has('session-resumed')) {
-      this.#output.publishPending();
-      this.#app.events.publish('session-resumed', { session: this.info() });
+      this.#publish('session-resumed', { session: this.info() });
     }
     void this.#guard(() => this.#handler.onResume());
   }
@@ -908,8 +916,7 @@ export class Session implements EditableSession, HubMember {
 
   /** An input event, published when the handler takes the input: hidden is the taker's to say. */
   #publishInput(kind: 'line' | 'keys', text: string, hidden: boolean): void {
-    this.#output.publishPending();
-    this.#app.events.publish('input', { sessionId: this.id, kind, hidden, text: hidden ? undefined : text });
+    this.#publish('input', { sessionId: this.id, kind, hidden, text: hidden ? undefined : text });
   }
 
   #terminalFacts(facts: TerminalFacts): void {
@@ -925,8 +932,7 @@ export class Session implements EditableSession, HubMember {
     }
     if (this.#app.events.has('terminal')) {
       const { type, cols, rows } = this.#layer.terminal;
-      this.#output.publishPending();
-      this.#app.events.publish('terminal', { sessionId: this.id, terminal: { type, cols, rows } });
+      this.#publish('terminal', { sessionId: this.id, terminal: { type, cols, rows } });
     }
     if (what === 'size') {
       const { cols, rows } = this.#layer.terminal;
