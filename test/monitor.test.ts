@@ -775,9 +775,9 @@ test('is_newest marks the session that started last, as sessions start and end i
 });
 
 test('the replay keeps the same output whatever the sizes of the chunks it came in', () => {
-  // The rule, on the output as one string: past the cap, keep what follows the first newline that
-  // leaves at most three quarters of the cap; with no such newline, nothing.
-  let expected = '';
+  // The rule, on the output as one run of UTF-8: past the cap, keep what follows the first newline
+  // that leaves at most three quarters of the cap; with no such newline, nothing.
+  let expected = Buffer.alloc(0);
   const screen = new SessionScreen({ cols: 80, rows: 24 });
   let seed = 7;
   const random = (n: number): number => {
@@ -785,18 +785,19 @@ test('the replay keeps the same output whatever the sizes of the chunks it came 
     return (seed >>> 16) % n;
   };
   const sizes = [0, 1, 1, 2, 20, 80, 300, 5000, 70_000];
-  // Now and then a chunk with no newline at all.
+  // Now and then a chunk with no newline at all; some with characters of two and three bytes.
   const chunks = Array.from({ length: 300 }, (_, i) => {
-    const alphabet = i % 20 === 0 ? 'ab\x1b' : 'ab\n\x1b';
+    const alphabet =
+      i % 20 === 0 ? ['a', 'b', '\x1b'] : i % 3 === 0 ? ['a', '\n', 'é', '日'] : ['a', 'b', '\n', '\x1b'];
     return Array.from({ length: sizes[random(sizes.length)]! }, () => alphabet[random(alphabet.length)]).join('');
   });
   for (let i = 0; i < 20_000; i++) {
     const text = chunks[random(chunks.length)]!;
     screen.write(text);
-    expected += text;
+    expected = Buffer.concat([expected, Buffer.from(text)]);
     if (expected.length > REPLAY_CAP) {
-      const start = expected.indexOf('\n', expected.length - Math.floor((REPLAY_CAP * 3) / 4) - 1);
-      expected = start === -1 ? '' : expected.slice(start + 1);
+      const start = expected.indexOf(0x0a, expected.length - Math.floor((REPLAY_CAP * 3) / 4) - 1);
+      expected = start === -1 ? Buffer.alloc(0) : expected.subarray(start + 1);
     }
     assert.equal(screen.replayLength, expected.length, `after write ${i}`);
   }

@@ -47,11 +47,22 @@ export interface ScreenSnapshot {
   seq: number;
 }
 
-/** Characters of recent output kept per session for late joiners (about 64 KiB of ASCII). */
+/** Bytes of recent output (UTF-8) kept per session for late joiners. */
 export const REPLAY_CAP = 64 * 1024;
 
 /** What a trim keeps at most: three quarters of the cap, so that trimming is rare. */
 const REPLAY_KEPT = Math.floor((REPLAY_CAP * 3) / 4);
+
+/**
+ * Output kept as a string until it passes this many characters: an idle session's welcome costs
+ * no buffer of its own. Past it the replay moves to bytes outside the JavaScript heap.
+ */
+const SMALL_REPLAY = 512;
+
+/** The first buffer a replay gets past SMALL_REPLAY; it doubles up to REPLAY_CAP. */
+const FIRST_CAPACITY = 2048;
+
+const NEWLINE = 0x0a;
 
 /** Lines kept above the screen of a watched session's terminal (about 2 KiB each at 80 columns). */
 const SCROLLBACK = 50;
@@ -66,15 +77,6 @@ const PIECE = 4096;
 /** Output handed to the terminal and not parsed yet, past which it is skipped and caught up later. */
 const MAX_BEHIND = 256 * 1024;
 
-/**
- * Chunks written since the last merge, past which they are joined into one: small chunks (echoed
- * keys) then cost no more than their text, and each character is copied once, not once per merge.
- */
-const MAX_CHUNKS = 256;
-
-/** Chunks kept in an array of their number, not one grown by push (see `#append`). */
-const FEW_CHUNKS = 8;
-
 /** An 80x24 terminal when the client never said. */
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
@@ -84,14 +86,15 @@ const RESET = '\x1bc';
 /**
  * One session's recent output, bounded and cut only after a newline so that a replay never starts
  * inside an escape sequence, and, only while someone watches, a headless terminal fed from it.
- * Writing costs a push: the output is joined only when a viewer needs it, or in merges of
- * MAX_CHUNKS chunks.
+ * Past its first few hundred characters the output is copied into a buffer outside the heap: kept
+ * as strings, every piece of a busy session's output would outlive the young generation, and
+ * copying it there and then into old space cost more than the session's own work.
  */
 export class SessionScreen {
-  /** The output kept, in order: merged blocks, then the chunks written since; none before any output. */
-  #chunks: string[] | undefined;
-  /** How many of `#chunks` are merged blocks; the rest are chunks as written. */
-  #merged = 0;
+  /** The output kept, while it is short; '' once it moved to `#bytes`. */
+  #small = '';
+  /** The output kept as UTF-8, its first `#length` bytes, once it passed SMALL_REPLAY characters. */
+  #bytes: Buffer | undefined;
   #length = 0;
   /** Output chunks written so far; the number of the latest. */
   #seq = 0;
@@ -109,9 +112,9 @@ export class SessionScreen {
     return this.#view !== undefined;
   }
 
-  /** Characters of output kept for replay. */
+  /** Bytes of output kept for replay (characters, while it is ASCII). */
   get replayLength(): number {
-    return this.#length;
+    return this.#bytes === undefined ? Buffer.byteLength(this.#small) : this.#length;
   }
 
   /** Records output the session's terminal was sent; returns its chunk number. */
@@ -177,72 +180,79 @@ export class SessionScreen {
   /** Clears the kept output and the terminal. */
   dispose(): void {
     this.detach();
-    this.#chunks = undefined;
-    this.#merged = 0;
+    this.#small = '';
+    this.#bytes = undefined;
     this.#length = 0;
   }
 
   #append(text: string): void {
-    let chunks = this.#chunks;
-    if (chunks === undefined) chunks = this.#chunks = [text];
-    // An array grown by push keeps room for 16 more: one that holds a few chunks (an idle
-    // session's welcome) is copied instead, at its size.
-    else if (chunks.length < FEW_CHUNKS) chunks = this.#chunks = appended(chunks, text);
-    else chunks.push(text);
-    this.#length += text.length;
-    if (this.#length > REPLAY_CAP) this.#trim(chunks);
-    else if (chunks.length - this.#merged > MAX_CHUNKS) this.#merge(chunks);
+    const bytes = this.#bytes;
+    if (bytes === undefined) {
+      if (this.#small.length + text.length <= SMALL_REPLAY) {
+        this.#small += text;
+        return;
+      }
+      const small = this.#small;
+      this.#small = '';
+      this.#bytes = Buffer.allocUnsafeSlow(FIRST_CAPACITY);
+      this.#append(small);
+      this.#append(text);
+      return;
+    }
+    // Room for the worst case (three bytes a UTF-16 unit): one copy, which also tells the length.
+    if (bytes.length - this.#length >= text.length * 3) {
+      this.#length += bytes.write(text, this.#length);
+      return;
+    }
+    const size = Buffer.byteLength(text);
+    const total = this.#length + size;
+    if (total <= REPLAY_CAP) {
+      this.#reserve(total).write(text, this.#length);
+      this.#length = total;
+    } else {
+      this.#trimFor(text, size);
+    }
   }
 
-  /** Joins the chunks written since the last merge into one block. */
-  #merge(chunks: string[]): void {
-    const block = chunks.splice(this.#merged).join('');
-    if (block !== '') chunks.push(block);
-    // Blocks of next to nothing (many empty writes) are joined in turn: their number stays bounded.
-    if (chunks.length > MAX_CHUNKS) chunks.splice(0, chunks.length, chunks.join(''));
-    this.#merged = chunks.length;
+  /** The buffer, grown (doubling, up to REPLAY_CAP) to hold at least `size` bytes. */
+  #reserve(size: number): Buffer {
+    const bytes = this.#bytes!;
+    if (size <= bytes.length) return bytes;
+    let capacity = bytes.length * 2;
+    while (capacity < size) capacity *= 2;
+    const grown = Buffer.allocUnsafeSlow(Math.min(capacity, REPLAY_CAP));
+    bytes.copy(grown, 0, 0, this.#length);
+    this.#bytes = grown;
+    return grown;
   }
 
   /**
-   * Keeps at most REPLAY_KEPT characters, starting right after a newline: every line kept is
-   * whole. A tail with no newline at all is dropped as a whole. Whole chunks are dropped and one
-   * is cut: nothing is copied.
+   * Appends `text`, of `size` bytes, where the replay would pass its cap: keeps at most REPLAY_KEPT
+   * bytes, starting right after a newline, so every line kept is whole. With no newline there at
+   * all, nothing is kept.
    */
-  #trim(chunks: string[]): void {
-    // The first newline at or after `from` (counted from the replay's start) is where it is cut.
-    const from = this.#length - REPLAY_KEPT - 1;
-    let offset = 0;
-    let i = 0;
-    while (from - offset >= chunks[i]!.length) offset += chunks[i++]!.length;
-    let newline = chunks[i]!.indexOf('\n', from - offset);
-    while (newline === -1 && i + 1 < chunks.length) {
-      offset += chunks[i++]!.length;
-      newline = chunks[i]!.indexOf('\n');
-    }
-    if (newline === -1) {
-      this.#chunks = undefined;
-      this.#merged = 0;
-      this.#length = 0;
+  #trimFor(text: string, size: number): void {
+    const bytes = this.#bytes!;
+    const from = this.#length + size - REPLAY_KEPT - 1;
+    const newline = from < this.#length ? bytes.subarray(0, this.#length).indexOf(NEWLINE, from) : -1;
+    if (newline !== -1) {
+      bytes.copyWithin(0, newline + 1, this.#length);
+      this.#length -= newline + 1;
+      this.#length += this.#reserve(this.#length + size).write(text, this.#length);
       return;
     }
-    const rest = chunks[i]!.slice(newline + 1);
-    const dropped = rest === '' ? i + 1 : i;
-    if (rest !== '') chunks[i] = rest;
-    chunks.splice(0, dropped);
-    this.#length -= offset + newline + 1;
-    this.#merged = Math.max(0, this.#merged - dropped);
+    // The cut falls in the new text (a long one, or a long line): found among its bytes.
+    const encoded = Buffer.from(text);
+    const cut = encoded.indexOf(NEWLINE, Math.max(0, from - this.#length));
+    const kept = cut === -1 ? encoded.subarray(0, 0) : encoded.subarray(cut + 1);
+    this.#length = 0;
+    this.#reserve(kept.length);
+    this.#length = kept.copy(this.#bytes!, 0);
   }
 
-  /** The kept output as one string, kept as one block from then on. */
+  /** The kept output as one string. */
   #replay(): string {
-    const chunks = this.#chunks;
-    if (chunks === undefined || chunks.length === 0) return '';
-    if (chunks.length > 1) {
-      chunks[0] = chunks.join('');
-      chunks.length = 1;
-    }
-    this.#merged = 1;
-    return chunks[0]!;
+    return this.#bytes === undefined ? this.#small : this.#bytes.toString('utf8', 0, this.#length);
   }
 
   #feed(view: View, text: string): void {
@@ -288,14 +298,6 @@ export class SessionScreen {
     };
     for (const waiter of ready) waiter.resolve(snapshot);
   }
-}
-
-/** A new array of `chunks` and `text`, of just that length (`push` would reserve room for 16 more). */
-function appended(chunks: readonly string[], text: string): string[] {
-  const copy = new Array<string>(chunks.length + 1);
-  for (let i = 0; i < chunks.length; i++) copy[i] = chunks[i]!;
-  copy[chunks.length] = text;
-  return copy;
 }
 
 /** Writes `text` in pieces of at most PIECE characters; `done` runs once the last is parsed. */
