@@ -2,7 +2,7 @@
 // ever ended by their own PID, on success, failure or Ctrl-C alike.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -124,20 +124,45 @@ export async function stop(child: Child): Promise<void> {
   await exited;
 }
 
-/** Ports free on 127.0.0.1 now, all different: each is held until every one is found. */
+/**
+ * Ports free on 127.0.0.1 now, all different: each is held until every one is found. They are
+ * taken below the kernel's range for outgoing connections: the bench opens 10,000 connections, and
+ * a port from that range can be some connection's source port by the time a server binds it.
+ */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
+  const below = outgoingPortsStart();
+  const servers: net.Server[] = [];
+  try {
+    while (servers.length < count) {
+      const port = below > FIRST_PORT ? FIRST_PORT + Math.floor(Math.random() * (below - FIRST_PORT)) : 0;
+      const server = await listenOn(port);
+      if (server !== undefined) servers.push(server);
+    }
+    return servers.map((server) => (server.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
+/** Where the bench's ports are looked for, up to the kernel's outgoing range. */
+const FIRST_PORT = 20_000;
+
+/** The first port of the kernel's range for outgoing connections (0 where it cannot be read). */
+function outgoingPortsStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A server listening on `port` of 127.0.0.1, or undefined where the port is taken. */
+function listenOn(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err),
+    );
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
 }
