@@ -54,12 +54,13 @@ export const REPLAY_CAP = 64 * 1024;
 const REPLAY_KEPT = Math.floor((REPLAY_CAP * 3) / 4);
 
 /**
- * Output kept as a string until it passes this many characters: an idle session's welcome costs
- * no buffer of its own. Past it the replay moves to bytes outside the JavaScript heap.
+ * Output is gathered in a string up to this many characters and then copied into the replay's
+ * bytes: one copy per few hundred characters rather than per write, and a string that dies young.
+ * An idle session's welcome stays a string and costs no buffer of its own.
  */
-const SMALL_REPLAY = 512;
+const PENDING_LIMIT = 512;
 
-/** The first buffer a replay gets past SMALL_REPLAY; it doubles up to REPLAY_CAP. */
+/** The first buffer a replay gets; it doubles up to REPLAY_CAP. */
 const FIRST_CAPACITY = 2048;
 
 const NEWLINE = 0x0a;
@@ -86,14 +87,14 @@ const RESET = '\x1bc';
 /**
  * One session's recent output, bounded and cut only after a newline so that a replay never starts
  * inside an escape sequence, and, only while someone watches, a headless terminal fed from it.
- * Past its first few hundred characters the output is copied into a buffer outside the heap: kept
- * as strings, every piece of a busy session's output would outlive the young generation, and
- * copying it there and then into old space cost more than the session's own work.
+ * The output is copied, a few hundred characters at a time, into a buffer outside the heap: kept as
+ * strings, every piece of a busy session's output would outlive the young generation, and copying
+ * it there and then into old space cost more than the session's own work.
  */
 export class SessionScreen {
-  /** The output kept, while it is short; '' once it moved to `#bytes`. */
-  #small = '';
-  /** The output kept as UTF-8, its first `#length` bytes, once it passed SMALL_REPLAY characters. */
+  /** The latest output, not yet copied into `#bytes`. */
+  #pending = '';
+  /** The output before `#pending`, as UTF-8: its first `#length` bytes. */
   #bytes: Buffer | undefined;
   #length = 0;
   /** Output chunks written so far; the number of the latest. */
@@ -114,7 +115,8 @@ export class SessionScreen {
 
   /** Bytes of output kept for replay (characters, while it is ASCII). */
   get replayLength(): number {
-    return this.#bytes === undefined ? Buffer.byteLength(this.#small) : this.#length;
+    this.#flush();
+    return this.#length;
   }
 
   /** Records output the session's terminal was sent; returns its chunk number. */
@@ -180,25 +182,41 @@ export class SessionScreen {
   /** Clears the kept output and the terminal. */
   dispose(): void {
     this.detach();
-    this.#small = '';
+    this.#pending = '';
     this.#bytes = undefined;
     this.#length = 0;
   }
 
+  /**
+   * Output waits in `#pending` only while it could not pass the cap, so the replay is cut exactly
+   * where it would be had each write been copied at once.
+   */
   #append(text: string): void {
-    const bytes = this.#bytes;
-    if (bytes === undefined) {
-      if (this.#small.length + text.length <= SMALL_REPLAY) {
-        this.#small += text;
+    if (!this.#canPend(this.#pending.length + text.length)) {
+      this.#flush();
+      if (!this.#canPend(text.length)) {
+        this.#copy(text);
         return;
       }
-      const small = this.#small;
-      this.#small = '';
-      this.#bytes = Buffer.allocUnsafeSlow(FIRST_CAPACITY);
-      this.#append(small);
-      this.#append(text);
-      return;
     }
+    this.#pending += text;
+  }
+
+  /** Whether `chars` characters may wait: few, and room for them at three bytes each under the cap. */
+  #canPend(chars: number): boolean {
+    return chars <= PENDING_LIMIT && this.#length + chars * 3 <= REPLAY_CAP;
+  }
+
+  #flush(): void {
+    const pending = this.#pending;
+    if (pending === '') return;
+    this.#pending = '';
+    this.#copy(pending);
+  }
+
+  /** Copies `text` into the bytes, cutting them where they pass the cap. */
+  #copy(text: string): void {
+    const bytes = (this.#bytes ??= Buffer.allocUnsafeSlow(FIRST_CAPACITY));
     // Room for the worst case (three bytes a UTF-16 unit): one copy, which also tells the length.
     if (bytes.length - this.#length >= text.length * 3) {
       this.#length += bytes.write(text, this.#length);
@@ -252,7 +270,8 @@ export class SessionScreen {
 
   /** The kept output as one string. */
   #replay(): string {
-    return this.#bytes === undefined ? this.#small : this.#bytes.toString('utf8', 0, this.#length);
+    this.#flush();
+    return this.#bytes === undefined ? '' : this.#bytes.toString('utf8', 0, this.#length);
   }
 
   #feed(view: View, text: string): void {
