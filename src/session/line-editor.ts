@@ -2,6 +2,7 @@
 
 import { eastAsianWidth } from 'get-east-asian-width';
 import type { InputToken, KeyName } from './key-reader.js';
+import { LineHistory } from './line-history.js';
 
 /** What one token did: the exact terminal output to send back, and a completed line or a signal. */
 export interface EditResult {
@@ -38,7 +39,7 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
 const CONTROL = /\p{Cc}/u;
 const NOTHING_SHOWN: EditResult = { echo: '' };
-/** The draft of an editor not browsing history, and the history of one with none: never changed, so one serves all. */
+/** The draft of an editor not browsing history: never changed, so one serves all. */
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 
 /**
@@ -75,10 +76,8 @@ export class LineEditor {
   #chars: string[] = [];
   #cursor = 0;
   /** Made at the first line remembered: many sessions never enter one. */
-  #history: string[] | undefined;
-  /** Lines before this index are forgotten, and dropped in bulk: a shift a line costs as much as the rest of Enter. */
-  #historyStart = 0;
-  /** Index into history while browsing with Up/Down; null when editing a new line. */
+  #history: LineHistory | undefined;
+  /** The number of the history line shown while browsing with Up/Down; null when editing a new line. */
   #browsing: number | null = null;
   #draft: readonly string[] = NO_STRINGS;
   /**
@@ -242,15 +241,10 @@ export class LineEditor {
 
   /** Remembers a line for Up/Down, unless blank or the same as the newest. */
   addHistory(line: string): void {
-    const history = (this.#history ??= []);
-    if (line.trim() === '' || history[history.length - 1] === line) return;
-    history.push(line);
-    if (history.length - this.#historyStart > this.#historySize) this.#historyStart++;
-    if (this.#browsing !== null) this.#browsing = Math.max(this.#historyStart, this.#browsing);
-    if (this.#historyStart < this.#historySize) return;
-    history.splice(0, this.#historyStart);
-    if (this.#browsing !== null) this.#browsing -= this.#historyStart;
-    this.#historyStart = 0;
+    if (line.trim() === '') return;
+    const history = (this.#history ??= new LineHistory(this.#historySize));
+    history.add(line);
+    if (this.#browsing !== null) this.#browsing = Math.max(history.first, this.#browsing);
   }
 
   /**
@@ -534,13 +528,13 @@ export class LineEditor {
   #recall(step: -1 | 1): string {
     // History is shown only where the user sees what they recall, never into a hidden field.
     if (this.echo !== 'on') return '';
-    const history = this.#history ?? NO_STRINGS;
-    const current = this.#browsing ?? history.length;
-    const next = current + step;
-    if (next < this.#historyStart || next > history.length) return '';
+    const history = this.#history;
+    const end = history?.end ?? 0;
+    const next = (this.#browsing ?? end) + step;
+    if (next < (history?.first ?? 0) || next > end) return '';
     if (this.#browsing === null) this.#draft = this.#chars;
-    this.#browsing = next === history.length ? null : next;
-    return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(history[next]!));
+    this.#browsing = next === end ? null : next;
+    return this.#replaceLine(this.#browsing === null ? this.#draft : Array.from(history!.at(next)!));
   }
 
   /** Shows a whole new line in place of the current one, cursor at its end. */

@@ -1,0 +1,82 @@
+// The lines a user can recall with Up and Down, kept as UTF-8 outside the JavaScript heap.
+
+/** Ends each line in the store: a byte UTF-8 never uses, so any text a line holds is kept whole. */
+const SEPARATOR = 0xff;
+
+/** The store's first size; it doubles as lines come, and is compacted as old ones go. */
+const FIRST_CAPACITY = 256;
+
+/**
+ * The newest `size` lines, numbered from the first ever added: a line keeps its number while
+ * newer ones come, so a user browsing stays on it. Kept as strings, every line typed outlived the
+ * young generation and was copied twice by the garbage collector: on a busy server that cost more
+ * than the editing itself.
+ */
+export class LineHistory {
+  readonly #size: number;
+  #bytes: Buffer | undefined;
+  /** Where the oldest line kept starts, and where the store's used part ends. */
+  #start = 0;
+  #end = 0;
+  /** The number of the oldest line kept, and how many are kept. */
+  #first = 0;
+  #count = 0;
+  /** The newest line, to pass over a repeat without reading the store. */
+  #newest: string | undefined;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  /** The number of the oldest line kept. */
+  get first(): number {
+    return this.#first;
+  }
+
+  /** The number the next line will get: one past the newest. */
+  get end(): number {
+    return this.#first + this.#count;
+  }
+
+  /** Adds `line` unless it repeats the newest, dropping the oldest beyond `size`. */
+  add(line: string): void {
+    if (line === this.#newest || this.#size === 0) return;
+    this.#newest = line;
+    const bytes = this.#room(line.length * 3 + 1);
+    this.#end += bytes.write(line, this.#end);
+    bytes[this.#end++] = SEPARATOR;
+    if (++this.#count <= this.#size) return;
+    this.#start = bytes.indexOf(SEPARATOR, this.#start) + 1;
+    this.#first++;
+    this.#count--;
+  }
+
+  /** Line number `index`, or undefined where it is not kept. */
+  at(index: number): string | undefined {
+    const bytes = this.#bytes;
+    if (bytes === undefined || index < this.#first || index >= this.end) return undefined;
+    let from = this.#start;
+    for (let skip = index - this.#first; skip > 0; skip--) from = bytes.indexOf(SEPARATOR, from) + 1;
+    return bytes.toString('utf8', from, bytes.indexOf(SEPARATOR, from));
+  }
+
+  /** The store, with at least `size` bytes free after its used part: compacted, or grown. */
+  #room(size: number): Buffer {
+    const bytes = this.#bytes;
+    const used = this.#end - this.#start;
+    if (bytes !== undefined && bytes.length - this.#end >= size) return bytes;
+    if (bytes !== undefined && bytes.length - used >= size && this.#start * 2 >= used) {
+      // The lines dropped take at least half as much as those kept: each byte added moves at most two.
+      bytes.copyWithin(0, this.#start, this.#end);
+    } else {
+      let capacity = bytes?.length ?? FIRST_CAPACITY;
+      while (capacity - used < size) capacity *= 2;
+      const grown = Buffer.allocUnsafeSlow(capacity);
+      bytes?.copy(grown, 0, this.#start, this.#end);
+      this.#bytes = grown;
+    }
+    this.#start = 0;
+    this.#end = used;
+    return this.#bytes!;
+  }
+}
