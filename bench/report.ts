@@ -32,8 +32,21 @@ export interface EchoSummary {
   errors: number;
 }
 
+/**
+ * A framework target against its raw baseline: each ratio is the median of the runs' own ratios,
+ * each run's framework window divided by that run's raw window. The machine's speed drifts over
+ * a bench; a window is compared with one taken seconds away, never with another run's.
+ */
+export interface Versus {
+  echo: Partial<Record<EchoKey, { perSecond: number; p50Ms: number; p99Ms: number; serverUsPerRoundTrip: number }>>;
+  connect: number;
+  idleKb: Record<number, number>;
+}
+
 export interface TargetSummary {
   echo: Partial<Record<EchoKey, EchoSummary>>;
+  /** Against the raw baseline, for a framework target. */
+  versus?: Versus;
   connect?: { perSecond: number; serverBusy: number; clientBusy: number; errors: number };
   /** KB of server RSS per idle connection, by number of connections. */
   idleKb: Record<number, number>;
@@ -76,8 +89,8 @@ export function median(values: readonly number[]): number {
   return finite.length % 2 === 1 ? finite[middle]! : (finite[middle - 1]! + finite[middle]!) / 2;
 }
 
-/** Medians per target and measurement; failed runs are listed, not counted. */
-export function summarize(runs: Runs): Record<string, TargetSummary> {
+/** Medians per target and measurement, and each framework target's ratios to its raw baseline; failed runs are listed, not counted. */
+export function summarize(runs: Runs, targets: readonly TargetInfo[]): Record<string, TargetSummary> {
   const summaries: Record<string, TargetSummary> = {};
   for (const [name, measurements] of Object.entries(runs)) {
     const summary: TargetSummary = { echo: {}, idleKb: {}, failures: [] };
@@ -118,7 +131,49 @@ export function summarize(runs: Runs): Record<string, TargetSummary> {
     }
     summaries[name] = summary;
   }
+  for (const target of targets) {
+    const ours = runs[target.name];
+    const raw = target.baseline === undefined ? undefined : runs[target.baseline];
+    if (ours !== undefined && raw !== undefined) summaries[target.name]!.versus = versus(ours, raw);
+  }
   return summaries;
+}
+
+function versus(ours: Runs[string], raw: Runs[string]): Versus {
+  const ratio = (key: MeasurementKey, value: (run: LoadResult) => number | undefined): number => {
+    const a = ours[key] ?? [];
+    const b = raw[key] ?? [];
+    const ratios: number[] = [];
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      if (!('error' in x) && !('error' in y)) ratios.push((value(x) ?? Number.NaN) / (value(y) ?? Number.NaN));
+    }
+    return median(ratios.filter((r) => Number.isFinite(r) && r > 0));
+  };
+  const echo = (key: EchoKey, field: 'perSecond' | 'p50Ms' | 'p99Ms'): number =>
+    ratio(key, (run) => (run.kind === 'echo' ? run[field] : undefined));
+  const result: Versus = {
+    echo: {},
+    connect: ratio('connect', (run) => (run.kind === 'connect' ? run.perSecond : undefined)),
+    idleKb: {},
+  };
+  for (const key of Object.keys(ECHO_LABELS) as EchoKey[]) {
+    result.echo[key] = {
+      perSecond: echo(key, 'perSecond'),
+      p50Ms: echo(key, 'p50Ms'),
+      p99Ms: echo(key, 'p99Ms'),
+      serverUsPerRoundTrip: ratio(key, (run) =>
+        run.kind === 'echo' ? (run.cpu.serverMs * 1000) / run.roundTrips : undefined,
+      ),
+    };
+  }
+  for (const connections of [1000, 5000]) {
+    result.idleKb[connections] = ratio('idle', (run) =>
+      run.kind === 'idle' ? run.steps.find((step) => step.connections === connections)?.kbPerConnection : undefined,
+    );
+  }
+  return result;
 }
 
 /** The targets, each a ratio to raw in the same run (or an absolute rate), and whether it is met. */
@@ -137,37 +192,18 @@ export function checkTargets(
     if (target.baseline === undefined) continue;
     const ours = summaries[target.name];
     const raw = summaries[target.baseline];
-    if (ours === undefined || raw === undefined) continue;
-    const ratio = (a: number | undefined, b: number | undefined): number =>
-      a === undefined || b === undefined ? Number.NaN : a / b;
+    const versus = ours?.versus;
+    if (ours === undefined || raw === undefined || versus === undefined) continue;
     const t = target.name;
-    add(
-      `${t}: ${ECHO_LABELS['closed-50']} rt/s`,
-      ratio(ours.echo['closed-50']?.perSecond, raw.echo['closed-50']?.perSecond),
-      'min',
-      0.9,
-      'x',
-    );
-    add(
-      `${t}: ${ECHO_LABELS['closed-500']} rt/s`,
-      ratio(ours.echo['closed-500']?.perSecond, raw.echo['closed-500']?.perSecond),
-      'min',
-      0.9,
-      'x',
-    );
-    add(
-      `${t}: ${ECHO_LABELS.pipelined} rt/s`,
-      ratio(ours.echo.pipelined?.perSecond, raw.echo.pipelined?.perSecond),
-      'min',
-      0.5,
-      'x',
-    );
-    add(`${t}: p99 at C=50`, ratio(ours.echo['closed-50']?.p99Ms, raw.echo['closed-50']?.p99Ms), 'max', 1.2, 'x');
+    add(`${t}: ${ECHO_LABELS['closed-50']} rt/s`, versus.echo['closed-50']?.perSecond ?? Number.NaN, 'min', 0.9, 'x');
+    add(`${t}: ${ECHO_LABELS['closed-500']} rt/s`, versus.echo['closed-500']?.perSecond ?? Number.NaN, 'min', 0.9, 'x');
+    add(`${t}: ${ECHO_LABELS.pipelined} rt/s`, versus.echo.pipelined?.perSecond ?? Number.NaN, 'min', 0.5, 'x');
+    add(`${t}: p99 at C=50`, versus.echo['closed-50']?.p99Ms ?? Number.NaN, 'max', 1.2, 'x');
     // Not a failure when the plan had no 5,000 step (--quick); a run that failed to get there is one.
     if (5000 in ours.idleKb || 5000 in raw.idleKb) {
-      add(`${t}: KB per idle connection at 5,000`, ratio(ours.idleKb[5000], raw.idleKb[5000]), 'max', 1.3, 'x');
+      add(`${t}: KB per idle connection at 5,000`, versus.idleKb[5000] ?? Number.NaN, 'max', 1.3, 'x');
     }
-    add(`${t}: connects/s`, ratio(ours.connect?.perSecond, raw.connect?.perSecond), 'min', 0.9, 'x');
+    add(`${t}: connects/s`, versus.connect, 'min', 0.9, 'x');
     if (ours.hold !== undefined && ours.hold.connections >= 10_000) {
       const isHeld = ours.hold.held === ours.hold.connections && ours.hold.errors === 0;
       checks.push({
@@ -214,6 +250,7 @@ export function formatReport(
     if (target.baseline === undefined) continue;
     const ours = summaries[target.name];
     const raw = summaries[target.baseline];
+    const versus = ours?.versus;
     const rawLabel = targets.find((t) => t.name === target.baseline)?.label ?? target.baseline;
     lines.push('');
     row([`${target.name} (vs ${rawLabel})`, 'raw', 'framework', 'ratio', 'target']);
@@ -224,21 +261,21 @@ export function formatReport(
         `  ${ECHO_LABELS[key]} rt/s`,
         count(a?.perSecond),
         count(b?.perSecond),
-        times(b?.perSecond, a?.perSecond),
+        times(versus?.echo[key]?.perSecond),
         verdictOf(checks, `${target.name}: ${ECHO_LABELS[key]} rt/s`),
       ]);
       row([
         `    p50 / p99 ms`,
         pair(a?.p50Ms, a?.p99Ms),
         pair(b?.p50Ms, b?.p99Ms),
-        `${times(b?.p50Ms, a?.p50Ms)} / ${times(b?.p99Ms, a?.p99Ms)}`,
+        `${times(versus?.echo[key]?.p50Ms)} / ${times(versus?.echo[key]?.p99Ms)}`,
         key === 'closed-50' ? `p99 ${verdictOf(checks, `${target.name}: p99 at C=50`)}` : '',
       ]);
       row([
         `    server µs/rt (core busy)`,
         cpu(a?.serverUsPerRoundTrip, a?.serverBusy),
         cpu(b?.serverUsPerRoundTrip, b?.serverBusy),
-        times(b?.serverUsPerRoundTrip, a?.serverUsPerRoundTrip),
+        times(versus?.echo[key]?.serverUsPerRoundTrip),
         `load gen busy ${percent(a?.clientBusy)} / ${percent(b?.clientBusy)}`,
       ]);
     }
@@ -246,7 +283,7 @@ export function formatReport(
       '  connects/s',
       count(raw?.connect?.perSecond),
       count(ours?.connect?.perSecond),
-      times(ours?.connect?.perSecond, raw?.connect?.perSecond),
+      times(versus?.connect),
       verdictOf(checks, `${target.name}: connects/s`),
     ]);
     for (const connections of [1000, 5000]) {
@@ -254,7 +291,7 @@ export function formatReport(
         `  idle ${connections.toLocaleString('en')}: KB/conn`,
         fixed(raw?.idleKb[connections], 1),
         fixed(ours?.idleKb[connections], 1),
-        times(ours?.idleKb[connections], raw?.idleKb[connections]),
+        times(versus?.idleKb[connections]),
         connections === 5000 ? verdictOf(checks, `${target.name}: KB per idle connection at 5,000`) : '',
       ]);
     }
@@ -291,7 +328,7 @@ export function formatReport(
       row([
         `  ${PROCESS_LABELS[key] ?? key}`,
         fixed(rss / 1024, 1),
-        key === 'bare' ? '' : times(rss, bare),
+        key === 'bare' ? '' : times(rss / bare),
         '',
         key === 'launcher-js' ? verdictOf(checks, 'idle launcher, .js handler, RSS vs bare node') : '',
       ]);
@@ -353,9 +390,8 @@ function pair(a: number | undefined, b: number | undefined): string {
   return `${fixed(a, 2)} / ${fixed(b, 2)}`;
 }
 
-function times(ours: number | undefined, raw: number | undefined): string {
-  if (ours === undefined || raw === undefined || !Number.isFinite(ours / raw) || raw <= 0) return '-';
-  return `${(ours / raw).toFixed(2)}x`;
+function times(ratio: number | undefined): string {
+  return ratio === undefined || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
 }
 
 function percent(share: number | undefined): string {

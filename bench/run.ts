@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const micro = isOn('micro') ? await microbenchmarks() : [];
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 
-  const summaries = summarize(runs);
+  const summaries = summarize(runs, targets);
   const checks = checkTargets(targets, summaries, memory, micro);
   const machine = {
     cores: cpus().length,
@@ -274,8 +274,11 @@ async function loadTests(
     }
   };
   for (let rep = 1; rep <= plan.reps; rep++) {
+    // Backwards every other run: a framework target measured after its raw baseline in one run is
+    // measured before it in the next, so the machine's drift over a run favours neither.
+    const order = rep % 2 === 1 ? targets : [...targets].reverse();
     for (const key of measurements) {
-      for (const target of targets) {
+      for (const target of order) {
         const label = key === 'connect' ? 'connect rate' : ECHO_LABELS[key as EchoKey];
         progress(`run ${rep}/${plan.reps}  ${++done}/${total}  ${label}: ${target.name}`);
         const server = servers[target.name]!;
