@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       `${machine.isSrcChanged ? ' with uncommitted changes under src/' : ''}\n` +
       `${canPin ? `servers on core ${SERVER_CORE}, load generator on core ${LOADGEN_CORE}` : 'no pinning (taskset or a second core missing)'}; ` +
       `median of ${plan.reps} interleaved run(s), ${plan.durationMs / 1000} s windows after ${plan.warmupMs / 1000} s warm-up; ` +
-      'ratio = framework / raw',
+      "ratio = median of the runs' own framework / raw",
   );
   console.log(formatReport(targets, summaries, memory, micro, checks));
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });
