@@ -37,9 +37,10 @@ function info(id: string): SessionInfo {
 }
 
 /** Memory per session once each of `count` sessions has had `output` written through the monitor. */
-function perMonitoredSession(count: number, output: string, writes: number): number {
+function perMonitoredSession(count: number, output: string | ((session: number) => string), writes: number): number {
   // A fresh copy each time: sessions do not share their output's memory.
-  const fresh = (): string => Buffer.from(output).toString('latin1');
+  const fresh = (session: number): string =>
+    typeof output === 'string' ? Buffer.from(output).toString('latin1') : output(session);
   const hub = new InProcessHub();
   const monitor = new Monitor(hub, { notice: false, logger: pino({ level: 'silent' }) });
   monitor.start();
@@ -47,7 +48,7 @@ function perMonitoredSession(count: number, output: string, writes: number): num
   for (let i = 0; i < count; i++) {
     const id = `s${i}`;
     hub.events.publish('session-started', { session: info(id) });
-    for (let w = 0; w < writes; w++) hub.events.publish('output', { sessionId: id, text: fresh() });
+    for (let w = 0; w < writes; w++) hub.events.publish('output', { sessionId: id, text: fresh(i) });
   }
   const after = used();
   void monitor.stop();
@@ -72,9 +73,21 @@ async function perWatchedSession(count: number, cols: number, rows: number): Pro
   return (after - before) / count;
 }
 
+/** The echo sample's welcome and prompt as a session publishes them: one turn's writes, concatenated. */
+function welcome(session: number): string {
+  let text = `Welcome to the server, session ${session}!\r\n`;
+  text += `${'-'.repeat(40)}\r\n`;
+  text += "Type 'help' for available commands.\r\n";
+  text += "Type 'quit' to disconnect.\r\n";
+  return `${text}> `;
+}
+
 const kib = (bytes: number): string => `${Math.round(bytes / 1024)} KiB`.padStart(9);
 
 console.log('\nsession monitor memory (replay kept per session; a terminal per watched session)');
+console.log(
+  `  session, its welcome only                ${`${Math.round(perMonitoredSession(10_000, welcome, 1))} B`.padStart(9)}`,
+);
 console.log(`  session, 2 KiB of output so far          ${kib(perMonitoredSession(1000, 'y'.repeat(2048), 1))}`);
 console.log(
   `  session, replay full (1 MiB of lines)    ${kib(perMonitoredSession(200, `${'z'.repeat(78)}\r\n`, 13_000))}`,
