@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 
 import { pino } from 'pino';
 import type { LevelWithSilent, Logger } from 'pino';
-import ssh2 from 'ssh2';
 
 import { loadConfig } from '../config/load.js';
 import { TRANSPORTS } from '../config/schema.js';
@@ -16,6 +15,7 @@ import type { Launch } from '../server/launcher.js';
 import type { ProtocolServer } from '../server/protocol-server.js';
 import { serve } from '../server/serve.js';
 import type { HandlerClass } from '../session/handle.js';
+import { newHostKeyPair } from '../transports/ssh-keys.js';
 import { connectClient } from './connect-client.js';
 import type { ConnectOptions, TestClient } from './test-client.js';
 
@@ -159,7 +159,7 @@ function throwawayHostKey(): string {
   if (hostKeyFile === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'chuk-test-ssh-'));
     hostKeyFile = join(dir, 'ssh_host_ed25519_key');
-    writeFileSync(hostKeyFile, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    writeFileSync(hostKeyFile, newHostKeyPair().private, { mode: 0o600 });
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   return hostKeyFile;

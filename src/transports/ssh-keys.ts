@@ -29,7 +29,9 @@ export async function readHostKey(file: string, generate: boolean): Promise<Host
   const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
   if (key === undefined || key instanceof Error || !key.isPrivateKey()) {
     const why = key instanceof Error ? key.message : 'no private key in it';
-    throw new ServerStartError(`${file} is not an SSH private key this server can use: ${why}`);
+    // A key an earlier version made may be one of the pairs ssh2 cannot read back (newHostKeyPair).
+    const remedy = generate && !isNew ? '; remove it (and its .pub) to have a new one made at the next start' : '';
+    throw new ServerStartError(`${file} is not an SSH private key this server can use: ${why}${remedy}`);
   }
   return { text, fingerprint: `${fingerprintOf(key.getPublicSSH())} (${keyTypeName(key.type)})`, isNew };
 }
@@ -68,8 +70,21 @@ function keyTypeName(type: string): string {
   return type.replace(/^ssh-/, '').toUpperCase();
 }
 
+/**
+ * A new ed25519 key pair in OpenSSH's format that ssh2 reads back. About one pair in 256 has a
+ * public key starting with a zero byte, which ssh2's generator drops, and neither half of that pair
+ * parses (ssh2 issues 1390 and 1513): such a pair is thrown away and another made.
+ */
+export function newHostKeyPair(comment?: string): { private: string; public: string } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', comment === undefined ? {} : { comment });
+    const isReadable = [pair.private, pair.public].every((half) => !(ssh2.utils.parseKey(half) instanceof Error));
+    if (isReadable) return pair;
+  }
+}
+
 async function generateHostKey(file: string): Promise<{ text: Buffer; isNew: boolean }> {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'chuk-protocol-server host key' });
+  const pair = newHostKeyPair('chuk-protocol-server host key');
   // Written whole under a name of its own, then linked into place: a second server of the same
   // launch, starting at the same moment, keeps the first one's key and never reads half of it.
   const written = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.new`;
