@@ -123,6 +123,12 @@ const CLIENT_KNOWN = 128;
 const ENVIRONMENT_ASKED = 256;
 const CHARSET_REFUSED = 512;
 const TEXT_AS_BINARY = 1024;
+/**
+ * We perform ECHO, and SUPPRESS-GO-AHEAD: the negotiator's answer, kept here as it changes
+ * (#apply), since the mode is asked several times a line and the negotiator searches its table.
+ */
+const LOCAL_ECHO_ON = 2048;
+const LOCAL_SGA_ON = 4096;
 
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
@@ -325,11 +331,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   get mode(): InputMode {
-    return this.#isOn('local', OPT_SGA) && this.serverEchoes ? 'character' : 'line';
+    const states = this.#states & (LOCAL_SGA_ON | LOCAL_ECHO_ON | ECHO_FOR_HIDDEN_INPUT);
+    return states === (LOCAL_SGA_ON | LOCAL_ECHO_ON) ? 'character' : 'line';
   }
 
   get serverEchoes(): boolean {
-    return this.#isOn('local', OPT_ECHO) && !this.#isEchoForHiddenInput;
+    return (this.#states & (LOCAL_ECHO_ON | ECHO_FOR_HIDDEN_INPUT)) === LOCAL_ECHO_ON;
   }
 
   /** Whether the client has shown it speaks telnet. */
@@ -459,7 +466,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     if (this.#isOn('local', OPT_EOR)) return PROMPT_EOR;
     if (this.#negotiator.isPending('local', OPT_SGA)) return null;
     // RFC 858: without SUPPRESS-GO-AHEAD the client may wait for GA to know it can speak.
-    if (!this.#isOn('local', OPT_SGA)) return PROMPT_GA;
+    if ((this.#states & LOCAL_SGA_ON) === 0) return PROMPT_GA;
     return undefined;
   }
 
@@ -552,6 +559,10 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     const events = this.#options.events;
     for (const change of result.changes) {
       events.option(optionName(change.option), change.side, change.enabled);
+      if (change.side === 'local' && (change.option === OPT_ECHO || change.option === OPT_SGA)) {
+        const bit = change.option === OPT_ECHO ? LOCAL_ECHO_ON : LOCAL_SGA_ON;
+        this.#states = change.enabled ? this.#states | bit : this.#states & ~bit;
+      }
       if (!change.enabled) {
         if (change.side === 'local' && change.option === OPT_MCCP2) void this.#wire?.stopCompressing();
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
