@@ -178,88 +178,96 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #msspProbe: string | undefined;
 
   get #isTelnetPeer(): boolean {
-    return (this.#states & TELNET_PEER) !== 0;
+    return this.#is(TELNET_PEER);
   }
 
   set #isTelnetPeer(is: boolean) {
-    this.#states = is ? this.#states | TELNET_PEER : this.#states & ~TELNET_PEER;
+    this.#set(TELNET_PEER, is);
   }
 
   get #isEchoDecided(): boolean {
-    return (this.#states & ECHO_DECIDED) !== 0;
+    return this.#is(ECHO_DECIDED);
   }
 
   set #isEchoDecided(is: boolean) {
-    this.#states = is ? this.#states | ECHO_DECIDED : this.#states & ~ECHO_DECIDED;
+    this.#set(ECHO_DECIDED, is);
   }
 
   get #isEchoForHiddenInput(): boolean {
-    return (this.#states & ECHO_FOR_HIDDEN_INPUT) !== 0;
+    return this.#is(ECHO_FOR_HIDDEN_INPUT);
   }
 
   set #isEchoForHiddenInput(is: boolean) {
-    this.#states = is ? this.#states | ECHO_FOR_HIDDEN_INPUT : this.#states & ~ECHO_FOR_HIDDEN_INPUT;
+    this.#set(ECHO_FOR_HIDDEN_INPUT, is);
   }
 
   /** Set once character mode has asked for ECHO to echo typing itself (not to hide it). */
   get #isEchoTakenOver(): boolean {
-    return (this.#states & ECHO_TAKEN_OVER) !== 0;
+    return this.#is(ECHO_TAKEN_OVER);
   }
 
   set #isEchoTakenOver(is: boolean) {
-    this.#states = is ? this.#states | ECHO_TAKEN_OVER : this.#states & ~ECHO_TAKEN_OVER;
+    this.#set(ECHO_TAKEN_OVER, is);
   }
 
   /** ECHO asked for a password answered before the echo decision: the decision keeps it or gives it back. */
   get #isEchoKeptForDecision(): boolean {
-    return (this.#states & ECHO_KEPT_FOR_DECISION) !== 0;
+    return this.#is(ECHO_KEPT_FOR_DECISION);
   }
 
   set #isEchoKeptForDecision(is: boolean) {
-    this.#states = is ? this.#states | ECHO_KEPT_FOR_DECISION : this.#states & ~ECHO_KEPT_FOR_DECISION;
+    this.#set(ECHO_KEPT_FOR_DECISION, is);
   }
 
   get #isDetectionOver(): boolean {
-    return (this.#states & DETECTION_OVER) !== 0;
+    return this.#is(DETECTION_OVER);
   }
 
   set #isDetectionOver(is: boolean) {
-    this.#states = is ? this.#states | DETECTION_OVER : this.#states & ~DETECTION_OVER;
+    this.#set(DETECTION_OVER, is);
   }
 
   /** A prompt went out before the client answered EOR and SGA; it is marked once it has. */
   get #isPromptUnmarked(): boolean {
-    return (this.#states & PROMPT_UNMARKED) !== 0;
+    return this.#is(PROMPT_UNMARKED);
   }
 
   set #isPromptUnmarked(is: boolean) {
-    this.#states = is ? this.#states | PROMPT_UNMARKED : this.#states & ~PROMPT_UNMARKED;
+    this.#set(PROMPT_UNMARKED, is);
   }
 
   /** Set once TTYPE says what the client is (or it refused TTYPE): NEW-ENVIRON may be asked then. */
   get #isClientKnown(): boolean {
-    return (this.#states & CLIENT_KNOWN) !== 0;
+    return this.#is(CLIENT_KNOWN);
   }
 
   set #isClientKnown(is: boolean) {
-    this.#states = is ? this.#states | CLIENT_KNOWN : this.#states & ~CLIENT_KNOWN;
+    this.#set(CLIENT_KNOWN, is);
   }
 
   get #isEnvironmentAsked(): boolean {
-    return (this.#states & ENVIRONMENT_ASKED) !== 0;
+    return this.#is(ENVIRONMENT_ASKED);
   }
 
   set #isEnvironmentAsked(is: boolean) {
-    this.#states = is ? this.#states | ENVIRONMENT_ASKED : this.#states & ~ENVIRONMENT_ASKED;
+    this.#set(ENVIRONMENT_ASKED, is);
   }
 
   /** The client would not agree on a character set (RFC 2066): its MTTS bits say whether it has UTF-8. */
   get #isCharsetRefused(): boolean {
-    return (this.#states & CHARSET_REFUSED) !== 0;
+    return this.#is(CHARSET_REFUSED);
   }
 
   set #isCharsetRefused(is: boolean) {
-    this.#states = is ? this.#states | CHARSET_REFUSED : this.#states & ~CHARSET_REFUSED;
+    this.#set(CHARSET_REFUSED, is);
+  }
+
+  #is(state: number): boolean {
+    return (this.#states & state) !== 0;
+  }
+
+  #set(state: number, is: boolean): void {
+    this.#states = is ? this.#states | state : this.#states & ~state;
   }
 
   /** Made at the first line logged: most telnet sessions log none. */
@@ -442,7 +450,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#isPromptUnmarked = false;
     // A string is joined with the turn's other text into one write (or message), and its UTF-8
     // never holds IAC; a message transport that sends text as text gets bytes, as telnet is binary.
-    if (this.#connection.framing === 'stream' || (this.#states & TEXT_AS_BINARY) !== 0) {
+    if (this.#connection.framing === 'stream' || this.#is(TEXT_AS_BINARY)) {
       return isCrlf ? text : nvtText(text);
     }
     return encodeText(text);
@@ -466,7 +474,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     if (this.#isOn('local', OPT_EOR)) return PROMPT_EOR;
     if (this.#negotiator.isPending('local', OPT_SGA)) return null;
     // RFC 858: without SUPPRESS-GO-AHEAD the client may wait for GA to know it can speak.
-    if ((this.#states & LOCAL_SGA_ON) === 0) return PROMPT_GA;
+    if (!this.#is(LOCAL_SGA_ON)) return PROMPT_GA;
     return undefined;
   }
 
@@ -560,8 +568,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     for (const change of result.changes) {
       events.option(optionName(change.option), change.side, change.enabled);
       if (change.side === 'local' && (change.option === OPT_ECHO || change.option === OPT_SGA)) {
-        const bit = change.option === OPT_ECHO ? LOCAL_ECHO_ON : LOCAL_SGA_ON;
-        this.#states = change.enabled ? this.#states | bit : this.#states & ~bit;
+        this.#set(change.option === OPT_ECHO ? LOCAL_ECHO_ON : LOCAL_SGA_ON, change.enabled);
       }
       if (!change.enabled) {
         if (change.side === 'local' && change.option === OPT_MCCP2) void this.#wire?.stopCompressing();

@@ -70,17 +70,21 @@ function keyTypeName(type: string): string {
   return type.replace(/^ssh-/, '').toUpperCase();
 }
 
+/** Pairs made before giving up: an ssh2 that can read none of them is broken, not unlucky. */
+const KEY_PAIR_ATTEMPTS = 16;
+
 /**
  * A new ed25519 key pair in OpenSSH's format that ssh2 reads back. About one pair in 256 has a
  * public key starting with a zero byte, which ssh2's generator drops, and neither half of that pair
  * parses (ssh2 issues 1390 and 1513): such a pair is thrown away and another made.
  */
 export function newHostKeyPair(comment?: string): { private: string; public: string } {
-  for (;;) {
+  for (let attempt = 1; attempt <= KEY_PAIR_ATTEMPTS; attempt++) {
     const pair = ssh2.utils.generateKeyPairSync('ed25519', comment === undefined ? {} : { comment });
     const isReadable = [pair.private, pair.public].every((half) => !(ssh2.utils.parseKey(half) instanceof Error));
     if (isReadable) return pair;
   }
+  throw new ServerStartError(`ssh2 could not read back any of ${KEY_PAIR_ATTEMPTS} ed25519 key pairs it made`);
 }
 
 async function generateHostKey(file: string): Promise<{ text: Buffer; isNew: boolean }> {
