@@ -1,9 +1,10 @@
 // The gmcp.mudstandards.org WebSocket subprotocol: text in binary frames both ways, GMCP messages
 // ("Package.Message <JSON>") in text frames beside it, no telnet (https://mudstandards.org/websocket).
 import { gmcpText, parseGmcp } from '../telnet/gmcp.js';
+import type { TerminalFacts } from '../transports/connection.js';
 import type { WebSocketConnection } from '../transports/websocket.js';
 import type { InputToken } from './key-reader.js';
-import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import type { InputMode, LayerEvents, SessionLayer, TerminalChange, TerminalInfo } from './layer.js';
 import { GmcpSession } from './out-of-band.js';
 import type { GmcpChannel } from './out-of-band.js';
 import { PlainLayer } from './plain-layer.js';
@@ -42,6 +43,10 @@ export class GmcpWebSocketLayer implements SessionLayer {
 
   get terminal(): TerminalInfo {
     return this.#text.terminal;
+  }
+
+  learnTerminal(facts: TerminalFacts): TerminalChange {
+    return this.#text.learnTerminal(facts);
   }
 
   get gmcp(): GmcpChannel {

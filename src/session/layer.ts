@@ -40,6 +40,8 @@ export interface SessionLayer {
   /** Whether the server must echo typed characters (the client does not). */
   readonly serverEchoes: boolean;
   readonly terminal: TerminalInfo;
+  /** Takes in what the transport learned of the terminal beside the byte stream; says what changed. */
+  learnTerminal(facts: TerminalFacts): TerminalChange;
   /** Opens the conversation (telnet sends its negotiation here). */
   start(): void;
   /** Decodes inbound bytes; protocol replies are written by the layer itself. */
@@ -98,8 +100,14 @@ export function unknownTerminal(): TerminalInfo {
   };
 }
 
+/** Which kinds of terminal fact changed. */
+export interface TerminalChange {
+  size: boolean;
+  terminal: boolean;
+}
+
 /** Merges what a transport learned outside the byte stream; says which kinds of fact changed. */
-export function mergeTerminalFacts(terminal: TerminalInfo, facts: TerminalFacts): { size: boolean; terminal: boolean } {
+export function mergeTerminalFacts(terminal: TerminalInfo, facts: TerminalFacts): TerminalChange {
   let isSizeChanged = false;
   let isTerminalChanged = false;
   if (facts.type !== undefined && facts.type !== terminal.type) {

@@ -1,10 +1,17 @@
 // Plain text layer for clients that speak no telnet: netcat, WebSocket text clients, SSH terminals.
 import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
-import { toCrlf, unknownTerminal } from './layer.js';
-import type { InputMode, SessionLayer, TerminalInfo } from './layer.js';
+import type { TerminalFacts } from '../transports/connection.js';
+import { mergeTerminalFacts, toCrlf, unknownTerminal } from './layer.js';
+import type { InputMode, SessionLayer, TerminalChange, TerminalInfo } from './layer.js';
 
 const ENTER: InputToken = { type: 'key', name: 'enter', sequence: '\n' };
+
+/**
+ * The terminal of every plain session whose transport has told nothing of it: a netcat client
+ * never does, so an idle one holds no description of its own.
+ */
+const NOTHING_KNOWN: TerminalInfo = Object.freeze(unknownTerminal());
 
 /** Options of a plain layer. */
 export interface PlainLayerOptions {
@@ -21,8 +28,9 @@ export interface PlainLayerOptions {
 export class PlainLayer implements SessionLayer {
   readonly mode: InputMode;
   readonly serverEchoes: boolean;
-  readonly terminal: TerminalInfo = unknownTerminal();
   readonly #messageFraming: boolean;
+  /** Made at the first fact a transport learns (a WebSocket resize, an SSH pty request). */
+  #terminal: TerminalInfo | undefined;
   /** Made at the first input: an idle client never needs one. */
   #reader: KeyReader | undefined;
 
@@ -30,6 +38,14 @@ export class PlainLayer implements SessionLayer {
     this.#messageFraming = options.messageFraming;
     this.serverEchoes = options.serverEchoes;
     this.mode = options.serverEchoes ? 'character' : 'line';
+  }
+
+  get terminal(): TerminalInfo {
+    return this.#terminal ?? NOTHING_KNOWN;
+  }
+
+  learnTerminal(facts: TerminalFacts): TerminalChange {
+    return mergeTerminalFacts((this.#terminal ??= unknownTerminal()), facts);
   }
 
   start(): void {}

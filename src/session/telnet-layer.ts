@@ -44,11 +44,11 @@ import { parseNaws } from '../telnet/naws.js';
 import { OptionNegotiator } from '../telnet/options.js';
 import type { NegotiationResult, OptionPolicy } from '../telnet/options.js';
 import { MTTS, TerminalTypeCycle, parseTerminalType, requestTerminalType } from '../telnet/terminal-type.js';
-import type { Connection } from '../transports/connection.js';
+import type { Connection, TerminalFacts } from '../transports/connection.js';
 import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
-import { unknownTerminal } from './layer.js';
-import type { InputMode, LayerEvents, SessionLayer, TerminalInfo } from './layer.js';
+import { mergeTerminalFacts, unknownTerminal } from './layer.js';
+import type { InputMode, LayerEvents, SessionLayer, TerminalChange, TerminalInfo } from './layer.js';
 import { LazyLogger } from './lazy-logger.js';
 import { MccpConnection } from './mccp-connection.js';
 import { GmcpSession, MsdpSession, NO_GMCP, NO_MSDP } from './out-of-band.js';
@@ -350,6 +350,10 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   /** Whether the client has shown it speaks telnet. */
   get isTelnetPeer(): boolean {
     return this.#isTelnetPeer;
+  }
+
+  learnTerminal(facts: TerminalFacts): TerminalChange {
+    return mergeTerminalFacts(this.terminal, facts);
   }
 
   start(): void {
