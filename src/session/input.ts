@@ -103,6 +103,13 @@ export class SessionInput {
   /** Queues bytes from the connection, read into keys as the handler takes them. */
   receive(bytes: Uint8Array): void {
     if (this.isClosed) return;
+    if (this.#bytes.length === 0 && bytes.length <= DECODE_SLICE && this.#canDecode()) {
+      // Nothing waits ahead of this read, the common case: read at once, never queued (a push
+      // into the emptied queue would reserve it 17 slots, a read at a time).
+      this.#decodeSlice(bytes, true);
+      this.#decoded();
+      return;
+    }
     this.#bytes.push(bytes);
     this.#decode();
   }
@@ -117,12 +124,7 @@ export class SessionInput {
 
   /** Reads waiting bytes into keys, a slice at a time, while few keys and lines wait. */
   #decode(): void {
-    while (
-      this.#bytes.length > 0 &&
-      !this.isClosed &&
-      this.#tokens.length - this.#tokenHead < TOKENS_LOW_WATER &&
-      this.#lines.length < LINES_HIGH_WATER
-    ) {
+    while (this.#bytes.length > 0 && this.#canDecode()) {
       const bytes = this.#bytes[0]!;
       let slice = bytes;
       if (bytes.length > DECODE_SLICE) {
@@ -134,12 +136,29 @@ export class SessionInput {
       } else {
         this.#bytes.shift();
       }
-      // Lines read whole skip the keys, unless keys are still on their way to the handler ahead of them.
-      const lines =
-        this.#isPumping || this.#tokenHead < this.#tokens.length ? undefined : this.#targets.readLines(slice);
-      if (lines !== undefined) this.#typeLines(lines);
-      else for (const token of this.#targets.decode(slice, this.#bytes.length === 0)) this.#tokens.push(token);
+      this.#decodeSlice(slice, this.#bytes.length === 0);
     }
+    this.#decoded();
+  }
+
+  /** Few enough keys and lines wait for more bytes to be read. */
+  #canDecode(): boolean {
+    return (
+      !this.isClosed &&
+      this.#tokens.length - this.#tokenHead < TOKENS_LOW_WATER &&
+      this.#lines.length < LINES_HIGH_WATER
+    );
+  }
+
+  #decodeSlice(slice: Uint8Array, isLast: boolean): void {
+    // Lines read whole skip the keys, unless keys are still on their way to the handler ahead of them.
+    const lines = this.#isPumping || this.#tokenHead < this.#tokens.length ? undefined : this.#targets.readLines(slice);
+    if (lines !== undefined) this.#typeLines(lines);
+    else for (const token of this.#targets.decode(slice, isLast)) this.#tokens.push(token);
+  }
+
+  /** After reading: pauses or resumes the connection, and hands the new keys on. */
+  #decoded(): void {
     this.#updateFlow();
     if (!this.#isPumping && this.#tokenHead < this.#tokens.length) this.#pump();
   }
@@ -153,9 +172,17 @@ export class SessionInput {
       waiter.resolve(line);
       return;
     }
-    this.#lines.push(line);
+    if (this.#isProcessingLines || this.#lines.length > 0 || this.isClosed) {
+      this.#lines.push(line);
+      this.#updateFlow();
+      if (!this.#isProcessingLines) this.#processLines();
+      return;
+    }
+    // Nothing queued ahead of it, the common case: processLine takes it at once, and it never
+    // goes into the queue (a push into the emptied queue would reserve it 17 slots).
     this.#updateFlow();
-    if (!this.#isProcessingLines) this.#processLines();
+    this.#isProcessingLines = true;
+    if (this.#runLine(line, INPUT_BUDGET - 1)) this.#processLinesOn(INPUT_BUDGET - 1);
   }
 
   /**
@@ -338,12 +365,16 @@ export class SessionInput {
         setImmediate(() => this.#processLinesOn(INPUT_BUDGET));
         return;
       }
-      const line = this.#lines.shift()!;
-      this.#isRunningLine = true;
-      const keepOpen = this.#answer(this.#targets.processLine, line, 'lines', budget);
-      if (keepOpen === undefined || !this.#lineDone(keepOpen)) return;
+      if (!this.#runLine(this.#lines.shift()!, budget)) return;
     }
     this.#linesDone();
+  }
+
+  /** Hands `line` to processLine: whether to go on with the next at once. */
+  #runLine(line: string, budget: number): boolean {
+    this.#isRunningLine = true;
+    const keepOpen = this.#answer(this.#targets.processLine, line, 'lines', budget);
+    return keepOpen !== undefined && this.#lineDone(keepOpen);
   }
 
   #lineProcessed(keepOpen: boolean, budget: number): void {

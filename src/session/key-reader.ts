@@ -117,10 +117,13 @@ export class KeyReader {
     const last = bytes.length - 1;
     if (last < 0 || bytes[last] !== 0x0a || !this.#isAtRest() || !isLinesOfText(bytes)) return undefined;
     const text = latin1(bytes);
-    const lines: string[] = [];
+    // Most reads hold one line: a list of exactly one, where pushing into an empty one reserves 17.
+    let lines: string[] | undefined;
     for (let start = 0; start <= last;) {
       const end = text.indexOf('\n', start);
-      lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
+      const line = text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
+      if (lines === undefined) lines = [line];
+      else lines.push(line);
       start = end + 1;
     }
     return lines;

@@ -6,13 +6,27 @@ export interface TurnBatch {
   endTurn(): void;
 }
 
-/** Batches that held output in this turn; one immediate ends them all, not one per socket. */
-let batchesThisTurn: TurnBatch[] = [];
+/**
+ * Batches that held output in this turn (the first `heldCount`), ended by one immediate, not one
+ * per socket. Two lists take turns rather than a new one per turn, which its first push would
+ * grow to 17 slots: an allocation per round trip where one client talks at a time.
+ */
+let held: Array<TurnBatch | undefined> = [];
+let heldCount = 0;
+let ending: Array<TurnBatch | undefined> = [];
 
 function endTurns(): void {
-  const batches = batchesThisTurn;
-  batchesThisTurn = [];
-  for (const batch of batches) batch.endTurn();
+  const batches = held;
+  const count = heldCount;
+  // Batches held while these end (an endTurn that writes more) wait in the other list for the next turn.
+  held = ending;
+  heldCount = 0;
+  ending = batches;
+  for (let i = 0; i < count; i++) {
+    const batch = batches[i]!;
+    batches[i] = undefined;
+    batch.endTurn();
+  }
 }
 
 /**
@@ -21,5 +35,6 @@ function endTurns(): void {
  * nextTick would end it before the first await had resumed.
  */
 export function holdForTurn(batch: TurnBatch): void {
-  if (batchesThisTurn.push(batch) === 1) setImmediate(endTurns);
+  held[heldCount++] = batch;
+  if (heldCount === 1) setImmediate(endTurns);
 }
