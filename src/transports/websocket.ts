@@ -86,6 +86,9 @@ const WRITE_HIGH_WATER = 64 * 1024;
 /** Output held for one frame beyond this many characters or bytes is framed at once. */
 const HELD_LIMIT = 64 * 1024;
 const CLOSE_GRACE_MS = 2000;
+/** A frame's options, shared: ws copies them, so one literal per message was garbage at once. */
+const TEXT_FRAME = Object.freeze({ binary: false });
+const BINARY_FRAME = Object.freeze({ binary: true });
 
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
 export function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
@@ -304,7 +307,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     }
     this.#sendHeld();
     // The callback runs once this frame, and so everything before it, has gone out.
-    return new Promise((resolve) => ws.send(data, { binary }, () => resolve()));
+    return new Promise((resolve) => ws.send(data, binary ? BINARY_FRAME : TEXT_FRAME, () => resolve()));
   }
 
   /** The turn's output leaves as one frame. */
@@ -328,7 +331,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     const ws = this.#ws;
     if (ws.readyState !== ws.OPEN) return;
     this.#sendHeld();
-    ws.send(text, { binary: false });
+    ws.send(text, TEXT_FRAME);
   }
 
   #hold(data: Uint8Array | string): void {
@@ -360,8 +363,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#held = undefined;
     this.#heldLength = 0;
     if (this.#ws.readyState !== this.#ws.OPEN) return;
-    if (typeof held === 'string') this.#ws.send(held, { binary: this.#isTextBinary });
-    else this.#ws.send(held.length === 1 ? held[0]! : Buffer.concat(held), { binary: true });
+    if (typeof held === 'string') this.#ws.send(held, this.#isTextBinary ? BINARY_FRAME : TEXT_FRAME);
+    else this.#ws.send(held.length === 1 ? held[0]! : Buffer.concat(held), BINARY_FRAME);
   }
 
   pause(): void {
@@ -413,7 +416,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
       // In order with the output around it: a question's prompt before "hide what is typed".
       this.#sendHeld();
       const text = encodeControl(message);
-      ws.send(this.#control === 'binary' ? Buffer.from(text, 'utf8') : text, { binary: this.#control === 'binary' });
+      if (this.#control === 'binary') ws.send(Buffer.from(text, 'utf8'), BINARY_FRAME);
+      else ws.send(text, TEXT_FRAME);
     }
     return true;
   }
