@@ -146,9 +146,9 @@ export class SessionOutput implements TurnBatch {
     return mark === undefined ? READY : this.#connection.write(mark);
   }
 
-  /** Sends what the line editor draws in answer to a key. */
-  echo(text: string): void {
-    if (text !== '') void this.#send(text);
+  /** Sends what the line editor draws in answer to a key; `isCrlf` as for SessionLayer.encodeText. */
+  echo(text: string, isCrlf = false): void {
+    if (text !== '') void this.#send(text, isCrlf);
   }
 
   /** The user ended the line on screen (Enter, Ctrl-C): the prompt is no longer the last thing there. */

@@ -466,7 +466,8 @@ export class Session implements EditableSession, HubMember {
         const session = this.#session;
         const echo = session.#editor.typeLine(line);
         if (echo === undefined) return false;
-        session.#output.echo(echo);
+        // A line read whole is printable ASCII: its echo's one line end is the CR LF after it.
+        session.#output.echo(echo, true);
         session.#output.lineEnded();
         return true;
       }
