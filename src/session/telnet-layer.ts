@@ -176,6 +176,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #wire: MccpConnection | undefined;
   /** The start of the first line, while it may still be the plain-text MSSP request. */
   #msspProbe: string | undefined;
+  /** The prompt mark as of the negotiator's version beside it (-1: not worked out yet). */
+  #promptMark: Uint8Array | undefined | null = null;
+  #promptMarkVersion = -1;
 
   get #isTelnetPeer(): boolean {
     return this.#is(TELNET_PEER);
@@ -472,9 +475,23 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     return mark ?? undefined;
   }
 
-  /** EOR or GA as the client's answers decide, undefined for no mark, null while they are awaited. */
+  /**
+   * EOR or GA as the client's answers decide, undefined for no mark, null while they are awaited.
+   * Worked out again only once negotiation has changed: asked at every prompt, it searched the
+   * option table three times.
+   */
   #settledPromptMark(): Uint8Array | undefined | null {
-    if (!this.#isTelnetPeer || this.#negotiator.isPending('local', OPT_EOR)) return null;
+    if (!this.#isTelnetPeer) return null;
+    const version = this.#negotiator.version;
+    if (version !== this.#promptMarkVersion) {
+      this.#promptMark = this.#negotiatedPromptMark();
+      this.#promptMarkVersion = version;
+    }
+    return this.#promptMark;
+  }
+
+  #negotiatedPromptMark(): Uint8Array | undefined | null {
+    if (this.#negotiator.isPending('local', OPT_EOR)) return null;
     if (this.#isOn('local', OPT_EOR)) return PROMPT_EOR;
     if (this.#negotiator.isPending('local', OPT_SGA)) return null;
     // RFC 858: without SUPPRESS-GO-AHEAD the client may wait for GA to know it can speak.

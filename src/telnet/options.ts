@@ -80,6 +80,7 @@ export class OptionNegotiator {
    * session a kilobyte for the few options a client ever touches.
    */
   #cells: number[] = [];
+  #version = 0;
 
   constructor(policy: OptionPolicy, options: OptionNegotiatorOptions = {}) {
     this.#policy = policy;
@@ -97,6 +98,15 @@ export class OptionNegotiator {
   openAs(opened: OptionNegotiator): void {
     if (this.#cells.length !== 0) throw new Error('openAs: this negotiator has negotiated already');
     this.#cells = opened.#cells.slice();
+    this.#version++;
+  }
+
+  /**
+   * Changes with every change of any option's state: what a caller works out from the states
+   * holds for as long as this does not change.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /** Applies a DO, DONT, WILL or WONT received from the peer; other verbs are ignored. */
@@ -178,6 +188,7 @@ export class OptionNegotiator {
     const key = t.base + option;
     const cells = this.#cells;
     const entry = (key << KEY_SHIFT) | cell;
+    this.#version++;
     for (let i = 0; i < cells.length; i++) {
       if (cells[i]! >>> KEY_SHIFT === key) {
         cells[i] = entry;
