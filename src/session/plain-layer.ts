@@ -1,7 +1,7 @@
 // Plain text layer for clients that speak no telnet: netcat, WebSocket text clients, SSH terminals.
+import type { TerminalFacts } from '../transports/connection.js';
 import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
-import type { TerminalFacts } from '../transports/connection.js';
 import { mergeTerminalFacts, toCrlf, unknownTerminal } from './layer.js';
 import type { InputMode, SessionLayer, TerminalChange, TerminalInfo } from './layer.js';
 
