@@ -195,6 +195,28 @@ test('terminal facts from outside the byte stream reach terminal, onWindowSize a
   );
 });
 
+test("what one session's transport tells of its terminal is that session's alone", async () => {
+  const told = startRawTerminalSession(Terminal);
+  const untold = startRawTerminalSession(Terminal);
+  await tick();
+  told.connection.tellTerminal({ type: 'vt100', cols: 132, rows: 43, environment: { TZ: 'UTC' } });
+  told.connection.tellTerminal({ cols: 90, rows: 40 });
+  await tick();
+  assert.deepEqual(
+    [told.session.terminal.type, told.session.terminal.cols, told.session.terminal.rows],
+    ['vt100', 90, 40],
+  );
+  assert.deepEqual(told.session.terminal.environment, { TZ: 'UTC' });
+  assert.deepEqual(
+    [untold.session.terminal.type, untold.session.terminal.cols, untold.session.terminal.rows],
+    [undefined, undefined, undefined],
+  );
+  assert.deepEqual(untold.session.terminal.environment, {});
+  untold.connection.type('info\r');
+  await tick();
+  assert.match(untold.connection.screen, /Terminal type: unknown/);
+});
+
 test('a hidden answer on a raw terminal is not echoed; the line handler gets the same editor', async () => {
   class Login extends LineHandler {
     override async onConnect(): Promise<void> {
