@@ -72,6 +72,8 @@ export class SessionInput {
   #isPumping = false;
   #isPaused = false;
   #lines: string[] = [];
+  /** A line has been queued since the queue last gave back its backing store. */
+  #hasQueuedLines = false;
   /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
   #isProcessingLines = false;
   #lineWaiter: { resolve(line: string): void; reject(err: unknown): void } | undefined;
@@ -174,6 +176,7 @@ export class SessionInput {
     }
     if (this.#isProcessingLines || this.#lines.length > 0 || this.isClosed) {
       this.#lines.push(line);
+      this.#hasQueuedLines = true;
       this.#updateFlow();
       if (!this.#isProcessingLines) this.#processLines();
       return;
@@ -395,8 +398,12 @@ export class SessionInput {
   #linesDone(): void {
     this.#isProcessingLines = false;
     if (this.#lines.length > 0) return;
-    // Emptied by an optimized shift(), an array keeps its backing store (17 slots) for good.
-    this.#lines.length = 0;
+    if (this.#hasQueuedLines) {
+      // Emptied by an optimized shift(), an array keeps its backing store (17 slots) for good;
+      // setting the length is a call into the runtime, made only when a line was queued.
+      this.#hasQueuedLines = false;
+      this.#lines.length = 0;
+    }
     const waiters = this.#handledWaiters;
     this.#handledWaiters = undefined;
     if (waiters !== undefined) for (const wake of waiters) wake();
