@@ -116,14 +116,14 @@ export class KeyReader {
   readLines(bytes: Uint8Array): string[] | undefined {
     const last = bytes.length - 1;
     if (last < 0 || bytes[last] !== 0x0a || !this.#isAtRest() || !isLinesOfText(bytes)) return undefined;
+    // Most reads hold one line: read as that line alone (no text of the whole read to cut it
+    // from), in a list of exactly one (pushing into an empty one reserves 17 slots).
+    if (bytes.indexOf(0x0a) === last) return [latin1(bytes, 0, last > 0 && bytes[last - 1] === 0x0d ? last - 1 : last)];
     const text = latin1(bytes);
-    // Most reads hold one line: a list of exactly one, where pushing into an empty one reserves 17.
-    let lines: string[] | undefined;
+    const lines: string[] = [];
     for (let start = 0; start <= last;) {
       const end = text.indexOf('\n', start);
-      const line = text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
-      if (lines === undefined) lines = [line];
-      else lines.push(line);
+      lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
       start = end + 1;
     }
     return lines;
@@ -334,12 +334,12 @@ function isAsciiOnly(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** ASCII bytes as a string; a single one without allocating (V8 keeps one-character strings). */
-function latin1(bytes: Uint8Array): string {
-  if (bytes.length === 0) return '';
-  if (bytes.length === 1) return String.fromCharCode(bytes[0]!);
+/** ASCII bytes (`start` to `end`) as a string; a single one without allocating (V8 keeps one-character strings). */
+function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  if (end - start === 0) return '';
+  if (end - start === 1) return String.fromCharCode(bytes[start]!);
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  return buffer.toString('latin1');
+  return buffer.toString('latin1', start, end);
 }
 
 /** Names a complete CSI sequence by its final byte; modifier parameters (ESC [1;5C) do not change the key. */
