@@ -89,14 +89,14 @@ const RESET = '\x1bc';
 /**
  * One session's recent output, bounded and cut only after a newline so that a replay never starts
  * inside an escape sequence, and, only while someone watches, a headless terminal fed from it.
- * The output is copied, a few hundred characters at a time, into a buffer outside the heap: kept as
- * strings, every piece of a busy session's output would outlive the young generation, and copying
- * it there and then into old space cost more than the session's own work.
+ * The output is copied into a buffer outside the heap as it is written: kept as strings, every
+ * piece of a busy session's output would outlive the young generation, and copying it there and
+ * then into old space cost more than the session's own work.
  */
 export class SessionScreen {
-  /** The latest output, not yet copied into `#bytes`. */
+  /** The output, while the session has written at most PENDING_LIMIT characters and has no buffer. */
   #pending = '';
-  /** The output before `#pending`, as UTF-8: its first `#length` bytes. */
+  /** The output once it outgrew `#pending`, as UTF-8: the first `#length` bytes. */
   #bytes: Buffer | undefined;
   #length = 0;
   /** Output chunks written so far; the number of the latest. */
@@ -115,10 +115,9 @@ export class SessionScreen {
     return this.#view !== undefined;
   }
 
-  /** Bytes of output kept for replay (characters, while it is ASCII). */
-  get replayLength(): number {
-    this.#flush();
-    return this.#length;
+  /** The output kept for a viewer who joins late, as the terminal is fed it. */
+  get replay(): string {
+    return this.#bytes === undefined ? this.#pending : this.#bytes.toString('utf8', 0, this.#length);
   }
 
   /** Records output the session's terminal was sent; returns its chunk number. */
@@ -155,7 +154,7 @@ export class SessionScreen {
     // The addon is typed against @xterm/xterm's Terminal; the headless one has the same buffer API.
     terminal.loadAddon(serializer as unknown as xterm.ITerminalAddon);
     this.#view = { terminal, serializer, behind: 0, hasSkipped: false, parsedSeq: 0, waiters: [] };
-    this.#feed(this.#view, this.#replay());
+    this.#feed(this.#view, this.replay);
   }
 
   /** Drops the terminal; snapshots still waiting get undefined. */
@@ -189,32 +188,19 @@ export class SessionScreen {
     this.#length = 0;
   }
 
-  /**
-   * Output waits in `#pending` only while it could not pass the cap, so the replay is cut exactly
-   * where it would be had each write been copied at once.
-   */
+  /** Keeps `text`: in `#pending` while the output is short (far below the cap), else in the bytes. */
   #append(text: string): void {
-    if (!this.#canPend(this.#pending.length + text.length)) {
-      this.#flush();
-      if (!this.#canPend(text.length)) {
-        this.#copy(text);
+    if (this.#bytes === undefined) {
+      const pending = this.#pending;
+      if (pending.length + text.length <= PENDING_LIMIT) {
+        // It may be all an idle session ever keeps (its welcome): one flat string, not a chain.
+        this.#pending = flattened(pending + text);
         return;
       }
+      this.#pending = '';
+      if (pending !== '') this.#copy(pending);
     }
-    // What starts a run of pending output may be all an idle session ever keeps (its welcome).
-    this.#pending = this.#pending === '' ? flattened(text) : this.#pending + text;
-  }
-
-  /** Whether `chars` characters may wait: few, and no buffer yet (so nothing a cut could fall in). */
-  #canPend(chars: number): boolean {
-    return this.#bytes === undefined && chars <= PENDING_LIMIT;
-  }
-
-  #flush(): void {
-    const pending = this.#pending;
-    if (pending === '') return;
-    this.#pending = '';
-    this.#copy(pending);
+    this.#copy(text);
   }
 
   /** Copies `text` into the bytes, cutting them where they pass the cap. */
@@ -271,12 +257,6 @@ export class SessionScreen {
     this.#length = kept.copy(this.#bytes!, 0);
   }
 
-  /** The kept output as one string. */
-  #replay(): string {
-    this.#flush();
-    return this.#bytes === undefined ? '' : this.#bytes.toString('utf8', 0, this.#length);
-  }
-
   #feed(view: View, text: string): void {
     if (view.behind > MAX_BEHIND || view.hasSkipped) {
       // The parser lags (a flood): skip, and rebuild from the replay once it has caught up.
@@ -297,7 +277,7 @@ export class SessionScreen {
   #catchUp(view: View): void {
     view.hasSkipped = false;
     const seq = this.#seq;
-    const replay = RESET + this.#replay();
+    const replay = RESET + this.replay;
     view.behind += replay.length;
     writeInPieces(view.terminal, replay, () => {
       view.behind -= replay.length;
