@@ -92,7 +92,15 @@ test(
     const pack = await run('npm', ['pack', ROOT, '--pack-destination', host, '--ignore-scripts'], host, 60_000);
     assert.equal(pack.code, 0, pack.stderr);
     const tarball = pack.stdout.trim().split('\n').at(-1)!;
-    const hostInstall = await run('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], host, 60_000);
+    // The copy's own dependencies come from the npm cache, or the registry where the cache has not
+    // seen them (npm ci fetches by the lockfile and caches no package metadata). The new project's
+    // install below is the offline one.
+    const hostInstall = await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball],
+      host,
+      60_000,
+    );
     assert.equal(hostInstall.code, 0, hostInstall.stderr);
 
     const fromInstalled = join(dir, 'from-installed');
