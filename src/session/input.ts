@@ -59,28 +59,34 @@ interface LineResumption {
   failed(err: unknown): void;
 }
 
+/**
+ * The queues of a session that has queued nothing, shared: most sessions never queue a read or a
+ * line, and an empty list of their own would cost each 32 bytes. Frozen, so that a push into the
+ * shared one fails loudly; each queue is made at its first push (#own).
+ */
+const NOTHING_QUEUED: never[] = Object.freeze([]) as never[];
+
+/** A session input's yes-or-no states, as bits of one number. */
+const CLOSED = 1;
+const PUMPING = 2;
+const PAUSED = 4;
+const QUEUED_LINES = 8;
+const PROCESSING_LINES = 16;
+const ANSWERED = 32;
+const RUNNING_LINE = 64;
+
 /** Orders one session's input between the socket and the handler. */
 export class SessionInput {
-  /** Set once the session is closing: queued input is dropped. */
-  isClosed = false;
   #connection: Connection;
   readonly #targets: InputTargets;
   /** Bytes received and not yet read into keys, oldest first. */
-  #bytes: Uint8Array[] = [];
-  #tokens: InputToken[] = [];
+  #bytes: Uint8Array[] = NOTHING_QUEUED;
+  #tokens: InputToken[] = NOTHING_QUEUED;
   #tokenHead = 0;
-  #isPumping = false;
-  #isPaused = false;
-  #lines: string[] = [];
-  /** A line has been queued since the queue last gave back its backing store. */
-  #hasQueuedLines = false;
-  /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
-  #isProcessingLines = false;
+  #lines: string[] = NOTHING_QUEUED;
+  /** The yes-or-no states (CLOSED and the others) behind the accessors below: a field each would cost every session 8 bytes. */
+  #states = 0;
   #lineWaiter: { resolve(line: string): void; reject(err: unknown): void } | undefined;
-  /** A key just answered a readLine: the handler goes on (to hide the next answer, say) before more keys. */
-  #hasAnswered = false;
-  /** processLine is running for a line. */
-  #isRunningLine = false;
   /** Waiting for every line submitted so far to be handled; made by the first to wait, as few ever do. */
   #handledWaiters: Array<() => void> | undefined;
   #lineResumption: LineResumption | undefined;
@@ -88,6 +94,71 @@ export class SessionInput {
   constructor(connection: Connection, targets: InputTargets) {
     this.#connection = connection;
     this.#targets = targets;
+  }
+
+  /** Set once the session is closing: queued input is dropped. */
+  get isClosed(): boolean {
+    return (this.#states & CLOSED) !== 0;
+  }
+
+  set isClosed(is: boolean) {
+    this.#set(CLOSED, is);
+  }
+
+  get #isPumping(): boolean {
+    return (this.#states & PUMPING) !== 0;
+  }
+
+  set #isPumping(is: boolean) {
+    this.#set(PUMPING, is);
+  }
+
+  get #isPaused(): boolean {
+    return (this.#states & PAUSED) !== 0;
+  }
+
+  set #isPaused(is: boolean) {
+    this.#set(PAUSED, is);
+  }
+
+  /** A line has been queued since the queue last gave back its backing store. */
+  get #hasQueuedLines(): boolean {
+    return (this.#states & QUEUED_LINES) !== 0;
+  }
+
+  set #hasQueuedLines(has: boolean) {
+    this.#set(QUEUED_LINES, has);
+  }
+
+  /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
+  get #isProcessingLines(): boolean {
+    return (this.#states & PROCESSING_LINES) !== 0;
+  }
+
+  set #isProcessingLines(is: boolean) {
+    this.#set(PROCESSING_LINES, is);
+  }
+
+  /** A key just answered a readLine: the handler goes on (to hide the next answer, say) before more keys. */
+  get #hasAnswered(): boolean {
+    return (this.#states & ANSWERED) !== 0;
+  }
+
+  set #hasAnswered(has: boolean) {
+    this.#set(ANSWERED, has);
+  }
+
+  /** processLine is running for a line. */
+  get #isRunningLine(): boolean {
+    return (this.#states & RUNNING_LINE) !== 0;
+  }
+
+  set #isRunningLine(is: boolean) {
+    this.#set(RUNNING_LINE, is);
+  }
+
+  #set(state: number, is: boolean): void {
+    this.#states = is ? this.#states | state : this.#states & ~state;
   }
 
   /** Reads from `connection` from now on (a resumed session), paused as the old one was. */
@@ -112,6 +183,7 @@ export class SessionInput {
       this.#decoded();
       return;
     }
+    if (this.#bytes === NOTHING_QUEUED) this.#bytes = [];
     this.#bytes.push(bytes);
     this.#decode();
   }
@@ -119,7 +191,7 @@ export class SessionInput {
   /** Queues keys and text that need no decoding (a lone Escape the layer let go of). */
   enqueue(tokens: InputToken[]): void {
     if (tokens.length === 0 || this.isClosed) return;
-    for (const token of tokens) this.#tokens.push(token);
+    this.#queueTokens(tokens);
     this.#updateFlow();
     if (!this.#isPumping) this.#pump();
   }
@@ -156,7 +228,7 @@ export class SessionInput {
     // Lines read whole skip the keys, unless keys are still on their way to the handler ahead of them.
     const lines = this.#isPumping || this.#tokenHead < this.#tokens.length ? undefined : this.#targets.readLines(slice);
     if (lines !== undefined) this.#typeLines(lines);
-    else for (const token of this.#targets.decode(slice, isLast)) this.#tokens.push(token);
+    else this.#queueTokens(this.#targets.decode(slice, isLast));
   }
 
   /** After reading: pauses or resumes the connection, and hands the new keys on. */
@@ -175,6 +247,7 @@ export class SessionInput {
       return;
     }
     if (this.#isProcessingLines || this.#lines.length > 0 || this.isClosed) {
+      if (this.#lines === NOTHING_QUEUED) this.#lines = [];
       this.#lines.push(line);
       this.#hasQueuedLines = true;
       this.#updateFlow();
@@ -199,7 +272,10 @@ export class SessionInput {
     while (next < lines.length && !this.isClosed && !this.#hasAnswered && this.#targets.typeLine(lines[next]!)) {
       this.submitLine(lines[next++]!);
     }
-    if (next < lines.length) this.#tokens.splice(this.#tokenHead, 0, ...lines.slice(next).flatMap(lineTokens));
+    if (next < lines.length) {
+      this.#ownTokens();
+      this.#tokens.splice(this.#tokenHead, 0, ...lines.slice(next).flatMap(lineTokens));
+    }
     this.#isPumping = false;
     if (this.#tokenHead < this.#tokens.length) this.#pump();
   }
@@ -214,7 +290,7 @@ export class SessionInput {
     if (this.isClosed) throw new SessionClosedError();
     if (this.#lineWaiter) throw new Error('readLine is already waiting for a line in this session');
     wait.signal?.throwIfAborted();
-    const typedAhead = this.#lines.shift();
+    const typedAhead = this.#lines.length > 0 ? this.#lines.shift() : undefined;
     this.#decode();
     if (typedAhead !== undefined) return Promise.resolve(typedAhead);
     return new Promise<string>((resolve, reject) => {
@@ -305,7 +381,7 @@ export class SessionInput {
   }
 
   #pumpDone(): void {
-    this.#tokens.length = 0;
+    if (this.#tokens.length > 0) this.#tokens.length = 0;
     this.#tokenHead = 0;
     this.#isPumping = false;
     this.#decode();
@@ -407,6 +483,17 @@ export class SessionInput {
     const waiters = this.#handledWaiters;
     this.#handledWaiters = undefined;
     if (waiters !== undefined) for (const wake of waiters) wake();
+  }
+
+  #queueTokens(tokens: InputToken[]): void {
+    if (tokens.length === 0) return;
+    this.#ownTokens();
+    for (const token of tokens) this.#tokens.push(token);
+  }
+
+  /** The key queue is made at its first key: a session sent only whole lines never needs one. */
+  #ownTokens(): void {
+    if (this.#tokens === NOTHING_QUEUED) this.#tokens = [];
   }
 
   /** Pauses the socket while input waits unhandled, so a flood costs bounded memory. */
