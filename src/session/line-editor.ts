@@ -39,8 +39,12 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
 const CONTROL = /\p{Cc}/u;
 const NOTHING_SHOWN: EditResult = { echo: '' };
-/** The draft of an editor not browsing history: never changed, so one serves all. */
+/**
+ * The draft of an editor not browsing history, and the characters of an empty line: never
+ * changed (frozen), so one serves all; #insert makes a line its own list.
+ */
 const NO_STRINGS: readonly string[] = Object.freeze([]);
+const EMPTY_LINE = NO_STRINGS as string[];
 
 /**
  * Edits one line at a time like readline: insert anywhere, erase, move, kill, history.
@@ -73,7 +77,7 @@ export class LineEditor {
   #undrawnFrom: number | undefined;
   readonly #maxLineLength: number;
   readonly #historySize: number;
-  #chars: string[] = [];
+  #chars: string[] = EMPTY_LINE;
   #cursor = 0;
   /** Made at the first line remembered: many sessions never enter one. */
   #history: LineHistory | undefined;
@@ -233,7 +237,7 @@ export class LineEditor {
     this.#forgetRows();
     this.#typed = undefined;
     this.#typedColumns = undefined;
-    this.#chars = [];
+    this.#chars = EMPTY_LINE;
     this.#cursor = 0;
     this.#browsing = null;
     this.#draft = NO_STRINGS;
@@ -279,7 +283,7 @@ export class LineEditor {
       }
     }
     if (this.#typed === undefined) {
-      this.#chars = [];
+      this.#chars = EMPTY_LINE;
       this.#cursor = 0;
     }
     this.#typed = typed + text;
@@ -478,6 +482,7 @@ export class LineEditor {
       tail.length > 0 && this.#cursor > 0 && this.#width(inserted[0]!) === 0
         ? this.#chars.slice(this.#clusterStartBefore(this.#cursor), this.#cursor)
         : [];
+    if (this.#chars === EMPTY_LINE) this.#chars = [];
     this.#chars.splice(this.#cursor, 0, ...inserted);
     this.#cursor += inserted.length;
     return (
