@@ -75,6 +75,38 @@ const TILDE_KEYS: ReadonlyMap<string, KeyName> = new Map([
 ]);
 
 /**
+ * Reads `bytes` that hold whole lines of printable ASCII and nothing else, each ended by LF or
+ * CR LF (what a line client sends), straight into the lines' text: what a KeyReader with nothing
+ * pending would make of them, read in one pass and with no tokens. Undefined for any other
+ * bytes. A layer reads with this until it needs a KeyReader: a client that sends only whole
+ * lines never does.
+ */
+export function readWholeLines(bytes: Uint8Array): string[] | undefined {
+  const last = bytes.length - 1;
+  if (last < 0 || bytes[last] !== 0x0a || !isLinesOfText(bytes)) return undefined;
+  // Most reads hold one line: read as that line alone (no text of the whole read to cut it
+  // from), in a list of exactly one (pushing into an empty one reserves 17 slots).
+  if (bytes.indexOf(0x0a) === last) return [latin1(bytes, 0, last > 0 && bytes[last - 1] === 0x0d ? last - 1 : last)];
+  const text = latin1(bytes);
+  const lines: string[] = [];
+  for (let start = 0; start <= last;) {
+    const end = text.indexOf('\n', start);
+    lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/**
+ * Reads `bytes` as one message that is a line by itself (a WebSocket text message), when it is
+ * printable ASCII only: its text, what push, flush and an Enter would make of it on a KeyReader
+ * with nothing pending. Undefined otherwise.
+ */
+export function readWholeMessage(bytes: Uint8Array): string | undefined {
+  return printableAsciiEnd(bytes, 0) === bytes.length ? latin1(bytes) : undefined;
+}
+
+/**
  * Turns a client's input bytes (telnet commands already removed) into tokens, keeping
  * its state between pushes: a UTF-8 character, an escape sequence or a CR LF cut between
  * pushes reads as if it had arrived whole. Never throws on input.
@@ -108,25 +140,12 @@ export class KeyReader {
   }
 
   /**
-   * Reads `bytes` that hold whole lines of printable ASCII and nothing else, each ended by LF or
-   * CR LF (what a line client sends), straight into the lines' text: what push would make of
-   * them, read in one pass and with no tokens. Undefined, with nothing read, for any other bytes
-   * or while a sequence, a CR or a character is pending.
+   * Reads `bytes` that hold whole lines of printable ASCII and nothing else (readWholeLines),
+   * where nothing is pending from earlier pushes: what push would make of them. Undefined, with
+   * nothing read, otherwise.
    */
   readLines(bytes: Uint8Array): string[] | undefined {
-    const last = bytes.length - 1;
-    if (last < 0 || bytes[last] !== 0x0a || !this.#isAtRest() || !isLinesOfText(bytes)) return undefined;
-    // Most reads hold one line: read as that line alone (no text of the whole read to cut it
-    // from), in a list of exactly one (pushing into an empty one reserves 17 slots).
-    if (bytes.indexOf(0x0a) === last) return [latin1(bytes, 0, last > 0 && bytes[last - 1] === 0x0d ? last - 1 : last)];
-    const text = latin1(bytes);
-    const lines: string[] = [];
-    for (let start = 0; start <= last;) {
-      const end = text.indexOf('\n', start);
-      lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
-      start = end + 1;
-    }
-    return lines;
+    return this.#isAtRest() ? readWholeLines(bytes) : undefined;
   }
 
   /**
@@ -135,8 +154,7 @@ export class KeyReader {
    * with nothing read, otherwise.
    */
   readMessage(bytes: Uint8Array): string | undefined {
-    if (!this.#isAtRest() || printableAsciiEnd(bytes, 0) !== bytes.length) return undefined;
-    return latin1(bytes);
+    return this.#isAtRest() ? readWholeMessage(bytes) : undefined;
   }
 
   /**

@@ -1,6 +1,6 @@
 // Plain text layer for clients that speak no telnet: netcat, WebSocket text clients, SSH terminals.
 import type { TerminalFacts } from '../transports/connection.js';
-import { KeyReader } from './key-reader.js';
+import { KeyReader, readWholeLines, readWholeMessage } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { mergeTerminalFacts, toCrlf, unknownTerminal } from './layer.js';
 import type { InputMode, SessionLayer, TerminalChange, TerminalInfo } from './layer.js';
@@ -31,7 +31,7 @@ export class PlainLayer implements SessionLayer {
   readonly #messageFraming: boolean;
   /** Made at the first fact a transport learns (a WebSocket resize, an SSH pty request). */
   #terminal: TerminalInfo | undefined;
-  /** Made at the first input: an idle client never needs one. */
+  /** Made at the first input that is not whole lines: an idle client, or a line client, never needs one. */
   #reader: KeyReader | undefined;
 
   constructor(options: PlainLayerOptions) {
@@ -62,9 +62,10 @@ export class PlainLayer implements SessionLayer {
   }
 
   readLines(bytes: Uint8Array): string[] | undefined {
-    const reader = (this.#reader ??= new KeyReader());
-    if (!this.#messageFraming) return reader.readLines(bytes);
-    const line = reader.readMessage(bytes);
+    // Without a reader nothing is pending: a client that sends only whole lines never needs one.
+    const reader = this.#reader;
+    if (!this.#messageFraming) return reader === undefined ? readWholeLines(bytes) : reader.readLines(bytes);
+    const line = reader === undefined ? readWholeMessage(bytes) : reader.readMessage(bytes);
     return line === undefined ? undefined : [line];
   }
 

@@ -45,7 +45,7 @@ import { OptionNegotiator } from '../telnet/options.js';
 import type { NegotiationResult, OptionPolicy } from '../telnet/options.js';
 import { MTTS, TerminalTypeCycle, parseTerminalType, requestTerminalType } from '../telnet/terminal-type.js';
 import type { Connection, TerminalFacts } from '../transports/connection.js';
-import { KeyReader } from './key-reader.js';
+import { KeyReader, readWholeLines } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { mergeTerminalFacts, unknownTerminal } from './layer.js';
 import type { InputMode, LayerEvents, SessionLayer, TerminalChange, TerminalInfo } from './layer.js';
@@ -129,6 +129,7 @@ const TEXT_AS_BINARY = 1024;
  */
 const LOCAL_ECHO_ON = 2048;
 const LOCAL_SGA_ON = 4096;
+const TERMINAL_TYPES_KNOWN = 8192;
 
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
@@ -151,7 +152,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   /** Made at the first text: a client that only negotiates, or sends nothing, never needs one. */
   #reader: KeyReader | undefined;
   #negotiator: OptionNegotiator;
-  #terminalTypes = new TerminalTypeCycle();
+  /** Made at the first TTYPE reply and let go once the names end: the terminal keeps what they said. */
+  #terminalTypes: TerminalTypeCycle | undefined;
   /** The yes-or-no states (TELNET_PEER and the others) behind the accessors below: a field each would cost every session 8 bytes. */
   #states = 0;
   /** Created at the client's first SLC list (RFC 1184): most sessions never send one. */
@@ -403,7 +405,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   readLines(bytes: Uint8Array): string[] | undefined {
     // Whole lines of printable text hold no IAC: between commands, they are data and nothing else.
     if (this.#msspProbe !== undefined || !this.#decoder.isAtRest) return undefined;
-    return (this.#reader ??= new KeyReader()).readLines(bytes);
+    // Without a reader nothing is pending: a client that sends only whole lines never needs one.
+    const reader = this.#reader;
+    return reader === undefined ? readWholeLines(bytes) : reader.readLines(bytes);
   }
 
   onData(bytes: Uint8Array): void {
@@ -555,12 +559,12 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   #askEnvironment(out: Uint8Array[]): void {
     if (this.#isEnvironmentAsked) return;
     this.#isEnvironmentAsked = true;
-    out.push(requestEnvironment(isWindowsTelnet(this.#terminalTypes.names) !== true));
+    out.push(requestEnvironment(isWindowsTelnet(this.terminal.typeNames) !== true));
   }
 
   /** After CHARSET was refused or rejected, the MTTS UTF-8 bit is the best word on the client's charset. */
   #charsetFromMtts(): void {
-    const bits = this.#terminalTypes.mtts;
+    const bits = this.terminal.mtts;
     if (!this.#isCharsetRefused || bits === undefined) return;
     this.terminal.charset = (bits & MTTS.UTF8) !== 0 ? 'UTF-8' : 'US-ASCII';
   }
@@ -642,16 +646,22 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
       }
       case OPT_TTYPE: {
         const name = parseTerminalType(payload);
-        if (name === undefined) return;
-        const { askAgain } = this.#terminalTypes.add(name);
-        this.terminal.typeNames = this.#terminalTypes.names;
-        this.terminal.type = this.#terminalTypes.terminalType;
-        this.terminal.clientName = this.#terminalTypes.clientName;
-        this.terminal.mtts = this.#terminalTypes.mtts;
-        if (askAgain) replies.push(requestTerminalType());
+        if (name === undefined || this.#is(TERMINAL_TYPES_KNOWN)) return;
+        const types = (this.#terminalTypes ??= new TerminalTypeCycle());
+        const { askAgain } = types.add(name);
+        this.terminal.typeNames = types.names;
+        this.terminal.type = types.terminalType;
+        this.terminal.clientName = types.clientName;
+        this.terminal.mtts = types.mtts;
+        if (askAgain) {
+          replies.push(requestTerminalType());
+        } else {
+          this.#terminalTypes = undefined;
+          this.#set(TERMINAL_TYPES_KNOWN, true);
+        }
         this.#decideEcho();
         // ANSI may be Windows telnet, told apart by its second name (VT100).
-        if (!askAgain || isWindowsTelnet(this.#terminalTypes.names) !== undefined) this.#clientKnown(replies);
+        if (!askAgain || isWindowsTelnet(types.names) !== undefined) this.#clientKnown(replies);
         this.#charsetFromMtts();
         this.#options.events.changed('terminal');
         return;
@@ -713,7 +723,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#isEchoDecided = true;
     clearTimeout(this.#echoTimer);
     this.#echoTimer = undefined;
-    const name = this.#terminalTypes.clientName;
+    const name = this.terminal.clientName;
     if (name !== undefined && isMudClient(name)) {
       this.#logger.debug({ client: name }, 'MUD client: leaving echo to the client');
       if (this.#isEchoKeptForDecision && !this.#isEchoForHiddenInput) {
