@@ -62,31 +62,32 @@ interface LineResumption {
 /**
  * The queues of a session that has queued nothing, shared: most sessions never queue a read or a
  * line, and an empty list of their own would cost each 32 bytes. Frozen, so that a push into the
- * shared one fails loudly; each queue is made at its first push (#own).
+ * shared one fails loudly; each queue is made at its first push.
  */
 const NOTHING_QUEUED: never[] = Object.freeze([]) as never[];
 
-/** A session input's yes-or-no states, as bits of one number. */
-const CLOSED = 1;
-const PUMPING = 2;
-const PAUSED = 4;
-const QUEUED_LINES = 8;
-const PROCESSING_LINES = 16;
-const ANSWERED = 32;
-const RUNNING_LINE = 64;
-
 /** Orders one session's input between the socket and the handler. */
 export class SessionInput {
+  /** Set once the session is closing: queued input is dropped. */
+  isClosed = false;
   #connection: Connection;
   readonly #targets: InputTargets;
   /** Bytes received and not yet read into keys, oldest first. */
   #bytes: Uint8Array[] = NOTHING_QUEUED;
   #tokens: InputToken[] = NOTHING_QUEUED;
   #tokenHead = 0;
+  #isPumping = false;
+  #isPaused = false;
   #lines: string[] = NOTHING_QUEUED;
-  /** The yes-or-no states (CLOSED and the others) behind the accessors below: a field each would cost every session 8 bytes. */
-  #states = 0;
+  /** A line has been queued since the queue last gave back its backing store. */
+  #hasQueuedLines = false;
+  /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
+  #isProcessingLines = false;
   #lineWaiter: { resolve(line: string): void; reject(err: unknown): void } | undefined;
+  /** A key just answered a readLine: the handler goes on (to hide the next answer, say) before more keys. */
+  #hasAnswered = false;
+  /** processLine is running for a line. */
+  #isRunningLine = false;
   /** Waiting for every line submitted so far to be handled; made by the first to wait, as few ever do. */
   #handledWaiters: Array<() => void> | undefined;
   #lineResumption: LineResumption | undefined;
@@ -94,71 +95,6 @@ export class SessionInput {
   constructor(connection: Connection, targets: InputTargets) {
     this.#connection = connection;
     this.#targets = targets;
-  }
-
-  /** Set once the session is closing: queued input is dropped. */
-  get isClosed(): boolean {
-    return (this.#states & CLOSED) !== 0;
-  }
-
-  set isClosed(is: boolean) {
-    this.#set(CLOSED, is);
-  }
-
-  get #isPumping(): boolean {
-    return (this.#states & PUMPING) !== 0;
-  }
-
-  set #isPumping(is: boolean) {
-    this.#set(PUMPING, is);
-  }
-
-  get #isPaused(): boolean {
-    return (this.#states & PAUSED) !== 0;
-  }
-
-  set #isPaused(is: boolean) {
-    this.#set(PAUSED, is);
-  }
-
-  /** A line has been queued since the queue last gave back its backing store. */
-  get #hasQueuedLines(): boolean {
-    return (this.#states & QUEUED_LINES) !== 0;
-  }
-
-  set #hasQueuedLines(has: boolean) {
-    this.#set(QUEUED_LINES, has);
-  }
-
-  /** processLine is running (or held back while onConnect runs): new lines queue behind it. */
-  get #isProcessingLines(): boolean {
-    return (this.#states & PROCESSING_LINES) !== 0;
-  }
-
-  set #isProcessingLines(is: boolean) {
-    this.#set(PROCESSING_LINES, is);
-  }
-
-  /** A key just answered a readLine: the handler goes on (to hide the next answer, say) before more keys. */
-  get #hasAnswered(): boolean {
-    return (this.#states & ANSWERED) !== 0;
-  }
-
-  set #hasAnswered(has: boolean) {
-    this.#set(ANSWERED, has);
-  }
-
-  /** processLine is running for a line. */
-  get #isRunningLine(): boolean {
-    return (this.#states & RUNNING_LINE) !== 0;
-  }
-
-  set #isRunningLine(is: boolean) {
-    this.#set(RUNNING_LINE, is);
-  }
-
-  #set(state: number, is: boolean): void {
-    this.#states = is ? this.#states | state : this.#states & ~state;
   }
 
   /** Reads from `connection` from now on (a resumed session), paused as the old one was. */
