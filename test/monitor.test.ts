@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 
 import { InProcessHub, TelnetHandler, parseConfig } from '../src/index.js';
-import type { ConfigSettings, HandlerClass, Launch, TransportName } from '../src/index.js';
+import type { ConfigSettings, HandlerClass, HubMember, Launch, TransportName } from '../src/index.js';
 import { MAX_VIEWER_BACKLOG, MAX_WATCHED_SESSIONS, Monitor } from '../src/monitor/monitor.js';
 import { REPLAY_CAP, SessionScreen } from '../src/monitor/screen.js';
 import { OPT_ECHO } from '../src/telnet/constants.js';
@@ -731,8 +731,21 @@ test('is_newest marks the session that started last, as sessions start and end i
   });
   // b and c in the same millisecond (the later to arrive is the newer); d arrives last but started before both.
   const started = { a: t, b: t + 10, c: t + 10, d: t + 5 };
+  // As a session does: in the hub before its start is told, out of it before its end is.
+  const members = new Map<string, HubMember>();
   try {
-    for (const [id, at] of Object.entries(started)) hub.events.publish('session-started', { session: session(id, at) });
+    for (const [id, at] of Object.entries(started)) {
+      const member: HubMember = {
+        id,
+        remoteAddress: '127.0.0.1',
+        info: () => session(id, at),
+        notify: () => Promise.resolve(),
+        kick: () => Promise.resolve(),
+      };
+      members.set(id, member);
+      hub.add(member);
+      hub.events.publish('session-started', { session: session(id, at) });
+    }
     assert.equal(hub.events.has('input'), false, 'nobody watches: sessions publish no input');
     const viewer = await openViewer(url);
     assert.equal(hub.events.has('input'), true);
@@ -750,6 +763,7 @@ test('is_newest marks the session that started last, as sessions start and end i
     };
     const ended = async (id: string): Promise<boolean | undefined> => {
       const from = viewer.messages.length;
+      hub.remove(members.get(id)!);
       hub.events.publish('session-ended', {
         session: session(id, started[id as keyof typeof started]),
         reason: 'kicked',

@@ -187,6 +187,10 @@ export class BusHub implements SessionHub {
     return infos;
   }
 
+  getNow(id: string): SessionInfo | undefined {
+    return this.#local.getNow(id);
+  }
+
   async get(id: string): Promise<SessionInfo | undefined> {
     const remote = this.#remote(id);
     return (await this.#local.get(id)) ?? (remote === undefined ? undefined : copyOf(remote.info));

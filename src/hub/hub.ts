@@ -112,6 +112,8 @@ export interface SessionHub extends Application {
   remove(member: HubMember): void;
   /** Sessions from `address` across the application, for `max_connections_per_ip`. */
   connectionsFrom(address: string): number;
+  /** A session of this process as it is now, without waiting; undefined for any other. */
+  getNow(id: string): SessionInfo | undefined;
   /** Connects to the other instances, when there are any; before the first session. */
   start(): Promise<void>;
   /** Lets go of what the hub holds (timers, connections to other processes); idempotent. */

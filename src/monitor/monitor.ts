@@ -13,11 +13,15 @@ type ViewerAccess = Exclude<AccessLevel, 'none'>;
 
 /** A session as the monitor keeps it: small, since every session has one. */
 interface Tracked {
+  id: string;
+  startedAt: number;
   /**
-   * As of its start, with the terminal and user updated since (in place: a copy of the event's);
-   * byte counts come from the hub.
+   * Another instance's session as its events told: as of its start, with the terminal and user
+   * updated since (in place: a copy of the event's); byte counts come from the hub. Undefined for
+   * a session of this process, which the hub describes as it is now whenever asked: thousands of
+   * idle sessions need not each keep a copy.
    */
-  info: SessionInfo;
+  info: SessionInfo | undefined;
   /** Sessions of this process only: another instance keeps the screens of its own. */
   screen: SessionScreen | undefined;
   /** Whether viewers on other instances watch it, through the hub. */
@@ -188,9 +192,10 @@ export class Monitor {
     }
     if (!this.#viewers.has(viewer)) return;
     // Taken after the wait: a session that started or ended meanwhile is listed as it is now.
-    const sessions = [...this.#sessions.values()].map((tracked) =>
-      describe(withCounts(tracked.info, counts.get(tracked.info.id)), 'connected', tracked === this.#newest),
-    );
+    const sessions = [...this.#sessions.values()].flatMap((tracked) => {
+      const info = this.#summary(tracked, counts.get(tracked.id));
+      return info === undefined ? [] : [describe(info, 'connected', tracked === this.#newest)];
+    });
     viewer.isReady = true;
     this.#send(viewer, JSON.stringify({ type: 'active_sessions', access: viewer.access, sessions }));
   }
@@ -284,7 +289,7 @@ export class Monitor {
    * streamed through the hub to this viewer only while it watches.
    */
   async #watchElsewhere(viewer: Viewer, tracked: Tracked): Promise<void> {
-    const sessionId = tracked.info.id;
+    const sessionId = tracked.id;
     if (viewer.watching.has(sessionId)) {
       this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'success' });
       return;
@@ -309,8 +314,8 @@ export class Monitor {
     this.#reply(viewer, { type: 'watch_response', session_id: sessionId, status: 'success' });
     this.#audit(viewer, 'watch_session', sessionId);
     if (tracked.watchers.size === 1) this.#tell(sessionId, NOTICE_WATCHED);
-    const { terminal } = tracked.info;
-    const screen: RemoteScreen = watch.screen ?? { text: '', cols: terminal.cols ?? 80, rows: terminal.rows ?? 24 };
+    const terminal = tracked.info?.terminal;
+    const screen: RemoteScreen = watch.screen ?? { text: '', cols: terminal?.cols ?? 80, rows: terminal?.rows ?? 24 };
     const held = this.#release(viewer, sessionId);
     this.#reply(viewer, { type: 'screen_snapshot', session_id: sessionId, data: screen });
     for (const { seq, message } of held) if (seq === undefined || seq > watch.seq) this.#send(viewer, message);
@@ -409,7 +414,9 @@ export class Monitor {
 
   #started(info: SessionInfo, isLocal = true): void {
     const tracked: Tracked = {
-      info: { ...info },
+      id: info.id,
+      startedAt: info.startedAt,
+      info: isLocal ? undefined : { ...info },
       screen: isLocal ? new SessionScreen(info.terminal) : undefined,
       isWatchedElsewhere: false,
       watchers: undefined,
@@ -441,7 +448,7 @@ export class Monitor {
     }
     if (this.#viewers.size === 0) return;
     // Newest when no session still tracked started after it.
-    const isNewest = this.#newest === undefined || this.#newest.info.startedAt <= info.startedAt;
+    const isNewest = this.#newest === undefined || this.#newest.startedAt <= info.startedAt;
     this.#toAll(JSON.stringify({ type: 'session_ended', session: describe(info, 'disconnected', isNewest, reason) }));
   }
 
@@ -467,7 +474,7 @@ export class Monitor {
   #terminal(sessionId: string, terminal: TerminalSummary): void {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    tracked.info.terminal = { ...terminal };
+    if (tracked.info !== undefined) tracked.info.terminal = { ...terminal };
     tracked.screen?.resize(terminal);
     if (this.#viewers.size > 0) void this.#updated(sessionId);
   }
@@ -475,7 +482,7 @@ export class Monitor {
   #user(sessionId: string, user: string | undefined): void {
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    tracked.info.user = user;
+    if (tracked.info !== undefined) tracked.info.user = user;
     if (this.#viewers.size > 0) void this.#updated(sessionId);
   }
 
@@ -493,8 +500,11 @@ export class Monitor {
     // Gone meanwhile: its session_ended has been sent, and nothing may follow it.
     const tracked = this.#sessions.get(sessionId);
     if (tracked === undefined) return;
-    const session = describe(withCounts(tracked.info, counts), 'connected', tracked === this.#newest);
-    this.#toAll(JSON.stringify({ type: 'session_updated', session }));
+    const info = this.#summary(tracked, counts);
+    if (info === undefined) return;
+    this.#toAll(
+      JSON.stringify({ type: 'session_updated', session: describe(info, 'connected', tracked === this.#newest) }),
+    );
   }
 
   /** Tells viewers the sessions whose byte counts or last input changed since they last heard. */
@@ -513,7 +523,7 @@ export class Monitor {
       const counts = `${info.bytesIn}/${info.bytesOut}/${info.lastInputAt}`;
       if (counts === tracked.sentCounts) continue;
       tracked.sentCounts = counts;
-      const session = describe(withCounts(tracked.info, info), 'connected', tracked === this.#newest);
+      const session = describe(this.#summary(tracked, info)!, 'connected', tracked === this.#newest);
       this.#toAll(JSON.stringify({ type: 'session_updated', session }));
     }
   }
@@ -597,6 +607,16 @@ export class Monitor {
     tracked.screen?.dispose();
   }
 
+  /**
+   * A session's summary for viewers: this process's as the hub has it now (`current`, or asked
+   * for; undefined once it has left the hub, ending), another instance's as its events told,
+   * with the hub's counts.
+   */
+  #summary(tracked: Tracked, current: SessionInfo | undefined): SessionInfo | undefined {
+    if (tracked.info === undefined) return current ?? this.#app.getNow(tracked.id);
+    return withCounts(tracked.info, current);
+  }
+
   /** Lets go of a session's screen model, if it has one. */
   #detach(tracked: Tracked): void {
     if (tracked.screen?.isAttached !== true) return;
@@ -611,7 +631,7 @@ export class Monitor {
   #link(tracked: Tracked): void {
     let older = this.#newest;
     let newer: Tracked | undefined;
-    while (older !== undefined && older.info.startedAt > tracked.info.startedAt) {
+    while (older !== undefined && older.startedAt > tracked.startedAt) {
       newer = older;
       older = older.older;
     }
@@ -658,7 +678,7 @@ function describe(
   };
 }
 
-/** The monitor's view of a session with the hub's current counts, where the hub had them. */
+/** Another instance's session as the monitor knows it, with the hub's current counts where the hub had them. */
 function withCounts(info: SessionInfo, current: SessionInfo | undefined): SessionInfo {
   if (current === undefined) return info;
   return { ...info, bytesIn: current.bytesIn, bytesOut: current.bytesOut, lastInputAt: current.lastInputAt };
