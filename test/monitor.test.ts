@@ -183,6 +183,10 @@ test('a late viewer is shown what is on the screen already, typed text included,
   await user.waitFor('> half typ');
   const viewer = await openViewer(`ws://127.0.0.1:${ports.websocket}/monitor`);
   const id = await idOf(launch, 'telnet');
+  // Listed as it is now: the terminal it negotiated before the viewer came, and the bytes it sent.
+  const listed = viewer.messages.find(ofType('active_sessions'))?.sessions?.find((session) => session.id === id);
+  assert.deepEqual(listed?.terminal, { type: 'XTERM-256COLOR', cols: 100, rows: 30 });
+  assert.ok((listed?.bytes_in ?? 0) >= 'hello\r'.length);
 
   const from = viewer.messages.length;
   viewer.send({ type: 'watch_session', session_id: id });
