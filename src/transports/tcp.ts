@@ -9,6 +9,7 @@ import { bindServer } from './bind.js';
 import { ConnectionEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
+import { readThroughSharedBuffer } from './shared-read.js';
 import { TurnWriter } from './turn-writer.js';
 import type {
   Admission,
@@ -254,6 +255,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
   override listen(listener: ConnectionListener): void {
     super.listen(listener);
     this.#socket.on('data', socketData);
+    readThroughSharedBuffer(this.#socket);
     // A socket handed over paused, its PROXY header read, flows once someone listens.
     this.#socket.resume();
   }

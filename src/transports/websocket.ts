@@ -1,4 +1,5 @@
 // WebSocket transport (RFC 6455): one HTTP(S) server per port serving pages and session upgrades.
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import type { RawData, WebSocket } from 'ws';
 import { DeadlineWheel } from '../session/deadline-wheel.js';
 import type { WheelEntry } from '../session/deadline-wheel.js';
 import { ConnectionEnding, READY } from './connection.js';
+import { readThroughSharedBuffer } from './shared-read.js';
 import { holdForTurn } from './turn.js';
 import type { TurnBatch } from './turn.js';
 import type {
@@ -132,6 +134,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     let isHandedOver = false;
     sockets.handleUpgrade(request, socket, head, (ws) => {
       isHandedOver = true;
+      // ws listens for 'data', which the shared buffer's reads emit as the socket's own would.
+      if (socket instanceof net.Socket) readThroughSharedBuffer(socket);
       options.onConnection(
         new WebSocketConnection(ws, socket, peer, pathname, query, secure, options.maxOutputBuffer, pings),
       );
