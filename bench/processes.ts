@@ -124,10 +124,15 @@ export async function stop(child: Child): Promise<void> {
   await exited;
 }
 
+/** Ports freePorts has handed out in this run: a server may not be bound to its port yet. */
+const handedOut = new Set<number>();
+
 /**
- * Ports free on 127.0.0.1 now, all different: each is held until every one is found. They are
- * taken below the kernel's range for outgoing connections: the bench opens 10,000 connections, and
- * a port from that range can be some connection's source port by the time a server binds it.
+ * Ports free on 127.0.0.1 now, all different, and never handed out before in this run: launchers
+ * started at once each ask for theirs before any of them listens. Each is held until every one
+ * is found. They are taken below the kernel's range for outgoing connections: the bench opens
+ * 10,000 connections, and a port from that range can be some connection's source port by the
+ * time a server binds it.
  */
 export async function freePorts(count: number): Promise<number[]> {
   const below = outgoingPortsStart();
@@ -135,8 +140,17 @@ export async function freePorts(count: number): Promise<number[]> {
   try {
     while (servers.length < count) {
       const port = below > FIRST_PORT ? FIRST_PORT + Math.floor(Math.random() * (below - FIRST_PORT)) : 0;
+      if (handedOut.has(port)) continue;
       const server = await listenOn(port);
-      if (server !== undefined) servers.push(server);
+      if (server === undefined) continue;
+      // Port 0 (no range to pick from) lets the kernel choose, maybe a port handed out already.
+      const bound = (server.address() as net.AddressInfo).port;
+      if (handedOut.has(bound)) {
+        server.close();
+        continue;
+      }
+      handedOut.add(bound);
+      servers.push(server);
     }
     return servers.map((server) => (server.address() as net.AddressInfo).port);
   } finally {
