@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readThroughSharedBuffer } from './shared-read.js';
 
-/** A server socket set up as the transports set theirs, and the client connected to it. */
-async function connectedPair(t: { after(fn: () => void): void }): Promise<{ server: net.Socket; client: net.Socket }> {
+/** A server socket as accepted, reading the default way, and the client connected to it. */
+async function acceptedPair(t: { after(fn: () => void): void }): Promise<{ server: net.Socket; client: net.Socket }> {
   const listener = net.createServer({ noDelay: true });
   listener.listen(0, '127.0.0.1');
   await once(listener, 'listening');
@@ -22,8 +22,18 @@ async function connectedPair(t: { after(fn: () => void): void }): Promise<{ serv
     server.destroy();
     listener.close();
   });
-  assert.equal(readThroughSharedBuffer(server), true, 'this Node reads server sockets into a buffer of our choosing');
   return { server, client };
+}
+
+/** A server socket set up as the transports set theirs, and the client connected to it. */
+async function connectedPair(t: { after(fn: () => void): void }): Promise<{ server: net.Socket; client: net.Socket }> {
+  const pair = await acceptedPair(t);
+  assert.equal(
+    readThroughSharedBuffer(pair.server),
+    true,
+    'this Node reads server sockets into a buffer of our choosing',
+  );
+  return pair;
 }
 
 /** Resolves with the next chunk `socket` emits. */
@@ -65,17 +75,7 @@ test('a paused socket reads nothing until resumed, then reads what waited, in or
 });
 
 test('what was read before the switch still comes first, and the end follows the last bytes', async (t) => {
-  const listener = net.createServer();
-  listener.listen(0, '127.0.0.1');
-  await once(listener, 'listening');
-  const { port } = listener.address() as net.AddressInfo;
-  const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect(port, '127.0.0.1');
-  const [server] = await accepted;
-  t.after(() => {
-    server.destroy();
-    listener.close();
-  });
+  const { server, client } = await acceptedPair(t);
   // Read the default way, held in the stream's buffer: a PROXY header's leftovers come back so.
   server.pause();
   client.write('early\n');
