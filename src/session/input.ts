@@ -120,7 +120,8 @@ export class SessionInput {
       return;
     }
     if (this.#bytes === NOTHING_QUEUED) this.#bytes = [];
-    this.#bytes.push(bytes);
+    // A copy: the connection may lend bytes that its next read overwrites.
+    this.#bytes.push(new Uint8Array(bytes));
     this.#decode();
   }
 

@@ -177,8 +177,9 @@ export class MccpConnection implements Connection {
   }
 
   #receive(bytes: Uint8Array): void {
+    // The inflater keeps what it is given until it gets to it: a copy, as the inner connection may lend its bytes.
     if (this.#inflate !== undefined) {
-      this.#inflate.write(bytes);
+      this.#inflate.write(Buffer.from(bytes));
       return;
     }
     const scanner = this.#startScanner;
@@ -193,7 +194,7 @@ export class MccpConnection implements Connection {
     }
     this.#startScanner = undefined;
     if (plain > 0) this.#listener?.data(this, bytes.subarray(0, plain));
-    this.#startInflating().write(bytes.subarray(plain));
+    this.#startInflating().write(Buffer.from(bytes.subarray(plain)));
   }
 
   #startInflating(): Inflate {

@@ -40,7 +40,10 @@ export type ControlMessage =
  * per callback and connection would cost every idle session memory.
  */
 export interface ConnectionListener {
-  /** Inbound bytes, in order. */
+  /**
+   * Inbound bytes, in order. They are the listener's only until it returns: a transport may lend
+   * a buffer that its next read overwrites, so a listener that keeps bytes for later keeps a copy.
+   */
   data(connection: Connection, bytes: Uint8Array): void;
   /** The connection has ended; called once. */
   closed(connection: Connection, end: ConnectionEnd): void;

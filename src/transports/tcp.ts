@@ -10,6 +10,7 @@ import { ConnectionEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { readThroughSharedBuffer } from './shared-read.js';
+import type { SharedRead } from './shared-read.js';
 import { TurnWriter } from './turn-writer.js';
 import type {
   Admission,
@@ -153,6 +154,7 @@ type ConnectedSocket = net.Socket & { [CONNECTION]: TcpConnection };
 let socketError: (this: ConnectedSocket, error: Error) => void;
 let socketClosed: (this: ConnectedSocket) => void;
 let socketData: (this: ConnectedSocket, bytes: Buffer) => void;
+let socketRead: SharedRead;
 
 class TcpConnection extends ConnectionEnding implements Connection {
   readonly remoteAddress: string;
@@ -254,8 +256,10 @@ class TcpConnection extends ConnectionEnding implements Connection {
 
   override listen(listener: ConnectionListener): void {
     super.listen(listener);
+    // 'data' brings what was read before the switch (a PROXY header's leftovers), and every read
+    // where the switch cannot be made.
     this.#socket.on('data', socketData);
-    readThroughSharedBuffer(this.#socket);
+    readThroughSharedBuffer(this.#socket, socketRead);
     // A socket handed over paused, its PROXY header read, flows once someone listens.
     this.#socket.resume();
   }
@@ -281,6 +285,11 @@ class TcpConnection extends ConnectionEnding implements Connection {
     socketData = function (this: ConnectedSocket, bytes: Buffer): void {
       const connection = this[CONNECTION];
       connection.listener!.data(connection, bytes);
+    };
+    // Lent in place: a listener copies what it keeps (ConnectionListener.data).
+    socketRead = function (this: net.Socket, length: number, shared: Buffer): void {
+      const connection = (this as ConnectedSocket)[CONNECTION];
+      connection.listener!.data(connection, shared.subarray(0, length));
     };
   }
 }
