@@ -288,8 +288,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
     };
     // Lent in place: a listener copies what it keeps (ConnectionListener.data).
     socketRead = function (this: net.Socket, length: number, shared: Buffer): void {
-      const connection = (this as ConnectedSocket)[CONNECTION];
-      connection.listener!.data(connection, shared.subarray(0, length));
+      socketData.call(this as ConnectedSocket, shared.subarray(0, length));
     };
   }
 }
