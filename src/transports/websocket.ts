@@ -10,6 +10,7 @@ import { DeadlineWheel } from '../session/deadline-wheel.js';
 import type { WheelEntry } from '../session/deadline-wheel.js';
 import { ConnectionEnding, READY } from './connection.js';
 import { readThroughSharedBuffer } from './shared-read.js';
+import { encodeFrame } from './websocket-frame.js';
 import { holdForTurn } from './turn.js';
 import type { TurnBatch } from './turn.js';
 import type {
@@ -367,8 +368,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     this.#held = undefined;
     this.#heldLength = 0;
     if (this.#ws.readyState !== this.#ws.OPEN) return;
-    if (typeof held === 'string') this.#ws.send(held, this.#isTextBinary ? BINARY_FRAME : TEXT_FRAME);
-    else this.#ws.send(held.length === 1 ? held[0]! : Buffer.concat(held), BINARY_FRAME);
+    // Straight to the socket, in order with ws's own frames: without compression ws queues none.
+    this.#socket.write(encodeFrame(held, typeof held !== 'string' || this.#isTextBinary));
   }
 
   pause(): void {
