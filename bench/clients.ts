@@ -19,6 +19,7 @@ import {
 } from '../src/telnet/constants.js';
 import { TelnetDecoder } from '../src/telnet/decoder.js';
 import { negotiate, subnegotiation } from '../src/telnet/encoder.js';
+import type { TelnetSink } from '../src/telnet/decoder.js';
 import type { TargetAddress } from './load-requests.js';
 
 /** A connected client: lines out, and `onText` for everything the server shows. */
@@ -137,27 +138,47 @@ function toBuffer(data: RawData): Buffer {
  * A terminal's side of telnet negotiation, as xterm's telnet answers (RFC 1073, 1091, 1143): it
  * reports an 80x24 window and its type, lets the server echo and suppress go-ahead, and refuses
  * every other option. A request already in effect gets no answer, so nothing loops.
+ *
+ * The decoder calls it back directly (no list of events), and plain text costs one string: a load
+ * generator slower than the raw servers' clients would cap the ratio it measures.
  */
-class TerminalAnswers {
+class TerminalAnswers implements TelnetSink {
   #decoder = new TelnetDecoder();
   /** Options this client performs. */
   #local = new Set<number>();
   /** Options the server performs with this client's agreement. */
   #remote = new Set<number>();
+  #text = '';
+  #replies: Buffer[] | undefined;
 
-  receive(bytes: Uint8Array): { text: string; reply: Buffer | undefined } {
-    let text = '';
-    const replies: Buffer[] = [];
-    for (const event of this.#decoder.push(bytes)) {
-      if (event.type === 'data')
-        text += Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.length).toString('latin1');
-      else if (event.type === 'negotiate') replies.push(...this.#answer(event.verb, event.option));
-      else if (event.type === 'subnegotiation' && event.option === OPT_TTYPE && event.payload[0] === TTYPE_SEND) {
-        replies.push(subnegotiation(OPT_TTYPE, Buffer.from([TTYPE_IS, ...Buffer.from(TERMINAL_TYPE, 'latin1')])));
-      }
-    }
-    return { text, reply: replies.length === 0 ? undefined : Buffer.concat(replies) };
+  receive(bytes: Buffer): { text: string; reply: Buffer | undefined } {
+    this.#decoder.decode(bytes, this);
+    const text = this.#text;
+    const replies = this.#replies;
+    this.#text = '';
+    this.#replies = undefined;
+    return { text, reply: replies === undefined ? undefined : Buffer.concat(replies) };
   }
+
+  onData(bytes: Uint8Array): void {
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+    this.#text = this.#text === '' ? text : this.#text + text;
+  }
+
+  onNegotiate(verb: number, option: number): void {
+    const answers = this.#answer(verb, option);
+    if (answers.length > 0) (this.#replies ??= []).push(...answers);
+  }
+
+  onSubnegotiation(option: number, payload: Uint8Array): void {
+    if (option !== OPT_TTYPE || payload[0] !== TTYPE_SEND) return;
+    const type = subnegotiation(OPT_TTYPE, Buffer.from([TTYPE_IS, ...Buffer.from(TERMINAL_TYPE, 'latin1')]));
+    (this.#replies ??= []).push(type);
+  }
+
+  onCommand(): void {}
+
+  onOverflow(): void {}
 
   #answer(verb: number, option: number): Buffer[] {
     switch (verb) {
