@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { InProcessHub } from '../src/hub/hub.js';
 import type { SessionInfo } from '../src/hub/events.js';
 import { Monitor } from '../src/monitor/monitor.js';
+import { LOG_SIZE, ReplayLog } from '../src/monitor/replay-log.js';
 import { SessionScreen } from '../src/monitor/screen.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,7 +38,11 @@ function info(id: string): SessionInfo {
 }
 
 /** Memory per session once each of `count` sessions has had `output` written through the monitor. */
-function perMonitoredSession(count: number, output: string | ((session: number) => string), writes: number): number {
+async function perMonitoredSession(
+  count: number,
+  output: string | ((session: number) => string),
+  writes: number,
+): Promise<number> {
   // A fresh copy each time: sessions do not share their output's memory.
   const fresh = (session: number): string =>
     typeof output === 'string' ? Buffer.from(output).toString('latin1') : output(session);
@@ -50,16 +55,18 @@ function perMonitoredSession(count: number, output: string | ((session: number) 
     hub.events.publish('session-started', { session: info(id) });
     for (let w = 0; w < writes; w++) hub.events.publish('output', { sessionId: id, text: fresh(i) });
   }
-  const after = used();
-  void monitor.stop();
+  // The replay log is one per process, whatever the number of sessions: counted apart.
+  const after = used() - LOG_SIZE;
+  await monitor.stop();
   return (after - before) / count;
 }
 
 /** Memory per watched session: a full replay and a headless terminal of `cols` x `rows`. */
 async function perWatchedSession(count: number, cols: number, rows: number): Promise<number> {
   const line = `${'x'.repeat(cols - 2)}\r\n`;
+  const log = new ReplayLog();
   const screens = Array.from({ length: count }, () => {
-    const screen = new SessionScreen({ cols, rows });
+    const screen = new SessionScreen({ cols, rows }, log);
     for (let i = 0; i < 1000; i++) screen.write(line);
     return screen;
   });
@@ -85,12 +92,13 @@ function welcome(session: number): string {
 const kib = (bytes: number): string => `${Math.round(bytes / 1024)} KiB`.padStart(9);
 
 console.log('\nsession monitor memory (replay kept per session; a terminal per watched session)');
+console.log(`  replay log, one per process (resident as it fills) ${kib(LOG_SIZE)}`);
 console.log(
-  `  session, its welcome only                ${`${Math.round(perMonitoredSession(10_000, welcome, 1))} B`.padStart(9)}`,
+  `  session, its welcome only                ${`${Math.round(await perMonitoredSession(10_000, welcome, 1))} B`.padStart(9)}`,
 );
-console.log(`  session, 2 KiB of output so far          ${kib(perMonitoredSession(1000, 'y'.repeat(2048), 1))}`);
+console.log(`  session, 2 KiB of output so far          ${kib(await perMonitoredSession(1000, 'y'.repeat(2048), 1))}`);
 console.log(
-  `  session, replay full (1 MiB of lines)    ${kib(perMonitoredSession(200, `${'z'.repeat(78)}\r\n`, 13_000))}`,
+  `  session, replay full (1 MiB of lines)    ${kib(await perMonitoredSession(200, `${'z'.repeat(78)}\r\n`, 13_000))}`,
 );
 console.log(`  watched session 80x24, on top            ${kib(await perWatchedSession(50, 80, 24))}`);
 console.log(`  watched session 200x60, on top           ${kib(await perWatchedSession(20, 200, 60))}`);

@@ -14,7 +14,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { InProcessHub, TelnetHandler, parseConfig } from '../src/index.js';
 import type { ConfigSettings, HandlerClass, HubMember, Launch, TransportName } from '../src/index.js';
 import { MAX_VIEWER_BACKLOG, MAX_WATCHED_SESSIONS, Monitor } from '../src/monitor/monitor.js';
-import { REPLAY_CAP, SessionScreen } from '../src/monitor/screen.js';
+import { REPLAY_CAP, ReplayLog } from '../src/monitor/replay-log.js';
+import { SessionScreen } from '../src/monitor/screen.js';
 import { OPT_ECHO } from '../src/telnet/constants.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
@@ -562,7 +563,7 @@ test('stopping the launch closes every viewer with 1001, and viewers that leave 
 });
 
 test('a snapshot shows exactly the output before it, even when a flood outruns the terminal parser', async () => {
-  const screen = new SessionScreen({ cols: 40, rows: 10 });
+  const screen = new SessionScreen({ cols: 40, rows: 10 }, new ReplayLog());
   const outputs: Array<{ seq: number; text: string }> = [];
   const write = (text: string): void => void outputs.push({ seq: screen.write(text), text });
   write('Welcome!\r\n> ');
@@ -589,7 +590,7 @@ test('a snapshot shows exactly the output before it, even when a flood outruns t
 
 test('the replay kept for late viewers stays under its cap and starts on a whole line', async () => {
   // Tall enough to show all of the replay: where it starts is on screen.
-  const screen = new SessionScreen({ cols: 200, rows: 1000 });
+  const screen = new SessionScreen({ cols: 200, rows: 1000 }, new ReplayLog());
   // Lines of different lengths: no cut lands on a line boundary by chance.
   const line = (i: number): string =>
     `\x1b[31mred ${i}\x1b[0m ${'and some more text '.repeat(4)}${'.'.repeat(i % 7)}\r\n`;
@@ -791,36 +792,4 @@ test('is_newest marks the session that started last, as sessions start and end i
     await monitor.stop();
     sockets.close();
   }
-});
-
-test('the replay keeps the same output whatever the sizes of the chunks it came in', () => {
-  // The rule, on the output as one run of UTF-8: past the cap, keep what follows the first newline
-  // that leaves at most three quarters of the cap; with no such newline, nothing.
-  let expected = Buffer.alloc(0);
-  const screen = new SessionScreen({ cols: 80, rows: 24 });
-  let seed = 7;
-  const random = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 16) % n;
-  };
-  const sizes = [0, 1, 1, 2, 20, 80, 300, 5000, 70_000];
-  // Now and then a chunk with no newline at all; some with characters of two and three bytes.
-  const chunks = Array.from({ length: 300 }, (_, i) => {
-    const alphabet =
-      i % 20 === 0 ? ['a', 'b', '\x1b'] : i % 3 === 0 ? ['a', '\n', 'é', '日'] : ['a', 'b', '\n', '\x1b'];
-    return Array.from({ length: sizes[random(sizes.length)]! }, () => alphabet[random(alphabet.length)]).join('');
-  });
-  for (let i = 0; i < 20_000; i++) {
-    const text = chunks[random(chunks.length)]!;
-    screen.write(text);
-    expected = Buffer.concat([expected, Buffer.from(text)]);
-    if (expected.length > REPLAY_CAP) {
-      const start = expected.indexOf(0x0a, expected.length - Math.floor((REPLAY_CAP * 3) / 4) - 1);
-      expected = start === -1 ? Buffer.alloc(0) : expected.subarray(start + 1);
-    }
-    // Read now and then: the replay must not depend on when it is looked at either.
-    if (random(5) === 0) assert.equal(screen.replay, expected.toString('utf8'), `after write ${i}`);
-  }
-  assert.equal(screen.replay, expected.toString('utf8'));
-  screen.dispose();
 });

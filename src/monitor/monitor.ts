@@ -6,6 +6,7 @@ import type { RawData } from 'ws';
 import type { SessionEndReason, SessionEventMap, SessionInfo, TerminalSummary } from '../hub/events.js';
 import type { RemoteScreen, RemoteWatch, SessionHub, WatchedEvent } from '../hub/hub.js';
 import type { AccessLevel } from './access.js';
+import { ReplayLog } from './replay-log.js';
 import { SessionScreen } from './screen.js';
 
 /** What a connected viewer may do. */
@@ -84,6 +85,8 @@ export class Monitor {
   #notice: boolean;
   #logger: Logger;
   #sessions = new Map<string, Tracked>();
+  /** The recent output of this process's sessions, for viewers who join late. */
+  #replayLog = new ReplayLog();
   /** The last of the tracked sessions in start order: the one that started last. */
   #newest: Tracked | undefined;
   /** Sessions with a screen model (watched now). */
@@ -417,7 +420,7 @@ export class Monitor {
       id: info.id,
       startedAt: info.startedAt,
       info: isLocal ? undefined : { ...info },
-      screen: isLocal ? new SessionScreen(info.terminal) : undefined,
+      screen: isLocal ? new SessionScreen(info.terminal, this.#replayLog) : undefined,
       isWatchedElsewhere: false,
       watchers: undefined,
       sentCounts: undefined,

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import type { SerializeAddon } from '@xterm/addon-serialize';
 import type xterm from '@xterm/headless';
 
+import type { ReplayChain, ReplayLog } from './replay-log.js';
+
 interface TerminalModules {
   Terminal: typeof xterm.Terminal;
   SerializeAddon: typeof SerializeAddon;
@@ -47,26 +49,6 @@ export interface ScreenSnapshot {
   seq: number;
 }
 
-/** Bytes of recent output (UTF-8) kept per session for late joiners. */
-export const REPLAY_CAP = 64 * 1024;
-
-/** What a trim keeps at most: three quarters of the cap, so that trimming is rare. */
-const REPLAY_KEPT = Math.floor((REPLAY_CAP * 3) / 4);
-
-/**
- * A session's first output (its welcome, and what follows up to this many characters) is kept as
- * a string: an idle session costs no buffer of its own. Once the session has a buffer, each
- * write is copied at once. Gathering writes into a string for one copy per few hundred
- * characters was tried: under load the string outlived the young generation's collections (at
- * 500 clients a turn comes every 14 ms), which then took twice as long.
- */
-const PENDING_LIMIT = 512;
-
-/** The first buffer a replay gets; it doubles up to REPLAY_CAP. */
-const FIRST_CAPACITY = 2048;
-
-const NEWLINE = 0x0a;
-
 /** Lines kept above the screen of a watched session's terminal (about 2 KiB each at 80 columns). */
 const SCROLLBACK = 50;
 
@@ -87,27 +69,24 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 const RESET = '\x1bc';
 
 /**
- * One session's recent output, bounded and cut only after a newline so that a replay never starts
- * inside an escape sequence, and, only while someone watches, a headless terminal fed from it.
- * The output is copied into a buffer outside the heap as it is written: kept as strings, every
- * piece of a busy session's output would outlive the young generation, and copying it there and
- * then into old space cost more than the session's own work.
+ * One session's recent output, kept in the process's replay log (bounded, and cut only after a
+ * newline so that a replay never starts inside an escape sequence), and, only while someone
+ * watches, a headless terminal fed from it.
  */
 export class SessionScreen {
-  /** The output, while the session has written at most PENDING_LIMIT characters and has no buffer. */
-  #pending = '';
-  /** The output once it outgrew `#pending`, as UTF-8: the first `#length` bytes. */
-  #bytes: Buffer | undefined;
-  #length = 0;
+  readonly #log: ReplayLog;
+  readonly #chain: ReplayChain;
   /** Output chunks written so far; the number of the latest. */
   #seq = 0;
   #cols: number;
   #rows: number;
   #view: View | undefined;
 
-  constructor(size: { cols: number | undefined; rows: number | undefined }) {
+  constructor(size: { cols: number | undefined; rows: number | undefined }, log: ReplayLog) {
     this.#cols = size.cols ?? DEFAULT_SIZE.cols;
     this.#rows = size.rows ?? DEFAULT_SIZE.rows;
+    this.#log = log;
+    this.#chain = log.open();
   }
 
   /** Whether a terminal is kept (someone watches). */
@@ -117,13 +96,13 @@ export class SessionScreen {
 
   /** The output kept for a viewer who joins late, as the terminal is fed it. */
   get replay(): string {
-    return this.#bytes === undefined ? this.#pending : this.#bytes.toString('utf8', 0, this.#length);
+    return this.#log.read(this.#chain);
   }
 
   /** Records output the session's terminal was sent; returns its chunk number. */
   write(text: string): number {
     this.#seq++;
-    this.#append(text);
+    this.#log.append(this.#chain, text);
     if (this.#view !== undefined) this.#feed(this.#view, text);
     return this.#seq;
   }
@@ -183,78 +162,7 @@ export class SessionScreen {
   /** Clears the kept output and the terminal. */
   dispose(): void {
     this.detach();
-    this.#pending = '';
-    this.#bytes = undefined;
-    this.#length = 0;
-  }
-
-  /** Keeps `text`: in `#pending` while the output is short (far below the cap), else in the bytes. */
-  #append(text: string): void {
-    if (this.#bytes === undefined) {
-      const pending = this.#pending;
-      if (pending.length + text.length <= PENDING_LIMIT) {
-        // It may be all an idle session ever keeps (its welcome): one flat string, not a chain.
-        this.#pending = flattened(pending + text);
-        return;
-      }
-      this.#pending = '';
-      if (pending !== '') this.#copy(pending);
-    }
-    this.#copy(text);
-  }
-
-  /** Copies `text` into the bytes, cutting them where they pass the cap. */
-  #copy(text: string): void {
-    const bytes = (this.#bytes ??= Buffer.allocUnsafeSlow(FIRST_CAPACITY));
-    // Room for the worst case (three bytes a UTF-16 unit): one copy, which also tells the length.
-    if (bytes.length - this.#length >= text.length * 3) {
-      this.#length += bytes.write(text, this.#length);
-      return;
-    }
-    const size = Buffer.byteLength(text);
-    const total = this.#length + size;
-    if (total <= REPLAY_CAP) {
-      this.#reserve(total).write(text, this.#length);
-      this.#length = total;
-    } else {
-      this.#trimFor(text, size);
-    }
-  }
-
-  /** The buffer, grown (doubling, up to REPLAY_CAP) to hold at least `size` bytes. */
-  #reserve(size: number): Buffer {
-    const bytes = this.#bytes!;
-    if (size <= bytes.length) return bytes;
-    let capacity = bytes.length * 2;
-    while (capacity < size) capacity *= 2;
-    const grown = Buffer.allocUnsafeSlow(Math.min(capacity, REPLAY_CAP));
-    bytes.copy(grown, 0, 0, this.#length);
-    this.#bytes = grown;
-    return grown;
-  }
-
-  /**
-   * Appends `text`, of `size` bytes, where the replay would pass its cap: keeps at most REPLAY_KEPT
-   * bytes, starting right after a newline, so every line kept is whole. With no newline there at
-   * all, nothing is kept.
-   */
-  #trimFor(text: string, size: number): void {
-    const bytes = this.#bytes!;
-    const from = this.#length + size - REPLAY_KEPT - 1;
-    const newline = from < this.#length ? bytes.subarray(0, this.#length).indexOf(NEWLINE, from) : -1;
-    if (newline !== -1) {
-      bytes.copyWithin(0, newline + 1, this.#length);
-      this.#length -= newline + 1;
-      this.#length += this.#reserve(this.#length + size).write(text, this.#length);
-      return;
-    }
-    // The cut falls in the new text (a long one, or a long line): found among its bytes.
-    const encoded = Buffer.from(text);
-    const cut = encoded.indexOf(NEWLINE, Math.max(0, from - this.#length));
-    const kept = cut === -1 ? encoded.subarray(0, 0) : encoded.subarray(cut + 1);
-    this.#length = 0;
-    this.#reserve(kept.length);
-    this.#length = kept.copy(this.#bytes!, 0);
+    this.#log.close(this.#chain);
   }
 
   #feed(view: View, text: string): void {
@@ -300,16 +208,6 @@ export class SessionScreen {
     };
     for (const waiter of ready) waiter.resolve(snapshot);
   }
-}
-
-/**
- * `text` as one string rather than the chain of concatenations a turn's writes make: the sample's
- * welcome is about 440 bytes as a chain and 180 flat. V8 flattens a chain when a character of it
- * is read, and the collector then drops the chain's links.
- */
-function flattened(text: string): string {
-  text.charCodeAt(0);
-  return text;
 }
 
 /** Writes `text` in pieces of at most PIECE characters; `done` runs once the last is parsed. */

@@ -9,7 +9,9 @@ import * as ws from 'ws';
 import { encodeFrame } from './websocket-frame.js';
 
 /** ws's frame parser: the package exports it, its types do not. */
-const { Receiver } = ws as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number }) => Writable };
+const { Receiver } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean; maxPayload: number }) => Writable;
+};
 
 /** The messages a client's parser finds in `wire`, with their type. */
 function parse(wire: Buffer): Array<{ data: Buffer; isBinary: boolean }> {
@@ -49,7 +51,10 @@ test('frames written back to back are read back as the same messages', () => {
       fc.array(
         fc.oneof(
           fc.record({ payload: fc.string({ unit: 'grapheme', maxLength: 300 }), binary: fc.boolean() }),
-          fc.record({ payload: fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 4 }), binary: fc.constant(true) }),
+          fc.record({
+            payload: fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 4 }),
+            binary: fc.constant(true),
+          }),
         ),
         { maxLength: 8 },
       ),
