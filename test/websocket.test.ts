@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +153,23 @@ describe('websocket transport', () => {
     assert.equal(code, 1000);
     assert.equal(reason, 'Session ended');
     assert.match(client.text, /Goodbye!\r\n$/);
+  });
+
+  test('a client gone without a close frame ends its session, its frame parser ended once', async (t) => {
+    const { server, port } = await startServer('websocket', EchoHandler);
+    // Every end() of a stream already ended: Node builds an error (with its stack) for each.
+    const end = Writable.prototype.end;
+    let repeated = 0;
+    t.mock.method(Writable.prototype, 'end', function (this: Writable, ...args: unknown[]) {
+      if (this.writableEnded) repeated++;
+      return (end as (...args: unknown[]) => Writable).apply(this, args);
+    });
+    const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws`);
+    await client.waitFor('> ');
+    client.ws.terminate();
+    await until(() => server.sessions.size === 0, 'the session ended');
+    t.mock.restoreAll();
+    assert.equal(repeated, 0);
   });
 
   test('a message over max_message_size closes the connection with 1009; others are unaffected', async () => {
