@@ -503,7 +503,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
  * about a tenth of the server's work for the whole connection. The parser's `end` becomes one
  * that ignores a repeated call without a callback; where ws keeps no `_receiver`, nothing changes.
  */
-export function endParserOnce(ws: WebSocket): void {
+function endParserOnce(ws: WebSocket): void {
   const parser = (ws as unknown as { _receiver?: Writable })._receiver;
   if (parser instanceof Writable) parser.end = endOnce as Writable['end'];
 }
