@@ -46,7 +46,7 @@ export interface ReplayChain {
  * buffer per session put each write on a page of its own, which at 500 busy sessions cost a
  * tenth of the server's time. A session's chunks are linked, oldest to newest.
  *
- * When the log wraps over a chunk whose session has at least REPLAY_KEPT bytes of newer output
+ * When the log wraps over a chunk whose session has more than REPLAY_KEPT bytes of newer output
  * in the log, the chunk is dropped; otherwise (a quiet session among busy ones, or a log too
  * small for its sessions) it is copied out to the session's overflow, as a per-session buffer
  * would have kept it all along.
@@ -113,7 +113,8 @@ export class ReplayLog {
   /** `chain`'s output as kept: at most REPLAY_CAP bytes, starting on a whole line. */
   read(chain: ReplayChain): string {
     const bytes = this.#bytes;
-    // The chunks to read: from the newest back, as far as the cap needs.
+    // The chain's chunks, oldest first; the oldest are passed over while more than the cap (and a
+    // piece's worth, so that the cut below still falls on a newline) follows them.
     const chunks: number[] = [];
     let inLog = 0;
     for (let at = chain.oldest; at !== NONE && bytes !== undefined; at = this.#nextOf(at)) chunks.push(at);
