@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { InProcessHub } from '../src/hub/hub.js';
 import type { SessionInfo } from '../src/hub/events.js';
 import { Monitor } from '../src/monitor/monitor.js';
-import { LOG_SIZE, ReplayLog } from '../src/monitor/replay-log.js';
+import { ReplayLog } from '../src/monitor/replay-log.js';
 import { SessionScreen } from '../src/monitor/screen.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,17 +37,23 @@ function info(id: string): SessionInfo {
   };
 }
 
-/** Memory per session once each of `count` sessions has had `output` written through the monitor. */
+const kib = (bytes: number): string => `${Math.round(bytes / 1024)} KiB`.padStart(9);
+
+/**
+ * Memory per session once each of `count` sessions has had `output` written through the monitor,
+ * beside the size of the replay log they share (one per process, resident as far as it filled).
+ */
 async function perMonitoredSession(
   count: number,
   output: string | ((session: number) => string),
   writes: number,
-): Promise<number> {
+): Promise<string> {
   // A fresh copy each time: sessions do not share their output's memory.
   const fresh = (session: number): string =>
     typeof output === 'string' ? Buffer.from(output).toString('latin1') : output(session);
   const hub = new InProcessHub();
-  const monitor = new Monitor(hub, { notice: false, logger: pino({ level: 'silent' }) });
+  const log = new ReplayLog();
+  const monitor = new Monitor(hub, { notice: false, logger: pino({ level: 'silent' }), replayLog: log });
   monitor.start();
   const before = used();
   for (let i = 0; i < count; i++) {
@@ -56,9 +62,11 @@ async function perMonitoredSession(
     for (let w = 0; w < writes; w++) hub.events.publish('output', { sessionId: id, text: fresh(i) });
   }
   // The replay log is one per process, whatever the number of sessions: counted apart.
-  const after = used() - LOG_SIZE;
+  const after = used() - log.size;
   await monitor.stop();
-  return (after - before) / count;
+  const perSession = (after - before) / count;
+  const shown = perSession < 1024 ? `${Math.round(perSession)} B`.padStart(9) : kib(perSession);
+  return `${shown}   (and the replay log, ${Math.round(log.size / 2 ** 20)} MiB)`;
 }
 
 /** Memory per watched session: a full replay and a headless terminal of `cols` x `rows`. */
@@ -89,16 +97,11 @@ function welcome(session: number): string {
   return `${text}> `;
 }
 
-const kib = (bytes: number): string => `${Math.round(bytes / 1024)} KiB`.padStart(9);
-
 console.log('\nsession monitor memory (replay kept per session; a terminal per watched session)');
-console.log(`  replay log, one per process (resident as it fills) ${kib(LOG_SIZE)}`);
+console.log(`  session, its welcome only                ${await perMonitoredSession(10_000, welcome, 1)}`);
+console.log(`  session, 2 KiB of output so far          ${await perMonitoredSession(1000, 'y'.repeat(2048), 1)}`);
 console.log(
-  `  session, its welcome only                ${`${Math.round(await perMonitoredSession(10_000, welcome, 1))} B`.padStart(9)}`,
-);
-console.log(`  session, 2 KiB of output so far          ${kib(await perMonitoredSession(1000, 'y'.repeat(2048), 1))}`);
-console.log(
-  `  session, replay full (1 MiB of lines)    ${kib(await perMonitoredSession(200, `${'z'.repeat(78)}\r\n`, 13_000))}`,
+  `  session, replay full (1 MiB of lines)    ${await perMonitoredSession(200, `${'z'.repeat(78)}\r\n`, 13_000)}`,
 );
 console.log(`  watched session 80x24, on top            ${kib(await perWatchedSession(50, 80, 24))}`);
 console.log(`  watched session 200x60, on top           ${kib(await perWatchedSession(20, 200, 60))}`);

@@ -86,7 +86,7 @@ export class Monitor {
   #logger: Logger;
   #sessions = new Map<string, Tracked>();
   /** The recent output of this process's sessions, for viewers who join late. */
-  #replayLog = new ReplayLog();
+  #replayLog: ReplayLog;
   /** The last of the tracked sessions in start order: the one that started last. */
   #newest: Tracked | undefined;
   /** Sessions with a screen model (watched now). */
@@ -99,10 +99,12 @@ export class Monitor {
   #refreshTimer: NodeJS.Timeout | undefined;
   #isStopped = false;
 
-  constructor(app: SessionHub, options: { notice: boolean; logger: Logger }) {
+  /** `replayLog`: where sessions' output is kept for late viewers; a log of its own by default. */
+  constructor(app: SessionHub, options: { notice: boolean; logger: Logger; replayLog?: ReplayLog }) {
     this.#app = app;
     this.#notice = options.notice;
     this.#logger = options.logger;
+    this.#replayLog = options.replayLog ?? new ReplayLog();
   }
 
   /** Viewers connected now. */

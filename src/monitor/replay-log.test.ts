@@ -61,7 +61,7 @@ function assertReplay(replay: string, written: Written, context: string): void {
 
 for (const size of [64 * 1024, 1024 * 1024]) {
   test(`a busy and a quiet session share a ${size / 1024} KiB log; each replay keeps what it must`, () => {
-    const log = new ReplayLog(size);
+    const log = new ReplayLog(size, size);
     const random = randomFrom(7);
     const chunks = chunksFrom(random);
     const busy = { chain: log.open(), written: new Written() };
@@ -82,8 +82,29 @@ for (const size of [64 * 1024, 1024 * 1024]) {
     assert.ok(quiet.written.total === quiet.written.tail.length && quiet.written.total < REPLAY_KEPT);
     assert.equal(log.read(quiet.chain), quiet.written.tail.toString('utf8'));
     assertReplay(log.read(busy.chain), busy.written, 'busy, at the end');
+    assert.equal(log.size, size);
   });
 }
+
+test('a log too small for its busy sessions grows, up to its maximum, and loses nothing', () => {
+  const log = new ReplayLog(64 * 1024, 512 * 1024);
+  const random = randomFrom(11);
+  const sessions = Array.from({ length: 20 }, () => ({ chain: log.open(), written: new Written() }));
+  const sizes: number[] = [];
+  for (let i = 0; i < 40_000; i++) {
+    const session = sessions[random(sessions.length)]!;
+    const line = `${i} ${'é'.repeat(random(40))}${'x'.repeat(random(80))}\r\n`;
+    log.append(session.chain, line);
+    session.written.add(line);
+    if (sizes.at(-1) !== log.size) sizes.push(log.size);
+    if (random(200) === 0) assertReplay(log.read(session.chain), session.written, `write ${i}`);
+  }
+  // 20 sessions keeping 48 KiB each need more than 512 KiB: it doubles each time, and stops there.
+  assert.deepEqual(sizes, [64 * 1024, 128 * 1024, 256 * 1024, 512 * 1024]);
+  for (const [index, session] of sessions.entries()) {
+    assertReplay(log.read(session.chain), session.written, `session ${index} at the end`);
+  }
+});
 
 test('a log with room for all of it keeps a session whole up to the minimum, then cuts on a line', () => {
   const log = new ReplayLog();
@@ -129,7 +150,8 @@ test('a surrogate pair split across pieces of a long write stays one character',
   assert.equal(log.read(chain), text);
 });
 
-test('a log smaller than 64 KiB or not a multiple of 8 is refused', () => {
+test('a log smaller than 64 KiB, not a multiple of 16 or over its maximum is refused', () => {
   assert.throws(() => new ReplayLog(1024), /at least 64 KiB/);
-  assert.throws(() => new ReplayLog(64 * 1024 + 4), /multiple of 8/);
+  assert.throws(() => new ReplayLog(64 * 1024 + 8), /multiple of 16/);
+  assert.throws(() => new ReplayLog(128 * 1024, 64 * 1024), /at most its maximum/);
 });

@@ -9,12 +9,17 @@ export const REPLAY_CAP = 64 * 1024;
  */
 export const REPLAY_KEPT = Math.floor((REPLAY_CAP * 3) / 4);
 
-/** The log's size: room for the last few seconds of output of a few hundred busy sessions. */
+/** The log's first size: room for the last few seconds of output of a few hundred busy sessions. */
 export const LOG_SIZE = 16 * 1024 * 1024;
+
+/** What the log grows to at most, where its sessions keep more output than it holds. */
+export const MAX_LOG_SIZE = 64 * 1024 * 1024;
 
 /** A chunk's header: its owner's slot, its length, and where the owner's next chunk starts. */
 const HEADER = 16;
-/** A header whose slot is this marks the rest of the log's end as unused: the next chunk is at its start. */
+/** Chunks start on multiples of this: the space left at the end of a lap always holds a header. */
+const ALIGN = 16;
+/** A header whose slot is this marks the rest of a lap as unused; its length is how many bytes that is. */
 const PAD = 0xffff_ffff;
 /** Nothing there: no next chunk, or no chunk of a chain in the log. */
 const NONE = -1;
@@ -49,10 +54,12 @@ export interface ReplayChain {
  * When the log wraps over a chunk whose session has more than REPLAY_KEPT bytes of newer output
  * in the log, the chunk is dropped; otherwise (a quiet session among busy ones, or a log too
  * small for its sessions) it is copied out to the session's overflow, as a per-session buffer
- * would have kept it all along.
+ * would have kept it all along. Where a lap copies out more than a quarter of the log, the log is
+ * too small for the sessions it serves: it doubles, up to its maximum, and copies cost no more.
  */
 export class ReplayLog {
-  readonly #size: number;
+  #size: number;
+  readonly #maxSize: number;
   /** Allocated on the first write: a process whose sessions never write holds none of it. */
   #bytes: Buffer | undefined;
   #words: Uint32Array | undefined;
@@ -60,14 +67,24 @@ export class ReplayLog {
   /** Absolute positions (growing for ever): of the next chunk, and of the oldest chunk not yet dropped. */
   #head = 0;
   #tail = 0;
+  /** Bytes copied out to sessions' overflows in this lap. */
+  #copiedOut = 0;
   #chains: Array<ReplayChain | undefined> = [];
   #freeSlots: number[] = [];
 
-  /** `size`: bytes, a multiple of 8, and at least 64 KiB. */
-  constructor(size = LOG_SIZE) {
-    if (size % 8 !== 0 || size < 64 * 1024)
-      throw new RangeError(`a replay log's size must be a multiple of 8 and at least 64 KiB, not ${size}`);
+  /** `size` and `maxSize`: bytes, multiples of 16, at least 64 KiB; the log grows from one to the other. */
+  constructor(size = LOG_SIZE, maxSize = Math.max(size, MAX_LOG_SIZE)) {
+    if (size % ALIGN !== 0 || size < 64 * 1024 || maxSize < size)
+      throw new RangeError(
+        `a replay log's size must be a multiple of 16, at least 64 KiB and at most its maximum, not ${size} (maximum ${maxSize})`,
+      );
     this.#size = size;
+    this.#maxSize = maxSize;
+  }
+
+  /** Bytes the log takes (once its first output came): its size now. */
+  get size(): number {
+    return this.#size;
   }
 
   /** A chain for a new session. */
@@ -158,23 +175,53 @@ export class ReplayLog {
 
   /** Makes `room` bytes free at the head, in one piece; returns their offset in the buffer. */
   #reserve(room: number): number {
+    if (this.#bytes === undefined) this.#allocate(this.#size);
     const size = this.#size;
-    if (this.#bytes === undefined) {
-      this.#bytes = Buffer.allocUnsafeSlow(size);
-      this.#words = new Uint32Array(this.#bytes.buffer, this.#bytes.byteOffset, size / 4);
-      this.#doubles = new Float64Array(this.#bytes.buffer, this.#bytes.byteOffset, size / 8);
-    }
     const at = this.#head % size;
     if (at + room <= size) {
       this.#dropUntil(this.#head + room - size);
       return at;
     }
-    // The chunk would pass the end: the rest of the lap is left unused, marked once what was there is dropped.
+    // The chunk would pass the end of the lap: the log grows first if it is short for its
+    // sessions, or the rest of the lap is left unused, marked once what was there is dropped.
+    const isShort = this.#copiedOut > size / 4 && size < this.#maxSize;
+    this.#copiedOut = 0;
+    if (isShort) {
+      this.#grow(Math.min(this.#maxSize, size * 2));
+      return this.#reserve(room);
+    }
     const lapEnd = this.#head + size - at;
     this.#dropUntil(lapEnd + room - size);
-    if (size - at >= HEADER) this.#words![at / 4] = PAD;
+    this.#words![at / 4] = PAD;
+    this.#words![at / 4 + 1] = size - at;
     this.#head = lapEnd;
     return 0;
+  }
+
+  #allocate(size: number): Buffer {
+    const bytes = Buffer.allocUnsafeSlow(size);
+    this.#bytes = bytes;
+    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, size / 4);
+    this.#doubles = new Float64Array(bytes.buffer, bytes.byteOffset, size / 8);
+    this.#size = size;
+    return bytes;
+  }
+
+  /**
+   * Moves the log to a buffer of `size` bytes. Positions are absolute, so every chunk (and every
+   * link to it) stays where it was: only where a position lands in the buffer changes.
+   */
+  #grow(size: number): void {
+    const old = this.#bytes!;
+    const oldSize = this.#size;
+    const bytes = this.#allocate(size);
+    for (let position = this.#tail; position < this.#head;) {
+      const from = position % oldSize;
+      const to = position % size;
+      const run = Math.min(this.#head - position, oldSize - from, size - to);
+      old.copy(bytes, to, from, from + run);
+      position += run;
+    }
   }
 
   /** Drops the chunks that start before absolute position `end` (chunks the head is about to write over). */
@@ -182,11 +229,11 @@ export class ReplayLog {
     const size = this.#size;
     while (this.#tail < end && this.#tail < this.#head) {
       const at = this.#tail % size;
-      if (size - at < HEADER || this.#words![at / 4] === PAD) {
-        this.#tail += size - at;
+      const length = this.#words![at / 4 + 1]!;
+      if (this.#words![at / 4] === PAD) {
+        this.#tail += length;
         continue;
       }
-      const length = this.#words![at / 4 + 1]!;
       const chain = this.#chains[this.#words![at / 4]!];
       // Only a chain's own oldest chunk: the slot may have passed to a later session since.
       if (chain !== undefined && chain.oldest === this.#tail) this.#passed(chain, at, length);
@@ -207,6 +254,7 @@ export class ReplayLog {
       chain.isCut = true;
       return;
     }
+    this.#copiedOut += length;
     const payload = this.#bytes!.subarray(at + HEADER, at + HEADER + length);
     const needed = chain.overflowLength + length;
     let overflow = chain.overflow;
@@ -245,8 +293,9 @@ export class ReplayLog {
   }
 }
 
+/** `bytes` rounded up to ALIGN (a chunk's size: far below 2^31). */
 function align(bytes: number): number {
-  return (bytes + 7) & ~7;
+  return (bytes + ALIGN - 1) & -ALIGN;
 }
 
 function isHighSurrogate(code: number): boolean {
