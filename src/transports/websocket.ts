@@ -101,6 +101,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
   const sockets = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxMessageSize,
+    // Off, and needed off: a turn's frames go to the socket beside ws's own (#sendHeld), which
+    // keeps their order only while ws queues nothing, as it does to compress.
     perMessageDeflate: false,
     handleProtocols: (offered) => options.subprotocols.find((name) => offered.has(name)) ?? false,
   });
