@@ -55,7 +55,8 @@ export interface ReplayChain {
  * in the log, the chunk is dropped; otherwise (a quiet session among busy ones, or a log too
  * small for its sessions) it is copied out to the session's overflow, as a per-session buffer
  * would have kept it all along. Where a lap copies out more than a quarter of the log, the log is
- * too small for the sessions it serves: it doubles, up to its maximum, and copies cost no more.
+ * too small for the sessions it serves: it doubles, up to its maximum, so that busy sessions'
+ * chunks are dropped again rather than copied.
  */
 export class ReplayLog {
   #size: number;
