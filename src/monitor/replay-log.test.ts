@@ -2,16 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { seededRandom } from '../../test/support/seeded-random.js';
 import { REPLAY_CAP, REPLAY_KEPT, ReplayLog } from './replay-log.js';
 import type { ReplayChain } from './replay-log.js';
 
-/** A deterministic generator: the same chunks every run. */
+/** Whole numbers below `n`, the same every run. */
 function randomFrom(seed: number): (n: number) => number {
-  let state = seed;
-  return (n) => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return (state >>> 16) % n;
-  };
+  const random = seededRandom(seed);
+  return (n) => Math.floor(random() * n);
 }
 
 /** Chunks of many sizes; now and then one with no newline, some with characters of two to four bytes. */

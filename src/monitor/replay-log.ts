@@ -135,7 +135,8 @@ export class ReplayLog {
     // piece's worth, so that the cut below still falls on a newline) follows them.
     const chunks: number[] = [];
     let inLog = 0;
-    for (let at = chain.oldest; at !== NONE && bytes !== undefined; at = this.#nextOf(at)) chunks.push(at);
+    // A chain with chunks means the log has its buffer.
+    for (let at = chain.oldest; at !== NONE; at = this.#nextOf(at)) chunks.push(at);
     for (const at of chunks) inLog += this.#lengthOf(at);
     let first = 0;
     let skipped = 0;

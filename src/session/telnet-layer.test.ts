@@ -55,6 +55,7 @@ import {
 } from '../telnet/constants.js';
 import { TelnetDecoder } from '../telnet/decoder.js';
 import { subnegotiation } from '../telnet/encoder.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 import type { SessionHandle } from './handle.js';
 
 /** Handler instances by session id, so that tests can look at what a handler saw. */
@@ -728,18 +729,6 @@ test('keepalive_interval sends IAC NOP to telnet clients only', async () => {
   assert.equal(raw.commands.includes(NOP), false);
   assert.equal(plain.raw.includes(IAC), false);
 });
-
-/** A small deterministic PRNG (mulberry32), so a failing abuse run can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** IAC SB <option> <payload, IAC doubled> IAC SE, built by hand so the client does not rest on the encoder. */
 function subnegotiationFrame(option: number, payload: number[]): number[] {

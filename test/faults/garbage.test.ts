@@ -18,7 +18,8 @@ import {
 import { TelnetDecoder } from '../../src/telnet/decoder.js';
 import { negotiate } from '../../src/telnet/encoder.js';
 import { until } from '../support/received-text.js';
-import { SEED, closedWithin, inBatches, openRaw, runFaultCase, seededRandom, sleep, writeAll } from './harness.js';
+import { seededRandom } from '../support/seeded-random.js';
+import { SEED, closedWithin, inBatches, openRaw, runFaultCase, sleep, writeAll } from './harness.js';
 import type { Attackers, Endpoint, Ports } from './harness.js';
 import { FrameReader, OPCODE, closeCode, wsFrame } from './wire.js';
 

@@ -773,17 +773,6 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32): the same faults on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value;
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The seed of every random fault: FAULTS_SEED, or a fixed one. */
 export const SEED = Number(process.env.FAULTS_SEED ?? 0x5eed);
 
