@@ -98,8 +98,11 @@ test('workers: 2 serve every transport as one application, share metrics and a t
   for (const transport of ['telnet', 'tcp', 'websocket', 'ws_telnet', 'ssh'] as const) {
     clients.set(transport, await enterRoom(transport, running.ports.get(transport)!, `${transport}_user`, 10_000));
   }
-  clients.set('tcp2', await enterRoom('tcp', running.ports.get('tcp')!, 'tcp2_user', 10_000));
   const listener = clients.get('tcp')!;
+  const joined = listener.text.length;
+  clients.set('tcp2', await enterRoom('tcp', running.ports.get('tcp')!, 'tcp2_user', 10_000));
+  // The last one entered through the other worker: the room is six once its join has come over.
+  await listener.waitFor('* tcp2_user joined (tcp)', { from: joined });
   const from = listener.text.length;
   listener.send('/who');
   await listener.waitFor('In the room (6):', { from });
