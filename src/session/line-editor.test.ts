@@ -607,6 +607,26 @@ test('a line taller than the screen: Home shows its first rows with the prompt, 
   terminal.dispose();
 });
 
+test('Enter from the start of a line that fills its last row, on a screen too short for the row below, leaves all of it above', async () => {
+  // The row below the margin is drawn only with the end of the line in view (found by the property below).
+  const cols = 6;
+  const terminal = new Terminal(cols, 2);
+  const editor = new LineEditor();
+  editor.width = cols;
+  editor.height = 2;
+  editor.prompt = '> ';
+  await terminal.write('> ');
+  for (const token of [text('word aabc'), key('home'), text('a')]) await terminal.write(editor.feed(token).echo);
+  assertShowsLine(terminal, editor, cols);
+  const result = editor.feed(key('enter'));
+  await terminal.write(result.echo);
+  assert.equal(result.line, 'aword aabc');
+  assert.deepEqual(terminal.above.slice(-2), ['> awor', 'd aabc']);
+  assert.deepEqual(terminal.cursor, { row: 1, column: 0 });
+  assert.deepEqual(terminal.screen, ['d aabc', '']);
+  terminal.dispose();
+});
+
 test('whatever is typed or printed meanwhile, a line taller than the screen shows as its rows around the cursor, and Enter leaves all of it', async () => {
   const MESSAGE = 'news';
   const token = fc.oneof(

@@ -189,7 +189,10 @@ export class LineEditor {
     const undrawn = this.#undrawnFrom === undefined ? [] : this.#chars.slice(this.#undrawnFrom);
     // A line drawn to the margin already has the cursor's row below it ready (see #drawWrapped).
     const isEnter = token.type === 'key' && token.name === 'enter';
-    const isRowBelowReady = isEnter && wasWrapped && undrawn.length === 0 && this.#placement().end.isAtMargin;
+    // Drawn only where the end was shown (#undrawnFrom unset): on a screen too short for it, the
+    // line's last row may be drawn and the row below not.
+    const isRowBelowReady =
+      isEnter && wasWrapped && this.#undrawnFrom === undefined && this.#placement().end.isAtMargin;
     const result = token.type === 'text' ? this.#shown(this.#insert(token.text)) : this.#key(token.name);
     // A dropped line (Ctrl-C) has already moved below itself, as Enter does below.
     const isDropped = token.type === 'key' && token.name === 'interrupt';
