@@ -568,13 +568,23 @@ function assertShowsLine(terminal: Terminal, editor: LineEditor, cols: number): 
   });
 }
 
+/** An editor behind the prompt `> ` on a terminal of `cols` x `rows`, both knowing its size. */
+function onScreen(
+  cols: number,
+  rows: number,
+  options?: ConstructorParameters<typeof LineEditor>[0],
+): { terminal: Terminal; editor: LineEditor } {
+  const terminal = new Terminal(cols, rows);
+  const editor = new LineEditor(options);
+  editor.width = cols;
+  editor.height = rows;
+  editor.prompt = '> ';
+  return { terminal, editor };
+}
+
 test('a line taller than the screen: Home shows its first rows with the prompt, End its last, edits reflow it', async () => {
   const cols = 10;
-  const terminal = new Terminal(cols, 4);
-  const editor = new LineEditor();
-  editor.width = cols;
-  editor.height = 4;
-  editor.prompt = '> ';
+  const { terminal, editor } = onScreen(cols, 4);
   const feed = async (token: InputToken): Promise<EditResult> => {
     const result = editor.feed(token);
     await terminal.write(result.echo);
@@ -610,11 +620,7 @@ test('a line taller than the screen: Home shows its first rows with the prompt, 
 test('Enter from the start of a line that fills its last row, on a screen too short for the row below, leaves all of it above', async () => {
   // The row below the margin is drawn only with the end of the line in view (found by the property below).
   const cols = 6;
-  const terminal = new Terminal(cols, 2);
-  const editor = new LineEditor();
-  editor.width = cols;
-  editor.height = 2;
-  editor.prompt = '> ';
+  const { terminal, editor } = onScreen(cols, 2);
   await terminal.write('> ');
   for (const token of [text('word aabc'), key('home'), text('a')]) await terminal.write(editor.feed(token).echo);
   assertShowsLine(terminal, editor, cols);
@@ -658,12 +664,8 @@ test('whatever is typed or printed meanwhile, a line taller than the screen show
       fc.integer({ min: 2, max: 5 }),
       fc.constantFrom('on' as const, 'mask' as const),
       async (tokens, cols, rows, echo) => {
-        const terminal = new Terminal(cols, rows);
-        const editor = new LineEditor({ maxLineLength: 70, historySize: 5 });
+        const { terminal, editor } = onScreen(cols, rows, { maxLineLength: 70, historySize: 5 });
         editor.echo = echo;
-        editor.width = cols;
-        editor.height = rows;
-        editor.prompt = '> ';
         await terminal.write('> ');
         try {
           for (const item of tokens) {
