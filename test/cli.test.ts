@@ -300,6 +300,30 @@ test('the echo sample serves over TCP through the CLI', async () => {
   assert.equal(await running.exited, 0);
 });
 
+test('once a burst of sessions is over, the launcher collects its garbage; a few sessions are not worth it', async () => {
+  const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
+  const config = await writeConfig('burst.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 500\n'));
+  // V8 names each collection it makes; the reducer's is the one for "low memory".
+  const running = await startServing(process.execPath, ['--trace-gc', CLI, '-c', config]);
+  const port = running.ports.get('tcp')!;
+  const collections = (): number => running.output().stdout.split('low memory notification').length - 1;
+  const burst = async (count: number): Promise<void> => {
+    const clients = await Promise.all(Array.from({ length: count }, () => connect(port)));
+    await Promise.all(clients.map((client) => waitFor(client.text, '> ')));
+    for (const client of clients) client.socket.end();
+    await Promise.all(clients.map((client) => client.closed));
+  };
+
+  await burst(20);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(collections(), 0, '40 sessions started and ended were collected for');
+
+  await burst(150);
+  await until(() => collections() > 0, 'a collection after 150 sessions came and went', 5000);
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
 test('a handler class from the TypeScript sources is accepted by the built CLI', async () => {
   const running = await startServing(process.execPath, [
     CLI,

@@ -1,14 +1,18 @@
 // The session hub: one application's sessions, broadcast and admission counts, across all its servers.
+import { channel } from 'node:diagnostics_channel';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { Logger } from 'pino';
 
 import type { TransportName } from '../config/schema.js';
+import { SESSION_COUNT_CHANNEL } from '../server/heap-policy.js';
 import { canonicalAddress } from '../transports/address.js';
 import { SessionEvents } from './events.js';
 import type { SessionInfo } from './events.js';
 import { newSessionId } from './session-id.js';
+
+const sessionCount = channel(SESSION_COUNT_CHANNEL);
 
 /** Which sessions a broadcast or a listing is for; every field given must match. */
 export interface SessionFilter {
@@ -151,6 +155,7 @@ export class InProcessHub implements SessionHub {
     this.#members.set(member.id, member);
     const address = canonicalAddress(member.remoteAddress);
     this.#addresses.set(address, (this.#addresses.get(address) ?? 0) + 1);
+    if (sessionCount.hasSubscribers) sessionCount.publish(this.#members.size);
   }
 
   remove(member: HubMember): void {
@@ -159,6 +164,7 @@ export class InProcessHub implements SessionHub {
     const count = (this.#addresses.get(address) ?? 1) - 1;
     if (count <= 0) this.#addresses.delete(address);
     else this.#addresses.set(address, count);
+    if (sessionCount.hasSubscribers) sessionCount.publish(this.#members.size);
   }
 
   connectionsFrom(address: string): number {

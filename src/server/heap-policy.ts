@@ -1,0 +1,162 @@
+// How the launcher's process uses V8's heap: a young generation held small while it starts and
+// capped while it serves, and a collection that gives memory back once a burst of sessions is over.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
+
+/**
+ * Published by a hub with the number of sessions it holds, each time one joins or leaves it:
+ * process-wide policies (the memory reducer below) follow sessions without knowing any hub.
+ */
+export const SESSION_COUNT_CHANNEL = 'chuk-protocol-server:session-count';
+
+/** Both semi-spaces of the young generation, in bytes, past which it grows no more. */
+export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+
+export const holdYoungGeneration = (): void => setFlagsFromString('--semi-space-growth-factor=1');
+
+// A new thread's isolate (the config's worker, tsx's module hooks) puts the factor back to V8's minimum of 2.
+const holdAgainOnline = (message: unknown): void => {
+  (message as { worker: Worker }).worker.once('online', holdYoungGeneration);
+};
+
+/** Holds the young generation at its size, in this thread and in threads started from now on. */
+export function holdYoungGenerationInEveryThread(): void {
+  holdYoungGeneration();
+  subscribe('worker_threads', holdAgainOnline);
+}
+
+let growing: PerformanceObserver | undefined;
+
+/**
+ * Lets the young generation grow, V8's way, until it reaches the cap; then holds it there. Called
+ * again after a collection that shrank it, so that a server under load gets it back.
+ */
+export function growYoungGenerationToCap(): void {
+  if (growing !== undefined) return;
+  unsubscribe('worker_threads', holdAgainOnline);
+  setFlagsFromString('--semi-space-growth-factor=2');
+  const observer = new PerformanceObserver(() => {
+    const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+    if (young === undefined || young.space_size < YOUNG_GENERATION_CAP) return;
+    observer.disconnect();
+    growing = undefined;
+    holdYoungGenerationInEveryThread();
+  });
+  growing = observer;
+  observer.observe({ entryTypes: ['gc'] });
+}
+
+/** Sessions started and ended since the last collection, at least, before another is worth its pause. */
+const MIN_CHURN = 100;
+/** No session started or ended for this long: the burst is over. */
+const QUIET_MS = 100;
+
+export interface MemoryReducerOptions {
+  /** A full collection that compacts the heap and gives freed pages back to the system. */
+  collect: () => Promise<void>;
+  minChurn?: number;
+  quietMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Collects once a burst of sessions is over. Connecting makes garbage that outlives the young
+ * generation's collections (a session's objects while it is welcomed, for one) and so reaches
+ * the old generation, where V8 leaves it until that generation fills: after 5,000 connections,
+ * some 1.5 KB a session, resident for good on an idle server. V8's own memory reducer acts only
+ * after a full collection has happened, and seconds later.
+ *
+ * A collection's pause grows with the sessions alive, its gain with the sessions that came and
+ * went since the last one: it runs when the churn is at least a quarter of the sessions alive
+ * (and MIN_CHURN), so that its cost per session stays flat however many are connected.
+ */
+export class MemoryReducer {
+  readonly #collect: () => Promise<void>;
+  readonly #minChurn: number;
+  readonly #quietMs: number;
+  readonly #now: () => number;
+  #churn = 0;
+  #sessions = 0;
+  #lastChange = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #isCollecting = false;
+
+  constructor(options: MemoryReducerOptions) {
+    this.#collect = options.collect;
+    this.#minChurn = options.minChurn ?? MIN_CHURN;
+    this.#quietMs = options.quietMs ?? QUIET_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** A session started or ended; `sessions` are the ones alive now. */
+  sessionCountChanged(sessions: number): void {
+    this.#churn++;
+    this.#sessions = sessions;
+    this.#lastChange = this.#now();
+    // One timer for the whole burst: each change only moves the moment it looks for quiet.
+    this.#timer ??= this.#wait(this.#quietMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #wait(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.#check(), ms);
+    timer.unref();
+    return timer;
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    const quiet = this.#now() - this.#lastChange;
+    if (quiet < this.#quietMs) {
+      this.#timer = this.#wait(this.#quietMs - quiet);
+      return;
+    }
+    // Too little churn: it adds up, and the next burst's end looks again.
+    if (this.#isCollecting || this.#churn < Math.max(this.#minChurn, this.#sessions / 4)) return;
+    this.#churn = 0;
+    this.#isCollecting = true;
+    void this.#collect()
+      .catch(() => undefined)
+      .finally(() => (this.#isCollecting = false));
+  }
+}
+
+/**
+ * The collection DevTools' "collect garbage" runs: full, compacting, and shrinking the young
+ * generation to its least, through an inspector session inside this process.
+ */
+export async function collectAllGarbage(): Promise<void> {
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  try {
+    await new Promise<void>((resolve, reject) =>
+      session.post('HeapProfiler.collectGarbage', (err) => (err === null ? resolve() : reject(err))),
+    );
+  } finally {
+    // Disconnecting inside post's callback never returns (Node 20): the promise's job is later.
+    session.disconnect();
+  }
+}
+
+/**
+ * Runs a MemoryReducer on the sessions every hub of this process reports. `regrowYoungGeneration`:
+ * the young generation is this policy's (not sized by the user's flags), and may grow to its cap
+ * again after each collection.
+ */
+export function reduceMemoryAfterBursts(regrowYoungGeneration: boolean): MemoryReducer {
+  const reducer = new MemoryReducer({
+    collect: async () => {
+      await collectAllGarbage();
+      if (regrowYoungGeneration) growYoungGenerationToCap();
+    },
+  });
+  subscribe(SESSION_COUNT_CHANNEL, (sessions) => reducer.sessionCountChanged(sessions as number));
+  return reducer;
+}
