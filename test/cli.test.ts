@@ -300,26 +300,68 @@ test('the echo sample serves over TCP through the CLI', async () => {
   assert.equal(await running.exited, 0);
 });
 
-test('once a burst of sessions is over, the launcher collects its garbage; a few sessions are not worth it', async () => {
+/** Runs `argv` with the open-files limit raised to its hard limit, as a server holding many connections is. */
+const withRaisedFileLimit = (argv: string[]): [string, string[]] => [
+  'bash',
+  ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', ...argv],
+];
+
+/**
+ * `count` TCP clients in a process of their own (this one may not open so many files), each
+ * welcomed to its prompt; closed all at once by `close()`.
+ */
+async function heldClients(port: number, count: number): Promise<{ close: () => Promise<void> }> {
+  const script = `
+    const net = require('node:net');
+    const sockets = [];
+    const open = () => new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: ${port} });
+      let text = '';
+      socket.on('data', (chunk) => { text += chunk; if (text.endsWith('> ')) resolve(); });
+      socket.once('error', reject);
+      sockets.push(socket);
+    });
+    (async () => {
+      for (let i = 0; i < ${count}; i += 100) await Promise.all(Array.from({ length: Math.min(100, ${count} - i) }, open));
+      console.log('held');
+      process.stdin.once('data', async () => {
+        await Promise.all(sockets.map((socket) => new Promise((resolve) => { socket.once('close', resolve); socket.end(); })));
+        console.log('closed');
+      });
+    })().catch((err) => { console.error(err); process.exit(1); });`;
+  const [command, args] = withRaisedFileLimit([process.execPath, '-e', script]);
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  await until(() => stdout.includes('held'), `${count} clients welcomed`, 20_000);
+  return {
+    close: async () => {
+      child.stdin!.write('close\n');
+      await until(() => stdout.includes('closed'), `${count} clients closed`, 20_000);
+      child.kill();
+    },
+  };
+}
+
+test('once a burst of connections to a server holding many is over, the launcher collects; fewer sessions are not worth it', async () => {
   const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
-  const config = await writeConfig('burst.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 500\n'));
+  const config = await writeConfig('burst.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 2000\n'));
   // V8 names each collection it makes; the reducer's is the one for "low memory".
-  const running = await startServing(process.execPath, ['--trace-gc', CLI, '-c', config]);
+  const [command, args] = withRaisedFileLimit([process.execPath, '--trace-gc', CLI, '-c', config]);
+  const running = await startServing(command, args);
   const port = running.ports.get('tcp')!;
   const collections = (): number => running.output().stdout.split('low memory notification').length - 1;
-  const burst = async (count: number): Promise<void> => {
-    const clients = await Promise.all(Array.from({ length: count }, () => connect(port)));
-    await Promise.all(clients.map((client) => waitFor(client.text, '> ')));
-    for (const client of clients) client.socket.end();
-    await Promise.all(clients.map((client) => client.closed));
-  };
 
-  await burst(20);
+  const some = await heldClients(port, 600);
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(collections(), 0, '40 sessions started and ended were collected for');
+  await some.close();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(collections(), 0, 'collected for 600 sessions');
 
-  await burst(150);
-  await until(() => collections() > 0, 'a collection after 150 sessions came and went', 5000);
+  const many = await heldClients(port, 1100);
+  await until(() => collections() > 0, 'a collection once 1,100 sessions had connected', 5000);
+  await many.close();
   running.child.kill('SIGINT');
   assert.equal(await running.exited, 0);
 });

@@ -22,7 +22,6 @@ function reducerUnderTest(t: TestContext): {
   let isFailing = false;
   const reducer = new MemoryReducer({
     quietMs: QUIET_MS,
-    minChurn: 100,
     now: () => now,
     collect: () => {
       collections++;
@@ -45,9 +44,9 @@ function reducerUnderTest(t: TestContext): {
 
 test('a burst of sessions is collected once it has been quiet for the quiet time, not before', async (t) => {
   const { reducer, collections, after } = reducerUnderTest(t);
-  for (let i = 1; i <= 150; i++) {
+  for (let i = 1; i <= 1200; i++) {
     reducer.sessionCountChanged(i);
-    await after(1);
+    if (i % 10 === 0) await after(1);
   }
   await after(QUIET_MS - 2);
   assert.equal(collections(), 0, 'collected before the quiet time had passed');
@@ -59,8 +58,9 @@ test('a burst of sessions is collected once it has been quiet for the quiet time
 
 test('sessions that keep coming put the collection off until they stop', async (t) => {
   const { reducer, collections, after } = reducerUnderTest(t);
+  for (let i = 1; i <= 1000; i++) reducer.sessionCountChanged(i);
   for (let i = 1; i <= 400; i++) {
-    reducer.sessionCountChanged(i % 50);
+    reducer.sessionCountChanged(1000 + (i % 50));
     await after(QUIET_MS / 2);
   }
   assert.equal(collections(), 0);
@@ -68,20 +68,26 @@ test('sessions that keep coming put the collection off until they stop', async (
   assert.equal(collections(), 1);
 });
 
-test('little churn waits for more, across bursts; much of it against many sessions alive waits for a quarter of them', async (t) => {
+test('few sessions alive are never collected for, however many came and went', async (t) => {
   const { reducer, collections, after } = reducerUnderTest(t);
-  for (let i = 1; i <= 60; i++) reducer.sessionCountChanged(i);
-  await after(QUIET_MS * 3);
-  assert.equal(collections(), 0, 'collected after 60 changes');
-  for (let i = 61; i <= 100; i++) reducer.sessionCountChanged(i);
-  await after(QUIET_MS * 3);
-  assert.equal(collections(), 1, 'not collected after 100 changes over two bursts');
+  for (let burst = 0; burst < 5; burst++) {
+    for (let i = 1; i <= 999; i++) reducer.sessionCountChanged(i);
+    for (let i = 998; i >= 0; i--) reducer.sessionCountChanged(i);
+    await after(QUIET_MS * 3);
+  }
+  assert.equal(collections(), 0);
+});
 
-  // 1,000 sessions alive: 200 more changes are not a quarter of them, 250 are.
-  for (let i = 1; i <= 200; i++) reducer.sessionCountChanged(800 + i);
+test('churn since the last collection must reach a quarter of the sessions alive, across bursts', async (t) => {
+  const { reducer, collections, after } = reducerUnderTest(t);
+  for (let i = 1; i <= 2000; i++) reducer.sessionCountChanged(i);
   await after(QUIET_MS * 3);
   assert.equal(collections(), 1);
-  for (let i = 1; i <= 50; i++) reducer.sessionCountChanged(1000);
+  // 2,000 alive: 300 changes are not a quarter of them, 500 over two bursts are.
+  for (let i = 1; i <= 300; i++) reducer.sessionCountChanged(2000 + (i % 2));
+  await after(QUIET_MS * 3);
+  assert.equal(collections(), 1);
+  for (let i = 1; i <= 200; i++) reducer.sessionCountChanged(2000 + (i % 2));
   await after(QUIET_MS * 3);
   assert.equal(collections(), 2);
 });
@@ -89,11 +95,11 @@ test('little churn waits for more, across bursts; much of it against many sessio
 test('a failed collection does not stop the next', async (t) => {
   const { reducer, collections, after, fail } = reducerUnderTest(t);
   fail(true);
-  for (let i = 1; i <= 100; i++) reducer.sessionCountChanged(i);
+  for (let i = 1; i <= 1000; i++) reducer.sessionCountChanged(i);
   await after(QUIET_MS);
   assert.equal(collections(), 1);
   fail(false);
-  for (let i = 1; i <= 100; i++) reducer.sessionCountChanged(100 - i);
+  for (let i = 1; i <= 1000; i++) reducer.sessionCountChanged(1000 + (i % 2));
   await after(QUIET_MS);
   assert.equal(collections(), 2);
 });

@@ -48,33 +48,35 @@ export function growYoungGenerationToCap(): void {
   observer.observe({ entryTypes: ['gc'] });
 }
 
-/** Sessions started and ended since the last collection, at least, before another is worth its pause. */
-const MIN_CHURN = 100;
+/** Sessions alive, at least, for a collection to be worth what it costs (see MemoryReducer). */
+const MIN_SESSIONS = 1000;
 /** No session started or ended for this long: the burst is over. */
 const QUIET_MS = 100;
 
 export interface MemoryReducerOptions {
   /** A full collection that compacts the heap and gives freed pages back to the system. */
   collect: () => Promise<void>;
-  minChurn?: number;
+  minSessions?: number;
   quietMs?: number;
   now?: () => number;
 }
 
 /**
- * Collects once a burst of sessions is over. Connecting makes garbage that outlives the young
- * generation's collections (a session's objects while it is welcomed, for one) and so reaches
- * the old generation, where V8 leaves it until that generation fills: after 5,000 connections,
- * some 1.5 KB a session, resident for good on an idle server. V8's own memory reducer acts only
+ * Collects once a burst of sessions is over, on a server holding many. Connecting makes garbage
+ * that outlives the young generation's collections and so reaches the old generation, where V8
+ * leaves it until that generation fills: after 5,000 connections, some 1.5 KB a session,
+ * resident for good on a server whose sessions then sit idle. V8's own memory reducer acts only
  * after a full collection has happened, and seconds later.
  *
- * A collection's pause grows with the sessions alive, its gain with the sessions that came and
- * went since the last one: it runs when the churn is at least a quarter of the sessions alive
- * (and MIN_CHURN), so that its cost per session stays flat however many are connected.
+ * The collection is dear: it pauses the process (some 50 ms at 5,000 sessions), and V8 drops
+ * its optimized code with it, which the next second or two of work compiles again. So it runs
+ * only with at least MIN_SESSIONS alive (fewer hold little garbage among them), and when the
+ * sessions that came and went since the last one are at least a quarter of those alive, which
+ * keeps its cost per session flat however many are connected.
  */
 export class MemoryReducer {
   readonly #collect: () => Promise<void>;
-  readonly #minChurn: number;
+  readonly #minSessions: number;
   readonly #quietMs: number;
   readonly #now: () => number;
   #churn = 0;
@@ -85,7 +87,7 @@ export class MemoryReducer {
 
   constructor(options: MemoryReducerOptions) {
     this.#collect = options.collect;
-    this.#minChurn = options.minChurn ?? MIN_CHURN;
+    this.#minSessions = options.minSessions ?? MIN_SESSIONS;
     this.#quietMs = options.quietMs ?? QUIET_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -117,8 +119,8 @@ export class MemoryReducer {
       this.#timer = this.#wait(this.#quietMs - quiet);
       return;
     }
-    // Too little churn: it adds up, and the next burst's end looks again.
-    if (this.#isCollecting || this.#churn < Math.max(this.#minChurn, this.#sessions / 4)) return;
+    // Too little churn, or too few sessions: the churn adds up, and the next burst's end looks again.
+    if (this.#isCollecting || this.#sessions < this.#minSessions || this.#churn < this.#sessions / 4) return;
     this.#churn = 0;
     this.#isCollecting = true;
     void this.#collect()
