@@ -475,6 +475,25 @@ test('TTYPE is asked again until the client repeats a name, and the terminal typ
   assert.match(client.text, /Terminal type: VT220\r\n/);
 });
 
+test('a client that agrees to TTYPE and leaves in the same breath is not asked for its terminal type', async () => {
+  const { port } = await startServer('telnet', CharacterEcho);
+  const socket = net.connect({ host: '127.0.0.1', port });
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  await new Promise((resolve) => socket.once('data', resolve));
+  // Its answer and its end in one go, as a probe or a health check leaves.
+  socket.end(Buffer.from([IAC, WILL, OPT_TTYPE]));
+  await new Promise((resolve) => socket.once('close', resolve));
+  const sends = new TelnetDecoder()
+    .push(Buffer.concat(received))
+    .filter((event) => event.type === 'subnegotiation' && event.option === OPT_TTYPE);
+  assert.deepEqual(sends, []);
+
+  // One that stays is asked.
+  const staying = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['XTERM'] });
+  await staying.until('a TTYPE SEND', () => staying.subnegotiations.some((sb) => sb.option === OPT_TTYPE));
+});
+
 test('a MUD client (TTYPE MUDLET) never gets WILL ECHO from a character handler, and sees its lines answered', async () => {
   const { port } = await startServer('telnet', CharacterEcho);
   const mud = await ScriptedClient.connect(port, {

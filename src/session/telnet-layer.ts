@@ -540,6 +540,19 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#keepaliveTimer = undefined;
   }
 
+  /**
+   * Asks for the terminal type one loop turn after the answer that allows it. A client that
+   * answers and leaves at once (a probe, a health check, a load test's connect) has sent its end
+   * with its answers, and the end is read in that next turn: such a client costs no write.
+   */
+  #requestTerminalTypeNextTurn(): void {
+    setImmediate(() =>
+      setImmediate(() => {
+        if (!this.#connection.isClosed) this.#send([requestTerminalType()]);
+      }),
+    );
+  }
+
   #markTelnetPeer(): void {
     if (this.#isTelnetPeer) return;
     this.#isTelnetPeer = true;
@@ -601,7 +614,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         continue;
       }
       if (change.side === 'remote') {
-        if (change.option === OPT_TTYPE) out.push(requestTerminalType());
+        if (change.option === OPT_TTYPE) this.#requestTerminalTypeNextTurn();
         // A client offering NEW-ENVIRON on its own is asked once TTYPE has said what it is.
         if (change.option === OPT_NEW_ENVIRON && this.#isClientKnown) this.#askEnvironment(out);
         if (change.option === OPT_LINEMODE) out.push(linemodeMode(MODE_EDIT | MODE_TRAPSIG));
