@@ -56,11 +56,13 @@ describe('TinTin++ in tmux against the mud sample', () => {
     await enter('#config {debug telnet} {on}');
     await enter(`#session mud 127.0.0.1 ${port}`);
     const lines = await pane.waitForScreen(
-      'the room, MCCP2 and MSSP',
+      'the room, MCCP2, MSSP, and the terminal type and environment told',
+      // Typed while negotiation goes on, a line would land among its debug lines, not after the prompt.
       (lines) =>
         lines.includes('Exits: north') &&
         lines.includes('INFO MCCP2 INITIALIZED') &&
-        lines.some((line) => /^RCVD IAC SB MSSP VAR UPTIME/.test(line)),
+        lines.some((line) => /^RCVD IAC SB MSSP VAR UPTIME/.test(line)) &&
+        lines.some((line) => line.startsWith('SENT IAC SB NEW-ENVIRON IS VAR TERMINAL_TYPE')),
       10_000,
     );
     assert.ok(lines.includes('INFO MCCP3 INITIALIZED'), 'TinTin++ compresses what it sends too');

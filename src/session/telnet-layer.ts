@@ -130,6 +130,8 @@ const TEXT_AS_BINARY = 1024;
 const LOCAL_ECHO_ON = 2048;
 const LOCAL_SGA_ON = 4096;
 const TERMINAL_TYPES_KNOWN = 8192;
+/** The client agreed to TTYPE in this read: the request for its name goes with this read's replies. */
+const TERMINAL_TYPE_DUE = 16384;
 
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
@@ -394,6 +396,11 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     let tokens = this.#tokens;
     this.#tokens = NO_TOKENS;
     if (this.#msspProbe !== undefined) tokens = this.#probeMsspRequest(tokens);
+    if (this.#is(TERMINAL_TYPE_DUE)) {
+      this.#set(TERMINAL_TYPE_DUE, false);
+      if (this.#pendingReplies === undefined || this.#pendingReplies.length === 0) this.#requestTerminalTypeNextTurn();
+      else this.#pendingReplies.push(requestTerminalType());
+    }
     const replies = this.#pendingReplies;
     if (replies !== undefined) {
       this.#pendingReplies = undefined;
@@ -541,9 +548,11 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   /**
-   * Asks for the terminal type one loop turn after the answer that allows it. A client that
-   * answers and leaves at once (a probe, a health check, a load test's connect) has sent its end
-   * with its answers, and the end is read in that next turn: such a client costs no write.
+   * Asks for the terminal type one loop turn after the answer that allows it, when nothing else
+   * answers that read (with other replies it goes with them, at once: a MUD client that reads
+   * in pulses would otherwise get it a pulse later). A client that answers and leaves at once
+   * (a probe, a health check, a load test's connect) has sent its end with its answers, and the
+   * end is read in that next turn: such a client costs no write.
    */
   #requestTerminalTypeNextTurn(): void {
     setImmediate(() =>
@@ -614,7 +623,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         continue;
       }
       if (change.side === 'remote') {
-        if (change.option === OPT_TTYPE) this.#requestTerminalTypeNextTurn();
+        if (change.option === OPT_TTYPE) this.#set(TERMINAL_TYPE_DUE, true);
         // A client offering NEW-ENVIRON on its own is asked once TTYPE has said what it is.
         if (change.option === OPT_NEW_ENVIRON && this.#isClientKnown) this.#askEnvironment(out);
         if (change.option === OPT_LINEMODE) out.push(linemodeMode(MODE_EDIT | MODE_TRAPSIG));
