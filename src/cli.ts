@@ -17,14 +17,17 @@ import { setFlagsFromString } from 'node:v8';
 // Once a burst of sessions is over, one full collection gives back what connecting left in the
 // old generation (see MemoryReducer).
 
+const nodeFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
 // Young-generation flags on node's command line or in NODE_OPTIONS are the user's: V8 is left to them.
-const isYoungGenerationSized = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) =>
+const isYoungGenerationSized = nodeFlags.some((flag) =>
   /^--((max|min)[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor)/.test(flag),
 );
+// Turning V8's memory reducer off says no pause to give memory back is wanted: ours stays off too.
+const isMemoryReducerOff = nodeFlags.some((flag) => /^--no[-_]memory[-_]reducer$/.test(flag));
 
 if (!isYoungGenerationSized) holdYoungGenerationInEveryThread();
 setFlagsFromString('--no-turbofan');
 await import('./command.js');
 setFlagsFromString('--turbofan');
 if (!isYoungGenerationSized) growYoungGenerationToCap();
-reduceMemoryAfterBursts(!isYoungGenerationSized);
+if (!isMemoryReducerOff) reduceMemoryAfterBursts(!isYoungGenerationSized);

@@ -366,6 +366,29 @@ test('once a burst of connections to a server holding many is over, the launcher
   assert.equal(await running.exited, 0);
 });
 
+test("node --no-memory-reducer turns the launcher's collection after a burst off too", async () => {
+  const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
+  const config = await writeConfig(
+    'no-reducer.yaml',
+    TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 2000\n'),
+  );
+  const [command, args] = withRaisedFileLimit([
+    process.execPath,
+    '--no-memory-reducer',
+    '--trace-gc',
+    CLI,
+    '-c',
+    config,
+  ]);
+  const running = await startServing(command, args);
+  const many = await heldClients(running.ports.get('tcp')!, 1100);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(!running.output().stdout.includes('low memory notification'), 'collected with --no-memory-reducer');
+  await many.close();
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 0);
+});
+
 test('a handler class from the TypeScript sources is accepted by the built CLI', async () => {
   const running = await startServing(process.execPath, [
     CLI,
