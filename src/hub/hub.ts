@@ -1,18 +1,15 @@
 // The session hub: one application's sessions, broadcast and admission counts, across all its servers.
-import { channel } from 'node:diagnostics_channel';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { Logger } from 'pino';
 
 import type { TransportName } from '../config/schema.js';
-import { SESSION_COUNT_CHANNEL } from '../server/heap-policy.js';
 import { canonicalAddress } from '../transports/address.js';
 import { SessionEvents } from './events.js';
 import type { SessionInfo } from './events.js';
+import { sessionCount } from './session-count.js';
 import { newSessionId } from './session-id.js';
-
-const sessionCount = channel(SESSION_COUNT_CHANNEL);
 
 /** Which sessions a broadcast or a listing is for; every field given must match. */
 export interface SessionFilter {

@@ -5,11 +5,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import type { Worker } from 'node:worker_threads';
 
-/**
- * Published by a hub with the number of sessions it holds, each time one joins or leaves it:
- * process-wide policies (the memory reducer below) follow sessions without knowing any hub.
- */
-export const SESSION_COUNT_CHANNEL = 'chuk-protocol-server:session-count';
+import { SESSION_COUNT_CHANNEL } from '../hub/session-count.js';
 
 /** Both semi-spaces of the young generation, in bytes, past which it grows no more. */
 export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
@@ -68,7 +64,8 @@ export interface MemoryReducerOptions {
  * resident for good on a server whose sessions then sit idle. V8's own memory reducer acts only
  * after a full collection has happened, and seconds later.
  *
- * The collection is dear: it pauses the process (some 50 ms at 5,000 sessions), and V8 drops
+ * The collection is dear: it pauses the process (two compacting collections, some 50 ms for a
+ * heap of 30 MB), and V8 drops
  * its optimized code with it, which the next second or two of work compiles again. So it runs
  * only with at least MIN_SESSIONS alive (fewer hold little garbage among them), and when the
  * sessions that came and went since the last one are at least a quarter of those alive, which

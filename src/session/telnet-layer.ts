@@ -549,10 +549,9 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   /**
    * Asks for the terminal type one loop turn after the answer that allows it, when nothing else
-   * answers that read (with other replies it goes with them, at once: a MUD client that reads
-   * in pulses would otherwise get it a pulse later). A client that answers and leaves at once
-   * (a probe, a health check, a load test's connect) has sent its end with its answers, and the
-   * end is read in that next turn: such a client costs no write.
+   * answers that read (with other replies it goes with them, at once, adding no write). A client
+   * that answers and leaves at once (a probe, a health check, a load test's connect) has sent its
+   * end with its answers, and the end is read in that next turn: such a client costs no write.
    */
   #requestTerminalTypeNextTurn(): void {
     setImmediate(() =>
