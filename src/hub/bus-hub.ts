@@ -1,6 +1,7 @@
 // The hub of an application served by several instances: each keeps its own sessions, and learns the others' over a HubBus.
 import type { Logger } from 'pino';
 
+import { ChurnMap } from '../churn-map.js';
 import { canonicalAddress } from '../transports/address.js';
 import type { HubBus, BusState } from './bus.js';
 import type { SessionEndReason, SessionInfo } from './events.js';
@@ -55,7 +56,8 @@ type Message =
 
 /** Another instance as this one knows it. */
 interface Peer {
-  sessions: Map<string, SessionInfo>;
+  /** A ChurnMap: a peer's sessions come and go as often as this process's own. */
+  sessions: ChurnMap<string, SessionInfo>;
   lastHeard: number;
   /** The sequence number of its last message to all; undefined until its state is known. */
   seq: number | undefined;
@@ -335,7 +337,7 @@ export class BusHub implements SessionHub {
     }
     let peer = this.#others.get(message.from);
     if (peer === undefined) {
-      peer = { sessions: new Map(), lastHeard: 0, seq: undefined };
+      peer = { sessions: new ChurnMap(), lastHeard: 0, seq: undefined };
       this.#others.set(message.from, peer);
     }
     peer.lastHeard = Date.now();

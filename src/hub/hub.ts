@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { Logger } from 'pino';
 
+import { ChurnMap } from '../churn-map.js';
 import type { TransportName } from '../config/schema.js';
 import { canonicalAddress } from '../transports/address.js';
 import { SessionEvents } from './events.js';
@@ -133,7 +134,7 @@ export class InProcessHub implements SessionHub {
   readonly instance: string;
   readonly events: SessionEvents;
   readonly peers = new SessionEvents();
-  #members = new Map<string, HubMember>();
+  #members = new ChurnMap<string, HubMember>();
   #addresses = new Map<string, number>();
 
   constructor(options: { logger?: Logger; instance?: string } = {}) {

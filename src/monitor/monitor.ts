@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 
+import { ChurnMap } from '../churn-map.js';
 import type { SessionEndReason, SessionEventMap, SessionInfo, TerminalSummary } from '../hub/events.js';
 import type { RemoteScreen, RemoteWatch, SessionHub, WatchedEvent } from '../hub/hub.js';
 import type { AccessLevel } from './access.js';
@@ -84,7 +85,7 @@ export class Monitor {
   #app: SessionHub;
   #notice: boolean;
   #logger: Logger;
-  #sessions = new Map<string, Tracked>();
+  #sessions = new ChurnMap<string, Tracked>();
   /** The recent output of this process's sessions, for viewers who join late. */
   #replayLog: ReplayLog;
   /** The last of the tracked sessions in start order: the one that started last. */

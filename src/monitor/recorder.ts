@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
 
+import { ChurnMap } from '../churn-map.js';
 import type { ApplicationConfig } from '../config/schema.js';
 import { ConfigError, ServerStartError } from '../errors.js';
 import type { SessionEventListener, SessionEventType, SessionInfo, TerminalSummary } from '../hub/events.js';
@@ -64,7 +65,7 @@ export class Recorder {
   #app: SessionHub;
   #config: ApplicationConfig;
   #logger: Logger;
-  #recordings = new Map<string, Recording>();
+  #recordings = new ChurnMap<string, Recording>();
   #closing = new Set<Promise<void>>();
   #pruning: Promise<void> = Promise.resolve();
   /** A retention pass is waiting to run; it will see every recording begun meanwhile. */

@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
+import { ChurnSet } from '../churn-map.js';
 import { keyPath } from '../config/schema.js';
 import type { ServerConfig, TransportName } from '../config/schema.js';
 import { InProcessHub } from '../hub/hub.js';
@@ -62,7 +63,7 @@ export class ProtocolServer implements ServerContext {
   /** Set when this server made the guard itself, and so stops it. */
   #ownGuard: AddressGuard | undefined;
   #addresses: AddressPolicy;
-  #sessions = new Set<Session>();
+  #sessions = new ChurnSet<Session>((session) => session.id);
   /** Bound to this server: a token from another server, or another process, resumes nothing. */
   #resumeTokens = new ResumeTokens<Session>();
   #listener: Listener | undefined;

@@ -2,8 +2,9 @@
 
 /** Something waiting in a wheel for its deadline. */
 export interface WheelEntry {
-  /** The slot the entry waits in; set and cleared by the wheel only. */
-  wheelSlot: Set<WheelEntry> | undefined;
+  /** The slot the entry waits in, and where in it; set and cleared by the wheel only. */
+  wheelSlot: WheelEntry[] | undefined;
+  wheelIndex: number;
   /**
    * Its slot came up: acts and returns undefined when the deadline has passed, or returns its
    * deadline as it is now (a deadline that moved on, like an idle timeout after input).
@@ -15,11 +16,15 @@ export interface WheelEntry {
  * Deadlines checked `resolutionMs` apart by one timer, running while any entry waits: each entry
  * is asked when its slot comes up, so an entry is never early and at most `resolutionMs` late.
  * Moving a deadline costs nothing here: the entry answers with its new one when asked.
+ *
+ * A slot is a list in which each entry knows its place, not a Set: a slot of a long timeout
+ * lives long, sessions come and go in it by the thousand, and a Set would hold the ones that
+ * left through the young generation's collections (see ChurnMap).
  */
 export class DeadlineWheel {
   readonly #resolutionMs: number;
   /** Entries by slot: a slot is `resolutionMs` of time, numbered from the epoch. */
-  readonly #slots = new Map<number, Set<WheelEntry>>();
+  readonly #slots = new Map<number, WheelEntry[]>();
   #size = 0;
   #timer: NodeJS.Timeout | undefined;
   /** Slots up to this one have been checked. */
@@ -39,17 +44,25 @@ export class DeadlineWheel {
     const slot = Math.max(Math.ceil(deadline / this.#resolutionMs), this.#checkedSlot + 1);
     let entries = this.#slots.get(slot);
     if (entries === undefined) {
-      entries = new Set();
+      entries = [];
       this.#slots.set(slot, entries);
     }
-    entries.add(entry);
     entry.wheelSlot = entries;
+    entry.wheelIndex = entries.length;
+    entries.push(entry);
     this.#size++;
   }
 
   /** Stops waiting for `entry`'s deadline; nothing happens for an entry not in the wheel. */
   delete(entry: WheelEntry): void {
-    if (entry.wheelSlot?.delete(entry) !== true) return;
+    const entries = entry.wheelSlot;
+    if (entries === undefined) return;
+    // The last entry takes the leaving one's place.
+    const last = entries.pop()!;
+    if (last !== entry) {
+      entries[entry.wheelIndex] = last;
+      last.wheelIndex = entry.wheelIndex;
+    }
     entry.wheelSlot = undefined;
     this.#size--;
     if (this.#size === 0) this.#stop();
@@ -63,8 +76,9 @@ export class DeadlineWheel {
       if (entries === undefined) continue;
       this.#slots.delete(slot);
       this.#checkedSlot = slot;
-      // An entry's due() may delete others of this slot: they are then skipped.
-      for (const entry of entries) {
+      // Taken from the end, so that an entry's due() may delete others of this slot, which are
+      // then skipped: a deletion moves only the last entry, and that one is still to come.
+      for (let entry = entries.pop(); entry !== undefined; entry = entries.pop()) {
         entry.wheelSlot = undefined;
         this.#size--;
         const deadline = entry.due(now);

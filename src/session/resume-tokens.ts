@@ -1,6 +1,8 @@
 // Resume tokens: the secret a client presents to get its session back after a dropped connection.
 import { randomBytes } from 'node:crypto';
 
+import { ChurnMap } from '../churn-map.js';
+
 /** Random bytes in a token: 128 bits, as the brief of session resume asks and guessing cannot reach. */
 const TOKEN_BYTES = 16;
 
@@ -9,16 +11,17 @@ const TOKEN_BYTES = 16;
  * forgets it, and the session issues a new one when it is resumed. Tokens are kept only here,
  * in memory, so a token from another server or another process finds nothing.
  */
-export class ResumeTokens<T> {
-  #byToken = new Map<string, T>();
-  #bySession = new Map<T, string>();
+export class ResumeTokens<T extends { readonly id: string }> {
+  #byToken = new ChurnMap<string, T>();
+  /** Tokens by session id: sessions come and go by the thousand, and a Map keyed by them would hold them (see ChurnMap). */
+  #bySession = new Map<string, string>();
 
   /** A new token for `session`, replacing the one it had. */
   issue(session: T): string {
     this.revoke(session);
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     this.#byToken.set(token, session);
-    this.#bySession.set(session, token);
+    this.#bySession.set(session.id, token);
     return token;
   }
 
@@ -36,9 +39,9 @@ export class ResumeTokens<T> {
 
   /** Forgets the session's token: it has ended, or its client has no way to resume it. */
   revoke(session: T): void {
-    const token = this.#bySession.get(session);
+    const token = this.#bySession.get(session.id);
     if (token === undefined) return;
-    this.#bySession.delete(session);
+    this.#bySession.delete(session.id);
     this.#byToken.delete(token);
   }
 }

@@ -406,7 +406,8 @@ export class Session implements EditableSession, HubMember {
     };
     SessionCallbacks = class implements LayerEvents, InputTargets, WheelEntry, ConnectionListener {
       readonly #session: Session;
-      wheelSlot: Set<WheelEntry> | undefined;
+      wheelSlot: WheelEntry[] | undefined;
+      wheelIndex = 0;
 
       constructor(session: Session) {
         this.#session = session;

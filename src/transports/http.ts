@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
 
+import { ChurnSet } from '../churn-map.js';
 import { ServerStartError } from '../errors.js';
 import { bindServer } from './bind.js';
 import {
@@ -20,6 +21,11 @@ import {
 import type { ProxyPolicy } from './client-address.js';
 import type { Admission, Listener, Refusal, TlsFiles } from './connection.js';
 import { MIN_TLS_VERSION, createSecureContext } from './tcp.js';
+
+/** What a socket is known by among its server's plain HTTP connections. */
+const CONNECTION_NUMBER = Symbol('connection number');
+type NumberedSocket = Duplex & { [CONNECTION_NUMBER]: number };
+let connectionsNumbered = 0;
 
 /** Answers a plain HTTP request; returns false when the request is not for it. */
 export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
@@ -85,8 +91,9 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
   });
   // Connections that are plain HTTP (not yet, or never, upgraded): a stopping server ends them,
   // where Node would wait for a half-sent request to time out.
-  const plain = new Set<Duplex>();
+  const plain = new ChurnSet<Duplex, number>((socket) => (socket as NumberedSocket)[CONNECTION_NUMBER]);
   server.on(options.tls && !proxy.protocol ? 'secureConnection' : 'connection', (socket: Duplex) => {
+    (socket as NumberedSocket)[CONNECTION_NUMBER] = connectionsNumbered++;
     plain.add(socket);
     socket.once('close', () => plain.delete(socket));
   });

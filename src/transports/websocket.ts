@@ -100,6 +100,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
   const pings = pingsFor(options);
   const sockets = new WebSocketServer({
     noServer: true,
+    // ws's Set of clients is not needed here, and would hold closed ones a while (see ChurnMap).
+    clientTracking: false,
     maxPayload: options.maxMessageSize,
     // Off, and needed off: a turn's frames go to the socket beside ws's own (#sendHeld), which
     // keeps their order only while ws queues nothing, as it does to compress.
@@ -222,7 +224,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   #pingAt = 0;
   #pongDeadline: number | undefined;
   /** Where this connection waits in its listener's ping wheel. */
-  wheelSlot: Set<WheelEntry> | undefined;
+  wheelSlot: WheelEntry[] | undefined;
+  wheelIndex = 0;
   #maxOutputBuffer: number;
   #textListener: ((text: string) => void) | undefined;
   /**
