@@ -172,16 +172,17 @@ function telnetLayer(connection: Connection, context: LayerContext): TelnetLayer
 /** The MUD protocols of telnet_options; none unless the config lists them. */
 function mudOptions(connection: Connection, context: LayerContext): MudOptions | undefined {
   const { config, app, startedAt } = context;
-  const names = new Set(config.telnetOptions);
-  if (names.size === 0) return undefined;
+  // A short list, read for each connection: no Set made for it.
+  const names = config.telnetOptions;
+  if (names.length === 0) return undefined;
   // Compressing before encrypting lets an observer learn secrets from lengths (CRIME, BREACH).
   const mayCompress = !connection.secure || config.mccpOverTls;
   return {
-    gmcp: names.has('gmcp'),
-    msdp: names.has('msdp'),
-    mccp2: mayCompress && names.has('mccp2'),
-    mccp3: mayCompress && names.has('mccp3'),
-    mssp: names.has('mssp')
+    gmcp: names.includes('gmcp'),
+    msdp: names.includes('msdp'),
+    mccp2: mayCompress && names.includes('mccp2'),
+    mccp3: mayCompress && names.includes('mccp3'),
+    mssp: names.includes('mssp')
       ? async () => ({
           NAME: config.name,
           ...config.mssp,
