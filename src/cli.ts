@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // server-launcher's entry: starts the command with V8 kept lean, then lets V8 size itself to the load.
+import { setFlagsFromString } from 'node:v8';
+
 import {
   growYoungGenerationToCap,
   holdYoungGenerationInEveryThread,
   reduceMemoryAfterBursts,
 } from './server/heap-policy.js';
-import { setFlagsFromString } from 'node:v8';
 
 // Start-up (loading modules, reading the config) makes garbage fast, and V8 answers by growing its
 // young generation to 16 MB, which an idle launcher then keeps resident; and it optimizes the

@@ -344,12 +344,19 @@ async function heldClients(port: number, count: number): Promise<{ close: () => 
   };
 }
 
-test('once a burst of connections to a server holding many is over, the launcher collects; fewer sessions are not worth it', async () => {
+/**
+ * The echo sample on tcp, room for 2,000 sessions, with V8 tracing its collections: V8 names each
+ * one it makes, and the launcher's collection after a burst is the one for "low memory".
+ */
+async function startTracedLauncher(name: string, nodeFlags: string[] = []): Promise<Running> {
   const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
-  const config = await writeConfig('burst.yaml', TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 2000\n'));
-  // V8 names each collection it makes; the reducer's is the one for "low memory".
-  const [command, args] = withRaisedFileLimit([process.execPath, '--trace-gc', CLI, '-c', config]);
-  const running = await startServing(command, args);
+  const config = await writeConfig(name, TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 2000\n'));
+  const [command, args] = withRaisedFileLimit([process.execPath, ...nodeFlags, '--trace-gc', CLI, '-c', config]);
+  return startServing(command, args);
+}
+
+test('once a burst of connections to a server holding many is over, the launcher collects; fewer sessions are not worth it', async () => {
+  const running = await startTracedLauncher('burst.yaml');
   const port = running.ports.get('tcp')!;
   const collections = (): number => running.output().stdout.split('low memory notification').length - 1;
 
@@ -367,20 +374,7 @@ test('once a burst of connections to a server holding many is over, the launcher
 });
 
 test("node --no-memory-reducer turns the launcher's collection after a burst off too", async () => {
-  const handler = join(ROOT, 'examples', 'echo-server', 'handler.ts');
-  const config = await writeConfig(
-    'no-reducer.yaml',
-    TCP_CONFIG(`${handler}:EchoTelnetHandler`, 'max_connections: 2000\n'),
-  );
-  const [command, args] = withRaisedFileLimit([
-    process.execPath,
-    '--no-memory-reducer',
-    '--trace-gc',
-    CLI,
-    '-c',
-    config,
-  ]);
-  const running = await startServing(command, args);
+  const running = await startTracedLauncher('no-reducer.yaml', ['--no-memory-reducer']);
   const many = await heldClients(running.ports.get('tcp')!, 1100);
   await new Promise((r) => setTimeout(r, 1000));
   assert.ok(!running.output().stdout.includes('low memory notification'), 'collected with --no-memory-reducer');

@@ -28,7 +28,6 @@ function reducerUnderTest(t: TestContext): {
       return isFailing ? Promise.reject(new Error('no inspector')) : Promise.resolve();
     },
   });
-  t.after(() => reducer.stop());
   return {
     reducer,
     collections: () => collections,

@@ -8,9 +8,9 @@ import type { Worker } from 'node:worker_threads';
 import { SESSION_COUNT_CHANNEL } from '../hub/session-count.js';
 
 /** Both semi-spaces of the young generation, in bytes, past which it grows no more. */
-export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
 
-export const holdYoungGeneration = (): void => setFlagsFromString('--semi-space-growth-factor=1');
+const holdYoungGeneration = (): void => setFlagsFromString('--semi-space-growth-factor=1');
 
 // A new thread's isolate (the config's worker, tsx's module hooks) puts the factor back to V8's minimum of 2.
 const holdAgainOnline = (message: unknown): void => {
@@ -52,7 +52,6 @@ const QUIET_MS = 100;
 export interface MemoryReducerOptions {
   /** A full collection that compacts the heap and gives freed pages back to the system. */
   collect: () => Promise<void>;
-  minSessions?: number;
   quietMs?: number;
   now?: () => number;
 }
@@ -73,7 +72,6 @@ export interface MemoryReducerOptions {
  */
 export class MemoryReducer {
   readonly #collect: () => Promise<void>;
-  readonly #minSessions: number;
   readonly #quietMs: number;
   readonly #now: () => number;
   #churn = 0;
@@ -84,7 +82,6 @@ export class MemoryReducer {
 
   constructor(options: MemoryReducerOptions) {
     this.#collect = options.collect;
-    this.#minSessions = options.minSessions ?? MIN_SESSIONS;
     this.#quietMs = options.quietMs ?? QUIET_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -96,11 +93,6 @@ export class MemoryReducer {
     this.#lastChange = this.#now();
     // One timer for the whole burst: each change only moves the moment it looks for quiet.
     this.#timer ??= this.#wait(this.#quietMs);
-  }
-
-  stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 
   #wait(ms: number): NodeJS.Timeout {
@@ -117,7 +109,7 @@ export class MemoryReducer {
       return;
     }
     // Too little churn, or too few sessions: the churn adds up, and the next burst's end looks again.
-    if (this.#isCollecting || this.#sessions < this.#minSessions || this.#churn < this.#sessions / 4) return;
+    if (this.#isCollecting || this.#sessions < MIN_SESSIONS || this.#churn < this.#sessions / 4) return;
     this.#churn = 0;
     this.#isCollecting = true;
     void this.#collect()

@@ -130,7 +130,7 @@ const TEXT_AS_BINARY = 1024;
 const LOCAL_ECHO_ON = 2048;
 const LOCAL_SGA_ON = 4096;
 const TERMINAL_TYPES_KNOWN = 8192;
-/** The client agreed to TTYPE in this read: the request for its name goes with this read's replies. */
+/** The client agreed to TTYPE in this read: its name is asked for once the read is done (see receive). */
 const TERMINAL_TYPE_DUE = 16384;
 
 /** The longest first line checked for the plain-text MSSP request. */
