@@ -77,7 +77,8 @@ export class MemoryReducer {
   #churn = 0;
   #sessions = 0;
   #lastChange = 0;
-  #timer: NodeJS.Timeout | undefined;
+  /** A timer is out to look for quiet. */
+  #isWaiting = false;
   #isCollecting = false;
 
   constructor(options: MemoryReducerOptions) {
@@ -92,20 +93,19 @@ export class MemoryReducer {
     this.#sessions = sessions;
     this.#lastChange = this.#now();
     // One timer for the whole burst: each change only moves the moment it looks for quiet.
-    this.#timer ??= this.#wait(this.#quietMs);
+    if (!this.#isWaiting) this.#wait(this.#quietMs);
   }
 
-  #wait(ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => this.#check(), ms);
-    timer.unref();
-    return timer;
+  #wait(ms: number): void {
+    this.#isWaiting = true;
+    setTimeout(() => this.#check(), ms).unref();
   }
 
   #check(): void {
-    this.#timer = undefined;
+    this.#isWaiting = false;
     const quiet = this.#now() - this.#lastChange;
     if (quiet < this.#quietMs) {
-      this.#timer = this.#wait(this.#quietMs - quiet);
+      this.#wait(this.#quietMs - quiet);
       return;
     }
     // Too little churn, or too few sessions: the churn adds up, and the next burst's end looks again.
