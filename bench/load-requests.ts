@@ -12,23 +12,32 @@ export interface TargetAddress {
   pid: number;
 }
 
-/** Clients that each keep `depth` lines in flight: 1 is closed-loop, more is pipelined. */
-export interface EchoRequest {
-  kind: 'echo';
-  target: TargetAddress;
-  clients: number;
-  depth: number;
+/**
+ * How long targets measured together run: each has `warmupMs` uncounted, then they take turns in
+ * slices of about `sliceMs` until each has run `durationMs`. Only one target is loaded at a time;
+ * slices short against the machine's slow spells make every target see the same machine.
+ */
+export interface Timing {
   warmupMs: number;
   durationMs: number;
+  sliceMs: number;
+}
+
+/** Clients that each keep `depth` lines in flight: 1 is closed-loop, more is pipelined. */
+export interface EchoRequest extends Timing {
+  kind: 'echo';
+  /** Measured together, in slices; the answer has one result per target, in this order. */
+  targets: TargetAddress[];
+  clients: number;
+  depth: number;
 }
 
 /** Workers that connect, read the welcome and close, over and over. */
-export interface ConnectRequest {
+export interface ConnectRequest extends Timing {
   kind: 'connect';
-  target: TargetAddress;
+  /** As for EchoRequest. */
+  targets: TargetAddress[];
   concurrency: number;
-  warmupMs: number;
-  durationMs: number;
 }
 
 /** Idle connections opened in steps, the server's RSS read at each step. */
@@ -41,7 +50,7 @@ export interface IdleRequest {
 
 export type LoadRequest = EchoRequest | ConnectRequest | IdleRequest;
 
-/** CPU the server and the load generator spent during the measured window. */
+/** CPU the server and the load generator spent during the measured window (its slices). */
 export interface CpuUse {
   /** Server CPU time over the window, in ms (user + system, at the kernel's clock-tick resolution). */
   serverMs: number;
@@ -85,4 +94,5 @@ export interface IdleResult {
 
 export type LoadResult = EchoResult | ConnectResult | IdleResult;
 
-export type LoadReply = { ok: true; result: LoadResult } | { ok: false; error: string };
+/** One result per target: an idle request has one target, echo and connect requests list theirs. */
+export type LoadReply = { ok: true; results: LoadResult[] } | { ok: false; error: string };

@@ -19,6 +19,7 @@ import type {
   LoadRequest,
   LoadResult,
   TargetAddress,
+  Timing,
 } from './load-requests.js';
 
 /** Long enough to be told apart from the prompt and the welcome, as a typed sentence is. */
@@ -36,7 +37,10 @@ const PROBE_EVERY = 100;
 class EchoSession {
   /** Called once per reply found, in order, with the time its line was sent. */
   onReply: (sentAt: number, now: number) => void = () => undefined;
+  /** Called once if the connection ends without close(). */
+  onLost: () => void = () => undefined;
   isLost = false;
+  target: TargetAddress | undefined;
   #client: BenchClient | undefined;
   #buffer = '';
   #expected: string[] = [];
@@ -54,17 +58,24 @@ class EchoSession {
       this.#welcomed = () => resolve(true);
       this.#lost = () => resolve(false);
     });
+    this.target = target;
     this.#client = await connectClient(target, {
       onText: (text) => this.#receive(text),
       onLost: () => {
         this.isLost = true;
         this.#lost();
+        this.onLost();
       },
     });
     if (!(await withTimeout(welcome, OPEN_TIMEOUT_MS, false))) {
       this.close();
       throw new Error(this.isLost ? 'closed before the welcome' : `no welcome within ${OPEN_TIMEOUT_MS} ms`);
     }
+  }
+
+  /** Lines sent and not answered yet. */
+  get unanswered(): number {
+    return this.#expected.length - this.#head;
   }
 
   send(lines: readonly string[]): void {
@@ -116,7 +127,7 @@ class EchoSession {
 
 process.on('message', (request: LoadRequest) => {
   run(request).then(
-    (result) => reply({ ok: true, result }),
+    (results) => reply({ ok: true, results }),
     (err: unknown) => reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),
   );
 });
@@ -127,74 +138,191 @@ function reply(message: LoadReply): void {
   process.send?.(message);
 }
 
-function run(request: LoadRequest): Promise<LoadResult> {
+function run(request: LoadRequest): Promise<LoadResult[]> {
   switch (request.kind) {
     case 'echo':
       return echo(request);
     case 'connect':
       return connectRate(request);
     case 'idle':
-      return idle(request);
+      return idle(request).then((result) => [result]);
   }
 }
 
-/** Round trips with `depth` lines in flight per client, counted over a window after a warm-up. */
-async function echo(request: EchoRequest): Promise<EchoResult> {
-  const { sessions, errors: openErrors } = await openSessions(request.target, request.clients);
-  if (sessions.length < request.clients) {
-    closeAll(sessions);
-    throw new Error(`${request.clients - sessions.length} of ${request.clients} clients could not connect`);
-  }
-  const latencies: number[] = [];
-  const phase: Phase = { isMeasuring: false, isRunning: true };
-  sessions.forEach((session, index) => {
-    let sequence = 0;
-    const nextLine = (): string => `${index} ${sequence++} ${PADDING}`;
-    session.onReply = (sentAt, now) => {
-      if (phase.isMeasuring) latencies.push(now - sentAt);
-      if (phase.isRunning) session.send([nextLine()]);
-    };
-    session.send(Array.from({ length: request.depth }, nextLine));
-  });
-  const { seconds, cpu } = await measure(request, phase);
-  const lost = sessions.filter((session) => session.isLost).length;
-  closeAll(sessions);
-  latencies.sort((a, b) => a - b);
-  return {
-    kind: 'echo',
-    roundTrips: latencies.length,
-    perSecond: latencies.length / seconds,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
-    errors: openErrors + lost,
-    cpu,
-    seconds,
-  };
-}
-
-/** Connections that each read the welcome and close, `concurrency` at a time. */
-async function connectRate(request: ConnectRequest): Promise<ConnectResult> {
-  const phase: Phase = { isMeasuring: false, isRunning: true };
-  let connects = 0;
-  let errors = 0;
-  const worker = async (): Promise<void> => {
-    while (phase.isRunning) {
-      const session = new EchoSession();
-      try {
-        await session.open(request.target);
-        session.close();
-        if (phase.isMeasuring) connects++;
-      } catch {
-        errors++;
-        // A refusing server would otherwise be hammered in a tight loop.
-        await sleep(10);
-      }
+/** Round trips with `depth` lines in flight per client, on each target in turn. */
+async function echo(request: EchoRequest): Promise<EchoResult[]> {
+  const opened: Array<{ sessions: EchoSession[]; errors: number }> = [];
+  try {
+    for (const target of request.targets) {
+      const { sessions, errors } = await openSessions(target, request.clients);
+      opened.push({ sessions, errors });
+      if (sessions.length < request.clients)
+        throw new Error(`${request.clients - sessions.length} of ${request.clients} clients could not connect`);
     }
-  };
-  const workers = Array.from({ length: request.concurrency }, worker);
-  const { seconds, cpu } = await measure(request, phase);
-  await Promise.all(workers);
-  return { kind: 'connect', connects, perSecond: connects / seconds, errors, cpu, seconds };
+    const loads = opened.map(({ sessions }) => new EchoLoad(sessions, request.depth));
+    const spent = await takeTurns(loads, request);
+    return loads.map((load, index) => {
+      const latencies = load.latencies.sort((a, b) => a - b);
+      const { seconds, cpu } = spent[index]!;
+      return {
+        kind: 'echo',
+        roundTrips: latencies.length,
+        perSecond: latencies.length / seconds,
+        p50Ms: percentile(latencies, 0.5),
+        p99Ms: percentile(latencies, 0.99),
+        errors: opened[index]!.errors + load.lost,
+        cpu,
+        seconds,
+      };
+    });
+  } finally {
+    for (const { sessions } of opened) closeAll(sessions);
+  }
+}
+
+/** Connections that each read the welcome and close, `concurrency` at a time, on each target in turn. */
+async function connectRate(request: ConnectRequest): Promise<ConnectResult[]> {
+  const loads = request.targets.map((target) => new ConnectLoad(target, request.concurrency));
+  const spent = await takeTurns(loads, request);
+  return loads.map((load, index) => {
+    const { seconds, cpu } = spent[index]!;
+    return {
+      kind: 'connect',
+      connects: load.connects,
+      perSecond: load.connects / seconds,
+      errors: load.errors,
+      cpu,
+      seconds,
+    };
+  });
+}
+
+/** A target's clients, loading it only while it is its turn. */
+interface Load {
+  readonly target: TargetAddress;
+  /** Loads the target for `ms`, then stops and waits until nothing sent is unanswered. */
+  run(ms: number, isCounted: boolean): Promise<void>;
+}
+
+/**
+ * Warms each target up, then loads them in turns, backwards every other round, until each has had
+ * `durationMs`: per target, the time its slices took (each up to its last answer) and the CPU
+ * both processes spent in them.
+ */
+async function takeTurns(loads: readonly Load[], timing: Timing): Promise<Array<{ seconds: number; cpu: CpuUse }>> {
+  for (const load of loads) await load.run(timing.warmupMs, false);
+  const spent = loads.map(() => ({ seconds: 0, cpu: { serverMs: 0, clientMs: 0 } }));
+  const rounds = Math.max(1, Math.round(timing.durationMs / timing.sliceMs));
+  const order = loads.map((_, index) => index);
+  for (let round = 0; round < rounds; round++) {
+    for (const index of order) {
+      const load = loads[index]!;
+      const window = startWindow(load.target.pid);
+      await load.run(timing.durationMs / rounds, true);
+      const { seconds, cpu } = window.end();
+      const total = spent[index]!;
+      total.seconds += seconds;
+      total.cpu.serverMs += cpu.serverMs;
+      total.cpu.clientMs += cpu.clientMs;
+    }
+    order.reverse();
+  }
+  return spent;
+}
+
+/** Echo clients that send only in their target's turn, each keeping `depth` lines in flight. */
+class EchoLoad implements Load {
+  readonly target: TargetAddress;
+  /** Round-trip times of the answers counted, in ms. */
+  readonly latencies: number[] = [];
+  readonly #sessions: readonly EchoSession[];
+  readonly #nextLines: Array<() => string>;
+  readonly #depth: number;
+  #isSending = false;
+  #isCounted = false;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+
+  constructor(sessions: readonly EchoSession[], depth: number) {
+    this.target = sessions[0]!.target!;
+    this.#sessions = sessions;
+    this.#depth = depth;
+    this.#nextLines = sessions.map((session, index) => {
+      let sequence = 0;
+      const nextLine = (): string => `${index} ${sequence++} ${PADDING}`;
+      session.onReply = (sentAt, now) => {
+        this.#inFlight--;
+        if (this.#isCounted) this.latencies.push(now - sentAt);
+        if (this.#isSending) {
+          session.send([nextLine()]);
+          this.#inFlight++;
+        } else if (this.#inFlight === 0) this.#drained?.();
+      };
+      session.onLost = () => {
+        this.#inFlight -= session.unanswered;
+        if (this.#inFlight === 0) this.#drained?.();
+      };
+      return nextLine;
+    });
+  }
+
+  /** Clients whose connection ended during the measurement. */
+  get lost(): number {
+    return this.#sessions.filter((session) => session.isLost).length;
+  }
+
+  async run(ms: number, isCounted: boolean): Promise<void> {
+    this.#isCounted = isCounted;
+    this.#isSending = true;
+    this.#sessions.forEach((session, index) => {
+      if (session.isLost) return;
+      session.send(Array.from({ length: this.#depth }, this.#nextLines[index]!));
+      this.#inFlight += this.#depth;
+    });
+    await sleep(ms);
+    this.#isSending = false;
+    if (this.#inFlight === 0) return;
+    const drained = new Promise<boolean>((resolve) => (this.#drained = () => resolve(true)));
+    const isDrained = await withTimeout(drained, OPEN_TIMEOUT_MS, false);
+    this.#drained = undefined;
+    if (!isDrained)
+      throw new Error(`${this.#inFlight} lines still unanswered ${OPEN_TIMEOUT_MS} ms after the load stopped`);
+  }
+}
+
+/** Workers that connect, read the welcome and close, over and over in their target's turn. */
+class ConnectLoad implements Load {
+  readonly target: TargetAddress;
+  connects = 0;
+  errors = 0;
+  readonly #concurrency: number;
+
+  constructor(target: TargetAddress, concurrency: number) {
+    this.target = target;
+    this.#concurrency = concurrency;
+  }
+
+  async run(ms: number, isCounted: boolean): Promise<void> {
+    let isRunning = true;
+    const worker = async (): Promise<void> => {
+      while (isRunning) {
+        const session = new EchoSession();
+        try {
+          await session.open(this.target);
+          session.close();
+          if (isCounted) this.connects++;
+        } catch {
+          this.errors++;
+          // A refusing server would otherwise be hammered in a tight loop.
+          await sleep(10);
+        }
+      }
+    };
+    const workers = Array.from({ length: this.#concurrency }, worker);
+    await sleep(ms);
+    isRunning = false;
+    await Promise.all(workers);
+  }
 }
 
 /** Idle connections opened step by step; the server's RSS at each step against before the first. */
@@ -275,28 +403,7 @@ function closeAll(sessions: readonly EchoSession[]): void {
   for (const session of sessions) session.close();
 }
 
-/** Times a window and the CPU both processes spent in it. */
-/** Where a load run is: counting only while measuring, and going on while running. */
-interface Phase {
-  isMeasuring: boolean;
-  isRunning: boolean;
-}
-
-/** Warms up, measures for the request's duration, then ends the run: the window's length and CPU. */
-async function measure(
-  request: { warmupMs: number; durationMs: number; target: { pid: number } },
-  phase: Phase,
-): Promise<{ seconds: number; cpu: CpuUse }> {
-  await sleep(request.warmupMs);
-  const window = startWindow(request.target.pid);
-  phase.isMeasuring = true;
-  await sleep(request.durationMs);
-  phase.isMeasuring = false;
-  const measured = window.end();
-  phase.isRunning = false;
-  return measured;
-}
-
+/** Times a window and the CPU the server and this process spend in it. */
 function startWindow(serverPid: number): { end(): { seconds: number; cpu: CpuUse } } {
   const started = performance.now();
   const serverStart = cpuMs(serverPid);

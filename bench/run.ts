@@ -1,6 +1,7 @@
 // `npm run bench`: the echo sample as `npm start` serves it, on all four transports, against raw node:net
 // and ws servers. Every server is its own process on core 0, the load generator its own on core 1;
-// runs are interleaved (raw, ours, raw, ours…) and repeated, and the medians reported.
+// a raw server and the transports compared with it take turns in short slices of one measurement,
+// runs are repeated, and the medians reported.
 // Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout,workers, --reps N, --duration S.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import type {
   LoadRequest,
   LoadResult,
   TargetAddress,
+  Timing,
 } from './load-requests.js';
 import type { MicroResult } from './micro.js';
 import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
@@ -89,6 +91,7 @@ const plan = {
   reps,
   durationMs: durationSeconds * 1000,
   warmupMs: 300,
+  sliceMs: 250,
   connectConcurrency: 32,
   idleSteps: flags.quick ? [1000] : [1000, 5000],
   /** Held once, in the first run: the check, not a measurement. */
@@ -135,7 +138,8 @@ async function main(): Promise<void> {
       `${new Date().toISOString().slice(0, 10)}, commit ${machine.commit.slice(0, 10)}` +
       `${machine.isSrcChanged ? ' with uncommitted changes under src/' : ''}\n` +
       `${canPin ? `servers on core ${SERVER_CORE}, load generator on core ${LOADGEN_CORE}` : 'no pinning (taskset or a second core missing)'}; ` +
-      `median of ${plan.reps} interleaved run(s), ${plan.durationMs / 1000} s windows after ${plan.warmupMs / 1000} s warm-up; ` +
+      `median of ${plan.reps} run(s); in each, a raw server and its framework targets take turns in ` +
+      `${plan.sliceMs / 1000} s slices, ${plan.durationMs / 1000} s each after ${plan.warmupMs / 1000} s warm-up; ` +
       "ratio = median of the runs' own framework / raw",
   );
   console.log(formatReport(targets, summaries, memory, micro, checks));
@@ -183,32 +187,27 @@ async function workerScaling(): Promise<string> {
   const measures: Array<{
     label: string;
     transport: TransportName;
-    request: Omit<EchoRequest, 'target'> | Omit<ConnectRequest, 'target'>;
+    request: Omit<EchoRequest, 'targets'> | Omit<ConnectRequest, 'targets'>;
   }> = [
     { label: 'tcp, closed loop, 50 clients (round trips/s)', transport: 'tcp', request: echoRequest(50) },
     { label: 'websocket, closed loop, 50 clients (round trips/s)', transport: 'websocket', request: echoRequest(50) },
     {
       label: 'tcp connects, 32 at a time (connects/s)',
       transport: 'tcp',
-      request: {
-        kind: 'connect',
-        concurrency: plan.connectConcurrency,
-        warmupMs: plan.warmupMs,
-        durationMs: plan.durationMs,
-      },
+      request: { kind: 'connect', concurrency: plan.connectConcurrency, ...timing() },
     },
   ];
   const rates = measures.map(() => counts.map((): number[] => []));
   try {
     for (let rep = 1; rep <= plan.reps; rep++) {
       for (const [m, measure] of measures.entries()) {
-        for (const [c, launcher] of launchers.entries()) {
-          progress(`workers, run ${rep}/${plan.reps}: ${measure.label}, ${counts[c]} worker(s)`);
-          const target = launcher.addresses[measure.transport];
-          const result = await ask(loadgen, { ...measure.request, target } as LoadRequest);
+        progress(`workers, run ${rep}/${plan.reps}: ${measure.label}`);
+        const targets = launchers.map((launcher) => launcher.addresses[measure.transport]);
+        const results = await ask(loadgen, { ...measure.request, targets } as LoadRequest);
+        results.forEach((result, c) => {
           if (result.kind !== 'idle') rates[m]![c]!.push(result.perSecond);
-          await quiet(launcher.child.pid);
-        }
+        });
+        for (const launcher of launchers) await quiet(launcher.child.pid);
       }
     }
   } finally {
@@ -228,8 +227,12 @@ async function workerScaling(): Promise<string> {
   ].join('\n');
 }
 
-function echoRequest(clients: number): Omit<EchoRequest, 'target'> {
-  return { kind: 'echo', clients, depth: 1, warmupMs: plan.warmupMs, durationMs: plan.durationMs };
+function echoRequest(clients: number): Omit<EchoRequest, 'targets'> {
+  return { kind: 'echo', clients, depth: 1, ...timing() };
+}
+
+function timing(): Timing {
+  return { warmupMs: plan.warmupMs, durationMs: plan.durationMs, sliceMs: plan.sliceMs };
 }
 
 /** Starts the servers and the load generator, and runs every measurement on every target, interleaved. */
@@ -258,37 +261,39 @@ async function loadTests(
     pipelined: { clients: 50, depth: 16 },
   };
   const measurements: MeasurementKey[] = [...(Object.keys(echoes) as EchoKey[]), 'connect'];
-  const total = plan.reps * (measurements.length + 1) * targets.length;
+  // Each raw server with the transports compared with it: measured together, taking turns.
+  const groups = raws.map((raw) => targets.filter((target) => target.name === raw || target.baseline === raw));
+  const total = plan.reps * (measurements.length * groups.length + targets.length);
   let done = 0;
-  const measure = async (
-    target: TargetInfo,
-    server: Server,
-    key: MeasurementKey,
-    request: LoadRequest,
-  ): Promise<void> => {
-    const run: Run = await ask(loadgen, request).catch((err: Error) => ({ error: err.message }));
-    ((runs[target.name] ??= {})[key] ??= []).push(run);
+  const record = (group: readonly TargetInfo[], key: MeasurementKey, outcome: LoadResult[] | Error): void => {
+    group.forEach((target, index) => {
+      const run: Run = outcome instanceof Error ? { error: outcome.message } : outcome[index]!;
+      ((runs[target.name] ??= {})[key] ??= []).push(run);
+    });
+  };
+  const checkAlive = (server: Server, key: MeasurementKey, target: TargetInfo): void => {
     const { process: proc, name, output } = server.child;
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`${name} exited during ${key} on ${target.name}:\n  ${output.join('\n  ')}`);
     }
   };
   for (let rep = 1; rep <= plan.reps; rep++) {
-    // Backwards every other run: a framework target measured after its raw baseline in one run is
-    // measured before it in the next, so the machine's drift over a run favours neither.
-    const order = rep % 2 === 1 ? targets : [...targets].reverse();
     for (const key of measurements) {
-      for (const target of order) {
+      for (const group of groups) {
+        // Backwards every other run: which target has the first turn changes too.
+        const order = rep % 2 === 1 ? group : [...group].reverse();
         const label = key === 'connect' ? 'connect rate' : ECHO_LABELS[key as EchoKey];
-        progress(`run ${rep}/${plan.reps}  ${++done}/${total}  ${label}: ${target.name}`);
-        const server = servers[target.name]!;
-        const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
+        progress(
+          `run ${rep}/${plan.reps}  ${++done}/${total}  ${label}: ${order.map((target) => target.name).join(', ')}`,
+        );
+        const addresses = order.map((target) => servers[target.name]!.address);
         const request: LoadRequest =
           key === 'connect'
-            ? { kind: 'connect', target: server.address, concurrency: plan.connectConcurrency, ...timing }
-            : { kind: 'echo', target: server.address, ...echoes[key as EchoKey], ...timing };
-        await measure(target, server, key, request);
-        await quiet(server.child.pid);
+            ? { kind: 'connect', targets: addresses, concurrency: plan.connectConcurrency, ...timing() }
+            : { kind: 'echo', targets: addresses, ...echoes[key as EchoKey], ...timing() };
+        record(order, key, await ask(loadgen, request).catch((err: Error) => err));
+        for (const target of order) checkAlive(servers[target.name]!, key, target);
+        for (const pid of new Set(order.map((target) => servers[target.name]!.child.pid))) await quiet(pid);
       }
     }
     // A server's RSS only grows back to where the runs above left it: idle memory needs fresh processes.
@@ -304,12 +309,9 @@ async function loadTests(
         const server = fresh[target.name]!;
         const isHoldRun = rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined;
         const steps = isHoldRun ? [...plan.idleSteps, plan.holdConnections!] : plan.idleSteps;
-        await measure(target, server, 'idle', {
-          kind: 'idle',
-          target: server.address,
-          steps,
-          settleMs: plan.idleSettleMs,
-        });
+        const request: LoadRequest = { kind: 'idle', target: server.address, steps, settleMs: plan.idleSettleMs };
+        record([target], 'idle', await ask(loadgen, request).catch((err: Error) => err));
+        checkAlive(server, 'idle', target);
         await stop(server.child);
       }
     } finally {
@@ -359,8 +361,8 @@ async function startLauncher(name: string, workers = 1, cores: number | string =
   return { child, addresses };
 }
 
-/** The load generator's answer to one request. */
-function ask(loadgen: Child, request: LoadRequest): Promise<LoadResult> {
+/** The load generator's answer to one request: a result per target. */
+function ask(loadgen: Child, request: LoadRequest): Promise<LoadResult[]> {
   return new Promise((resolvePromise, reject) => {
     const proc = loadgen.process;
     const done = (): void => {
@@ -370,7 +372,7 @@ function ask(loadgen: Child, request: LoadRequest): Promise<LoadResult> {
     };
     const onMessage = (reply: LoadReply): void => {
       done();
-      if (reply.ok) resolvePromise(reply.result);
+      if (reply.ok) resolvePromise(reply.results);
       else reject(new Error(reply.error));
     };
     const onExit = (): void => {
