@@ -12,6 +12,8 @@ export interface TargetInfo {
   transport: TransportName | undefined;
   /** Name of the raw target this one is compared with. */
   baseline: string | undefined;
+  /** A raw target that negotiates as this transport does, its connects shown beside (telnet). */
+  negotiatingBaseline?: string | undefined;
 }
 
 export type EchoKey = 'closed-1' | 'closed-50' | 'closed-500' | 'pipelined';
@@ -40,6 +42,8 @@ export interface EchoSummary {
 export interface Versus {
   echo: Partial<Record<EchoKey, { perSecond: number; p50Ms: number; p99Ms: number; serverUsPerRoundTrip: number }>>;
   connect: number;
+  /** Connects against the negotiating raw target, where there is one. */
+  connectNegotiating?: number;
   idleKb: Record<number, number>;
 }
 
@@ -134,7 +138,10 @@ export function summarize(runs: Runs, targets: readonly TargetInfo[]): Record<st
   for (const target of targets) {
     const ours = runs[target.name];
     const raw = target.baseline === undefined ? undefined : runs[target.baseline];
-    if (ours !== undefined && raw !== undefined) summaries[target.name]!.versus = versus(ours, raw);
+    if (ours === undefined || raw === undefined) continue;
+    const summary = (summaries[target.name]!.versus = versus(ours, raw));
+    const negotiating = target.negotiatingBaseline === undefined ? undefined : runs[target.negotiatingBaseline];
+    if (negotiating !== undefined) summary.connectNegotiating = versus(ours, negotiating).connect;
   }
   return summaries;
 }
@@ -286,6 +293,17 @@ export function formatReport(
       times(versus?.connect),
       verdictOf(checks, `${target.name}: connects/s`),
     ]);
+    if (target.negotiatingBaseline !== undefined) {
+      const negotiating = summaries[target.negotiatingBaseline];
+      const label = targets.find((t) => t.name === target.negotiatingBaseline)?.label ?? target.negotiatingBaseline;
+      row([
+        `    vs ${label}`,
+        count(negotiating?.connect?.perSecond),
+        count(ours?.connect?.perSecond),
+        times(versus?.connectNegotiating),
+        'not a target',
+      ]);
+    }
     for (const connections of [1000, 5000]) {
       row([
         `  idle ${connections.toLocaleString('en')}: KB/conn`,

@@ -42,14 +42,26 @@ const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_
 const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
 const RAWS = ['raw-tcp', 'raw-ws'] as const;
-type RawName = (typeof RAWS)[number];
-const RAW_LABELS: Record<RawName, string> = { 'raw-tcp': 'raw node:net', 'raw-ws': 'raw ws' };
+/** The raw server that negotiates as a telnet server does: a second baseline for telnet connects. */
+const NEGOTIATING_RAW = 'raw-telnet';
+type RawName = (typeof RAWS)[number] | typeof NEGOTIATING_RAW;
+const RAW_LABELS: Record<RawName, string> = {
+  'raw-tcp': 'raw node:net',
+  'raw-ws': 'raw ws',
+  'raw-telnet': 'raw node:net negotiating telnet',
+};
 /** The raw server each transport is compared with. */
 const RAW_FOR: Record<TransportName, RawName> = {
   tcp: 'raw-tcp',
   telnet: 'raw-tcp',
   websocket: 'raw-ws',
   ws_telnet: 'raw-ws',
+};
+/** How the load generator's clients speak to each raw server. */
+const RAW_PROTOCOLS: Record<RawName, TargetAddress['protocol']> = {
+  'raw-tcp': 'tcp',
+  'raw-ws': 'websocket',
+  'raw-telnet': 'telnet',
 };
 const REQUEST_TIMEOUT_MS = 120_000;
 /** Quiet means the server used at most this much CPU in a poll interval: its last closes are done. */
@@ -241,13 +253,27 @@ async function loadTests(
   runs: Runs,
 ): Promise<{ targets: TargetInfo[]; limits: Record<string, number> }> {
   const raws = RAWS.filter((raw) => transports.some((transport) => RAW_FOR[transport] === raw));
+  const hasTelnet = transports.includes('telnet');
   const targets: TargetInfo[] = raws.flatMap((raw) => [
     { name: raw, label: RAW_LABELS[raw], transport: undefined, baseline: undefined },
     ...transports
       .filter((transport) => RAW_FOR[transport] === raw)
-      .map((transport) => ({ name: transport, label: transport, transport, baseline: raw })),
+      .map((transport) => ({
+        name: transport,
+        label: transport,
+        transport,
+        baseline: raw,
+        negotiatingBaseline: transport === 'telnet' ? NEGOTIATING_RAW : undefined,
+      })),
   ]);
-  const [launcher, rawServers] = await Promise.all([startLauncher('launcher'), Promise.all(raws.map(startRaw))]);
+  const negotiating: TargetInfo = {
+    name: NEGOTIATING_RAW,
+    label: RAW_LABELS[NEGOTIATING_RAW],
+    transport: undefined,
+    baseline: undefined,
+  };
+  const rawNames: RawName[] = hasTelnet ? [...raws, NEGOTIATING_RAW] : [...raws];
+  const [launcher, rawServers] = await Promise.all([startLauncher('launcher'), Promise.all(rawNames.map(startRaw))]);
   const servers = byTarget(rawServers, () => launcher);
   const loadgen = spawnNode('load generator', LOADGEN_CORE, [...TSX, join(BENCH, 'loadgen.ts')], 'ipc');
   const limits = Object.fromEntries(
@@ -279,7 +305,12 @@ async function loadTests(
   };
   for (let rep = 1; rep <= plan.reps; rep++) {
     for (const key of measurements) {
-      for (const group of groups) {
+      for (const baseGroup of groups) {
+        // Telnet connects are compared with a raw server that negotiates too (reported, not a target).
+        const group =
+          key === 'connect' && baseGroup.some((target) => target.negotiatingBaseline !== undefined)
+            ? [...baseGroup, negotiating]
+            : baseGroup;
         // Backwards every other run: which target has the first turn changes too.
         const order = rep % 2 === 1 ? group : [...group].reverse();
         const label = key === 'connect' ? 'connect rate' : ECHO_LABELS[key as EchoKey];
@@ -319,7 +350,8 @@ async function loadTests(
     }
   }
   await Promise.all([loadgen, launcher.child, ...rawServers.map((server) => server.child)].map(stop));
-  return { targets, limits };
+  // Listed for its label: it has no section of its own.
+  return { targets: hasTelnet ? [...targets, negotiating] : targets, limits };
 }
 
 /** Which process answers for each target: a raw server for itself, a launcher for a transport. */
@@ -344,7 +376,7 @@ async function startRaw(raw: RawName): Promise<Server> {
   await waitForPort(child, port!);
   return {
     child,
-    address: { protocol: raw === 'raw-tcp' ? 'tcp' : 'websocket', port: port!, path: '/', pid: child.pid },
+    address: { protocol: RAW_PROTOCOLS[raw], port: port!, path: '/', pid: child.pid },
   };
 }
 

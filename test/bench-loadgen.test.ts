@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 
 import type { EchoResult, LoadReply, LoadRequest, TargetAddress } from '../bench/load-requests.js';
+import { freePorts } from '../bench/processes.js';
 
 const LOADGEN = new URL('../bench/loadgen.ts', import.meta.url);
 /** The slow server's delay before each answer: closed loop, one client, it can answer at most 1000/DELAY_MS a second. */
@@ -107,3 +108,51 @@ test('a target that stops answering fails the measurement with a reason, not a h
   assert.equal(reply.ok, false);
   assert.match(reply.ok ? '' : reply.error, /2 lines still unanswered/);
 });
+
+test("the raw telnet baseline reads past a terminal's answers and echoes its lines", async () => {
+  const [port] = await freePorts(1);
+  const server = fork(new URL('../bench/raw-telnet-server.ts', import.meta.url), [String(port)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'ignore',
+  });
+  try {
+    await waitForListening(port!);
+    const socket = net.connect({ port: port!, host: '127.0.0.1' });
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    await once(socket, 'connect');
+    // What a terminal answers (WILL NAWS and its size, WILL TTYPE, DO SGA), then two lines, the
+    // second with a 255 (IAC IAC) in it, the answers split across writes as a slow client sends them.
+    socket.write(Buffer.from([255, 251, 31, 255, 250, 31, 0, 80]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write(Buffer.from([0, 24, 255, 240, 255, 251, 24, 255, 253, 3]));
+    socket.write(Buffer.concat([Buffer.from('hello\r\na', 'latin1'), Buffer.from([255, 255]), Buffer.from('b\r\n')]));
+    const expected = Buffer.concat([
+      Buffer.from('Echo: hello\r\nEcho: a', 'latin1'),
+      Buffer.from([255]),
+      Buffer.from('b\r\n'),
+    ]);
+    for (let waited = 0; waited < 2000 && !Buffer.concat(received).includes(expected); waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const all = Buffer.concat(received);
+    const welcome = all.indexOf('Welcome');
+    assert.ok(welcome > 0, 'the negotiation comes first, then the welcome');
+    assert.deepEqual(all.subarray(all.indexOf('\r\n', welcome) + 2), expected);
+    socket.destroy();
+  } finally {
+    server.kill();
+  }
+});
+
+async function waitForListening(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const isOpen = await new Promise<boolean>((resolve) => {
+      const probe = net.connect({ port, host: '127.0.0.1' }, () => resolve(true));
+      probe.on('error', () => resolve(false));
+      probe.on('connect', () => probe.destroy());
+    });
+    if (isOpen) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import type { EchoResult } from '../bench/load-requests.js';
-import { checkTargets, summarize } from '../bench/report.js';
+import { checkTargets, formatReport, summarize } from '../bench/report.js';
 import type { Run, TargetInfo } from '../bench/report.js';
 
 const TARGETS: TargetInfo[] = [
@@ -48,4 +48,38 @@ test('a run that failed on either side is left out of the ratio, not paired with
   const summaries = summarize({ 'raw-tcp': { 'closed-50': raw }, tcp: { 'closed-50': ours } }, TARGETS);
   assert.ok(Math.abs(summaries.tcp!.versus!.echo['closed-50']!.perSecond - 0.8) < 1e-9);
   assert.deepEqual(summaries['raw-tcp']!.failures, ['closed-50: server died']);
+});
+
+test('telnet connects are also shown against a raw server that negotiates, run by run, and set no target', () => {
+  const targets: TargetInfo[] = [
+    { name: 'raw-tcp', label: 'raw', transport: undefined, baseline: undefined },
+    { name: 'telnet', label: 'telnet', transport: 'telnet', baseline: 'raw-tcp', negotiatingBaseline: 'raw-telnet' },
+    { name: 'raw-telnet', label: 'raw negotiating', transport: undefined, baseline: undefined },
+  ];
+  const connects = (...rates: number[]): Run[] =>
+    rates.map((perSecond) => ({
+      kind: 'connect',
+      connects: perSecond,
+      perSecond,
+      errors: 0,
+      cpu: { serverMs: 800, clientMs: 900 },
+      seconds: 1,
+    }));
+  const summaries = summarize(
+    {
+      'raw-tcp': { connect: connects(10_000, 12_000, 8_000) },
+      'raw-telnet': { connect: connects(8_000, 10_000, 6_000) },
+      telnet: { connect: connects(7_000, 9_000, 5_400) },
+    },
+    targets,
+  );
+  const versus = summaries.telnet!.versus!;
+  // Runs' own ratios: 0.7, 0.75, 0.675 against raw-tcp; 0.875, 0.9, 0.9 against raw-telnet.
+  assert.ok(Math.abs(versus.connect - 0.7) < 1e-9, String(versus.connect));
+  assert.ok(Math.abs(versus.connectNegotiating! - 0.9) < 1e-9, String(versus.connectNegotiating));
+  const labels = checkTargets(targets, summaries, {}, []).map((check) => check.label);
+  assert.ok(labels.includes('telnet: connects/s'));
+  assert.equal(labels.filter((label) => label.includes('negotiat')).length, 0);
+  const report = formatReport(targets, summaries, {}, [], checkTargets(targets, summaries, {}, []));
+  assert.match(report, /vs raw negotiating\s+8,000\s+7,000\s+0\.90x\s+not a target/);
 });
