@@ -40,7 +40,6 @@ class EchoSession {
   /** Called once if the connection ends without close(). */
   onLost: () => void = () => undefined;
   isLost = false;
-  target: TargetAddress | undefined;
   #client: BenchClient | undefined;
   #buffer = '';
   #expected: string[] = [];
@@ -58,7 +57,6 @@ class EchoSession {
       this.#welcomed = () => resolve(true);
       this.#lost = () => resolve(false);
     });
-    this.target = target;
     this.#client = await connectClient(target, {
       onText: (text) => this.#receive(text),
       onLost: () => {
@@ -159,7 +157,7 @@ async function echo(request: EchoRequest): Promise<EchoResult[]> {
       if (sessions.length < request.clients)
         throw new Error(`${request.clients - sessions.length} of ${request.clients} clients could not connect`);
     }
-    const loads = opened.map(({ sessions }) => new EchoLoad(sessions, request.depth));
+    const loads = opened.map(({ sessions }, index) => new EchoLoad(request.targets[index]!, sessions, request.depth));
     const spent = await takeTurns(loads, request);
     return loads.map((load, index) => {
       const latencies = load.latencies.sort((a, b) => a - b);
@@ -243,8 +241,8 @@ class EchoLoad implements Load {
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
-  constructor(sessions: readonly EchoSession[], depth: number) {
-    this.target = sessions[0]!.target!;
+  constructor(target: TargetAddress, sessions: readonly EchoSession[], depth: number) {
+    this.target = target;
     this.#sessions = sessions;
     this.#depth = depth;
     this.#nextLines = sessions.map((session, index) => {
