@@ -2,11 +2,9 @@
 // server sends (character mode: it echoes, the client sends its window size and terminal type),
 // and the client's answers read past, so that its client answers negotiation as the framework's does.
 // Usage: node --import tsx bench/raw-telnet-server.ts <port>
-import net from 'node:net';
-
 import { DO, IAC, OPT_ECHO, OPT_NAWS, OPT_SGA, OPT_TTYPE, SB, SE, WILL } from '../src/telnet/constants.js';
+import { serveLines } from './raw-line-server.js';
 
-const port = Number(process.argv[2]);
 const OPENING = Buffer.concat([
   Buffer.from([IAC, DO, OPT_TTYPE, IAC, DO, OPT_NAWS, IAC, WILL, OPT_SGA, IAC, WILL, OPT_ECHO]),
   Buffer.from('Welcome to the raw telnet echo server\r\n', 'latin1'),
@@ -19,11 +17,9 @@ const OPTION = 2;
 const SUBNEGOTIATION = 3;
 const SUBNEGOTIATION_IAC = 4;
 
-const server = net.createServer({ noDelay: true }, (socket) => {
+serveLines(Number(process.argv[2]), OPENING, () => {
   let state = TEXT;
-  let pending = '';
-  socket.write(OPENING);
-  socket.on('data', (chunk: Buffer) => {
+  return (chunk) => {
     let text = '';
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
@@ -58,14 +54,6 @@ const server = net.createServer({ noDelay: true }, (socket) => {
           break;
       }
     }
-    if (state === TEXT) text += chunk.toString('latin1', start);
-    const lines = (pending + text).split('\n');
-    pending = lines.pop() ?? '';
-    if (lines.length === 0) return;
-    let out = '';
-    for (const line of lines) out += `Echo: ${line.endsWith('\r') ? line.slice(0, -1) : line}\r\n`;
-    socket.write(out, 'latin1');
-  });
-  socket.on('error', () => socket.destroy());
+    return state === TEXT ? text + chunk.toString('latin1', start) : text;
+  };
 });
-server.listen(port, '127.0.0.1');
