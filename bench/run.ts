@@ -2,7 +2,8 @@
 // and ws servers. Every server is its own process on core 0, the load generator its own on core 1;
 // a raw server and the transports compared with it take turns in short slices of one measurement,
 // runs are repeated, and the medians reported.
-// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout,workers, --reps N, --duration S.
+// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout,workers,outside
+// (all but outside by default), --reps N, --duration S.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir } from 'node:os';
@@ -23,11 +24,22 @@ import type {
   Timing,
 } from './load-requests.js';
 import type { MicroResult } from './micro.js';
+import { buildOutsideLoadgen, runOutsideLoadgen } from './outside.js';
+import type { OutsideTarget } from './outside.js';
 import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
 import type { Child } from './processes.js';
 import { openFilesLimit, rssKb, treeCpuMs } from './proc-stats.js';
 import { ECHO_LABELS, checkTargets, formatReport, median, summarize } from './report.js';
-import type { EchoKey, MeasurementKey, ProcessMemory, Run, Runs, TargetInfo, TransportName } from './report.js';
+import type {
+  EchoKey,
+  MeasurementKey,
+  ProcessMemory,
+  Run,
+  Runs,
+  TargetInfo,
+  TargetSummary,
+  TransportName,
+} from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
@@ -39,8 +51,10 @@ const TSX = ['--import', 'tsx'];
 /** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
 const MAX_CONNECTIONS = 20_000;
 const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet'];
-const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers'] as const;
+const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers', 'outside'] as const;
 type Section = (typeof SECTIONS)[number];
+/** Everything but the outside check, which needs a C compiler and another minute. */
+const DEFAULT_SECTIONS = SECTIONS.filter((section) => section !== 'outside');
 const RAWS = ['raw-tcp', 'raw-ws'] as const;
 /** The raw server that negotiates as a telnet server does: a second baseline for telnet connects. */
 const NEGOTIATING_RAW = 'raw-telnet';
@@ -90,7 +104,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string' },
   },
 });
-const only = new Set((flags.only ?? SECTIONS.join(',')).split(',').map((name) => name.trim()));
+const only = new Set((flags.only ?? DEFAULT_SECTIONS.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) usage(`--only: unknown ${JSON.stringify(name)}`);
 }
@@ -178,6 +192,72 @@ async function main(): Promise<void> {
     );
   }
   if (isOn('workers')) console.log(`\n${await workerScaling()}`);
+  if (isOn('outside')) console.log(`\n${await outsideCheck(summaries)}`);
+}
+
+/**
+ * The `tcp` and `telnet` ratios measured again by a client that is not Node (outside-loadgen.c),
+ * in turns as above, against the sample and the raw `node:net` server. A Node client costs about
+ * what a raw Node server costs, so where the raw server is fastest (connects, pipelined) the
+ * bench's own load generator, not the raw server, may set the raw rate; this check shows by how much.
+ */
+async function outsideCheck(summaries: Record<string, TargetSummary>): Promise<string> {
+  progress('outside load generator: building it');
+  const built = await buildOutsideLoadgen(workDir);
+  if ('missing' in built) return `Outside load generator: skipped, ${built.missing}`;
+  const [raw, launcher] = await Promise.all([startRaw('raw-tcp'), startLauncher('launcher for the outside check')]);
+  const targets: OutsideTarget[] = [
+    { protocol: 'tcp', port: raw.address.port },
+    { protocol: 'tcp', port: launcher.addresses.tcp.port },
+    { protocol: 'telnet', port: launcher.addresses.telnet.port },
+  ];
+  const seconds = plan.durationMs / 1000;
+  const measures: Array<{ label: string; args: (string | number)[]; ours: (name: string) => number | undefined }> = [
+    ...(['closed-50', 'closed-500', 'pipelined'] as const).map((key) => ({
+      label: `${ECHO_LABELS[key]} rt/s`,
+      args: ['echo', key === 'closed-500' ? 500 : 50, key === 'pipelined' ? 16 : 1, seconds, plan.sliceMs],
+      ours: (name: string) => summaries[name]?.versus?.echo[key]?.perSecond,
+    })),
+    {
+      label: 'connects/s',
+      args: ['connect', plan.connectConcurrency, seconds, plan.sliceMs],
+      ours: (name: string) => summaries[name]?.versus?.connect,
+    },
+  ];
+  const ratios = measures.map(() => ({ tcp: [] as number[], telnet: [] as number[] }));
+  try {
+    for (let rep = 1; rep <= plan.reps; rep++) {
+      for (const [m, measure] of measures.entries()) {
+        progress(`outside load generator, run ${rep}/${plan.reps}: ${measure.label}`);
+        const [rawRate, tcpRate, telnetRate] = await runOutsideLoadgen(
+          built.binary,
+          measure.args,
+          targets,
+          canPin ? LOADGEN_CORE : undefined,
+        );
+        ratios[m]!.tcp.push(tcpRate! / rawRate!);
+        ratios[m]!.telnet.push(telnetRate! / rawRate!);
+        await quiet(raw.child.pid);
+        await quiet(launcher.child.pid);
+      }
+    }
+  } finally {
+    await Promise.all([raw.child, launcher.child].map(stop));
+  }
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  const times = (ratio: number | undefined): string =>
+    ratio === undefined || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
+  return [
+    `Outside load generator (bench/outside-loadgen.c, a C client; the bench's own in brackets): framework / raw node:net, median of ${plan.reps} run(s)`,
+    '',
+    '| measure | tcp | telnet |',
+    '| --- | ---: | ---: |',
+    ...measures.map(
+      (measure, m) =>
+        `| ${measure.label} | ${times(median(ratios[m]!.tcp))} (${times(measure.ours('tcp'))}) | ` +
+        `${times(median(ratios[m]!.telnet))} (${times(measure.ours('telnet'))}) |`,
+    ),
+  ].join('\n');
 }
 
 /**

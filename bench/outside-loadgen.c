@@ -1,0 +1,384 @@
+// An outside load generator: the bench's echo and connect measurements in C, one epoll loop, so
+// that a check of the bench's ratios does not share the Node load generator's limits (on this
+// kind of machine a Node client costs about what a raw Node server does, and caps it first).
+// Targets take turns as in the bench; each is `tcp:PORT` (nc) or `telnet:PORT` (a terminal that
+// answers negotiation: an 80x24 window, xterm-256color, the server's ECHO and SGA, no to the rest).
+//
+//   outside-loadgen echo CLIENTS DEPTH SECONDS TURN_MS TARGET...
+//   outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...
+//
+// Prints one line per target: `TARGET RATE` (round trips or connects a second). Loopback only.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUFFER 65536
+#define MAX_DEPTH 64
+#define LINE 96
+#define WELCOME_TIMEOUT_S 10.0
+/** Each target's first, uncounted turn. */
+#define WARMUP_S 0.3
+
+enum { IAC = 255, DONT = 254, DO = 253, WONT = 252, WILL = 251, SB = 250, SE = 240 };
+enum { ECHO = 1, SGA = 3, TTYPE = 24, NAWS = 31 };
+enum { TEXT, COMMAND, OPTION, SUBNEGOTIATION, SUBNEGOTIATION_IAC };
+
+typedef struct {
+  int port;
+  int isTelnet;
+  const char *name;
+} target_t;
+
+typedef struct {
+  int fd, index, sequence;
+  const target_t *target;
+  /** Telnet: where the decoder is, the verb or option being read, what is on. */
+  int state, verb, option, localOn, remoteOn, subnegotiationLength;
+  unsigned char subnegotiation[16];
+  /** Lines in flight, oldest first (a ring of MAX_DEPTH). */
+  int head, count;
+  int expectedLength[MAX_DEPTH];
+  char expected[MAX_DEPTH][LINE];
+  /** Text received and not matched yet (last: a new connection clears everything before it). */
+  int length;
+  char text[BUFFER];
+} conn_t;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void fail(const char *what, const target_t *target) {
+  fprintf(stderr, "outside-loadgen: %s (%s)\n", what, target->name);
+  exit(1);
+}
+
+static void writeAll(conn_t *c, const void *bytes, int length) {
+  if (write(c->fd, bytes, length) != length) fail("write failed", c->target);
+}
+
+static int optionBit(int option) { return option == NAWS ? 1 : option == TTYPE ? 2 : option == SGA ? 4 : option == ECHO ? 8 : 0; }
+
+/** A terminal's answer to DO, DONT, WILL or WONT (RFC 1143: nothing for what is in effect already). */
+static void answer(conn_t *c, int verb, int option, unsigned char *out, int *length) {
+  int bit = optionBit(option);
+  int isLocalOption = option == NAWS || option == TTYPE || option == SGA;
+  int isRemoteOption = option == ECHO || option == SGA;
+  unsigned char reply[3] = {IAC, 0, (unsigned char)option};
+  switch (verb) {
+    case DO:
+      if (isLocalOption && (c->localOn & bit)) return;
+      reply[1] = isLocalOption ? WILL : WONT;
+      if (isLocalOption) c->localOn |= bit;
+      memcpy(out + *length, reply, 3);
+      *length += 3;
+      if (option == NAWS) {
+        unsigned char size[] = {IAC, SB, NAWS, 0, 80, 0, 24, IAC, SE};
+        memcpy(out + *length, size, sizeof size);
+        *length += sizeof size;
+      }
+      return;
+    case WILL:
+      if (isRemoteOption && (c->remoteOn & bit)) return;
+      reply[1] = isRemoteOption ? DO : DONT;
+      if (isRemoteOption) c->remoteOn |= bit;
+      break;
+    case DONT:
+    case WONT: {
+      // Only an option that was on is acknowledged off.
+      int *on = verb == DONT ? &c->localOn : &c->remoteOn;
+      if (!(*on & bit)) return;
+      *on &= ~bit;
+      reply[1] = verb == DONT ? WONT : DONT;
+      break;
+    }
+  }
+  memcpy(out + *length, reply, 3);
+  *length += 3;
+}
+
+/** Appends what `bytes` show on screen to c->text; on telnet, answers the commands among them. */
+static void receive(conn_t *c, const unsigned char *bytes, int length) {
+  if (c->length + length >= BUFFER) {
+    // Nothing awaited is that far back: keep the tail, where an answer may be starting.
+    memmove(c->text, c->text + c->length - LINE, LINE);
+    c->length = LINE;
+  }
+  if (!c->target->isTelnet) {
+    memcpy(c->text + c->length, bytes, length);
+    c->length += length;
+    return;
+  }
+  unsigned char replies[256];
+  int replyLength = 0;
+  for (int i = 0; i < length; i++) {
+    unsigned char byte = bytes[i];
+    switch (c->state) {
+      case TEXT:
+        if (byte == IAC) c->state = COMMAND;
+        else c->text[c->length++] = (char)byte;
+        break;
+      case COMMAND:
+        if (byte == IAC) {
+          c->text[c->length++] = (char)byte;
+          c->state = TEXT;
+        } else if (byte == SB) {
+          c->state = SUBNEGOTIATION;
+          c->subnegotiationLength = 0;
+        } else if (byte >= WILL) {
+          c->verb = byte;
+          c->state = OPTION;
+        } else {
+          c->state = TEXT;
+        }
+        break;
+      case OPTION:
+        if (replyLength < (int)sizeof replies - 16) answer(c, c->verb, byte, replies, &replyLength);
+        c->state = TEXT;
+        break;
+      case SUBNEGOTIATION:
+        if (byte == IAC) c->state = SUBNEGOTIATION_IAC;
+        else if (c->subnegotiationLength < (int)sizeof c->subnegotiation) c->subnegotiation[c->subnegotiationLength++] = byte;
+        break;
+      case SUBNEGOTIATION_IAC:
+        if (byte != SE) {
+          c->state = SUBNEGOTIATION;
+          break;
+        }
+        c->state = TEXT;
+        // TTYPE SEND (RFC 1091): the terminal's name.
+        if (c->subnegotiationLength == 2 && c->subnegotiation[0] == TTYPE && c->subnegotiation[1] == 1) {
+          static const unsigned char type[] = {IAC, SB, TTYPE, 0, 'x', 't', 'e', 'r', 'm', '-', '2', '5', '6', 'c', 'o', 'l', 'o', 'r', IAC, SE};
+          memcpy(replies + replyLength, type, sizeof type);
+          replyLength += sizeof type;
+        }
+        break;
+    }
+  }
+  if (replyLength > 0) writeAll(c, replies, replyLength);
+}
+
+static int readInto(conn_t *c) {
+  unsigned char bytes[BUFFER / 2];
+  int got = read(c->fd, bytes, sizeof bytes);
+  if (got > 0) receive(c, bytes, got);
+  return got;
+}
+
+static int isWelcomed(conn_t *c) {
+  char *welcome = memmem(c->text, c->length, "Welcome", 7);
+  return welcome != NULL && memchr(welcome, '\n', c->length - (welcome - c->text)) != NULL;
+}
+
+static void openConnection(conn_t *c, const target_t *target, int isNonBlocking) {
+  memset(c, 0, sizeof *c - sizeof c->text);
+  c->target = target;
+  c->fd = socket(AF_INET, SOCK_STREAM | (isNonBlocking ? SOCK_NONBLOCK : 0), 0);
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(target->port)};
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (connect(c->fd, (struct sockaddr *)&address, sizeof address) != 0 && errno != EINPROGRESS) fail("cannot connect", target);
+}
+
+/** Sends `lines` lines in one write, as a client does when it answers a read; each awaited in order. */
+static void sendLines(conn_t *c, int lines) {
+  char out[MAX_DEPTH * LINE];
+  int length = 0;
+  for (int k = 0; k < lines; k++) {
+    int slot = (c->head + c->count) % MAX_DEPTH;
+    char line[LINE - 10];
+    snprintf(line, sizeof line, "%d %d the quick brown fox jumps over the lazy dog", c->index, c->sequence++);
+    c->expectedLength[slot] = snprintf(c->expected[slot], LINE, "Echo: %s\r\n", line);
+    length += sprintf(out + length, "%s\r\n", line);
+    c->count++;
+  }
+  writeAll(c, out, length);
+}
+
+/** Answers found in c->text, in order; what they covered is dropped. */
+static int takeAnswers(conn_t *c) {
+  int answered = 0;
+  int from = 0;
+  while (c->count > 0) {
+    const char *hit = memmem(c->text + from, c->length - from, c->expected[c->head], c->expectedLength[c->head]);
+    if (hit == NULL) break;
+    from = (int)(hit - c->text) + c->expectedLength[c->head];
+    c->head = (c->head + 1) % MAX_DEPTH;
+    c->count--;
+    answered++;
+  }
+  if (from > 0) {
+    memmove(c->text, c->text + from, c->length - from);
+    c->length -= from;
+  }
+  return answered;
+}
+
+/** Whether a turn still starts new work at `end`; fails with `overdue` once what it began is long late. */
+static int isStillLoading(int isLoading, double end, const target_t *target, const char *overdue) {
+  double at = now();
+  if (at > end + WELCOME_TIMEOUT_S) fail(overdue, target);
+  return isLoading && at < end;
+}
+
+/** Runs one turn on target `t` until `end`, then until nothing it began is pending; returns what it counted. */
+typedef long (*turn_fn)(void *load, int t, double end);
+
+/**
+ * Warms every target up (uncounted), then gives them turns of `turn` seconds, backwards every
+ * other round, until each has had `seconds`; prints each target's rate.
+ */
+static void takeTurns(double seconds, double turn, int targets, const target_t *list, turn_fn runTurn, void *load) {
+  double *spent = calloc(targets, sizeof(double));
+  long *counts = calloc(targets, sizeof(long));
+  int rounds = (int)(seconds / turn + 0.5);
+  for (int round = -1; round < rounds; round++) {
+    for (int k = 0; k < targets; k++) {
+      int t = round % 2 == 0 ? k : targets - 1 - k;
+      double start = now();
+      long count = runTurn(load, t, start + (round < 0 ? WARMUP_S : turn));
+      if (round < 0) continue;
+      counts[t] += count;
+      spent[t] += now() - start;
+    }
+  }
+  for (int t = 0; t < targets; t++) printf("%s %.0f\n", list[t].name, counts[t] / spent[t]);
+}
+
+typedef struct {
+  conn_t *conns;
+  int clients, depth, poll;
+  const target_t *list;
+} echo_load_t;
+
+static long echoTurn(void *state, int t, double end) {
+  echo_load_t *load = state;
+  struct epoll_event events[1024];
+  long inFlight = 0, trips = 0;
+  int isSending = 1;
+  for (int i = 0; i < load->clients; i++) {
+    sendLines(&load->conns[t * load->clients + i], load->depth);
+    inFlight += load->depth;
+  }
+  while (inFlight > 0) {
+    isSending = isStillLoading(isSending, end, &load->list[t], "answers stopped");
+    int ready = epoll_wait(load->poll, events, 1024, 5);
+    for (int e = 0; e < ready; e++) {
+      conn_t *c = events[e].data.ptr;
+      if (readInto(c) <= 0) fail("connection lost", c->target);
+      int answered = takeAnswers(c);
+      inFlight -= answered;
+      trips += answered;
+      if (isSending && answered > 0) {
+        sendLines(c, answered);
+        inFlight += answered;
+      }
+    }
+  }
+  return trips;
+}
+
+static int echo(int clients, int depth, double seconds, double turn, int targets, const target_t *list) {
+  echo_load_t load = {calloc((size_t)clients * targets, sizeof(conn_t)), clients, depth, epoll_create1(0), list};
+  for (int t = 0; t < targets; t++) {
+    for (int i = 0; i < clients; i++) {
+      conn_t *c = &load.conns[t * clients + i];
+      openConnection(c, &list[t], 0);
+      c->index = i;
+      double deadline = now() + WELCOME_TIMEOUT_S;
+      while (!isWelcomed(c)) {
+        if (readInto(c) <= 0 || now() > deadline) fail("no welcome", c->target);
+      }
+      c->length = 0;
+      struct epoll_event event = {.events = EPOLLIN, .data.ptr = c};
+      epoll_ctl(load.poll, EPOLL_CTL_ADD, c->fd, &event);
+    }
+  }
+  takeTurns(seconds, turn, targets, list, echoTurn, &load);
+  return 0;
+}
+
+typedef struct {
+  conn_t *slots;
+  int concurrency, poll;
+  const target_t *list;
+} connect_load_t;
+
+static void startConnecting(connect_load_t *load, conn_t *c, int t) {
+  openConnection(c, &load->list[t], 1);
+  struct epoll_event event = {.events = EPOLLIN, .data.ptr = c};
+  epoll_ctl(load->poll, EPOLL_CTL_ADD, c->fd, &event);
+}
+
+static long connectTurn(void *state, int t, double end) {
+  connect_load_t *load = state;
+  struct epoll_event events[1024];
+  long done = 0;
+  int open = 0, isConnecting = 1;
+  for (int i = 0; i < load->concurrency; i++, open++) startConnecting(load, &load->slots[i], t);
+  while (open > 0) {
+    isConnecting = isStillLoading(isConnecting, end, &load->list[t], "no welcome");
+    int ready = epoll_wait(load->poll, events, 1024, 5);
+    for (int e = 0; e < ready; e++) {
+      conn_t *c = events[e].data.ptr;
+      int got = readInto(c);
+      if (got < 0 && errno == EAGAIN) continue;
+      if (got <= 0) fail("closed before the welcome", c->target);
+      if (!isWelcomed(c)) continue;
+      close(c->fd);
+      done++;
+      if (isConnecting) startConnecting(load, c, t);
+      else open--;
+    }
+  }
+  return done;
+}
+
+static int connects(int concurrency, double seconds, double turn, int targets, const target_t *list) {
+  connect_load_t load = {calloc(concurrency, sizeof(conn_t)), concurrency, epoll_create1(0), list};
+  takeTurns(seconds, turn, targets, list, connectTurn, &load);
+  return 0;
+}
+
+static target_t *parseTargets(int count, char **names) {
+  target_t *list = calloc(count, sizeof(target_t));
+  for (int t = 0; t < count; t++) {
+    const char *colon = strchr(names[t], ':');
+    int isTelnet = colon != NULL && strncmp(names[t], "telnet:", 7) == 0;
+    if (colon == NULL || (!isTelnet && strncmp(names[t], "tcp:", 4) != 0) || atoi(colon + 1) <= 0) {
+      fprintf(stderr, "outside-loadgen: a target is tcp:PORT or telnet:PORT, not %s\n", names[t]);
+      exit(2);
+    }
+    list[t] = (target_t){.port = atoi(colon + 1), .isTelnet = isTelnet, .name = names[t]};
+  }
+  return list;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 7 && strcmp(argv[1], "echo") == 0) {
+    int depth = atoi(argv[3]);
+    if (depth < 1 || depth > MAX_DEPTH) {
+      fprintf(stderr, "outside-loadgen: DEPTH is 1 to %d\n", MAX_DEPTH);
+      return 2;
+    }
+    return echo(atoi(argv[2]), depth, atof(argv[4]), atof(argv[5]) / 1000, argc - 6, parseTargets(argc - 6, argv + 6));
+  }
+  if (argc >= 6 && strcmp(argv[1], "connect") == 0)
+    return connects(atoi(argv[2]), atof(argv[3]), atof(argv[4]) / 1000, argc - 5, parseTargets(argc - 5, argv + 5));
+  fprintf(stderr,
+          "usage: outside-loadgen echo CLIENTS DEPTH SECONDS TURN_MS TARGET...\n"
+          "       outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...   (TARGET: tcp:PORT or telnet:PORT)\n");
+  return 2;
+}
