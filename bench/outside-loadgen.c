@@ -1,8 +1,10 @@
 // An outside load generator: the bench's echo and connect measurements in C, one epoll loop, so
 // that a check of the bench's ratios does not share the Node load generator's limits (on this
 // kind of machine a Node client costs about what a raw Node server does, and caps it first).
-// Targets take turns as in the bench; each is `tcp:PORT` (nc) or `telnet:PORT` (a terminal that
-// answers negotiation: an 80x24 window, xterm-256color, the server's ECHO and SGA, no to the rest).
+// Targets take turns as in the bench; each is `tcp:PORT` (nc), `telnet:PORT` (a terminal that
+// answers negotiation: an 80x24 window, xterm-256color, the server's ECHO and SGA, no to the
+// rest), `ws:PORT/PATH` (the browser page in text mode: a text message a line) or
+// `wstelnet:PORT/PATH` (in telnet mode: binary messages, the line and CR LF, telnet inside).
 //
 //   outside-loadgen echo CLIENTS DEPTH SECONDS TURN_MS TARGET...
 //   outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...
@@ -11,6 +13,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -34,9 +37,13 @@ enum { TEXT, COMMAND, OPTION, SUBNEGOTIATION, SUBNEGOTIATION_IAC };
 
 typedef struct {
   int port;
-  int isTelnet;
+  /** Whether telnet is spoken (telnet, wstelnet), and whether it is in WebSocket messages (ws, wstelnet). */
+  int isTelnet, isWebSocket;
+  const char *path;
   const char *name;
 } target_t;
+
+enum { WS_TEXT = 1, WS_BINARY = 2, WS_CLOSE = 8, WS_PING = 9, WS_PONG = 10 };
 
 typedef struct {
   int fd, index, sequence;
@@ -44,6 +51,11 @@ typedef struct {
   /** Telnet: where the decoder is, the verb or option being read, what is on. */
   int state, verb, option, localOn, remoteOn, subnegotiationLength;
   unsigned char subnegotiation[16];
+  /** WebSocket: the server's answer to the upgrade is still being read (into text). */
+  int isUpgrading;
+  /** WebSocket: bytes of frames not complete yet. */
+  int frameLength;
+  unsigned char frame[BUFFER / 2];
   /** Lines in flight, oldest first (a ring of MAX_DEPTH). */
   int head, count;
   int expectedLength[MAX_DEPTH];
@@ -66,6 +78,34 @@ static void fail(const char *what, const target_t *target) {
 
 static void writeAll(conn_t *c, const void *bytes, int length) {
   if (write(c->fd, bytes, length) != length) fail("write failed", c->target);
+}
+
+/** Appends a client's frame (FIN, masked, as RFC 6455 asks of clients) holding `payload` to `out`. */
+static int frameInto(unsigned char *out, int opcode, const void *payload, int length) {
+  static const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  int at = 0;
+  out[at++] = 0x80 | opcode;
+  if (length < 126) {
+    out[at++] = 0x80 | length;
+  } else {
+    out[at++] = 0x80 | 126;
+    out[at++] = length >> 8;
+    out[at++] = length & 0xff;
+  }
+  memcpy(out + at, mask, 4);
+  at += 4;
+  for (int i = 0; i < length; i++) out[at + i] = ((const unsigned char *)payload)[i] ^ mask[i % 4];
+  return at + length;
+}
+
+/** Sends bytes as the target's client does: as they are, or in one binary message. */
+static void sendBytes(conn_t *c, const void *bytes, int length) {
+  if (!c->target->isWebSocket) {
+    writeAll(c, bytes, length);
+    return;
+  }
+  unsigned char out[1024];
+  writeAll(c, out, frameInto(out, WS_BINARY, bytes, length));
 }
 
 static int optionBit(int option) { return option == NAWS ? 1 : option == TTYPE ? 2 : option == SGA ? 4 : option == ECHO ? 8 : 0; }
@@ -109,7 +149,7 @@ static void answer(conn_t *c, int verb, int option, unsigned char *out, int *len
 }
 
 /** Appends what `bytes` show on screen to c->text; on telnet, answers the commands among them. */
-static void receive(conn_t *c, const unsigned char *bytes, int length) {
+static void receiveText(conn_t *c, const unsigned char *bytes, int length) {
   if (c->length + length >= BUFFER) {
     // Nothing awaited is that far back: keep the tail, where an answer may be starting.
     memmove(c->text, c->text + c->length - LINE, LINE);
@@ -166,7 +206,61 @@ static void receive(conn_t *c, const unsigned char *bytes, int length) {
         break;
     }
   }
-  if (replyLength > 0) writeAll(c, replies, replyLength);
+  if (replyLength > 0) sendBytes(c, replies, replyLength);
+}
+
+/** WebSocket: the payloads of the whole frames read so far go on as text; a ping is answered. */
+static void receiveFrames(conn_t *c, const unsigned char *bytes, int length) {
+  if (c->frameLength + length > (int)sizeof c->frame) fail("a message too large for this client", c->target);
+  memcpy(c->frame + c->frameLength, bytes, length);
+  c->frameLength += length;
+  int at = 0;
+  for (;;) {
+    if (c->frameLength - at < 2) break;
+    int opcode = c->frame[at] & 0x0f;
+    long size = c->frame[at + 1] & 0x7f;
+    int header = 2;
+    if (size == 126) {
+      if (c->frameLength - at < 4) break;
+      size = (c->frame[at + 2] << 8) | c->frame[at + 3];
+      header = 4;
+    } else if (size == 127) {
+      fail("a message too large for this client", c->target);
+    }
+    if (c->frameLength - at < header + size) break;
+    const unsigned char *payload = c->frame + at + header;
+    if (opcode == WS_TEXT || opcode == WS_BINARY || opcode == 0) receiveText(c, payload, (int)size);
+    else if (opcode == WS_CLOSE) fail("the server closed the WebSocket", c->target);
+    else if (opcode == WS_PING) {
+      unsigned char out[256];
+      writeAll(c, out, frameInto(out, WS_PONG, payload, (int)size));
+    }
+    at += header + (int)size;
+  }
+  memmove(c->frame, c->frame + at, c->frameLength - at);
+  c->frameLength -= at;
+}
+
+/** WebSocket: the answer to the upgrade, up to its blank line; the frames after it go on. */
+static void receiveUpgrade(conn_t *c, const unsigned char *bytes, int length) {
+  if (c->length + length >= BUFFER) fail("no end to the answer to the WebSocket upgrade", c->target);
+  memcpy(c->text + c->length, bytes, length);
+  c->length += length;
+  const char *end = memmem(c->text, c->length, "\r\n\r\n", 4);
+  if (end == NULL) return;
+  if (strncmp(c->text, "HTTP/1.1 101", 12) != 0) fail("the WebSocket upgrade was refused", c->target);
+  unsigned char rest[BUFFER / 2];
+  int restLength = c->length - (int)(end + 4 - c->text);
+  memcpy(rest, end + 4, restLength);
+  c->length = 0;
+  c->isUpgrading = 0;
+  receiveFrames(c, rest, restLength);
+}
+
+static void receive(conn_t *c, const unsigned char *bytes, int length) {
+  if (c->isUpgrading) receiveUpgrade(c, bytes, length);
+  else if (c->target->isWebSocket) receiveFrames(c, bytes, length);
+  else receiveText(c, bytes, length);
 }
 
 static int readInto(conn_t *c) {
@@ -181,28 +275,50 @@ static int isWelcomed(conn_t *c) {
   return welcome != NULL && memchr(welcome, '\n', c->length - (welcome - c->text)) != NULL;
 }
 
+/**
+ * Connects; a WebSocket client sends its upgrade at once (loopback has connected it within the
+ * call) and reads the answer as it comes, before the frames.
+ */
 static void openConnection(conn_t *c, const target_t *target, int isNonBlocking) {
   memset(c, 0, sizeof *c - sizeof c->text);
   c->target = target;
-  c->fd = socket(AF_INET, SOCK_STREAM | (isNonBlocking ? SOCK_NONBLOCK : 0), 0);
+  c->fd = socket(AF_INET, SOCK_STREAM | (isNonBlocking && !target->isWebSocket ? SOCK_NONBLOCK : 0), 0);
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(target->port)};
   inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
   if (connect(c->fd, (struct sockaddr *)&address, sizeof address) != 0 && errno != EINPROGRESS) fail("cannot connect", target);
+  if (!target->isWebSocket) return;
+  char request[512];
+  int length = snprintf(request, sizeof request,
+                        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                        target->path, target->port);
+  writeAll(c, request, length);
+  c->isUpgrading = 1;
+  if (isNonBlocking) fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 }
 
-/** Sends `lines` lines in one write, as a client does when it answers a read; each awaited in order. */
+/**
+ * Sends `lines` lines in one write, as a client does when it answers a read (on WebSocket a
+ * message a line, as the browser page sends); each is awaited in order.
+ */
 static void sendLines(conn_t *c, int lines) {
-  char out[MAX_DEPTH * LINE];
+  unsigned char out[MAX_DEPTH * (LINE + 8)];
   int length = 0;
   for (int k = 0; k < lines; k++) {
     int slot = (c->head + c->count) % MAX_DEPTH;
-    char line[LINE - 10];
-    snprintf(line, sizeof line, "%d %d the quick brown fox jumps over the lazy dog", c->index, c->sequence++);
+    char line[LINE];
+    int size = snprintf(line, LINE - 10, "%d %d the quick brown fox jumps over the lazy dog", c->index, c->sequence++);
     c->expectedLength[slot] = snprintf(c->expected[slot], LINE, "Echo: %s\r\n", line);
-    length += sprintf(out + length, "%s\r\n", line);
     c->count++;
+    if (!c->target->isWebSocket || c->target->isTelnet) size += sprintf(line + size, "\r\n");
+    if (!c->target->isWebSocket) {
+      memcpy(out + length, line, size);
+      length += size;
+    } else {
+      length += frameInto(out + length, c->target->isTelnet ? WS_BINARY : WS_TEXT, line, size);
+    }
   }
   writeAll(c, out, length);
 }
@@ -353,15 +469,23 @@ static int connects(int concurrency, double seconds, double turn, int targets, c
 }
 
 static target_t *parseTargets(int count, char **names) {
+  static const struct {
+    const char *prefix;
+    int isTelnet, isWebSocket;
+  } kinds[] = {{"tcp:", 0, 0}, {"telnet:", 1, 0}, {"ws:", 0, 1}, {"wstelnet:", 1, 1}};
   target_t *list = calloc(count, sizeof(target_t));
   for (int t = 0; t < count; t++) {
-    const char *colon = strchr(names[t], ':');
-    int isTelnet = colon != NULL && strncmp(names[t], "telnet:", 7) == 0;
-    if (colon == NULL || (!isTelnet && strncmp(names[t], "tcp:", 4) != 0) || atoi(colon + 1) <= 0) {
-      fprintf(stderr, "outside-loadgen: a target is tcp:PORT or telnet:PORT, not %s\n", names[t]);
+    const char *name = names[t];
+    int kind = 0;
+    while (kind < 4 && strncmp(name, kinds[kind].prefix, strlen(kinds[kind].prefix)) != 0) kind++;
+    const char *port = kind < 4 ? name + strlen(kinds[kind].prefix) : name;
+    const char *path = strchr(port, '/');
+    if (kind == 4 || atoi(port) <= 0 || (kinds[kind].isWebSocket && path == NULL)) {
+      fprintf(stderr, "outside-loadgen: a target is tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH, not %s\n", name);
       exit(2);
     }
-    list[t] = (target_t){.port = atoi(colon + 1), .isTelnet = isTelnet, .name = names[t]};
+    list[t] = (target_t){.port = atoi(port), .isTelnet = kinds[kind].isTelnet, .isWebSocket = kinds[kind].isWebSocket,
+                         .path = path, .name = name};
   }
   return list;
 }
@@ -379,6 +503,7 @@ int main(int argc, char **argv) {
     return connects(atoi(argv[2]), atof(argv[3]), atof(argv[4]) / 1000, argc - 5, parseTargets(argc - 5, argv + 5));
   fprintf(stderr,
           "usage: outside-loadgen echo CLIENTS DEPTH SECONDS TURN_MS TARGET...\n"
-          "       outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...   (TARGET: tcp:PORT or telnet:PORT)\n");
+          "       outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...\n"
+          "TARGET: tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH\n");
   return 2;
 }

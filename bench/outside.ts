@@ -27,10 +27,11 @@ export async function buildOutsideLoadgen(dir: string): Promise<{ binary: string
   return { missing: `no C compiler (${COMPILERS.join(', ')}): install gcc to run this check` };
 }
 
-/** A target as the generator takes it: how its client speaks, and the port. */
+/** A target as the generator takes it: how its client speaks, the port, and a WebSocket's path. */
 export interface OutsideTarget {
-  protocol: 'tcp' | 'telnet';
+  protocol: 'tcp' | 'telnet' | 'ws' | 'wstelnet';
   port: number;
+  path?: string;
 }
 
 /** Runs the generator (on `core` when it can be pinned); each target's rate, in the order given. */
@@ -40,7 +41,7 @@ export async function runOutsideLoadgen(
   targets: readonly OutsideTarget[],
   core: number | undefined,
 ): Promise<number[]> {
-  const names = targets.map((target) => `${target.protocol}:${target.port}`);
+  const names = targets.map((target) => `${target.protocol}:${target.port}${target.path ?? ''}`);
   const command = [binary, ...args.map(String), ...names];
   const pinned = core !== undefined && existsSync(TASKSET) ? [TASKSET, '-c', String(core), ...command] : command;
   const { stdout } = await run(pinned[0]!, pinned.slice(1), { timeout: 120_000 });

@@ -196,66 +196,92 @@ async function main(): Promise<void> {
 }
 
 /**
- * The `tcp` and `telnet` ratios measured again by a client that is not Node (outside-loadgen.c),
- * in turns as above, against the sample and the raw `node:net` server. A Node client costs about
- * what a raw Node server costs, so where the raw server is fastest (connects, pipelined) the
- * bench's own load generator, not the raw server, may set the raw rate; this check shows by how much.
+ * The ratios measured again by a client that is not Node (outside-loadgen.c), in turns as above,
+ * against a fresh launcher and raw servers. A Node client costs about what a raw Node server
+ * costs, so where the raw server is fastest the bench's own load generator, not the raw server,
+ * may set the raw rate; this check shows by how much.
  */
 async function outsideCheck(summaries: Record<string, TargetSummary>): Promise<string> {
   progress('outside load generator: building it');
   const built = await buildOutsideLoadgen(workDir);
   if ('missing' in built) return `Outside load generator: skipped, ${built.missing}`;
-  const [raw, launcher] = await Promise.all([startRaw('raw-tcp'), startLauncher('launcher for the outside check')]);
-  const targets: OutsideTarget[] = [
-    { protocol: 'tcp', port: raw.address.port },
-    { protocol: 'tcp', port: launcher.addresses.tcp.port },
-    { protocol: 'telnet', port: launcher.addresses.telnet.port },
+  const [rawTcp, rawWs, launcher] = await Promise.all([
+    startRaw('raw-tcp'),
+    startRaw('raw-ws'),
+    startLauncher('launcher for the outside check'),
+  ]);
+  const { tcp, telnet, websocket, ws_telnet: wsTelnet } = launcher.addresses;
+  // Each raw server first, then the transports compared with it, by their names in the table.
+  const groups: Array<{ raw: OutsideTarget; ours: Array<[TransportName, OutsideTarget]> }> = [
+    {
+      raw: { protocol: 'tcp', port: rawTcp.address.port },
+      ours: [
+        ['tcp', { protocol: 'tcp', port: tcp.port }],
+        ['telnet', { protocol: 'telnet', port: telnet.port }],
+      ],
+    },
+    {
+      raw: { protocol: 'ws', port: rawWs.address.port, path: '/' },
+      ours: [
+        ['websocket', { protocol: 'ws', port: websocket.port, path: websocket.path }],
+        ['ws_telnet', { protocol: 'wstelnet', port: wsTelnet.port, path: wsTelnet.path }],
+      ],
+    },
   ];
-  const seconds = plan.durationMs / 1000;
-  const measures: Array<{ label: string; args: (string | number)[]; ours: (name: string) => number | undefined }> = [
+  const measures = (seconds: number): Array<{ label: string; args: (string | number)[]; key: MeasurementKey }> => [
     ...(['closed-50', 'closed-500', 'pipelined'] as const).map((key) => ({
       label: `${ECHO_LABELS[key]} rt/s`,
       args: ['echo', key === 'closed-500' ? 500 : 50, key === 'pipelined' ? 16 : 1, seconds, plan.sliceMs],
-      ours: (name: string) => summaries[name]?.versus?.echo[key]?.perSecond,
+      key,
     })),
-    {
-      label: 'connects/s',
-      args: ['connect', plan.connectConcurrency, seconds, plan.sliceMs],
-      ours: (name: string) => summaries[name]?.versus?.connect,
-    },
+    { label: 'connects/s', args: ['connect', plan.connectConcurrency, seconds, plan.sliceMs], key: 'connect' },
   ];
-  const ratios = measures.map(() => ({ tcp: [] as number[], telnet: [] as number[] }));
+  const ratios = new Map<string, number[]>();
+  const measure = async (args: (string | number)[], key: MeasurementKey | undefined): Promise<void> => {
+    for (const group of groups) {
+      const [raw, ...ours] = await runOutsideLoadgen(
+        built.binary,
+        args,
+        [group.raw, ...group.ours.map(([, target]) => target)],
+        canPin ? LOADGEN_CORE : undefined,
+      );
+      if (key !== undefined)
+        group.ours.forEach(([name], i) => {
+          const list = ratios.get(`${key} ${name}`) ?? [];
+          list.push(ours[i]! / raw!);
+          ratios.set(`${key} ${name}`, list);
+        });
+      for (const child of [rawTcp.child, rawWs.child, launcher.child]) await quiet(child.pid);
+    }
+  };
   try {
+    // A fresh launcher's code is compiled as it runs: one short pass of everything first.
+    progress('outside load generator: warming up');
+    for (const { args } of measures(0.5)) await measure(args, undefined);
     for (let rep = 1; rep <= plan.reps; rep++) {
-      for (const [m, measure] of measures.entries()) {
-        progress(`outside load generator, run ${rep}/${plan.reps}: ${measure.label}`);
-        const [rawRate, tcpRate, telnetRate] = await runOutsideLoadgen(
-          built.binary,
-          measure.args,
-          targets,
-          canPin ? LOADGEN_CORE : undefined,
-        );
-        ratios[m]!.tcp.push(tcpRate! / rawRate!);
-        ratios[m]!.telnet.push(telnetRate! / rawRate!);
-        await quiet(raw.child.pid);
-        await quiet(launcher.child.pid);
+      for (const { label, args, key } of measures(plan.durationMs / 1000)) {
+        progress(`outside load generator, run ${rep}/${plan.reps}: ${label}`);
+        await measure(args, key);
       }
     }
   } finally {
-    await Promise.all([raw.child, launcher.child].map(stop));
+    await Promise.all([rawTcp.child, rawWs.child, launcher.child].map(stop));
   }
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   const times = (ratio: number | undefined): string =>
     ratio === undefined || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
+  const bench = (name: TransportName, key: MeasurementKey): number | undefined => {
+    const versus = summaries[name]?.versus;
+    return key === 'connect' ? versus?.connect : versus?.echo[key as EchoKey]?.perSecond;
+  };
   return [
-    `Outside load generator (bench/outside-loadgen.c, a C client; the bench's own in brackets): framework / raw node:net, median of ${plan.reps} run(s)`,
+    `Outside load generator (bench/outside-loadgen.c, a C client; the bench's own in brackets): framework / raw, median of ${plan.reps} run(s)`,
     '',
-    '| measure | tcp | telnet |',
-    '| --- | ---: | ---: |',
-    ...measures.map(
-      (measure, m) =>
-        `| ${measure.label} | ${times(median(ratios[m]!.tcp))} (${times(measure.ours('tcp'))}) | ` +
-        `${times(median(ratios[m]!.telnet))} (${times(measure.ours('telnet'))}) |`,
+    `| measure | ${TRANSPORTS.join(' | ')} |`,
+    `| --- |${' ---: |'.repeat(TRANSPORTS.length)}`,
+    ...measures(0).map(
+      ({ label, key }) =>
+        `| ${label} | ${TRANSPORTS.map((name) => `${times(median(ratios.get(`${key} ${name}`) ?? []))} (${times(bench(name, key))})`).join(' | ')} |`,
     ),
   ].join('\n');
 }

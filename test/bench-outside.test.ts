@@ -11,11 +11,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
 
+import { WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+
 import { buildOutsideLoadgen, runOutsideLoadgen } from '../bench/outside.js';
 
 const IS_CI = process.env['CI'] === 'true';
 const dir = mkdtempSync(join(tmpdir(), 'outside-loadgen-'));
-const servers: net.Server[] = [];
+const servers: Array<net.Server | WebSocketServer> = [];
 let built: { binary: string } | { missing: string };
 
 before(async () => {
@@ -114,6 +117,55 @@ test('a target the generator cannot read is refused with the reason', async (t) 
   if (binary === undefined) return;
   await assert.rejects(
     runOutsideLoadgen(binary, ['echo', 1, 1, 0.2, 100], [{ protocol: 'tcp', port: 0 }], undefined),
-    /a target is tcp:PORT or telnet:PORT, not tcp:0/,
+    /a target is tcp:PORT, telnet:PORT, ws:PORT\/PATH or wstelnet:PORT\/PATH, not tcp:0/,
   );
+});
+
+test('on WebSocket it sends a message a line, as text or, in telnet mode, as binary with its answers, and pongs', async (t) => {
+  const binary = binaryOr(t);
+  if (binary === undefined) return;
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  servers.push(server);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const seen: Array<{ path: string; isBinary: boolean; text: string }> = [];
+  let pongs = 0;
+  server.on('connection', (ws, request) => {
+    const path = request.url ?? '';
+    const isTelnet = path === '/telnet';
+    ws.on('pong', () => pongs++);
+    ws.ping();
+    // In telnet mode the welcome comes with DO NAWS, in a binary message.
+    ws.send(isTelnet ? Buffer.concat([Buffer.from([0xff, 0xfd, 31]), Buffer.from('Welcome\r\n')]) : 'Welcome\r\n');
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const text = (data as Buffer).toString('latin1');
+      seen.push({ path, isBinary, text });
+      const lines = text
+        .replace(/\xff[\s\S]*?(?:\xff\xf0|$)/g, '')
+        .split('\r\n')
+        .filter((line) => line !== '');
+      if (lines.length > 0)
+        ws.send(isTelnet ? Buffer.from(lines.map((line) => `Echo: ${line}\r\n`).join('')) : `Echo: ${text}\r\n`);
+    });
+  });
+  const rates = await runOutsideLoadgen(
+    binary,
+    ['echo', 2, 3, 0.4, 100],
+    [
+      { protocol: 'ws', port, path: '/text' },
+      { protocol: 'wstelnet', port, path: '/telnet' },
+    ],
+    undefined,
+  );
+  assert.ok(
+    rates.every((rate) => rate > 50),
+    `round trips/s: ${rates.join(', ')}`,
+  );
+  const text = seen.filter((message) => message.path === '/text');
+  const telnet = seen.filter((message) => message.path === '/telnet');
+  assert.ok(text.every((message) => !message.isBinary && /^\d+ \d+ the quick brown fox/.test(message.text)));
+  assert.ok(telnet.every((message) => message.isBinary));
+  assert.ok(telnet.some((message) => message.text === '\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0'));
+  assert.ok(telnet.some((message) => /^\d+ \d+ the quick brown fox.*\r\n$/.test(message.text)));
+  assert.ok(pongs >= 4, `${pongs} pongs to 4 pings`);
 });
