@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,19 +50,19 @@ typedef struct {
   int fd, index, sequence;
   const target_t *target;
   /** Telnet: where the decoder is, the verb or option being read, what is on. */
-  int state, verb, option, localOn, remoteOn, subnegotiationLength;
+  int state, verb, localOn, remoteOn, subnegotiationLength;
   unsigned char subnegotiation[16];
   /** WebSocket: the server's answer to the upgrade is still being read (into text). */
   int isUpgrading;
-  /** WebSocket: bytes of frames not complete yet. */
-  int frameLength;
-  unsigned char frame[BUFFER / 2];
   /** Lines in flight, oldest first (a ring of MAX_DEPTH). */
   int head, count;
   int expectedLength[MAX_DEPTH];
   char expected[MAX_DEPTH][LINE];
-  /** Text received and not matched yet (last: a new connection clears everything before it). */
-  int length;
+  /** Lengths of the two buffers below, which a new connection need not clear. */
+  int frameLength, length;
+  /** WebSocket: bytes of frames not complete yet. */
+  unsigned char frame[BUFFER / 2];
+  /** Text received and not matched yet. */
   char text[BUFFER];
 } conn_t;
 
@@ -280,7 +281,7 @@ static int isWelcomed(conn_t *c) {
  * call) and reads the answer as it comes, before the frames.
  */
 static void openConnection(conn_t *c, const target_t *target, int isNonBlocking) {
-  memset(c, 0, sizeof *c - sizeof c->text);
+  memset(c, 0, offsetof(conn_t, frame));
   c->target = target;
   c->fd = socket(AF_INET, SOCK_STREAM | (isNonBlocking && !target->isWebSocket ? SOCK_NONBLOCK : 0), 0);
   int one = 1;
