@@ -250,7 +250,8 @@ static void receiveUpgrade(conn_t *c, const unsigned char *bytes, int length) {
   const char *end = memmem(c->text, c->length, "\r\n\r\n", 4);
   if (end == NULL) return;
   if (strncmp(c->text, "HTTP/1.1 101", 12) != 0) fail("the WebSocket upgrade was refused", c->target);
-  unsigned char rest[BUFFER / 2];
+  // All that was read may follow the head: as large as the text it was gathered in.
+  unsigned char rest[BUFFER];
   int restLength = c->length - (int)(end + 4 - c->text);
   memcpy(rest, end + 4, restLength);
   c->length = 0;

@@ -408,7 +408,8 @@ function pair(a: number | undefined, b: number | undefined): string {
   return `${fixed(a, 2)} / ${fixed(b, 2)}`;
 }
 
-function times(ratio: number | undefined): string {
+/** A ratio as the tables show it: `0.93x`, or `-` where there is none. */
+export function times(ratio: number | undefined): string {
   return ratio === undefined || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
 }
 

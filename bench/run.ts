@@ -29,7 +29,7 @@ import type { OutsideTarget } from './outside.js';
 import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
 import type { Child } from './processes.js';
 import { openFilesLimit, rssKb, treeCpuMs } from './proc-stats.js';
-import { ECHO_LABELS, checkTargets, formatReport, median, summarize } from './report.js';
+import { ECHO_LABELS, checkTargets, formatReport, median, summarize, times } from './report.js';
 import type {
   EchoKey,
   MeasurementKey,
@@ -76,6 +76,13 @@ const RAW_PROTOCOLS: Record<RawName, TargetAddress['protocol']> = {
   'raw-tcp': 'tcp',
   'raw-ws': 'websocket',
   'raw-telnet': 'telnet',
+};
+/** The echo measurements: clients, and the lines each keeps in flight. */
+const ECHO_LOADS: Record<EchoKey, { clients: number; depth: number }> = {
+  'closed-1': { clients: 1, depth: 1 },
+  'closed-50': { clients: 50, depth: 1 },
+  'closed-500': { clients: 500, depth: 1 },
+  pipelined: { clients: 50, depth: 16 },
 };
 const REQUEST_TIMEOUT_MS = 120_000;
 /** Quiet means the server used at most this much CPU in a poll interval: its last closes are done. */
@@ -231,7 +238,7 @@ async function outsideCheck(summaries: Record<string, TargetSummary>): Promise<s
   const measures = (seconds: number): Array<{ label: string; args: (string | number)[]; key: MeasurementKey }> => [
     ...(['closed-50', 'closed-500', 'pipelined'] as const).map((key) => ({
       label: `${ECHO_LABELS[key]} rt/s`,
-      args: ['echo', key === 'closed-500' ? 500 : 50, key === 'pipelined' ? 16 : 1, seconds, plan.sliceMs],
+      args: ['echo', ECHO_LOADS[key].clients, ECHO_LOADS[key].depth, seconds, plan.sliceMs],
       key,
     })),
     { label: 'connects/s', args: ['connect', plan.connectConcurrency, seconds, plan.sliceMs], key: 'connect' },
@@ -268,8 +275,6 @@ async function outsideCheck(summaries: Record<string, TargetSummary>): Promise<s
     await Promise.all([rawTcp.child, rawWs.child, launcher.child].map(stop));
   }
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  const times = (ratio: number | undefined): string =>
-    ratio === undefined || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
   const bench = (name: TransportName, key: MeasurementKey): number | undefined => {
     const versus = summaries[name]?.versus;
     return key === 'connect' ? versus?.connect : versus?.echo[key as EchoKey]?.perSecond;
@@ -386,13 +391,7 @@ async function loadTests(
     [launcher.child, ...rawServers.map((server) => server.child), loadgen].map((c) => [c.name, openFilesLimit(c.pid)]),
   );
 
-  const echoes: Record<EchoKey, { clients: number; depth: number }> = {
-    'closed-1': { clients: 1, depth: 1 },
-    'closed-50': { clients: 50, depth: 1 },
-    'closed-500': { clients: 500, depth: 1 },
-    pipelined: { clients: 50, depth: 16 },
-  };
-  const measurements: MeasurementKey[] = [...(Object.keys(echoes) as EchoKey[]), 'connect'];
+  const measurements: MeasurementKey[] = [...(Object.keys(ECHO_LOADS) as EchoKey[]), 'connect'];
   // Each raw server with the transports compared with it: measured together, taking turns.
   const groups = raws.map((raw) => targets.filter((target) => target.name === raw || target.baseline === raw));
   const total = plan.reps * (measurements.length * groups.length + targets.length);
@@ -427,7 +426,7 @@ async function loadTests(
         const request: LoadRequest =
           key === 'connect'
             ? { kind: 'connect', targets: addresses, concurrency: plan.connectConcurrency, ...timing() }
-            : { kind: 'echo', targets: addresses, ...echoes[key as EchoKey], ...timing() };
+            : { kind: 'echo', targets: addresses, ...ECHO_LOADS[key as EchoKey], ...timing() };
         record(order, key, await ask(loadgen, request).catch((err: Error) => err));
         for (const target of order) checkAlive(servers[target.name]!, key, target);
         for (const pid of new Set(order.map((target) => servers[target.name]!.child.pid))) await quiet(pid);
