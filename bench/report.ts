@@ -409,7 +409,7 @@ function pair(a: number | undefined, b: number | undefined): string {
 }
 
 /** A ratio as the tables show it: `0.93x`, or `-` where there is none. */
-export function times(ratio: number | undefined): string {
+function times(ratio: number | undefined): string {
   return ratio === undefined || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
 }
 

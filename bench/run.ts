@@ -2,8 +2,10 @@
 // and ws servers. Every server is its own process on core 0, the load generator its own on core 1;
 // a raw server and the transports compared with it take turns in short slices of one measurement,
 // runs are repeated, and the medians reported.
-// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout,workers,outside
-// (all but outside by default), --reps N, --duration S.
+// Round trips and connects are driven by native-loadgen.c where a C compiler can build it, by the
+// Node generator (loadgen.ts) otherwise or with --loadgen node; idle connections always by Node.
+// Flags: --quick, --only tcp,telnet,websocket,ws_telnet,memory,micro,monitor,mccp,fanout,workers,
+// --reps N, --duration S, --loadgen native|node.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir } from 'node:os';
@@ -24,22 +26,12 @@ import type {
   Timing,
 } from './load-requests.js';
 import type { MicroResult } from './micro.js';
-import { buildOutsideLoadgen, runOutsideLoadgen } from './outside.js';
-import type { OutsideTarget } from './outside.js';
+import { buildNativeLoadgen, runNativeRequest } from './native-loadgen.js';
 import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
 import type { Child } from './processes.js';
 import { openFilesLimit, rssKb, treeCpuMs } from './proc-stats.js';
-import { ECHO_LABELS, checkTargets, formatReport, median, summarize, times } from './report.js';
-import type {
-  EchoKey,
-  MeasurementKey,
-  ProcessMemory,
-  Run,
-  Runs,
-  TargetInfo,
-  TargetSummary,
-  TransportName,
-} from './report.js';
+import { ECHO_LABELS, checkTargets, formatReport, median, summarize } from './report.js';
+import type { EchoKey, MeasurementKey, ProcessMemory, Run, Runs, TargetInfo, TransportName } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
@@ -51,10 +43,8 @@ const TSX = ['--import', 'tsx'];
 /** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
 const MAX_CONNECTIONS = 20_000;
 const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet'];
-const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers', 'outside'] as const;
+const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
-/** Everything but the outside check, which needs a C compiler and another minute. */
-const DEFAULT_SECTIONS = SECTIONS.filter((section) => section !== 'outside');
 const RAWS = ['raw-tcp', 'raw-ws'] as const;
 /** The raw server that negotiates as a telnet server does: a second baseline for telnet connects. */
 const NEGOTIATING_RAW = 'raw-telnet';
@@ -109,9 +99,10 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     reps: { type: 'string' },
     duration: { type: 'string' },
+    loadgen: { type: 'string', default: 'native' },
   },
 });
-const only = new Set((flags.only ?? DEFAULT_SECTIONS.join(',')).split(',').map((name) => name.trim()));
+const only = new Set((flags.only ?? SECTIONS.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) usage(`--only: unknown ${JSON.stringify(name)}`);
 }
@@ -120,6 +111,7 @@ const reps = Number(flags.reps ?? (flags.quick ? 1 : 3));
 const durationSeconds = Number(flags.duration ?? (flags.quick ? 1 : 1.25));
 if (!Number.isInteger(reps) || reps < 1) usage('--reps: expected a whole number of runs, 1 or more');
 if (!(durationSeconds > 0)) usage('--duration: expected seconds, more than 0');
+if (flags.loadgen !== 'native' && flags.loadgen !== 'node') usage('--loadgen: expected native or node');
 const plan = {
   reps,
   durationMs: durationSeconds * 1000,
@@ -142,6 +134,12 @@ const progress = (text: string): void => {
 buildIfStale();
 const workDir = mkdtempSync(join(tmpdir(), 'chuk-bench-'));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
+const native = flags.loadgen === 'node' ? { missing: '--loadgen node' } : await buildNativeLoadgen(workDir);
+/** Which generator drives round trips and connects, as the report says it. */
+const loadGenerator =
+  'binary' in native
+    ? 'native (bench/native-loadgen.c)'
+    : `Node (bench/loadgen.ts; ${native.missing}: the raw servers' rates, and so the ratios, may be the generator's)`;
 await main();
 
 async function main(): Promise<void> {
@@ -162,6 +160,7 @@ async function main(): Promise<void> {
     node: process.version,
     kernel: release(),
     pinned: canPin,
+    loadGenerator,
     openFilesLimit: limits,
     ...sourceVersion(),
   };
@@ -170,6 +169,7 @@ async function main(): Promise<void> {
     `chuk-protocol-server bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ` +
       `${new Date().toISOString().slice(0, 10)}, commit ${machine.commit.slice(0, 10)}` +
       `${machine.isSrcChanged ? ' with uncommitted changes under src/' : ''}\n` +
+      `load generator for round trips and connects: ${loadGenerator}\n` +
       `${canPin ? `servers on core ${SERVER_CORE}, load generator on core ${LOADGEN_CORE}` : 'no pinning (taskset or a second core missing)'}; ` +
       `median of ${plan.reps} run(s); in each, a raw server and its framework targets take turns in ` +
       `${plan.sliceMs / 1000} s slices, ${plan.durationMs / 1000} s each after ${plan.warmupMs / 1000} s warm-up; ` +
@@ -199,96 +199,6 @@ async function main(): Promise<void> {
     );
   }
   if (isOn('workers')) console.log(`\n${await workerScaling()}`);
-  if (isOn('outside')) console.log(`\n${await outsideCheck(summaries)}`);
-}
-
-/**
- * The ratios measured again by a client that is not Node (outside-loadgen.c), in turns as above,
- * against a fresh launcher and raw servers. A Node client costs about what a raw Node server
- * costs, so where the raw server is fastest the bench's own load generator, not the raw server,
- * may set the raw rate; this check shows by how much.
- */
-async function outsideCheck(summaries: Record<string, TargetSummary>): Promise<string> {
-  progress('outside load generator: building it');
-  const built = await buildOutsideLoadgen(workDir);
-  if ('missing' in built) return `Outside load generator: skipped, ${built.missing}`;
-  const [rawTcp, rawWs, launcher] = await Promise.all([
-    startRaw('raw-tcp'),
-    startRaw('raw-ws'),
-    startLauncher('launcher for the outside check'),
-  ]);
-  const { tcp, telnet, websocket, ws_telnet: wsTelnet } = launcher.addresses;
-  // Each raw server first, then the transports compared with it, by their names in the table.
-  const groups: Array<{ raw: OutsideTarget; ours: Array<[TransportName, OutsideTarget]> }> = [
-    {
-      raw: { protocol: 'tcp', port: rawTcp.address.port },
-      ours: [
-        ['tcp', { protocol: 'tcp', port: tcp.port }],
-        ['telnet', { protocol: 'telnet', port: telnet.port }],
-      ],
-    },
-    {
-      raw: { protocol: 'ws', port: rawWs.address.port, path: '/' },
-      ours: [
-        ['websocket', { protocol: 'ws', port: websocket.port, path: websocket.path }],
-        ['ws_telnet', { protocol: 'wstelnet', port: wsTelnet.port, path: wsTelnet.path }],
-      ],
-    },
-  ];
-  const measures = (seconds: number): Array<{ label: string; args: (string | number)[]; key: MeasurementKey }> => [
-    ...(['closed-50', 'closed-500', 'pipelined'] as const).map((key) => ({
-      label: `${ECHO_LABELS[key]} rt/s`,
-      args: ['echo', ECHO_LOADS[key].clients, ECHO_LOADS[key].depth, seconds, plan.sliceMs],
-      key,
-    })),
-    { label: 'connects/s', args: ['connect', plan.connectConcurrency, seconds, plan.sliceMs], key: 'connect' },
-  ];
-  const ratios = new Map<string, number[]>();
-  const measure = async (args: (string | number)[], key: MeasurementKey | undefined): Promise<void> => {
-    for (const group of groups) {
-      const [raw, ...ours] = await runOutsideLoadgen(
-        built.binary,
-        args,
-        [group.raw, ...group.ours.map(([, target]) => target)],
-        canPin ? LOADGEN_CORE : undefined,
-      );
-      if (key !== undefined)
-        group.ours.forEach(([name], i) => {
-          const list = ratios.get(`${key} ${name}`) ?? [];
-          list.push(ours[i]! / raw!);
-          ratios.set(`${key} ${name}`, list);
-        });
-      for (const child of [rawTcp.child, rawWs.child, launcher.child]) await quiet(child.pid);
-    }
-  };
-  try {
-    // A fresh launcher's code is compiled as it runs: one short pass of everything first.
-    progress('outside load generator: warming up');
-    for (const { args } of measures(0.5)) await measure(args, undefined);
-    for (let rep = 1; rep <= plan.reps; rep++) {
-      for (const { label, args, key } of measures(plan.durationMs / 1000)) {
-        progress(`outside load generator, run ${rep}/${plan.reps}: ${label}`);
-        await measure(args, key);
-      }
-    }
-  } finally {
-    await Promise.all([rawTcp.child, rawWs.child, launcher.child].map(stop));
-  }
-  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  const bench = (name: TransportName, key: MeasurementKey): number | undefined => {
-    const versus = summaries[name]?.versus;
-    return key === 'connect' ? versus?.connect : versus?.echo[key as EchoKey]?.perSecond;
-  };
-  return [
-    `Outside load generator (bench/outside-loadgen.c, a C client; the bench's own in brackets): framework / raw, median of ${plan.reps} run(s)`,
-    '',
-    `| measure | ${TRANSPORTS.join(' | ')} |`,
-    `| --- |${' ---: |'.repeat(TRANSPORTS.length)}`,
-    ...measures(0).map(
-      ({ label, key }) =>
-        `| ${label} | ${TRANSPORTS.map((name) => `${times(median(ratios.get(`${key} ${name}`) ?? []))} (${times(bench(name, key))})`).join(' | ')} |`,
-    ),
-  ].join('\n');
 }
 
 /**
@@ -326,7 +236,7 @@ async function workerScaling(): Promise<string> {
       for (const [m, measure] of measures.entries()) {
         progress(`workers, run ${rep}/${plan.reps}: ${measure.label}`);
         const targets = launchers.map((launcher) => launcher.addresses[measure.transport]);
-        const results = await ask(loadgen, { ...measure.request, targets } as LoadRequest);
+        const results = await measureLoad(loadgen, { ...measure.request, targets } as LoadRequest);
         results.forEach((result, c) => {
           if (result.kind !== 'idle') rates[m]![c]!.push(result.perSecond);
         });
@@ -427,7 +337,7 @@ async function loadTests(
           key === 'connect'
             ? { kind: 'connect', targets: addresses, concurrency: plan.connectConcurrency, ...timing() }
             : { kind: 'echo', targets: addresses, ...ECHO_LOADS[key as EchoKey], ...timing() };
-        record(order, key, await ask(loadgen, request).catch((err: Error) => err));
+        record(order, key, await measureLoad(loadgen, request).catch((err: Error) => err));
         for (const target of order) checkAlive(servers[target.name]!, key, target);
         for (const pid of new Set(order.map((target) => servers[target.name]!.child.pid))) await quiet(pid);
       }
@@ -498,7 +408,13 @@ async function startLauncher(name: string, workers = 1, cores: number | string =
   return { child, addresses };
 }
 
-/** The load generator's answer to one request: a result per target. */
+/** A request's result per target: round trips and connects from the native generator where there is one. */
+function measureLoad(loadgen: Child, request: LoadRequest): Promise<LoadResult[]> {
+  if (request.kind === 'idle' || !('binary' in native)) return ask(loadgen, request);
+  return runNativeRequest(native.binary, request, canPin ? LOADGEN_CORE : undefined);
+}
+
+/** The Node load generator's answer to one request: a result per target. */
 function ask(loadgen: Child, request: LoadRequest): Promise<LoadResult[]> {
   return new Promise((resolvePromise, reject) => {
     const proc = loadgen.process;

@@ -1,6 +1,6 @@
-// The outside load generator (bench/outside-loadgen.c): built by the system's C compiler, it
-// loads each target in turn and speaks telnet as a terminal does. Without a compiler it is
-// skipped on a workstation and fails in CI.
+// The native load generator (bench/native-loadgen.c): built by the system's C compiler, it loads
+// each target in turn, times each round trip, counts the server's CPU and speaks telnet as a
+// terminal does. Without a compiler it is skipped on a workstation and fails in CI.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,15 +14,15 @@ import type { TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 
-import { buildOutsideLoadgen, runOutsideLoadgen } from '../bench/outside.js';
+import { buildNativeLoadgen, runNativeLoadgen, runNativeRequest } from '../bench/native-loadgen.js';
 
 const IS_CI = process.env['CI'] === 'true';
-const dir = mkdtempSync(join(tmpdir(), 'outside-loadgen-'));
+const dir = mkdtempSync(join(tmpdir(), 'native-loadgen-'));
 const servers: Array<net.Server | WebSocketServer> = [];
 let built: { binary: string } | { missing: string };
 
 before(async () => {
-  built = await buildOutsideLoadgen(dir);
+  built = await buildNativeLoadgen(dir);
 });
 
 after(() => {
@@ -33,7 +33,7 @@ after(() => {
 /** The generator, or a skip (a workstation without a C compiler) or a failure (CI). */
 function binaryOr(t: TestContext): string | undefined {
   if ('binary' in built) return built.binary;
-  if (IS_CI) assert.fail(built.missing);
+  if (IS_CI) assert.fail(`${built.missing}: install gcc`);
   t.skip(built.missing);
   return undefined;
 }
@@ -56,7 +56,7 @@ async function lineServer(opening: Buffer, onInput: (socket: net.Socket, bytes: 
   return (server.address() as AddressInfo).port;
 }
 
-test('each target gets its own round trips and connects, in the order given', async (t) => {
+test('each target gets its own round trips, latencies, CPU and connects, in the order given', async (t) => {
   const binary = binaryOr(t);
   if (binary === undefined) return;
   const fast = await lineServer(Buffer.from('Welcome\r\n'), (_, bytes) => bytes.toString('latin1'));
@@ -66,18 +66,67 @@ test('each target gets its own round trips and connects, in the order given', as
     setTimeout(() => socket.resume(), 3);
     return bytes.toString('latin1');
   });
+  // Both servers are this process: its CPU is counted in each one's turns.
   const targets = [
-    { protocol: 'tcp', port: slow },
-    { protocol: 'tcp', port: fast },
+    { protocol: 'tcp', port: slow, pid: process.pid },
+    { protocol: 'tcp', port: fast, pid: process.pid },
   ] as const;
-  const [ofSlow, ofFast] = await runOutsideLoadgen(binary, ['echo', 1, 1, 0.4, 100], targets, undefined);
-  assert.ok(ofSlow! > 50 && ofSlow! < 400, `slow server: ${ofSlow} round trips/s`);
-  assert.ok(ofFast! > 3 * ofSlow!, `fast server: ${ofFast} round trips/s against ${ofSlow}`);
-  const connects = await runOutsideLoadgen(binary, ['connect', 4, 0.4, 100], targets, undefined);
-  assert.ok(
-    connects.every((rate) => rate > 0),
-    `connects/s: ${connects.join(', ')}`,
+  const [ofSlow, ofFast] = await runNativeLoadgen(binary, ['echo', 1, 1, 0.4, 100, 100], targets, undefined);
+  assert.ok(ofSlow!.perSecond > 50 && ofSlow!.perSecond < 400, `slow server: ${ofSlow!.perSecond} round trips/s`);
+  assert.ok(ofFast!.perSecond > 3 * ofSlow!.perSecond, `fast server: ${ofFast!.perSecond} round trips/s`);
+  for (const result of [ofSlow!, ofFast!]) {
+    // The rate is printed whole, the seconds to the microsecond.
+    assert.ok(
+      Math.abs(result.count / result.seconds - result.perSecond) <= 1 + result.perSecond * 1e-5,
+      JSON.stringify(result),
+    );
+    assert.ok(result.seconds >= 0.35 && result.seconds < 1, `${result.seconds} s counted of 0.4`);
+    assert.ok(result.p99Ms >= result.p50Ms, JSON.stringify(result));
+    assert.ok(result.clientMs > 0, `generator CPU ${result.clientMs} ms`);
+  }
+  assert.ok(ofSlow!.p50Ms >= 3, `slow server's median round trip ${ofSlow!.p50Ms} ms, each answer 3 ms late`);
+  assert.ok(ofFast!.p50Ms < 3, `fast server's median round trip ${ofFast!.p50Ms} ms`);
+  assert.ok(ofFast!.serverMs > 0, `server CPU ${ofFast!.serverMs} ms over ${ofFast!.count} round trips`);
+  const addresses = targets.map((target) => ({ ...target, path: '' }));
+  const connects = await runNativeRequest(
+    binary,
+    { kind: 'connect', targets: addresses, concurrency: 4, warmupMs: 100, durationMs: 400, sliceMs: 100 },
+    undefined,
   );
+  for (const result of connects) {
+    assert.equal(result.kind, 'connect');
+    if (result.kind !== 'connect') continue;
+    assert.ok(result.perSecond > 0 && result.connects > 0, JSON.stringify(result));
+    assert.ok(result.cpu.serverMs >= 0 && result.cpu.clientMs > 0, JSON.stringify(result));
+  }
+});
+
+test('a bench echo request comes back in the form the Node generator answers in', async (t) => {
+  const binary = binaryOr(t);
+  if (binary === undefined) return;
+  const port = await lineServer(Buffer.from('Welcome\r\n'), (_, bytes) => bytes.toString('latin1'));
+  const [result] = await runNativeRequest(
+    binary,
+    {
+      kind: 'echo',
+      targets: [{ protocol: 'tcp', port, path: '', pid: process.pid }],
+      clients: 3,
+      depth: 4,
+      warmupMs: 100,
+      durationMs: 300,
+      sliceMs: 100,
+    },
+    undefined,
+  );
+  assert.equal(result?.kind, 'echo');
+  if (result?.kind !== 'echo') return;
+  assert.ok(result.roundTrips > 100, `${result.roundTrips} round trips`);
+  assert.ok(
+    Math.abs(result.roundTrips / result.seconds - result.perSecond) <= 1 + result.perSecond * 1e-5,
+    JSON.stringify(result),
+  );
+  assert.ok(result.p50Ms > 0 && result.p99Ms >= result.p50Ms, JSON.stringify(result));
+  assert.equal(result.errors, 0);
 });
 
 test('on telnet it answers as a terminal does, once each, and its lines get through', async (t) => {
@@ -100,8 +149,13 @@ test('on telnet it answers as a terminal does, once each, and its lines get thro
     }
     return input.replace(/\xff(?:\xfa[\s\S]*?\xff\xf0|[\xfb-\xfe][\s\S])/g, '');
   });
-  const [rate] = await runOutsideLoadgen(binary, ['echo', 1, 2, 0.4, 100], [{ protocol: 'telnet', port }], undefined);
-  assert.ok(rate! > 50, `${rate} round trips/s`);
+  const [result] = await runNativeLoadgen(
+    binary,
+    ['echo', 1, 2, 0.4, 100, 100],
+    [{ protocol: 'telnet', port }],
+    undefined,
+  );
+  assert.ok(result!.perSecond > 50, `${result!.perSecond} round trips/s`);
   const sent = Buffer.concat(received).toString('latin1');
   const count = (text: string): number => sent.split(text).length - 1;
   assert.equal(count('\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0'), 1, 'WILL NAWS and an 80x24 window');
@@ -116,8 +170,8 @@ test('a target the generator cannot read is refused with the reason', async (t) 
   const binary = binaryOr(t);
   if (binary === undefined) return;
   await assert.rejects(
-    runOutsideLoadgen(binary, ['echo', 1, 1, 0.2, 100], [{ protocol: 'tcp', port: 0 }], undefined),
-    /a target is tcp:PORT, telnet:PORT, ws:PORT\/PATH or wstelnet:PORT\/PATH, not tcp:0/,
+    runNativeLoadgen(binary, ['echo', 1, 1, 0.2, 100, 100], [{ protocol: 'tcp', port: 0 }], undefined),
+    /a target is tcp:PORT, telnet:PORT, ws:PORT\/PATH or wstelnet:PORT\/PATH, then @PID if given, not tcp:0/,
   );
 });
 
@@ -148,18 +202,18 @@ test('on WebSocket it sends a message a line, as text or, in telnet mode, as bin
         ws.send(isTelnet ? Buffer.from(lines.map((line) => `Echo: ${line}\r\n`).join('')) : `Echo: ${text}\r\n`);
     });
   });
-  const rates = await runOutsideLoadgen(
+  const results = await runNativeLoadgen(
     binary,
-    ['echo', 2, 3, 0.4, 100],
+    ['echo', 2, 3, 0.4, 100, 100],
     [
-      { protocol: 'ws', port, path: '/text' },
-      { protocol: 'wstelnet', port, path: '/telnet' },
+      { protocol: 'websocket', port, path: '/text' },
+      { protocol: 'ws_telnet', port, path: '/telnet' },
     ],
     undefined,
   );
   assert.ok(
-    rates.every((rate) => rate > 50),
-    `round trips/s: ${rates.join(', ')}`,
+    results.every((result) => result.perSecond > 50),
+    `round trips/s: ${results.map((result) => result.perSecond).join(', ')}`,
   );
   const text = seen.filter((message) => message.path === '/text');
   const telnet = seen.filter((message) => message.path === '/telnet');

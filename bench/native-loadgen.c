@@ -1,15 +1,22 @@
-// An outside load generator: the bench's echo and connect measurements in C, one epoll loop, so
-// that a check of the bench's ratios does not share the Node load generator's limits (on this
-// kind of machine a Node client costs about what a raw Node server does, and caps it first).
+// The bench's load generator for round trips and connects, in C: one epoll loop that costs a
+// server's core a third of what a Node client does, so that the client, not the server under
+// test, never sets the pace (a Node client costs about what a raw Node server does, and capped
+// the raw baselines first).
 // Targets take turns as in the bench; each is `tcp:PORT` (nc), `telnet:PORT` (a terminal that
 // answers negotiation: an 80x24 window, xterm-256color, the server's ECHO and SGA, no to the
 // rest), `ws:PORT/PATH` (the browser page in text mode: a text message a line) or
-// `wstelnet:PORT/PATH` (in telnet mode: binary messages, the line and CR LF, telnet inside).
+// `wstelnet:PORT/PATH` (in telnet mode: binary messages, the line and CR LF, telnet inside),
+// followed by `@PID` to have the CPU of the server process PID counted over the target's turns.
 //
-//   outside-loadgen echo CLIENTS DEPTH SECONDS TURN_MS TARGET...
-//   outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...
+//   native-loadgen echo CLIENTS DEPTH SECONDS TURN_MS WARMUP_MS TARGET...
+//   native-loadgen connect CONCURRENCY SECONDS TURN_MS WARMUP_MS TARGET...
 //
-// Prints one line per target: `TARGET RATE` (round trips or connects a second). Loopback only.
+// Each target first has WARMUP_MS uncounted, then they take turns of TURN_MS until each has had
+// SECONDS.
+// Prints one line per target: `TARGET RATE COUNT SECONDS P50_MS P99_MS SERVER_MS CLIENT_MS`:
+// round trips or connects a second, how many in how long, the round trips' latency (0 for
+// connects), and the CPU time the server (0 without a PID) and this process used in the target's
+// turns. Loopback only.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,8 +37,6 @@
 #define MAX_DEPTH 64
 #define LINE 96
 #define WELCOME_TIMEOUT_S 10.0
-/** Each target's first, uncounted turn. */
-#define WARMUP_S 0.3
 
 enum { IAC = 255, DONT = 254, DO = 253, WONT = 252, WILL = 251, SB = 250, SE = 240 };
 enum { ECHO = 1, SGA = 3, TTYPE = 24, NAWS = 31 };
@@ -38,6 +44,8 @@ enum { TEXT, COMMAND, OPTION, SUBNEGOTIATION, SUBNEGOTIATION_IAC };
 
 typedef struct {
   int port;
+  /** The server process whose CPU is counted, or 0. */
+  int pid;
   /** Whether telnet is spoken (telnet, wstelnet), and whether it is in WebSocket messages (ws, wstelnet). */
   int isTelnet, isWebSocket;
   const char *path;
@@ -54,8 +62,9 @@ typedef struct {
   unsigned char subnegotiation[16];
   /** WebSocket: the server's answer to the upgrade is still being read (into text). */
   int isUpgrading;
-  /** Lines in flight, oldest first (a ring of MAX_DEPTH). */
+  /** Lines in flight, oldest first (a ring of MAX_DEPTH), and when each was sent. */
   int head, count;
+  double sentAt[MAX_DEPTH];
   int expectedLength[MAX_DEPTH];
   char expected[MAX_DEPTH][LINE];
   /** Lengths of the two buffers below, which a new connection need not clear. */
@@ -72,8 +81,65 @@ static double now(void) {
   return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/** Round-trip latencies of one target's counted turns, in ms. */
+typedef struct {
+  float *values;
+  long length, capacity;
+} latencies_t;
+
+static void addLatency(latencies_t *list, double ms) {
+  if (list->length == list->capacity) {
+    list->capacity = list->capacity == 0 ? 65536 : list->capacity * 2;
+    list->values = realloc(list->values, list->capacity * sizeof(float));
+    if (list->values == NULL) {
+      fprintf(stderr, "native-loadgen: out of memory for latencies\n");
+      exit(1);
+    }
+  }
+  list->values[list->length++] = (float)ms;
+}
+
+static int compareFloats(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/** The value at quantile `q` of the sorted list (as the bench's own generator takes it), or 0. */
+static double quantile(const latencies_t *sorted, double q) {
+  if (sorted->length == 0) return 0;
+  double rank = q * sorted->length;
+  long at = (long)rank;
+  if (at < rank) at++;
+  at--;
+  return sorted->values[at < 0 ? 0 : at >= sorted->length ? sorted->length - 1 : at];
+}
+
+/** CPU time of process `pid` so far (user and system), in ms; 0 for no process. */
+static double processCpuMs(int pid) {
+  if (pid <= 0) return 0;
+  char path[64], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *file = fopen(path, "r");
+  if (file == NULL) return 0;
+  size_t length = fread(stat, 1, sizeof stat - 1, file);
+  fclose(file);
+  stat[length] = 0;
+  // The command name (field 2) may hold spaces: the fields are counted after its closing ')'.
+  const char *at = strrchr(stat, ')');
+  unsigned long user = 0, system = 0;
+  if (at == NULL || sscanf(at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &user, &system) != 2) return 0;
+  return (user + system) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+/** This process's CPU time so far, in ms. */
+static double ownCpuMs(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000.0 + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000.0;
+}
+
 static void fail(const char *what, const target_t *target) {
-  fprintf(stderr, "outside-loadgen: %s (%s)\n", what, target->name);
+  fprintf(stderr, "native-loadgen: %s (%s)\n", what, target->name);
   exit(1);
 }
 
@@ -308,8 +374,10 @@ static void openConnection(conn_t *c, const target_t *target, int isNonBlocking)
 static void sendLines(conn_t *c, int lines) {
   unsigned char out[MAX_DEPTH * (LINE + 8)];
   int length = 0;
+  double sentAt = now();
   for (int k = 0; k < lines; k++) {
     int slot = (c->head + c->count) % MAX_DEPTH;
+    c->sentAt[slot] = sentAt;
     char line[LINE];
     int size = snprintf(line, LINE - 10, "%d %d the quick brown fox jumps over the lazy dog", c->index, c->sequence++);
     c->expectedLength[slot] = snprintf(c->expected[slot], LINE, "Echo: %s\r\n", line);
@@ -325,14 +393,16 @@ static void sendLines(conn_t *c, int lines) {
   writeAll(c, out, length);
 }
 
-/** Answers found in c->text, in order; what they covered is dropped. */
-static int takeAnswers(conn_t *c) {
+/** Answers found in c->text, in order, their latencies added to `latencies` when given; what they covered is dropped. */
+static int takeAnswers(conn_t *c, latencies_t *latencies) {
   int answered = 0;
   int from = 0;
+  double at = latencies == NULL ? 0 : now();
   while (c->count > 0) {
     const char *hit = memmem(c->text + from, c->length - from, c->expected[c->head], c->expectedLength[c->head]);
     if (hit == NULL) break;
     from = (int)(hit - c->text) + c->expectedLength[c->head];
+    if (latencies != NULL) addLatency(latencies, (at - c->sentAt[c->head]) * 1000);
     c->head = (c->head + 1) % MAX_DEPTH;
     c->count--;
     answered++;
@@ -351,28 +421,43 @@ static int isStillLoading(int isLoading, double end, const target_t *target, con
   return isLoading && at < end;
 }
 
-/** Runs one turn on target `t` until `end`, then until nothing it began is pending; returns what it counted. */
-typedef long (*turn_fn)(void *load, int t, double end);
+/**
+ * Runs one turn on target `t` until `end`, then until nothing it began is pending; returns what
+ * it counted, and adds round trips' latencies to `latencies` unless it is NULL (a warm-up).
+ */
+typedef long (*turn_fn)(void *load, int t, double end, latencies_t *latencies);
 
 /**
  * Warms every target up (uncounted), then gives them turns of `turn` seconds, backwards every
- * other round, until each has had `seconds`; prints each target's rate.
+ * other round, until each has had `seconds`; prints each target's line (see the top).
  */
-static void takeTurns(double seconds, double turn, int targets, const target_t *list, turn_fn runTurn, void *load) {
+static void takeTurns(double seconds, double turn, double warmup, int targets, const target_t *list, turn_fn runTurn,
+                      void *load) {
   double *spent = calloc(targets, sizeof(double));
+  double *serverMs = calloc(targets, sizeof(double));
+  double *clientMs = calloc(targets, sizeof(double));
   long *counts = calloc(targets, sizeof(long));
+  latencies_t *latencies = calloc(targets, sizeof(latencies_t));
   int rounds = (int)(seconds / turn + 0.5);
   for (int round = -1; round < rounds; round++) {
     for (int k = 0; k < targets; k++) {
       int t = round % 2 == 0 ? k : targets - 1 - k;
+      int isCounted = round >= 0;
+      double serverStart = isCounted ? processCpuMs(list[t].pid) : 0, clientStart = ownCpuMs();
       double start = now();
-      long count = runTurn(load, t, start + (round < 0 ? WARMUP_S : turn));
-      if (round < 0) continue;
+      long count = runTurn(load, t, start + (isCounted ? turn : warmup), isCounted ? &latencies[t] : NULL);
+      if (!isCounted) continue;
       counts[t] += count;
       spent[t] += now() - start;
+      serverMs[t] += processCpuMs(list[t].pid) - serverStart;
+      clientMs[t] += ownCpuMs() - clientStart;
     }
   }
-  for (int t = 0; t < targets; t++) printf("%s %.0f\n", list[t].name, counts[t] / spent[t]);
+  for (int t = 0; t < targets; t++) {
+    qsort(latencies[t].values, latencies[t].length, sizeof(float), compareFloats);
+    printf("%s %.0f %ld %.6f %.3f %.3f %.0f %.0f\n", list[t].name, counts[t] / spent[t], counts[t], spent[t],
+           quantile(&latencies[t], 0.5), quantile(&latencies[t], 0.99), serverMs[t], clientMs[t]);
+  }
 }
 
 typedef struct {
@@ -381,7 +466,7 @@ typedef struct {
   const target_t *list;
 } echo_load_t;
 
-static long echoTurn(void *state, int t, double end) {
+static long echoTurn(void *state, int t, double end, latencies_t *latencies) {
   echo_load_t *load = state;
   struct epoll_event events[1024];
   long inFlight = 0, trips = 0;
@@ -396,7 +481,7 @@ static long echoTurn(void *state, int t, double end) {
     for (int e = 0; e < ready; e++) {
       conn_t *c = events[e].data.ptr;
       if (readInto(c) <= 0) fail("connection lost", c->target);
-      int answered = takeAnswers(c);
+      int answered = takeAnswers(c, latencies);
       inFlight -= answered;
       trips += answered;
       if (isSending && answered > 0) {
@@ -408,7 +493,7 @@ static long echoTurn(void *state, int t, double end) {
   return trips;
 }
 
-static int echo(int clients, int depth, double seconds, double turn, int targets, const target_t *list) {
+static int echo(int clients, int depth, double seconds, double turn, double warmup, int targets, const target_t *list) {
   echo_load_t load = {calloc((size_t)clients * targets, sizeof(conn_t)), clients, depth, epoll_create1(0), list};
   for (int t = 0; t < targets; t++) {
     for (int i = 0; i < clients; i++) {
@@ -424,7 +509,7 @@ static int echo(int clients, int depth, double seconds, double turn, int targets
       epoll_ctl(load.poll, EPOLL_CTL_ADD, c->fd, &event);
     }
   }
-  takeTurns(seconds, turn, targets, list, echoTurn, &load);
+  takeTurns(seconds, turn, warmup, targets, list, echoTurn, &load);
   return 0;
 }
 
@@ -440,7 +525,8 @@ static void startConnecting(connect_load_t *load, conn_t *c, int t) {
   epoll_ctl(load->poll, EPOLL_CTL_ADD, c->fd, &event);
 }
 
-static long connectTurn(void *state, int t, double end) {
+static long connectTurn(void *state, int t, double end, latencies_t *latencies) {
+  (void)latencies;
   connect_load_t *load = state;
   struct epoll_event events[1024];
   long done = 0;
@@ -464,9 +550,9 @@ static long connectTurn(void *state, int t, double end) {
   return done;
 }
 
-static int connects(int concurrency, double seconds, double turn, int targets, const target_t *list) {
+static int connects(int concurrency, double seconds, double turn, double warmup, int targets, const target_t *list) {
   connect_load_t load = {calloc(concurrency, sizeof(conn_t)), concurrency, epoll_create1(0), list};
-  takeTurns(seconds, turn, targets, list, connectTurn, &load);
+  takeTurns(seconds, turn, warmup, targets, list, connectTurn, &load);
   return 0;
 }
 
@@ -478,34 +564,43 @@ static target_t *parseTargets(int count, char **names) {
   target_t *list = calloc(count, sizeof(target_t));
   for (int t = 0; t < count; t++) {
     const char *name = names[t];
+    // `@PID` at the end names the server process; the name printed back is the whole argument.
+    char *spec = strdup(name);
+    char *pid = strrchr(spec, '@');
+    if (pid != NULL) *pid++ = 0;
     int kind = 0;
-    while (kind < 4 && strncmp(name, kinds[kind].prefix, strlen(kinds[kind].prefix)) != 0) kind++;
-    const char *port = kind < 4 ? name + strlen(kinds[kind].prefix) : name;
+    while (kind < 4 && strncmp(spec, kinds[kind].prefix, strlen(kinds[kind].prefix)) != 0) kind++;
+    const char *port = kind < 4 ? spec + strlen(kinds[kind].prefix) : spec;
     const char *path = strchr(port, '/');
-    if (kind == 4 || atoi(port) <= 0 || (kinds[kind].isWebSocket && path == NULL)) {
-      fprintf(stderr, "outside-loadgen: a target is tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH, not %s\n", name);
+    if (kind == 4 || atoi(port) <= 0 || (kinds[kind].isWebSocket && path == NULL) || (pid != NULL && atoi(pid) <= 0)) {
+      fprintf(stderr,
+              "native-loadgen: a target is tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH, then @PID if"
+              " given, not %s\n",
+              name);
       exit(2);
     }
-    list[t] = (target_t){.port = atoi(port), .isTelnet = kinds[kind].isTelnet, .isWebSocket = kinds[kind].isWebSocket,
-                         .path = path, .name = name};
+    list[t] = (target_t){.port = atoi(port), .pid = pid == NULL ? 0 : atoi(pid), .isTelnet = kinds[kind].isTelnet,
+                         .isWebSocket = kinds[kind].isWebSocket, .path = path, .name = name};
   }
   return list;
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 7 && strcmp(argv[1], "echo") == 0) {
+  if (argc >= 8 && strcmp(argv[1], "echo") == 0) {
     int depth = atoi(argv[3]);
     if (depth < 1 || depth > MAX_DEPTH) {
-      fprintf(stderr, "outside-loadgen: DEPTH is 1 to %d\n", MAX_DEPTH);
+      fprintf(stderr, "native-loadgen: DEPTH is 1 to %d\n", MAX_DEPTH);
       return 2;
     }
-    return echo(atoi(argv[2]), depth, atof(argv[4]), atof(argv[5]) / 1000, argc - 6, parseTargets(argc - 6, argv + 6));
+    return echo(atoi(argv[2]), depth, atof(argv[4]), atof(argv[5]) / 1000, atof(argv[6]) / 1000, argc - 7,
+                parseTargets(argc - 7, argv + 7));
   }
-  if (argc >= 6 && strcmp(argv[1], "connect") == 0)
-    return connects(atoi(argv[2]), atof(argv[3]), atof(argv[4]) / 1000, argc - 5, parseTargets(argc - 5, argv + 5));
+  if (argc >= 7 && strcmp(argv[1], "connect") == 0)
+    return connects(atoi(argv[2]), atof(argv[3]), atof(argv[4]) / 1000, atof(argv[5]) / 1000, argc - 6,
+                    parseTargets(argc - 6, argv + 6));
   fprintf(stderr,
-          "usage: outside-loadgen echo CLIENTS DEPTH SECONDS TURN_MS TARGET...\n"
-          "       outside-loadgen connect CONCURRENCY SECONDS TURN_MS TARGET...\n"
-          "TARGET: tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH\n");
+          "usage: native-loadgen echo CLIENTS DEPTH SECONDS TURN_MS WARMUP_MS TARGET...\n"
+          "       native-loadgen connect CONCURRENCY SECONDS TURN_MS WARMUP_MS TARGET...\n"
+          "TARGET: tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH, then @PID (the server, for its CPU)\n");
   return 2;
 }
