@@ -11,7 +11,7 @@ import type {
 import type { InputToken } from '../session/key-reader.js';
 import type { InputMode, TerminalInfo } from '../session/layer.js';
 import type { GmcpChannel, MsdpChannel } from '../session/out-of-band.js';
-import { EDIT_LINE, EDITS_ALL_INPUT } from '../session/session.js';
+import { EDIT_LINE, EDITS_ALL_INPUT, HANDLE_LINE } from '../session/session.js';
 import type { EditableSession } from '../session/session.js';
 import { MSDP_COMMANDS } from '../telnet/msdp.js';
 import { READY } from '../transports/connection.js';
@@ -205,25 +205,39 @@ export class BaseHandler {
 
   /** Handles one complete line. Return false to end the session. */
   processLine(line: string): Promise<boolean> {
+    try {
+      const keepOpen = this.#runCommand(line);
+      return typeof keepOpen === 'boolean' ? Promise.resolve(keepOpen) : keepOpen;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** processLine as the session calls it: the default one answers at once where it can. */
+  [HANDLE_LINE](line: string): boolean | Promise<boolean> {
+    return this.processLine === BaseHandler.prototype.processLine ? this.#runCommand(line) : this.processLine(line);
+  }
+
+  /**
+   * The default processLine: quit words end the session, anything else goes to
+   * onCommandSubmitted, then the prompt. Chained, not awaited: every line of a burst comes
+   * through here, and an async function costs a promise and a resumption per await. Where the
+   * command and the prompt were written at once (READY, or nothing returned: a JavaScript override
+   * may return nothing), the answer is a plain true.
+   */
+  #runCommand(line: string): boolean | Promise<boolean> {
     const command = line.trim();
     if (command.length <= LONGEST_QUIT_COMMAND && QUIT_COMMANDS.has(command.toLowerCase())) {
       return this.endSession('Goodbye!').then(() => false);
     }
-    // Chained, not awaited: every line of a burst comes through here, and an async function
-    // costs a promise and a resumption per await. A JavaScript override may return nothing.
-    let submitted: Promise<void> | undefined;
-    try {
-      submitted = this.onCommandSubmitted(line) as Promise<void> | undefined;
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    if (typeof submitted?.then !== 'function') return this.showPrompt().then(() => true);
-    return submitted.then(
-      (this.#afterCommand ??= () => {
-        const shown = this.showPrompt();
-        return shown === READY ? true : shown.then(() => true);
-      }),
-    );
+    const submitted = this.onCommandSubmitted(line) as Promise<void> | undefined;
+    if (submitted === READY || typeof submitted?.then !== 'function') return this.#promptShown();
+    return submitted.then((this.#afterCommand ??= () => this.#promptShown()));
+  }
+
+  #promptShown(): boolean | Promise<boolean> {
+    const shown = this.showPrompt();
+    return shown === READY ? true : shown.then(() => true);
   }
 
   /**

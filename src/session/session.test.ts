@@ -2,6 +2,7 @@
 // Here an in-memory connection plays a raw terminal (as an SSH pty would): character mode with
 // no telnet, terminal facts carried outside the byte stream.
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { test } from 'node:test';
 
 import fc from 'fast-check';
@@ -595,6 +596,50 @@ test('sendLine ends every line with CR LF, a line with none of its own copied on
   await session.notify('news\n');
   await Lines.last!.sendLine('more news');
   assert.ok(connection.screen.endsWith('> \r\nnews\r\n> \r\nmore news\r\n> '), JSON.stringify(connection.screen));
+});
+
+test('a burst of lines whose answers are written at once costs no promise per line; an async onCommandSubmitted costs some', async () => {
+  class Returning extends LineHandler {
+    override onCommandSubmitted(command: string): Promise<void> {
+      return this.sendLine(`Echo: ${command}`);
+    }
+  }
+  class Awaiting extends LineHandler {
+    override async onCommandSubmitted(command: string): Promise<void> {
+      await this.sendLine(`Echo: ${command}`);
+    }
+  }
+  const lines = 200;
+  const burst = Array.from({ length: lines }, (_, i) => `line ${i}\r\n`).join('');
+  const promisesPerBurst = async (handlerClass: HandlerClass): Promise<{ promises: number; screen: string }> => {
+    const { connection } = startSession(handlerClass, new MemoryConnection(), false, undefined);
+    await tick();
+    let promises = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    }).enable();
+    const isAnswered = (): boolean => connection.screen.endsWith(`line ${lines - 1}\r\n> `);
+    try {
+      connection.type(burst);
+      // The rest of the burst comes in later turns, a budget's worth each; waited for with one promise.
+      await new Promise<void>((resolve) => {
+        const poll = (): void => void (isAnswered() ? resolve() : setImmediate(poll));
+        poll();
+      });
+    } finally {
+      hook.disable();
+    }
+    return { promises, screen: connection.screen };
+  };
+  const returning = await promisesPerBurst(Returning);
+  const awaiting = await promisesPerBurst(Awaiting);
+  const answers = Array.from({ length: lines }, (_, i) => `Echo: line ${i}\r\n> `).join('');
+  assert.equal(returning.screen, `Welcome, raw terminal!\r\n> ${answers}`);
+  assert.equal(awaiting.screen, returning.screen);
+  assert.ok(returning.promises < 4, `${returning.promises} promises for ${lines} lines`);
+  assert.ok(awaiting.promises >= lines, `${awaiting.promises} promises for ${lines} lines`);
 });
 
 test('on a raw terminal, lines read whole are echoed and kept in history; one typed ahead of a password question is not shown', async () => {

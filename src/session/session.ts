@@ -90,6 +90,13 @@ export const EDIT_LINE: unique symbol = Symbol.for('chuk-protocol-server.editLin
  */
 export const EDITS_ALL_INPUT: unique symbol = Symbol.for('chuk-protocol-server.editsAllInput') as never;
 
+/**
+ * Hands a handler a completed line as processLine would, but answering with a plain boolean
+ * where nothing was left to wait for: the default processLine must return a promise, and a
+ * line whose command answered at once then costs none. Global, as EDIT_LINE is.
+ */
+export const HANDLE_LINE: unique symbol = Symbol.for('chuk-protocol-server.handleLine') as never;
+
 /** A session as the base handler classes use it: the handle plus the line editor. */
 export interface EditableSession extends SessionHandle {
   /** Applies one input token to the line editor; completed lines go to the handler. */
@@ -488,7 +495,8 @@ export class Session implements EditableSession, HubMember {
         if (session.#app.events.has('input')) session.#publishInput('line', line, false);
         // A line typed ahead was answered by the prompts shown since: what follows is the reply.
         session.#output.lineEnded();
-        return session.#handler.processLine(line);
+        const handler = session.#handler as { [HANDLE_LINE]?: (line: string) => boolean | Promise<boolean> };
+        return handler[HANDLE_LINE] === undefined ? session.#handler.processLine(line) : handler[HANDLE_LINE](line);
       }
 
       caught(err: unknown): false {
