@@ -10,17 +10,21 @@ const FIRST_CAPACITY = 256;
  * The newest `size` lines, numbered from the first ever added: a line keeps its number while
  * newer ones come, so a user browsing stays on it. Kept as strings, every line typed outlived the
  * young generation and was copied twice by the garbage collector: on a busy server that cost more
- * than the editing itself.
+ * than the editing itself. The store holds up to twice `size` lines and drops the older half at
+ * once: finding where the oldest line ends, a line at a time, cost a tenth of a pipelined telnet
+ * line.
  */
 export class LineHistory {
   readonly #size: number;
   #bytes: Buffer | undefined;
-  /** Where the oldest line kept starts, and where the store's used part ends. */
+  /** Where the oldest line stored starts, and where the store's used part ends. */
   #start = 0;
   #end = 0;
-  /** The number of the oldest line kept, and how many are kept. */
-  #first = 0;
-  #count = 0;
+  /** The number of the oldest line stored (older than `first` once more than `size` are), and how many are. */
+  #storedFirst = 0;
+  #stored = 0;
+  /** Where line number `#storedFirst + size` starts, once stored: the store's start when the older half goes. */
+  #halfway = 0;
   /** The newest line, to pass over a repeat without reading the store. */
   #newest: string | undefined;
 
@@ -30,12 +34,12 @@ export class LineHistory {
 
   /** The number of the oldest line kept. */
   get first(): number {
-    return this.#first;
+    return Math.max(this.#storedFirst, this.end - this.#size);
   }
 
   /** The number the next line will get: one past the newest. */
   get end(): number {
-    return this.#first + this.#count;
+    return this.#storedFirst + this.#stored;
   }
 
   /** Adds `line` unless it repeats the newest, dropping the oldest beyond `size`. */
@@ -43,20 +47,21 @@ export class LineHistory {
     if (line === this.#newest || this.#size === 0) return;
     this.#newest = line;
     const bytes = this.#room(line.length * 3 + 1);
+    if (this.#stored === this.#size) this.#halfway = this.#end;
     this.#end += bytes.write(line, this.#end);
     bytes[this.#end++] = SEPARATOR;
-    if (++this.#count <= this.#size) return;
-    this.#start = bytes.indexOf(SEPARATOR, this.#start) + 1;
-    this.#first++;
-    this.#count--;
+    if (++this.#stored < 2 * this.#size) return;
+    this.#start = this.#halfway;
+    this.#storedFirst += this.#size;
+    this.#stored -= this.#size;
   }
 
   /** Line number `index`, or undefined where it is not kept. */
   at(index: number): string | undefined {
     const bytes = this.#bytes;
-    if (bytes === undefined || index < this.#first || index >= this.end) return undefined;
+    if (bytes === undefined || index < this.first || index >= this.end) return undefined;
     let from = this.#start;
-    for (let skip = index - this.#first; skip > 0; skip--) from = bytes.indexOf(SEPARATOR, from) + 1;
+    for (let skip = index - this.#storedFirst; skip > 0; skip--) from = bytes.indexOf(SEPARATOR, from) + 1;
     return bytes.toString('utf8', from, bytes.indexOf(SEPARATOR, from));
   }
 
@@ -75,6 +80,8 @@ export class LineHistory {
       bytes?.copy(grown, 0, this.#start, this.#end);
       this.#bytes = grown;
     }
+    // Moved to the front with the rest (a halfway not yet stored is set before it is read).
+    this.#halfway -= this.#start;
     this.#start = 0;
     this.#end = used;
     return this.#bytes!;
