@@ -180,8 +180,8 @@ interface SessionSetup {
  */
 async function sessionLoop(setup: SessionSetup): Promise<() => Promise<number>> {
   class EchoHandler extends TelnetHandler {
-    override async onCommandSubmitted(command: string): Promise<void> {
-      await this.sendLine(`Echo: ${command}`);
+    override onCommandSubmitted(command: string): Promise<void> {
+      return this.sendLine(`Echo: ${command}`);
     }
   }
   const connection = new CountingConnection();
