@@ -134,5 +134,5 @@ export function toCrlf(text: string): string {
   if (first === -1) return text;
   // The usual case, one line ending in LF, without a regular expression.
   if (first === text.length - 1) return text[first - 1] === '\r' ? text : `${text.slice(0, -1)}\r\n`;
-  return text.replace(/\r?\n/g, '\r\n');
+  return text.indexOf('\r') === -1 ? text.replaceAll('\n', '\r\n') : text.replace(/\r?\n/g, '\r\n');
 }

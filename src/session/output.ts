@@ -170,13 +170,18 @@ export class SessionOutput implements TurnBatch {
   /** `isCrlf`: the text's only line ends are CR LF already (see SessionLayer.encodeText). */
   #send(text: string, isCrlf = false): Promise<void> {
     let out = text;
+    let isOutCrlf = isCrlf;
     if (this.#events.has('output')) {
-      // Converted once: a layer's encoding leaves CR LF as it is, so the line is not copied twice.
-      if (!isCrlf) out = toCrlf(text);
+      if (!isCrlf) {
+        out = toCrlf(text);
+        // Without a CR of its own, the text's line ends are now all CR LF: the layer need not
+        // scan and copy it again (a telnet layer turns a lone CR into CR NUL, so one with a CR does).
+        isOutCrlf = text.indexOf('\r') === -1;
+      }
       this.#publish(out);
     }
     if (this.#kept !== undefined) return this.#keep(out, false);
-    return this.#connection.write(this.#layer.encodeText(out, isCrlf));
+    return this.#connection.write(this.#layer.encodeText(out, isOutCrlf));
   }
 
   /** The turn is over: its output goes to the event stream. */

@@ -25,6 +25,7 @@ import { KeyReader } from './key-reader.js';
 import type { InputToken } from './key-reader.js';
 import { PlainLayer } from './plain-layer.js';
 import { ResumeTokens } from './resume-tokens.js';
+import { TelnetLayer } from './telnet-layer.js';
 import { Session, sessionControl } from './session.js';
 
 /** A connection whose other end is the test: bytes in by `type`, everything written kept as text. */
@@ -126,6 +127,7 @@ function startSession(
   connection: MemoryConnection,
   isRawTerminal: boolean,
   resume: ResumeSetup | undefined,
+  protocol: 'plain' | 'telnet' = 'plain',
 ): { connection: MemoryConnection; session: Session } {
   const app = new InProcessHub();
   const sessions = new Set<SessionHandle>();
@@ -138,7 +140,10 @@ function startSession(
     sendGlobalMessage: async (text) => void (await app.broadcast(text)),
   };
   const session = new Session(connection, {
-    createLayer: () => new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
+    createLayer: (layerConnection, events, logger) =>
+      protocol === 'telnet'
+        ? new TelnetLayer(layerConnection, { preferredMode: 'line', keepaliveInterval: 0, events, logger })
+        : new PlainLayer({ messageFraming: false, serverEchoes: isRawTerminal }),
     handlerClass,
     server,
     app,
@@ -596,6 +601,35 @@ test('sendLine ends every line with CR LF, a line with none of its own copied on
   await session.notify('news\n');
   await Lines.last!.sendLine('more news');
   assert.ok(connection.screen.endsWith('> \r\nnews\r\n> \r\nmore news\r\n> '), JSON.stringify(connection.screen));
+});
+
+test('written text reaches the wire and the output event with every line end made CR LF once, whatever its line ends, watched or not', async () => {
+  class Quiet extends LineHandler {
+    override async onConnect(): Promise<void> {}
+  }
+  const piece = fc.constantFrom('a', 'é', '\r', '\n', '\r\n');
+  for (const protocol of ['plain', 'telnet'] as const) {
+    const watched = startSession(Quiet, new MemoryConnection(), false, undefined, protocol);
+    const unwatched = startSession(Quiet, new MemoryConnection(), false, undefined, protocol);
+    let published = '';
+    watched.session.app.events.on('output', ({ text }) => (published += text));
+    await tick();
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 8 }), async (pieces) => {
+        const text = pieces.join('');
+        const shown = text.replace(/\r?\n/g, '\r\n');
+        // On the wire, telnet sends a CR of the text's own as CR NUL (RFC 854).
+        const sent = protocol === 'telnet' ? shown.replace(/\r(?!\n)/g, '\r\0') : shown;
+        const before = [watched.connection.screen.length, unwatched.connection.screen.length, published.length];
+        await watched.session.write(text);
+        await unwatched.session.write(text);
+        await tick();
+        assert.equal(watched.connection.screen.slice(before[0]), sent, protocol);
+        assert.equal(unwatched.connection.screen.slice(before[1]), sent, protocol);
+        assert.equal(published.slice(before[2]), shown, protocol);
+      }),
+    );
+  }
 });
 
 test('a burst of lines whose answers are written at once costs no promise per line; an async onCommandSubmitted costs some', async () => {

@@ -48,6 +48,7 @@ export function nvtText(text: string): string {
   if (lf === -1 && cr === -1) return text;
   if (lf === text.length - 1 && cr === -1) return `${text.slice(0, -1)}\r\n`;
   if (lf === text.length - 1 && cr === lf - 1) return text;
+  if (cr === -1) return text.replaceAll('\n', '\r\n');
   return text.replace(NEWLINES, nvtNewline);
 }
 
