@@ -5,6 +5,8 @@ const SEPARATOR = 0xff;
 
 /** The store's first size; it doubles as lines come, and is compacted as old ones go. */
 const FIRST_CAPACITY = 256;
+/** Up to this many characters a JavaScript loop writes ASCII faster than a native call. */
+const SHORT_LINE = 64;
 
 /**
  * The newest `size` lines, numbered from the first ever added: a line keeps its number while
@@ -48,7 +50,7 @@ export class LineHistory {
     this.#newest = line;
     const bytes = this.#room(line.length * 3 + 1);
     if (this.#stored === this.#size) this.#halfway = this.#end;
-    this.#end += bytes.write(line, this.#end);
+    this.#end = writeUtf8(bytes, line, this.#end);
     bytes[this.#end++] = SEPARATOR;
     if (++this.#stored < 2 * this.#size) return;
     this.#start = this.#halfway;
@@ -86,4 +88,18 @@ export class LineHistory {
     this.#end = used;
     return this.#bytes!;
   }
+}
+
+/**
+ * Writes `text` as UTF-8 into `bytes` at `at`; returns where it ends. A short ASCII line, what
+ * is usually typed, is copied a character at a time: Buffer.write's native call costs more.
+ */
+function writeUtf8(bytes: Buffer, text: string, at: number): number {
+  if (text.length > SHORT_LINE) return at + bytes.write(text, at);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return at + bytes.write(text, at);
+    bytes[at + i] = code;
+  }
+  return at + text.length;
 }
