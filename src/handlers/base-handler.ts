@@ -110,17 +110,25 @@ export class BaseHandler {
 
   // Lifecycle hooks.
 
-  /** Runs when the client connects; by default sends the welcome and the first prompt. */
-  async onConnect(): Promise<void> {
-    await this.sendWelcome();
-    await this.showPrompt();
+  /**
+   * Runs when the client connects; by default sends the welcome and the first prompt. Chained,
+   * not awaited, like the default processLine: where both were written at once it answers READY,
+   * and the session starts with no promise to wait for.
+   */
+  onConnect(): Promise<void> {
+    // A JavaScript override may return nothing.
+    const welcomed = this.sendWelcome() as Promise<void> | undefined;
+    if (welcomed === READY || typeof welcomed?.then !== 'function') return this.showPrompt();
+    return welcomed.then(() => this.showPrompt());
   }
 
   /**
    * Runs once when the session has ended, whoever ended it. With resume_grace, a connection that
    * dropped without a goodbye ends the session only when the grace period runs out.
    */
-  async onDisconnect(): Promise<void> {}
+  onDisconnect(): Promise<void> {
+    return READY;
+  }
 
   /**
    * Runs when the client came back over a new connection within resume_grace, after the output
@@ -177,8 +185,8 @@ export class BaseHandler {
   }
 
   /** Sends the configured welcome message, if there is one. */
-  async sendWelcome(): Promise<void> {
-    if (this.welcomeMessage !== undefined) await this.sendLine(this.welcomeMessage);
+  sendWelcome(): Promise<void> {
+    return this.welcomeMessage === undefined ? READY : this.sendLine(this.welcomeMessage);
   }
 
   /** Sends `message` (if given) and closes the connection. */

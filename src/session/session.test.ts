@@ -676,6 +676,39 @@ test('a burst of lines whose answers are written at once costs no promise per li
   assert.ok(awaiting.promises >= lines, `${awaiting.promises} promises for ${lines} lines`);
 });
 
+test('a session whose welcome and prompt are written at once starts and ends with no promise; async hooks cost some', () => {
+  class Plain extends LineHandler {}
+  class Awaiting extends LineHandler {
+    override async onConnect(): Promise<void> {
+      await this.sendWelcome();
+      await this.showPrompt();
+    }
+
+    override async onDisconnect(): Promise<void> {}
+  }
+  // Counted over synchronous code only: the test runner makes promises of its own between turns.
+  const promisesPerSession = (handlerClass: HandlerClass): { promises: number; screen: string; isEnded: boolean } => {
+    let promises = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    }).enable();
+    try {
+      const { connection, session } = startSession(handlerClass, new MemoryConnection(), false, undefined);
+      const screen = connection.screen;
+      connection.drop();
+      return { promises, screen, isEnded: session.app.localCount === 0 };
+    } finally {
+      hook.disable();
+    }
+  };
+  const plain = promisesPerSession(Plain);
+  assert.deepEqual(plain, { promises: 0, screen: 'Welcome, raw terminal!\r\n> ', isEnded: true });
+  const awaiting = promisesPerSession(Awaiting);
+  assert.ok(awaiting.promises >= 2, `${awaiting.promises} promises`);
+});
+
 test('on a raw terminal, lines read whole are echoed and kept in history; one typed ahead of a password question is not shown', async () => {
   const seen: string[] = [];
   class Login extends TelnetHandler {

@@ -22,6 +22,7 @@ import type {
   ConnectionListener,
   TerminalFacts,
 } from '../transports/connection.js';
+import { READY } from '../transports/connection.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import type { WheelEntry } from './deadline-wheel.js';
 import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
@@ -68,7 +69,7 @@ export interface SessionOptions {
 /** Session plumbing for the server and the base handler classes, kept off the handler's surface. */
 export interface SessionControl {
   /** Starts the conversation: protocol negotiation, the handler's onConnect, then input. */
-  start(session: Session): Promise<void>;
+  start(session: Session): Promise<void> | void;
   /** Ends the session for `reason`, telling the user `message` first. */
   closeFor(session: Session, reason: CloseReason, message?: string): Promise<void>;
   /** Drops the connection at once, without a goodbye. */
@@ -733,7 +734,7 @@ export class Session implements EditableSession, HubMember {
     return this.#editLine(token);
   }
 
-  async #start(): Promise<void> {
+  #start(): Promise<void> | void {
     this.#app.add(this);
     if (this.#app.events.has('session-started')) this.#app.events.publish('session-started', { session: this.info() });
     // Built only for a logger that writes it: every connect would pay for the fields otherwise.
@@ -747,12 +748,10 @@ export class Session implements EditableSession, HubMember {
     this.#offerResume(false);
     // Lines wait for onConnect to finish, but keys flow so that onConnect can readLine().
     this.#input.holdLines(true);
-    const isOpen = await this.#guard(() => this.#handler.onConnect());
-    if (!isOpen) {
-      await this.close();
-      return;
-    }
-    this.#input.holdLines(false);
+    const isOpen = this.#guard(() => this.#handler.onConnect());
+    if (isOpen === true) this.#input.holdLines(false);
+    else if (isOpen === false) return this.close();
+    else return isOpen.then((open) => (open ? this.#input.holdLines(false) : this.close()));
   }
 
   #closeFor(reason: CloseReason, message: string | undefined): Promise<void> {
@@ -971,6 +970,8 @@ export class Session implements EditableSession, HubMember {
     } catch (err) {
       return this.#caught(err);
     }
+    // What a write returns when the socket took the data: settled, and no turn to wait for.
+    if (result === READY) return true;
     if (result instanceof Promise) {
       return result.then(
         (goOn) => goOn !== false,
@@ -1052,7 +1053,7 @@ export class Session implements EditableSession, HubMember {
   }
 
   /** The real end, once: after the connection closed, or the grace period of a dropped one ran out. */
-  async #finish(reason: SessionEndReason): Promise<void> {
+  #finish(reason: SessionEndReason): Promise<void> {
     if (this.#isFinished) return this.closed;
     this.#isFinished = true;
     clearTimeout(this.#graceTimer);
@@ -1068,14 +1069,28 @@ export class Session implements EditableSession, HubMember {
       this.#app.events.publish('session-ended', { session: this.info(), reason });
     }
     this.#abort?.abort(new SessionClosedError());
+    let disconnected: Promise<void> | undefined;
     try {
-      await this.#handler.onDisconnect();
+      disconnected = this.#handler.onDisconnect();
     } catch (err) {
       this.#logger.error({ err }, 'onDisconnect failed');
     }
+    // The default onDisconnect has nothing to wait for: the session ends in this turn.
+    if (disconnected === READY || typeof disconnected?.then !== 'function') return this.#markEnded();
+    return disconnected.then(
+      () => this.#markEnded(),
+      (err: unknown) => {
+        this.#logger.error({ err }, 'onDisconnect failed');
+        return this.#markEnded();
+      },
+    );
+  }
+
+  #markEnded(): Promise<void> {
     this.#isEnded = true;
     this.#ended?.(this);
     this.#markClosed?.();
+    return READY;
   }
 }
 
