@@ -95,6 +95,11 @@ export interface Connection {
    * encode every piece to bytes. True where it will; absent, or false, where text stays text.
    */
   sendTextAsBinary?(): boolean;
+  /**
+   * Writes now what this turn has held, where the transport holds output until the turn's end:
+   * called once a session's start has written all it will in this turn (its welcome and prompt).
+   */
+  endTurn?(): void;
   /** Sends a control message where the client opted into a control channel; false where there is none. */
   control(message: ControlMessage): boolean;
 }

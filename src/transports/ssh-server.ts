@@ -398,6 +398,10 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     return this.#writer.write(data);
   }
 
+  endTurn(): void {
+    this.#writer.endTurn();
+  }
+
   pause(): void {
     this.#channel.pause();
   }

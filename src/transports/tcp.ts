@@ -229,6 +229,10 @@ class TcpConnection extends ConnectionEnding implements Connection {
     return this.#writer.write(data);
   }
 
+  endTurn(): void {
+    this.#writer.endTurn();
+  }
+
   pause(): void {
     this.#socket.pause();
   }
