@@ -48,6 +48,8 @@ export interface MicroResult {
 /** A socket read's size: what net.Socket hands 'data' listeners under load. */
 const READ_SIZE = 64 * 1024;
 const LINE = 'the quick brown fox jumps over the lazy dog, 0123456789 times\r\n';
+/** Reads a session microbenchmark cycles through, each of other lines. */
+const CHUNKS = 64;
 
 /** A terminal's answers to the server's opening negotiation, all at once: character mode, 80x24, xterm. */
 const TERMINAL_ANSWERS = Buffer.from([
@@ -92,6 +94,11 @@ const SESSION_CASES: Array<[key: string, label: string, setup: SessionSetup]> = 
     'session-line-observed',
     '  the same, monitor and metrics on',
     { transport: 'tcp', linesPerRead: 1, isObserved: true },
+  ],
+  [
+    'session-lines-telnet',
+    'session + echo handler, 16 lines per read (telnet)',
+    { transport: 'telnet', linesPerRead: 16, isObserved: false },
   ],
   [
     'session-line-telnet',
@@ -222,10 +229,16 @@ async function sessionLoop(setup: SessionSetup): Promise<() => Promise<number>> 
     if (session.mode !== 'character') throw new Error(`telnet session in ${session.mode} mode, not character mode`);
   }
   const lines = setup.linesPerRead;
-  const chunk = Buffer.from(LINE.repeat(lines));
+  // Every line another, as the load generator's are: a line repeating the one before does not go
+  // into the history again, and would leave its cost out.
+  let sequence = 0;
+  const chunks = Array.from({ length: CHUNKS }, () =>
+    Buffer.from(Array.from({ length: lines }, () => `${sequence++} ${LINE}`).join('')),
+  );
+  let next = 0;
   return async () => {
     const answered = connection.prompts(lines);
-    connection.receive(chunk);
+    connection.receive(chunks[next++ % CHUNKS]!);
     await answered;
     await nextTurn();
     return lines;

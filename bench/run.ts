@@ -294,12 +294,8 @@ async function loadTests(
     baseline: undefined,
   };
   const rawNames: RawName[] = hasTelnet ? [...raws, NEGOTIATING_RAW] : [...raws];
-  const [launcher, rawServers] = await Promise.all([startLauncher('launcher'), Promise.all(rawNames.map(startRaw))]);
-  const servers = byTarget(rawServers, () => launcher);
   const loadgen = spawnNode('load generator', LOADGEN_CORE, [...TSX, join(BENCH, 'loadgen.ts')], 'ipc');
-  const limits = Object.fromEntries(
-    [launcher.child, ...rawServers.map((server) => server.child), loadgen].map((c) => [c.name, openFilesLimit(c.pid)]),
-  );
+  let limits: Record<string, number> = {};
 
   const measurements: MeasurementKey[] = [...(Object.keys(ECHO_LOADS) as EchoKey[]), 'connect'];
   // Each raw server with the transports compared with it: measured together, taking turns.
@@ -318,7 +314,8 @@ async function loadTests(
       throw new Error(`${name} exited during ${key} on ${target.name}:\n  ${output.join('\n  ')}`);
     }
   };
-  for (let rep = 1; rep <= plan.reps; rep++) {
+  /** One run's round trips and connects: each measurement, each raw server's group in turns. */
+  const measureRun = async (rep: number, servers: Record<string, Server>): Promise<void> => {
     for (const key of measurements) {
       for (const baseGroup of groups) {
         // Telnet connects are compared with a raw server that negotiates too (reported, not a target).
@@ -342,6 +339,21 @@ async function loadTests(
         for (const pid of new Set(order.map((target) => servers[target.name]!.child.pid))) await quiet(pid);
       }
     }
+  };
+  for (let rep = 1; rep <= plan.reps; rep++) {
+    // New processes each run: what V8 compiled, and how, differs from one process to the next,
+    // and moved one launcher of a build 10% to 25% from another in turns against it; a median
+    // over runs is then one over processes, not one process's luck three times.
+    progress(`run ${rep}/${plan.reps}  starting servers`);
+    const [launcher, rawServers] = await Promise.all([startLauncher('launcher'), Promise.all(rawNames.map(startRaw))]);
+    const servers = byTarget(rawServers, () => launcher);
+    const processes = [launcher.child, ...rawServers.map((server) => server.child)];
+    if (rep === 1) limits = Object.fromEntries([...processes, loadgen].map((c) => [c.name, openFilesLimit(c.pid)]));
+    try {
+      await measureRun(rep, servers);
+    } finally {
+      await Promise.all(processes.map(stop));
+    }
     // A server's RSS only grows back to where the runs above left it: idle memory needs fresh processes.
     progress(`run ${rep}/${plan.reps}  starting fresh servers for idle connections`);
     const [freshRaws, freshLaunchers] = await Promise.all([
@@ -364,7 +376,7 @@ async function loadTests(
       await Promise.all(Object.values(fresh).map((server) => stop(server.child)));
     }
   }
-  await Promise.all([loadgen, launcher.child, ...rawServers.map((server) => server.child)].map(stop));
+  await stop(loadgen);
   // Listed for its label: it has no section of its own.
   return { targets: hasTelnet ? [...targets, negotiating] : targets, limits };
 }
