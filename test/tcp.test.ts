@@ -672,3 +672,23 @@ test('a flood of lines to a busy handler stops being read, then every line is ha
   const misplaced = handled.findIndex((line, i) => line !== String(i).padStart(8, '0'));
   assert.equal(misplaced, -1, `line ${misplaced} arrived as ${handled[misplaced]}`);
 });
+
+test('a welcome and prompt written at once leave in the turn that accepted the client, on every transport that holds output for a turn', async () => {
+  for (const transport of ['tcp', 'telnet', 'websocket', 'ws_telnet'] as const) {
+    const sentByTurnEnd: number[] = [];
+    class Probe extends LineHandler {
+      override onConnect(): Promise<void> {
+        const shown = super.onConnect();
+        // Microtasks run once the accept's callback has returned, before the turn's end (setImmediate).
+        queueMicrotask(() => sentByTurnEnd.push(this.session.info().bytesOut));
+        return shown;
+      }
+    }
+    const { port } = await startServer(transport, Probe, { welcome_message: 'Hello' }, { logger });
+    const client = await connect(transport, port);
+    await client.waitFor('> ');
+    client.end();
+    assert.equal(sentByTurnEnd.length, 1, transport);
+    assert.ok(sentByTurnEnd[0]! > 0, `${transport}: nothing written by the end of the turn that accepted it`);
+  }
+});
