@@ -692,3 +692,26 @@ test('a welcome and prompt written at once leave in the turn that accepted the c
     assert.ok(sentByTurnEnd[0]! > 0, `${transport}: nothing written by the end of the turn that accepted it`);
   }
 });
+
+test('a line answered at once is written in the turn that read it, on the byte-stream transports', async () => {
+  for (const transport of ['tcp', 'telnet'] as const) {
+    const sentByTurnEnd: Array<[number, number]> = [];
+    class Probe extends LineHandler {
+      override onCommandSubmitted(command: string): Promise<void> {
+        const before = this.session.info().bytesOut;
+        const answered = this.sendLine(`Echo: ${command}`);
+        // Microtasks run once the read's callback has returned, before the turn's end (setImmediate).
+        queueMicrotask(() => sentByTurnEnd.push([before, this.session.info().bytesOut]));
+        return answered;
+      }
+    }
+    const { port } = await startServer(transport, Probe, {}, { logger });
+    const client = await connect(transport, port);
+    await client.waitFor('> ');
+    await ask(client, 'look\r\n', 'Echo: look\r\n> ');
+    client.end();
+    assert.equal(sentByTurnEnd.length, 1, transport);
+    const [before, after] = sentByTurnEnd[0]!;
+    assert.ok(after > before, `${transport}: the answer was still held at the end of the read's callback`);
+  }
+});

@@ -103,6 +103,15 @@ export class SessionInput {
     if (this.#isPaused) connection.pause();
   }
 
+  /**
+   * Everything read so far has been handled, with nothing awaited: no line or key still with the
+   * handler behind a promise, no readLine just answered (its caller goes on in a promise job).
+   * The output that input called for has then all been written.
+   */
+  get isSettled(): boolean {
+    return !this.#isProcessingLines && !this.#isPumping && !this.#hasAnswered && this.#bytes.length === 0;
+  }
+
   /** Holds completed lines back (while onConnect runs) or lets them flow to processLine. */
   holdLines(isHeld: boolean): void {
     this.#isProcessingLines = isHeld;

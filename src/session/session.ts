@@ -424,7 +424,13 @@ export class Session implements EditableSession, HubMember {
       // A connection replaced by a resume is heard no more.
       data(connection: Connection, bytes: Uint8Array): void {
         const session = this.#session;
-        if (connection === session.#connection) session.#received(bytes);
+        if (connection !== session.#connection) return;
+        session.#received(bytes);
+        // A read answered in full, nothing awaited, is written now, as a hand-written server
+        // writes in its read callback, rather than after every other socket read in this turn
+        // (500 clients: about 5% more round trips). A message transport keeps its turn: the
+        // messages of one read are answered in one message.
+        if (connection.framing === 'stream' && session.#input.isSettled) connection.endTurn?.();
       }
 
       closed(connection: Connection, end: ConnectionEnd): void {
