@@ -97,7 +97,8 @@ export interface Connection {
   sendTextAsBinary?(): boolean;
   /**
    * Writes now what this turn has held, where the transport holds output until the turn's end:
-   * called once a session's start has written all it will in this turn (its welcome and prompt).
+   * called once a session has written all it will for now (its welcome and prompt at the start;
+   * on a byte stream, its answer to a read it handled without awaiting anything).
    */
   endTurn?(): void;
   /** Sends a control message where the client opted into a control channel; false where there is none. */
