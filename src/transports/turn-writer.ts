@@ -64,6 +64,9 @@ export class TurnWriter implements TurnBatch {
   /** Hands what this turn wrote to the stream now (before it ends, say). */
   flush(): void {
     const pieces = this.#pieces;
+    // Nothing held (a turn whose output already left at the end of its read): the stream, cold
+    // by now among hundreds of sockets, is not touched.
+    if (pieces === undefined && this.#text === '') return;
     const text = this.#takeText();
     this.#pieces = undefined;
     this.#piecesLength = 0;
