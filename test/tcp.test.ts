@@ -689,7 +689,11 @@ test('a welcome and prompt written at once leave in the turn that accepted the c
     await client.waitFor('> ');
     client.end();
     assert.equal(sentByTurnEnd.length, 1, transport);
-    assert.ok(sentByTurnEnd[0]! > 0, `${transport}: nothing written by the end of the turn that accepted it`);
+    // The welcome and the prompt whole (a WebSocket's 101 answer, a telnet opening come with them).
+    assert.ok(
+      sentByTurnEnd[0]! >= 'Hello\r\n> '.length,
+      `${transport}: ${sentByTurnEnd[0]} bytes written by the end of the turn that accepted it`,
+    );
   }
 });
 
@@ -712,6 +716,10 @@ test('a line answered at once is written in the turn that read it, on the byte-s
     client.end();
     assert.equal(sentByTurnEnd.length, 1, transport);
     const [before, after] = sentByTurnEnd[0]!;
-    assert.ok(after > before, `${transport}: the answer was still held at the end of the read's callback`);
+    // The answer and the prompt after it, whole.
+    assert.ok(
+      after - before >= 'Echo: look\r\n> '.length,
+      `${transport}: ${after - before} bytes of the answer written by the end of the read's callback`,
+    );
   }
 });

@@ -14,7 +14,7 @@ import type { GmcpChannel, MsdpChannel } from '../session/out-of-band.js';
 import { EDIT_LINE, EDITS_ALL_INPUT, HANDLE_LINE } from '../session/session.js';
 import type { EditableSession } from '../session/session.js';
 import { MSDP_COMMANDS } from '../telnet/msdp.js';
-import { READY } from '../transports/connection.js';
+import { READY, isPending } from '../transports/connection.js';
 import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
 
 /** Marks handler classes, so that a class from another copy of this package is still accepted. */
@@ -116,10 +116,8 @@ export class BaseHandler {
    * and the session starts with no promise to wait for.
    */
   onConnect(): Promise<void> {
-    // A JavaScript override may return nothing.
     const welcomed = this.sendWelcome() as Promise<void> | undefined;
-    if (welcomed === READY || typeof welcomed?.then !== 'function') return this.showPrompt();
-    return welcomed.then(() => this.showPrompt());
+    return isPending(welcomed) ? welcomed.then(() => this.showPrompt()) : this.showPrompt();
   }
 
   /**
@@ -239,7 +237,7 @@ export class BaseHandler {
       return this.endSession('Goodbye!').then(() => false);
     }
     const submitted = this.onCommandSubmitted(line) as Promise<void> | undefined;
-    if (submitted === READY || typeof submitted?.then !== 'function') return this.#promptShown();
+    if (!isPending(submitted)) return this.#promptShown();
     return submitted.then((this.#afterCommand ??= () => this.#promptShown()));
   }
 

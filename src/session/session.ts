@@ -22,7 +22,7 @@ import type {
   ConnectionListener,
   TerminalFacts,
 } from '../transports/connection.js';
-import { READY } from '../transports/connection.js';
+import { READY, isPending } from '../transports/connection.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import type { WheelEntry } from './deadline-wheel.js';
 import type { HandlerClass, ReadLineOptions, ServerContext, SessionHandle } from './handle.js';
@@ -1082,7 +1082,7 @@ export class Session implements EditableSession, HubMember {
       this.#logger.error({ err }, 'onDisconnect failed');
     }
     // The default onDisconnect has nothing to wait for: the session ends in this turn.
-    if (disconnected === READY || typeof disconnected?.then !== 'function') return this.#markEnded();
+    if (!isPending(disconnected)) return this.#markEnded();
     return disconnected.then(
       () => this.#markEnded(),
       (err: unknown) => {

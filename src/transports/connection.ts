@@ -156,6 +156,14 @@ export interface Admission {
 export const READY: Promise<void> = Promise.resolve();
 
 /**
+ * Whether what a hook returned is work still under way: a promise other than READY (whose writes
+ * were taken at once). A JavaScript hook may also return nothing, which needs no waiting either.
+ */
+export function isPending(result: unknown): result is PromiseLike<unknown> {
+  return result !== READY && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
+/**
  * How a connection ends, for the transports: the first reason seen wins, and listeners hear it
  * once the socket has closed. Fields, not a promise per connection: a promise is made only for a
  * caller of close() that waits.
