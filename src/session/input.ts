@@ -34,7 +34,9 @@ export interface InputTargets {
    * Shows a line read whole as typing it and Enter would (the echo), true; false, with nothing
    * shown, where it must be typed key by key.
    */
-  typeLine(line: string): boolean;
+  typeLine(line: string, isOneOfMany: boolean): boolean;
+  /** The lines of a read given to typeLine with isOneOfMany have been typed, as far as they could be. */
+  linesTyped(): void;
   /** Hands one key or text run to the handler; false (or a rejection) ends the session. */
   receive(token: InputToken): boolean | Promise<boolean>;
   /** Hands a completed line that no readLine waits for to the handler; false (or a rejection) ends the session. */
@@ -215,9 +217,16 @@ export class SessionInput {
     // Held as a pump would be: input read meanwhile (by a handler that went on reading) queues behind these lines.
     this.#isPumping = true;
     let next = 0;
-    while (next < lines.length && !this.isClosed && !this.#hasAnswered && this.#targets.typeLine(lines[next]!)) {
+    const isOneOfMany = lines.length > 1;
+    while (
+      next < lines.length &&
+      !this.isClosed &&
+      !this.#hasAnswered &&
+      this.#targets.typeLine(lines[next]!, isOneOfMany)
+    ) {
       this.submitLine(lines[next++]!);
     }
+    if (isOneOfMany) this.#targets.linesTyped();
     if (next < lines.length) {
       this.#ownTokens();
       this.#tokens.splice(this.#tokenHead, 0, ...lines.slice(next).flatMap(lineTokens));

@@ -114,15 +114,17 @@ export class LineEditor {
    * echo, the editor left as feed would leave it (the line in history, ready for the next).
    * Undefined, with nothing changed, where they must be fed key by key: something half typed,
    * a line too long or wider than the screen's row, echo other than on or off. `line` is
-   * printable ASCII, as KeyReader.readLines gives it.
+   * printable ASCII, as KeyReader.readLines gives it. `isOneOfMany`: more lines of the same read
+   * are typed after it, and storeTypedLines() is called after the last; the history gets them all
+   * then, in one write.
    */
-  typeLine(line: string): string | undefined {
+  typeLine(line: string, isOneOfMany = false): string | undefined {
     if (this.hasInput || line.length > this.#maxLineLength) return undefined;
     let echo = '';
     if (this.echo === 'on') {
       const end = this.#promptColumns + line.length;
       if (line === '' || (this.width !== undefined && end >= this.width) || !this.#isTypedOnScreen()) return undefined;
-      this.addHistory(line);
+      this.#remember(line, isOneOfMany);
       echo = `${line}\r\n`;
     } else if (this.echo !== 'off') {
       return undefined;
@@ -248,9 +250,19 @@ export class LineEditor {
 
   /** Remembers a line for Up/Down, unless blank or the same as the newest. */
   addHistory(line: string): void {
+    this.#remember(line, false);
+  }
+
+  /** Writes to the history the lines typeLine took with isOneOfMany (see LineHistory.addTyped). */
+  storeTypedLines(): void {
+    this.#history?.storeTyped();
+  }
+
+  #remember(line: string, isDeferred: boolean): void {
     if (line.trim() === '') return;
     const history = (this.#history ??= new LineHistory(this.#historySize));
-    history.add(line);
+    if (isDeferred) history.addTyped(line);
+    else history.add(line);
     if (this.#browsing !== null) this.#browsing = Math.max(history.first, this.#browsing);
   }
 

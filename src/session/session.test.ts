@@ -545,6 +545,19 @@ test('lines reach the handler, and the screen shows them, as they would key by k
   );
 });
 
+test('lines read whole, many in one read, go into the history in order, as lines typed key by key do', async () => {
+  const { connection, lines } = startLineRecorder(false, true);
+  await tick();
+  connection.type('north\r\nlook\r\nsay hi\r\n');
+  await tick();
+  // Up three times brings back the oldest; then, that one now the newest, Up twice the one before it.
+  connection.type('\x1b[A\x1b[A\x1b[A\r');
+  await tick();
+  connection.type('\x1b[A\x1b[A\r');
+  for (let i = 0; i < 3; i++) await tick();
+  assert.deepEqual(lines, ['north', 'look', 'say hi', 'north', 'say hi']);
+});
+
 test('a whole line read while keys from an earlier read still wait for the handler comes after them', async () => {
   const { connection, lines } = startLineRecorder(false);
   await tick();

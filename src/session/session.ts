@@ -477,14 +477,18 @@ export class Session implements EditableSession, HubMember {
         return this.#session.#readLines(bytes);
       }
 
-      typeLine(line: string): boolean {
+      typeLine(line: string, isOneOfMany: boolean): boolean {
         const session = this.#session;
-        const echo = session.#editor.typeLine(line);
+        const echo = session.#editor.typeLine(line, isOneOfMany);
         if (echo === undefined) return false;
         // A line read whole is printable ASCII: its echo's one line end is the CR LF after it.
         session.#output.echo(echo, true);
         session.#output.lineEnded();
         return true;
+      }
+
+      linesTyped(): void {
+        this.#session.#editor.storeTypedLines();
       }
 
       receive(token: InputToken): boolean | Promise<boolean> {
