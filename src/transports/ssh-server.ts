@@ -386,16 +386,21 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
   }
 
   write(data: Uint8Array | string): Promise<void> {
-    if (this.#isClosing || !this.#channel.writable) return READY;
-    // Output still waiting from earlier turns means the client is not reading; what one turn
-    // writes has had no chance to leave yet and does not count.
-    const unsent = this.#channel.writableLength + this.#socket.writableLength;
-    if (this.#writer.startTurn() && unsent > this.#maxOutputBuffer) {
-      this.endFor({ reason: 'slow-consumer' });
-      this.#socket.destroy();
-      return READY;
+    if (this.#isClosing) return READY;
+    const writer = this.#writer;
+    // Checked at the turn's first write (see TcpConnection.write).
+    if (!writer.isInTurn) {
+      if (!this.#channel.writable) return READY;
+      writer.startTurn();
+      // Output still waiting from earlier turns means the client is not reading; what one turn
+      // writes has had no chance to leave yet and does not count.
+      if (this.#channel.writableLength + this.#socket.writableLength > this.#maxOutputBuffer) {
+        this.endFor({ reason: 'slow-consumer' });
+        this.#socket.destroy();
+        return READY;
+      }
     }
-    return this.#writer.write(data);
+    return writer.write(data);
   }
 
   endTurn(): void {

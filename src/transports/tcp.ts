@@ -217,16 +217,21 @@ class TcpConnection extends ConnectionEnding implements Connection {
   }
 
   write(data: Uint8Array | string): Promise<void> {
-    const socket = this.#socket;
-    if (!socket.writable) return READY;
-    // Output still waiting from earlier turns means the peer is not reading; what one turn
-    // writes (a long listing, however large) has had no chance to leave yet and does not count.
-    if (this.#writer.startTurn() && socket.writableLength > this.maxOutputBuffer) {
-      this.#endFor({ reason: 'slow-consumer' });
-      socket.destroy();
-      return READY;
+    const writer = this.#writer;
+    // Checked at the turn's first write; a socket ended later in the turn drops what is held then.
+    if (!writer.isInTurn) {
+      const socket = this.#socket;
+      if (!socket.writable) return READY;
+      writer.startTurn();
+      // Output still waiting from earlier turns means the peer is not reading; what one turn
+      // writes (a long listing, however large) has had no chance to leave yet and does not count.
+      if (socket.writableLength > this.maxOutputBuffer) {
+        this.#endFor({ reason: 'slow-consumer' });
+        socket.destroy();
+        return READY;
+      }
     }
-    return this.#writer.write(data);
+    return writer.write(data);
   }
 
   endTurn(): void {

@@ -25,6 +25,11 @@ export class TurnWriter implements TurnBatch {
   #piecesLength = 0;
   /** One promise for every writer waiting on the same drain: no listener per write. */
   #drained: Promise<void> | undefined;
+  /**
+   * Whether the stream wants a drain, as it said at the turn's first write or at the last flush:
+   * only a write to it or a drain (in a later turn) changes that, and a turn writes many pieces.
+   */
+  #needsDrain = false;
 
   constructor(stream: Writable, closer: EventEmitter = stream) {
     this.#stream = stream;
@@ -35,11 +40,17 @@ export class TurnWriter implements TurnBatch {
   startTurn(): boolean {
     if (this.#isInTurn) return false;
     this.#isInTurn = true;
+    this.#needsDrain = this.#stream.writableNeedDrain;
     holdForTurn(this);
     return true;
   }
 
-  /** Holds `data` for the end of the turn; resolves once the stream is ready for more. */
+  /** Whether this turn has written: its first write's checks hold for the rest of it. */
+  get isInTurn(): boolean {
+    return this.#isInTurn;
+  }
+
+  /** Holds `data` for the end of the turn (startTurn was called in it); resolves once the stream is ready for more. */
   write(data: Uint8Array | string): Promise<void> {
     if (typeof data === 'string') {
       this.#text += data;
@@ -53,7 +64,7 @@ export class TurnWriter implements TurnBatch {
       this.#piecesLength += data.length;
     }
     if (this.#piecesLength + this.#text.length >= HELD_LIMIT) this.flush();
-    return this.#stream.writableNeedDrain ? this.#drain() : READY;
+    return this.#needsDrain ? this.#drain() : READY;
   }
 
   endTurn(): void {
@@ -73,7 +84,7 @@ export class TurnWriter implements TurnBatch {
     const stream = this.#stream;
     if (!stream.writable) return;
     if (pieces === undefined) {
-      if (text !== '') stream.write(text);
+      if (text !== '') this.#needsDrain = !stream.write(text);
       return;
     }
     if (text !== '') pieces.push(text);
@@ -81,6 +92,7 @@ export class TurnWriter implements TurnBatch {
     stream.cork();
     for (const piece of pieces) stream.write(piece);
     stream.uncork();
+    this.#needsDrain = stream.writableNeedDrain;
   }
 
   #drain(): Promise<void> {

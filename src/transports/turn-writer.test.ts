@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import { READY } from './connection.js';
+import { TurnWriter } from './turn-writer.js';
+
+/** A stream that takes one write at a time and finishes it when told: a peer that reads slowly. */
+function slowStream(highWaterMark: number): { stream: Writable; written: string[]; finishWrite: () => void } {
+  const written: string[] = [];
+  let finish: (() => void) | undefined;
+  const stream = new Writable({
+    highWaterMark,
+    decodeStrings: false,
+    write(chunk: string, _encoding, callback) {
+      written.push(chunk);
+      finish = callback;
+    },
+  });
+  return { stream, written, finishWrite: () => finish?.() };
+}
+
+test("a turn's writes leave as one write at its end, and later turns wait for the stream to drain once it is full", async () => {
+  const { stream, written, finishWrite } = slowStream(16);
+  const writer = new TurnWriter(stream);
+  assert.equal(writer.startTurn(), true);
+  assert.equal(writer.startTurn(), false);
+  assert.equal(writer.write('hello'), READY);
+  assert.equal(
+    writer.write(', more than sixteen characters'),
+    READY,
+    'held in the turn: the stream has had none of it',
+  );
+  assert.deepEqual(written, []);
+  await nextTurn();
+  assert.deepEqual(written, ['hello, more than sixteen characters']);
+  assert.equal(writer.isInTurn, false);
+
+  // The stream is past its mark: every write of the next turn waits for the same drain.
+  writer.startTurn();
+  const first = writer.write('next');
+  const second = writer.write(' and more');
+  assert.notEqual(first, READY);
+  assert.equal(second, first);
+  let isDrained = false;
+  void first.then(() => (isDrained = true));
+  await nextTurn();
+  assert.equal(isDrained, false);
+  // The first write leaves, then the turn's that waited behind it; with both gone, the stream drains.
+  finishWrite();
+  finishWrite();
+  await first;
+  assert.deepEqual(written, ['hello, more than sixteen characters', 'next and more']);
+
+  // Drained, and a small write: no waiting.
+  writer.startTurn();
+  assert.equal(writer.write('ok'), READY);
+});
