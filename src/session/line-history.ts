@@ -28,8 +28,8 @@ export class LineHistory {
   #stored = 0;
   /** Where line number `#storedFirst + size` starts, once stored: the store's start when the older half goes. */
   #halfway = 0;
-  /** The newest line, to pass over a repeat without reading the store. */
-  #newest: string | undefined;
+  /** Where the newest line stored starts. */
+  #newestStart = 0;
   /** Lines given to addTyped and not written yet, oldest first. */
   readonly #typed: string[] = [];
 
@@ -50,8 +50,7 @@ export class LineHistory {
   /** Adds `line` unless it repeats the newest, dropping the oldest beyond `size`. */
   add(line: string): void {
     this.storeTyped();
-    if (line === this.#newest || this.#size === 0) return;
-    this.#newest = line;
+    if (this.#size === 0 || this.#isNewest(line)) return;
     this.#write(line);
   }
 
@@ -62,9 +61,9 @@ export class LineHistory {
    * of a pipelined telnet line).
    */
   addTyped(line: string): void {
-    if (line === this.#newest || this.#size === 0) return;
-    this.#newest = line;
-    this.#typed.push(line);
+    const typed = this.#typed;
+    if (this.#size === 0 || (typed.length > 0 ? line === typed[typed.length - 1] : this.#isNewest(line))) return;
+    typed.push(line);
   }
 
   /** Writes the lines given to addTyped since the last call. */
@@ -107,8 +106,28 @@ export class LineHistory {
     this.#count(at);
   }
 
+  /**
+   * Whether `line` repeats the newest line stored, read from the store: the newest line kept as a
+   * string, cut from the text of a whole read, kept all that read's text alive with it.
+   */
+  #isNewest(line: string): boolean {
+    if (this.#stored === 0) return false;
+    const bytes = this.#bytes!;
+    const start = this.#newestStart;
+    const length = this.#end - 1 - start;
+    // UTF-8 takes a byte for each UTF-16 unit of ASCII, more for anything else.
+    if (line.length > length) return false;
+    if (line.length < length) return !isAscii(line) && bytes.toString('utf8', start, start + length) === line;
+    for (let i = 0; i < length; i++) {
+      const code = line.charCodeAt(i);
+      if (code >= 0x80 || code !== bytes[start + i]) return false;
+    }
+    return true;
+  }
+
   /** Counts the line written at `at`; once twice `size` are stored, the older half goes. */
   #count(at: number): void {
+    this.#newestStart = at;
     if (this.#stored === this.#size) this.#halfway = at;
     if (++this.#stored < 2 * this.#size) return;
     this.#start = this.#halfway;
@@ -133,6 +152,7 @@ export class LineHistory {
     }
     // Moved to the front with the rest (a halfway not yet stored is set before it is read).
     this.#halfway -= this.#start;
+    this.#newestStart -= this.#start;
     this.#start = 0;
     this.#end = used;
     return this.#bytes!;
@@ -151,4 +171,9 @@ function writeUtf8(bytes: Buffer, text: string, at: number): number {
     bytes[at + i] = code;
   }
   return at + text.length;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
