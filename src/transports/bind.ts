@@ -1,7 +1,14 @@
-// Binding a listening server to its address, with one clear line when that fails.
+// Binding a listening server to its address, with one clear line when that fails; and the
+// options of the sockets it accepts.
 import type net from 'node:net';
 
 import { ServerStartError } from '../errors.js';
+
+/**
+ * Set on every socket as it is accepted (by Node, with no call per connection): an interactive
+ * client waits for each small reply, which Nagle's algorithm would hold back.
+ */
+export const SOCKET_OPTIONS: net.ServerOpts = { noDelay: true };
 
 /** Listens on host:port; resolves with the bound port, or rejects with ServerStartError. */
 export function bindServer(server: net.Server, host: string, port: number): Promise<number> {

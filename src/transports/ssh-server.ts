@@ -353,7 +353,6 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     this.proxyAddress = options.peer.proxyAddress;
     this.user = options.user;
     this.hasPty = options.hasPty;
-    socket.setNoDelay(true);
     // Every error ends the connection; a client that stopped answering keepalives would never close its side.
     client.on('error', (error: Error & { level?: string }) => {
       this.endFor(error.level === 'client-timeout' ? { reason: 'timeout' } : { reason: 'reset', error });

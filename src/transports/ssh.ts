@@ -11,7 +11,7 @@ import type { Server as SshServer } from 'ssh2';
 import type { SshAuthMethod } from '../config/schema.js';
 import { ServerStartError } from '../errors.js';
 import type { AuthenticationAttempt } from '../session/handle.js';
-import { bindServer } from './bind.js';
+import { SOCKET_OPTIONS, bindServer } from './bind.js';
 import { acceptProxied, socketPeer, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import type { Admission, Connection, Listener, Refusal } from './connection.js';
@@ -139,7 +139,7 @@ export async function listenSsh(options: SshListenOptions): Promise<Listener> {
     );
   };
 
-  const server = net.createServer((socket) => {
+  const server = net.createServer(SOCKET_OPTIONS, (socket) => {
     if (!options.proxy.protocol) {
       accept(socket, socketPeer(socket), false);
       return;

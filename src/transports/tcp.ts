@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
-import { bindServer } from './bind.js';
+import { SOCKET_OPTIONS, bindServer } from './bind.js';
 import { ConnectionEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
@@ -79,7 +79,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   if (options.proxy.protocol) {
     let context = options.tls === undefined ? undefined : createSecureContext(options.tls);
     setTls = (pem) => (context = createSecureContext(pem));
-    server = net.createServer((socket) => {
+    server = net.createServer(SOCKET_OPTIONS, (socket) => {
       void acceptProxied(socket, options, turnAway, async (peer, rest) => {
         if (context === undefined) {
           unread(socket, rest);
@@ -108,7 +108,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
     setTls = (pem) => tlsServer.setSecureContext(pem);
     server = tlsServer;
   } else {
-    server = net.createServer((socket) => accept(socket, socketPeer(socket), false));
+    server = net.createServer(SOCKET_OPTIONS, (socket) => accept(socket, socketPeer(socket), false));
   }
 
   const port = await bindServer(server, options.host, options.port);
@@ -125,7 +125,10 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
 
 function createTlsServer(pem: TlsFiles, handshakeTimeout: number, accept: (socket: net.Socket) => void): tls.Server {
   try {
-    return tls.createServer({ cert: pem.cert, key: pem.key, handshakeTimeout, minVersion: MIN_TLS_VERSION }, accept);
+    return tls.createServer(
+      { ...SOCKET_OPTIONS, cert: pem.cert, key: pem.key, handshakeTimeout, minVersion: MIN_TLS_VERSION },
+      accept,
+    );
   } catch (err) {
     throw new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`, { cause: err });
   }
@@ -176,7 +179,6 @@ class TcpConnection extends ConnectionEnding implements Connection {
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;
-    socket.setNoDelay(true);
     (socket as ConnectedSocket)[CONNECTION] = this;
     // Errors end the connection; 'close' follows and is what sessions observe.
     socket.on('error', socketError);
