@@ -389,6 +389,30 @@ describe('SessionEvents', () => {
     assert.equal((reported[0] as Error).message, 'broken consumer');
   });
 
+  test('every type has listeners of its own: each is told of its type only', () => {
+    const types = [
+      'session-started',
+      'session-ended',
+      'session-detached',
+      'session-resumed',
+      'input',
+      'output',
+      'terminal',
+      'user',
+      'refused',
+      'option',
+    ] as const;
+    const events = new SessionEvents();
+    const seen: string[] = [];
+    for (const type of types) {
+      assert.equal(events.has(type), false);
+      events.on(type, () => seen.push(type));
+      assert.equal(events.has(type), true);
+    }
+    for (const type of types) events.publish(type, {} as never);
+    assert.deepEqual(seen, types);
+  });
+
   test('subscribe takes several types and one call undoes them all', () => {
     const events = new SessionEvents();
     const off = events.subscribe({ input: () => undefined, output: () => undefined });
