@@ -24,8 +24,9 @@ function slowStream(highWaterMark: number): { stream: Writable; written: string[
 test("a turn's writes leave as one write at its end, and later turns wait for the stream to drain once it is full", async () => {
   const { stream, written, finishWrite } = slowStream(16);
   const writer = new TurnWriter(stream);
-  assert.equal(writer.startTurn(), true);
-  assert.equal(writer.startTurn(), false);
+  assert.equal(writer.isInTurn, false);
+  writer.startTurn();
+  assert.equal(writer.isInTurn, true);
   assert.equal(writer.write('hello'), READY);
   assert.equal(
     writer.write(', more than sixteen characters'),

@@ -36,18 +36,20 @@ export class TurnWriter implements TurnBatch {
     this.#closer = closer;
   }
 
-  /** Marks a write in this turn; true for the turn's first, when output from earlier turns can be judged. */
-  startTurn(): boolean {
-    if (this.#isInTurn) return false;
+  /**
+   * Whether this turn has written: its first write judged the output left from earlier turns, and
+   * what it found holds for the rest of the turn.
+   */
+  get isInTurn(): boolean {
+    return this.#isInTurn;
+  }
+
+  /** Marks the turn's first write (see isInTurn). */
+  startTurn(): void {
+    if (this.#isInTurn) return;
     this.#isInTurn = true;
     this.#needsDrain = this.#stream.writableNeedDrain;
     holdForTurn(this);
-    return true;
-  }
-
-  /** Whether this turn has written: its first write's checks hold for the rest of it. */
-  get isInTurn(): boolean {
-    return this.#isInTurn;
   }
 
   /** Holds `data` for the end of the turn (startTurn was called in it); resolves once the stream is ready for more. */
