@@ -30,8 +30,12 @@ export class LineHistory {
   #halfway = 0;
   /** Where the newest line stored starts. */
   #newestStart = 0;
-  /** Lines given to addTyped and not written yet, oldest first. */
-  readonly #typed: string[] = [];
+  /**
+   * Lines given to addTyped and not written yet, oldest first; none between reads. A list only
+   * while there are (a history whose lines come a read each never looks at one, which at 500
+   * busy clients would be one more read from memory a line).
+   */
+  #typed: string[] | undefined;
 
   constructor(size: number) {
     this.#size = size;
@@ -44,7 +48,7 @@ export class LineHistory {
 
   /** The number the next line will get: one past the newest. */
   get end(): number {
-    return this.#storedFirst + this.#stored + this.#typed.length;
+    return this.#storedFirst + this.#stored + (this.#typed?.length ?? 0);
   }
 
   /** Adds `line` unless it repeats the newest, dropping the oldest beyond `size`. */
@@ -62,17 +66,18 @@ export class LineHistory {
    */
   addTyped(line: string): void {
     const typed = this.#typed;
-    if (this.#size === 0 || (typed.length > 0 ? line === typed[typed.length - 1] : this.#isNewest(line))) return;
-    typed.push(line);
+    if (this.#size === 0 || (typed !== undefined ? line === typed[typed.length - 1] : this.#isNewest(line))) return;
+    if (typed === undefined) this.#typed = [line];
+    else typed.push(line);
   }
 
   /** Writes the lines given to addTyped since the last call. */
   storeTyped(): void {
     const typed = this.#typed;
-    if (typed.length === 0) return;
+    if (typed === undefined) return;
+    this.#typed = undefined;
     if (typed.length === 1) {
       this.#write(typed[0]!);
-      typed.length = 0;
       return;
     }
     typed.push('');
@@ -84,7 +89,6 @@ export class LineHistory {
       this.#count(at);
       at += typed[i]!.length + 1;
     }
-    typed.length = 0;
   }
 
   /** Line number `index`, or undefined where it is not kept. */
