@@ -68,8 +68,12 @@ export class Metrics {
    * live or in the ended totals, never both, so byte counters never go backwards.
    */
   #live = new Map<string, number>();
-  /** The bit of each (side, option) enabled so far, up to OPTION_BITS of them. */
-  #optionBits: Record<Side, Map<string, number>> = { local: new Map(), remote: new Map() };
+  /**
+   * The bit of each option enabled so far on each side, up to OPTION_BITS of them. Two fields, not
+   * a record read by side: that keyed read went megamorphic, a stub-cache lookup per option change.
+   */
+  readonly #localOptionBits = new Map<string, number>();
+  readonly #remoteOptionBits = new Map<string, number>();
   #optionBitCount = 0;
   /** Per session, enabled options that got no bit (`side option`): only past OPTION_BITS options. */
   #otherOptions = new Map<string, Set<string>>();
@@ -335,10 +339,11 @@ export class Metrics {
 
   /** The bit of an option on one side; one is given when an option is first enabled, while any are left. */
   #optionBit(side: Side, option: string, isEnabling: boolean): number {
-    const bit = this.#optionBits[side].get(option);
+    const bits = side === 'local' ? this.#localOptionBits : this.#remoteOptionBits;
+    const bit = bits.get(option);
     if (bit !== undefined || !isEnabling || this.#optionBitCount === OPTION_BITS) return bit ?? 0;
     const next = 1 << this.#optionBitCount++;
-    this.#optionBits[side].set(option, next);
+    bits.set(option, next);
     return next;
   }
 
