@@ -171,41 +171,29 @@ export class SessionEvents {
    * stub cache at every check (several a line).
    */
   #listenersOf<T extends SessionEventType>(type: T): ListenerTable[T] {
-    const table = this.#listeners;
-    let listeners: ListenerTable[SessionEventType];
+    const table: ListenerTable = this.#listeners;
     switch (type as SessionEventType) {
       case 'output':
-        listeners = table.output;
-        break;
+        return table.output as ListenerTable[T];
       case 'input':
-        listeners = table.input;
-        break;
+        return table.input as ListenerTable[T];
       case 'session-started':
-        listeners = table['session-started'];
-        break;
+        return table['session-started'] as ListenerTable[T];
       case 'session-ended':
-        listeners = table['session-ended'];
-        break;
+        return table['session-ended'] as ListenerTable[T];
       case 'session-detached':
-        listeners = table['session-detached'];
-        break;
+        return table['session-detached'] as ListenerTable[T];
       case 'session-resumed':
-        listeners = table['session-resumed'];
-        break;
+        return table['session-resumed'] as ListenerTable[T];
       case 'terminal':
-        listeners = table.terminal;
-        break;
+        return table.terminal as ListenerTable[T];
       case 'user':
-        listeners = table.user;
-        break;
+        return table.user as ListenerTable[T];
       case 'refused':
-        listeners = table.refused;
-        break;
+        return table.refused as ListenerTable[T];
       case 'option':
-        listeners = table.option;
-        break;
+        return table.option as ListenerTable[T];
     }
-    return listeners as ListenerTable[T];
   }
 
   #report(err: unknown, type: SessionEventType): void {
