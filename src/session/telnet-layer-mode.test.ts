@@ -73,3 +73,38 @@ test("mode and serverEchoes follow the options in effect through any client's ne
   );
   assert.ok(characterSeen > 0, 'no run reached character mode');
 });
+
+test('the option list, made once a read is done, is already up to date when the window size is told', () => {
+  const connection = { framing: 'stream', write: () => Promise.resolve() } as unknown as Connection;
+  const seenAtResize: string[][] = [];
+  const layer: TelnetLayer = new TelnetLayer(connection, {
+    preferredMode: 'character',
+    keepaliveInterval: 0,
+    events: {
+      changed: (what) => {
+        if (what === 'size') seenAtResize.push([...layer.terminal.options]);
+      },
+      option: () => undefined,
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  layer.start();
+  try {
+    // A terminal's first read: its answers to the opening, its window size among them.
+    layer.receive(
+      Uint8Array.from([
+        ...[IAC, WILL, OPT_TTYPE, IAC, WILL, OPT_NAWS],
+        ...[IAC, SB, OPT_NAWS, 0, 80, 0, 24, IAC, SE],
+        ...[IAC, DONT, OPT_EOR, IAC, DO, OPT_SGA],
+      ]),
+    );
+    assert.deepEqual(seenAtResize, [[`${optionName(OPT_TTYPE)} (client)`, `${optionName(OPT_NAWS)} (client)`]]);
+    assert.deepEqual(layer.terminal.options, [
+      SUPPRESSING_GA,
+      `${optionName(OPT_TTYPE)} (client)`,
+      `${optionName(OPT_NAWS)} (client)`,
+    ]);
+  } finally {
+    layer.dispose();
+  }
+});

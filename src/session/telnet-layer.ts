@@ -132,6 +132,11 @@ const LOCAL_SGA_ON = 4096;
 const TERMINAL_TYPES_KNOWN = 8192;
 /** The client agreed to TTYPE in this read: its name is asked for once the read is done (see receive). */
 const TERMINAL_TYPE_DUE = 16384;
+/**
+ * Options changed in this read: the terminal's list of them is made again once the read is done
+ * (or before a hook that may read it), not at each answer: a client's first read answers five or six.
+ */
+const OPTION_LIST_DUE = 32768;
 
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
@@ -395,6 +400,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     this.#decoder.decode(bytes, this);
     let tokens = this.#tokens;
     this.#tokens = NO_TOKENS;
+    this.#listOptionsIfDue();
     if (this.#msspProbe !== undefined) tokens = this.#probeMsspRequest(tokens);
     if (this.#is(TERMINAL_TYPE_DUE)) {
       this.#set(TERMINAL_TYPE_DUE, false);
@@ -648,7 +654,11 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         if (mark !== undefined) out.push(mark);
       }
     }
-    if (result.changes.length > 0) this.#updateOptionList();
+    if (result.changes.length > 0) {
+      // Within receive() (its token list is out) the list waits for the read's end.
+      if (this.#tokens === NO_TOKENS) this.#updateOptionList();
+      else this.#set(OPTION_LIST_DUE, true);
+    }
     if (modeChanged) this.#options.events.changed('mode');
     return out;
   }
@@ -662,6 +672,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         if (size.cols === 0 || size.rows === 0) return;
         this.terminal.cols = size.cols;
         this.terminal.rows = size.rows;
+        // The session calls the handler's onWindowSize at once, which may read the option list.
+        this.#listOptionsIfDue();
         this.#options.events.changed('size');
         return;
       }
@@ -760,17 +772,27 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     return this.#negotiator.isEnabled(side, option);
   }
 
+  #listOptionsIfDue(): void {
+    if (!this.#is(OPTION_LIST_DUE)) return;
+    this.#set(OPTION_LIST_DUE, false);
+    this.#updateOptionList();
+  }
+
   #updateOptionList(): void {
+    const local = this.#negotiator.enabledOptions('local');
+    const remote = this.#negotiator.enabledOptions('remote');
     const options: string[] = [];
-    for (const option of LISTED_OPTIONS) this.#listOption(option, options);
-    for (const option of this.#mudOptions) if (!LISTED_OPTIONS.includes(option)) this.#listOption(option, options);
+    for (const option of LISTED_OPTIONS) this.#listOption(option, local, remote, options);
+    for (const option of this.#mudOptions) {
+      if (!LISTED_OPTIONS.includes(option)) this.#listOption(option, local, remote, options);
+    }
     // Kept by the session: a copy holds just its labels, where the array grown by push keeps 17 slots (152 bytes).
     this.terminal.options = options.slice();
   }
 
-  #listOption(option: number, options: string[]): void {
-    if (this.#isOn('local', option)) options.push(optionLabel(option, 'local'));
-    if (this.#isOn('remote', option)) options.push(optionLabel(option, 'remote'));
+  #listOption(option: number, local: readonly number[], remote: readonly number[], options: string[]): void {
+    if (local.includes(option)) options.push(optionLabel(option, 'local'));
+    if (remote.includes(option)) options.push(optionLabel(option, 'remote'));
   }
 
   #send(frames: Uint8Array[]): void {

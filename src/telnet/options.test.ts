@@ -214,6 +214,21 @@ test('the highest limit, 255 enables, is counted for each option and side apart'
   assert.equal(q.isEnabled('local', OPT_ECHO), false);
 });
 
+test('enabledOptions lists the options on for one side, the lowest and highest options included', () => {
+  const q = new OptionNegotiator(acceptAll);
+  q.receive(DO, 0);
+  q.receive(DO, 255);
+  q.receive(WILL, 255);
+  q.enable('remote', OPT_NAWS);
+  q.receive(DO, OPT_ECHO);
+  q.receive(DONT, OPT_ECHO);
+  assert.deepEqual(
+    q.enabledOptions('local').sort((a, b) => a - b),
+    [0, 255],
+  );
+  assert.deepEqual(q.enabledOptions('remote'), [255]);
+});
+
 test('verbs other than DO, DONT, WILL, WONT and out-of-range options are ignored', () => {
   const q = new OptionNegotiator(acceptAll);
   assert.deepEqual(q.receive(0, OPT_ECHO), { reply: [], changes: [] });
@@ -295,6 +310,10 @@ function runPair(policies: [OptionPolicy, OptionPolicy], actions: Action[]): Out
         assert.equal(peers[who]!.isPending(side, option), false);
         assert.equal(reported[who]!.on.has(`${side}:${option}`), peers[who]!.isEnabled(side, option));
       }
+    }
+    for (const side of ['local', 'remote'] as const) {
+      const enabled = OPTIONS.filter((option) => peers[who]!.isEnabled(side, option));
+      assert.deepEqual(peers[who]!.enabledOptions(side).sort(), enabled.sort());
     }
   }
   return { sent, peers };

@@ -167,6 +167,17 @@ export class OptionNegotiator {
     return isOption(option) && this.#stateOf(this.#table(side), option) === Q.yes;
   }
 
+  /** The options on for that side, in no particular order: one pass over the table, not a search each. */
+  enabledOptions(side: Side): number[] {
+    const base = this.#table(side).base;
+    const options: number[] = [];
+    for (const entry of this.#cells) {
+      const option = (entry >>> KEY_SHIFT) - base;
+      if (option >= 0 && option <= 255 && (entry & STATE_BITS) === Q.yes) options.push(option);
+    }
+    return options;
+  }
+
   /** Whether we sent a request for the option on that side and await its answer. */
   isPending(side: Side, option: number): boolean {
     if (!isOption(option)) return false;
