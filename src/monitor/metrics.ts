@@ -313,16 +313,16 @@ export class Metrics {
 
   #option({ sessionId, option, side, enabled }: SessionEventMap['option']): void {
     // The stream reports a refusal as enabled: false too; only an option that was on is disabled.
-    const wasOn = this.#live.has(sessionId) && this.#switchOption(sessionId, side, option, enabled);
+    const bits = this.#live.get(sessionId);
+    const wasOn = bits !== undefined && this.#switchOption(sessionId, bits, side, option, enabled);
     this.#optionCounts.count(option, side, enabled ? 'enabled' : wasOn ? 'disabled' : 'refused');
   }
 
-  /** Marks a live session's option on or off; returns whether it was on. */
-  #switchOption(sessionId: string, side: Side, option: string, isOn: boolean): boolean {
+  /** Marks a live session's option on or off (`bits`: its enabled options now); returns whether it was on. */
+  #switchOption(sessionId: string, bits: number, side: Side, option: string, isOn: boolean): boolean {
     const bit = this.#optionBit(side, option, isOn);
     if (bit !== 0) {
-      const bits = this.#live.get(sessionId)!;
-      this.#live.set(sessionId, isOn ? bits | bit : bits & ~bit);
+      if (isOn !== ((bits & bit) !== 0)) this.#live.set(sessionId, bits ^ bit);
       return (bits & bit) !== 0;
     }
     const key = `${side} ${option}`;

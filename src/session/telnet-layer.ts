@@ -378,13 +378,16 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     } else {
       this.#send(openingRequests(this.#negotiator, mode, this.#mudOptions));
     }
-    // ECHO waits for the terminal type: MUD clients read WILL ECHO as "hide the input".
-    if (mode === 'character') this.#echoTimer = this.#after(ECHO_DECISION_MS, () => this.#decideEcho());
-    this.#detectionTimer = this.#after(TELNET_DETECTION_MS, () => {
-      this.#detectionTimer = undefined;
-      this.#isDetectionOver = true;
-      if (!this.#isTelnetPeer) this.#logger.debug('client sent no telnet negotiation; plain line input');
-    });
+    // ECHO waits for the terminal type: MUD clients read WILL ECHO as "hide the input". One timer
+    // at a time: detection's starts only for a client that has sent no telnet when echo is decided.
+    if (mode === 'character') {
+      this.#echoTimer = this.#after(ECHO_DECISION_MS, () => {
+        this.#decideEcho();
+        this.#detectTelnet(TELNET_DETECTION_MS - ECHO_DECISION_MS);
+      });
+    } else {
+      this.#detectTelnet(TELNET_DETECTION_MS);
+    }
     const keepalive = this.#options.keepaliveInterval;
     if (keepalive > 0) {
       this.#keepaliveTimer = setInterval(() => {
@@ -567,6 +570,16 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     );
   }
 
+  /** Gives a client that has not spoken telnet `ms` more to do so; past that it is taken for a plain one. */
+  #detectTelnet(ms: number): void {
+    if (this.#isTelnetPeer) return;
+    this.#detectionTimer = this.#after(ms, () => {
+      this.#detectionTimer = undefined;
+      this.#isDetectionOver = true;
+      if (!this.#isTelnetPeer) this.#logger.debug('client sent no telnet negotiation; plain line input');
+    });
+  }
+
   #markTelnetPeer(): void {
     if (this.#isTelnetPeer) return;
     this.#isTelnetPeer = true;
@@ -614,7 +627,8 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   /** Applies option changes; returns the replies plus any follow-up requests they call for. */
   #apply(result: NegotiationResult): Uint8Array[] {
-    const out: Uint8Array[] = [...result.reply];
+    // Each result is the negotiator's new list: the follow-ups join its replies there.
+    const out: Uint8Array[] = result.reply;
     let modeChanged = false;
     const events = this.#options.events;
     for (const change of result.changes) {
@@ -779,20 +793,19 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   #updateOptionList(): void {
-    const local = this.#negotiator.enabledOptions('local');
-    const remote = this.#negotiator.enabledOptions('remote');
+    const listed =
+      this.#mudOptions.size === 0
+        ? LISTED_OPTIONS
+        : [...LISTED_OPTIONS, ...[...this.#mudOptions].filter((option) => !LISTED_OPTIONS.includes(option))];
+    const local = this.#negotiator.enabledAmong('local', listed);
+    const remote = this.#negotiator.enabledAmong('remote', listed);
     const options: string[] = [];
-    for (const option of LISTED_OPTIONS) this.#listOption(option, local, remote, options);
-    for (const option of this.#mudOptions) {
-      if (!LISTED_OPTIONS.includes(option)) this.#listOption(option, local, remote, options);
+    for (let i = 0; i < listed.length; i++) {
+      if ((local & (1 << i)) !== 0) options.push(optionLabel(listed[i]!, 'local'));
+      if ((remote & (1 << i)) !== 0) options.push(optionLabel(listed[i]!, 'remote'));
     }
     // Kept by the session: a copy holds just its labels, where the array grown by push keeps 17 slots (152 bytes).
     this.terminal.options = options.slice();
-  }
-
-  #listOption(option: number, local: readonly number[], remote: readonly number[], options: string[]): void {
-    if (local.includes(option)) options.push(optionLabel(option, 'local'));
-    if (remote.includes(option)) options.push(optionLabel(option, 'remote'));
   }
 
   #send(frames: Uint8Array[]): void {

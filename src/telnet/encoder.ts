@@ -52,9 +52,22 @@ export function nvtText(text: string): string {
   return text.replace(NEWLINES, nvtNewline);
 }
 
-/** IAC <verb> <option>, verb being DO, DONT, WILL or WONT. */
+/** IAC <verb> <option> frames, one per verb and option, made at first use and never written to. */
+const NEGOTIATIONS = new Map<number, Buffer>();
+
+/** IAC <verb> <option>, verb being DO, DONT, WILL or WONT: a shared frame, not to be written to. */
 export function negotiate(verb: number, option: number): Buffer {
-  return Buffer.from([IAC, verb, option]);
+  const key = (verb << 8) | option;
+  let frame = NEGOTIATIONS.get(key);
+  if (frame === undefined) {
+    // Not from the shared pool: a frame kept for good would keep a pool chunk alive with it.
+    frame = Buffer.alloc(3);
+    frame[0] = IAC;
+    frame[1] = verb;
+    frame[2] = option;
+    NEGOTIATIONS.set(key, frame);
+  }
+  return frame;
 }
 
 /** IAC SB <option> <payload, IAC doubled> IAC SE. */

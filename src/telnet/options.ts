@@ -128,7 +128,7 @@ export class OptionNegotiator {
     switch (this.#stateOf(t, option)) {
       case Q.no:
         this.#setState(t, option, Q.wantYes);
-        result.reply.push(negotiate(t.on, option));
+        addReply(result, negotiate(t.on, option));
         break;
       case Q.wantNo:
         // Queued: sending DO/WILL before the peer answers our DONT/WONT would be read as its ack.
@@ -149,8 +149,8 @@ export class OptionNegotiator {
     switch (this.#stateOf(t, option)) {
       case Q.yes:
         this.#setState(t, option, Q.wantNo);
-        result.reply.push(negotiate(t.off, option));
-        result.changes.push({ side: t.side, option, enabled: false });
+        addReply(result, negotiate(t.off, option));
+        addChange(result, { side: t.side, option, enabled: false });
         break;
       case Q.wantNo:
         this.#setOpposite(t, option, false);
@@ -167,15 +167,20 @@ export class OptionNegotiator {
     return isOption(option) && this.#stateOf(this.#table(side), option) === Q.yes;
   }
 
-  /** The options on for that side, in no particular order: one pass over the table, not a search each. */
-  enabledOptions(side: Side): number[] {
+  /**
+   * Which of `options` (at most 31) are on for that side: bit i for options[i]. One pass over the
+   * table, where isEnabled for each would search it once an option.
+   */
+  enabledAmong(side: Side, options: readonly number[]): number {
     const base = this.#table(side).base;
-    const options: number[] = [];
+    let enabled = 0;
     for (const entry of this.#cells) {
-      const option = (entry >>> KEY_SHIFT) - base;
-      if (option >= 0 && option <= 255 && (entry & STATE_BITS) === Q.yes) options.push(option);
+      if ((entry & STATE_BITS) !== Q.yes) continue;
+      // The other side's keys come out below 0 or above 255, among no options.
+      const index = options.indexOf((entry >>> KEY_SHIFT) - base);
+      if (index !== -1) enabled |= 1 << index;
     }
-    return options;
+    return enabled;
   }
 
   /** Whether we sent a request for the option on that side and await its answer. */
@@ -218,55 +223,51 @@ export class OptionNegotiator {
     this.#setCell(t, option, (this.#cell(t, option) & ~STATE_BITS) | state);
   }
 
-  #isOpposite(t: SideTable, option: number): boolean {
-    return (this.#cell(t, option) & OPPOSITE_BIT) !== 0;
-  }
-
   #setOpposite(t: SideTable, option: number, isSet: boolean): void {
     const cell = this.#cell(t, option);
     this.#setCell(t, option, isSet ? cell | OPPOSITE_BIT : cell & ~OPPOSITE_BIT);
   }
 
-  #accepts(t: SideTable, option: number): boolean {
+  #accepts(t: SideTable, option: number, cell: number): boolean {
     // The Q method is loop-free only against peers that never acknowledge acknowledgements.
     // A stateless peer answering every DO with WILL can, with one request crossing ours,
     // pair its acks with our answers forever; every turn of such a loop needs us to grant
     // an enable, so capping grants ends it with a refusal, which nothing answers.
-    if (this.#cell(t, option) >> GRANTS_SHIFT >= this.#maxPeerEnables) return false;
+    if (cell >> GRANTS_SHIFT >= this.#maxPeerEnables) return false;
     return t.side === 'local' ? this.#policy.acceptLocal(option) : this.#policy.acceptRemote(option);
   }
 
   /** WILL for the remote side, DO for the local side. */
   #receiveOn(t: SideTable, option: number, result: NegotiationResult): void {
-    switch (this.#stateOf(t, option)) {
+    // One search of the table for the cell, one write of its new value.
+    const cell = this.#cell(t, option);
+    const isOpposite = (cell & OPPOSITE_BIT) !== 0;
+    switch ((cell & STATE_BITS) as QState) {
       case Q.no:
-        if (this.#accepts(t, option)) {
-          this.#setCell(t, option, this.#cell(t, option) + (1 << GRANTS_SHIFT));
-          this.#setState(t, option, Q.yes);
-          result.reply.push(negotiate(t.on, option));
-          result.changes.push({ side: t.side, option, enabled: true });
+        if (this.#accepts(t, option, cell)) {
+          this.#setCell(t, option, withState(cell + (1 << GRANTS_SHIFT), Q.yes));
+          addReply(result, negotiate(t.on, option));
+          addChange(result, { side: t.side, option, enabled: true });
         } else {
-          result.reply.push(negotiate(t.off, option));
+          addReply(result, negotiate(t.off, option));
         }
         break;
       case Q.wantNo:
         // The peer answered our DONT/WONT with WILL/DO, an RFC 1143 error; no reply, or we loop.
-        if (this.#isOpposite(t, option)) {
-          this.#setState(t, option, Q.yes);
-          this.#setOpposite(t, option, false);
-          result.changes.push({ side: t.side, option, enabled: true });
+        if (isOpposite) {
+          this.#setCell(t, option, withState(cell & ~OPPOSITE_BIT, Q.yes));
+          addChange(result, { side: t.side, option, enabled: true });
         } else {
-          this.#setState(t, option, Q.no);
+          this.#setCell(t, option, withState(cell, Q.no));
         }
         break;
       case Q.wantYes:
-        if (this.#isOpposite(t, option)) {
-          this.#setState(t, option, Q.wantNo);
-          this.#setOpposite(t, option, false);
-          result.reply.push(negotiate(t.off, option));
+        if (isOpposite) {
+          this.#setCell(t, option, withState(cell & ~OPPOSITE_BIT, Q.wantNo));
+          addReply(result, negotiate(t.off, option));
         } else {
-          this.#setState(t, option, Q.yes);
-          result.changes.push({ side: t.side, option, enabled: true });
+          this.#setCell(t, option, withState(cell, Q.yes));
+          addChange(result, { side: t.side, option, enabled: true });
         }
         break;
       // YES: an acknowledgement or a repeat; answering it is how loops start.
@@ -275,30 +276,48 @@ export class OptionNegotiator {
 
   /** WONT for the remote side, DONT for the local side. */
   #receiveOff(t: SideTable, option: number, result: NegotiationResult): void {
-    switch (this.#stateOf(t, option)) {
+    const cell = this.#cell(t, option);
+    const isOpposite = (cell & OPPOSITE_BIT) !== 0;
+    switch ((cell & STATE_BITS) as QState) {
       case Q.yes:
         // A peer may always switch an option off; RFC 854 requires us to agree.
-        this.#setState(t, option, Q.no);
-        result.reply.push(negotiate(t.off, option));
-        result.changes.push({ side: t.side, option, enabled: false });
+        this.#setCell(t, option, withState(cell, Q.no));
+        addReply(result, negotiate(t.off, option));
+        addChange(result, { side: t.side, option, enabled: false });
         break;
       case Q.wantNo:
-        if (this.#isOpposite(t, option)) {
-          this.#setState(t, option, Q.wantYes);
-          this.#setOpposite(t, option, false);
-          result.reply.push(negotiate(t.on, option));
+        if (isOpposite) {
+          this.#setCell(t, option, withState(cell & ~OPPOSITE_BIT, Q.wantYes));
+          addReply(result, negotiate(t.on, option));
         } else {
-          this.#setState(t, option, Q.no);
+          this.#setCell(t, option, withState(cell, Q.no));
         }
         break;
       case Q.wantYes:
-        this.#setState(t, option, Q.no);
-        if (this.#isOpposite(t, option)) this.#setOpposite(t, option, false);
-        else result.refused = { side: t.side, option };
+        this.#setCell(t, option, withState(cell & ~OPPOSITE_BIT, Q.no));
+        if (!isOpposite) result.refused = { side: t.side, option };
         break;
       // NO: already off, nothing to answer.
     }
   }
+}
+
+// A result holds a reply or a change or two: each list is made at its first entry and just that
+// long (pushed into, an empty list makes room for 17).
+
+function addReply(result: NegotiationResult, frame: Buffer): void {
+  if (result.reply.length === 0) result.reply = [frame];
+  else result.reply.push(frame);
+}
+
+function addChange(result: NegotiationResult, change: OptionChange): void {
+  if (result.changes.length === 0) result.changes = [change];
+  else result.changes.push(change);
+}
+
+/** `cell` with its state replaced by `state`. */
+function withState(cell: number, state: QState): number {
+  return (cell & ~STATE_BITS) | state;
 }
 
 function isOption(option: number): boolean {
