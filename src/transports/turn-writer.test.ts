@@ -58,3 +58,53 @@ test("a turn's writes leave as one write at its end, and later turns wait for th
   writer.startTurn();
   assert.equal(writer.write('ok'), READY);
 });
+
+/** A stream that records each write or writev as the bytes it was handed. */
+function recordingStream(): { stream: Writable; writes: Array<{ isWritev: boolean; bytes: Buffer }> } {
+  const writes: Array<{ isWritev: boolean; bytes: Buffer }> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      writes.push({ isWritev: false, bytes: chunk });
+      callback();
+    },
+    writev(chunks, callback) {
+      writes.push({ isWritev: true, bytes: Buffer.concat(chunks.map(({ chunk }) => chunk as Buffer)) });
+      callback();
+    },
+  });
+  return { stream, writes };
+}
+
+test("a turn's text and bytes leave gathered in one write, text as UTF-8, in the order written", async () => {
+  const { stream, writes } = recordingStream();
+  const writer = new TurnWriter(stream);
+  writer.startTurn();
+  writer.write(Uint8Array.from([255, 253, 24]));
+  writer.write('Welcome, ');
+  writer.write('café 😀\r\n> ');
+  writer.write(Uint8Array.from([255, 239]));
+  await nextTurn();
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0]!.isWritev, false);
+  assert.deepEqual(
+    writes[0]!.bytes,
+    Buffer.concat([
+      Buffer.from([255, 253, 24]),
+      Buffer.from('Welcome, café 😀\r\n> ', 'utf8'),
+      Buffer.from([255, 239]),
+    ]),
+  );
+});
+
+test('a turn too long to gather leaves its pieces as they are, in one writev', async () => {
+  const { stream, writes } = recordingStream();
+  const writer = new TurnWriter(stream);
+  const long = 'é'.repeat(3000);
+  writer.startTurn();
+  writer.write(Uint8Array.from([255, 249]));
+  writer.write(long);
+  await nextTurn();
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0]!.isWritev, true);
+  assert.deepEqual(writes[0]!.bytes, Buffer.concat([Buffer.from([255, 249]), Buffer.from(long, 'utf8')]));
+});

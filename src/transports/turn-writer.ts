@@ -9,6 +9,12 @@ import type { TurnBatch } from './turn.js';
 
 /** Output held beyond this many characters or bytes goes to the stream at once. */
 const HELD_LIMIT = 64 * 1024;
+/**
+ * A turn that wrote bytes as well as text (a prompt and its telnet mark, the negotiation and a
+ * welcome) sends them gathered in one buffer up to this many bytes, text as UTF-8: one plain
+ * write, where corked pieces take Node's writev path. Node's pool serves buffers below 4 KiB.
+ */
+const GATHER_LIMIT = 4095;
 
 export class TurnWriter implements TurnBatch {
   readonly #stream: Writable;
@@ -90,6 +96,11 @@ export class TurnWriter implements TurnBatch {
       return;
     }
     if (text !== '') pieces.push(text);
+    const gathered = gather(pieces);
+    if (gathered !== undefined) {
+      this.#needsDrain = !stream.write(gathered);
+      return;
+    }
     // Corked, the pieces leave in one writev.
     stream.cork();
     for (const piece of pieces) stream.write(piece);
@@ -116,4 +127,26 @@ export class TurnWriter implements TurnBatch {
     this.#text = '';
     return text;
   }
+}
+
+/** `pieces` in one buffer, text as UTF-8; undefined where that takes GATHER_LIMIT bytes or more. */
+function gather(pieces: ReadonlyArray<Uint8Array | string>): Buffer | undefined {
+  let size = 0;
+  for (const piece of pieces) {
+    // A string's UTF-8 is at least as long as the string: a long one is not measured.
+    if (typeof piece !== 'string') size += piece.length;
+    else size += piece.length >= GATHER_LIMIT ? GATHER_LIMIT : Buffer.byteLength(piece);
+    if (size >= GATHER_LIMIT) return undefined;
+  }
+  const gathered = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const piece of pieces) {
+    if (typeof piece === 'string') {
+      at += gathered.write(piece, at);
+    } else {
+      gathered.set(piece, at);
+      at += piece.length;
+    }
+  }
+  return gathered;
 }
