@@ -108,3 +108,24 @@ test('a turn too long to gather leaves its pieces as they are, in one writev', a
   assert.equal(writes[0]!.isWritev, true);
   assert.deepEqual(writes[0]!.bytes, Buffer.concat([Buffer.from([255, 249]), Buffer.from(long, 'utf8')]));
 });
+
+test('a write after the stream drained within the turn does not wait for a drain that will not come', async () => {
+  const { stream, written, finishWrite } = slowStream(16);
+  const writer = new TurnWriter(stream);
+  writer.startTurn();
+  writer.write('more than sixteen characters');
+  await nextTurn();
+  // The stream is past its mark: this turn's first write waits for the drain.
+  writer.startTurn();
+  const waiting = writer.write('a');
+  assert.notEqual(waiting, READY);
+  // It drains (Node tells it on the next tick, still within this turn); the writer goes on writing.
+  finishWrite();
+  await waiting;
+  assert.equal(writer.isInTurn, true);
+  const next = writer.write('b');
+  await nextTurn();
+  assert.deepEqual(written, ['more than sixteen characters', 'ab']);
+  const settled = await Promise.race([next.then(() => 'settled'), nextTurn().then(() => 'still waiting')]);
+  assert.equal(settled, 'settled', 'the write waited for a drain after the stream had drained');
+});

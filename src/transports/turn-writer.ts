@@ -114,6 +114,9 @@ export class TurnWriter implements TurnBatch {
         this.#stream.off('drain', done);
         this.#closer.off('close', done);
         this.#drained = undefined;
+        // Drained (or closed), the stream wants no other drain until a write fills it again: a
+        // write later in this turn waiting for one would wait for good.
+        this.#needsDrain = false;
         resolve();
       };
       this.#stream.on('drain', done);
