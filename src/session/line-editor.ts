@@ -253,6 +253,13 @@ export class LineEditor {
     this.#remember(line, false);
   }
 
+  /** The session is over: its history's lines are let go (the process's ring keeps every session's). */
+  dispose(): void {
+    this.#history?.close();
+    this.#history = undefined;
+    this.#browsing = null;
+  }
+
   /** Writes to the history the lines typeLine took with isOneOfMany (see LineHistory.addTyped). */
   storeTypedLines(): void {
     this.#history?.storeTyped();

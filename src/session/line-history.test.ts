@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import fc from 'fast-check';
 
-import { LineHistory } from './line-history.js';
+import { HistoryRing, LineHistory } from './line-history.js';
 
 test('history keeps the newest lines under their numbers, as a list of every line would, whatever they hold', () => {
   // Lines of any text but a line end, long and short (the store grows and compacts), often repeated.
@@ -58,4 +58,111 @@ test('lines typed in one read and stored together are kept as if added one at a 
       }
     }),
   );
+});
+
+test('histories sharing a small ring keep their lines as lists would, whoever writes, quiet or busy, through laps and closes', () => {
+  const printable = fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)),
+    maxLength: 120,
+  });
+  const anyText = fc.oneof(printable, fc.string({ unit: 'grapheme', maxLength: 60 }), fc.constantFrom('look', 'north'));
+  // A user adds a line, types a read's lines (stored together), or leaves (its history closed).
+  const step = fc.oneof(
+    fc.record({ user: fc.nat(5), line: anyText }),
+    fc.record({
+      user: fc.nat(5),
+      typed: fc.array(fc.oneof(printable, fc.constant('look')), { minLength: 1, maxLength: 16 }),
+    }),
+    fc.record({ user: fc.nat(5), leaves: fc.constant(true) }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 6, maxLength: 6 }),
+      fc.constantFrom(4096, 8192),
+      fc.array(step, { minLength: 50, maxLength: 300, size: 'max' }),
+      (sizes, maxSize, steps) => {
+        const ring = new HistoryRing(4096, maxSize);
+        const histories = sizes.map((size) => new LineHistory(size, ring));
+        const lists: string[][] = sizes.map(() => []);
+        const addToList = (user: number, line: string): void => {
+          if (lists[user]!.at(-1) !== line) lists[user]!.push(line);
+        };
+        for (const s of steps) {
+          const history = histories[s.user]!;
+          if ('leaves' in s) {
+            history.close();
+            lists[s.user] = [];
+          } else if ('typed' in s) {
+            for (const line of s.typed) {
+              history.addTyped(line);
+              addToList(s.user, line);
+            }
+            history.storeTyped();
+          } else {
+            history.add(s.line);
+            addToList(s.user, s.line);
+          }
+          // Every user's lines, not only the writer's: the ring may have come round to anyone's.
+          histories.forEach((other, user) => {
+            const all = lists[user]!;
+            const first = Math.max(0, all.length - sizes[user]!);
+            assert.equal(other.end, all.length);
+            assert.equal(other.first, first);
+            assert.equal(other.at(first - 1), undefined);
+            assert.equal(other.at(all.length), undefined);
+            for (let index = first; index < all.length; index++) assert.equal(other.at(index), all[index]);
+          });
+        }
+        assert.ok(ring.size <= maxSize);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test('a ring whose users keep more lines than it holds grows to its maximum, and a long line grows it at once', () => {
+  const ring = new HistoryRing(4096, 65536);
+  // Eighty users with ten lines of 100 characters each kept: 80 KB that must stay, in a ring that
+  // starts at 4 KiB and may reach 64 KiB. What it cannot hold is copied out.
+  const histories = Array.from({ length: 80 }, () => new LineHistory(10, ring));
+  for (let round = 0; round < 10; round++)
+    histories.forEach((history, user) => history.add(`${user}:${round}:`.padEnd(100, 'x')));
+  assert.equal(ring.size, 65536);
+  for (const user of [0, 3, 79]) {
+    for (let round = 0; round < 10; round++)
+      assert.equal(histories[user]!.at(round), `${user}:${round}:`.padEnd(100, 'x'));
+  }
+
+  const grown = new HistoryRing(4096, 65536);
+  const history = new LineHistory(5, grown);
+  history.add('é'.repeat(3000));
+  // Room for the worst case, three bytes a character, takes a quarter of the ring at most.
+  assert.equal(grown.size, 65536);
+  assert.equal(history.at(0), 'é'.repeat(3000));
+  assert.throws(
+    () => new LineHistory(5, new HistoryRing(4096, 8192)).add('y'.repeat(3000)),
+    /does not fit a ring of at most 8192/,
+  );
+});
+
+test('a closed history frees its slot for the next user, who never sees the lines of the one before', () => {
+  const ring = new HistoryRing(4096, 4096);
+  const leaving = new LineHistory(100, ring);
+  for (let i = 0; i < 20; i++) leaving.add(`secret ${i}`);
+  leaving.close();
+  assert.equal(leaving.end, 0);
+  assert.equal(leaving.at(0), undefined);
+  const next = new LineHistory(100, ring);
+  next.add('mine');
+  // Laps of other writing pass the old entries under the slot the new user now has.
+  const busy = new LineHistory(1, ring);
+  for (let i = 0; i < 500; i++) busy.add(`busy line ${i}`);
+  assert.equal(next.end, 1);
+  assert.equal(next.at(0), 'mine');
+});
+
+test('a history ring refuses a size it cannot lay entries out in', () => {
+  assert.throws(() => new HistoryRing(4100), /multiple of 8, at least 4 KiB/);
+  assert.throws(() => new HistoryRing(2048), /at least 4 KiB/);
+  assert.throws(() => new HistoryRing(8192, 4096), /at most its maximum/);
 });

@@ -1071,6 +1071,7 @@ export class Session implements EditableSession, HubMember {
     this.#stopIO();
     this.#layer.dispose();
     this.#input.close();
+    this.#editor.dispose();
     if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ reason }, 'session ended');
     // What the session wrote last is its watchers' before they hear that it ended.
     this.#output.publishPending();
