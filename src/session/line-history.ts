@@ -3,9 +3,9 @@
 
 /**
  * An entry's header: its owner's slot, the length of its lines in bytes, how many lines it holds,
- * where the last starts, and where the owner's previous entry is.
+ * where the last starts; where the owner's previous entry is, and its first line's number.
  */
-const HEADER = 24;
+const HEADER = 32;
 /** Ends each line but the last of an entry: a byte UTF-8 never uses, so any text a line holds is kept whole. */
 const SEPARATOR = 0xff;
 const SEPARATOR_CHAR = '\xff';
@@ -15,8 +15,18 @@ const ALIGN = 8;
 const PAD = 0xffff_ffff;
 /** No entry: an owner with none in the ring, or the first of an owner's entries. */
 const NONE = -1;
-/** Up to this many characters a JavaScript loop writes ASCII faster than a native call. */
-const SHORT_LINE = 64;
+
+/**
+ * What the ring keeps of each slot, side by side in one array: how many lines its owner stored,
+ * where the head was when it took the slot, how many lines it keeps, and its newest line's print.
+ */
+const SLOT_FIELDS = 4;
+const STORED = 0;
+const OPENED = 1;
+const KEEPS = 2;
+const NEWEST_PRINT = 3;
+/** A print no line has: a slot with no line yet. */
+const NO_PRINT = -1;
 
 /** The ring's first size: the last few seconds of lines of a few hundred busy users. */
 export const HISTORY_RING_SIZE = 256 * 1024;
@@ -29,12 +39,14 @@ export const MAX_HISTORY_RING_SIZE = 16 * 1024 * 1024;
  * telnet users, storing a line read the history's object, its buffer's and the end of its store
  * from memory, the most of any function of ours. Here a line lands after the last one written, by
  * any session, in memory the processor has at hand; each entry (a line, or the lines of one read)
- * links back to its owner's one before, so that nothing older is written again.
+ * links back to its owner's one before, so that nothing older is written again. What the ring
+ * needs of each owner, to tell a line that repeats the newest and an entry that is still kept, it
+ * keeps in one small array by slot: neither needs the owner's object or its older lines.
  *
- * When the ring comes round to an entry its owner still keeps (one of its newest `size` lines: a
- * quiet user among busy ones), the owner copies the line out to a list of its own; lines older than
- * that are dropped. Where a lap copies out more than a quarter of the ring, the ring is too small
- * for its users: it doubles, up to its maximum.
+ * When the ring comes round to an entry its owner still keeps (one of its newest lines: a quiet
+ * user among busy ones), the owner copies the lines out to a list of its own; older ones are
+ * dropped. Where a lap copies out more than a quarter of the ring, the ring is too small for its
+ * users: it doubles, up to its maximum.
  */
 export class HistoryRing {
   #size: number;
@@ -49,6 +61,10 @@ export class HistoryRing {
   /** Bytes owners copied out in this lap. */
   #copiedOut = 0;
   #owners: Array<LineHistory | undefined> = [];
+  #slots = new Float64Array(SLOT_FIELDS * 64);
+  /** The entry stage() wrote and commit() has not: where in the buffer, and its length in bytes. */
+  #stagedAt = 0;
+  #stagedLength = 0;
   #freeSlots: number[] = [];
 
   /** `size` and `maxSize`: bytes, multiples of 8, at least 4 KiB; the ring grows from one to the other. */
@@ -66,15 +82,20 @@ export class HistoryRing {
     return this.#size;
   }
 
-  /** Where the next entry will be: an owner opened now has every entry from here on. */
-  get head(): number {
-    return this.#head;
-  }
-
-  /** A slot for `owner`'s entries. */
-  open(owner: LineHistory): number {
+  /** A slot for the entries of `owner`, which keeps its newest `keeps` lines; every entry from now on may be its. */
+  open(owner: LineHistory, keeps: number): number {
     const slot = this.#freeSlots.pop() ?? this.#owners.length;
     this.#owners[slot] = owner;
+    if (this.#slots.length < (slot + 1) * SLOT_FIELDS) {
+      const slots = new Float64Array(this.#slots.length * 2);
+      slots.set(this.#slots);
+      this.#slots = slots;
+    }
+    const at = slot * SLOT_FIELDS;
+    this.#slots[at + STORED] = 0;
+    this.#slots[at + OPENED] = this.#head;
+    this.#slots[at + KEEPS] = keeps;
+    this.#slots[at + NEWEST_PRINT] = NO_PRINT;
     return slot;
   }
 
@@ -85,23 +106,61 @@ export class HistoryRing {
     this.#freeSlots.push(slot);
   }
 
-  /** Writes `line` for `slot`, its owner's newest entry before it at `previous`; returns where it is. */
-  write(slot: number, previous: number, line: string): number {
-    const at = this.#reserve(align(HEADER + line.length * 3));
-    const end = writeUtf8(this.#bytes!, line, at + HEADER);
-    return this.#seal(at, slot, end - at - HEADER, 1, 0, previous);
+  /** The print (see #printOf) of the newest line written for `slot`. */
+  newestPrint(slot: number): number {
+    return this.#slots[slot * SLOT_FIELDS + NEWEST_PRINT]!;
   }
 
   /**
-   * Writes `lines`, printable ASCII, for `slot` as one entry, in one native write; returns where
-   * it is. Each line written by itself, cut from the text of a read of many, was copied a
+   * Writes `line` at the head, as an entry not yet committed (the next write replaces it);
+   * returns its print. Written first, the line is compared by its bytes, in memory at hand: a
+   * hash of the string costs a loop over its characters, and reading the newest line back to
+   * compare with costs a read from memory at 500 busy users.
+   */
+  stage(line: string): number {
+    const at = this.#reserve(align(HEADER + line.length * 3));
+    this.#stagedAt = at;
+    this.#stagedLength = this.#bytes!.write(line, at + HEADER);
+    return this.#printOf(at + HEADER, this.#stagedLength);
+  }
+
+  /** Whether the staged line is the last line of the entry at `position` (still in the ring). */
+  stagedRepeats(position: number): boolean {
+    const at = position % this.#size;
+    const start = at + HEADER + this.#words![at / 4 + 3]!;
+    const end = at + HEADER + this.#words![at / 4 + 1]!;
+    const staged = this.#stagedAt + HEADER;
+    return (
+      end - start === this.#stagedLength &&
+      this.#bytes!.compare(this.#bytes!, start, end, staged, staged + this.#stagedLength) === 0
+    );
+  }
+
+  /**
+   * Makes the staged line line number `number` of `slot`'s owner, whose newest entry before it is
+   * at `previous`; `print` is what stage() returned. Returns where the entry is.
+   */
+  commit(slot: number, previous: number, number: number, print: number): number {
+    return this.#seal(this.#stagedAt, slot, this.#stagedLength, 1, 0, previous, number, print);
+  }
+
+  /**
+   * Writes `lines`, printable ASCII, as one entry, in one native write, for `slot` as commit()
+   * would. Each line written by itself, cut from the text of a read of many, was copied a
    * character at a time through the cut (a fifth of a pipelined telnet line).
    */
-  writeAscii(slot: number, previous: number, lines: readonly string[]): number {
+  writeAscii(slot: number, previous: number, number: number, lines: readonly string[]): number {
     const text = lines.join(SEPARATOR_CHAR);
+    const lastStart = text.length - lines[lines.length - 1]!.length;
     const at = this.#reserve(align(HEADER + text.length));
     this.#bytes!.write(text, at + HEADER, text.length, 'latin1');
-    return this.#seal(at, slot, text.length, lines.length, text.length - lines[lines.length - 1]!.length, previous);
+    const print = this.#printOf(at + HEADER + lastStart, text.length - lastStart);
+    return this.#seal(at, slot, text.length, lines.length, lastStart, previous, number, print);
+  }
+
+  /** Whether the entry at `position` is still in the ring. */
+  has(position: number): boolean {
+    return position >= this.#tail;
   }
 
   /** How many lines the entry at `position` holds. */
@@ -109,7 +168,17 @@ export class HistoryRing {
     return this.#words![(position % this.#size) / 4 + 2]!;
   }
 
-  /** The entry at `position`'s lines from the `from`th on (where an owner's entry still is). */
+  /** The number of the first line of the entry at `position`. */
+  firstNumberAt(position: number): number {
+    return this.#doubles![(position % this.#size) / 8 + 3]!;
+  }
+
+  /** Where the entry before the one at `position`, of the same owner, is (it may be passed since). */
+  previousOf(position: number): number {
+    return this.#doubles![(position % this.#size) / 8 + 2]!;
+  }
+
+  /** The entry at `position`'s lines from the `from`th on. */
   linesAt(position: number, from = 0): string[] {
     const at = position % this.#size;
     const bytes = this.#bytes!;
@@ -127,35 +196,34 @@ export class HistoryRing {
     }
   }
 
-  /** Where the entry before the one at `position`, of the same owner, is (it may be passed since). */
-  previousOf(position: number): number {
-    return this.#doubles![(position % this.#size) / 8 + 2]!;
-  }
-
-  /** Whether the last line of the entry at `position` is `line`, read from the ring. */
-  endsWith(position: number, line: string): boolean {
+  /** FNV-1a over `length` bytes from `start`: a line's print, whatever entry it is in. */
+  #printOf(start: number, length: number): number {
     const bytes = this.#bytes!;
-    const at = position % this.#size;
-    const start = at + HEADER + this.#words![at / 4 + 3]!;
-    const length = at + HEADER + this.#words![at / 4 + 1]! - start;
-    // UTF-8 takes a byte for each UTF-16 unit of ASCII, more for anything else.
-    if (line.length > length) return false;
-    if (line.length < length) return !isAscii(line) && bytes.toString('utf8', start, start + length) === line;
-    for (let i = 0; i < length; i++) {
-      const code = line.charCodeAt(i);
-      if (code >= 0x80 || code !== bytes[start + i]) return false;
-    }
-    return true;
+    let print = 0x811c9dc5;
+    for (let i = start; i < start + length; i++) print = Math.imul(print ^ bytes[i]!, 0x01000193);
+    return print >>> 0;
   }
 
-  /** Fills in the header of the entry at `at`; returns its position, the head moved past it. */
-  #seal(at: number, slot: number, length: number, count: number, lastStart: number, previous: number): number {
+  /** Fills in the header of the entry at `at` and its slot's record; returns its position, the head moved past it. */
+  #seal(
+    at: number,
+    slot: number,
+    length: number,
+    count: number,
+    lastStart: number,
+    previous: number,
+    number: number,
+    print: number,
+  ): number {
     const words = this.#words!;
     words[at / 4] = slot;
     words[at / 4 + 1] = length;
     words[at / 4 + 2] = count;
     words[at / 4 + 3] = lastStart;
     this.#doubles![at / 8 + 2] = previous;
+    this.#doubles![at / 8 + 3] = number;
+    this.#slots[slot * SLOT_FIELDS + STORED] = number + count;
+    this.#slots[slot * SLOT_FIELDS + NEWEST_PRINT] = print;
     const position = this.#head;
     this.#head += align(HEADER + length);
     return position;
@@ -175,7 +243,7 @@ export class HistoryRing {
       this.#passUntil(this.#head + room - size);
       return at;
     }
-    // The entries would pass the end of the lap: the ring grows first if it is short for its
+    // The entry would pass the end of the lap: the ring grows first if it is short for its
     // users, or the rest of the lap is left unused, marked once what was there is passed.
     const isShort = this.#copiedOut > size / 4 && size < this.#maxSize;
     this.#copiedOut = 0;
@@ -217,20 +285,33 @@ export class HistoryRing {
     }
   }
 
-  /** Passes the entries that start before absolute position `end` (those the head is about to write over). */
+  /**
+   * Passes the entries that start before absolute position `end` (those the head is about to
+   * write over); an entry with a line its owner still keeps goes to the owner first.
+   */
   #passUntil(end: number): void {
     const size = this.#size;
     const words = this.#words!;
+    const slots = this.#slots;
     while (this.#tail < end && this.#tail < this.#head) {
       const at = this.#tail % size;
+      const slot = words[at / 4]!;
       const length = words[at / 4 + 1]!;
-      if (words[at / 4] === PAD) {
+      if (slot === PAD) {
         this.#tail += length;
         continue;
       }
-      const owner = this.#owners[words[at / 4]!];
-      // Only an owner's own entries: a slot passes to a later owner once freed.
-      if (owner !== undefined && this.#tail >= owner.opened && owner.passed(this.#tail)) this.#copiedOut += length;
+      // Only an owner's own entries (a slot passes to a later owner once freed), and only one
+      // whose last line is among the owner's kept ones.
+      const record = slot * SLOT_FIELDS;
+      const owner = this.#owners[slot];
+      if (
+        owner !== undefined &&
+        this.#tail >= slots[record + OPENED]! &&
+        this.#doubles![at / 8 + 3]! + words[at / 4 + 2]! > slots[record + STORED]! - slots[record + KEEPS]! &&
+        owner.passed(this.#tail)
+      )
+        this.#copiedOut += length;
       this.#tail += align(HEADER + length);
     }
   }
@@ -249,20 +330,21 @@ export class LineHistory {
   readonly #ring: HistoryRing;
   /** This history's slot in the ring, once it wrote a line; NONE before, and once closed. */
   #slot = NONE;
-  #opened = 0;
   /** How many lines were ever stored: the number the next one will get. */
   #stored = 0;
-  /** Where the newest line is in the ring, and how many of the newest lines are there. */
+  /** Where the newest entry is in the ring (it may be passed since). */
   #newest = NONE;
-  #inRing = 0;
-  /** Lines older than those in the ring and still kept, oldest first; usually none. */
+  /** Lines the ring came round to and this history still keeps, oldest first, and the number after the last. */
   #copied: string[] | undefined;
+  #copiedEnd = 0;
   /**
    * Lines given to addTyped and not written yet, oldest first; none between reads. A list only
    * while there are (a history whose lines come a read each never looks at one, which at 500
    * busy clients would be one more read from memory a line).
    */
   #typed: string[] | undefined;
+  /** The last line given to addTyped in this read, written or not; undefined before its first. */
+  #readNewest: string | undefined;
 
   constructor(size: number, ring: HistoryRing = (sharedRing ??= new HistoryRing())) {
     this.#size = size;
@@ -279,42 +361,31 @@ export class LineHistory {
     return this.#stored + (this.#typed?.length ?? 0);
   }
 
-  /** For the ring: where the ring's head was when this history took its slot (its entries are at or after it). */
-  get opened(): number {
-    return this.#opened;
-  }
-
   /** Adds `line` unless it repeats the newest, dropping the oldest beyond `size`. */
   add(line: string): void {
     this.storeTyped();
-    if (this.#size === 0 || this.#isNewest(line)) return;
-    this.#newest = this.#ring.write(this.#openSlot(), this.#newest, line);
-    this.#inRing++;
-    this.#stored++;
+    if (this.#size > 0) this.#store(line);
   }
 
   /**
-   * Adds `line`, printable ASCII, as add() would, but writes it to the ring at storeTyped(), with
-   * the other lines typed in the same read: one write for them all.
+   * Adds `line`, printable ASCII, as add() would. The first line of a read is written at once;
+   * the others at storeTyped(), in one write for them all.
    */
   addTyped(line: string): void {
-    const typed = this.#typed;
-    if (this.#size === 0 || (typed !== undefined ? line === typed[typed.length - 1] : this.#isNewest(line))) return;
-    if (typed === undefined) this.#typed = [line];
-    else typed.push(line);
+    if (this.#size === 0) return;
+    const previous = this.#readNewest;
+    this.#readNewest = line;
+    if (previous === undefined) this.#store(line);
+    else if (line !== previous) (this.#typed ??= []).push(line);
   }
 
-  /** Writes the lines given to addTyped since the last call. */
+  /** Writes the lines given to addTyped since the last call; the next line typed starts a read. */
   storeTyped(): void {
+    this.#readNewest = undefined;
     const typed = this.#typed;
     if (typed === undefined) return;
     this.#typed = undefined;
-    const slot = this.#openSlot();
-    this.#newest =
-      typed.length === 1
-        ? this.#ring.write(slot, this.#newest, typed[0]!)
-        : this.#ring.writeAscii(slot, this.#newest, typed);
-    this.#inRing += typed.length;
+    this.#newest = this.#ring.writeAscii(this.#openSlot(), this.#newest, this.#stored, typed);
     this.#stored += typed.length;
   }
 
@@ -322,84 +393,70 @@ export class LineHistory {
   at(index: number): string | undefined {
     this.storeTyped();
     if (index < this.first || index >= this.#stored) return undefined;
-    const ringFirst = this.#stored - this.#inRing;
-    if (index < ringFirst) return this.#copied![this.#copied!.length - (ringFirst - index)];
-    // Back from the newest entry to the one holding the line: `entryFirst` is its first line's number.
-    let position = this.#newest;
-    let entryFirst = this.#stored - this.#ring.countAt(position);
-    while (entryFirst > index) {
-      position = this.#ring.previousOf(position);
-      entryFirst -= this.#ring.countAt(position);
+    // Back from the newest entry to the one holding the line, while the ring still has them.
+    for (let position = this.#newest; this.#ring.has(position); position = this.#ring.previousOf(position)) {
+      const entryFirst = this.#ring.firstNumberAt(position);
+      if (entryFirst <= index) return this.#ring.linesAt(position, index - entryFirst)[0];
     }
-    return this.#ring.linesAt(position, index - entryFirst)[0];
+    const copied = this.#copied!;
+    return copied[copied.length - (this.#copiedEnd - index)];
   }
 
   /** Gives the slot back to the ring and forgets every line, as a new history: the user is gone. */
   close(): void {
     this.#typed = undefined;
+    this.#readNewest = undefined;
     this.#copied = undefined;
+    this.#copiedEnd = 0;
     this.#stored = 0;
     this.#newest = NONE;
-    this.#inRing = 0;
     if (this.#slot === NONE) return;
     this.#ring.close(this.#slot, this);
     this.#slot = NONE;
   }
 
   /**
-   * For the ring: it is about to write over this history's oldest entry in it, at `position`.
-   * Copies out the entry's lines that are still kept; returns whether there were any.
+   * For the ring: it is about to write over this history's entry at `position`, the oldest it
+   * has, with lines this history keeps. Copies them out; returns whether there were any.
    */
   passed(position: number): boolean {
-    const number = this.#stored - this.#inRing;
+    const entryFirst = this.#ring.firstNumberAt(position);
     const count = this.#ring.countAt(position);
-    this.#inRing -= count;
-    if (this.#inRing === 0) this.#newest = NONE;
     const first = this.first;
-    if (number + count <= first) return false;
+    // Lines typed in this read and not written yet may have made more of the entry too old.
+    if (entryFirst + count <= first) return false;
     const copied = (this.#copied ??= []);
-    copied.push(...this.#ring.linesAt(position, Math.max(0, first - number)));
-    // The copied lines run up to the ring's: any before `first` are no longer kept.
-    const kept = number + count - first;
+    copied.push(...this.#ring.linesAt(position, Math.max(0, first - entryFirst)));
+    this.#copiedEnd = entryFirst + count;
+    // Lines copied before that are no longer kept go.
+    const kept = this.#copiedEnd - first;
     if (copied.length > kept) copied.splice(0, copied.length - kept);
     return true;
   }
 
   #openSlot(): number {
-    if (this.#slot === NONE) {
-      this.#opened = this.#ring.head;
-      this.#slot = this.#ring.open(this);
-    }
+    if (this.#slot === NONE) this.#slot = this.#ring.open(this, this.#size);
     return this.#slot;
   }
 
-  /** Whether `line` repeats the newest line stored. */
-  #isNewest(line: string): boolean {
-    if (this.#inRing > 0) return this.#ring.endsWith(this.#newest, line);
-    return this.#copied !== undefined && this.#copied[this.#copied.length - 1] === line;
+  /** Writes `line` unless it repeats the newest line stored. */
+  #store(line: string): void {
+    const slot = this.#openSlot();
+    const ring = this.#ring;
+    const print = ring.stage(line);
+    // The newest line's print is at hand; the line itself, read back to compare, is cold memory.
+    if (print === ring.newestPrint(slot)) {
+      const isRepeat = ring.has(this.#newest)
+        ? ring.stagedRepeats(this.#newest)
+        : this.#copied?.[this.#copied.length - 1] === line;
+      if (isRepeat) return;
+    }
+    this.#newest = ring.commit(slot, this.#newest, this.#stored, print);
+    this.#stored++;
   }
 }
 
 /** `bytes` rounded up to ALIGN (an entry's size: far below 2^31). */
 function align(bytes: number): number {
   return (bytes + ALIGN - 1) & -ALIGN;
-}
-
-/**
- * Writes `text` as UTF-8 into `bytes` at `at`; returns where it ends. A short ASCII line, what
- * is usually typed, is copied a character at a time: Buffer.write's native call costs more.
- */
-function writeUtf8(bytes: Buffer, text: string, at: number): number {
-  if (text.length > SHORT_LINE) return at + bytes.write(text, at);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0x80) return at + bytes.write(text, at);
-    bytes[at + i] = code;
-  }
-  return at + text.length;
-}
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
-  return true;
 }
