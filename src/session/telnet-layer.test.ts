@@ -462,6 +462,25 @@ test('NAWS and TTYPE IS sent one byte at a time give the same terminal as when s
   assert.deepEqual(results[1], results[0]);
 });
 
+test('a read that looks like a whole line but finishes a command is taken as the command, not typed', async () => {
+  const { server, port } = await startServer('telnet', CharacterEcho);
+  const client = await ScriptedClient.connect(port, { policy: 'silent' });
+  await client.until('DO TTYPE', () => client.received(DO, OPT_TTYPE));
+  await client.send([IAC, WILL, OPT_TTYPE]);
+  await client.until('TTYPE SEND', () => client.subnegotiations.some((sb) => sb.option === OPT_TTYPE));
+  await client.ask('first\r\n', 'Echo: first');
+  const session = [...server.sessions][0]!;
+  // The name's bytes and a CR LF arrive in a read of their own, between the command's start and end.
+  await client.send([IAC, SB, OPT_TTYPE, TTYPE_IS]);
+  await sleep(30);
+  await client.send('hidden\r\n');
+  await sleep(30);
+  await client.send([IAC, SE]);
+  await client.ask('last\r\n', 'Echo: last');
+  assert.deepEqual(onlyHandler<CharacterEcho>(server).lines, ['first', 'last']);
+  assert.equal(session.isClosed, false);
+});
+
 test('TTYPE is asked again until the client repeats a name, and the terminal type is reported', async () => {
   const { server, port } = await startServer('telnet', CharacterEcho);
   const client = await ScriptedClient.connect(port, { policy: 'agree', terminalTypes: ['VT220', 'VT100'] });

@@ -137,6 +137,12 @@ const TERMINAL_TYPE_DUE = 16384;
  * (or before a hook that may read it), not at each answer: a client's first read answers five or six.
  */
 const OPTION_LIST_DUE = 32768;
+/**
+ * The last read ended inside a telnet command: the decoder's state, kept here as it changes, so
+ * that a line read whole (readLines) touches no other object; at 500 busy users each is a read
+ * from memory.
+ */
+const DECODER_IN_COMMAND = 65536;
 
 /** The longest first line checked for the plain-text MSSP request. */
 const MSSP_REQUEST_PROBE = MSSP_REQUEST.length + 2;
@@ -401,6 +407,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     if (this.#budget < PROTOCOL_COMMAND_BURST) this.#renewBudget();
     this.#tokens = [];
     this.#decoder.decode(bytes, this);
+    this.#set(DECODER_IN_COMMAND, !this.#decoder.isAtRest);
     let tokens = this.#tokens;
     this.#tokens = NO_TOKENS;
     this.#listOptionsIfDue();
@@ -420,7 +427,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
 
   readLines(bytes: Uint8Array): string[] | undefined {
     // Whole lines of printable text hold no IAC: between commands, they are data and nothing else.
-    if (this.#msspProbe !== undefined || !this.#decoder.isAtRest) return undefined;
+    if (this.#msspProbe !== undefined || this.#is(DECODER_IN_COMMAND)) return undefined;
     // Without a reader nothing is pending: a client that sends only whole lines never needs one.
     const reader = this.#reader;
     return reader === undefined ? readWholeLines(bytes) : reader.readLines(bytes);
