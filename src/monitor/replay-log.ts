@@ -1,4 +1,5 @@
 // The output kept for late viewers of every session of a process, in one log written in order.
+import { ChunkRing } from '../chunk-ring.js';
 
 /** Bytes of recent output (UTF-8) a session's replay holds at most. */
 export const REPLAY_CAP = 64 * 1024;
@@ -19,16 +20,8 @@ export const MAX_LOG_SIZE = 64 * 1024 * 1024;
 const HEADER = 16;
 /** Chunks start on multiples of this: the space left at the end of a lap always holds a header. */
 const ALIGN = 16;
-/** A header whose slot is this marks the rest of a lap as unused; its length is how many bytes that is. */
-const PAD = 0xffff_ffff;
 /** Nothing there: no next chunk, or no chunk of a chain in the log. */
 const NONE = -1;
-/**
- * Bytes of chunks dropped at once, ahead of the head's need: the oldest chunks were written a lap
- * ago and are cold, and a loop over many in a row lets the processor fetch them ahead, where one
- * chunk dropped a write each is a read from memory a write.
- */
-const DROP_AHEAD = 4096;
 /** Text written in one chunk at most, in characters: larger writes are split. */
 const PIECE = 8192;
 const NEWLINE = 0x0a;
@@ -65,33 +58,28 @@ export interface ReplayChain {
  * chunks are dropped again rather than copied.
  */
 export class ReplayLog {
-  #size: number;
-  readonly #maxSize: number;
   /** Allocated on the first write: a process whose sessions never write holds none of it. */
-  #bytes: Buffer | undefined;
-  #words: Uint32Array | undefined;
-  #doubles: Float64Array | undefined;
-  /** Absolute positions (growing for ever): of the next chunk, and of the oldest chunk not yet dropped. */
-  #head = 0;
-  #tail = 0;
-  /** Bytes copied out to sessions' overflows in this lap. */
-  #copiedOut = 0;
+  readonly #ring: ChunkRing;
   #chains: Array<ReplayChain | undefined> = [];
   #freeSlots: number[] = [];
 
   /** `size` and `maxSize`: bytes, multiples of 16, at least 64 KiB; the log grows from one to the other. */
   constructor(size = LOG_SIZE, maxSize = Math.max(size, MAX_LOG_SIZE)) {
-    if (size % ALIGN !== 0 || size < 64 * 1024 || maxSize < size)
-      throw new RangeError(
-        `a replay log's size must be a multiple of 16, at least 64 KiB and at most its maximum, not ${size} (maximum ${maxSize})`,
-      );
-    this.#size = size;
-    this.#maxSize = maxSize;
+    const pass = (at: number, position: number): number => this.#pass(at, position);
+    this.#ring = new ChunkRing({
+      name: 'replay log',
+      size,
+      maxSize,
+      minSize: 64 * 1024,
+      header: HEADER,
+      align: ALIGN,
+      pass,
+    });
   }
 
   /** Bytes the log takes (once its first output came): its size now. */
   get size(): number {
-    return this.#size;
+    return this.#ring.size;
   }
 
   /** A chain for a new session. */
@@ -136,7 +124,7 @@ export class ReplayLog {
 
   /** `chain`'s output as kept: at most REPLAY_CAP bytes, starting on a whole line. */
   read(chain: ReplayChain): string {
-    const bytes = this.#bytes;
+    const bytes = this.#ring.bytes;
     // The chain's chunks, oldest first; the oldest are passed over while more than the cap (and a
     // piece's worth, so that the cut below still falls on a newline) follows them.
     const chunks: number[] = [];
@@ -155,8 +143,8 @@ export class ReplayLog {
     if (isOverflowRead && chain.overflow !== undefined)
       length = chain.overflow.copy(gathered, 0, 0, chain.overflowLength);
     for (let i = first; i < chunks.length; i++) {
-      const at = chunks[i]! % this.#size;
-      length += bytes!.copy(gathered, length, at + HEADER, at + HEADER + this.#lengthOf(chunks[i]!));
+      const at = this.#ring.offsetOf(chunks[i]!);
+      length += bytes.copy(gathered, length, at + HEADER, at + HEADER + this.#lengthOf(chunks[i]!));
     }
     let start = 0;
     if (chain.isCut || !isOverflowRead) start = afterNewline(gathered, 0, length);
@@ -166,92 +154,34 @@ export class ReplayLog {
 
   #appendPiece(chain: ReplayChain, text: string): void {
     // Room for the worst case, three bytes a UTF-16 unit; the chunk then takes what it needs.
-    const room = align(HEADER + text.length * 3);
-    const at = this.#reserve(room);
-    const bytes = this.#bytes!;
-    const length = bytes.write(text, at + HEADER);
-    this.#words![at / 4] = chain.slot;
-    this.#words![at / 4 + 1] = length;
-    this.#doubles![at / 8 + 1] = NONE;
-    const position = this.#head;
+    const at = this.#ring.reserve(HEADER + text.length * 3);
+    const length = this.#ring.bytes.write(text, at + HEADER);
+    const words = this.#ring.words;
+    words[at / 4] = chain.slot;
+    words[at / 4 + 1] = length;
+    const doubles = this.#ring.doubles;
+    doubles[at / 8 + 1] = NONE;
+    const position = this.#ring.commit(length);
     if (chain.newest === NONE) chain.oldest = position;
-    else this.#doubles![(chain.newest % this.#size) / 8 + 1] = position;
+    else doubles[this.#ring.offsetOf(chain.newest) / 8 + 1] = position;
     chain.newest = position;
     chain.retained += length;
-    this.#head += align(HEADER + length);
-  }
-
-  /** Makes `room` bytes free at the head, in one piece; returns their offset in the buffer. */
-  #reserve(room: number): number {
-    if (this.#bytes === undefined) this.#allocate(this.#size);
-    const size = this.#size;
-    const at = this.#head % size;
-    if (at + room <= size) {
-      if (this.#tail < this.#head + room - size) this.#dropUntil(this.#head + room - size + DROP_AHEAD);
-      return at;
-    }
-    // The chunk would pass the end of the lap: the log grows first if it is short for its
-    // sessions, or the rest of the lap is left unused, marked once what was there is dropped.
-    const isShort = this.#copiedOut > size / 4 && size < this.#maxSize;
-    this.#copiedOut = 0;
-    if (isShort) {
-      this.#grow(Math.min(this.#maxSize, size * 2));
-      return this.#reserve(room);
-    }
-    const lapEnd = this.#head + size - at;
-    this.#dropUntil(lapEnd + room - size);
-    this.#words![at / 4] = PAD;
-    this.#words![at / 4 + 1] = size - at;
-    this.#head = lapEnd;
-    return 0;
-  }
-
-  #allocate(size: number): Buffer {
-    const bytes = Buffer.allocUnsafeSlow(size);
-    this.#bytes = bytes;
-    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, size / 4);
-    this.#doubles = new Float64Array(bytes.buffer, bytes.byteOffset, size / 8);
-    this.#size = size;
-    return bytes;
   }
 
   /**
-   * Moves the log to a buffer of `size` bytes. Positions are absolute, so every chunk (and every
-   * link to it) stays where it was: only where a position lands in the buffer changes.
+   * The log is about to write over the chunk at `at`: only a chain's own oldest chunk is the
+   * chain's (the slot may have passed to a later session since). Returns the bytes copied out.
    */
-  #grow(size: number): void {
-    const old = this.#bytes!;
-    const oldSize = this.#size;
-    const bytes = this.#allocate(size);
-    for (let position = this.#tail; position < this.#head;) {
-      const from = position % oldSize;
-      const to = position % size;
-      const run = Math.min(this.#head - position, oldSize - from, size - to);
-      old.copy(bytes, to, from, from + run);
-      position += run;
-    }
+  #pass(at: number, position: number): number {
+    const chain = this.#chains[this.#ring.words[at / 4]!];
+    return chain !== undefined && chain.oldest === position
+      ? this.#passed(chain, at, this.#ring.words[at / 4 + 1]!)
+      : 0;
   }
 
-  /** Drops the chunks that start before absolute position `end` (chunks the head is about to write over). */
-  #dropUntil(end: number): void {
-    const size = this.#size;
-    while (this.#tail < end && this.#tail < this.#head) {
-      const at = this.#tail % size;
-      const length = this.#words![at / 4 + 1]!;
-      if (this.#words![at / 4] === PAD) {
-        this.#tail += length;
-        continue;
-      }
-      const chain = this.#chains[this.#words![at / 4]!];
-      // Only a chain's own oldest chunk: the slot may have passed to a later session since.
-      if (chain !== undefined && chain.oldest === this.#tail) this.#passed(chain, at, length);
-      this.#tail += align(HEADER + length);
-    }
-  }
-
-  /** The log is about to write over `chain`'s oldest chunk, at `at`: keep what the chain still needs. */
-  #passed(chain: ReplayChain, at: number, length: number): void {
-    const next = this.#doubles![at / 8 + 1]!;
+  /** The log is about to write over `chain`'s oldest chunk, at `at`: keeps what the chain still needs; returns the bytes copied out. */
+  #passed(chain: ReplayChain, at: number, length: number): number {
+    const next = this.#ring.doubles[at / 8 + 1]!;
     chain.retained -= length;
     chain.oldest = next;
     if (next === NONE) chain.newest = NONE;
@@ -260,10 +190,9 @@ export class ReplayLog {
       chain.overflow = undefined;
       chain.overflowLength = 0;
       chain.isCut = true;
-      return;
+      return 0;
     }
-    this.#copiedOut += length;
-    const payload = this.#bytes!.subarray(at + HEADER, at + HEADER + length);
+    const payload = this.#ring.bytes.subarray(at + HEADER, at + HEADER + length);
     const needed = chain.overflowLength + length;
     let overflow = chain.overflow;
     if (overflow === undefined || overflow.length < needed) {
@@ -274,6 +203,7 @@ export class ReplayLog {
     chain.overflowLength += payload.copy(overflow, chain.overflowLength);
     if (chain.overflowLength + chain.retained > REPLAY_CAP)
       this.#cutOverflow(chain, chain.overflowLength + chain.retained - REPLAY_KEPT);
+    return length;
   }
 
   /** Drops the overflow's first `drop` bytes and the rest of the line they end in (or all of it). */
@@ -293,17 +223,12 @@ export class ReplayLog {
   }
 
   #lengthOf(position: number): number {
-    return this.#words![(position % this.#size) / 4 + 1]!;
+    return this.#ring.words[this.#ring.offsetOf(position) / 4 + 1]!;
   }
 
   #nextOf(position: number): number {
-    return this.#doubles![(position % this.#size) / 8 + 1]!;
+    return this.#ring.doubles[this.#ring.offsetOf(position) / 8 + 1]!;
   }
-}
-
-/** `bytes` rounded up to ALIGN (a chunk's size: far below 2^31). */
-function align(bytes: number): number {
-  return (bytes + ALIGN - 1) & -ALIGN;
 }
 
 function isHighSurrogate(code: number): boolean {

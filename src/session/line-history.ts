@@ -1,5 +1,6 @@
 // The lines a user can recall with Up and Down: every session's in one ring of UTF-8 bytes
 // outside the JavaScript heap, written at its head.
+import { ChunkRing } from '../chunk-ring.js';
 
 /**
  * An entry's header: its owner's slot, the length of its lines in bytes, how many lines it holds,
@@ -9,10 +10,8 @@ const HEADER = 32;
 /** Ends each line but the last of an entry: a byte UTF-8 never uses, so any text a line holds is kept whole. */
 const SEPARATOR = 0xff;
 const SEPARATOR_CHAR = '\xff';
-/** Entries start on multiples of this: the space left at the end of a lap always holds a header's first half. */
+/** Entries start on multiples of this: a header holds doubles. */
 const ALIGN = 8;
-/** A header whose slot is this marks the rest of a lap as unused; its length is how many bytes that is. */
-const PAD = 0xffff_ffff;
 /** No entry: an owner with none in the ring, or the first of an owner's entries. */
 const NONE = -1;
 
@@ -27,13 +26,6 @@ const KEEPS = 2;
 const NEWEST_PRINT = 3;
 /** A print no line has: a slot with no line yet. */
 const NO_PRINT = -1;
-
-/**
- * Bytes of entries passed at once, ahead of the head's need: the oldest entries were written a
- * lap ago and are cold, and a loop over many in a row lets the processor fetch them ahead, where
- * one entry passed a line each is a read from memory a line.
- */
-const PASS_AHEAD = 4096;
 
 /** The ring's first size: the last few seconds of lines of a few hundred busy users. */
 export const HISTORY_RING_SIZE = 256 * 1024;
@@ -56,37 +48,31 @@ export const MAX_HISTORY_RING_SIZE = 16 * 1024 * 1024;
  * users: it doubles, up to its maximum.
  */
 export class HistoryRing {
-  #size: number;
-  readonly #maxSize: number;
-  /** Allocated on the first line: a process whose users never type one holds none of it. */
-  #bytes: Buffer | undefined;
-  #words: Uint32Array | undefined;
-  #doubles: Float64Array | undefined;
-  /** Absolute positions (growing for ever): of the next entry, and of the oldest not yet passed. */
-  #head = 0;
-  #tail = 0;
-  /** Bytes owners copied out in this lap. */
-  #copiedOut = 0;
+  readonly #ring: ChunkRing;
   #owners: Array<LineHistory | undefined> = [];
   #slots = new Float64Array(SLOT_FIELDS * 64);
+  #freeSlots: number[] = [];
   /** The entry stage() wrote and commit() has not: where in the buffer, and its length in bytes. */
   #stagedAt = 0;
   #stagedLength = 0;
-  #freeSlots: number[] = [];
 
   /** `size` and `maxSize`: bytes, multiples of 8, at least 4 KiB; the ring grows from one to the other. */
   constructor(size = HISTORY_RING_SIZE, maxSize = Math.max(size, MAX_HISTORY_RING_SIZE)) {
-    if (size % ALIGN !== 0 || size < 4096 || maxSize < size)
-      throw new RangeError(
-        `a history ring's size must be a multiple of 8, at least 4 KiB and at most its maximum, not ${size} (maximum ${maxSize})`,
-      );
-    this.#size = size;
-    this.#maxSize = maxSize;
+    const pass = (at: number, position: number): number => this.#pass(at, position);
+    this.#ring = new ChunkRing({
+      name: 'history ring',
+      size,
+      maxSize,
+      minSize: 4096,
+      header: HEADER,
+      align: ALIGN,
+      pass,
+    });
   }
 
   /** Bytes the ring takes (once its first line came): its size now. */
   get size(): number {
-    return this.#size;
+    return this.#ring.size;
   }
 
   /** A slot for the entries of `owner`, which keeps its newest `keeps` lines; every entry from now on may be its. */
@@ -100,7 +86,7 @@ export class HistoryRing {
     }
     const at = slot * SLOT_FIELDS;
     this.#slots[at + STORED] = 0;
-    this.#slots[at + OPENED] = this.#head;
+    this.#slots[at + OPENED] = this.#ring.head;
     this.#slots[at + KEEPS] = keeps;
     this.#slots[at + NEWEST_PRINT] = NO_PRINT;
     return slot;
@@ -125,21 +111,22 @@ export class HistoryRing {
    * compare with costs a read from memory at 500 busy users.
    */
   stage(line: string): number {
-    const at = this.#reserve(align(HEADER + line.length * 3));
+    const at = this.#reserve(HEADER + line.length * 3);
     this.#stagedAt = at;
-    this.#stagedLength = this.#bytes!.write(line, at + HEADER);
+    this.#stagedLength = this.#ring.bytes.write(line, at + HEADER);
     return this.#printOf(at + HEADER, this.#stagedLength);
   }
 
   /** Whether the staged line is the last line of the entry at `position` (still in the ring). */
   stagedRepeats(position: number): boolean {
-    const at = position % this.#size;
-    const start = at + HEADER + this.#words![at / 4 + 3]!;
-    const end = at + HEADER + this.#words![at / 4 + 1]!;
+    const at = this.#ring.offsetOf(position);
+    const words = this.#ring.words;
+    const start = at + HEADER + words[at / 4 + 3]!;
+    const end = at + HEADER + words[at / 4 + 1]!;
     const staged = this.#stagedAt + HEADER;
+    const bytes = this.#ring.bytes;
     return (
-      end - start === this.#stagedLength &&
-      this.#bytes!.compare(this.#bytes!, start, end, staged, staged + this.#stagedLength) === 0
+      end - start === this.#stagedLength && bytes.compare(bytes, start, end, staged, staged + this.#stagedLength) === 0
     );
   }
 
@@ -159,37 +146,37 @@ export class HistoryRing {
   writeAscii(slot: number, previous: number, number: number, lines: readonly string[]): number {
     const text = lines.join(SEPARATOR_CHAR);
     const lastStart = text.length - lines[lines.length - 1]!.length;
-    const at = this.#reserve(align(HEADER + text.length));
-    this.#bytes!.write(text, at + HEADER, text.length, 'latin1');
+    const at = this.#reserve(HEADER + text.length);
+    this.#ring.bytes.write(text, at + HEADER, text.length, 'latin1');
     const print = this.#printOf(at + HEADER + lastStart, text.length - lastStart);
     return this.#seal(at, slot, text.length, lines.length, lastStart, previous, number, print);
   }
 
   /** Whether the entry at `position` is still in the ring. */
   has(position: number): boolean {
-    return position >= this.#tail;
+    return this.#ring.has(position);
   }
 
   /** How many lines the entry at `position` holds. */
   countAt(position: number): number {
-    return this.#words![(position % this.#size) / 4 + 2]!;
+    return this.#ring.words[this.#ring.offsetOf(position) / 4 + 2]!;
   }
 
   /** The number of the first line of the entry at `position`. */
   firstNumberAt(position: number): number {
-    return this.#doubles![(position % this.#size) / 8 + 3]!;
+    return this.#ring.doubles[this.#ring.offsetOf(position) / 8 + 3]!;
   }
 
   /** Where the entry before the one at `position`, of the same owner, is (it may be passed since). */
   previousOf(position: number): number {
-    return this.#doubles![(position % this.#size) / 8 + 2]!;
+    return this.#ring.doubles[this.#ring.offsetOf(position) / 8 + 2]!;
   }
 
   /** The entry at `position`'s lines from the `from`th on. */
   linesAt(position: number, from = 0): string[] {
-    const at = position % this.#size;
-    const bytes = this.#bytes!;
-    const end = at + HEADER + this.#words![at / 4 + 1]!;
+    const at = this.#ring.offsetOf(position);
+    const bytes = this.#ring.bytes;
+    const end = at + HEADER + this.#ring.words[at / 4 + 1]!;
     let start = at + HEADER;
     for (let skip = from; skip > 0; skip--) start = bytes.indexOf(SEPARATOR, start) + 1;
     const lines: string[] = [];
@@ -205,7 +192,7 @@ export class HistoryRing {
 
   /** FNV-1a over `length` bytes from `start`: a line's print, whatever entry it is in. */
   #printOf(start: number, length: number): number {
-    const bytes = this.#bytes!;
+    const bytes = this.#ring.bytes;
     let print = 0x811c9dc5;
     for (let i = start; i < start + length; i++) print = Math.imul(print ^ bytes[i]!, 0x01000193);
     return print >>> 0;
@@ -222,105 +209,46 @@ export class HistoryRing {
     number: number,
     print: number,
   ): number {
-    const words = this.#words!;
+    const words = this.#ring.words;
     words[at / 4] = slot;
     words[at / 4 + 1] = length;
     words[at / 4 + 2] = count;
     words[at / 4 + 3] = lastStart;
-    this.#doubles![at / 8 + 2] = previous;
-    this.#doubles![at / 8 + 3] = number;
+    const doubles = this.#ring.doubles;
+    doubles[at / 8 + 2] = previous;
+    doubles[at / 8 + 3] = number;
     this.#slots[slot * SLOT_FIELDS + STORED] = number + count;
     this.#slots[slot * SLOT_FIELDS + NEWEST_PRINT] = print;
-    const position = this.#head;
-    this.#head += align(HEADER + length);
-    return position;
+    return this.#ring.commit(length);
   }
 
-  /** Makes `room` bytes free at the head, in one piece; returns their offset in the buffer. */
-  #reserve(room: number): number {
-    if (this.#bytes === undefined) this.#allocate(this.#size);
+  /** Room for an entry of `size` bytes at the head; returns its offset in the buffer. */
+  #reserve(size: number): number {
+    const ring = this.#ring;
     // A line too long for a quarter of the ring grows it (a line of the longest a server takes,
     // 1,000,000 characters, is at most 3 MB of UTF-8: a quarter of the default maximum).
-    while (room * 4 > this.#size && this.#size < this.#maxSize) this.#grow(Math.min(this.#maxSize, this.#size * 2));
-    if (room > this.#size)
-      throw new RangeError(`a history line of ${room} bytes does not fit a ring of at most ${this.#maxSize}`);
-    const size = this.#size;
-    const at = this.#head % size;
-    if (at + room <= size) {
-      if (this.#tail < this.#head + room - size) this.#passUntil(this.#head + room - size + PASS_AHEAD);
-      return at;
-    }
-    // The entry would pass the end of the lap: the ring grows first if it is short for its
-    // users, or the rest of the lap is left unused, marked once what was there is passed.
-    const isShort = this.#copiedOut > size / 4 && size < this.#maxSize;
-    this.#copiedOut = 0;
-    if (isShort) {
-      this.#grow(Math.min(this.#maxSize, size * 2));
-      return this.#reserve(room);
-    }
-    const lapEnd = this.#head + size - at;
-    this.#passUntil(lapEnd + room - size);
-    this.#words![at / 4] = PAD;
-    this.#words![at / 4 + 1] = size - at;
-    this.#head = lapEnd;
-    return 0;
-  }
-
-  #allocate(size: number): Buffer {
-    const bytes = Buffer.allocUnsafeSlow(size);
-    this.#bytes = bytes;
-    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, size / 4);
-    this.#doubles = new Float64Array(bytes.buffer, bytes.byteOffset, size / 8);
-    this.#size = size;
-    return bytes;
+    while (size * 4 > ring.size && ring.size < ring.maxSize) ring.grow(Math.min(ring.maxSize, ring.size * 2));
+    if (size > ring.size)
+      throw new RangeError(`a history line of ${size} bytes does not fit a ring of at most ${ring.maxSize}`);
+    return ring.reserve(size);
   }
 
   /**
-   * Moves the ring to a buffer of `size` bytes. Positions are absolute, so every entry (and every
-   * link to it) stays where it was: only where a position lands in the buffer changes.
+   * The ring is about to write over the entry at `at`: an entry with a line its owner still keeps
+   * goes to the owner first. Only an owner's own entries (a slot passes to a later owner once
+   * freed), and only one whose last line is among the owner's kept ones; neither needs the owner.
    */
-  #grow(size: number): void {
-    const old = this.#bytes!;
-    const oldSize = this.#size;
-    const bytes = this.#allocate(size);
-    for (let position = this.#tail; position < this.#head;) {
-      const from = position % oldSize;
-      const to = position % size;
-      const run = Math.min(this.#head - position, oldSize - from, size - to);
-      old.copy(bytes, to, from, from + run);
-      position += run;
-    }
-  }
-
-  /**
-   * Passes the entries that start before absolute position `end` (those the head is about to
-   * write over); an entry with a line its owner still keeps goes to the owner first.
-   */
-  #passUntil(end: number): void {
-    const size = this.#size;
-    const words = this.#words!;
+  #pass(at: number, position: number): number {
+    const words = this.#ring.words;
+    const slot = words[at / 4]!;
+    const record = slot * SLOT_FIELDS;
     const slots = this.#slots;
-    while (this.#tail < end && this.#tail < this.#head) {
-      const at = this.#tail % size;
-      const slot = words[at / 4]!;
-      const length = words[at / 4 + 1]!;
-      if (slot === PAD) {
-        this.#tail += length;
-        continue;
-      }
-      // Only an owner's own entries (a slot passes to a later owner once freed), and only one
-      // whose last line is among the owner's kept ones.
-      const record = slot * SLOT_FIELDS;
-      const owner = this.#owners[slot];
-      if (
-        owner !== undefined &&
-        this.#tail >= slots[record + OPENED]! &&
-        this.#doubles![at / 8 + 3]! + words[at / 4 + 2]! > slots[record + STORED]! - slots[record + KEEPS]! &&
-        owner.passed(this.#tail)
-      )
-        this.#copiedOut += length;
-      this.#tail += align(HEADER + length);
-    }
+    const owner = this.#owners[slot];
+    const isKept =
+      owner !== undefined &&
+      position >= slots[record + OPENED]! &&
+      this.#ring.doubles[at / 8 + 3]! + words[at / 4 + 2]! > slots[record + STORED]! - slots[record + KEEPS]!;
+    return isKept && owner.passed(position) ? words[at / 4 + 1]! : 0;
   }
 }
 
@@ -461,9 +389,4 @@ export class LineHistory {
     this.#newest = ring.commit(slot, this.#newest, this.#stored, print);
     this.#stored++;
   }
-}
-
-/** `bytes` rounded up to ALIGN (an entry's size: far below 2^31). */
-function align(bytes: number): number {
-  return (bytes + ALIGN - 1) & -ALIGN;
 }
