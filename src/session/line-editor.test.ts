@@ -222,6 +222,14 @@ test('up recalls history, down walks back and restores the draft', () => {
   assert.equal(type(editor, screen, key('enter')).line, 'second command!');
 });
 
+test('a disposed editor has no history left to recall', () => {
+  const { editor, screen } = setup();
+  type(editor, screen, text('secret'), key('enter'));
+  editor.dispose();
+  assert.deepEqual(editor.feed(key('up')), { echo: '' });
+  assert.equal(editor.buffer, '');
+});
+
 test('history skips blank lines and repeats of the newest, and keeps historySize lines', () => {
   const { editor, screen } = setup({ historySize: 2 });
   for (const line of ['a', 'b', 'b', '', '  ', 'c']) type(editor, screen, text(line), key('enter'));
