@@ -58,10 +58,10 @@ export class ChunkRing {
       throw new RangeError(
         `a ${name}'s size must be a multiple of ${align}, at least ${minSize / 1024} KiB and at most its maximum, not ${size} (maximum ${maxSize})`,
       );
-    this.#size = options.size;
-    this.#maxSize = options.maxSize;
+    this.#size = size;
+    this.#maxSize = maxSize;
     this.#header = options.header;
-    this.#align = options.align;
+    this.#align = align;
     this.#pass = options.pass;
   }
 
