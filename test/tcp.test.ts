@@ -212,6 +212,30 @@ test('quit says Goodbye! and the server closes the connection', async () => {
   await until(() => server.sessions.size === 0, 'session removal', 1000);
 });
 
+test('a client that half-closes, as `printf ... | nc -N` does, gets every answer, then the server closes', async () => {
+  class Lookup extends LineHandler {
+    override async onCommandSubmitted(command: string): Promise<void> {
+      // An answer that takes a while: before, the client's FIN ended the session first.
+      await sleep(30);
+      await this.sendLine(`Found: ${command}`);
+    }
+  }
+  const { server, port } = await startTcpServer(Lookup);
+  const client = await RawClient.connect(port, { allowHalfOpen: true });
+  await client.waitFor('> ');
+  client.socket.end('one\ntwo\n');
+  await within(client.closed, 2000, 'close after the answers');
+  assert.match(client.text, /Found: one\r\n.*Found: two\r\n/s);
+  await until(() => server.sessions.size === 0, 'session removal', 1000);
+
+  // Nothing typed: the session ends as soon as the client's side does.
+  const quiet = await RawClient.connect(port, { allowHalfOpen: true });
+  await quiet.waitFor('> ');
+  quiet.socket.end();
+  await within(quiet.closed, 1000, 'close after an empty half-close');
+  await until(() => server.sessions.size === 0, 'session removal', 1000);
+});
+
 test('beyond max_connections a client is told the server is full and closed; the others still work', async () => {
   const { port } = await startTcpServer(EchoHandler, { max_connections: 2 });
   const first = await connect('tcp', port);

@@ -45,6 +45,8 @@ export interface InputTargets {
   caught(err: unknown): false;
   /** Ends the session after the handler asked to. */
   end(): Promise<void>;
+  /** The client's input has ended (endOfInput) and all of it has been handled: the session is over. */
+  inputDone(): void;
 }
 
 /** Options of one wait for a line. */
@@ -93,6 +95,8 @@ export class SessionInput {
   /** Waiting for every line submitted so far to be handled; made by the first to wait, as few ever do. */
   #handledWaiters: Array<() => void> | undefined;
   #lineResumption: LineResumption | undefined;
+  /** The client sends no more: once what it sent is handled, the session ends. */
+  #isInputEnded = false;
 
   constructor(connection: Connection, targets: InputTargets) {
     this.#connection = connection;
@@ -117,7 +121,30 @@ export class SessionInput {
   /** Holds completed lines back (while onConnect runs) or lets them flow to processLine. */
   holdLines(isHeld: boolean): void {
     this.#isProcessingLines = isHeld;
-    if (!isHeld && this.#lines.length > 0) this.#processLines();
+    if (isHeld) return;
+    if (this.#lines.length > 0) this.#processLines();
+    else this.#endIfInputDone();
+  }
+
+  /**
+   * The client sends nothing more (a half-close). Its keys and lines are handled as ever; once
+   * the last is, or the handler waits for a line that cannot come, the session ends (inputDone).
+   * A line left unfinished, without its Enter, is not one.
+   */
+  endOfInput(): void {
+    if (this.#isInputEnded) return;
+    this.#isInputEnded = true;
+    this.#endIfInputDone();
+  }
+
+  /** Tells the session, once its input has ended, that nothing is left for the handler to do with it. */
+  #endIfInputDone(): void {
+    if (!this.#isInputEnded || this.isClosed) return;
+    if (this.#bytes.length > 0 || this.#tokenHead < this.#tokens.length || this.#lines.length > 0) return;
+    // A readLine waits for more that cannot come; else the handler must be done with every key and line.
+    if (this.#lineWaiter === undefined && (this.#isProcessingLines || this.#isPumping)) return;
+    this.#isInputEnded = false;
+    this.#targets.inputDone();
   }
 
   /** Queues bytes from the connection, read into keys as the handler takes them. */
@@ -277,6 +304,8 @@ export class SessionInput {
         const ms = wait.timeoutMs;
         timer = setTimeout(() => giveUp(new ReadLineTimeoutError(ms)), ms);
       }
+      // A line that can no longer come: the session ends, once the caller's own turn is over.
+      if (this.#isInputEnded) void Promise.resolve().then(() => this.#endIfInputDone());
     });
   }
 
@@ -340,6 +369,7 @@ export class SessionInput {
     this.#tokenHead = 0;
     this.#isPumping = false;
     this.#decode();
+    this.#endIfInputDone();
   }
 
   /**
@@ -438,6 +468,7 @@ export class SessionInput {
     const waiters = this.#handledWaiters;
     this.#handledWaiters = undefined;
     if (waiters !== undefined) for (const wake of waiters) wake();
+    this.#endIfInputDone();
   }
 
   #queueTokens(tokens: InputToken[]): void {

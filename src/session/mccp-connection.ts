@@ -169,7 +169,15 @@ export class MccpConnection implements Connection {
         listener.closed(this, end);
       },
       terminal: (_inner, facts) => listener.terminal(this, facts),
+      inputEnded: () => this.#inputEnded(),
     });
+  }
+
+  /** The client sends no more: the listener hears it after the last of its compressed input. */
+  #inputEnded(): void {
+    const inflate = this.#inflate;
+    if (inflate === undefined) this.#listener?.inputEnded(this);
+    else inflate.flush(() => this.#listener?.inputEnded(this));
   }
 
   control(message: ControlMessage): boolean {

@@ -86,6 +86,11 @@ class MemoryConnection implements Connection {
     return this.hasControl;
   }
 
+  /** The client half-closes: it sends nothing more, and still reads. */
+  endInput(): void {
+    for (const listener of this.#listeners) listener.inputEnded(this);
+  }
+
   /** The network drops the connection: no goodbye either way. */
   drop(): void {
     this.#end({ reason: 'reset' });
@@ -251,6 +256,72 @@ test('closing says why to the transport', async () => {
   await session.close('Bye.');
   assert.equal(connection.closedWith, 'handler-ended');
   assert.ok(connection.screen.endsWith('Bye.\r\n'));
+});
+
+/** Resolves when `session` has ended; fails the test when it has not within a second. */
+async function ended(session: Session): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('the session did not end')), 1000);
+  });
+  await Promise.race([session.closed, late]).finally(() => clearTimeout(timer));
+}
+
+/** Answers each line after a while, as a handler that looks something up does. */
+class SlowEcho extends TelnetHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await this.sendLine(`Later: ${command}`);
+  }
+}
+
+test('a client that half-closes has every line it sent answered before the session closes', async () => {
+  const { connection, session } = startRawTerminalSession(SlowEcho);
+  await tick();
+  // `printf 'one\rtwo\r' | nc -N host port`: both lines, then the end of the input, at once.
+  connection.type('one\rtwo\r');
+  connection.endInput();
+  await tick();
+  assert.equal(connection.isClosed, false, 'the answers are still being worked out');
+  await ended(session);
+  assert.equal(connection.closedWith, 'client-closed');
+  assert.ok(connection.screen.includes('Later: one\r\n'), JSON.stringify(connection.screen));
+  assert.ok(connection.screen.includes('Later: two\r\n'), JSON.stringify(connection.screen));
+});
+
+test('after a half-close, a readLine that nothing can answer ends the session; a line left without Enter is dropped', async () => {
+  const asked: string[] = [];
+  class Login extends TelnetHandler {
+    override async onConnect(): Promise<void> {
+      await super.onConnect();
+      asked.push(await this.readLine('Name? '));
+      asked.push(await this.readLine('Password? '));
+    }
+  }
+  const { connection, session } = startRawTerminalSession(Login);
+  await tick();
+  connection.type('ada\rsecr');
+  connection.endInput();
+  await ended(session);
+  assert.equal(connection.closedWith, 'client-closed');
+  assert.deepEqual(asked, ['ada']);
+});
+
+test('a half-close while onConnect still runs ends the session once onConnect and the lines typed ahead are done', async () => {
+  class SlowStart extends SlowEcho {
+    override async onConnect(): Promise<void> {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await super.onConnect();
+    }
+  }
+  const { connection, session } = startRawTerminalSession(SlowStart);
+  connection.type('early\r');
+  connection.endInput();
+  await tick();
+  assert.equal(connection.isClosed, false);
+  await ended(session);
+  assert.equal(connection.closedWith, 'client-closed');
+  assert.match(connection.screen, /Welcome, raw terminal!\r\n> .*Later: early\r\n/s);
 });
 
 test('Tab completes the word before the cursor from the handler, as shells do', async () => {

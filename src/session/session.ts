@@ -438,6 +438,11 @@ export class Session implements EditableSession, HubMember {
         if (connection === session.#connection) session.#connectionEnded(end);
       }
 
+      inputEnded(connection: Connection): void {
+        const session = this.#session;
+        if (connection === session.#connection) session.#input.endOfInput();
+      }
+
       terminal(connection: Connection, facts: TerminalFacts): void {
         const session = this.#session;
         if (connection === session.#connection) session.#terminalFacts(facts);
@@ -516,6 +521,10 @@ export class Session implements EditableSession, HubMember {
 
       end(): Promise<void> {
         return this.#session.close();
+      }
+
+      inputDone(): void {
+        void this.#session.#closeFor('client-closed', undefined);
       }
 
       /** The idle deadline came up: ends the session if no input came since, else says when it will be. */

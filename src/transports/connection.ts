@@ -5,7 +5,14 @@ export type Framing = 'stream' | 'message';
 
 /** Why the session closes its connection; transports map it to what their protocol can say. */
 export type CloseReason =
-  'handler-ended' | 'handler-error' | 'server-shutdown' | 'idle-timeout' | 'session-time-limit' | 'kicked';
+  | 'handler-ended'
+  | 'handler-error'
+  | 'server-shutdown'
+  | 'idle-timeout'
+  | 'session-time-limit'
+  | 'kicked'
+  /** The client ended its input (ConnectionListener.inputEnded), and all of it has been answered. */
+  | 'client-closed';
 
 /** How a connection ended, as its transport saw it. */
 export interface ConnectionEnd {
@@ -47,6 +54,13 @@ export interface ConnectionListener {
   data(connection: Connection, bytes: Uint8Array): void;
   /** The connection has ended; called once. */
   closed(connection: Connection, end: ConnectionEnd): void;
+  /**
+   * The peer sends nothing more: a half-close, as `printf 'look\n' | nc -N host port` makes. The
+   * connection stays open for output, and the listener closes it once it has answered what came
+   * before: until then nothing else will. Called once at most, after the last data; transports
+   * without a half-close never call it.
+   */
+  inputEnded(connection: Connection): void;
   /** Terminal facts carried outside the byte stream; transports without any never call it. */
   terminal(connection: Connection, facts: TerminalFacts): void;
 }

@@ -79,7 +79,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   if (options.proxy.protocol) {
     let context = options.tls === undefined ? undefined : createSecureContext(options.tls);
     setTls = (pem) => (context = createSecureContext(pem));
-    server = net.createServer(SOCKET_OPTIONS, (socket) => {
+    server = net.createServer(HALF_OPEN_SOCKET_OPTIONS, (socket) => {
       void acceptProxied(socket, options, turnAway, async (peer, rest) => {
         if (context === undefined) {
           unread(socket, rest);
@@ -108,7 +108,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
     setTls = (pem) => tlsServer.setSecureContext(pem);
     server = tlsServer;
   } else {
-    server = net.createServer(SOCKET_OPTIONS, (socket) => accept(socket, socketPeer(socket), false));
+    server = net.createServer(HALF_OPEN_SOCKET_OPTIONS, (socket) => accept(socket, socketPeer(socket), false));
   }
 
   const port = await bindServer(server, options.host, options.port);
@@ -142,6 +142,14 @@ export function createSecureContext(pem: TlsFiles): tls.SecureContext {
   }
 }
 
+/**
+ * Plain sockets stay open for output after the client's half-close (its FIN), until the session
+ * has answered what came before it (ConnectionListener.inputEnded). Node's default ends them at
+ * once, and answers still being worked out were lost. TLS keeps the default: Node's TLS sockets
+ * do not half-close reliably.
+ */
+const HALF_OPEN_SOCKET_OPTIONS: net.ServerOpts = { ...SOCKET_OPTIONS, allowHalfOpen: true };
+
 /** How long a closing socket may wait for the peer to close its side before it is dropped. */
 const CLOSE_LINGER_MS = 2000;
 
@@ -156,6 +164,7 @@ type ConnectedSocket = net.Socket & { [CONNECTION]: TcpConnection };
 // Assigned in TcpConnection's static block, where its protected members can be reached.
 let socketError: (this: ConnectedSocket, error: Error) => void;
 let socketClosed: (this: ConnectedSocket) => void;
+let socketEnded: (this: ConnectedSocket) => void;
 let socketData: (this: ConnectedSocket, bytes: Buffer) => void;
 let socketRead: SharedRead;
 
@@ -183,6 +192,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
     // Errors end the connection; 'close' follows and is what sessions observe.
     socket.on('error', socketError);
     socket.on('close', socketClosed);
+    if (socket.allowHalfOpen) socket.on('end', socketEnded);
   }
 
   get framing(): 'stream' {
@@ -250,12 +260,19 @@ class TcpConnection extends ConnectionEnding implements Connection {
 
   close(_reason: CloseReason): Promise<void> {
     // A byte stream has no way to say why; the session's last line says it to the user.
-    if (!this.#socket.destroyed) {
+    const socket = this.#socket;
+    if (!socket.destroyed) {
       this.#endFor({ reason: 'local' });
       this.#writer.flush();
-      this.#socket.end();
-      // A peer that never reads would hold the socket half-open forever.
-      setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
+      if (socket.readableEnded && socket.writableLength === 0 && !this.secure) {
+        // The client has ended its side, and the kernel has all the output: closing the socket
+        // sends it, then the FIN, and spares a shutdown and its round of callbacks.
+        socket.destroy();
+      } else {
+        socket.end();
+        // A peer that never reads would hold the socket half-open forever.
+        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+      }
     }
     return this.untilEnded();
   }
@@ -292,6 +309,12 @@ class TcpConnection extends ConnectionEnding implements Connection {
     };
     socketClosed = function (this: ConnectedSocket): void {
       this[CONNECTION].ended({ reason: 'peer-closed' });
+    };
+    socketEnded = function (this: ConnectedSocket): void {
+      const connection = this[CONNECTION];
+      const listener = connection.listener;
+      if (listener === undefined) this.end();
+      else listener.inputEnded(connection);
     };
     socketData = function (this: ConnectedSocket, bytes: Buffer): void {
       const connection = this[CONNECTION];

@@ -184,6 +184,8 @@ const CLOSE_FRAMES: Record<CloseReason, { code: number; reason: string }> = {
   'session-time-limit': { code: 1001, reason: 'Session time limit' },
   'handler-error': { code: 1011, reason: 'Internal error' },
   kicked: { code: 1008, reason: 'Disconnected by the server' },
+  // A WebSocket has no half-close: this one only says the same as a normal end.
+  'client-closed': { code: 1000, reason: 'Session ended' },
 };
 /** What the peer sent when it closed without a close frame (RFC 6455 section 7.1.5). */
 const CLOSE_ABNORMAL = 1006;

@@ -49,6 +49,11 @@ export class ByteConnection implements Connection {
     this.#listener?.data(this, bytes);
   }
 
+  /** The client half-closes: it sends nothing more. */
+  endInput(): void {
+    this.#listener?.inputEnded(this);
+  }
+
   #end(): void {
     if (this.isClosed) return;
     this.isClosed = true;
