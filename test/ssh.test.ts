@@ -273,6 +273,32 @@ test(
   },
 );
 
+test(
+  'a handler that carries on past the end of input is closed once its answers are written, with exit status 0',
+  TIMEOUT,
+  async () => {
+    requireTools('ssh');
+    class Stubborn extends Scriptable {
+      override async onCommandSubmitted(command: string): Promise<void> {
+        // An answer that takes a while, still being worked out when the input ends.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await this.sendLine(`Found: ${command}`);
+      }
+
+      override onInterrupt(): Promise<boolean> {
+        return Promise.resolve(true);
+      }
+    }
+    const server = await serveSsh(Stubborn, { welcome_message: 'Scripted' });
+    const knownHosts = join(scratch, 'known_hosts_stubborn');
+    const started = Date.now();
+    const result = await runSsh([...sshArgs(server.ports.ssh!, knownHosts), '-n', 'ada@127.0.0.1', 'status report']);
+    assert.equal(result.code, 0, JSON.stringify(result));
+    assert.match(result.stdout, /^Scripted\r\n> Found: status report\r\n/);
+    assert.ok(Date.now() - started < 10_000, 'closed by the end of input, not by a timeout');
+  },
+);
+
 describe('logins', () => {
   const knownHosts = join(scratch, 'known_hosts_logins');
 

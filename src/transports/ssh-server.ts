@@ -423,7 +423,7 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
       if (channel.writable) {
         // The exit status goes after the output still waiting for the client's window; then EOF and close.
         channel.write(NO_BYTES, () => {
-          channel.exit(reason === 'handler-ended' ? 0 : 1);
+          channel.exit(reason === 'handler-ended' || reason === 'client-closed' ? 0 : 1);
           channel.end();
         });
       }
@@ -442,7 +442,10 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     super.listen(listener);
     this.#channel.on('data', (bytes: Uint8Array) => listener.data(this, bytes));
     this.#channel.once('end', () => {
-      if (this.#isInputEnded && !this.#isClosing) listener.data(this, END_OF_INPUT);
+      if (!this.#isInputEnded || this.#isClosing) return;
+      listener.data(this, END_OF_INPUT);
+      // A handler that goes on past Ctrl-D is closed once it has answered what came before.
+      listener.inputEnded(this);
     });
     // The pty request came before the session: its facts go to the listener at once.
     if (Object.keys(this.#facts).length > 0) listener.terminal(this, { ...this.#facts });
