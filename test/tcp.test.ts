@@ -4,12 +4,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, test } from 'node:test';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { pino } from 'pino';
 
 import { CAPACITY_MESSAGE, CharacterHandler, LineHandler, SHUTDOWN_MESSAGE, SessionClosedError } from '../src/index.js';
 import type { HandlerClass, ProtocolServer, ServerSettings } from '../src/index.js';
+import { makeCertificate } from './support/certificate.js';
 import { connect } from './support/clients.js';
 import type { TestClient } from './support/clients.js';
 import { ReceivedText, until } from './support/received-text.js';
@@ -212,14 +214,16 @@ test('quit says Goodbye! and the server closes the connection', async () => {
   await until(() => server.sessions.size === 0, 'session removal', 1000);
 });
 
-test('a client that half-closes, as `printf ... | nc -N` does, gets every answer, then the server closes', async () => {
-  class Lookup extends LineHandler {
-    override async onCommandSubmitted(command: string): Promise<void> {
-      // An answer that takes a while: before, the client's FIN ended the session first.
-      await sleep(30);
-      await this.sendLine(`Found: ${command}`);
-    }
+/** Answers each command after a while, as a handler that looks something up does. */
+class Lookup extends LineHandler {
+  override async onCommandSubmitted(command: string): Promise<void> {
+    // An answer that takes a while: before, the client's half-close ended the session first.
+    await sleep(30);
+    await this.sendLine(`Found: ${command}`);
   }
+}
+
+test('a client that half-closes, as `printf ... | nc -N` does, gets every answer, then the server closes', async () => {
   const { server, port } = await startTcpServer(Lookup);
   const client = await RawClient.connect(port, { allowHalfOpen: true });
   await client.waitFor('> ');
@@ -233,6 +237,26 @@ test('a client that half-closes, as `printf ... | nc -N` does, gets every answer
   await quiet.waitFor('> ');
   quiet.socket.end();
   await within(quiet.closed, 1000, 'close after an empty half-close');
+  await until(() => server.sessions.size === 0, 'session removal', 1000);
+});
+
+test('over TLS too, a client that ends its side gets every answer, then the server closes', async () => {
+  const certificate = makeCertificate('half-close');
+  const { server, port } = await startTcpServer(Lookup, {
+    use_ssl: true,
+    ssl_cert: certificate.cert,
+    ssl_key: certificate.key,
+  });
+  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  socket.on('error', () => undefined);
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await until(() => text.endsWith('> '), 'the prompt', 2000);
+  // close_notify and FIN after the lines: the client reads on.
+  socket.end('one\ntwo\n');
+  await within(closed, 2000, 'close after the answers');
+  assert.match(text, /Found: one\r\n.*Found: two\r\n/s);
   await until(() => server.sessions.size === 0, 'session removal', 1000);
 });
 

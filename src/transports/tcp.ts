@@ -126,7 +126,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
 function createTlsServer(pem: TlsFiles, handshakeTimeout: number, accept: (socket: net.Socket) => void): tls.Server {
   try {
     return tls.createServer(
-      { ...SOCKET_OPTIONS, cert: pem.cert, key: pem.key, handshakeTimeout, minVersion: MIN_TLS_VERSION },
+      { ...HALF_OPEN_SOCKET_OPTIONS, cert: pem.cert, key: pem.key, handshakeTimeout, minVersion: MIN_TLS_VERSION },
       accept,
     );
   } catch (err) {
@@ -143,10 +143,10 @@ export function createSecureContext(pem: TlsFiles): tls.SecureContext {
 }
 
 /**
- * Plain sockets stay open for output after the client's half-close (its FIN), until the session
- * has answered what came before it (ConnectionListener.inputEnded). Node's default ends them at
- * once, and answers still being worked out were lost. TLS keeps the default: Node's TLS sockets
- * do not half-close reliably.
+ * Sockets stay open for output after the client's half-close (its FIN, or TLS's close_notify),
+ * until the session has answered what came before it (ConnectionListener.inputEnded). Node's
+ * default ends them at once, and answers still being worked out were lost. A TLS socket started
+ * after a PROXY header takes the setting from the socket (or stream) under it.
  */
 const HALF_OPEN_SOCKET_OPTIONS: net.ServerOpts = { ...SOCKET_OPTIONS, allowHalfOpen: true };
 
