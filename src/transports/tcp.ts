@@ -192,7 +192,8 @@ class TcpConnection extends ConnectionEnding implements Connection {
     // Errors end the connection; 'close' follows and is what sessions observe.
     socket.on('error', socketError);
     socket.on('close', socketClosed);
-    if (socket.allowHalfOpen) socket.on('end', socketEnded);
+    // Every listener here serves half-open sockets (HALF_OPEN_SOCKET_OPTIONS): their end is ours to act on.
+    socket.on('end', socketEnded);
   }
 
   get framing(): 'stream' {
