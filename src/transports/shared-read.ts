@@ -7,7 +7,7 @@ import type net from 'node:net';
  * out where kept) before the next, so one buffer serves them all; 64 KiB is what Node reads at
  * most otherwise.
  */
-const SHARED = Buffer.allocUnsafeSlow(64 * 1024);
+export const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 
 /** Node's own keys for `onread` on a socket, found once on the first socket; null where absent. */
 let keys: { buffer: symbol; callback: symbol } | null | undefined;
@@ -48,9 +48,9 @@ export function readThroughSharedBuffer(socket: net.Socket, read: SharedRead = e
   keys ??= findKeys(socket);
   if (keys === null) return false;
   const slots = socket as unknown as Record<symbol, unknown>;
-  slots[keys.buffer] = SHARED;
+  slots[keys.buffer] = SHARED_READ_BUFFER;
   slots[keys.callback] = read;
-  handle.useUserBuffer(SHARED);
+  handle.useUserBuffer(SHARED_READ_BUFFER);
   return true;
 }
 

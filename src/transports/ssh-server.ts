@@ -19,7 +19,7 @@ import type { CloseReason, ConnectionListener, TerminalFacts } from './connectio
 import { fingerprintOf } from './ssh-keys.js';
 import { CLOSE_LINGER_MS, IDENT } from './ssh.js';
 import type { Arrival, SshConnection, SshListenOptions } from './ssh.js';
-import { TurnWriter } from './turn-writer.js';
+import { StreamSink, TurnWriter } from './turn-writer.js';
 
 /** Logins that may fail from one address within LOGIN_FAILURE_WINDOW_MS before its connections are dropped. */
 const MAX_LOGIN_FAILURES = 5;
@@ -343,7 +343,7 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     this.#channel = channel;
     this.#socket = socket;
     // A channel waits for the client's window, or for the socket to close.
-    this.#writer = new TurnWriter(channel, socket);
+    this.#writer = new TurnWriter(new StreamSink(channel, socket));
     this.#maxOutputBuffer = options.maxOutputBuffer;
     const { [RESUME_VARIABLE]: resumeToken, ...environment } = options.facts.environment ?? {};
     this.resumeToken = resumeToken;

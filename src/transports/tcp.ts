@@ -10,8 +10,9 @@ import { ConnectionEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { readThroughSharedBuffer } from './shared-read.js';
+import { acceptHandles } from './tcp-handle.js';
 import type { SharedRead } from './shared-read.js';
-import { TurnWriter } from './turn-writer.js';
+import { StreamSink, TurnWriter } from './turn-writer.js';
 import type {
   Admission,
   CloseReason,
@@ -64,9 +65,10 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
     setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
   };
   /** `isScreened`: its address was screened before any TLS work was done. */
+  const refuses = (peer: ClientPeer, isScreened: boolean): Refusal | undefined =>
+    (isScreened ? undefined : options.admission.screen(peer.address)) ?? options.admission.check(peer.address);
   const accept = (socket: net.Socket, peer: ClientPeer, isScreened: boolean): void => {
-    const refusal =
-      (isScreened ? undefined : options.admission.screen(peer.address)) ?? options.admission.check(peer.address);
+    const refusal = refuses(peer, isScreened);
     if (refusal !== undefined) {
       turnAway(socket, peer.address, refusal, true);
       return;
@@ -112,6 +114,18 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
   }
 
   const port = await bindServer(server, options.host, options.port);
+  if (setTls === undefined && !options.proxy.protocol) {
+    acceptHandles(
+      server,
+      (accepted) => {
+        const peer = accepted.peer();
+        const refusal = refuses(peer, false);
+        if (refusal === undefined) options.onConnection(accepted.connect(options.maxOutputBuffer, peer));
+        else turnAway(accepted.toSocket(), peer.address, refusal, true);
+      },
+      (err) => options.logger.warn({ err }, 'could not accept a connection'),
+    );
+  }
   return {
     address: { host: options.host, port },
     ...(setTls === undefined ? {} : { setTls }),
@@ -184,7 +198,7 @@ class TcpConnection extends ConnectionEnding implements Connection {
   ) {
     super();
     this.#socket = socket;
-    this.#writer = new TurnWriter(socket);
+    this.#writer = new TurnWriter(new StreamSink(socket));
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { READY } from './connection.js';
-import { TurnWriter } from './turn-writer.js';
+import { StreamSink, TurnWriter } from './turn-writer.js';
 
 /** A stream that takes one write at a time and finishes it when told: a peer that reads slowly. */
 function slowStream(highWaterMark: number): { stream: Writable; written: string[]; finishWrite: () => void } {
@@ -23,7 +23,7 @@ function slowStream(highWaterMark: number): { stream: Writable; written: string[
 
 test("a turn's writes leave as one write at its end, and later turns wait for the stream to drain once it is full", async () => {
   const { stream, written, finishWrite } = slowStream(16);
-  const writer = new TurnWriter(stream);
+  const writer = new TurnWriter(new StreamSink(stream));
   assert.equal(writer.isInTurn, false);
   writer.startTurn();
   assert.equal(writer.isInTurn, true);
@@ -77,7 +77,7 @@ function recordingStream(): { stream: Writable; writes: Array<{ isWritev: boolea
 
 test("a turn's text and bytes leave gathered in one write, text as UTF-8, in the order written", async () => {
   const { stream, writes } = recordingStream();
-  const writer = new TurnWriter(stream);
+  const writer = new TurnWriter(new StreamSink(stream));
   writer.startTurn();
   writer.write(Uint8Array.from([255, 253, 24]));
   writer.write('Welcome, ');
@@ -98,7 +98,7 @@ test("a turn's text and bytes leave gathered in one write, text as UTF-8, in the
 
 test('a turn too long to gather leaves its pieces as they are, in one writev', async () => {
   const { stream, writes } = recordingStream();
-  const writer = new TurnWriter(stream);
+  const writer = new TurnWriter(new StreamSink(stream));
   const long = 'é'.repeat(3000);
   writer.startTurn();
   writer.write(Uint8Array.from([255, 249]));
@@ -111,7 +111,7 @@ test('a turn too long to gather leaves its pieces as they are, in one writev', a
 
 test('a write after the stream drained within the turn does not wait for a drain that will not come', async () => {
   const { stream, written, finishWrite } = slowStream(16);
-  const writer = new TurnWriter(stream);
+  const writer = new TurnWriter(new StreamSink(stream));
   writer.startTurn();
   writer.write('more than sixteen characters');
   await nextTurn();

@@ -12,14 +12,71 @@ const HELD_LIMIT = 64 * 1024;
 /**
  * A turn that wrote bytes as well as text (a prompt and its telnet mark, the negotiation and a
  * welcome) sends them gathered in one buffer up to this many bytes, text as UTF-8: one plain
- * write, where corked pieces take Node's writev path. Node's pool serves buffers below 4 KiB.
+ * write, where larger pieces go together (a Writable's writev). Node's pool serves buffers below 4 KiB.
  */
 const GATHER_LIMIT = 4095;
 
-export class TurnWriter implements TurnBatch {
+/** Where a TurnWriter sends what a turn held: a Writable (StreamSink), or a socket's handle. */
+export interface TurnSink {
+  /** False once the sink takes no more output. */
+  readonly writable: boolean;
+  /** Whether output from earlier writes waits past what the sink holds without a drain. */
+  readonly writableNeedDrain: boolean;
+  /** Sends `data` (text as UTF-8); false where the sink now wants a drain. */
+  send(data: Uint8Array | string): boolean;
+  /** Sends the pieces, in order, together where the sink can; false where it now wants a drain. */
+  sendAll(pieces: ReadonlyArray<Uint8Array | string>): boolean;
+  /** Resolves once the sink has drained, or closed: a drain that will never come. */
+  drained(): Promise<void>;
+}
+
+/** A Writable as a TurnSink. */
+export class StreamSink implements TurnSink {
   readonly #stream: Writable;
   /** What ends the wait for a drain that will never come: the stream's socket closing. */
   readonly #closer: EventEmitter;
+
+  constructor(stream: Writable, closer: EventEmitter = stream) {
+    this.#stream = stream;
+    this.#closer = closer;
+  }
+
+  get writable(): boolean {
+    return this.#stream.writable;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.#stream.writableNeedDrain;
+  }
+
+  send(data: Uint8Array | string): boolean {
+    return this.#stream.write(data);
+  }
+
+  sendAll(pieces: ReadonlyArray<Uint8Array | string>): boolean {
+    // Corked, the pieces leave in one writev.
+    const stream = this.#stream;
+    stream.cork();
+    for (const piece of pieces) stream.write(piece);
+    stream.uncork();
+    return !stream.writableNeedDrain;
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#stream.off('drain', done);
+        this.#closer.off('close', done);
+        resolve();
+      };
+      this.#stream.on('drain', done);
+      this.#closer.on('close', done);
+    });
+  }
+}
+
+export class TurnWriter implements TurnBatch {
+  readonly #sink: TurnSink;
   #isInTurn = false;
   /** Text written in this turn since the last bytes, not yet handed to the stream. */
   #text = '';
@@ -37,9 +94,8 @@ export class TurnWriter implements TurnBatch {
    */
   #needsDrain = false;
 
-  constructor(stream: Writable, closer: EventEmitter = stream) {
-    this.#stream = stream;
-    this.#closer = closer;
+  constructor(sink: TurnSink) {
+    this.#sink = sink;
   }
 
   /**
@@ -54,7 +110,7 @@ export class TurnWriter implements TurnBatch {
   startTurn(): void {
     if (this.#isInTurn) return;
     this.#isInTurn = true;
-    this.#needsDrain = this.#stream.writableNeedDrain;
+    this.#needsDrain = this.#sink.writableNeedDrain;
     holdForTurn(this);
   }
 
@@ -89,38 +145,23 @@ export class TurnWriter implements TurnBatch {
     const text = this.#takeText();
     this.#pieces = undefined;
     this.#piecesLength = 0;
-    const stream = this.#stream;
-    if (!stream.writable) return;
+    const sink = this.#sink;
+    if (!sink.writable) return;
     if (pieces === undefined) {
-      if (text !== '') this.#needsDrain = !stream.write(text);
+      if (text !== '') this.#needsDrain = !sink.send(text);
       return;
     }
     if (text !== '') pieces.push(text);
     const gathered = gather(pieces);
-    if (gathered !== undefined) {
-      this.#needsDrain = !stream.write(gathered);
-      return;
-    }
-    // Corked, the pieces leave in one writev.
-    stream.cork();
-    for (const piece of pieces) stream.write(piece);
-    stream.uncork();
-    this.#needsDrain = stream.writableNeedDrain;
+    this.#needsDrain = gathered === undefined ? !sink.sendAll(pieces) : !sink.send(gathered);
   }
 
   #drain(): Promise<void> {
-    this.#drained ??= new Promise((resolve) => {
-      const done = (): void => {
-        this.#stream.off('drain', done);
-        this.#closer.off('close', done);
-        this.#drained = undefined;
-        // Drained (or closed), the stream wants no other drain until a write fills it again: a
-        // write later in this turn waiting for one would wait for good.
-        this.#needsDrain = false;
-        resolve();
-      };
-      this.#stream.on('drain', done);
-      this.#closer.on('close', done);
+    this.#drained ??= this.#sink.drained().then(() => {
+      this.#drained = undefined;
+      // Drained (or closed), the stream wants no other drain until a write fills it again: a
+      // write later in this turn waiting for one would wait for good.
+      this.#needsDrain = false;
     });
     return this.#drained;
   }

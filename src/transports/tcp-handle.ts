@@ -1,0 +1,406 @@
+// Plain TCP connections served on their libuv handles, with no net.Socket each. A net.Socket is a
+// Duplex stream: its construction, its write path and its end (two stream states, event emitter,
+// nextTicks for 'end', 'finish' and 'close') cost about 25 µs of CPU per connection, against
+// under 15 for the same connect, welcome and close on the handle. Sessions need none of the
+// stream's machinery: TurnWriter already batches their output, and reads go through one shared
+// buffer. This relies on Node's internal stream bindings (as Node's own net module uses them);
+// where they are not as expected, listeners keep net.Socket (TcpConnection).
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+import { ConnectionEnding, READY } from './connection.js';
+import type { ClientPeer } from './client-address.js';
+import type { CloseReason, Connection, ConnectionEnd, ConnectionListener } from './connection.js';
+import { SHARED_READ_BUFFER } from './shared-read.js';
+import { TurnWriter } from './turn-writer.js';
+import type { TurnSink } from './turn-writer.js';
+
+/** The part of a libuv TCP handle's wrapper used here (node/src/stream_base.cc, tcp_wrap.cc). */
+interface TcpHandle {
+  /** Called with the handle as `this` after each read: the count, or an error, is in the binding's state. */
+  onread: (this: TcpHandle) => void;
+  readStart(): number;
+  readStop(): number;
+  /** Reads go into `buffer` from its start, rather than into a new ArrayBuffer each. */
+  useUserBuffer(buffer: Uint8Array): void;
+  writeUtf8String(request: WriteRequest, text: string): number;
+  writeBuffer(request: WriteRequest, bytes: Uint8Array): number;
+  shutdown(request: ShutdownRequest): number;
+  close(callback: (this: TcpHandle) => void): void;
+  getpeername(out: { address?: string; port?: number }): number;
+  setNoDelay(isOn: boolean): number;
+  /** Bytes libuv holds that the kernel has not taken yet. */
+  readonly writeQueueSize: number;
+  [CONNECTION]?: HandleConnection;
+}
+
+/** A write the kernel did not take at once: libuv finishes it and calls `oncomplete`. */
+interface WriteRequest {
+  oncomplete: (this: WriteRequest, status: number) => void;
+  handle: TcpHandle;
+  /** Kept alive until the write is done: the bytes libuv is still sending from. */
+  bytes?: Uint8Array;
+}
+
+interface ShutdownRequest {
+  oncomplete: (this: ShutdownRequest, status: number) => void;
+  handle: TcpHandle;
+}
+
+interface StreamBinding {
+  WriteWrap: new () => WriteRequest;
+  ShutdownWrap: new () => ShutdownRequest;
+  /** Where the last call left its results: read count or error, bytes written, whether a write went async. */
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kBytesWritten: number;
+  kLastWriteWasAsync: number;
+}
+
+const CONNECTION = Symbol('connection');
+
+/** Past this many bytes waiting in libuv, writers wait for a drain: a net.Socket's default mark. */
+const HIGH_WATER_MARK = 16 * 1024;
+
+/** How long a closing socket may wait for the peer to close its side before it is dropped. */
+const CLOSE_LINGER_MS = 2000;
+
+const binding = loadBinding();
+const state = binding?.streamBaseState;
+/** libuv's end of stream, the same number on every platform. */
+const UV_EOF = -4095;
+
+/** A write request no write has needed yet: one the kernel takes at once is never wrapped, so it serves the next. */
+let spareWrite: WriteRequest | undefined;
+
+/**
+ * Takes over `server`'s accepted sockets, which must be listening: `accept` gets each one's
+ * handle instead of the net.Socket Node would build. False, with nothing changed, where this
+ * Node's internals are not as expected.
+ */
+export function acceptHandles(
+  server: net.Server,
+  accept: (handle: AcceptedHandle) => void,
+  onError: (error: Error) => void,
+): boolean {
+  const listening = (server as unknown as { _handle: { onconnection?: unknown } | null })._handle;
+  if (binding === undefined || listening === null || typeof listening.onconnection !== 'function') return false;
+  listening.onconnection = (status: number, handle: TcpHandle | undefined): void => {
+    // Out of descriptors, say: Node would emit it on the server, and with no listener, crash.
+    if (status < 0 || handle === undefined) onError(systemError(status, 'accept'));
+    else accept(new AcceptedHandle(handle));
+  };
+  return true;
+}
+
+/** A socket just accepted: who it is from, then either a connection or a net.Socket to turn it away on. */
+export class AcceptedHandle {
+  readonly #handle: TcpHandle;
+
+  constructor(handle: TcpHandle) {
+    this.#handle = handle;
+    // Set on each accepted socket as net.Server's `noDelay` does: an interactive client waits for each small reply.
+    handle.setNoDelay(true);
+  }
+
+  /** The client's address and port; empty where the socket is already gone. */
+  peer(): ClientPeer {
+    const out: { address?: string; port?: number } = {};
+    this.#handle.getpeername(out);
+    return { address: out.address ?? '', port: out.port ?? 0 };
+  }
+
+  connect(maxOutputBuffer: number, peer: ClientPeer): Connection {
+    return new HandleConnection(this.#handle, maxOutputBuffer, peer);
+  }
+
+  /** A net.Socket on the handle, for the rare client turned away with a message. */
+  toSocket(): net.Socket {
+    return new net.Socket({
+      handle: this.#handle,
+      readable: true,
+      writable: true,
+      allowHalfOpen: true,
+    } as net.SocketConstructorOpts);
+  }
+}
+
+// Assigned in HandleConnection's static block, where its private members can be reached.
+let onHandleRead: (this: TcpHandle) => void;
+let written: (this: WriteRequest, status: number) => void;
+let shutDown: (this: ShutdownRequest) => void;
+let handleClosed: (this: TcpHandle) => void;
+
+class HandleConnection extends ConnectionEnding implements Connection, TurnSink {
+  readonly framing = 'stream';
+  readonly secure = false;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly proxyAddress = undefined;
+  readonly #handle: TcpHandle;
+  readonly #writer: TurnWriter;
+  /** Output waiting unread beyond this many bytes means the peer stopped reading: drop it. */
+  readonly #maxOutputBuffer: number;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  /** The peer has ended its side (EOF read). */
+  #isInputEnded = false;
+  /** close() has begun: output is flushed and our side ended, or the handle closed. */
+  #isClosing = false;
+  #isHandleClosed = false;
+  #drained: Promise<void> | undefined;
+  #markDrained: (() => void) | undefined;
+
+  constructor(handle: TcpHandle, maxOutputBuffer: number, peer: ClientPeer) {
+    super();
+    this.#handle = handle;
+    handle[CONNECTION] = this;
+    this.#writer = new TurnWriter(this);
+    this.#maxOutputBuffer = maxOutputBuffer;
+    this.remoteAddress = peer.address;
+    this.remotePort = peer.port;
+  }
+
+  get protocol(): string {
+    return '';
+  }
+
+  get path(): string {
+    return '';
+  }
+
+  /** A new empty query each time: a byte stream has no URL, and a shared one could be changed by a handler. */
+  get query(): URLSearchParams {
+    return new URLSearchParams();
+  }
+
+  get resumeToken(): undefined {
+    return undefined;
+  }
+
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  get bytesOut(): number {
+    return this.#bytesOut;
+  }
+
+  get isClosed(): boolean {
+    return this.#isHandleClosed;
+  }
+
+  // Connection
+
+  write(data: Uint8Array | string): Promise<void> {
+    const writer = this.#writer;
+    // Checked at the turn's first write (see TcpConnection.write).
+    if (!writer.isInTurn) {
+      if (!this.writable) return READY;
+      writer.startTurn();
+      if (this.#handle.writeQueueSize > this.#maxOutputBuffer) {
+        this.endFor({ reason: 'slow-consumer' });
+        this.#closeHandle();
+        return READY;
+      }
+    }
+    return writer.write(data);
+  }
+
+  endTurn(): void {
+    this.#writer.endTurn();
+  }
+
+  pause(): void {
+    if (!this.#isHandleClosed && !this.#isInputEnded) this.#handle.readStop();
+  }
+
+  resume(): void {
+    if (!this.#isHandleClosed && !this.#isInputEnded) this.#handle.readStart();
+  }
+
+  close(_reason: CloseReason): Promise<void> {
+    // A byte stream has no way to say why; the session's last line says it to the user.
+    if (!this.#isClosing && !this.#isHandleClosed) {
+      this.#endFor({ reason: 'local' });
+      this.#writer.flush();
+      this.#isClosing = true;
+      const handle = this.#handle;
+      if (this.#isInputEnded && handle.writeQueueSize === 0) {
+        // The client has ended its side, and the kernel has all the output: closing the socket
+        // sends it, then the FIN.
+        this.#closeHandle();
+      } else if (!this.#isHandleClosed) {
+        const request = new binding!.ShutdownWrap();
+        request.handle = handle;
+        request.oncomplete = shutDown;
+        if (handle.shutdown(request) !== 0) this.#closeHandle();
+        else {
+          // Reads go on to the client's end, which closes the socket (see #readEnded).
+          if (!this.#isInputEnded) handle.readStart();
+          // A peer that never closes its side would hold the socket half-open forever.
+          setTimeout(() => this.#closeHandle(), CLOSE_LINGER_MS).unref();
+        }
+      }
+    }
+    return this.untilEnded();
+  }
+
+  destroy(): void {
+    this.#endFor({ reason: 'local' });
+    this.#closeHandle();
+  }
+
+  override listen(listener: ConnectionListener): void {
+    super.listen(listener);
+    const handle = this.#handle;
+    handle.onread = onHandleRead;
+    handle.useUserBuffer(SHARED_READ_BUFFER);
+    handle.readStart();
+  }
+
+  control(): boolean {
+    return false;
+  }
+
+  // TurnSink
+
+  get writable(): boolean {
+    return !this.#isClosing && !this.#isHandleClosed;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.#handle.writeQueueSize >= HIGH_WATER_MARK;
+  }
+
+  send(data: Uint8Array | string): boolean {
+    if (this.#isHandleClosed) return true;
+    const handle = this.#handle;
+    const request = (spareWrite ??= new binding!.WriteWrap());
+    const status = typeof data === 'string' ? handle.writeUtf8String(request, data) : handle.writeBuffer(request, data);
+    if (status !== 0) {
+      this.#endFor({ reason: 'reset', error: systemError(status, 'write') });
+      this.#closeHandle();
+      return true;
+    }
+    this.#bytesOut += state![binding!.kBytesWritten]!;
+    if (state![binding!.kLastWriteWasAsync] !== 0) {
+      // libuv holds the request until the kernel takes the rest: it cannot serve another write.
+      spareWrite = undefined;
+      request.handle = handle;
+      request.oncomplete = written;
+      if (typeof data !== 'string') request.bytes = data;
+      return handle.writeQueueSize < HIGH_WATER_MARK;
+    }
+    return true;
+  }
+
+  sendAll(pieces: ReadonlyArray<Uint8Array | string>): boolean {
+    return this.send(Buffer.concat(pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece))));
+  }
+
+  drained(): Promise<void> {
+    this.#drained ??= new Promise((resolve) => (this.#markDrained = resolve));
+    return this.#drained;
+  }
+
+  // From the handle's callbacks
+
+  #read(count: number): void {
+    if (count > 0) {
+      this.#bytesIn += count;
+      // What a closing connection still reads is no one's: the session has ended.
+      if (!this.#isClosing) this.listener!.data(this, SHARED_READ_BUFFER.subarray(0, count));
+    } else if (count === UV_EOF) {
+      this.#readEnded();
+    } else if (count < 0) {
+      this.#endFor({ reason: 'reset', error: systemError(count, 'read') });
+      this.#closeHandle();
+    }
+  }
+
+  #readEnded(): void {
+    this.#isInputEnded = true;
+    if (this.#isClosing) {
+      // Our side was ended before the client's: both are done.
+      if (this.#handle.writeQueueSize === 0) this.#closeHandle();
+    } else {
+      this.listener!.inputEnded(this);
+    }
+  }
+
+  #written(status: number): void {
+    if (status < 0) {
+      this.#endFor({ reason: 'reset', error: systemError(status, 'write') });
+      this.#closeHandle();
+      return;
+    }
+    if (this.#handle.writeQueueSize === 0) {
+      this.#releaseDrain();
+      // A shutdown waits for the writes before it; the client had already ended its side.
+      if (this.#isClosing && this.#isInputEnded) this.#closeHandle();
+    }
+  }
+
+  #shutDown(): void {
+    if (this.#isInputEnded) this.#closeHandle();
+  }
+
+  #closeHandle(): void {
+    if (this.#isHandleClosed) return;
+    this.#isHandleClosed = true;
+    this.#handle.close(handleClosed);
+    this.#releaseDrain();
+  }
+
+  #releaseDrain(): void {
+    const markDrained = this.#markDrained;
+    if (markDrained === undefined) return;
+    this.#drained = undefined;
+    this.#markDrained = undefined;
+    markDrained();
+  }
+
+  /** Records why the connection ends: the peer, where its end of the stream came first. */
+  #endFor(end: ConnectionEnd): void {
+    this.endFor(this.#isInputEnded ? { reason: 'peer-closed' } : end);
+  }
+
+  static {
+    // Shared by every handle, which `this` is: a closure per handle would cost memory.
+    onHandleRead = function (this: TcpHandle): void {
+      this[CONNECTION]!.#read(state![binding!.kReadBytesOrError]!);
+    };
+    written = function (this: WriteRequest, status: number): void {
+      this.bytes = undefined;
+      this.handle[CONNECTION]!.#written(status);
+    };
+    shutDown = function (this: ShutdownRequest): void {
+      this.handle[CONNECTION]!.#shutDown();
+    };
+    handleClosed = function (this: TcpHandle): void {
+      this[CONNECTION]!.ended({ reason: 'peer-closed' });
+    };
+  }
+}
+
+function systemError(status: number, syscall: string): Error {
+  const code = getSystemErrorName(status);
+  return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
+}
+
+function loadBinding(): StreamBinding | undefined {
+  try {
+    const found = (process as unknown as { binding(name: string): Partial<StreamBinding> }).binding('stream_wrap');
+    const isComplete =
+      typeof found.WriteWrap === 'function' &&
+      typeof found.ShutdownWrap === 'function' &&
+      found.streamBaseState instanceof Int32Array &&
+      typeof found.kReadBytesOrError === 'number' &&
+      typeof found.kBytesWritten === 'number' &&
+      typeof found.kLastWriteWasAsync === 'number';
+    return isComplete ? (found as StreamBinding) : undefined;
+  } catch {
+    return undefined;
+  }
+}
