@@ -132,11 +132,8 @@ let shutDown: (this: ShutdownRequest) => void;
 let handleClosed: (this: TcpHandle) => void;
 
 class HandleConnection extends ConnectionEnding implements Connection, TurnSink {
-  readonly framing = 'stream';
-  readonly secure = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly proxyAddress = undefined;
   readonly #handle: TcpHandle;
   readonly #writer: TurnWriter;
   /** Output waiting unread beyond this many bytes means the peer stopped reading: drop it. */
@@ -159,6 +156,19 @@ class HandleConnection extends ConnectionEnding implements Connection, TurnSink 
     this.#maxOutputBuffer = maxOutputBuffer;
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
+  }
+
+  // Getters, not fields: the same for every connection, they cost an idle one nothing.
+  get framing(): 'stream' {
+    return 'stream';
+  }
+
+  get secure(): boolean {
+    return false;
+  }
+
+  get proxyAddress(): undefined {
+    return undefined;
   }
 
   get protocol(): string {
@@ -253,6 +263,7 @@ class HandleConnection extends ConnectionEnding implements Connection, TurnSink 
 
   override listen(listener: ConnectionListener): void {
     super.listen(listener);
+    if (this.#isHandleClosed) return;
     const handle = this.#handle;
     handle.onread = onHandleRead;
     handle.useUserBuffer(SHARED_READ_BUFFER);
