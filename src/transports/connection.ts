@@ -227,3 +227,34 @@ export abstract class ConnectionEnding {
     return this.#closed;
   }
 }
+
+/**
+ * A connection on a plain byte stream (TCP, TLS): no URL, no subprotocol, no resume token, no
+ * control channel. Getters, not fields: the same for every connection, they cost an idle one nothing.
+ */
+export abstract class ByteStreamEnding extends ConnectionEnding {
+  get framing(): 'stream' {
+    return 'stream';
+  }
+
+  get protocol(): string {
+    return '';
+  }
+
+  get path(): string {
+    return '';
+  }
+
+  /** A new empty query each time: a byte stream has no URL, and a shared one could be changed by a handler. */
+  get query(): URLSearchParams {
+    return new URLSearchParams();
+  }
+
+  get resumeToken(): undefined {
+    return undefined;
+  }
+
+  control(): boolean {
+    return false;
+  }
+}

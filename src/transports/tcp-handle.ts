@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
-import { ConnectionEnding, READY } from './connection.js';
+import { ByteStreamEnding, READY } from './connection.js';
 import type { ClientPeer } from './client-address.js';
 import type { CloseReason, Connection, ConnectionEnd, ConnectionListener } from './connection.js';
 import { SHARED_READ_BUFFER } from './shared-read.js';
@@ -131,7 +131,7 @@ let written: (this: WriteRequest, status: number) => void;
 let shutDown: (this: ShutdownRequest) => void;
 let handleClosed: (this: TcpHandle) => void;
 
-class HandleConnection extends ConnectionEnding implements Connection, TurnSink {
+class HandleConnection extends ByteStreamEnding implements Connection, TurnSink {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly #handle: TcpHandle;
@@ -158,33 +158,11 @@ class HandleConnection extends ConnectionEnding implements Connection, TurnSink 
     this.remotePort = peer.port;
   }
 
-  // Getters, not fields: the same for every connection, they cost an idle one nothing.
-  get framing(): 'stream' {
-    return 'stream';
-  }
-
   get secure(): boolean {
     return false;
   }
 
   get proxyAddress(): undefined {
-    return undefined;
-  }
-
-  get protocol(): string {
-    return '';
-  }
-
-  get path(): string {
-    return '';
-  }
-
-  /** A new empty query each time: a byte stream has no URL, and a shared one could be changed by a handler. */
-  get query(): URLSearchParams {
-    return new URLSearchParams();
-  }
-
-  get resumeToken(): undefined {
     return undefined;
   }
 
@@ -268,10 +246,6 @@ class HandleConnection extends ConnectionEnding implements Connection, TurnSink 
     handle.onread = onHandleRead;
     handle.useUserBuffer(SHARED_READ_BUFFER);
     handle.readStart();
-  }
-
-  control(): boolean {
-    return false;
   }
 
   // TurnSink

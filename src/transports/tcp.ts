@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { SOCKET_OPTIONS, bindServer } from './bind.js';
-import { ConnectionEnding, READY } from './connection.js';
+import { ByteStreamEnding, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { readThroughSharedBuffer } from './shared-read.js';
@@ -182,7 +182,7 @@ let socketEnded: (this: ConnectedSocket) => void;
 let socketData: (this: ConnectedSocket, bytes: Buffer) => void;
 let socketRead: SharedRead;
 
-class TcpConnection extends ConnectionEnding implements Connection {
+class TcpConnection extends ByteStreamEnding implements Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
@@ -208,27 +208,6 @@ class TcpConnection extends ConnectionEnding implements Connection {
     socket.on('close', socketClosed);
     // Every listener here serves half-open sockets (HALF_OPEN_SOCKET_OPTIONS): their end is ours to act on.
     socket.on('end', socketEnded);
-  }
-
-  get framing(): 'stream' {
-    return 'stream';
-  }
-
-  get protocol(): string {
-    return '';
-  }
-
-  get path(): string {
-    return '';
-  }
-
-  /** A new empty query each time: a byte stream has no URL, and a shared one could be changed by a handler. */
-  get query(): URLSearchParams {
-    return new URLSearchParams();
-  }
-
-  get resumeToken(): undefined {
-    return undefined;
   }
 
   get bytesIn(): number {
@@ -310,10 +289,6 @@ class TcpConnection extends ConnectionEnding implements Connection {
   /** Records why the connection ends: the peer, where its end of the stream came first. */
   #endFor(end: ConnectionEnd): void {
     this.endFor(this.#socket.readableEnded ? { reason: 'peer-closed' } : end);
-  }
-
-  control(): boolean {
-    return false;
   }
 
   static {
