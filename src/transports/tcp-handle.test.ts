@@ -4,8 +4,12 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
+import { pino } from 'pino';
+
 import { READY } from './connection.js';
 import type { Connection, ConnectionEnd, ConnectionListener } from './connection.js';
+import { DIRECT } from './client-address.js';
+import { listenTcp } from './tcp.js';
 import { acceptHandles } from './tcp-handle.js';
 import type { AcceptedHandle } from './tcp-handle.js';
 
@@ -255,6 +259,30 @@ test(
     await until(() => client.text() === 'still here');
   },
 );
+
+test('a plain TCP listener serves its clients on handles, not net.Sockets', { timeout: 10_000 }, async () => {
+  const connections: Connection[] = [];
+  const listener = await listenTcp({
+    host: '127.0.0.1',
+    port: 0,
+    handshakeTimeoutMs: 1000,
+    maxOutputBuffer: 1 << 20,
+    admission: { screen: () => undefined, check: () => undefined, refused: () => undefined },
+    proxy: DIRECT,
+    logger: pino({ level: 'silent' }),
+    onConnection: (connection) => connections.push(connection),
+  });
+  try {
+    const client = await dial(listener.address.port);
+    await until(() => connections.length === 1);
+    assert.equal(connections[0]!.constructor.name, 'HandleConnection');
+    assert.equal(connections[0]!.remotePort, client.socket.localPort);
+    connections[0]!.destroy();
+    await client.ended.catch(() => undefined);
+  } finally {
+    await listener.close();
+  }
+});
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
