@@ -86,7 +86,7 @@ export function acceptHandles(
   const listening = (server as unknown as { _handle: { onconnection?: unknown } | null })._handle;
   if (binding === undefined || listening === null || typeof listening.onconnection !== 'function') return false;
   listening.onconnection = (status: number, handle: TcpHandle | undefined): void => {
-    // Out of descriptors, say: Node would emit it on the server, and with no listener, crash.
+    // Out of descriptors, say: Node would emit it on the server, where no one listens: an uncaught exception.
     if (status < 0 || handle === undefined) onError(systemError(status, 'accept'));
     else accept(new AcceptedHandle(handle));
   };
