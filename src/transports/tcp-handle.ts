@@ -62,6 +62,9 @@ const CONNECTION = Symbol('connection');
 /** Past this many bytes waiting in libuv, writers wait for a drain: a net.Socket's default mark. */
 const HIGH_WATER_MARK = 16 * 1024;
 
+/** Failed accepts are reported at most once in this long. */
+const FAILURE_REPORT_MS = 1000;
+
 /** How long a closing socket may wait for the peer to close its side before it is dropped. */
 const CLOSE_LINGER_MS = 2000;
 
@@ -75,20 +78,32 @@ let spareWrite: WriteRequest | undefined;
 
 /**
  * Takes over `server`'s accepted sockets, which must be listening: `accept` gets each one's
- * handle instead of the net.Socket Node would build. False, with nothing changed, where this
- * Node's internals are not as expected.
+ * handle instead of the net.Socket Node would build, and `onFailures` hears of accepts that
+ * failed (at most once a second, with how many since it last heard). False, with nothing
+ * changed, where this Node's internals are not as expected.
  */
 export function acceptHandles(
   server: net.Server,
   accept: (handle: AcceptedHandle) => void,
-  onError: (error: Error) => void,
+  onFailures: (error: Error, failures: number) => void,
 ): boolean {
   const listening = (server as unknown as { _handle: { onconnection?: unknown } | null })._handle;
   if (binding === undefined || listening === null || typeof listening.onconnection !== 'function') return false;
+  let failures = 0;
+  let reportedAt = -Infinity;
   listening.onconnection = (status: number, handle: TcpHandle | undefined): void => {
-    // Out of descriptors, say: Node would emit it on the server, where no one listens: an uncaught exception.
-    if (status < 0 || handle === undefined) onError(systemError(status, 'accept'));
-    else accept(new AcceptedHandle(handle));
+    if (status >= 0 && handle !== undefined) {
+      accept(new AcceptedHandle(handle));
+      return;
+    }
+    // Out of descriptors, say: Node would emit it on the server, where no one listens (an uncaught
+    // exception). Then every client that tries fails alike: one report a second, with the count.
+    failures++;
+    const now = Date.now();
+    if (now - reportedAt < FAILURE_REPORT_MS) return;
+    onFailures(systemError(status, 'accept'), failures);
+    failures = 0;
+    reportedAt = now;
   };
   return true;
 }

@@ -123,7 +123,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
         if (refusal === undefined) options.onConnection(accepted.connect(options.maxOutputBuffer, peer));
         else turnAway(accepted.toSocket(), peer.address, refusal, true);
       },
-      (err) => options.logger.warn({ err }, 'could not accept a connection'),
+      (err, failures) => options.logger.warn({ err, failures }, 'could not accept connections'),
     );
   }
   return {
