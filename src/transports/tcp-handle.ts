@@ -92,8 +92,8 @@ export function acceptHandles(
   let failures = 0;
   let reportedAt = -Infinity;
   listening.onconnection = (status: number, handle: TcpHandle | undefined): void => {
-    if (status >= 0 && handle !== undefined) {
-      accept(new AcceptedHandle(handle));
+    if (status >= 0) {
+      if (handle !== undefined) accept(new AcceptedHandle(handle));
       return;
     }
     // Out of descriptors, say: Node would emit it on the server, where no one listens (an uncaught
@@ -202,7 +202,7 @@ class HandleConnection extends ByteStreamEnding implements Connection, TurnSink 
       if (!this.writable) return READY;
       writer.startTurn();
       if (this.#handle.writeQueueSize > this.#maxOutputBuffer) {
-        this.endFor({ reason: 'slow-consumer' });
+        this.#endFor({ reason: 'slow-consumer' });
         this.#closeHandle();
         return READY;
       }
