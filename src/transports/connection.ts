@@ -166,6 +166,9 @@ export interface Admission {
   refused(remoteAddress: string, refusal: Refusal): void;
 }
 
+/** How long a closing connection may wait for the client to close its side before it is dropped. */
+export const CLOSE_LINGER_MS = 2000;
+
 /** A promise that is already settled, shared so fast writes allocate nothing. */
 export const READY: Promise<void> = Promise.resolve();
 

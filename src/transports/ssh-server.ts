@@ -14,10 +14,10 @@ import type {
 
 import type { AuthenticationAttempt } from '../session/handle.js';
 import type { ClientPeer } from './client-address.js';
-import { ConnectionEnding, READY } from './connection.js';
+import { CLOSE_LINGER_MS, ConnectionEnding, READY } from './connection.js';
 import type { CloseReason, ConnectionListener, TerminalFacts } from './connection.js';
 import { fingerprintOf } from './ssh-keys.js';
-import { CLOSE_LINGER_MS, IDENT } from './ssh.js';
+import { IDENT } from './ssh.js';
 import type { Arrival, SshConnection, SshListenOptions } from './ssh.js';
 import { StreamSink, TurnWriter } from './turn-writer.js';
 

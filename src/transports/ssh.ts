@@ -14,6 +14,7 @@ import type { AuthenticationAttempt } from '../session/handle.js';
 import { SOCKET_OPTIONS, bindServer } from './bind.js';
 import { acceptProxied, socketPeer, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
+import { CLOSE_LINGER_MS } from './connection.js';
 import type { Admission, Connection, Listener, Refusal } from './connection.js';
 import type { KeyCheck, KeyCheckAnswer } from './ssh-key-check.js';
 
@@ -52,8 +53,6 @@ export interface SshConnection extends Connection {
 
 /** What identifies this server to clients (RFC 4253 §4.2): no version, nothing to fingerprint. */
 export const IDENT = 'chuk_protocol_server';
-/** How long a closing connection may wait for the client to close its side before it is dropped. */
-export const CLOSE_LINGER_MS = 2000;
 
 /** RFC 4253 §11.1 reason codes, as a refusal before the key exchange sends them. */
 const DISCONNECT_HOST_NOT_ALLOWED = 1;

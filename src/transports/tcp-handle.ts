@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
-import { ByteStreamEnding, READY } from './connection.js';
+import { ByteStreamEnding, CLOSE_LINGER_MS, READY } from './connection.js';
 import type { ClientPeer } from './client-address.js';
 import type { CloseReason, Connection, ConnectionEnd, ConnectionListener } from './connection.js';
 import { SHARED_READ_BUFFER } from './shared-read.js';
@@ -64,9 +64,6 @@ const HIGH_WATER_MARK = 16 * 1024;
 
 /** Failed accepts are reported at most once in this long. */
 const FAILURE_REPORT_MS = 1000;
-
-/** How long a closing socket may wait for the peer to close its side before it is dropped. */
-const CLOSE_LINGER_MS = 2000;
 
 const binding = loadBinding();
 const state = binding?.streamBaseState;
@@ -372,7 +369,6 @@ class HandleConnection extends ByteStreamEnding implements Connection, TurnSink 
       this[CONNECTION]!.#read(state![binding!.kReadBytesOrError]!);
     };
     written = function (this: WriteRequest, status: number): void {
-      this.bytes = undefined;
       this.handle[CONNECTION]!.#written(status);
     };
     shutDown = function (this: ShutdownRequest): void {

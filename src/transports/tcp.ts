@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { SOCKET_OPTIONS, bindServer } from './bind.js';
-import { ByteStreamEnding, READY } from './connection.js';
+import { ByteStreamEnding, CLOSE_LINGER_MS, READY } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { readThroughSharedBuffer } from './shared-read.js';
@@ -163,9 +163,6 @@ export function createSecureContext(pem: TlsFiles): tls.SecureContext {
  * after a PROXY header takes the setting from the socket (or stream) under it.
  */
 const HALF_OPEN_SOCKET_OPTIONS: net.ServerOpts = { ...SOCKET_OPTIONS, allowHalfOpen: true };
-
-/** How long a closing socket may wait for the peer to close its side before it is dropped. */
-const CLOSE_LINGER_MS = 2000;
 
 /** TLS 1.0 and 1.1 are broken and deprecated (RFC 8996). */
 export const MIN_TLS_VERSION = 'TLSv1.2';
