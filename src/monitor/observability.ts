@@ -194,22 +194,23 @@ export class Observability {
     const monitor = this.monitor;
     if (monitorPath === undefined || monitor === undefined) return [];
     return [
-      (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (pathOf(request) !== monitorPath) return false;
-        const address = request.socket.remoteAddress ?? '';
-        const level = accessOf(request, site.policy);
-        if (level === 'none') {
-          this.#logger.warn({ address }, 'monitor: refused a viewer without a valid token');
-          rejectUpgrade(socket, 401, 'Unauthorized', 'A valid monitor token is required', {
-            'WWW-Authenticate': 'Bearer realm="monitor"',
+      {
+        path: monitorPath,
+        take: (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+          const address = request.socket.remoteAddress ?? '';
+          const level = accessOf(request, site.policy);
+          if (level === 'none') {
+            this.#logger.warn({ address }, 'monitor: refused a viewer without a valid token');
+            rejectUpgrade(socket, 401, 'Unauthorized', 'A valid monitor token is required', {
+              'WWW-Authenticate': 'Bearer realm="monitor"',
+            });
+            return;
+          }
+          this.#viewerSockets.handleUpgrade(request, socket, head, (ws) => {
+            keepAlive(ws);
+            monitor.addViewer(ws, { address, level });
           });
-          return true;
-        }
-        this.#viewerSockets.handleUpgrade(request, socket, head, (ws) => {
-          keepAlive(ws);
-          monitor.addViewer(ws, { address, level });
-        });
-        return true;
+        },
       },
     ];
   }

@@ -1,4 +1,5 @@
 // The one connection abstraction every transport produces and every session consumes.
+import type { TurnSink } from './turn-writer.js';
 
 /** How inbound data is delimited: a byte stream, or messages that each end a line. */
 export type Framing = 'stream' | 'message';
@@ -117,6 +118,14 @@ export interface Connection {
   endTurn?(): void;
   /** Sends a control message where the client opted into a control channel; false where there is none. */
   control(message: ControlMessage): boolean;
+}
+
+/**
+ * A byte-stream connection (TCP, TLS) that another protocol can carry its own framing on
+ * (WebSocket): `sink` takes whole frames at once, beside the turn's batching of `write`.
+ */
+export interface ByteStream extends Connection {
+  readonly sink: TurnSink;
 }
 
 /** A certificate and its private key, in PEM. */

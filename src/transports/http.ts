@@ -18,9 +18,11 @@ import {
   startTls,
   unread,
 } from './client-address.js';
-import type { ProxyPolicy } from './client-address.js';
+import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import type { Admission, Listener, Refusal, TlsFiles } from './connection.js';
 import { MIN_TLS_VERSION, createSecureContext } from './tcp.js';
+import { acceptHandles } from './tcp-handle.js';
+import type { AcceptedHandle } from './tcp-handle.js';
 
 /** What a socket is known by among its server's plain HTTP connections. */
 const CONNECTION_NUMBER = Symbol('connection number');
@@ -30,8 +32,14 @@ let connectionsNumbered = 0;
 /** Answers a plain HTTP request; returns false when the request is not for it. */
 export type RequestRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
 
-/** Takes over an upgrade request; returns false when the request is not for it. */
-export type UpgradeRoute = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+/** Takes over the upgrade requests for one path. */
+export interface UpgradeRoute {
+  readonly path: string;
+  take(request: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** Gives a socket's handle taken before Node's HTTP server back to it, with the bytes read from it so far. */
+export type HandOver = (accepted: AcceptedHandle, received: Buffer | undefined) => void;
 
 /** Options of an HTTP listener. */
 export interface HttpListenOptions {
@@ -50,6 +58,14 @@ export interface HttpListenOptions {
   /** Tried in order; the first that takes a request answers it. */
   routes: readonly RequestRoute[];
   upgrades: readonly UpgradeRoute[];
+  /** Takes the upgrade requests for every other path; without it, they are answered 404. */
+  otherUpgrade?: (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * On a plain port (no TLS, no PROXY header), where this Node allows: each client's socket
+   * handle, its address screened, before Node's HTTP server makes a socket of it. What is not
+   * answered on the handle goes to that server with `handOver`.
+   */
+  takeHandle?: (accepted: AcceptedHandle, peer: ClientPeer, handOver: HandOver) => void;
   /** Errors of sockets outside any session go here, at debug level. */
   logger: Logger;
 }
@@ -105,8 +121,11 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
   server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     plain.delete(socket);
     socket.on('error', upgradedSocketError);
-    for (const upgrade of options.upgrades) if (upgrade(request, socket, head)) return;
-    rejectUpgrade(socket, 404, 'Not Found');
+    const path = pathOf(request);
+    const route = options.upgrades.find((upgrade) => upgrade.path === path);
+    if (route !== undefined) route.take(request, socket, head);
+    else if (options.otherUpgrade !== undefined) options.otherUpgrade(request, socket, head);
+    else rejectUpgrade(socket, 404, 'Not Found');
   });
 
   /** Sockets refused before any request: told in HTTP where they can read it, else closed. */
@@ -117,9 +136,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
       socket.destroy();
       return;
     }
-    socket.on('error', () => socket.destroy());
-    rejectUpgrade(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    refuseSocket(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
   };
   let listening: net.Server = server;
   let setTls: ((pem: TlsFiles) => void) | undefined;
@@ -148,6 +165,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
       // Limits apply as a connection opens, before any TLS or HTTP work, unless a trusted
       // proxy will name the client in each request's headers.
       server.prependListener('connection', (socket: net.Socket) => {
+        if (handedOver.has(socket)) return;
         const address = socket.remoteAddress ?? '';
         if (proxy.isTrusted(address)) return;
         const refusal = admission.screen(address);
@@ -157,6 +175,27 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
   }
 
   const port = await bindServer(listening, options.host, options.port);
+  const takeHandle = options.takeHandle;
+  if (takeHandle !== undefined && listening === server && !(server instanceof https.Server)) {
+    const handOver: HandOver = (accepted, received) => {
+      const socket = accepted.toSocket();
+      if (received !== undefined) unread(socket, received);
+      handedOver.add(socket);
+      server.emit('connection', socket);
+    };
+    acceptHandles(
+      server,
+      (accepted) => {
+        const peer = accepted.peer();
+        // A trusted proxy's clients are named in each request's headers: Node's server reads those.
+        if (proxy.isTrusted(peer.address)) return handOver(accepted, undefined);
+        const refusal = admission?.screen(peer.address);
+        if (refusal === undefined) takeHandle(accepted, peer, handOver);
+        else turnAway(accepted.toSocket(), peer.address, refusal, true);
+      },
+      (err, failures) => options.logger.warn({ err, failures }, 'could not accept connections'),
+    );
+  }
   return {
     address: { host: options.host, port },
     ...(setTls === undefined ? {} : { setTls }),
@@ -176,6 +215,9 @@ export async function listenHttp(options: HttpListenOptions): Promise<Listener> 
 export function isScreenedPerRequest(request: http.IncomingMessage, proxy: ProxyPolicy): boolean {
   return proxy.isTrusted(connectionPeer(request.socket).address);
 }
+
+/** Sockets given to the HTTP server by `handOver`, their address screened already. */
+const handedOver = new WeakSet<Duplex>();
 
 /** Admission for a listener without limits (the monitor port): everyone is let on. */
 const OPEN: Admission = { screen: () => undefined, check: () => undefined, refused: () => undefined };
@@ -214,14 +256,22 @@ export function browsableHost(host: string): string {
 
 /** The request's path without its query string. */
 export function pathOf(request: http.IncomingMessage): string {
-  const target = request.url ?? '/';
-  // Most targets are plain paths, which a URL would give back as they are: those are not parsed.
-  return PLAIN_PATH.test(target) ? target : new URL(target, 'http://localhost').pathname;
+  return targetPath(request.url ?? '/');
 }
 
 /** The parameters of a request's query; undefined for a request without one. */
 export function queryOf(request: http.IncomingMessage): URLSearchParams | undefined {
-  const target = request.url ?? '/';
+  return targetQuery(request.url ?? '/');
+}
+
+/** A request-target's path (see pathOf). */
+export function targetPath(target: string): string {
+  // Most targets are plain paths, which a URL would give back as they are: those are not parsed.
+  return PLAIN_PATH.test(target) ? target : new URL(target, 'http://localhost').pathname;
+}
+
+/** A request-target's query (see queryOf). */
+export function targetQuery(target: string): URLSearchParams | undefined {
   return target.includes('?') ? new URL(target, 'http://localhost').searchParams : undefined;
 }
 
@@ -243,6 +293,19 @@ export function respond(
 ): void {
   response.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
   response.end(body);
+}
+
+/** Refuses a socket no HTTP server reads with `rejectUpgrade`'s answer, and drops it if the client does not close. */
+export function refuseSocket(
+  socket: net.Socket,
+  status: number,
+  statusText: string,
+  body?: string,
+  headers?: Record<string, string>,
+): void {
+  socket.on('error', () => socket.destroy());
+  rejectUpgrade(socket, status, statusText, body, headers);
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
 }
 
 /** Refuses an upgrade with a real HTTP status, before any WebSocket frame exists. */

@@ -10,15 +10,18 @@ import { getSystemErrorName } from 'node:util';
 
 import { ByteStreamEnding, CLOSE_LINGER_MS, READY } from './connection.js';
 import type { ClientPeer } from './client-address.js';
-import type { CloseReason, Connection, ConnectionEnd, ConnectionListener } from './connection.js';
+import type { ByteStream, CloseReason, ConnectionEnd, ConnectionListener } from './connection.js';
 import { SHARED_READ_BUFFER } from './shared-read.js';
 import { TurnWriter } from './turn-writer.js';
 import type { TurnSink } from './turn-writer.js';
 
 /** The part of a libuv TCP handle's wrapper used here (node/src/stream_base.cc, tcp_wrap.cc). */
 interface TcpHandle {
-  /** Called with the handle as `this` after each read: the count, or an error, is in the binding's state. */
-  onread: (this: TcpHandle) => void;
+  /**
+   * Called with the handle as `this` after each read: the count, or an error, is in the binding's
+   * state; the bytes are in the user buffer, or in `buffer` where there is none.
+   */
+  onread: (this: TcpHandle, buffer?: ArrayBuffer) => void;
   readStart(): number;
   readStop(): number;
   /** Reads go into `buffer` from its start, rather than into a new ArrayBuffer each. */
@@ -53,6 +56,8 @@ interface StreamBinding {
   /** Where the last call left its results: read count or error, bytes written, whether a write went async. */
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
+  /** Where in the ArrayBuffer a read into one of Node's own buffers starts. */
+  kArrayBufferOffset: number;
   kBytesWritten: number;
   kLastWriteWasAsync: number;
 }
@@ -122,12 +127,39 @@ export class AcceptedHandle {
     return { address: out.address ?? '', port: out.port ?? 0 };
   }
 
-  connect(maxOutputBuffer: number, peer: ClientPeer): Connection {
+  connect(maxOutputBuffer: number, peer: ClientPeer): ByteStream {
     return new HandleConnection(this.#handle, maxOutputBuffer, peer);
   }
 
-  /** A net.Socket on the handle, for the rare client turned away with a message. */
+  /**
+   * Reads what the client sends first (an HTTP request's head) before the handle becomes a
+   * connection or a socket, in buffers of its own, as Node reads by default: a net.Socket made
+   * later reads on from there. `onRead` gets each read, or undefined once the client has ended
+   * its side or the read failed, and returns whether to read on.
+   */
+  readFirst(onRead: (bytes: Buffer | undefined) => boolean): void {
+    const handle = this.#handle;
+    const onFirstRead = function (this: TcpHandle, buffer?: ArrayBuffer): void {
+      const count = state![binding!.kReadBytesOrError]!;
+      if (count === 0) return;
+      const bytes = count > 0 ? Buffer.from(buffer!, state![binding!.kArrayBufferOffset], count) : undefined;
+      // Unless `onRead` made a connection or a socket of the handle, which read on their own way.
+      if (!onRead(bytes) && this.onread === onFirstRead) this.readStop();
+    };
+    handle.onread = onFirstRead;
+    if (handle.readStart() !== 0) onRead(undefined);
+  }
+
+  /** Closes the socket: a client that never became a connection. */
+  close(): void {
+    this.#handle.readStop();
+    this.#handle.close(() => undefined);
+  }
+
+  /** A net.Socket on the handle: for a client turned away with a message, or one Node's HTTP server is to read. */
   toSocket(): net.Socket {
+    // The socket starts its own reads: libuv refuses a second start, and the socket would fail.
+    this.#handle.readStop();
     return new net.Socket({
       handle: this.#handle,
       readable: true,
@@ -143,7 +175,7 @@ let written: (this: WriteRequest, status: number) => void;
 let shutDown: (this: ShutdownRequest) => void;
 let handleClosed: (this: TcpHandle) => void;
 
-class HandleConnection extends ByteStreamEnding implements Connection, TurnSink {
+class HandleConnection extends ByteStreamEnding implements ByteStream, TurnSink {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly #handle: TcpHandle;
@@ -262,12 +294,20 @@ class HandleConnection extends ByteStreamEnding implements Connection, TurnSink 
 
   // TurnSink
 
+  get sink(): TurnSink {
+    return this;
+  }
+
   get writable(): boolean {
     return !this.#isClosing && !this.#isHandleClosed;
   }
 
   get writableNeedDrain(): boolean {
     return this.#handle.writeQueueSize >= HIGH_WATER_MARK;
+  }
+
+  get pendingBytes(): number {
+    return this.#handle.writeQueueSize;
   }
 
   send(data: Uint8Array | string): boolean {
@@ -393,6 +433,7 @@ function loadBinding(): StreamBinding | undefined {
       typeof found.ShutdownWrap === 'function' &&
       found.streamBaseState instanceof Int32Array &&
       typeof found.kReadBytesOrError === 'number' &&
+      typeof found.kArrayBufferOffset === 'number' &&
       typeof found.kBytesWritten === 'number' &&
       typeof found.kLastWriteWasAsync === 'number';
     return isComplete ? (found as StreamBinding) : undefined;

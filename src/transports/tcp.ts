@@ -15,6 +15,7 @@ import type { SharedRead } from './shared-read.js';
 import { StreamSink, TurnWriter } from './turn-writer.js';
 import type {
   Admission,
+  ByteStream,
   CloseReason,
   Connection,
   ConnectionEnd,
@@ -179,10 +180,12 @@ let socketEnded: (this: ConnectedSocket) => void;
 let socketData: (this: ConnectedSocket, bytes: Buffer) => void;
 let socketRead: SharedRead;
 
-class TcpConnection extends ByteStreamEnding implements Connection {
+/** A connection on a net.Socket or a TLS socket; on its own, or under WebSocket frames (an upgraded HTTP socket). */
+export class TcpConnection extends ByteStreamEnding implements ByteStream {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxyAddress: string | undefined;
+  readonly sink: StreamSink;
   #socket: net.Socket;
   #writer: TurnWriter;
 
@@ -195,7 +198,8 @@ class TcpConnection extends ByteStreamEnding implements Connection {
   ) {
     super();
     this.#socket = socket;
-    this.#writer = new TurnWriter(new StreamSink(socket));
+    this.sink = new StreamSink(socket);
+    this.#writer = new TurnWriter(this.sink);
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.proxyAddress = peer.proxyAddress;

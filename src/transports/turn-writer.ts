@@ -22,6 +22,8 @@ export interface TurnSink {
   readonly writable: boolean;
   /** Whether output from earlier writes waits past what the sink holds without a drain. */
   readonly writableNeedDrain: boolean;
+  /** Bytes written that the kernel has not taken yet: a client that stops reading makes them pile up. */
+  readonly pendingBytes: number;
   /** Sends `data` (text as UTF-8); false where the sink now wants a drain. */
   send(data: Uint8Array | string): boolean;
   /** Sends the pieces, in order, together where the sink can; false where it now wants a drain. */
@@ -47,6 +49,10 @@ export class StreamSink implements TurnSink {
 
   get writableNeedDrain(): boolean {
     return this.#stream.writableNeedDrain;
+  }
+
+  get pendingBytes(): number {
+    return this.#stream.writableLength;
   }
 
   send(data: Uint8Array | string): boolean {
@@ -152,6 +158,10 @@ export class TurnWriter implements TurnBatch {
       return;
     }
     if (text !== '') pieces.push(text);
+    if (pieces.length === 1) {
+      this.#needsDrain = !sink.send(pieces[0]!);
+      return;
+    }
     const gathered = gather(pieces);
     this.#needsDrain = gathered === undefined ? !sink.sendAll(pieces) : !sink.send(gathered);
   }

@@ -1,23 +1,25 @@
 // WebSocket transport (RFC 6455): one HTTP(S) server per port serving pages and session upgrades.
-import net from 'node:net';
-import { Writable } from 'node:stream';
+// A session's frames are read and written here, on the byte connection under them. On a plain
+// port that is the socket's libuv handle, whose upgrade request is read and answered here too:
+// Node's HTTP server, a net.Socket and ws's WebSocket, Receiver and Sender cost more per connect
+// than everything else a session does (docs/performance.md). Behind TLS or a PROXY header, and
+// for any request not plainly a session's upgrade (a page, the monitor, anything unusual), Node's
+// HTTP server reads it; an upgrade it hands over gets its frames here just the same.
+import http from 'node:http';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
-import type { RawData, WebSocket } from 'ws';
 
 import { DeadlineWheel } from '../session/deadline-wheel.js';
 import type { WheelEntry } from '../session/deadline-wheel.js';
 import { ConnectionEnding, READY } from './connection.js';
-import { readThroughSharedBuffer } from './shared-read.js';
-import { encodeFrame } from './websocket-frame.js';
-import { holdForTurn } from './turn.js';
-import type { TurnBatch } from './turn.js';
 import type {
   Admission,
+  ByteStream,
   CloseReason,
   Connection,
+  ConnectionEnd,
   ConnectionListener,
   ControlMessage,
   Listener,
@@ -34,10 +36,22 @@ import {
   pathOf,
   queryOf,
   refusalStatus,
+  refuseSocket,
   rejectUpgrade,
   retryAfter,
+  targetPath,
+  targetQuery,
 } from './http.js';
-import type { RequestRoute, UpgradeRoute } from './http.js';
+import type { HandOver, RequestRoute, UpgradeRoute } from './http.js';
+import { TcpConnection } from './tcp.js';
+import type { AcceptedHandle } from './tcp-handle.js';
+import { holdForTurn } from './turn.js';
+import type { TurnBatch } from './turn.js';
+import { FrameDecoder } from './websocket-decoder.js';
+import type { FrameSink } from './websocket-decoder.js';
+import { encodeCloseFrame, encodeFrame, encodePingFrame, encodePongFrame } from './websocket-frame.js';
+import { checkUpgrade, headEnd, parseRequestHead, switchingProtocols } from './websocket-handshake.js';
+import type { UpgradeAsk } from './websocket-handshake.js';
 
 /** Options of a WebSocket listener. */
 export interface WebSocketListenOptions {
@@ -64,7 +78,7 @@ export interface WebSocketListenOptions {
   maxMessageSize: number;
   /** Pages and other requests served on the same port. */
   routes: readonly RequestRoute[];
-  /** Other upgrades on the same port (the session monitor), tried before the session path. */
+  /** Other upgrades on the same port (the session monitor), each on a path of its own. */
   upgrades: readonly UpgradeRoute[];
   admission: Admission;
   /** Whether clients come through proxies, and which are believed about the client. */
@@ -81,73 +95,143 @@ interface Pings {
   timeoutMs: number;
 }
 
+/** What a session's connection is opened with, from its upgrade request. */
+interface Opening {
+  /** The server's answer to the upgrade: it leaves with the session's first output, in one write. */
+  answer: string;
+  path: string;
+  query: URLSearchParams | undefined;
+  protocol: string;
+  /** Bytes that came after the request's head: the client's first frames. */
+  early: Buffer;
+  maxMessageSize: number;
+  pings: Pings | undefined;
+  maxOutputBuffer: number;
+}
+
 /** Pings and pong deadlines are kept to a tenth of the shorter of the two, and at least to a second. */
 const PING_PRECISION = 0.1;
 const PING_RESOLUTION_MAX_MS = 1000;
 
-/** Below this many buffered bytes a write resolves at once. */
-const WRITE_HIGH_WATER = 64 * 1024;
 /** Output held for one frame beyond this many characters or bytes is framed at once. */
 const HELD_LIMIT = 64 * 1024;
+/** How long our close frame waits for the client's before the connection is dropped. */
 const CLOSE_GRACE_MS = 2000;
-/** A frame's options, shared: ws copies them, so one literal per message was garbage at once. */
-const TEXT_FRAME = Object.freeze({ binary: false });
-const BINARY_FRAME = Object.freeze({ binary: true });
+/** What Node's HTTP server answers a request whose head is not complete in time. */
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 
 /** Starts an HTTP(S) server that upgrades `path` to WebSocket sessions and serves `routes`. */
 export function listenWebSocket(options: WebSocketListenOptions): Promise<Listener> {
   const secure = options.tls !== undefined;
   const pings = pingsFor(options);
-  const sockets = new WebSocketServer({
-    noServer: true,
-    // ws's Set of clients is not needed here, and would hold closed ones a while (see ChurnMap).
-    clientTracking: false,
-    maxPayload: options.maxMessageSize,
-    // Off, and needed off: a turn's frames go to the socket beside ws's own (#sendHeld), which
-    // keeps their order only while ws queues nothing, as it does to compress.
-    perMessageDeflate: false,
-    handleProtocols: (offered) => options.subprotocols.find((name) => offered.has(name)) ?? false,
-  });
-
-  const sessionUpgrade: UpgradeRoute = (request, socket, head) => {
-    const peer = requestPeer(request, options.proxy);
-    const address = peer.address;
-    const refuse = (refusal: Refusal): true => {
-      options.admission.refused(address, refusal);
-      rejectUpgrade(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
-      return true;
-    };
-    // Other clients had their address screened as the connection opened (listenHttp).
-    if (isScreenedPerRequest(request, options.proxy)) {
-      const screened = options.admission.screen(address);
-      if (screened !== undefined) return refuse(screened);
-    }
-    const pathname = pathOf(request);
-    if (!isUnderPath(pathname, options.path)) return refuse({ reason: 'path', message: 'Not Found' });
-    const origin = request.headers.origin;
+  const routedPaths = new Set(options.upgrades.map((route) => route.path));
+  const refuse = (socket: Duplex, address: string, refusal: Refusal): void => {
+    options.admission.refused(address, refusal);
+    rejectUpgrade(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
+  };
+  /** Why a client may not open a session here: the path, its origin, or the server's limits. */
+  const refusalOf = (
+    pathname: string,
+    origin: string | undefined,
+    address: string,
+    query: URLSearchParams | undefined,
+  ): Refusal | undefined => {
+    if (!isUnderPath(pathname, options.path)) return { reason: 'path', message: 'Not Found' };
     if (origin === undefined && options.requireOrigin) {
-      return refuse({ reason: 'origin', message: 'An Origin header is required' });
+      return { reason: 'origin', message: 'An Origin header is required' };
     }
     if (origin !== undefined && !isOriginAllowed(origin, options.allowOrigins)) {
-      return refuse({ reason: 'origin', message: `Origin ${origin} is not allowed` });
+      return { reason: 'origin', message: `Origin ${origin} is not allowed` };
     }
+    return options.admission.check(address, query?.get(RESUME_PARAMETER) ?? undefined);
+  };
+  const open = (
+    stream: ByteStream,
+    ask: UpgradeAsk,
+    path: string,
+    query: URLSearchParams | undefined,
+    early: Buffer,
+  ) => {
+    const protocol = options.subprotocols.find((name) => ask.protocols.has(name)) ?? '';
+    const opening: Opening = {
+      answer: switchingProtocols(ask.key, protocol === '' ? undefined : protocol),
+      path,
+      query,
+      protocol,
+      early,
+      maxMessageSize: options.maxMessageSize,
+      pings,
+      maxOutputBuffer: options.maxOutputBuffer,
+    };
+    options.onConnection(new WebSocketConnection(stream, opening));
+  };
+
+  /** A session's upgrade that Node's HTTP server read (TLS, a PROXY header, or a request handed over). */
+  const upgradeRequest = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const peer = requestPeer(request, options.proxy);
+    // Other clients had their address screened as the connection opened (listenHttp).
+    if (isScreenedPerRequest(request, options.proxy)) {
+      const screened = options.admission.screen(peer.address);
+      if (screened !== undefined) return refuse(socket, peer.address, screened);
+    }
+    const path = pathOf(request);
     const query = queryOf(request);
-    const refusal = options.admission.check(address, query?.get(RESUME_PARAMETER) ?? undefined);
-    if (refusal !== undefined) return refuse(refusal);
-    // The 101 answer waits for the session's first output (its welcome, at the end of the turn):
-    // both leave in one write, as one segment the client reads at once.
-    socket.cork();
-    let isHandedOver = false;
-    sockets.handleUpgrade(request, socket, head, (ws) => {
-      isHandedOver = true;
-      // ws listens for 'data', which the shared buffer's reads emit as the socket's own would.
-      if (socket instanceof net.Socket) readThroughSharedBuffer(socket);
-      options.onConnection(
-        new WebSocketConnection(ws, socket, peer, pathname, query, secure, options.maxOutputBuffer, pings),
-      );
+    const refusal = refusalOf(path, request.headers.origin, peer.address, query);
+    if (refusal !== undefined) return refuse(socket, peer.address, refusal);
+    const ask = checkUpgrade(request.method ?? '', (name) => headerText(request.headers[name]));
+    if ('status' in ask) {
+      return rejectUpgrade(socket, ask.status, http.STATUS_CODES[ask.status]!, ask.message, ask.headers);
+    }
+    open(new TcpConnection(socket as net.Socket, secure, options.maxOutputBuffer, peer), ask, path, query, head);
+  };
+
+  /**
+   * A plain port's client, on its socket's handle: its request's head is read here, and a
+   * session's upgrade answered; anything else goes to Node's HTTP server as it came.
+   */
+  const takeHandle = (accepted: AcceptedHandle, peer: ClientPeer, handOver: HandOver): void => {
+    let received: Buffer | undefined;
+    const timer = setTimeout(() => {
+      const socket = accepted.toSocket();
+      socket.on('error', () => socket.destroy());
+      socket.end(REQUEST_TIMEOUT);
+      socket.destroySoon();
+    }, options.handshakeTimeoutMs);
+    accepted.readFirst((bytes) => {
+      if (bytes === undefined) {
+        clearTimeout(timer);
+        accepted.close();
+        return false;
+      }
+      received = received === undefined ? bytes : Buffer.concat([received, bytes]);
+      const end = headEnd(received);
+      if (end === -1 && received.length < http.maxHeaderSize) return true;
+      clearTimeout(timer);
+      if (end === -1 || !upgradeHandle(accepted, peer, received, end)) handOver(accepted, received);
+      return false;
     });
-    // Refused by ws (a bad key, a closing server): its answer goes now.
-    if (!isHandedOver) socket.uncork();
+  };
+  /** Answers a session's upgrade read off a handle; false for a request Node's HTTP server is to answer. */
+  const upgradeHandle = (accepted: AcceptedHandle, peer: ClientPeer, received: Buffer, end: number): boolean => {
+    const request = parseRequestHead(received.subarray(0, end));
+    if (request === undefined || !asksToUpgrade(request.headers)) return false;
+    const path = targetPath(request.target);
+    if (routedPaths.has(path)) return false;
+    const query = targetQuery(request.target);
+    const refusal = refusalOf(path, request.headers.get('origin'), peer.address, query);
+    if (refusal !== undefined) {
+      options.admission.refused(peer.address, refusal);
+      refuseSocket(accepted.toSocket(), ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
+      return true;
+    }
+    const ask = checkUpgrade(request.method, (name) => request.headers.get(name));
+    if ('status' in ask) {
+      refuseSocket(accepted.toSocket(), ask.status, http.STATUS_CODES[ask.status]!, ask.message, ask.headers);
+      return true;
+    }
+    // A copy: the head's buffer is not kept alive by a frame or two behind it.
+    const early = Buffer.from(received.subarray(end));
+    open(accepted.connect(options.maxOutputBuffer, peer), ask, path, query, early);
     return true;
   };
 
@@ -159,9 +243,25 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     proxy: options.proxy,
     admission: options.admission,
     routes: options.routes,
-    upgrades: [...options.upgrades, sessionUpgrade],
+    upgrades: options.upgrades,
+    otherUpgrade: upgradeRequest,
+    takeHandle,
     logger: options.logger,
   });
+}
+
+/** Whether a request asks to switch protocols, as Node's HTTP parser tells an upgrade from a request. */
+function asksToUpgrade(headers: ReadonlyMap<string, string>): boolean {
+  const connection = headers.get('connection');
+  return (
+    headers.has('upgrade') &&
+    connection !== undefined &&
+    connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')
+  );
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.join(', ');
 }
 
 function pingsFor(options: WebSocketListenOptions): Pings | undefined {
@@ -187,40 +287,87 @@ const CLOSE_FRAMES: Record<CloseReason, { code: number; reason: string }> = {
   // A WebSocket has no half-close: this one only says the same as a normal end.
   'client-closed': { code: 1000, reason: 'Session ended' },
 };
-/** What the peer sent when it closed without a close frame (RFC 6455 section 7.1.5). */
-const CLOSE_ABNORMAL = 1006;
-
-/** What a WebSocket's shared listeners find their connection by. */
-const CONNECTION = Symbol('connection');
-
-type ConnectedWebSocket = WebSocket & { [CONNECTION]: WebSocketConnection };
+/** The close code a client's close frame without one stands for; answered with an empty close frame. */
+const NO_STATUS = 1005;
+const MESSAGE_TOO_BIG = 1009;
+/** Every ping is the same empty frame; so is the answer to a close frame without a code. */
+const PING_FRAME = encodePingFrame();
+const EMPTY_CLOSE_FRAME = Buffer.from([0x88, 0]);
 
 // Assigned in WebSocketConnection's static block, where its private members can be reached.
-let webSocketError: (this: WebSocket, error: Error & { code?: string }) => void;
-let webSocketClosed: (this: WebSocket, code: number) => void;
-let webSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
-let webSocketPong: (this: WebSocket) => void;
+let frameMessage: (connection: WebSocketConnection, payload: Buffer, isBinary: boolean) => void;
+let framePing: (connection: WebSocketConnection, payload: Buffer) => void;
+let framePong: (connection: WebSocketConnection) => void;
+let frameClose: (connection: WebSocketConnection, code: number) => void;
+let frameFault: (connection: WebSocketConnection, code: number, reason: string) => void;
+let streamInputEnded: (connection: WebSocketConnection) => void;
+let streamClosed: (connection: WebSocketConnection, end: ConnectionEnd) => void;
 
-function connectionOf(ws: WebSocket): WebSocketConnection {
-  return (ws as ConnectedWebSocket)[CONNECTION];
+/**
+ * What hears the byte connection under a WebSocket, and the frames decoded from it: one object
+ * for both, beside its connection, rather than a closure per callback.
+ */
+class Wire implements ConnectionListener, FrameSink {
+  readonly decoder: FrameDecoder;
+
+  constructor(
+    readonly connection: WebSocketConnection,
+    maxMessageSize: number,
+  ) {
+    this.decoder = new FrameDecoder(this, maxMessageSize);
+  }
+
+  data(_stream: Connection, bytes: Uint8Array): void {
+    this.decoder.push(bytes);
+  }
+
+  closed(_stream: Connection, end: ConnectionEnd): void {
+    streamClosed(this.connection, end);
+  }
+
+  inputEnded(): void {
+    streamInputEnded(this.connection);
+  }
+
+  terminal(): void {
+    // A byte stream under WebSocket frames carries no terminal facts of its own.
+  }
+
+  message(payload: Buffer, isBinary: boolean): void {
+    frameMessage(this.connection, payload, isBinary);
+  }
+
+  ping(payload: Buffer): void {
+    framePing(this.connection, payload);
+  }
+
+  pong(): void {
+    framePong(this.connection);
+  }
+
+  close(code: number): void {
+    frameClose(this.connection, code);
+  }
+
+  fail(code: number, reason: string): void {
+    frameFault(this.connection, code, reason);
+  }
 }
 
 /** A WebSocket client as a Connection: text frames for strings, binary frames for bytes. */
 export class WebSocketConnection extends ConnectionEnding implements Connection, WheelEntry, TurnBatch {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly proxyAddress: string | undefined;
   readonly path: string;
   readonly protocol: string;
   readonly resumeToken: string | undefined;
   /** The URL's query without the resume token, parsed when asked for: most sessions never ask. */
   #search: string;
-  #ws: WebSocket;
+  /** The byte connection the frames travel on. */
+  readonly #stream: ByteStream;
+  readonly #wire: Wire;
   /** The message type that carries control messages, where the client chose one of our subprotocols. */
   #control: 'text' | 'binary' | undefined;
   /** Raw output bytes become text where binary messages carry control; a character may be cut between writes. */
   #rawText: TextDecoder | undefined;
-  #socket: Duplex & { bytesRead?: number; bytesWritten?: number };
   #pings: Pings | undefined;
   /** When the next ping is due, and while a pong is awaited, when it is too late. */
   #pingAt = 0;
@@ -230,6 +377,10 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   wheelIndex = 0;
   #maxOutputBuffer: number;
   #textListener: ((text: string) => void) | undefined;
+  /** The answer to the upgrade, until it has gone out with the first frame. */
+  #answer: string | undefined;
+  /** The client's first frames, sent with its request: decoded once the session listens. */
+  #early: Buffer | undefined;
   /**
    * Output of this turn not yet framed: a reply written in steps (the echo, the answer, the
    * prompt) leaves as one message, as a hand-written server would send it. Pieces of one kind
@@ -240,43 +391,35 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   #isTextBinary: boolean;
   #heldLength = 0;
   #isInTurn = false;
+  /** Our close frame has gone: no frame follows it. */
+  #isCloseSent = false;
+  /** The client's close frame has come: nothing it sends after counts. */
+  #isCloseReceived = false;
+  /** Whether the stream wanted a drain at the last frame sent; writers then wait for it. */
+  #needsDrain = false;
+  #drained: Promise<void> | undefined;
 
-  constructor(
-    ws: WebSocket,
-    /** The socket under `ws`, for its byte counts. */
-    socket: Duplex,
-    peer: ClientPeer,
-    path: string,
-    /** The URL's query, where it has one; its resume token is taken out. */
-    query: URLSearchParams | undefined,
-    readonly secure: boolean,
-    maxOutputBuffer: number,
-    pings: Pings | undefined,
-  ) {
+  constructor(stream: ByteStream, opening: Opening) {
     super();
-    this.#ws = ws;
-    this.#maxOutputBuffer = maxOutputBuffer;
-    this.#socket = socket;
-    this.remoteAddress = peer.address;
-    this.remotePort = peer.port;
-    this.proxyAddress = peer.proxyAddress;
+    this.#stream = stream;
+    this.#wire = new Wire(this, opening.maxMessageSize);
+    this.#maxOutputBuffer = opening.maxOutputBuffer;
+    this.#answer = opening.answer;
+    if (opening.early.length > 0) this.#early = opening.early;
+    const query = opening.query;
     this.resumeToken = query?.get(RESUME_PARAMETER) ?? undefined;
     query?.delete(RESUME_PARAMETER);
     this.#search = query?.toString() ?? '';
-    this.path = path;
-    this.protocol = ws.protocol;
-    this.#control = controlMessageType(ws.protocol);
+    this.path = opening.path;
+    this.protocol = opening.protocol;
+    this.#control = controlMessageType(opening.protocol);
     this.#isTextBinary = this.#control === 'text';
-    (ws as ConnectedWebSocket)[CONNECTION] = this;
-    endParserOnce(ws);
-    // The upgrade's answer is corked until the end of this first turn (listenWebSocket).
+    // The answer waits for the end of this first turn, to leave with the session's welcome.
     this.#startTurn();
-    ws.on('error', webSocketError);
-    ws.on('close', webSocketClosed);
+    const pings = opening.pings;
     if (pings !== undefined) {
       this.#pings = pings;
       this.#pingAt = Date.now() + pings.intervalMs;
-      ws.on('pong', webSocketPong);
       pings.wheel.add(this, this.#pingAt);
     }
   }
@@ -285,51 +428,65 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     return 'message';
   }
 
+  get remoteAddress(): string {
+    return this.#stream.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.#stream.remotePort;
+  }
+
+  get proxyAddress(): string | undefined {
+    return this.#stream.proxyAddress;
+  }
+
+  get secure(): boolean {
+    return this.#stream.secure;
+  }
+
   /** A new URLSearchParams each time: the session keeps the first it is given. */
   get query(): URLSearchParams {
     return new URLSearchParams(this.#search);
   }
 
   get bytesIn(): number {
-    return this.#socket.bytesRead ?? 0;
+    return this.#stream.bytesIn;
   }
 
   get bytesOut(): number {
-    return this.#socket.bytesWritten ?? 0;
+    return this.#stream.bytesOut;
   }
 
   get isClosed(): boolean {
-    return this.#ws.readyState === this.#ws.CLOSED;
+    return this.#stream.isClosed;
+  }
+
+  /** Whether frames may still be sent: not after our close frame, nor once the stream is gone. */
+  get #isOpen(): boolean {
+    return !this.#isCloseSent && !this.#stream.isClosed;
   }
 
   write(output: Uint8Array | string): Promise<void> {
-    const ws = this.#ws;
-    if (ws.readyState !== ws.OPEN) return READY;
+    if (!this.#isOpen) return READY;
     const data = this.#asData(output);
     // Raw bytes that end in part of a character wait for the rest.
     if (data.length === 0 && output.length > 0) return READY;
-    const binary = typeof data !== 'string' || this.#isTextBinary;
     // Output still waiting from earlier turns means the peer is not reading (see TcpConnection).
-    if (this.#startTurn() && ws.bufferedAmount > this.#maxOutputBuffer) {
+    if (this.#startTurn() && this.#stream.sink.pendingBytes > this.#maxOutputBuffer) {
       this.endFor({ reason: 'slow-consumer' });
-      ws.terminate();
+      this.#stream.destroy();
       return READY;
     }
-    if (ws.bufferedAmount < WRITE_HIGH_WATER) {
-      this.#hold(data);
-      return READY;
-    }
-    this.#sendHeld();
-    // The callback runs once this frame, and so everything before it, has gone out.
-    return new Promise((resolve) => ws.send(data, binary ? BINARY_FRAME : TEXT_FRAME, () => resolve()));
+    this.#hold(data);
+    return this.#needsDrain ? this.#drain() : READY;
   }
 
   /** The turn's output leaves as one frame. */
   endTurn(): void {
     this.#isInTurn = false;
     this.#sendHeld();
-    // The first turn's: the upgrade's answer and the output held with it leave in one writev.
-    if (this.#socket.writableCorked > 0) this.#socket.uncork();
+    // The first turn's: the answer to the upgrade goes even where the session wrote nothing.
+    if (this.#answer !== undefined && this.#isOpen) this.#send(undefined);
   }
 
   /** Marks a write in this turn; true for the turn's first. */
@@ -342,10 +499,9 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
 
   /** Sends `text` as a text frame of its own, after the output before it (a GMCP message). */
   writeMessage(text: string): void {
-    const ws = this.#ws;
-    if (ws.readyState !== ws.OPEN) return;
+    if (!this.#isOpen) return;
     this.#sendHeld();
-    ws.send(text, TEXT_FRAME);
+    this.#send(encodeFrame(text, false));
   }
 
   #hold(data: Uint8Array | string): void {
@@ -376,39 +532,73 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     if (held === undefined) return;
     this.#held = undefined;
     this.#heldLength = 0;
-    if (this.#ws.readyState !== this.#ws.OPEN) return;
-    // Straight to the socket, in order with ws's own frames: without compression ws queues none.
-    this.#socket.write(encodeFrame(held, typeof held !== 'string' || this.#isTextBinary));
+    if (this.#isOpen) this.#send(encodeFrame(held, typeof held !== 'string' || this.#isTextBinary));
+  }
+
+  /** Sends a frame now, behind the answer to the upgrade while that has not gone. */
+  #send(frame: Buffer | undefined): void {
+    const sink = this.#stream.sink;
+    if (!sink.writable) return;
+    const answer = this.#answer;
+    let isReady: boolean;
+    if (answer === undefined) {
+      isReady = sink.send(frame!);
+    } else {
+      this.#answer = undefined;
+      isReady = frame === undefined ? sink.send(answer) : sink.sendAll([answer, frame]);
+    }
+    this.#needsDrain = !isReady;
+  }
+
+  #drain(): Promise<void> {
+    this.#drained ??= this.#stream.sink.drained().then(() => {
+      this.#drained = undefined;
+      this.#needsDrain = false;
+    });
+    return this.#drained;
   }
 
   pause(): void {
-    this.#ws.pause();
+    this.#stream.pause();
   }
 
   resume(): void {
-    this.#ws.resume();
+    this.#stream.resume();
   }
 
   close(reason: CloseReason): Promise<void> {
-    const ws = this.#ws;
-    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+    if (this.#isOpen) {
       this.endFor({ reason: 'local' });
       this.#sendHeld();
       const frame = CLOSE_FRAMES[reason];
-      ws.close(frame.code, frame.reason);
-      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      this.#sendClose(encodeCloseFrame(frame.code, frame.reason));
+      // Reads go on for the client's close frame, which closes the stream; a client that never sends it is dropped.
+      const stream = this.#stream;
+      setTimeout(() => stream.destroy(), CLOSE_GRACE_MS).unref();
     }
     return this.untilEnded();
   }
 
+  /** Sends our close frame, after which no frame follows. */
+  #sendClose(frame: Buffer): void {
+    this.#send(frame);
+    this.#isCloseSent = true;
+    this.#pings?.wheel.delete(this);
+  }
+
   destroy(): void {
     this.endFor({ reason: 'local' });
-    this.#ws.terminate();
+    this.#stream.destroy();
   }
 
   override listen(listener: ConnectionListener): void {
     super.listen(listener);
-    this.#ws.on('message', webSocketMessage);
+    const early = this.#early;
+    if (early !== undefined) {
+      this.#early = undefined;
+      this.#wire.decoder.push(early);
+    }
+    this.#stream.listen(this.#wire);
   }
 
   sendTextAsBinary(): boolean {
@@ -424,14 +614,14 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   }
 
   control(message: ControlMessage): boolean {
-    const ws = this.#ws;
     if (this.#control === undefined) return false;
-    if (ws.readyState === ws.OPEN) {
+    if (this.#isOpen) {
       // In order with the output around it: a question's prompt before "hide what is typed".
       this.#sendHeld();
       const text = encodeControl(message);
-      if (this.#control === 'binary') ws.send(Buffer.from(text, 'utf8'), BINARY_FRAME);
-      else ws.send(text, TEXT_FRAME);
+      this.#send(
+        this.#control === 'binary' ? encodeFrame([Buffer.from(text, 'utf8')], true) : encodeFrame(text, false),
+      );
     }
     return true;
   }
@@ -445,16 +635,18 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     return output;
   }
 
-  #message(data: RawData, isBinary: boolean): void {
+  #message(payload: Buffer, isBinary: boolean): void {
+    // The session has ended: what the client still sends is no one's.
+    if (this.#isCloseSent) return;
     if (!isBinary && this.#textListener !== undefined) {
-      this.#textListener(Buffer.from(toBytes(data)).toString('utf8'));
+      this.#textListener(payload.toString('utf8'));
       return;
     }
     if (this.#control === undefined || isBinary !== (this.#control === 'binary')) {
-      this.listener!.data(this, toBytes(data));
+      this.listener!.data(this, payload);
       return;
     }
-    const facts = parseControl(Buffer.from(toBytes(data)).toString('utf8'));
+    const facts = parseControl(payload.toString('utf8'));
     // The window size a client reports on its control channel.
     if (facts !== undefined) this.listener!.terminal(this, facts);
   }
@@ -464,11 +656,11 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
     const pings = this.#pings!;
     if (this.#pongDeadline !== undefined && now >= this.#pongDeadline) {
       this.endFor({ reason: 'timeout' });
-      this.#ws.terminate();
+      this.#stream.destroy();
       return undefined;
     }
     if (now >= this.#pingAt) {
-      this.#ws.ping();
+      if (this.#isOpen) this.#send(PING_FRAME);
       this.#pongDeadline = now + pings.timeoutMs;
       this.#pingAt = now + pings.intervalMs;
     }
@@ -476,52 +668,43 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   }
 
   static {
-    // Shared by every WebSocket, which `this` is: a closure per connection and listener would cost memory.
-    webSocketError = function (error) {
-      const connection = connectionOf(this);
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        // ws has sent close 1009 already: give the peer the grace period to read it, since
-        // destroying a socket with unread input resets it and the close frame is lost.
-        connection.endFor({ reason: 'message-too-big' });
-        setTimeout(() => this.terminate(), CLOSE_GRACE_MS).unref();
-        return;
+    frameMessage = (connection, payload, isBinary) => connection.#message(payload, isBinary);
+    framePing = (connection, payload) => {
+      if (connection.#isOpen) connection.#send(encodePongFrame(payload));
+    };
+    framePong = (connection) => {
+      connection.#pongDeadline = undefined;
+    };
+    frameClose = (connection, code) => {
+      connection.#isCloseReceived = true;
+      if (!connection.#isCloseSent) {
+        connection.endFor({ reason: 'peer-closed' });
+        // The client's code, echoed (RFC 6455 section 5.5.1), after what this turn has written.
+        connection.#sendHeld();
+        connection.#sendClose(code === NO_STATUS ? EMPTY_CLOSE_FRAME : encodeCloseFrame(code, ''));
       }
-      connection.endFor({ reason: 'reset', error });
-      this.terminate();
+      // Both close frames have gone: the stream ends once the client has its.
+      void connection.#stream.close('handler-ended');
     };
-    webSocketClosed = function (code) {
-      const connection = connectionOf(this);
+    frameFault = (connection, code, reason) => {
+      connection.endFor(
+        code === MESSAGE_TOO_BIG ? { reason: 'message-too-big' } : { reason: 'reset', error: new Error(reason) },
+      );
+      if (!connection.#isOpen) return;
+      // The client is told why (1002, 1007, 1009), and the stream closes after it has read that:
+      // a socket closed with its input unread would be reset, and the close frame lost.
+      connection.#sendHeld();
+      connection.#sendClose(encodeCloseFrame(code, ''));
+      void connection.#stream.close('handler-ended');
+    };
+    streamInputEnded = (connection) => {
+      // A WebSocket has no half-close: the client's end without a close frame is an abnormal one (1006).
+      if (!connection.#isCloseReceived) connection.endFor({ reason: 'reset' });
+      void connection.#stream.close('handler-ended');
+    };
+    streamClosed = (connection, end) => {
       connection.#pings?.wheel.delete(connection);
-      connection.ended(code === CLOSE_ABNORMAL ? { reason: 'reset' } : { reason: 'peer-closed' });
-    };
-    webSocketMessage = function (data, isBinary) {
-      connectionOf(this).#message(data, isBinary);
-    };
-    webSocketPong = function () {
-      connectionOf(this).#pongDeadline = undefined;
+      connection.ended(end);
     };
   }
-}
-
-/**
- * ws ends its frame parser when the socket's peer ends, and again when the socket closes. Node
- * answers the second call by building an ERR_STREAM_ALREADY_FINISHED error, with a stack trace
- * as deep as it goes, that nobody sees: at a client's every abrupt disconnect (no close frame),
- * about a tenth of the server's work for the whole connection. The parser's `end` becomes one
- * that ignores a repeated call without a callback; where ws keeps no `_receiver`, nothing changes.
- */
-function endParserOnce(ws: WebSocket): void {
-  const parser = (ws as unknown as { _receiver?: Writable })._receiver;
-  if (parser instanceof Writable) parser.end = endOnce as Writable['end'];
-}
-
-function endOnce(this: Writable, ...args: unknown[]): Writable {
-  if (args.length === 0 && this.writableEnded) return this;
-  return (Writable.prototype.end as (...args: unknown[]) => Writable).apply(this, args);
-}
-
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
 }
