@@ -113,6 +113,8 @@ export function acceptHandles(
 /** A socket just accepted: who it is from, then either a connection or a net.Socket to turn it away on. */
 export class AcceptedHandle {
   readonly #handle: TcpHandle;
+  /** What readFirst read: the connection made later counts it as received. */
+  #bytesRead = 0;
 
   constructor(handle: TcpHandle) {
     this.#handle = handle;
@@ -128,7 +130,7 @@ export class AcceptedHandle {
   }
 
   connect(maxOutputBuffer: number, peer: ClientPeer): ByteStream {
-    return new HandleConnection(this.#handle, maxOutputBuffer, peer);
+    return new HandleConnection(this.#handle, maxOutputBuffer, peer, this.#bytesRead);
   }
 
   /**
@@ -139,12 +141,13 @@ export class AcceptedHandle {
    */
   readFirst(onRead: (bytes: Buffer | undefined) => boolean): void {
     const handle = this.#handle;
-    const onFirstRead = function (this: TcpHandle, buffer?: ArrayBuffer): void {
+    const onFirstRead = (buffer?: ArrayBuffer): void => {
       const count = state![binding!.kReadBytesOrError]!;
       if (count === 0) return;
+      if (count > 0) this.#bytesRead += count;
       const bytes = count > 0 ? Buffer.from(buffer!, state![binding!.kArrayBufferOffset], count) : undefined;
       // Unless `onRead` made a connection or a socket of the handle, which read on their own way.
-      if (!onRead(bytes) && this.onread === onFirstRead) this.readStop();
+      if (!onRead(bytes) && handle.onread === onFirstRead) handle.readStop();
     };
     handle.onread = onFirstRead;
     if (handle.readStart() !== 0) onRead(undefined);
@@ -192,9 +195,10 @@ class HandleConnection extends ByteStreamEnding implements ByteStream, TurnSink 
   #drained: Promise<void> | undefined;
   #markDrained: (() => void) | undefined;
 
-  constructor(handle: TcpHandle, maxOutputBuffer: number, peer: ClientPeer) {
+  constructor(handle: TcpHandle, maxOutputBuffer: number, peer: ClientPeer, bytesRead: number) {
     super();
     this.#handle = handle;
+    this.#bytesIn = bytesRead;
     handle[CONNECTION] = this;
     this.#writer = new TurnWriter(this);
     this.#maxOutputBuffer = maxOutputBuffer;

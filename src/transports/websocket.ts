@@ -196,7 +196,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
       socket.on('error', () => socket.destroy());
       socket.end(REQUEST_TIMEOUT);
       socket.destroySoon();
-    }, options.handshakeTimeoutMs);
+    }, options.handshakeTimeoutMs).unref();
     accepted.readFirst((bytes) => {
       if (bytes === undefined) {
         clearTimeout(timer);
