@@ -203,12 +203,14 @@ interface Load {
 }
 
 /**
- * Warms each target up, then loads them in turns, backwards every other round, until each has had
- * `durationMs`: per target, the time its slices took (each up to its last answer) and the CPU
- * both processes spent in them.
+ * Warms the targets up in turns (see native-loadgen.c), then loads them in turns, backwards every
+ * other round, until each has had `durationMs`: per target, the time its slices took (each up to
+ * its last answer) and the CPU both processes spent in them.
  */
 async function takeTurns(loads: readonly Load[], timing: Timing): Promise<Array<{ seconds: number; cpu: CpuUse }>> {
-  for (const load of loads) await load.run(timing.warmupMs, false);
+  for (let warmed = 0; warmed < timing.warmupMs; warmed += timing.sliceMs) {
+    for (const load of loads) await load.run(Math.min(timing.sliceMs, timing.warmupMs - warmed), false);
+  }
   const spent = loads.map(() => ({ seconds: 0, cpu: { serverMs: 0, clientMs: 0 } }));
   const rounds = Math.max(1, Math.round(timing.durationMs / timing.sliceMs));
   const order = loads.map((_, index) => index);

@@ -11,8 +11,9 @@
 //   native-loadgen echo CLIENTS DEPTH SECONDS TURN_MS WARMUP_MS TARGET...
 //   native-loadgen connect CONCURRENCY SECONDS TURN_MS WARMUP_MS TARGET...
 //
-// Each target first has WARMUP_MS uncounted, then they take turns of TURN_MS until each has had
-// SECONDS.
+// The targets first take turns of at most TURN_MS uncounted until each has had WARMUP_MS, then
+// counted turns of TURN_MS until each has had SECONDS: a warm-up taken one target after the other
+// left the first ones idle, and cold, while the others warmed.
 // Prints one line per target: `TARGET RATE COUNT SECONDS P50_MS P99_MS SERVER_MS CLIENT_MS`:
 // round trips or connects a second, how many in how long, the round trips' latency (0 for
 // connects), and the CPU time the server (0 without a PID) and this process used in the target's
@@ -428,8 +429,9 @@ static int isStillLoading(int isLoading, double end, const target_t *target, con
 typedef long (*turn_fn)(void *load, int t, double end, latencies_t *latencies);
 
 /**
- * Warms every target up (uncounted), then gives them turns of `turn` seconds, backwards every
- * other round, until each has had `seconds`; prints each target's line (see the top).
+ * Warms the targets up in turns (uncounted) until each has had `warmup` seconds, then gives them
+ * turns of `turn` seconds, backwards every other round, until each has had `seconds`; prints
+ * each target's line (see the top).
  */
 static void takeTurns(double seconds, double turn, double warmup, int targets, const target_t *list, turn_fn runTurn,
                       void *load) {
@@ -439,13 +441,16 @@ static void takeTurns(double seconds, double turn, double warmup, int targets, c
   long *counts = calloc(targets, sizeof(long));
   latencies_t *latencies = calloc(targets, sizeof(latencies_t));
   int rounds = (int)(seconds / turn + 0.5);
-  for (int round = -1; round < rounds; round++) {
+  int warmRounds = (int)(warmup / turn + 0.999);
+  for (int round = -warmRounds; round < rounds; round++) {
     for (int k = 0; k < targets; k++) {
       int t = round % 2 == 0 ? k : targets - 1 - k;
       int isCounted = round >= 0;
+      double warmLeft = warmup - (round + warmRounds) * turn;
+      double length = isCounted || warmLeft > turn ? turn : warmLeft;
       double serverStart = isCounted ? processCpuMs(list[t].pid) : 0, clientStart = ownCpuMs();
       double start = now();
-      long count = runTurn(load, t, start + (isCounted ? turn : warmup), isCounted ? &latencies[t] : NULL);
+      long count = runTurn(load, t, start + length, isCounted ? &latencies[t] : NULL);
       if (!isCounted) continue;
       counts[t] += count;
       spent[t] += now() - start;
