@@ -232,6 +232,14 @@ function trimOptionalWhitespace(text: string): string {
 }
 
 /** Whether a Connection value lists the "upgrade" option (RFC 9110 section 7.6.1), in any case. */
+/**
+ * Whether a request asks to switch protocols, as Node's parser tells an upgrade from a plain
+ * request: an Upgrade header, and a Connection header naming it.
+ */
+export function asksToUpgrade(headers: ReadonlyMap<string, string>): boolean {
+  return headers.has('upgrade') && hasUpgradeToken(headers.get('connection'));
+}
+
 function hasUpgradeToken(connection: string | undefined): boolean {
   if (connection === undefined) return false;
   return connection.split(',').some((option) => trimOptionalWhitespace(option).toLowerCase() === 'upgrade');

@@ -50,7 +50,7 @@ import type { TurnBatch } from './turn.js';
 import { FrameDecoder } from './websocket-decoder.js';
 import type { FrameSink } from './websocket-decoder.js';
 import { encodeCloseFrame, encodeFrame, encodePingFrame, encodePongFrame } from './websocket-frame.js';
-import { checkUpgrade, headEnd, parseRequestHead, switchingProtocols } from './websocket-handshake.js';
+import { asksToUpgrade, checkUpgrade, headEnd, parseRequestHead, switchingProtocols } from './websocket-handshake.js';
 import type { UpgradeAsk } from './websocket-handshake.js';
 
 /** Options of a WebSocket listener. */
@@ -248,16 +248,6 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     takeHandle,
     logger: options.logger,
   });
-}
-
-/** Whether a request asks to switch protocols, as Node's HTTP parser tells an upgrade from a request. */
-function asksToUpgrade(headers: ReadonlyMap<string, string>): boolean {
-  const connection = headers.get('connection');
-  return (
-    headers.has('upgrade') &&
-    connection !== undefined &&
-    connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')
-  );
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {
