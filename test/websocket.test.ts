@@ -157,12 +157,14 @@ describe('websocket transport', () => {
     assert.match(client.text, /Goodbye!\r\n$/);
   });
 
-  test('a client gone without a close frame ends its session', async () => {
+  test('a client gone without a close frame ends its session as connection-lost', async () => {
     const { server, port } = await startServer('websocket', EchoHandler);
+    const reasons = endReasons(server);
     const client = await FrameClient.open(`ws://127.0.0.1:${port}/ws`);
     await client.waitFor('> ');
     client.ws.terminate();
-    await until(() => server.sessions.size === 0, 'the session ended');
+    await until(() => reasons.length === 1, 'the session ended');
+    assert.deepEqual(reasons, ['connection-lost']);
   });
 
   test('a message over max_message_size closes the connection with 1009; others are unaffected', async () => {
@@ -444,6 +446,13 @@ function clientFrame(opcode: number, payload: Buffer | string, masked = true): B
   return Buffer.concat([header, mask, body]);
 }
 
+/** The reasons the server's sessions end with, from now on, in order. */
+function endReasons(server: ProtocolServer): string[] {
+  const reasons: string[] = [];
+  server.hub.events.on('session-ended', ({ reason }) => reasons.push(reason));
+  return reasons;
+}
+
 /** Counts the events Node's HTTP servers emit from now on, by name. */
 function countHttpEvents(t: TestContext): Map<string | symbol, number> {
   const counts = new Map<string | symbol, number>();
@@ -522,6 +531,7 @@ describe('upgrade requests read off the socket (a plain port)', () => {
 
   test('a frame that breaks the protocol is answered with its close code; a ping gets its pong', async () => {
     const { server, port } = await startServer('websocket', EchoHandler);
+    const reasons = endReasons(server);
     const unmasked = await RawClient.connect(port);
     unmasked.socket.write(Buffer.concat([Buffer.from(upgradeRequest('/ws')), clientFrame(1, 'hi', false)]));
     await unmasked.ended;
@@ -533,6 +543,7 @@ describe('upgrade requests read off the socket (a plain port)', () => {
     await badText.ended;
     assert.equal(badText.closeCode, 1007);
     await until(() => server.sessions.size === 0, 'both sessions ended');
+    assert.deepEqual(reasons, ['connection-lost', 'connection-lost']);
 
     const pinger = await FrameClient.open(`ws://127.0.0.1:${port}/ws`);
     const pong = new Promise<Buffer>((resolve) => pinger.ws.once('pong', resolve));
@@ -542,6 +553,7 @@ describe('upgrade requests read off the socket (a plain port)', () => {
 
   test('a client that closes is answered with its own code, and the session ends as client-closed', async () => {
     const { server, port } = await startServer('websocket', EchoHandler);
+    const reasons = endReasons(server);
     const client = await RawClient.connect(port);
     client.socket.write(upgradeRequest('/ws'));
     await until(() => client.text.endsWith('> '), 'the welcome');
@@ -553,6 +565,7 @@ describe('upgrade requests read off the socket (a plain port)', () => {
     // The server ends the TCP connection once the close handshake is done.
     client.socket.end();
     await client.ended;
-    await until(() => server.sessions.size === 0, 'the session ended');
+    await until(() => reasons.length === 1, 'the session ended');
+    assert.deepEqual(reasons, ['client-closed']);
   });
 });

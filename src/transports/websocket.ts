@@ -117,6 +117,7 @@ const PING_RESOLUTION_MAX_MS = 1000;
 const HELD_LIMIT = 64 * 1024;
 /** How long our close frame waits for the client's before the connection is dropped. */
 const CLOSE_GRACE_MS = 2000;
+const NO_BYTES = Buffer.alloc(0);
 /** What Node's HTTP server answers a request whose head is not complete in time. */
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 
@@ -229,8 +230,8 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
       refuseSocket(accepted.toSocket(), ask.status, http.STATUS_CODES[ask.status]!, ask.message, ask.headers);
       return true;
     }
-    // A copy: the head's buffer is not kept alive by a frame or two behind it.
-    const early = Buffer.from(received.subarray(end));
+    // A copy, where the client sent frames with its request: a frame or two do not keep the head's buffer alive.
+    const early = end === received.length ? NO_BYTES : Buffer.from(received.subarray(end));
     open(accepted.connect(options.maxOutputBuffer, peer), ask, path, query, early);
     return true;
   };
@@ -383,7 +384,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   #isInTurn = false;
   /** Our close frame has gone: no frame follows it. */
   #isCloseSent = false;
-  /** The client's close frame has come: nothing it sends after counts. */
+  /** The client's close frame has come: the end of its stream that follows is a normal one. */
   #isCloseReceived = false;
   /** Whether the stream wanted a drain at the last frame sent; writers then wait for it. */
   #needsDrain = false;
