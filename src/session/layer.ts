@@ -128,11 +128,20 @@ export function mergeTerminalFacts(terminal: TerminalInfo, facts: TerminalFacts)
   return { size: isSizeChanged, terminal: isTerminalChanged };
 }
 
+/** toCrlf's last text of several lines, and what it made of it. */
+let convertedText = '';
+let converted = '';
+
 /** Converts every LF not already preceded by CR into CR LF. */
 export function toCrlf(text: string): string {
   const first = text.indexOf('\n');
   if (first === -1) return text;
   // The usual case, one line ending in LF, without a regular expression.
   if (first === text.length - 1) return text[first - 1] === '\r' ? text : `${text.slice(0, -1)}\r\n`;
-  return text.indexOf('\r') === -1 ? text.replaceAll('\n', '\r\n') : text.replace(/\r?\n/g, '\r\n');
+  // Text of several lines is mostly the same text again (a welcome, a menu, a help page).
+  if (text !== convertedText) {
+    converted = text.indexOf('\r') === -1 ? text.replaceAll('\n', '\r\n') : text.replace(/\r?\n/g, '\r\n');
+    convertedText = text;
+  }
+  return converted;
 }

@@ -147,7 +147,7 @@ export class LineEditor {
     // Set again before every line with the same text: measuring it once is enough.
     if (prompt === this.#prompt) return;
     this.#prompt = prompt;
-    this.#promptColumns = textColumns(prompt.slice(prompt.lastIndexOf('\n') + 1).replace(ANSI_SEQUENCE, ''));
+    this.#promptColumns = promptColumns(prompt);
   }
 
   /** Output that removes the prompt and the line from the screen, to print something in their place. */
@@ -643,6 +643,19 @@ function isPrintableAscii(text: string): boolean {
 }
 
 /** Columns a piece of plain text takes on a terminal. */
+/** The last prompt measured, by any editor: sessions of one application mostly show the same one. */
+let measuredPrompt = '';
+let measuredColumns = 0;
+
+/** Columns of a prompt's last row, colour taken out. */
+function promptColumns(prompt: string): number {
+  if (prompt !== measuredPrompt) {
+    measuredColumns = textColumns(prompt.slice(prompt.lastIndexOf('\n') + 1).replace(ANSI_SEQUENCE, ''));
+    measuredPrompt = prompt;
+  }
+  return measuredColumns;
+}
+
 function textColumns(text: string): number {
   let columns = 0;
   for (const char of text) columns += characterWidth(char);
