@@ -128,9 +128,13 @@ export function mergeTerminalFacts(terminal: TerminalInfo, facts: TerminalFacts)
   return { size: isSizeChanged, terminal: isTerminalChanged };
 }
 
-/** toCrlf's last text of several lines, and what it made of it. */
+/**
+ * toCrlf's last text of several lines, and what it made of it; only a text of at most
+ * CONVERTED_KEPT characters, so that a large one is not held after its write.
+ */
 let convertedText = '';
 let converted = '';
+const CONVERTED_KEPT = 4096;
 
 /** Converts every LF not already preceded by CR into CR LF. */
 export function toCrlf(text: string): string {
@@ -139,9 +143,11 @@ export function toCrlf(text: string): string {
   // The usual case, one line ending in LF, without a regular expression.
   if (first === text.length - 1) return text[first - 1] === '\r' ? text : `${text.slice(0, -1)}\r\n`;
   // Text of several lines is mostly the same text again (a welcome, a menu, a help page).
-  if (text !== convertedText) {
-    converted = text.indexOf('\r') === -1 ? text.replaceAll('\n', '\r\n') : text.replace(/\r?\n/g, '\r\n');
+  if (text === convertedText) return converted;
+  const result = text.indexOf('\r') === -1 ? text.replaceAll('\n', '\r\n') : text.replace(/\r?\n/g, '\r\n');
+  if (text.length <= CONVERTED_KEPT) {
     convertedText = text;
+    converted = result;
   }
-  return converted;
+  return result;
 }

@@ -477,6 +477,29 @@ test('ctrl-l on a line taller than the screen draws it from the prompt down to t
   terminal.dispose();
 });
 
+test('editors whose prompts are set in turn each wrap their line after their own prompt', async () => {
+  // Prompts are measured once and the last measure kept for the next editor: each must get its own.
+  const prompts = ['> ', 'name> ', '> '];
+  const editors = prompts.map((prompt) => {
+    const editor = new LineEditor();
+    editor.width = 10;
+    editor.height = 5;
+    editor.prompt = prompt;
+    return editor;
+  });
+  for (const editor of editors) {
+    const terminal = new Terminal(10, 5);
+    await terminal.write(editor.prompt);
+    await terminal.write(editor.feed(text('abcdefghijklmnop')).echo);
+    // Home goes back over the rows the prompt and the line take: the prompt's width counts.
+    await terminal.write(editor.feed(key('home')).echo);
+    assertShowsLine(terminal, editor, 10);
+    await terminal.write(editor.feed(key('end')).echo);
+    assertShowsLine(terminal, editor, 10);
+    terminal.dispose();
+  }
+});
+
 // Lines wider and taller than the screen, on a real terminal (xterm.js, headless).
 
 /** An xterm of cols x rows with scrollback: what the user sees, where the cursor is, and what scrolled by. */

@@ -642,7 +642,6 @@ function isPrintableAscii(text: string): boolean {
   return true;
 }
 
-/** Columns a piece of plain text takes on a terminal. */
 /** The last prompt measured, by any editor: sessions of one application mostly show the same one. */
 let measuredPrompt = '';
 let measuredColumns = 0;
@@ -656,6 +655,7 @@ function promptColumns(prompt: string): number {
   return measuredColumns;
 }
 
+/** Columns a piece of plain text takes on a terminal. */
 function textColumns(text: string): number {
   let columns = 0;
   for (const char of text) columns += characterWidth(char);
