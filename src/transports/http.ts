@@ -297,7 +297,7 @@ export function respond(
 
 /** Refuses a socket no HTTP server reads with `rejectUpgrade`'s answer, and drops it if the client does not close. */
 export function refuseSocket(
-  socket: net.Socket,
+  socket: Duplex,
   status: number,
   statusText: string,
   body?: string,

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import * as ws from 'ws';
 
-import { encodeCloseFrame, encodeFrame, encodePingFrame, encodePongFrame } from './websocket-frame.js';
+import { NO_STATUS, encodeCloseFrame, encodeFrame, encodePingFrame, encodePongFrame } from './websocket-frame.js';
 
 /** ws's frame parser: the package exports it, its types do not. */
 const { Receiver } = ws as unknown as {
@@ -89,8 +89,10 @@ test('frames written back to back are read back as the same messages', () => {
   );
 });
 
-test('a close frame carries its code and reason', async () => {
+test('a close frame carries its code and reason; "no status" is a close frame without a code', async () => {
   assert.deepEqual(encodeCloseFrame(1000, ''), Buffer.of(0x88, 2, 0x03, 0xe8));
+  assert.deepEqual(encodeCloseFrame(NO_STATUS, ''), Buffer.of(0x88, 0));
+  assert.deepEqual(await parseControl(encodeCloseFrame(NO_STATUS, '')), [{ type: 'close', code: 1005, reason: '' }]);
   for (const code of [1000, 1001, 1008, 1011, 4000, 4999]) {
     assert.deepEqual(await parseControl(encodeCloseFrame(code, 'Server shutting down: ¡adiós!')), [
       { type: 'close', code, reason: 'Server shutting down: ¡adiós!' },

@@ -52,10 +52,18 @@ export function encodeFrame(payload: string | readonly Uint8Array[], binary: boo
 }
 
 /**
+ * The code that stands for a close frame without one (RFC 6455 section 7.4.1): it is never sent,
+ * and a frame "with" it is an empty close frame.
+ */
+export const NO_STATUS = 1005;
+
+/**
  * A close frame with `code` and as much of `reason` as fits a control frame, cut between UTF-8
- * characters: a peer fails a connection whose close reason is not valid UTF-8.
+ * characters: a peer fails a connection whose close reason is not valid UTF-8. For NO_STATUS, an
+ * empty close frame (the answer to a client's close frame without a code).
  */
 export function encodeCloseFrame(code: number, reason: string): Buffer {
+  if (code === NO_STATUS) return encodeControlFrame(CLOSE, new Uint8Array(0));
   const frame = Buffer.allocUnsafe(2 + MAX_CONTROL_PAYLOAD);
   frame[0] = FINAL | CLOSE;
   frame.writeUInt16BE(code, 2);

@@ -51,7 +51,7 @@ import { FrameDecoder } from './websocket-decoder.js';
 import type { FrameSink } from './websocket-decoder.js';
 import { encodeCloseFrame, encodeFrame, encodePingFrame, encodePongFrame } from './websocket-frame.js';
 import { asksToUpgrade, checkUpgrade, headEnd, parseRequestHead, switchingProtocols } from './websocket-handshake.js';
-import type { UpgradeAsk } from './websocket-handshake.js';
+import type { UpgradeAsk, UpgradeFault } from './websocket-handshake.js';
 
 /** Options of a WebSocket listener. */
 export interface WebSocketListenOptions {
@@ -126,10 +126,17 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
   const secure = options.tls !== undefined;
   const pings = pingsFor(options);
   const routedPaths = new Set(options.upgrades.map((route) => route.path));
-  const refuse = (socket: Duplex, address: string, refusal: Refusal): void => {
+  /**
+   * Answers an upgrade that is refused: `answer` is rejectUpgrade for a socket Node's HTTP server
+   * upgraded, refuseSocket for one read off its handle, which no server watches.
+   */
+  const refuse = (socket: Duplex, address: string, refusal: Refusal, answer = rejectUpgrade): void => {
     options.admission.refused(address, refusal);
-    rejectUpgrade(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
+    answer(socket, ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
   };
+  /** Answers an upgrade request that is not a valid one (ws's statuses and words). */
+  const refuseAsk = (socket: Duplex, fault: UpgradeFault, answer = rejectUpgrade): void =>
+    answer(socket, fault.status, http.STATUS_CODES[fault.status]!, fault.message, fault.headers);
   /** Why a client may not open a session here: the path, its origin, or the server's limits. */
   const refusalOf = (
     pathname: string,
@@ -180,9 +187,7 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     const refusal = refusalOf(path, request.headers.origin, peer.address, query);
     if (refusal !== undefined) return refuse(socket, peer.address, refusal);
     const ask = checkUpgrade(request.method ?? '', (name) => headerText(request.headers[name]));
-    if ('status' in ask) {
-      return rejectUpgrade(socket, ask.status, http.STATUS_CODES[ask.status]!, ask.message, ask.headers);
-    }
+    if ('status' in ask) return refuseAsk(socket, ask);
     open(new TcpConnection(socket as net.Socket, secure, options.maxOutputBuffer, peer), ask, path, query, head);
   };
 
@@ -221,13 +226,12 @@ export function listenWebSocket(options: WebSocketListenOptions): Promise<Listen
     const query = targetQuery(request.target);
     const refusal = refusalOf(path, request.headers.get('origin'), peer.address, query);
     if (refusal !== undefined) {
-      options.admission.refused(peer.address, refusal);
-      refuseSocket(accepted.toSocket(), ...refusalStatus(refusal), refusal.message, retryAfter(refusal));
+      refuse(accepted.toSocket(), peer.address, refusal, refuseSocket);
       return true;
     }
     const ask = checkUpgrade(request.method, (name) => request.headers.get(name));
     if ('status' in ask) {
-      refuseSocket(accepted.toSocket(), ask.status, http.STATUS_CODES[ask.status]!, ask.message, ask.headers);
+      refuseAsk(accepted.toSocket(), ask, refuseSocket);
       return true;
     }
     // A copy, where the client sent frames with its request: a frame or two do not keep the head's buffer alive.
@@ -278,12 +282,9 @@ const CLOSE_FRAMES: Record<CloseReason, { code: number; reason: string }> = {
   // A WebSocket has no half-close: this one only says the same as a normal end.
   'client-closed': { code: 1000, reason: 'Session ended' },
 };
-/** The close code a client's close frame without one stands for; answered with an empty close frame. */
-const NO_STATUS = 1005;
 const MESSAGE_TOO_BIG = 1009;
-/** Every ping is the same empty frame; so is the answer to a close frame without a code. */
+/** Every ping is the same empty frame. */
 const PING_FRAME = encodePingFrame();
-const EMPTY_CLOSE_FRAME = Buffer.from([0x88, 0]);
 
 // Assigned in WebSocketConnection's static block, where its private members can be reached.
 let frameMessage: (connection: WebSocketConnection, payload: Buffer, isBinary: boolean) => void;
@@ -670,9 +671,10 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
       connection.#isCloseReceived = true;
       if (!connection.#isCloseSent) {
         connection.endFor({ reason: 'peer-closed' });
-        // The client's code, echoed (RFC 6455 section 5.5.1), after what this turn has written.
+        // The client's code, echoed (RFC 6455 section 5.5.1), after what this turn has written; an
+        // empty close frame is answered with an empty one.
         connection.#sendHeld();
-        connection.#sendClose(code === NO_STATUS ? EMPTY_CLOSE_FRAME : encodeCloseFrame(code, ''));
+        connection.#sendClose(encodeCloseFrame(code, ''));
       }
       // Both close frames have gone: the stream ends once the client has its.
       void connection.#stream.close('handler-ended');
