@@ -45,6 +45,16 @@ export interface Versus {
   /** Connects against the negotiating raw target, where there is one. */
   connectNegotiating?: number;
   idleKb: Record<number, number>;
+  /**
+   * The lowest and highest of the runs' own ratios of rates (round trips/s, connects/s): how far
+   * one run's ratio lies from the next, against which a measurement from outside is judged.
+   */
+  spread: Partial<Record<EchoKey | 'connect', Spread>>;
+}
+
+export interface Spread {
+  low: number;
+  high: number;
 }
 
 export interface TargetSummary {
@@ -147,27 +157,31 @@ export function summarize(runs: Runs, targets: readonly TargetInfo[]): Record<st
 }
 
 function versus(ours: Runs[string], raw: Runs[string]): Versus {
-  const ratio = (key: MeasurementKey, value: (run: LoadResult) => number | undefined): number => {
+  const ratios = (key: MeasurementKey, value: (run: LoadResult) => number | undefined): number[] => {
     const a = ours[key] ?? [];
     const b = raw[key] ?? [];
-    const ratios: number[] = [];
+    const list: number[] = [];
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       const x = a[i]!;
       const y = b[i]!;
-      if (!('error' in x) && !('error' in y)) ratios.push((value(x) ?? Number.NaN) / (value(y) ?? Number.NaN));
+      if (!('error' in x) && !('error' in y)) list.push((value(x) ?? Number.NaN) / (value(y) ?? Number.NaN));
     }
-    return median(ratios.filter((r) => Number.isFinite(r) && r > 0));
+    return list.filter((r) => Number.isFinite(r) && r > 0);
   };
-  const echo = (key: EchoKey, field: 'perSecond' | 'p50Ms' | 'p99Ms'): number =>
+  const ratio = (key: MeasurementKey, value: (run: LoadResult) => number | undefined): number =>
+    median(ratios(key, value));
+  const spread: Versus['spread'] = {};
+  const rateRatio = (key: EchoKey | 'connect'): number => {
+    const list = ratios(key, (run) => (run.kind === 'idle' ? undefined : run.perSecond));
+    if (list.length > 0) spread[key] = { low: Math.min(...list), high: Math.max(...list) };
+    return median(list);
+  };
+  const echo = (key: EchoKey, field: 'p50Ms' | 'p99Ms'): number =>
     ratio(key, (run) => (run.kind === 'echo' ? run[field] : undefined));
-  const result: Versus = {
-    echo: {},
-    connect: ratio('connect', (run) => (run.kind === 'connect' ? run.perSecond : undefined)),
-    idleKb: {},
-  };
+  const result: Versus = { echo: {}, connect: rateRatio('connect'), idleKb: {}, spread };
   for (const key of Object.keys(ECHO_LABELS) as EchoKey[]) {
     result.echo[key] = {
-      perSecond: echo(key, 'perSecond'),
+      perSecond: rateRatio(key),
       p50Ms: echo(key, 'p50Ms'),
       p99Ms: echo(key, 'p99Ms'),
       serverUsPerRoundTrip: ratio(key, (run) =>
@@ -269,7 +283,7 @@ export function formatReport(
         count(a?.perSecond),
         count(b?.perSecond),
         times(versus?.echo[key]?.perSecond),
-        verdictOf(checks, `${target.name}: ${ECHO_LABELS[key]} rt/s`),
+        withSpread(verdictOf(checks, `${target.name}: ${ECHO_LABELS[key]} rt/s`), versus?.spread[key]),
       ]);
       row([
         `    p50 / p99 ms`,
@@ -291,7 +305,7 @@ export function formatReport(
       count(raw?.connect?.perSecond),
       count(ours?.connect?.perSecond),
       times(versus?.connect),
-      verdictOf(checks, `${target.name}: connects/s`),
+      withSpread(verdictOf(checks, `${target.name}: connects/s`), versus?.spread.connect),
     ]);
     if (target.negotiatingBaseline !== undefined) {
       const negotiating = summaries[target.negotiatingBaseline];
@@ -387,6 +401,12 @@ function verdictOf(checks: readonly Check[], label: string): string {
   if (check === undefined) return '';
   const limit = check.unit === 'x' ? `${check.limit}x` : `${check.limit} ${check.unit}`;
   return `${check.bound === 'min' ? '>=' : '<='} ${limit} ${check.pass ? 'PASS' : 'FAIL'}`;
+}
+
+/** A verdict, then the range of the runs' own ratios where they differ (several runs). */
+function withSpread(verdict: string, spread: Spread | undefined): string {
+  if (spread === undefined || spread.low === spread.high) return verdict;
+  return `${verdict.padEnd(14)}runs ${spread.low.toFixed(2)}-${spread.high.toFixed(2)}x`;
 }
 
 function formatValue(check: Check): string {

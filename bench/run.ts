@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       `median of ${plan.reps} run(s); in each, a raw server and its framework targets take turns in ` +
       `${plan.sliceMs / 1000} s slices, ${plan.durationMs / 1000} s each after ${plan.warmupMs / 1000} s warm-up ` +
       `(connects ${plan.connectWarmupMs / 1000} s), taken in turns too; ` +
-      "ratio = median of the runs' own framework / raw",
+      "ratio = median of the runs' own framework / raw, beside it the lowest and highest of them",
   );
   console.log(formatReport(targets, summaries, memory, micro, checks));
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });

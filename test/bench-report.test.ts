@@ -42,6 +42,18 @@ test('a ratio is the median of each run against its own raw run, not of the medi
   );
 });
 
+test('beside each ratio of rates the table shows the lowest and highest of the runs', () => {
+  const raw: Run[] = [echo(100_000, 2), echo(50_000, 3), echo(80_000, 2)];
+  const ours: Run[] = [echo(95_000, 2.2), echo(45_000, 3.3), echo(60_000, 2.2)];
+  const summaries = summarize({ 'raw-tcp': { 'closed-50': raw }, tcp: { 'closed-50': ours } }, TARGETS);
+  assert.deepEqual(summaries.tcp!.versus!.spread['closed-50'], { low: 0.75, high: 0.95 });
+  const report = formatReport(TARGETS, summaries, {}, [], checkTargets(TARGETS, summaries, {}, []));
+  assert.match(report, /closed C=50 rt\/s\s+80,000\s+60,000\s+0\.90x\s+>= 0\.9x PASS\s+runs 0\.75-0\.95x\n/);
+  // One run has no range to show.
+  const once = summarize({ 'raw-tcp': { 'closed-50': [raw[0]!] }, tcp: { 'closed-50': [ours[0]!] } }, TARGETS);
+  assert.doesNotMatch(formatReport(TARGETS, once, {}, [], checkTargets(TARGETS, once, {}, [])), /runs /);
+});
+
 test('a run that failed on either side is left out of the ratio, not paired with another run', () => {
   const raw: Run[] = [echo(100_000, 2), { error: 'server died' }, echo(50_000, 2)];
   const ours: Run[] = [echo(80_000, 2), echo(99_000, 2), echo(40_000, 2)];
