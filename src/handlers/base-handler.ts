@@ -137,8 +137,14 @@ export class BaseHandler {
   /** Runs when this handler threw; the session is closed afterwards. */
   async onError(_error: Error): Promise<void> {}
 
-  /** Runs when the client's window size changes (telnet NAWS, browser terminal resize). */
-  async onWindowSize(_cols: number, _rows: number): Promise<void> {}
+  /**
+   * Runs when the client's window size changes (telnet NAWS, browser terminal resize). Does
+   * nothing by default, and answers READY: a telnet client sends its size as it connects, and an
+   * async no-op would cost each connect a promise and a promise job.
+   */
+  onWindowSize(_cols: number, _rows: number): Promise<void> {
+    return READY;
+  }
 
   /** Ctrl-C or Ctrl-D on an empty line; by default ends the session. Return true to go on. */
   async onInterrupt(signal: 'interrupt' | 'eof'): Promise<boolean> {
