@@ -286,6 +286,20 @@ test('an option the client switches off again counts as disabled, not refused', 
   const naws = (outcome: string): number =>
     total(samples, 'chuk_telnet_options_total', { option: 'NAWS', side: 'remote', outcome });
   assert.deepEqual([naws('enabled'), naws('disabled'), naws('refused')], [1, 1, 0]);
+  // The event stream says the same: the layer, which knows the option was on, tells the outcome.
+  assert.deepEqual(
+    options.filter((event) => event.option === 'NAWS').map(({ side, enabled, outcome }) => [side, enabled, outcome]),
+    [
+      ['remote', true, 'enabled'],
+      ['remote', false, 'disabled'],
+    ],
+  );
+  // The options the client never answered were not refused either; ECHO waits for the terminal type.
+  assert.equal(
+    options.filter((event) => event.outcome === 'refused').length,
+    0,
+    JSON.stringify(options.map((event) => `${event.option} ${event.outcome}`)),
+  );
 });
 
 test('event-loop lag shows a loop that was blocked since the previous scrape', async () => {

@@ -95,9 +95,15 @@ export interface SessionEventMap {
   /** The session's user name changed. */
   user: { sessionId: string; user: string | undefined };
   refused: { server: string; transport: TransportName; remoteAddress: string; reason: RefusalReason };
-  /** A telnet option was switched on or off (or refused by the client). */
-  option: { sessionId: string; option: string; side: 'local' | 'remote'; enabled: boolean };
+  /**
+   * A telnet option was switched on or off (or refused by the client): `outcome` says which,
+   * `enabled` whether it is on now.
+   */
+  option: { sessionId: string; option: string; side: 'local' | 'remote'; enabled: boolean; outcome: OptionOutcome };
 }
+
+/** What became of a telnet option: on, off after being on, or never on (the client refused it). */
+export type OptionOutcome = 'enabled' | 'disabled' | 'refused';
 
 export type SessionEventType = keyof SessionEventMap;
 export type SessionEventListener<T extends SessionEventType> = (event: SessionEventMap[T]) => void;

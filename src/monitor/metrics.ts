@@ -44,8 +44,6 @@ interface Series<L extends string> {
   value: number;
 }
 
-type Side = SessionEventMap['option']['side'];
-
 const PREFIX = 'chuk_';
 
 /** Session lengths from a quick look to a long working day, in seconds. */
@@ -54,29 +52,17 @@ const DURATION_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 2
 /** How often the event loop is checked for stalls, in milliseconds. */
 const LOOP_CHECK_INTERVAL_MS = 10;
 
-/** Telnet options that get a bit in a session's number of enabled options; any more, a set. */
-const OPTION_BITS = 30;
-
 /** Counts what the event stream reports and renders it in the Prometheus text format. */
 export class Metrics {
   #app: SessionHub;
   #monitor: MetricsOptions['monitor'];
   #registry: Registry;
   /**
-   * Sessions of this process that started and have not ended, with the telnet options each has
-   * enabled, as bits (`#optionBit`). Only these are read at scrape time: a session counts either
-   * live or in the ended totals, never both, so byte counters never go backwards.
+   * Sessions of this process that started and have not ended. Only these are read at scrape
+   * time: a session counts either live or in the ended totals, never both, so byte counters
+   * never go backwards.
    */
-  #live = new Map<string, number>();
-  /**
-   * The bit of each option enabled so far on each side, up to OPTION_BITS of them. Two fields, not
-   * a record read by side: that keyed read went megamorphic, a stub-cache lookup per option change.
-   */
-  readonly #localOptionBits = new Map<string, number>();
-  readonly #remoteOptionBits = new Map<string, number>();
-  #optionBitCount = 0;
-  /** Per session, enabled options that got no bit (`side option`): only past OPTION_BITS options. */
-  #otherOptions = new Map<string, Set<string>>();
+  #live = new Set<string>();
   /** Every server and transport that has had a session, by server, then transport. */
   #servers = new Map<string, Map<string, ServerTotals>>();
   /** The same, in the order they first had a session. */
@@ -208,7 +194,7 @@ export class Metrics {
       'session-started': (event) => this.#started(event),
       'session-ended': (event) => this.#ended(event),
       refused: ({ server, transport, reason }) => this.#refusedCounts.count(server, transport, reason),
-      option: (event) => this.#option(event),
+      option: ({ option, side, outcome }) => this.#optionCounts.count(option, side, outcome),
     });
   }
 
@@ -233,7 +219,7 @@ export class Metrics {
   }
 
   #started({ session }: SessionEventMap['session-started']): void {
-    this.#live.set(session.id, 0);
+    this.#live.add(session.id);
     this.#totalsOf(session).opened++;
   }
 
@@ -241,7 +227,6 @@ export class Metrics {
     const totals = this.#totalsOf(session);
     const { labels } = totals;
     this.#live.delete(session.id);
-    this.#otherOptions.delete(session.id);
     totals.receivedBytes += session.bytesIn;
     totals.sentBytes += session.bytesOut;
     this.#closedCounts.count(labels.server, labels.transport, reason);
@@ -309,42 +294,6 @@ export class Metrics {
       this.#serverList.push(totals);
     }
     return totals;
-  }
-
-  #option({ sessionId, option, side, enabled }: SessionEventMap['option']): void {
-    // The stream reports a refusal as enabled: false too; only an option that was on is disabled.
-    const bits = this.#live.get(sessionId);
-    const wasOn = bits !== undefined && this.#switchOption(sessionId, bits, side, option, enabled);
-    this.#optionCounts.count(option, side, enabled ? 'enabled' : wasOn ? 'disabled' : 'refused');
-  }
-
-  /** Marks a live session's option on or off (`bits`: its enabled options now); returns whether it was on. */
-  #switchOption(sessionId: string, bits: number, side: Side, option: string, isOn: boolean): boolean {
-    const bit = this.#optionBit(side, option, isOn);
-    if (bit !== 0) {
-      if (isOn !== ((bits & bit) !== 0)) this.#live.set(sessionId, bits ^ bit);
-      return (bits & bit) !== 0;
-    }
-    const key = `${side} ${option}`;
-    let others = this.#otherOptions.get(sessionId);
-    const wasOn = others?.has(key) === true;
-    if (isOn) {
-      if (others === undefined) this.#otherOptions.set(sessionId, (others = new Set()));
-      others.add(key);
-    } else {
-      others?.delete(key);
-    }
-    return wasOn;
-  }
-
-  /** The bit of an option on one side; one is given when an option is first enabled, while any are left. */
-  #optionBit(side: Side, option: string, isEnabling: boolean): number {
-    const bits = side === 'local' ? this.#localOptionBits : this.#remoteOptionBits;
-    const bit = bits.get(option);
-    if (bit !== undefined || !isEnabling || this.#optionBitCount === OPTION_BITS) return bit ?? 0;
-    const next = 1 << this.#optionBitCount++;
-    bits.set(option, next);
-    return next;
   }
 
   /** Reads what only exists at scrape time (live sessions, viewers, the event loop); hands over the counts. */

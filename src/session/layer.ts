@@ -1,4 +1,5 @@
 // The protocol layer between a connection and a session: plain text, or telnet (RFC 854).
+import type { OptionOutcome } from '../hub/events.js';
 import type { Connection, TerminalFacts } from '../transports/connection.js';
 import type { InputToken } from './key-reader.js';
 import type { GmcpChannel, MsdpChannel, OutOfBandEvents } from './out-of-band.js';
@@ -31,7 +32,7 @@ export interface LayerEvents extends OutOfBandEvents {
   /** The input mode, echo or terminal details changed. */
   changed(what: 'mode' | 'terminal' | 'size'): void;
   /** A protocol option was switched on or off, or the client refused one we asked for. */
-  option(name: string, side: 'local' | 'remote', enabled: boolean): void;
+  option(name: string, side: 'local' | 'remote', outcome: OptionOutcome): void;
 }
 
 /** A protocol layer: decodes inbound bytes into keys and encodes outbound text. */

@@ -5,6 +5,7 @@ import type { TransportName } from '../config/schema.js';
 import { SessionClosedError } from '../errors.js';
 import type { BaseHandler } from '../handlers/base-handler.js';
 import type {
+  OptionOutcome,
   SessionEndReason,
   SessionEventMap,
   SessionEventType,
@@ -452,10 +453,10 @@ export class Session implements EditableSession, HubMember {
         this.#session.#layerChanged(what);
       }
 
-      option(option: string, side: 'local' | 'remote', enabled: boolean): void {
+      option(option: string, side: 'local' | 'remote', outcome: OptionOutcome): void {
         const session = this.#session;
         if (session.#app.events.has('option')) {
-          session.#publish('option', { sessionId: session.id, option, side, enabled });
+          session.#publish('option', { sessionId: session.id, option, side, enabled: outcome === 'enabled', outcome });
         }
       }
 

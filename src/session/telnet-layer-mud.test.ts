@@ -49,7 +49,7 @@ function layer(mud: MudOptions | undefined): { inner: ByteConnection; telnet: Te
   const heard: Heard = { options: [], gmcp: [], msdp: [], commands: [] };
   const events: LayerEvents = {
     changed: () => undefined,
-    option: (name, side, enabled) => heard.options.push(`${name} ${side} ${enabled ? 'on' : 'off'}`),
+    option: (name, side, outcome) => heard.options.push(`${name} ${side} ${outcome === 'enabled' ? 'on' : 'off'}`),
     gmcp: (message) => heard.gmcp.push(message),
     msdp: (variables) => heard.msdp.push(variables),
     msdpCommand: (command, names) => heard.commands.push(`${command} ${names.join(',')}`),

@@ -639,7 +639,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     let modeChanged = false;
     const events = this.#options.events;
     for (const change of result.changes) {
-      events.option(optionName(change.option), change.side, change.enabled);
+      events.option(optionName(change.option), change.side, change.enabled ? 'enabled' : 'disabled');
       if (change.side === 'local' && (change.option === OPT_ECHO || change.option === OPT_SGA)) {
         this.#set(change.option === OPT_ECHO ? LOCAL_ECHO_ON : LOCAL_SGA_ON, change.enabled);
       }
@@ -659,7 +659,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
       }
     }
-    if (result.refused !== undefined) events.option(optionName(result.refused.option), result.refused.side, false);
+    if (result.refused !== undefined) events.option(optionName(result.refused.option), result.refused.side, 'refused');
     if (result.refused?.option === OPT_TTYPE) {
       this.#decideEcho();
       this.#clientKnown(out);
