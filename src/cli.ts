@@ -6,6 +6,7 @@ import {
   growYoungGenerationToCap,
   holdYoungGenerationInEveryThread,
   reduceMemoryAfterBursts,
+  regrowYoungGenerationAfterShrinks,
 } from './server/heap-policy.js';
 
 // Start-up (loading modules, reading the config) makes garbage fast, and V8 answers by growing its
@@ -30,5 +31,8 @@ if (!isYoungGenerationSized) holdYoungGenerationInEveryThread();
 setFlagsFromString('--no-turbofan');
 await import('./command.js');
 setFlagsFromString('--turbofan');
-if (!isYoungGenerationSized) growYoungGenerationToCap();
-if (!isMemoryReducerOff) reduceMemoryAfterBursts(!isYoungGenerationSized);
+if (!isYoungGenerationSized) {
+  growYoungGenerationToCap();
+  regrowYoungGenerationAfterShrinks();
+}
+if (!isMemoryReducerOff) reduceMemoryAfterBursts();

@@ -1,6 +1,7 @@
 // Tests of the heap policy: the memory reducer collects once a burst of sessions is over, and its collection frees old garbage.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -115,4 +116,53 @@ test('collectAllGarbage frees garbage that had reached the old generation', asyn
   await collectAllGarbage();
   const freed = before - oldUsed();
   assert.ok(freed > 10 * 1024 * 1024, `freed only ${freed} bytes of the old generation`);
+});
+
+/**
+ * In a process of its own (V8's flags are the process's): grows the young generation to its cap
+ * under allocation that survives, shrinks it with a full collection, allocates again and prints
+ * the young generation's size, in MB, after each step.
+ */
+const YOUNG_GENERATION_SCRIPT = `
+import { getHeapSpaceStatistics } from 'node:v8';
+const policy = await import(${JSON.stringify(new URL('./heap-policy.ts', import.meta.url).href)});
+const young = () => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_size / 2 ** 20;
+const kept = new Array(100_000);
+let at = 0;
+/** Until the young generation reaches the cap, or for at most ms. */
+async function allocate(ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until && young() < 8) {
+    // Objects that live through a few collections, as sessions' do: V8 grows the young generation for them.
+    for (let i = 0; i < 20_000; i++) kept[at++ % kept.length] = { at, text: 'item ' + at };
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+policy.holdYoungGenerationInEveryThread();
+policy.growYoungGenerationToCap();
+if (process.argv.includes('--watch')) policy.regrowYoungGenerationAfterShrinks(50);
+await allocate(5000);
+const grown = young();
+await policy.collectAllGarbage();
+const shrunk = young();
+await allocate(3000);
+console.log(JSON.stringify({ grown, shrunk, again: young() }));
+`;
+
+function youngGenerationSizes(watch: boolean): { grown: number; shrunk: number; again: number } {
+  const args = ['--import', 'tsx', '--input-type=module', '-e', YOUNG_GENERATION_SCRIPT];
+  const child = spawnSync(process.execPath, watch ? [...args, '--', '--watch'] : args, { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  return JSON.parse(child.stdout) as { grown: number; shrunk: number; again: number };
+}
+
+test('a young generation shrunk by a full collection grows back to its cap under load', () => {
+  const watched = youngGenerationSizes(true);
+  assert.equal(watched.grown, 8, `grew to ${watched.grown} MB, not the cap`);
+  assert.ok(watched.shrunk < 8, `the collection left ${watched.shrunk} MB`);
+  assert.equal(watched.again, 8, `grew back to ${watched.again} MB only`);
+  // Without the watch the hold keeps it about where the collection left it.
+  const held = youngGenerationSizes(false);
+  assert.equal(held.grown, 8);
+  assert.ok(held.again < 8, `held, it still grew back to ${held.again} MB`);
 });
