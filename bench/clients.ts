@@ -1,6 +1,8 @@
 // The load generator's clients: each transport spoken as its real client speaks it (nc, a telnet terminal,
-// the browser page in text or telnet mode), reduced to the text a screen would show.
+// the browser page in text or telnet mode, `ssh -tt`), reduced to the text a screen would show.
 import net from 'node:net';
+
+import ssh2 from 'ssh2';
 
 import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
@@ -41,9 +43,47 @@ const WINDOW = { cols: 80, rows: 24 };
 
 /** Connects; resolves once the transport is open (TCP connected, WebSocket upgraded). */
 export function connectClient(target: TargetAddress, events: ClientEvents): Promise<BenchClient> {
+  if (target.protocol === 'ssh') return connectSsh(target, events);
   return target.protocol === 'tcp' || target.protocol === 'telnet'
     ? connectSocket(target, events)
     : connectWebSocket(target, events);
+}
+
+/** As OpenSSH's `ssh -tt` with no login (the bench's servers let everyone in): a terminal, a shell, Enter's CR. */
+function connectSsh(target: TargetAddress, events: ClientEvents): Promise<BenchClient> {
+  const client = new ssh2.Client();
+  let isOpen = false;
+  let isClosing = false;
+  return new Promise((resolve, reject) => {
+    client.on('error', (error) => {
+      if (!isOpen) reject(error);
+      else if (!isClosing) events.onLost(error);
+      isClosing = true;
+    });
+    client.on('close', () => {
+      if (!isOpen) reject(new Error('closed before the shell opened'));
+      else if (!isClosing) events.onLost(undefined);
+      isClosing = true;
+    });
+    client.on('ready', () => {
+      client.shell({ term: TERMINAL_TYPE, ...WINDOW, height: 0, width: 0 }, (err, stream) => {
+        if (err !== undefined && err !== null) {
+          reject(err);
+          return;
+        }
+        isOpen = true;
+        stream.on('data', (chunk: Buffer) => events.onText(chunk.toString('latin1')));
+        resolve({
+          sendLines: (lines) => void stream.write(`${lines.join('\r')}\r`, 'latin1'),
+          close: () => {
+            isClosing = true;
+            client.destroy();
+          },
+        });
+      });
+    });
+    client.connect({ host: HOST, port: target.port, username: 'bench', readyTimeout: 10_000 });
+  });
 }
 
 function connectSocket(target: TargetAddress, events: ClientEvents): Promise<BenchClient> {

@@ -1,13 +1,13 @@
 // What run.ts asks the load generator to do over IPC, and what it answers.
 
-/** How a client speaks to a target: as the browser page, telnet or nc would for that transport. */
-export type ClientProtocol = 'tcp' | 'telnet' | 'websocket' | 'ws_telnet';
+/** How a client speaks to a target: as the browser page, telnet, nc or ssh would for that transport. */
+export type ClientProtocol = 'tcp' | 'telnet' | 'websocket' | 'ws_telnet' | 'ssh';
 
 /** One server to load: where it listens, how to speak to it, and its process (for CPU and RSS). */
 export interface TargetAddress {
   protocol: ClientProtocol;
   port: number;
-  /** WebSocket path; ignored by tcp and telnet. */
+  /** WebSocket path; ignored by tcp, telnet and ssh. */
   path: string;
   pid: number;
 }

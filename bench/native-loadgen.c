@@ -5,8 +5,10 @@
 // Targets take turns as in the bench; each is `tcp:PORT` (nc), `telnet:PORT` (a terminal that
 // answers negotiation: an 80x24 window, xterm-256color, the server's ECHO and SGA, no to the
 // rest), `ws:PORT/PATH` (the browser page in text mode: a text message a line) or
-// `wstelnet:PORT/PATH` (in telnet mode: binary messages, the line and CR LF, telnet inside),
-// followed by `@PID` to have the CPU of the server process PID counted over the target's turns.
+// `wstelnet:PORT/PATH` (in telnet mode: binary messages, the line and CR LF, telnet inside) or,
+// built with libssh2 (-DHAVE_LIBSSH2 -lssh2), `ssh:PORT` (OpenSSH's `ssh -tt`: no login, an
+// xterm-256color terminal of 80x24, a shell, the line and Enter's CR), followed by `@PID` to have
+// the CPU of the server process PID counted over the target's turns.
 //
 //   native-loadgen echo CLIENTS DEPTH SECONDS TURN_MS WARMUP_MS TARGET...
 //   native-loadgen connect CONCURRENCY SECONDS TURN_MS WARMUP_MS TARGET...
@@ -33,6 +35,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSSH2
+#include <libssh2.h>
+#endif
 
 #define BUFFER 65536
 #define MAX_DEPTH 64
@@ -47,8 +52,8 @@ typedef struct {
   int port;
   /** The server process whose CPU is counted, or 0. */
   int pid;
-  /** Whether telnet is spoken (telnet, wstelnet), and whether it is in WebSocket messages (ws, wstelnet). */
-  int isTelnet, isWebSocket;
+  /** Whether telnet is spoken (telnet, wstelnet), whether it is in WebSocket messages (ws, wstelnet), or in SSH. */
+  int isTelnet, isWebSocket, isSsh;
   const char *path;
   const char *name;
 } target_t;
@@ -63,6 +68,12 @@ typedef struct {
   unsigned char subnegotiation[16];
   /** WebSocket: the server's answer to the upgrade is still being read (into text). */
   int isUpgrading;
+#ifdef HAVE_LIBSSH2
+  /** SSH: the session, its shell's channel once open, and how far the opening has come (see advanceSsh). */
+  LIBSSH2_SESSION *session;
+  LIBSSH2_CHANNEL *channel;
+  int sshStep;
+#endif
   /** Lines in flight, oldest first (a ring of MAX_DEPTH), and when each was sent. */
   int head, count;
   double sentAt[MAX_DEPTH];
@@ -145,6 +156,18 @@ static void fail(const char *what, const target_t *target) {
 }
 
 static void writeAll(conn_t *c, const void *bytes, int length) {
+#ifdef HAVE_LIBSSH2
+  if (c->target->isSsh) {
+    // Lines are small and loopback's buffers large: a write the session cannot take at once is rare.
+    for (int at = 0; at < length;) {
+      ssize_t wrote = libssh2_channel_write(c->channel, (const char *)bytes + at, length - at);
+      if (wrote == LIBSSH2_ERROR_EAGAIN) continue;
+      if (wrote < 0) fail("write failed", c->target);
+      at += (int)wrote;
+    }
+    return;
+  }
+#endif
   if (write(c->fd, bytes, length) != length) fail("write failed", c->target);
 }
 
@@ -332,7 +355,92 @@ static void receive(conn_t *c, const unsigned char *bytes, int length) {
   else receiveText(c, bytes, length);
 }
 
+#ifdef HAVE_LIBSSH2
+/**
+ * SSH: every byte of the shell's output the session holds, read until it has no more (the socket
+ * may have brought only the protocol's own packets, or several of the channel's at once). Returns
+ * what a read() would: bytes, -1 with errno EAGAIN for none yet, 0 at the end.
+ */
+static int readShell(conn_t *c) {
+  unsigned char bytes[BUFFER / 2];
+  int total = 0;
+  for (;;) {
+    ssize_t got = libssh2_channel_read(c->channel, (char *)bytes, sizeof bytes);
+    if (got > 0) {
+      receive(c, bytes, (int)got);
+      total += (int)got;
+      // Blocking (the opening of a round-trip client), a second read would wait for more.
+      if (libssh2_session_get_blocking(c->session)) return total;
+      continue;
+    }
+    if (got == LIBSSH2_ERROR_EAGAIN) {
+      if (total > 0) return total;
+      errno = EAGAIN;
+      return -1;
+    }
+    if (got == 0 && !libssh2_channel_eof(c->channel)) return total > 0 ? total : (errno = EAGAIN, -1);
+    return total > 0 ? total : (int)got;
+  }
+}
+
+enum { SSH_HANDSHAKE, SSH_LOGIN, SSH_CHANNEL, SSH_TERMINAL, SSH_SHELL, SSH_OPEN };
+
+/**
+ * Takes an SSH client's opening as far as it goes without waiting: the key exchange, the login
+ * (none: the bench's servers let everyone in), the session's channel, its terminal and its shell.
+ * Returns 1 once the shell is open, 0 while it waits for the server.
+ */
+static int advanceSsh(conn_t *c) {
+  for (;;) {
+    int result = 0;
+    switch (c->sshStep) {
+      case SSH_HANDSHAKE:
+        result = libssh2_session_handshake(c->session, c->fd);
+        break;
+      case SSH_LOGIN:
+        // Asking which methods there are tries "none" first; a server that takes it says nothing.
+        if (libssh2_userauth_list(c->session, "bench", 5) == NULL && !libssh2_userauth_authenticated(c->session)) {
+          result = libssh2_session_last_errno(c->session);
+          if (result != LIBSSH2_ERROR_EAGAIN) fail("the server asks for a login", c->target);
+        }
+        break;
+      case SSH_CHANNEL:
+        c->channel = libssh2_channel_open_session(c->session);
+        if (c->channel == NULL) result = libssh2_session_last_errno(c->session);
+        break;
+      case SSH_TERMINAL:
+        result = libssh2_channel_request_pty_ex(c->channel, "xterm-256color", 14, NULL, 0, 80, 24, 0, 0);
+        break;
+      case SSH_SHELL:
+        result = libssh2_channel_shell(c->channel);
+        break;
+      default:
+        return 1;
+    }
+    if (result == LIBSSH2_ERROR_EAGAIN) return 0;
+    if (result != 0) fail("the SSH opening failed", c->target);
+    c->sshStep++;
+  }
+}
+
+/** Ends an SSH client as one that drops its link does: nothing more is said to the server. */
+static void closeSsh(conn_t *c) {
+  libssh2_session_free(c->session);
+  c->session = NULL;
+  c->channel = NULL;
+}
+#endif
+
 static int readInto(conn_t *c) {
+#ifdef HAVE_LIBSSH2
+  if (c->target->isSsh) {
+    if (!advanceSsh(c)) {
+      errno = EAGAIN;
+      return -1;
+    }
+    return readShell(c);
+  }
+#endif
   unsigned char bytes[BUFFER / 2];
   int got = read(c->fd, bytes, sizeof bytes);
   if (got > 0) receive(c, bytes, got);
@@ -357,6 +465,16 @@ static void openConnection(conn_t *c, const target_t *target, int isNonBlocking)
   struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(target->port)};
   inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
   if (connect(c->fd, (struct sockaddr *)&address, sizeof address) != 0 && errno != EINPROGRESS) fail("cannot connect", target);
+#ifdef HAVE_LIBSSH2
+  if (target->isSsh) {
+    c->session = libssh2_session_init();
+    if (c->session == NULL) fail("no SSH session", target);
+    libssh2_session_set_blocking(c->session, !isNonBlocking);
+    // Non-blocking, the key exchange's first step goes out now; blocking, the whole opening.
+    advanceSsh(c);
+    return;
+  }
+#endif
   if (!target->isWebSocket) return;
   char request[512];
   int length = snprintf(request, sizeof request,
@@ -383,7 +501,9 @@ static void sendLines(conn_t *c, int lines) {
     int size = snprintf(line, LINE - 10, "%d %d the quick brown fox jumps over the lazy dog", c->index, c->sequence++);
     c->expectedLength[slot] = snprintf(c->expected[slot], LINE, "Echo: %s\r\n", line);
     c->count++;
-    if (!c->target->isWebSocket || c->target->isTelnet) size += sprintf(line + size, "\r\n");
+    // A terminal's Enter sends CR alone (on telnet, CR LF: RFC 854).
+    if (c->target->isSsh) size += sprintf(line + size, "\r");
+    else if (!c->target->isWebSocket || c->target->isTelnet) size += sprintf(line + size, "\r\n");
     if (!c->target->isWebSocket) {
       memcpy(out + length, line, size);
       length += size;
@@ -485,7 +605,9 @@ static long echoTurn(void *state, int t, double end, latencies_t *latencies) {
     int ready = epoll_wait(load->poll, events, 1024, 5);
     for (int e = 0; e < ready; e++) {
       conn_t *c = events[e].data.ptr;
-      if (readInto(c) <= 0) fail("connection lost", c->target);
+      int got = readInto(c);
+      if (got < 0 && errno == EAGAIN) continue;
+      if (got <= 0) fail("connection lost", c->target);
       int answered = takeAnswers(c, latencies);
       inFlight -= answered;
       trips += answered;
@@ -510,6 +632,10 @@ static int echo(int clients, int depth, double seconds, double turn, double warm
         if (readInto(c) <= 0 || now() > deadline) fail("no welcome", c->target);
       }
       c->length = 0;
+#ifdef HAVE_LIBSSH2
+      // Read as the socket says there is something, as every other target is.
+      if (c->session != NULL) libssh2_session_set_blocking(c->session, 0);
+#endif
       struct epoll_event event = {.events = EPOLLIN, .data.ptr = c};
       epoll_ctl(load.poll, EPOLL_CTL_ADD, c->fd, &event);
     }
@@ -546,6 +672,9 @@ static long connectTurn(void *state, int t, double end, latencies_t *latencies) 
       if (got < 0 && errno == EAGAIN) continue;
       if (got <= 0) fail("closed before the welcome", c->target);
       if (!isWelcomed(c)) continue;
+#ifdef HAVE_LIBSSH2
+      if (c->session != NULL) closeSsh(c);
+#endif
       close(c->fd);
       done++;
       if (isConnecting) startConnecting(load, c, t);
@@ -564,8 +693,9 @@ static int connects(int concurrency, double seconds, double turn, double warmup,
 static target_t *parseTargets(int count, char **names) {
   static const struct {
     const char *prefix;
-    int isTelnet, isWebSocket;
-  } kinds[] = {{"tcp:", 0, 0}, {"telnet:", 1, 0}, {"ws:", 0, 1}, {"wstelnet:", 1, 1}};
+    int isTelnet, isWebSocket, isSsh;
+  } kinds[] = {{"tcp:", 0, 0, 0}, {"telnet:", 1, 0, 0}, {"ws:", 0, 1, 0}, {"wstelnet:", 1, 1, 0}, {"ssh:", 0, 0, 1}};
+  const int kindCount = sizeof kinds / sizeof kinds[0];
   target_t *list = calloc(count, sizeof(target_t));
   for (int t = 0; t < count; t++) {
     const char *name = names[t];
@@ -574,23 +704,35 @@ static target_t *parseTargets(int count, char **names) {
     char *pid = strrchr(spec, '@');
     if (pid != NULL) *pid++ = 0;
     int kind = 0;
-    while (kind < 4 && strncmp(spec, kinds[kind].prefix, strlen(kinds[kind].prefix)) != 0) kind++;
-    const char *port = kind < 4 ? spec + strlen(kinds[kind].prefix) : spec;
+    while (kind < kindCount && strncmp(spec, kinds[kind].prefix, strlen(kinds[kind].prefix)) != 0) kind++;
+    const char *port = kind < kindCount ? spec + strlen(kinds[kind].prefix) : spec;
     const char *path = strchr(port, '/');
-    if (kind == 4 || atoi(port) <= 0 || (kinds[kind].isWebSocket && path == NULL) || (pid != NULL && atoi(pid) <= 0)) {
+    if (kind == kindCount || atoi(port) <= 0 || (kinds[kind].isWebSocket && path == NULL) || (pid != NULL && atoi(pid) <= 0)) {
       fprintf(stderr,
-              "native-loadgen: a target is tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH, then @PID if"
-              " given, not %s\n",
+              "native-loadgen: a target is tcp:PORT, telnet:PORT, ws:PORT/PATH, wstelnet:PORT/PATH or ssh:PORT, then"
+              " @PID if given, not %s\n",
               name);
       exit(2);
     }
+#ifndef HAVE_LIBSSH2
+    if (kinds[kind].isSsh) {
+      fprintf(stderr, "native-loadgen: built without libssh2, so no ssh targets (%s)\n", name);
+      exit(2);
+    }
+#endif
     list[t] = (target_t){.port = atoi(port), .pid = pid == NULL ? 0 : atoi(pid), .isTelnet = kinds[kind].isTelnet,
-                         .isWebSocket = kinds[kind].isWebSocket, .path = path, .name = name};
+                         .isWebSocket = kinds[kind].isWebSocket, .isSsh = kinds[kind].isSsh, .path = path, .name = name};
   }
   return list;
 }
 
 int main(int argc, char **argv) {
+#ifdef HAVE_LIBSSH2
+  if (libssh2_init(0) != 0) {
+    fprintf(stderr, "native-loadgen: libssh2 did not start\n");
+    return 1;
+  }
+#endif
   if (argc >= 8 && strcmp(argv[1], "echo") == 0) {
     int depth = atoi(argv[3]);
     if (depth < 1 || depth > MAX_DEPTH) {
@@ -606,6 +748,7 @@ int main(int argc, char **argv) {
   fprintf(stderr,
           "usage: native-loadgen echo CLIENTS DEPTH SECONDS TURN_MS WARMUP_MS TARGET...\n"
           "       native-loadgen connect CONCURRENCY SECONDS TURN_MS WARMUP_MS TARGET...\n"
-          "TARGET: tcp:PORT, telnet:PORT, ws:PORT/PATH or wstelnet:PORT/PATH, then @PID (the server, for its CPU)\n");
+          "TARGET: tcp:PORT, telnet:PORT, ws:PORT/PATH, wstelnet:PORT/PATH or ssh:PORT (with libssh2), then @PID (the\n"
+          "server, for its CPU)\n");
   return 2;
 }

@@ -21,19 +21,28 @@ const PROTOCOLS: Record<TargetAddress['protocol'], string> = {
   telnet: 'telnet',
   websocket: 'ws',
   ws_telnet: 'wstelnet',
+  ssh: 'ssh',
 };
 
-/** Builds the generator into `dir`; undefined, with why, when no C compiler is there. */
-export async function buildNativeLoadgen(dir: string): Promise<{ binary: string } | { missing: string }> {
+/** The generator as built: `hasSsh` when libssh2 was there to build its ssh client with. */
+export interface NativeLoadgen {
+  binary: string;
+  hasSsh: boolean;
+}
+
+/** Builds the generator into `dir`, with libssh2 where it can; undefined, with why, when no C compiler is there. */
+export async function buildNativeLoadgen(dir: string): Promise<NativeLoadgen | { missing: string }> {
   const binary = join(dir, 'native-loadgen');
   for (const compiler of COMPILERS) {
     try {
-      await run(compiler, ['-O2', '-o', binary, SOURCE]);
-      return { binary };
+      await run(compiler, ['-O2', '-DHAVE_LIBSSH2', '-o', binary, SOURCE, '-lssh2']);
+      return { binary, hasSsh: true };
     } catch (err) {
-      // Not found: try the next; found and failed: that is a real error.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
     }
+    // Found, and failed with libssh2: without it, a failure is a real error.
+    await run(compiler, ['-O2', '-o', binary, SOURCE]);
+    return { binary, hasSsh: false };
   }
   return { missing: `no C compiler (${COMPILERS.join(', ')})` };
 }

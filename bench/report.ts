@@ -2,7 +2,7 @@
 import type { EchoResult, IdleResult, LoadResult } from './load-requests.js';
 import type { MicroResult } from './micro.js';
 
-export type TransportName = 'tcp' | 'telnet' | 'websocket' | 'ws_telnet';
+export type TransportName = 'tcp' | 'telnet' | 'websocket' | 'ws_telnet' | 'ssh';
 
 /** A server under load: one of the framework's transports, or a raw baseline. */
 export interface TargetInfo {

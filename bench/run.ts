@@ -42,16 +42,17 @@ const RESULTS_FILE = join(BENCH, 'results/latest.json');
 const TSX = ['--import', 'tsx'];
 /** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
 const MAX_CONNECTIONS = 20_000;
-const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet'];
+const TRANSPORTS: readonly TransportName[] = ['tcp', 'telnet', 'websocket', 'ws_telnet', 'ssh'];
 const SECTIONS = [...TRANSPORTS, 'memory', 'micro', 'monitor', 'mccp', 'fanout', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
-const RAWS = ['raw-tcp', 'raw-ws'] as const;
+const RAWS = ['raw-tcp', 'raw-ws', 'raw-ssh'] as const;
 /** The raw server that negotiates as a telnet server does: a second baseline for telnet connects. */
 const NEGOTIATING_RAW = 'raw-telnet';
 type RawName = (typeof RAWS)[number] | typeof NEGOTIATING_RAW;
 const RAW_LABELS: Record<RawName, string> = {
   'raw-tcp': 'raw node:net',
   'raw-ws': 'raw ws',
+  'raw-ssh': 'raw ssh2',
   'raw-telnet': 'raw node:net negotiating telnet',
 };
 /** The raw server each transport is compared with. */
@@ -60,11 +61,13 @@ const RAW_FOR: Record<TransportName, RawName> = {
   telnet: 'raw-tcp',
   websocket: 'raw-ws',
   ws_telnet: 'raw-ws',
+  ssh: 'raw-ssh',
 };
 /** How the load generator's clients speak to each raw server. */
 const RAW_PROTOCOLS: Record<RawName, TargetAddress['protocol']> = {
   'raw-tcp': 'tcp',
   'raw-ws': 'websocket',
+  'raw-ssh': 'ssh',
   'raw-telnet': 'telnet',
 };
 /** The echo measurements: clients, and the lines each keeps in flight. */
@@ -145,10 +148,11 @@ const workDir = mkdtempSync(join(tmpdir(), 'chuk-bench-'));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 const native = flags.loadgen === 'node' ? { missing: '--loadgen node' } : await buildNativeLoadgen(workDir);
 /** Which generator drives round trips and connects, as the report says it. */
-const loadGenerator =
-  'binary' in native
-    ? 'native (bench/native-loadgen.c)'
-    : `Node (bench/loadgen.ts; ${native.missing}: the raw servers' rates, and so the ratios, may be the generator's)`;
+const loadGenerator = !('binary' in native)
+  ? `Node (bench/loadgen.ts; ${native.missing}: the raw servers' rates, and so the ratios, may be the generator's)`
+  : native.hasSsh
+    ? 'native (bench/native-loadgen.c, with libssh2)'
+    : 'native (bench/native-loadgen.c); ssh by the Node one (no libssh2 to build its ssh client: install libssh2-1-dev)';
 await main();
 
 async function main(): Promise<void> {
@@ -482,6 +486,7 @@ async function startLauncher(name: string, workers = 1, cores: number | string =
 /** A request's result per target: round trips and connects from the native generator where there is one. */
 function measureLoad(loadgen: Child, request: LoadRequest): Promise<LoadResult[]> {
   if (request.kind === 'idle' || !('binary' in native)) return ask(loadgen, request);
+  if (!native.hasSsh && request.targets.some((target) => target.protocol === 'ssh')) return ask(loadgen, request);
   return runNativeRequest(native.binary, request, canPin ? LOADGEN_CORE : undefined);
 }
 

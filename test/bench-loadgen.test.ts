@@ -156,3 +156,23 @@ async function waitForListening(port: number): Promise<void> {
   }
   throw new Error(`nothing listening on ${port}`);
 }
+
+test('the Node generator speaks SSH to the raw ssh2 baseline: a shell, its welcome, lines ended by CR echoed', async () => {
+  const [port] = await freePorts(1);
+  const server = fork(new URL('../bench/raw-ssh-server.ts', import.meta.url), [String(port)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'ignore',
+  });
+  try {
+    await waitForListening(port!);
+    const target: TargetAddress = { protocol: 'ssh', port: port!, path: '', pid: server.pid! };
+    const echo = await ask({ kind: 'echo', targets: [target], clients: 2, depth: 3, ...TIMING });
+    assert.ok(echo.ok, JSON.stringify(echo));
+    const [result] = echo.results as EchoResult[];
+    assert.ok(result!.roundTrips > 20 && result!.errors === 0, JSON.stringify(result));
+    const idle = await ask({ kind: 'idle', target, steps: [20], settleMs: 50 });
+    assert.ok(idle.ok, JSON.stringify(idle));
+  } finally {
+    server.kill();
+  }
+});

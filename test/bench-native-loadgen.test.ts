@@ -1,6 +1,7 @@
 // The native load generator (bench/native-loadgen.c): built by the system's C compiler, it loads
 // each target in turn, times each round trip, counts the server's CPU and speaks telnet as a
-// terminal does. Without a compiler it is skipped on a workstation and fails in CI.
+// terminal does, and SSH as `ssh -tt` does. Without a compiler, or libssh2 for SSH, it is skipped
+// on a workstation and fails in CI.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
 
+import ssh2 from 'ssh2';
 import { WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 
@@ -19,7 +21,7 @@ import { buildNativeLoadgen, runNativeLoadgen, runNativeRequest } from '../bench
 const IS_CI = process.env['CI'] === 'true';
 const dir = mkdtempSync(join(tmpdir(), 'native-loadgen-'));
 const servers: Array<net.Server | WebSocketServer> = [];
-let built: { binary: string } | { missing: string };
+let built: Awaited<ReturnType<typeof buildNativeLoadgen>>;
 
 before(async () => {
   built = await buildNativeLoadgen(dir);
@@ -171,7 +173,7 @@ test('a target the generator cannot read is refused with the reason', async (t) 
   if (binary === undefined) return;
   await assert.rejects(
     runNativeLoadgen(binary, ['echo', 1, 1, 0.2, 100, 100], [{ protocol: 'tcp', port: 0 }], undefined),
-    /a target is tcp:PORT, telnet:PORT, ws:PORT\/PATH or wstelnet:PORT\/PATH, then @PID if given, not tcp:0/,
+    /a target is tcp:PORT, telnet:PORT, ws:PORT\/PATH, wstelnet:PORT\/PATH or ssh:PORT, then @PID if given, not tcp:0/,
   );
 });
 
@@ -222,4 +224,61 @@ test('on WebSocket it sends a message a line, as text or, in telnet mode, as bin
   assert.ok(telnet.some((message) => message.text === '\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0'));
   assert.ok(telnet.some((message) => /^\d+ \d+ the quick brown fox.*\r\n$/.test(message.text)));
   assert.ok(pongs >= 4, `${pongs} pongs to 4 pings`);
+});
+
+test('on SSH it logs in with none, asks for an xterm of 80x24 and a shell, ends lines with CR, and connects', async (t) => {
+  const binary = binaryOr(t);
+  if (binary === undefined) return;
+  if (!('hasSsh' in built) || !built.hasSsh) {
+    if (IS_CI) assert.fail('native-loadgen was built without libssh2: install libssh2-1-dev');
+    t.skip('no libssh2');
+    return;
+  }
+  const terminals: string[] = [];
+  const received: string[] = [];
+  let sessions = 0;
+  const server = new ssh2.Server({ hostKeys: [ssh2.utils.generateKeyPairSync('ed25519').private] }, (client) => {
+    client.on('authentication', (context) => (context.method === 'none' ? context.accept() : context.reject()));
+    client.on('session', (accept) => {
+      const session = accept();
+      session.on('pty', (acceptPty, _reject, info) => {
+        terminals.push(`${info.term} ${info.cols}x${info.rows}`);
+        acceptPty();
+      });
+      session.on('shell', (acceptShell) => {
+        sessions++;
+        const stream = acceptShell();
+        let pending = '';
+        stream.write('Welcome\r\n');
+        stream.on('data', (chunk: Buffer) => {
+          received.push(chunk.toString('latin1'));
+          const lines = (pending + chunk.toString('latin1')).split('\r');
+          pending = lines.pop() ?? '';
+          if (lines.length > 0) stream.write(lines.map((line) => `Echo: ${line}\r\n`).join(''));
+        });
+      });
+    });
+    client.on('error', () => client.end());
+  });
+  const listener = net.createServer({ noDelay: true }, (socket) => server.injectSocket(socket));
+  servers.push(listener);
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const port = (listener.address() as AddressInfo).port;
+  const [echo] = await runNativeLoadgen(binary, ['echo', 2, 2, 0.4, 100, 100], [{ protocol: 'ssh', port }], undefined);
+  assert.ok(echo!.perSecond > 50, `${echo!.perSecond} round trips/s`);
+  assert.deepEqual(terminals, ['xterm-256color 80x24', 'xterm-256color 80x24']);
+  assert.ok(
+    received.length > 0 && received.every((text) => /^(\d+ \d+ the quick brown fox[^\r\n]*\r)+$/.test(text)),
+    received[0],
+  );
+  const before = sessions;
+  const [connects] = await runNativeLoadgen(
+    binary,
+    ['connect', 2, 0.4, 100, 100],
+    [{ protocol: 'ssh', port }],
+    undefined,
+  );
+  assert.ok(connects!.count > 0, JSON.stringify(connects));
+  assert.ok(sessions - before >= connects!.count, `${sessions - before} shells for ${connects!.count} connects`);
 });
