@@ -110,14 +110,8 @@ test('a target that stops answering fails the measurement with a reason, not a h
 });
 
 test("the raw telnet baseline reads past a terminal's answers and echoes its lines", async () => {
-  const [port] = await freePorts(1);
-  const server = fork(new URL('../bench/raw-telnet-server.ts', import.meta.url), [String(port)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: 'ignore',
-  });
-  try {
-    await waitForListening(port!);
-    const socket = net.connect({ port: port!, host: '127.0.0.1' });
+  await withRawServer('raw-telnet-server.ts', async (port) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
     const received: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => received.push(chunk));
     await once(socket, 'connect');
@@ -139,10 +133,23 @@ test("the raw telnet baseline reads past a terminal's answers and echoes its lin
     assert.ok(welcome > 0, 'the negotiation comes first, then the welcome');
     assert.deepEqual(all.subarray(all.indexOf('\r\n', welcome) + 2), expected);
     socket.destroy();
+  });
+});
+
+/** Runs `body` with one of the bench's raw servers listening on a free port, and ends it after. */
+async function withRawServer(script: string, body: (port: number, pid: number) => Promise<void>): Promise<void> {
+  const [port] = await freePorts(1);
+  const server = fork(new URL(`../bench/${script}`, import.meta.url), [String(port)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'ignore',
+  });
+  try {
+    await waitForListening(port!);
+    await body(port!, server.pid!);
   } finally {
     server.kill();
   }
-});
+}
 
 async function waitForListening(port: number): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -158,21 +165,13 @@ async function waitForListening(port: number): Promise<void> {
 }
 
 test('the Node generator speaks SSH to the raw ssh2 baseline: a shell, its welcome, lines ended by CR echoed', async () => {
-  const [port] = await freePorts(1);
-  const server = fork(new URL('../bench/raw-ssh-server.ts', import.meta.url), [String(port)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: 'ignore',
-  });
-  try {
-    await waitForListening(port!);
-    const target: TargetAddress = { protocol: 'ssh', port: port!, path: '', pid: server.pid! };
+  await withRawServer('raw-ssh-server.ts', async (port, pid) => {
+    const target: TargetAddress = { protocol: 'ssh', port, path: '', pid };
     const echo = await ask({ kind: 'echo', targets: [target], clients: 2, depth: 3, ...TIMING });
     assert.ok(echo.ok, JSON.stringify(echo));
     const [result] = echo.results as EchoResult[];
     assert.ok(result!.roundTrips > 20 && result!.errors === 0, JSON.stringify(result));
     const idle = await ask({ kind: 'idle', target, steps: [20], settleMs: 50 });
     assert.ok(idle.ok, JSON.stringify(idle));
-  } finally {
-    server.kill();
-  }
+  });
 });
