@@ -373,13 +373,13 @@ static int readShell(conn_t *c) {
       if (libssh2_session_get_blocking(c->session)) return total;
       continue;
     }
-    if (got == LIBSSH2_ERROR_EAGAIN) {
-      if (total > 0) return total;
+    if (total > 0) return total;
+    // Nothing yet: the session waits for the socket, or read only the protocol's own packets.
+    if (got == LIBSSH2_ERROR_EAGAIN || (got == 0 && !libssh2_channel_eof(c->channel))) {
       errno = EAGAIN;
       return -1;
     }
-    if (got == 0 && !libssh2_channel_eof(c->channel)) return total > 0 ? total : (errno = EAGAIN, -1);
-    return total > 0 ? total : (int)got;
+    return (int)got;
   }
 }
 

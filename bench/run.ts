@@ -320,7 +320,9 @@ async function loadTests(
   const groups = raws.map((raw) => targets.filter((target) => target.name === raw || target.baseline === raw));
   // A single client has no target, and the machine's spells move it more than runs do: one run's.
   const isMeasuredIn = (key: MeasurementKey, rep: number): boolean => key !== 'closed-1' || rep === 1;
-  const total = (plan.reps * measurements.length - (plan.reps - 1)) * groups.length + plan.reps * targets.length;
+  let total = plan.reps * targets.length;
+  for (let rep = 1; rep <= plan.reps; rep++)
+    total += measurements.filter((key) => isMeasuredIn(key, rep)).length * groups.length;
   let done = 0;
   const record = (group: readonly TargetInfo[], key: MeasurementKey, outcome: LoadResult[] | Error): void => {
     group.forEach((target, index) => {
@@ -394,16 +396,19 @@ async function loadTests(
         warmupMs: pipelinedMs,
       });
     };
-    const isSsh = (server: Server): boolean => server.address.protocol === 'ssh';
     const warming = `warming the raw servers up: ${plan.rawWarmupMs / 1000} s of connects and`;
     progress(`${warming} ${plan.rawPipelinedWarmupMs / 1000} s of pipelined lines each, in turns`);
     await warmUp(
-      rawServers.filter((server) => !isSsh(server)),
+      rawServers.filter((server) => !isSsh(server.address)),
       plan.rawWarmupMs,
       plan.rawPipelinedWarmupMs,
     );
     // An SSH connect is some 40 times a TCP one: a second of them is more than the others' four.
-    await warmUp(rawServers.filter(isSsh), plan.rawWarmupMs / 4, plan.rawPipelinedWarmupMs / 4);
+    await warmUp(
+      rawServers.filter((server) => isSsh(server.address)),
+      plan.rawWarmupMs / 4,
+      plan.rawPipelinedWarmupMs / 4,
+    );
     for (let rep = 1; rep <= plan.reps; rep++) {
       progress(`run ${rep}/${plan.reps}  starting the launcher`);
       const launcher = await startLauncher('launcher');
@@ -438,9 +443,10 @@ async function loadTests(
       for (const target of targets) {
         progress(`run ${rep}/${plan.reps}  ${++done}/${total}  idle connections: ${target.name}`);
         const server = fresh[target.name]!;
-        const isSsh = server.address.protocol === 'ssh';
-        const isHoldRun = rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined && !isSsh;
-        const base = isSsh ? plan.sshIdleSteps : plan.idleSteps;
+        const isSshServer = isSsh(server.address);
+        const isHoldRun =
+          rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined && !isSshServer;
+        const base = isSshServer ? plan.sshIdleSteps : plan.idleSteps;
         const steps = isHoldRun ? [...base, plan.holdConnections!] : base;
         const request: LoadRequest = { kind: 'idle', target: server.address, steps, settleMs: plan.idleSettleMs };
         record([target], 'idle', await ask(loadgen, request).catch((err: Error) => err));
@@ -495,10 +501,14 @@ async function startLauncher(name: string, workers = 1, cores: number | string =
   return { child, addresses };
 }
 
+function isSsh(address: TargetAddress): boolean {
+  return address.protocol === 'ssh';
+}
+
 /** A request's result per target: round trips and connects from the native generator where there is one. */
 function measureLoad(loadgen: Child, request: LoadRequest): Promise<LoadResult[]> {
   if (request.kind === 'idle' || !('binary' in native)) return ask(loadgen, request);
-  if (!native.hasSsh && request.targets.some((target) => target.protocol === 'ssh')) return ask(loadgen, request);
+  if (!native.hasSsh && request.targets.some(isSsh)) return ask(loadgen, request);
   return runNativeRequest(native.binary, request, canPin ? LOADGEN_CORE : undefined);
 }
 
