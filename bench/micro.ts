@@ -59,7 +59,7 @@ const TERMINAL_ANSWERS = Buffer.from([
 ]);
 
 const isQuick = process.argv.includes('--quick');
-const ROUNDS = isQuick ? 1 : 5;
+const ROUNDS = isQuick ? 1 : 3;
 const ROUND_MS = isQuick ? 100 : 200;
 
 /** An in-memory connection that counts the prompts written to it rather than keeping its output. */

@@ -1,6 +1,6 @@
 // The bench's child processes: spawned pinned to a core with the descriptor limit raised, and only
 // ever ended by their own PID, on success, failure or Ctrl-C alike.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -38,6 +38,11 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.stderr.write(`\n${signal}: stopping the bench's processes\n`);
     process.exit(130);
   });
+}
+
+/** Pins every thread of a running process to `core` (a started process keeps the cores it started on). */
+export function pin(pid: number, core: number): void {
+  if (canPin) execFileSync(TASKSET, ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
 }
 
 /**

@@ -27,7 +27,7 @@ import type {
 } from './load-requests.js';
 import type { MicroResult } from './micro.js';
 import { buildNativeLoadgen, runNativeRequest } from './native-loadgen.js';
-import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, spawnNode, stop, waitForPort } from './processes.js';
+import { LOADGEN_CORE, SERVER_CORE, canPin, freePorts, pin, spawnNode, stop, waitForPort } from './processes.js';
 import type { Child } from './processes.js';
 import { openFilesLimit, rssKb, treeCpuMs } from './proc-stats.js';
 import { ECHO_LABELS, checkTargets, formatReport, median, summarize } from './report.js';
@@ -111,7 +111,7 @@ for (const name of only) {
 }
 const isOn = (section: Section): boolean => only.has(section);
 const reps = Number(flags.reps ?? (flags.quick ? 1 : 3));
-const durationSeconds = Number(flags.duration ?? (flags.quick ? 1 : 1.25));
+const durationSeconds = Number(flags.duration ?? 1);
 if (!Number.isInteger(reps) || reps < 1) usage('--reps: expected a whole number of runs, 1 or more');
 if (!(durationSeconds > 0)) usage('--duration: expected seconds, more than 0');
 if (flags.loadgen !== 'native' && flags.loadgen !== 'node') usage('--loadgen: expected native or node');
@@ -126,12 +126,15 @@ const plan = {
    */
   connectWarmupMs: 1000,
   /** Connects and pipelined lines each raw server gets before the first run (see loadTests). */
-  rawWarmupMs: flags.quick ? 1000 : 4000,
-  rawPipelinedWarmupMs: flags.quick ? 500 : 2000,
+  rawWarmupMs: flags.quick ? 1000 : 3000,
+  rawPipelinedWarmupMs: flags.quick ? 500 : 1500,
   sliceMs: 250,
   connectConcurrency: 32,
   idleSteps: flags.quick ? [1000] : [1000, 5000],
-  /** SSH's key exchange costs a server some 3 ms of CPU a connection: 5,000 would take a minute a run. */
+  /**
+   * SSH's key exchange costs a server some 3 ms of CPU a connection: 5,000 would take a minute,
+   * and 1,000 are taken in the first run only (no target depends on them).
+   */
   sshIdleSteps: [1000],
   /** Held once, in the first run: the check, not a measurement. */
   holdConnections: flags.quick ? undefined : 10_000,
@@ -163,8 +166,11 @@ async function main(): Promise<void> {
   let targets: TargetInfo[] = [];
   let limits: Record<string, number> = {};
   if (transports.length > 0) ({ targets, limits } = await loadTests(transports, runs));
-  const memory = isOn('memory') ? await idleProcessMemory() : {};
-  const micro = isOn('micro') ? await microbenchmarks() : [];
+  // At once: the idle processes sit on the servers' core, the microbenchmarks run on the other.
+  const [memory, micro] = await Promise.all([
+    isOn('memory') ? idleProcessMemory() : {},
+    isOn('micro') ? microbenchmarks() : [],
+  ]);
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 
   const summaries = summarize(runs, targets);
@@ -225,8 +231,8 @@ async function main(): Promise<void> {
  */
 async function workerScaling(): Promise<string> {
   const counts = [1, 2];
-  // Two runs at most: the section informs and sets no target, and the whole bench has 6 minutes.
-  const runs = Math.min(plan.reps, 2);
+  // One run: the section informs and sets no target, and the whole bench has 6 minutes.
+  const runs = 1;
   const cores =
     canPin && availableParallelism() > 2
       ? Array.from({ length: availableParallelism() }, (_, core) => core).filter((core) => core !== LOADGEN_CORE)
@@ -258,7 +264,7 @@ async function workerScaling(): Promise<string> {
         results.forEach((result, c) => {
           if (result.kind !== 'idle') rates[m]![c]!.push(result.perSecond);
         });
-        for (const launcher of launchers) await quiet(launcher.child.pid);
+        await Promise.all(launchers.map((launcher) => quiet(launcher.child.pid)));
       }
     }
   } finally {
@@ -320,9 +326,14 @@ async function loadTests(
   const groups = raws.map((raw) => targets.filter((target) => target.name === raw || target.baseline === raw));
   // A single client has no target, and the machine's spells move it more than runs do: one run's.
   const isMeasuredIn = (key: MeasurementKey, rep: number): boolean => key !== 'closed-1' || rep === 1;
-  let total = plan.reps * targets.length;
-  for (let rep = 1; rep <= plan.reps; rep++)
+  // SSH's idle connections in the first run only (see plan.sshIdleSteps).
+  const isIdleIn = (target: TargetInfo, rep: number): boolean =>
+    rep === 1 || (target.transport ?? RAW_PROTOCOLS[target.name as RawName]) !== 'ssh';
+  let total = 0;
+  for (let rep = 1; rep <= plan.reps; rep++) {
     total += measurements.filter((key) => isMeasuredIn(key, rep)).length * groups.length;
+    total += targets.filter((target) => isIdleIn(target, rep)).length;
+  }
   let done = 0;
   const record = (group: readonly TargetInfo[], key: MeasurementKey, outcome: LoadResult[] | Error): void => {
     group.forEach((target, index) => {
@@ -365,7 +376,7 @@ async function loadTests(
             : { kind: 'echo', targets: addresses, ...ECHO_LOADS[key as EchoKey], ...timing() };
         record(order, key, await measureLoad(loadgen, request).catch((err: Error) => err));
         for (const target of order) checkAlive(servers[target.name]!, key, target);
-        for (const pid of new Set(order.map((target) => servers[target.name]!.child.pid))) await quiet(pid);
+        await Promise.all([...new Set(order.map((target) => servers[target.name]!.child.pid))].map(quiet));
       }
     }
   };
@@ -376,7 +387,7 @@ async function loadTests(
   // speed, and new ones each run made every run's connects a cold raw server's against a
   // launcher kept warm by its four transports.
   progress('starting the raw servers');
-  const rawServers = await Promise.all(rawNames.map(startRaw));
+  const rawServers = await Promise.all(rawNames.map((raw) => startRaw(raw)));
   try {
     // Uncounted load first, so that the first run's raw servers are not fresh ones: by hand, a new
     // raw server took 3 to 4 s of connects to reach its speed (the `ws` one from 3,200 to 7,000 a
@@ -412,7 +423,7 @@ async function loadTests(
     for (let rep = 1; rep <= plan.reps; rep++) {
       progress(`run ${rep}/${plan.reps}  starting the launcher`);
       const launcher = await startLauncher('launcher');
-      const servers = byTarget(rawServers, () => launcher);
+      const servers = byTarget(rawServers, transports, () => launcher);
       if (rep === 1) {
         const processes = [launcher.child, ...rawServers.map((server) => server.child), loadgen];
         limits = Object.fromEntries(processes.map((c) => [c.name, openFilesLimit(c.pid)]));
@@ -431,56 +442,98 @@ async function loadTests(
   // from the first run to the second and third (raw `node:net` 15,127, 13,329, 12,932 a second)
   // while each run's new launcher kept its pace, which flattered it; taken after, the raw rates
   // hold from run to run (9,979 on a slow spell of the whole machine, then 14,574 and 14,906).
+  // Two targets at a time, each with a load generator of its own: most of a target's time is
+  // spent waiting (settling, answers), and its server's RSS is its own. The 10,000 held go alone:
+  // two at once would pass the descriptor limit.
+  const loadgens = [loadgen, spawnNode('load generator 2', LOADGEN_CORE, [...TSX, join(BENCH, 'loadgen.ts')], 'ipc')];
   for (let rep = 1; rep <= plan.reps; rep++) {
-    // A server's RSS only grows back to where the runs above left it: idle memory needs fresh processes.
+    const idleTargets = targets.filter((target) => isIdleIn(target, rep));
+    const idleRaws = raws.filter((raw) => idleTargets.some((target) => target.name === raw));
+    const idleTransports = transports.filter((transport) => idleTargets.some((target) => target.name === transport));
+    // A server's RSS only grows back to where the runs above left it: idle memory needs fresh
+    // processes. They start on both cores, in half the time, and serve on the servers' one: on
+    // both, a raw server's connections took a quarter more memory (V8's helper threads at work
+    // beside it), 3.6 to 3.7 KB where pinned ones took 2.9.
     progress(`run ${rep}/${plan.reps}  starting fresh servers for idle connections`);
+    const cores = canPin ? `${SERVER_CORE},${LOADGEN_CORE}` : SERVER_CORE;
     const [freshRaws, freshLaunchers] = await Promise.all([
-      Promise.all(raws.map(startRaw)),
-      Promise.all(transports.map((transport) => startLauncher(`launcher for idle ${transport}`))),
+      Promise.all(idleRaws.map((raw) => startRaw(raw, cores))),
+      Promise.all(idleTransports.map((transport) => startLauncher(`launcher for idle ${transport}`, 1, cores))),
     ]);
-    const fresh = byTarget(freshRaws, (transport) => freshLaunchers[transports.indexOf(transport)]!);
+    for (const server of [...freshRaws, ...freshLaunchers]) pin(server.child.pid, SERVER_CORE);
+    const fresh = byTarget(
+      freshRaws,
+      idleTransports,
+      (transport) => freshLaunchers[idleTransports.indexOf(transport)]!,
+    );
+    const stepsOf = (target: TargetInfo): number[] => {
+      const isSshServer = isSsh(fresh[target.name]!.address);
+      const isHoldRun =
+        rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined && !isSshServer;
+      const base = isSshServer ? plan.sshIdleSteps : plan.idleSteps;
+      return isHoldRun ? [...base, plan.holdConnections!] : base;
+    };
+    const measureIdle = async (target: TargetInfo, generator: Child): Promise<void> => {
+      const server = fresh[target.name]!;
+      const request: LoadRequest = {
+        kind: 'idle',
+        target: server.address,
+        steps: stepsOf(target),
+        settleMs: plan.idleSettleMs,
+      };
+      record([target], 'idle', await ask(generator, request).catch((err: Error) => err));
+      checkAlive(server, 'idle', target);
+      await stop(server.child);
+    };
+    const isHeld = (target: TargetInfo): boolean => stepsOf(target).includes(plan.holdConnections ?? Number.NaN);
+    const batches = [
+      ...idleTargets.filter(isHeld).map((target) => [target]),
+      ...pairs(idleTargets.filter((target) => !isHeld(target))),
+    ];
     try {
-      for (const target of targets) {
-        progress(`run ${rep}/${plan.reps}  ${++done}/${total}  idle connections: ${target.name}`);
-        const server = fresh[target.name]!;
-        const isSshServer = isSsh(server.address);
-        const isHoldRun =
-          rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined && !isSshServer;
-        const base = isSshServer ? plan.sshIdleSteps : plan.idleSteps;
-        const steps = isHoldRun ? [...base, plan.holdConnections!] : base;
-        const request: LoadRequest = { kind: 'idle', target: server.address, steps, settleMs: plan.idleSettleMs };
-        record([target], 'idle', await ask(loadgen, request).catch((err: Error) => err));
-        checkAlive(server, 'idle', target);
-        await stop(server.child);
+      for (const batch of batches) {
+        done += batch.length;
+        progress(
+          `run ${rep}/${plan.reps}  ${done}/${total}  idle connections: ${batch.map((target) => target.name).join(', ')}`,
+        );
+        await Promise.all(batch.map((target, index) => measureIdle(target, loadgens[index]!)));
       }
     } finally {
       await Promise.all(Object.values(fresh).map((server) => stop(server.child)));
     }
   }
+  await stop(loadgens[1]!);
   await stop(loadgen);
   // Listed for its label: it has no section of its own.
   return { targets: hasTelnet ? [...targets, negotiating] : targets, limits };
 }
 
+/** `items` two by two, the last alone when they are odd. */
+function pairs<T>(items: readonly T[]): T[][] {
+  const paired: T[][] = [];
+  for (let i = 0; i < items.length; i += 2) paired.push(items.slice(i, i + 2));
+  return paired;
+}
+
 /** Which process answers for each target: a raw server for itself, a launcher for a transport. */
 function byTarget(
   raws: readonly Server[],
+  transports: readonly TransportName[],
   launcherFor: (transport: TransportName) => Launcher,
 ): Record<string, Server> {
   const servers: Record<string, Server> = {};
   for (const raw of raws) servers[raw.child.name] = raw;
-  for (const transport of TRANSPORTS) {
-    if (!isOn(transport)) continue;
+  for (const transport of transports) {
     const launcher = launcherFor(transport);
     servers[transport] = { child: launcher.child, address: launcher.addresses[transport] };
   }
   return servers;
 }
 
-/** A raw server, started and accepting connections. */
-async function startRaw(raw: RawName): Promise<Server> {
+/** A raw server, started and accepting connections, on `cores`. */
+async function startRaw(raw: RawName, cores: number | string = SERVER_CORE): Promise<Server> {
   const [port] = await freePorts(1);
-  const child = spawnNode(raw, SERVER_CORE, [...TSX, join(BENCH, `${raw}-server.ts`), String(port)]);
+  const child = spawnNode(raw, cores, [...TSX, join(BENCH, `${raw}-server.ts`), String(port)]);
   await waitForPort(child, port!);
   return {
     child,
@@ -562,7 +615,7 @@ async function idleProcessMemory(): Promise<ProcessMemory> {
   writeFileSync(tcpOnly, `host: '127.0.0.1'\nport: ${tcpPort}\ntransport: 'tcp'\nhandler_class: '${JS_HANDLER}'\n`);
   const cli = join(ROOT, 'dist/cli.js');
   for (let rep = 1; rep <= plan.reps; rep++) {
-    progress(`idle process memory, run ${rep}/${plan.reps}`);
+    progress(`idle process memory, run ${rep}/${plan.reps}${isOn('micro') ? '; microbenchmarks' : ''}`);
     const processes: [string, Child, number[]][] = [
       ['bare', spawnNode('bare node', SERVER_CORE, ['-e', 'setInterval(() => {}, 1e3)']), []],
       ['launcher-js', spawnNode('launcher (.js)', SERVER_CORE, [cli, '-c', js.file]), js.ports],
@@ -593,7 +646,7 @@ async function waitForListening(child: Child, servers: number): Promise<void> {
 
 /** Runs bench/micro.ts on the load generator's core (free by now) and takes its results. */
 async function microbenchmarks(): Promise<MicroResult[]> {
-  progress('microbenchmarks');
+  if (!isOn('memory')) progress('microbenchmarks');
   const child = spawnNode(
     'micro',
     LOADGEN_CORE,
