@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { KeyReader } from './key-reader.js';
+import { KeyReader, readWholeLines } from './key-reader.js';
 import type { InputToken, KeyName } from './key-reader.js';
 
 const encoder = new TextEncoder();
@@ -331,26 +331,47 @@ function linesOf(tokens: InputToken[]): string[] {
   return lines;
 }
 
-test('readLines reads whole lines of plain text as push would, in one pass', () => {
+test('readLines reads whole lines of plain text as push would, in one pass, and leaves the reader as push would', () => {
   const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)) });
+  const lineEnd = fc.constantFrom('\n', '\r\n', '\r');
+  const reads = fc.array(fc.array(fc.tuple(printable, lineEnd), { minLength: 1 }), { minLength: 1, maxLength: 4 });
   fc.assert(
-    fc.property(fc.array(fc.tuple(printable, fc.constantFrom('\n', '\r\n')), { minLength: 1 }), (lines) => {
-      const input = bytes(lines.map(([line, end]) => line + end).join(''));
-      const read = new KeyReader().readLines(input);
-      assert.deepEqual(
-        read,
-        lines.map(([line]) => line),
-      );
-      assert.deepEqual(read, linesOf(new KeyReader().push(input)));
+    fc.property(reads, fc.constantFrom('\n', '\x00', 'next\r'), (chunks, after) => {
+      // A terminal's Enter is a lone CR: its LF or NUL, if any, may come first in the next read.
+      const reader = new KeyReader();
+      const pushed = new KeyReader();
+      for (const chunk of chunks) {
+        const input = bytes(chunk.map(([line, end]) => line + end).join(''));
+        // Only the LF of a CR that ended the read before, alone, is left to push.
+        const read = reader.readLines(input) ?? linesOf(reader.push(input));
+        assert.deepEqual(read, linesOf(pushed.push(input)), JSON.stringify(input));
+      }
+      assert.deepEqual(reader.push(bytes(after)), pushed.push(bytes(after)));
     }),
   );
 });
 
+test('a terminal sending lines one by one, each ended by its Enter (CR), has them read whole', () => {
+  const reader = new KeyReader();
+  assert.deepEqual(reader.readLines(bytes('look\r')), ['look']);
+  assert.deepEqual(reader.readLines(bytes('north\r')), ['north']);
+  // A CR LF cut between reads is one Enter, as is a CR NUL.
+  assert.deepEqual(reader.readLines(bytes('\nsay hi\r')), ['say hi']);
+  assert.deepEqual(reader.readLines(bytes('\x00quit\r\n')), ['quit']);
+  assert.deepEqual(reader.readLines(bytes('one\rtwo\r\nthree\n')), ['one', 'two', 'three']);
+});
+
+test('readWholeLines, with no reader to remember a CR, leaves a read that ends with one to a reader', () => {
+  assert.equal(readWholeLines(bytes('end\r')), undefined);
+  assert.deepEqual(readWholeLines(bytes('a\rb\n')), ['a', 'b']);
+  assert.deepEqual(readWholeLines(bytes('end\r'), true), ['end']);
+});
+
 test('readLines reads nothing from anything but whole lines of printable ASCII, or while input is pending', () => {
-  for (const input of ['no end', 'a\rb\n', 'tab\there\n', 'caf\u00e9\n', 'up\x1b[A\n', 'bs\x7f\n', 'end\r', '']) {
+  for (const input of ['no end', 'tab\there\n', 'caf\u00e9\n', 'up\x1b[A\n', 'bs\x7f\n', 'nul\r\x00a\n', '']) {
     assert.equal(new KeyReader().readLines(bytes(input)), undefined, JSON.stringify(input));
   }
-  for (const pending of ['\x1b', '\x1b[1', 'line\r', '\xe2\x82']) {
+  for (const pending of ['\x1b', '\x1b[1', '\xe2\x82']) {
     const reader = new KeyReader();
     reader.push(Buffer.from(pending, 'latin1'));
     assert.equal(reader.readLines(bytes('next\n')), undefined, JSON.stringify(pending));

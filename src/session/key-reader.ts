@@ -75,26 +75,39 @@ const TILDE_KEYS: ReadonlyMap<string, KeyName> = new Map([
 ]);
 
 /**
- * Reads `bytes` that hold whole lines of printable ASCII and nothing else, each ended by LF or
- * CR LF (what a line client sends), straight into the lines' text: what a KeyReader with nothing
- * pending would make of them, read in one pass and with no tokens. Undefined for any other
- * bytes. A layer reads with this until it needs a KeyReader: a client that sends only whole
- * lines never does.
+ * Reads `bytes` that hold whole lines of printable ASCII and nothing else, each ended by LF,
+ * CR LF (what a line client sends) or a CR followed by more of the read (a terminal's Enter),
+ * straight into the lines' text: what a KeyReader with nothing pending would make of them, read
+ * in one pass and with no tokens. Undefined for any other bytes. A layer reads with this until
+ * it needs a KeyReader: a client that sends only whole lines never does.
+ *
+ * `isCrEndAllowed`: the read may end with a CR too, whose LF or NUL may come first in the next
+ * read; only a KeyReader, which remembers that, allows it.
  */
-export function readWholeLines(bytes: Uint8Array): string[] | undefined {
+export function readWholeLines(bytes: Uint8Array, isCrEndAllowed = false): string[] | undefined {
   const last = bytes.length - 1;
-  if (last < 0 || bytes[last] !== 0x0a || !isLinesOfText(bytes)) return undefined;
+  if (last < 0) return undefined;
+  const end = bytes[last];
+  if ((end !== 0x0a && (end !== 0x0d || !isCrEndAllowed)) || !isLinesOfText(bytes)) return undefined;
   // Most reads hold one line: read as that line alone (no text of the whole read to cut it
   // from), in a list of exactly one (pushing into an empty one reserves 17 slots).
-  if (bytes.indexOf(0x0a) === last) return [latin1(bytes, 0, last > 0 && bytes[last - 1] === 0x0d ? last - 1 : last)];
+  const first = lineEnd(bytes, 0);
+  if (first === last || (first === last - 1 && end === 0x0a && bytes[first] === 0x0d)) return [latin1(bytes, 0, first)];
   const text = latin1(bytes);
   const lines: string[] = [];
   for (let start = 0; start <= last;) {
-    const end = text.indexOf('\n', start);
-    lines.push(text.slice(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end));
-    start = end + 1;
+    const stop = lineEnd(bytes, start);
+    lines.push(text.slice(start, stop));
+    start = stop + (bytes[stop] === 0x0d && bytes[stop + 1] === 0x0a ? 2 : 1);
   }
   return lines;
+}
+
+/** Where the line from `from` ends: its CR or LF (isLinesOfText found one). */
+function lineEnd(bytes: Uint8Array, from: number): number {
+  let at = from;
+  while (bytes[at] !== 0x0a && bytes[at] !== 0x0d) at++;
+  return at;
 }
 
 /**
@@ -145,7 +158,12 @@ export class KeyReader {
    * nothing read, otherwise.
    */
   readLines(bytes: Uint8Array): string[] | undefined {
-    return this.#isAtRest() ? readWholeLines(bytes) : undefined;
+    if (this.#state !== 'ground' || this.#isUtf8Open) return undefined;
+    // The LF or NUL of a CR that ended the last read belongs to that Enter, as push reads it.
+    const isPairEnd = this.#isAfterCr && (bytes[0] === 0x0a || bytes[0] === 0x00);
+    const lines = readWholeLines(isPairEnd ? bytes.subarray(1) : bytes, true);
+    if (lines !== undefined) this.#isAfterCr = bytes[bytes.length - 1] === 0x0d;
+    return lines;
   }
 
   /**
@@ -336,11 +354,11 @@ function printableAsciiEnd(bytes: Uint8Array, from: number): number {
   return end;
 }
 
-/** Whether every byte is printable ASCII, LF, or a CR right before an LF. */
+/** Whether every byte is printable ASCII, CR or LF. */
 function isLinesOfText(bytes: Uint8Array): boolean {
   for (let i = printableAsciiEnd(bytes, 0); i < bytes.length; i = printableAsciiEnd(bytes, i + 1)) {
     const byte = bytes[i]!;
-    if (byte !== 0x0a && (byte !== 0x0d || bytes[i + 1] !== 0x0a)) return false;
+    if (byte !== 0x0a && byte !== 0x0d) return false;
   }
   return true;
 }
