@@ -153,8 +153,9 @@ export class KeyReader {
   }
 
   /**
-   * Reads `bytes` that hold whole lines of printable ASCII and nothing else (readWholeLines),
-   * where nothing is pending from earlier pushes: what push would make of them. Undefined, with
+   * Reads `bytes` that hold whole lines of printable ASCII and nothing else (readWholeLines), the
+   * last of them possibly ended by a lone CR, where nothing but a CR is pending from earlier
+   * reads: what push would make of them, the reader left as push would leave it. Undefined, with
    * nothing read, otherwise.
    */
   readLines(bytes: Uint8Array): string[] | undefined {
