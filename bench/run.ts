@@ -326,9 +326,10 @@ async function loadTests(
   const groups = raws.map((raw) => targets.filter((target) => target.name === raw || target.baseline === raw));
   // A single client has no target, and the machine's spells move it more than runs do: one run's.
   const isMeasuredIn = (key: MeasurementKey, rep: number): boolean => key !== 'closed-1' || rep === 1;
+  const speaksSsh = (target: TargetInfo): boolean =>
+    (target.transport ?? RAW_PROTOCOLS[target.name as RawName]) === 'ssh';
   // SSH's idle connections in the first run only (see plan.sshIdleSteps).
-  const isIdleIn = (target: TargetInfo, rep: number): boolean =>
-    rep === 1 || (target.transport ?? RAW_PROTOCOLS[target.name as RawName]) !== 'ssh';
+  const isIdleIn = (target: TargetInfo, rep: number): boolean => rep === 1 || !speaksSsh(target);
   let total = 0;
   for (let rep = 1; rep <= plan.reps; rep++) {
     total += measurements.filter((key) => isMeasuredIn(key, rep)).length * groups.length;
@@ -466,12 +467,12 @@ async function loadTests(
       idleTransports,
       (transport) => freshLaunchers[idleTransports.indexOf(transport)]!,
     );
+    // The framework's targets hold 10,000 in the first run (SSH's do not: see plan.sshIdleSteps).
+    const isHeld = (target: TargetInfo): boolean =>
+      rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined && !speaksSsh(target);
     const stepsOf = (target: TargetInfo): number[] => {
-      const isSshServer = isSsh(fresh[target.name]!.address);
-      const isHoldRun =
-        rep === 1 && plan.holdConnections !== undefined && target.transport !== undefined && !isSshServer;
-      const base = isSshServer ? plan.sshIdleSteps : plan.idleSteps;
-      return isHoldRun ? [...base, plan.holdConnections!] : base;
+      const base = speaksSsh(target) ? plan.sshIdleSteps : plan.idleSteps;
+      return isHeld(target) ? [...base, plan.holdConnections!] : base;
     };
     const measureIdle = async (target: TargetInfo, generator: Child): Promise<void> => {
       const server = fresh[target.name]!;
@@ -485,7 +486,6 @@ async function loadTests(
       checkAlive(server, 'idle', target);
       await stop(server.child);
     };
-    const isHeld = (target: TargetInfo): boolean => stepsOf(target).includes(plan.holdConnections ?? Number.NaN);
     const batches = [
       ...idleTargets.filter(isHeld).map((target) => [target]),
       ...pairs(idleTargets.filter((target) => !isHeld(target))),
