@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
+import ssh2 from 'ssh2';
+
 import { TelnetHandler, parseConfig } from '../src/index.js';
 import type { AuthenticationAttempt, HandlerClass, ServerSettings } from '../src/index.js';
 import { connectClient, startTestConfig, startTestServer } from '../src/testing/index.js';
@@ -296,6 +298,58 @@ test(
     assert.equal(result.code, 0, JSON.stringify(result));
     assert.match(result.stdout, /^Scripted\r\n> Found: status report\r\n/);
     assert.ok(Date.now() - started < 10_000, 'closed by the end of input, not by a timeout');
+  },
+);
+
+test(
+  "a terminal's EOF is its Ctrl-D, answered; an EOF that comes with the channel's close is not typed to the handler",
+  TIMEOUT,
+  async () => {
+    class Watching extends Echo {
+      static signals: string[] = [];
+      static disconnects = 0;
+
+      override onInterrupt(signal: 'interrupt' | 'eof'): Promise<boolean> {
+        Watching.signals.push(signal);
+        return super.onInterrupt(signal);
+      }
+
+      override onDisconnect(): Promise<void> {
+        Watching.disconnects++;
+        return super.onDisconnect();
+      }
+    }
+    const server = await serveSsh(Watching, { welcome_message: 'Watched' });
+    const endInput = async (isClosingToo: boolean): Promise<string> => {
+      const client = new ssh2.Client();
+      client.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        client.once('error', reject);
+        client.once('ready', () => resolve());
+        client.connect({ host: '127.0.0.1', port: server.ports.ssh!, username: 'ada' });
+      });
+      let output = '';
+      const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        client.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, opened) => (err ? reject(err) : resolve(opened))),
+      );
+      channel.on('data', (data: Buffer) => (output += data.toString()));
+      await until(() => output.endsWith('> '), 'the prompt', 5000);
+      // Both in one write, as a client that drops its link sends them.
+      channel.end();
+      if (isClosingToo) channel.close();
+      else channel.once('close', () => client.end());
+      await closed;
+      return output;
+    };
+
+    assert.match(await endInput(false), /Goodbye!\r\n$/);
+    await until(() => Watching.disconnects === 1, 'the first session to end', 5000);
+    assert.deepEqual(Watching.signals, ['eof']);
+
+    await endInput(true);
+    await until(() => Watching.disconnects === 2, 'the second session to end', 5000);
+    assert.deepEqual(Watching.signals, ['eof'], 'no Ctrl-D for the client that closed');
   },
 );
 

@@ -1,4 +1,6 @@
 // The one connection abstraction every transport produces and every session consumes.
+import type { Duplex } from 'node:stream';
+
 import type { TurnSink } from './turn-writer.js';
 
 /** How inbound data is delimited: a byte stream, or messages that each end a line. */
@@ -177,6 +179,19 @@ export interface Admission {
 
 /** How long a closing connection may wait for the client to close its side before it is dropped. */
 export const CLOSE_LINGER_MS = 2000;
+
+/**
+ * Destroys `stream` in `ms` unless it closes first: a client that never closes its side is
+ * dropped, and one that does takes the timer with it. A timer left to fire would hold the stream,
+ * and the session hanging on it, for the whole wait: under a run of short connections, a second
+ * of closed sessions kept alive long enough for the young generation's collections to copy them
+ * and move them to the old one (SSH connects 2% to 4% slower for it).
+ */
+export function destroyUnlessClosed(stream: Duplex, ms = CLOSE_LINGER_MS): void {
+  if (stream.destroyed) return;
+  const timer = setTimeout(() => stream.destroy(), ms).unref();
+  stream.once('close', () => clearTimeout(timer));
+}
 
 /** A promise that is already settled, shared so fast writes allocate nothing. */
 export const READY: Promise<void> = Promise.resolve();

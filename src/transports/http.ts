@@ -19,6 +19,7 @@ import {
   unread,
 } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
+import { destroyUnlessClosed } from './connection.js';
 import type { Admission, Listener, Refusal, TlsFiles } from './connection.js';
 import { MIN_TLS_VERSION, createSecureContext } from './tcp.js';
 import { acceptHandles } from './tcp-handle.js';
@@ -305,7 +306,7 @@ export function refuseSocket(
 ): void {
   socket.on('error', () => socket.destroy());
   rejectUpgrade(socket, status, statusText, body, headers);
-  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  destroyUnlessClosed(socket, REFUSED_LINGER_MS);
 }
 
 /** Refuses an upgrade with a real HTTP status, before any WebSocket frame exists. */

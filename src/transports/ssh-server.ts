@@ -14,7 +14,7 @@ import type {
 
 import type { AuthenticationAttempt } from '../session/handle.js';
 import type { ClientPeer } from './client-address.js';
-import { CLOSE_LINGER_MS, ConnectionEnding, READY } from './connection.js';
+import { ConnectionEnding, READY, destroyUnlessClosed } from './connection.js';
 import type { CloseReason, ConnectionListener, TerminalFacts } from './connection.js';
 import { fingerprintOf } from './ssh-keys.js';
 import { IDENT } from './ssh.js';
@@ -279,7 +279,7 @@ class Login {
     // The SSH connection serves this one session: when its channel closes, the connection goes.
     channel.once('close', () => {
       this.#client.end();
-      setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+      destroyUnlessClosed(socket);
     });
     // A refused client stays an arrival, so that the handshake timeout and the listener's close still end it.
     if (!hasPty && !acceptsNoPty) {
@@ -307,6 +307,14 @@ class Login {
     this.#options.onConnection(connection);
     return connection;
   }
+}
+
+/**
+ * Whether the client's CLOSE for the channel has been read: ssh2 marks the channel's incoming side
+ * at once, while its 'close' event waits for our side to end.
+ */
+function isClosedByClient(channel: ServerChannel): boolean {
+  return (channel.incoming as { state?: string }).state === 'closed';
 }
 
 /** Tells a channel's user why there is no session, on stderr, and ends it with exit status 1. */
@@ -437,7 +445,7 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
         });
       }
       // A client that never answers the close would hold the connection open forever.
-      setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
+      destroyUnlessClosed(this.#socket);
     }
     return this.untilEnded();
   }
@@ -451,7 +459,9 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     super.listen(listener);
     this.#channel.on('data', (bytes: Uint8Array) => listener.data(this, bytes));
     this.#channel.once('end', () => {
-      if (!this.#isInputEnded || this.#isClosing) return;
+      // A client that closed the channel right after its EOF, as one that drops its link does,
+      // can read no answer: its Ctrl-D would be typed to the handler for nothing.
+      if (!this.#isInputEnded || this.#isClosing || isClosedByClient(this.#channel)) return;
       listener.data(this, END_OF_INPUT);
       // A handler that goes on past Ctrl-D is closed once it has answered what came before.
       listener.inputEnded(this);

@@ -14,7 +14,7 @@ import type { AuthenticationAttempt } from '../session/handle.js';
 import { SOCKET_OPTIONS, bindServer } from './bind.js';
 import { acceptProxied, socketPeer, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
-import { CLOSE_LINGER_MS } from './connection.js';
+import { destroyUnlessClosed } from './connection.js';
 import type { Admission, Connection, Listener, Refusal } from './connection.js';
 import type { KeyCheck, KeyCheckAnswer } from './ssh-key-check.js';
 
@@ -96,7 +96,7 @@ export async function listenSsh(options: SshListenOptions): Promise<Listener> {
     socket.end(Buffer.concat([Buffer.from(`SSH-2.0-${IDENT}\r\n`), disconnectPacket(refusal)]));
     // Reading the client's hello lets it read ours, rather than meet a reset.
     socket.resume();
-    setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+    destroyUnlessClosed(socket);
   };
 
   /**

@@ -202,6 +202,8 @@ class HandleConnection extends ByteStreamEnding implements ByteStream, TurnSink 
   /** close() has begun: output is flushed and our side ended, or the handle closed. */
   #isClosing = false;
   #isHandleClosed = false;
+  /** Drops a client that never closes its side after ours (see destroyUnlessClosed). */
+  #linger: NodeJS.Timeout | undefined;
   #drained: Promise<void> | undefined;
   #markDrained: (() => void) | undefined;
 
@@ -285,7 +287,7 @@ class HandleConnection extends ByteStreamEnding implements ByteStream, TurnSink 
           // Reads go on to the client's end, which closes the socket (see #readEnded).
           if (!this.#isInputEnded) handle.readStart();
           // A peer that never closes its side would hold the socket half-open forever.
-          setTimeout(() => this.#closeHandle(), CLOSE_LINGER_MS).unref();
+          this.#linger = setTimeout(() => this.#closeHandle(), CLOSE_LINGER_MS).unref();
         }
       }
     }
@@ -400,6 +402,7 @@ class HandleConnection extends ByteStreamEnding implements ByteStream, TurnSink 
   #closeHandle(): void {
     if (this.#isHandleClosed) return;
     this.#isHandleClosed = true;
+    clearTimeout(this.#linger);
     this.#handle.close();
     this.#releaseDrain();
     // Listeners hear of it in a promise job (see ended), once this turn's callbacks are done.

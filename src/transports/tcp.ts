@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 import { ServerStartError } from '../errors.js';
 import { SOCKET_OPTIONS, bindServer } from './bind.js';
-import { ByteStreamEnding, CLOSE_LINGER_MS, READY } from './connection.js';
+import { ByteStreamEnding, READY, destroyUnlessClosed } from './connection.js';
 import { acceptProxied, socketPeer, startTls, unread } from './client-address.js';
 import type { ClientPeer, ProxyPolicy } from './client-address.js';
 import { readThroughSharedBuffer } from './shared-read.js';
@@ -63,7 +63,7 @@ export async function listenTcp(options: TcpListenOptions): Promise<Listener> {
     socket.once('close', () => refused.delete(socket));
     socket.end(`${refusal.message}\r\n`);
     // A client that never closes its side would otherwise keep the listener from closing.
-    setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+    destroyUnlessClosed(socket);
   };
   /** `isScreened`: its address was screened before any TLS work was done. */
   const refuses = (peer: ClientPeer, isScreened: boolean): Refusal | undefined =>
@@ -266,7 +266,7 @@ export class TcpConnection extends ByteStreamEnding implements ByteStream {
       } else {
         socket.end();
         // A peer that never reads would hold the socket half-open forever.
-        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+        destroyUnlessClosed(socket);
       }
     }
     return this.untilEnded();
