@@ -387,6 +387,8 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
   #isCloseSent = false;
   /** The client's close frame has come: the end of its stream that follows is a normal one. */
   #isCloseReceived = false;
+  /** Drops a client that never answers our close frame; cleared when the stream closes (see destroyUnlessClosed). */
+  #closeGrace: NodeJS.Timeout | undefined;
   /** Whether the stream wanted a drain at the last frame sent; writers then wait for it. */
   #needsDrain = false;
   #drained: Promise<void> | undefined;
@@ -566,7 +568,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
       this.#sendClose(encodeCloseFrame(frame.code, frame.reason));
       // Reads go on for the client's close frame, which closes the stream; a client that never sends it is dropped.
       const stream = this.#stream;
-      setTimeout(() => stream.destroy(), CLOSE_GRACE_MS).unref();
+      this.#closeGrace = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS).unref();
     }
     return this.untilEnded();
   }
@@ -696,6 +698,7 @@ export class WebSocketConnection extends ConnectionEnding implements Connection,
       void connection.#stream.close('handler-ended');
     };
     streamClosed = (connection, end) => {
+      clearTimeout(connection.#closeGrace);
       connection.#pings?.wheel.delete(connection);
       connection.ended(end);
     };
