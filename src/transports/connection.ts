@@ -185,7 +185,7 @@ export const CLOSE_LINGER_MS = 2000;
  * dropped, and one that does takes the timer with it. A timer left to fire would hold the stream,
  * and the session hanging on it, for the whole wait: under a run of short connections, a second
  * of closed sessions kept alive long enough for the young generation's collections to copy them
- * and move them to the old one (SSH connects 2% to 4% slower for it).
+ * and move them to the old one (SSH connects about 2% slower for it, in turns by hand).
  */
 export function destroyUnlessClosed(stream: Duplex, ms = CLOSE_LINGER_MS): void {
   if (stream.destroyed) return;
