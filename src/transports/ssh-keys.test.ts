@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
 
-import { newHostKeyPair, readHostKey } from './ssh-keys.js';
+import { newHostKeyPair, readHostKey, signingHostKey } from './ssh-keys.js';
 
 test('every host key pair made reads back, though ssh2 makes an unreadable one about once in 256', () => {
   // 2,000 pairs: the chance that none of them would have been one of those is about 1 in 2,500.
@@ -32,5 +33,31 @@ test('a host key file that cannot be read says so, and that removing it makes a 
     assert.match(made.fingerprint, /^SHA256:\S+ \(ED25519\)$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a host key signs as ssh2's own signer does, from a key decoded once, for every type ssh2 serves", () => {
+  const data = Buffer.from('an exchange hash to sign');
+  const pairs = [
+    ['ed25519', newHostKeyPair()],
+    ['rsa', ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 })],
+    ['ecdsa 256', ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 })],
+    ['ecdsa 384', ssh2.utils.generateKeyPairSync('ecdsa', { bits: 384 })],
+    ['ecdsa 521', ssh2.utils.generateKeyPairSync('ecdsa', { bits: 521 })],
+  ] as const;
+  for (const [name, pair] of pairs) {
+    const signing = signingHostKey(Buffer.from(pair.private));
+    const own = ssh2.utils.parseKey(pair.private) as ParsedKey;
+    assert.notEqual(signing.sign, own.sign, `${name}: ssh2's signer kept`);
+    // RSA's SHA-2 signatures are the ones ssh2 asks for by name.
+    for (const digest of name === 'rsa' ? [undefined, 'sha256', 'sha512'] : [undefined]) {
+      const signature = signing.sign(data, digest);
+      assert.ok(Buffer.isBuffer(signature), `${name} ${digest}: ${String(signature)}`);
+      assert.ok(own.verify(data, signature, digest), `${name} ${digest}: does not verify`);
+      // ECDSA signs with a random nonce: only its verifying can be compared.
+      if (!name.startsWith('ecdsa')) assert.deepEqual(signature, own.sign(data, digest), `${name} ${digest}`);
+    }
+    const failure: unknown = signing.sign(data, 'no-such-digest');
+    assert.ok(failure instanceof Error, `${name}: a failure is returned as ssh2 returns it, not thrown`);
   }
 });

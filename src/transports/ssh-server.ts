@@ -16,7 +16,7 @@ import type { AuthenticationAttempt } from '../session/handle.js';
 import type { ClientPeer } from './client-address.js';
 import { ConnectionEnding, READY, destroyUnlessClosed } from './connection.js';
 import type { CloseReason, ConnectionListener, TerminalFacts } from './connection.js';
-import { fingerprintOf } from './ssh-keys.js';
+import { fingerprintOf, signingHostKey } from './ssh-keys.js';
 import { IDENT } from './ssh.js';
 import type { Arrival, SshConnection, SshListenOptions } from './ssh.js';
 import { StreamSink, TurnWriter } from './turn-writer.js';
@@ -48,7 +48,7 @@ export function serveLogins(
   arrivalOf: (ip: string, port: number) => Arrival | undefined,
 ): ssh2.Server {
   const sshServer = new ssh2.Server({
-    hostKeys: [options.hostKey],
+    hostKeys: [{ key: signingHostKey(options.hostKey) }],
     ident: IDENT,
     keepaliveInterval: options.keepaliveIntervalMs > 0 ? options.keepaliveIntervalMs : NO_KEEPALIVE_MS,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
