@@ -376,7 +376,7 @@ test('once a burst of connections to a server holding many is over, the launcher
 test("node --no-memory-reducer turns the launcher's collection after a burst off too", async () => {
   const running = await startTracedLauncher('no-reducer.yaml', ['--no-memory-reducer']);
   const many = await heldClients(running.ports.get('tcp')!, 1100);
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 1500));
   assert.ok(!running.output().stdout.includes('low memory notification'), 'collected with --no-memory-reducer');
   await many.close();
   running.child.kill('SIGINT');

@@ -9,6 +9,9 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { MemoryReducer, collectAllGarbage } from './heap-policy.js';
 
 const QUIET_MS = 100;
+const IDLE_MS = 500;
+/** From the burst's last session to the collection: quiet, then idle. */
+const SETTLED_MS = QUIET_MS + IDLE_MS;
 
 /** A reducer on mocked timers and clock, counting its collections. */
 function reducerUnderTest(t: TestContext): {
@@ -16,13 +19,18 @@ function reducerUnderTest(t: TestContext): {
   collections: () => number;
   after: (ms: number) => Promise<void>;
   fail: (isFailing: boolean) => void;
+  busy: (utilization: number) => void;
 } {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   let now = 1_000_000;
   let collections = 0;
   let isFailing = false;
+  // What the event loop's utilization over a window comes to when the window ends.
+  let utilization = 0;
   const reducer = new MemoryReducer({
     quietMs: QUIET_MS,
+    idleWindowMs: IDLE_MS,
+    utilization: () => () => utilization,
     now: () => now,
     collect: () => {
       collections++;
@@ -32,17 +40,22 @@ function reducerUnderTest(t: TestContext): {
   return {
     reducer,
     collections: () => collections,
+    // A millisecond at a time: a timer set by a timer's callback runs from the end of the
+    // mocked tick it fired in, not from when it fired.
     after: async (ms) => {
-      now += ms;
-      t.mock.timers.tick(ms);
-      // The collection's settling is a promise job.
-      await new Promise((resolve) => setImmediate(resolve));
+      for (let step = 0; step < ms; step++) {
+        now++;
+        t.mock.timers.tick(1);
+        // The collection's settling is a promise job.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     },
     fail: (failing) => (isFailing = failing),
+    busy: (share) => (utilization = share),
   };
 }
 
-test('a burst of sessions is collected once it has been quiet for the quiet time, not before', async (t) => {
+test('a burst of sessions is collected once it has been quiet, and the process idle, not before', async (t) => {
   const { reducer, collections, after } = reducerUnderTest(t);
   for (let i = 1; i <= 1200; i++) {
     reducer.sessionCountChanged(i);
@@ -50,6 +63,8 @@ test('a burst of sessions is collected once it has been quiet for the quiet time
   }
   await after(QUIET_MS - 2);
   assert.equal(collections(), 0, 'collected before the quiet time had passed');
+  await after(2 + IDLE_MS - 2);
+  assert.equal(collections(), 0, 'collected before the process had been idle for its window');
   await after(2);
   assert.equal(collections(), 1);
   await after(QUIET_MS * 10);
@@ -64,7 +79,33 @@ test('sessions that keep coming put the collection off until they stop', async (
     await after(QUIET_MS / 2);
   }
   assert.equal(collections(), 0);
-  await after(QUIET_MS);
+  await after(SETTLED_MS);
+  assert.equal(collections(), 1);
+});
+
+test('sessions busy with their lines put the collection off until the process is idle', async (t) => {
+  const { reducer, collections, after, busy } = reducerUnderTest(t);
+  for (let i = 1; i <= 1200; i++) reducer.sessionCountChanged(i);
+  // No session starts or ends, but the 1,200 keep the process busy.
+  busy(0.5);
+  await after(SETTLED_MS);
+  for (let window = 0; window < 10; window++) await after(IDLE_MS);
+  assert.equal(collections(), 0, 'collected while the sessions kept the process busy');
+  busy(0.02);
+  await after(IDLE_MS);
+  assert.equal(collections(), 1);
+  await after(SETTLED_MS * 5);
+  assert.equal(collections(), 1, 'collected again with nothing new');
+});
+
+test('a session that starts or ends during the idle window starts the wait again', async (t) => {
+  const { reducer, collections, after } = reducerUnderTest(t);
+  for (let i = 1; i <= 1200; i++) reducer.sessionCountChanged(i);
+  await after(QUIET_MS + IDLE_MS - QUIET_MS / 2);
+  reducer.sessionCountChanged(1201);
+  await after(QUIET_MS / 2);
+  assert.equal(collections(), 0, 'collected within the quiet time of a session starting');
+  await after(SETTLED_MS);
   assert.equal(collections(), 1);
 });
 
@@ -73,7 +114,7 @@ test('few sessions alive are never collected for, however many came and went', a
   for (let burst = 0; burst < 5; burst++) {
     for (let i = 1; i <= 999; i++) reducer.sessionCountChanged(i);
     for (let i = 998; i >= 0; i--) reducer.sessionCountChanged(i);
-    await after(QUIET_MS * 3);
+    await after(SETTLED_MS * 2);
   }
   assert.equal(collections(), 0);
 });
@@ -81,14 +122,14 @@ test('few sessions alive are never collected for, however many came and went', a
 test('churn since the last collection must reach a quarter of the sessions alive, across bursts', async (t) => {
   const { reducer, collections, after } = reducerUnderTest(t);
   for (let i = 1; i <= 2000; i++) reducer.sessionCountChanged(i);
-  await after(QUIET_MS * 3);
+  await after(SETTLED_MS * 2);
   assert.equal(collections(), 1);
   // 2,000 alive: 300 changes are not a quarter of them, 500 over two bursts are.
   for (let i = 1; i <= 300; i++) reducer.sessionCountChanged(2000 + (i % 2));
-  await after(QUIET_MS * 3);
+  await after(SETTLED_MS * 2);
   assert.equal(collections(), 1);
   for (let i = 1; i <= 200; i++) reducer.sessionCountChanged(2000 + (i % 2));
-  await after(QUIET_MS * 3);
+  await after(SETTLED_MS * 2);
   assert.equal(collections(), 2);
 });
 
@@ -96,11 +137,11 @@ test('a failed collection does not stop the next', async (t) => {
   const { reducer, collections, after, fail } = reducerUnderTest(t);
   fail(true);
   for (let i = 1; i <= 1000; i++) reducer.sessionCountChanged(i);
-  await after(QUIET_MS);
+  await after(SETTLED_MS);
   assert.equal(collections(), 1);
   fail(false);
   for (let i = 1; i <= 1000; i++) reducer.sessionCountChanged(1000 + (i % 2));
-  await after(QUIET_MS);
+  await after(SETTLED_MS);
   assert.equal(collections(), 2);
 });
 
