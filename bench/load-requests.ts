@@ -45,7 +45,10 @@ export interface IdleRequest {
   kind: 'idle';
   target: TargetAddress;
   steps: readonly number[];
+  /** Waited before the baseline RSS is read. */
   settleMs: number;
+  /** Waited after each step's connections open, before its RSS is read. */
+  stepSettleMs: number;
 }
 
 export type LoadRequest = EchoRequest | ConnectRequest | IdleRequest;

@@ -343,7 +343,7 @@ async function idle(request: IdleRequest): Promise<IdleResult> {
       sessions.push(...opened.sessions);
       errors += opened.errors;
       if (sessions.length < connections) break;
-      await sleep(request.settleMs);
+      await sleep(request.stepSettleMs);
       const rss = rssKb(pid);
       steps.push({ connections, rssKb: rss, kbPerConnection: (rss - baselineRssKb) / connections });
     }

@@ -173,7 +173,7 @@ test('the Node generator speaks SSH to the raw ssh2 baseline: a shell, its welco
     assert.ok(result!.roundTrips > 20 && result!.errors === 0, JSON.stringify(result));
     // Nagle left on, on either side, would hold each answer some 40 ms.
     assert.ok(result!.p50Ms < 20, `median round trip ${result!.p50Ms} ms`);
-    const idle = await ask({ kind: 'idle', target, steps: [20], settleMs: 50 });
+    const idle = await ask({ kind: 'idle', target, steps: [20], settleMs: 50, stepSettleMs: 50 });
     assert.ok(idle.ok, JSON.stringify(idle));
   });
 });
