@@ -118,6 +118,8 @@ if (flags.loadgen !== 'native' && flags.loadgen !== 'node') usage('--loadgen: ex
 const plan = {
   reps,
   durationMs: durationSeconds * 1000,
+  /** A single client sets no target and is taken in the first run only: half the time. */
+  singleClientDurationMs: (durationSeconds * 1000) / 2,
   warmupMs: 300,
   /**
    * Connects follow measurements of the other group of targets, in which one group's raw server
@@ -129,7 +131,7 @@ const plan = {
   warmup: {
     raw: { connectMs: flags.quick ? 1000 : 3000, pipelinedMs: flags.quick ? 500 : 1500 },
     launcher: { connectMs: flags.quick ? 500 : 1000, pipelinedMs: 500 },
-    ssh: { connectMs: flags.quick ? 1000 : 3000, pipelinedMs: 500 },
+    ssh: { connectMs: flags.quick ? 1000 : 2000, pipelinedMs: 500 },
   },
   sliceMs: 250,
   connectConcurrency: 32,
@@ -203,8 +205,8 @@ async function main(): Promise<void> {
       `${machine.isSrcChanged ? ' with uncommitted changes under src/' : ''}\n` +
       `load generator for round trips and connects: ${loadGenerator}\n` +
       `${canPin ? `servers on core ${SERVER_CORE}, load generator on core ${LOADGEN_CORE}` : 'no pinning (taskset or a second core missing)'}; ` +
-      `median of ${plan.reps} run(s); in each, a raw server and its framework targets take turns in ` +
-      `${plan.sliceMs / 1000} s slices, ${plan.durationMs / 1000} s each after ${plan.warmupMs / 1000} s warm-up ` +
+      `median of ${plan.reps} run(s) on servers started once and warmed up; in each, a raw server and its framework targets take turns in ` +
+      `${plan.sliceMs / 1000} s slices, ${plan.durationMs / 1000} s each (C=1 ${plan.singleClientDurationMs / 1000} s) after ${plan.warmupMs / 1000} s warm-up ` +
       `(connects ${plan.connectWarmupMs / 1000} s), taken in turns too; ` +
       "ratio = median of the runs' own framework / raw, beside it the lowest and highest of them",
   );
@@ -386,7 +388,13 @@ async function loadTests(
                 ...timing(),
                 warmupMs: plan.connectWarmupMs,
               }
-            : { kind: 'echo', targets: addresses, ...ECHO_LOADS[key as EchoKey], ...timing() };
+            : {
+                kind: 'echo',
+                targets: addresses,
+                ...ECHO_LOADS[key as EchoKey],
+                ...timing(),
+                ...(key === 'closed-1' ? { durationMs: plan.singleClientDurationMs } : {}),
+              };
         record(order, key, await measureLoad(loadgen, request).catch((err: Error) => err));
         for (const target of order) checkAlive(servers[target.name]!, key, target);
         await Promise.all([...new Set(order.map((target) => servers[target.name]!.child.pid))].map(quiet));
