@@ -38,7 +38,6 @@ const BENCH = join(ROOT, 'bench');
 const SAMPLE_CONFIG = join(ROOT, 'examples/echo-server/config.yaml');
 const SAMPLE_HANDLER = `${join(ROOT, 'examples/echo-server/handler.ts')}:EchoTelnetHandler`;
 const JS_HANDLER = `${join(BENCH, 'fixtures/echo-handler.js')}:EchoTelnetHandler`;
-const RESULTS_FILE = join(BENCH, 'results/latest.json');
 const TSX = ['--import', 'tsx'];
 /** Room for the 10,000 idle connections, and for the ones of the run before still closing. */
 const MAX_CONNECTIONS = 20_000;
@@ -110,6 +109,11 @@ for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) usage(`--only: unknown ${JSON.stringify(name)}`);
 }
 const isOn = (section: Section): boolean => only.has(section);
+/** A partial run (--only) has a file of its own: it would otherwise replace the last full run's. */
+const RESULTS_FILE = join(
+  BENCH,
+  flags.only === undefined ? 'results/latest.json' : `results/latest-only-${[...only].sort().join('-')}.json`,
+);
 const reps = Number(flags.reps ?? (flags.quick ? 1 : 3));
 const durationSeconds = Number(flags.duration ?? 1);
 if (!Number.isInteger(reps) || reps < 1) usage('--reps: expected a whole number of runs, 1 or more');
