@@ -171,7 +171,10 @@ export class MemoryReducer {
     }, this.#idleWindowMs).unref();
   }
 
-  /** Too little churn, or too few sessions, is not worth a collection: the churn adds up, and the next burst's end looks again. */
+  /**
+   * Too little churn, or too few sessions, is not worth a collection: the churn adds up, and the
+   * next burst's end looks again.
+   */
   #isDue(): boolean {
     return !this.#isCollecting && this.#sessions >= MIN_SESSIONS && this.#churn >= this.#sessions / 4;
   }
