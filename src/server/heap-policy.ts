@@ -157,17 +157,16 @@ export class MemoryReducer {
     const utilization = this.#utilization();
     setTimeout(() => {
       this.#isWaiting = false;
-      if (this.#now() - this.#lastChange < this.#quietMs) {
-        this.#wait(this.#quietMs);
-      } else if (utilization() >= IDLE_UTILIZATION) {
+      const isQuiet = this.#now() - this.#lastChange >= this.#quietMs;
+      if (!isQuiet || utilization() >= IDLE_UTILIZATION || !this.#isDue()) {
         this.#check();
-      } else if (this.#isDue()) {
-        this.#churn = 0;
-        this.#isCollecting = true;
-        void this.#collect()
-          .catch(() => undefined)
-          .finally(() => (this.#isCollecting = false));
+        return;
       }
+      this.#churn = 0;
+      this.#isCollecting = true;
+      void this.#collect()
+        .catch(() => undefined)
+        .finally(() => (this.#isCollecting = false));
     }, this.#idleWindowMs).unref();
   }
 

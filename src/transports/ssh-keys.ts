@@ -24,9 +24,7 @@ export async function readHostKey(file: string, generate: boolean): Promise<Host
     if (!generate) throw new ServerStartError(`cannot read ${file}: no such file`);
     ({ text, isNew } = await generateHostKey(file));
   }
-  const parsed = ssh2.utils.parseKey(text);
-  // The OpenSSH format may hold several keys; ssh2 serves the first, as sshd would.
-  const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
+  const key = servedKey(text);
   if (key === undefined || key instanceof Error || !key.isPrivateKey()) {
     const why = key instanceof Error ? key.message : 'no private key in it';
     // A key an earlier version made may be one of the pairs ssh2 cannot read back (newHostKeyPair).
@@ -34,6 +32,12 @@ export async function readHostKey(file: string, generate: boolean): Promise<Host
     throw new ServerStartError(`${file} is not an SSH private key this server can use: ${why}${remedy}`);
   }
   return { text, fingerprint: `${fingerprintOf(key.getPublicSSH())} (${keyTypeName(key.type)})`, isNew };
+}
+
+/** The key ssh2 serves from a key file: of the several the OpenSSH format may hold, the first, as sshd would. */
+function servedKey(text: Buffer): ParsedKey | Error | undefined {
+  const parsed = ssh2.utils.parseKey(text);
+  return Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
 }
 
 /**
@@ -57,8 +61,7 @@ const DEFAULT_DIGESTS: Readonly<Record<string, string | null>> = {
  * keeps ssh2's signer.
  */
 export function signingHostKey(text: Buffer): ParsedKey {
-  const parsed = ssh2.utils.parseKey(text);
-  const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
+  const key = servedKey(text);
   if (key === undefined || key instanceof Error) {
     throw new ServerStartError(`not an SSH private key: ${key?.message ?? 'no key in it'}`);
   }
