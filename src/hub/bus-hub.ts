@@ -7,6 +7,7 @@ import type { HubBus, BusState } from './bus.js';
 import type { SessionEndReason, SessionInfo } from './events.js';
 import { SessionEvents } from './events.js';
 import { InProcessHub, matchesFilter } from './hub.js';
+import type { OptionCounts } from './option-counts.js';
 import type {
   HubMember,
   HubSharing,
@@ -86,6 +87,7 @@ export class BusHub implements SessionHub {
   readonly instance: string;
   readonly events: SessionEvents;
   readonly peers: SessionEvents;
+  readonly telnetOptions: OptionCounts;
   #local: InProcessHub;
   #bus: HubBus;
   #via: string;
@@ -112,6 +114,7 @@ export class BusHub implements SessionHub {
     this.#local = new InProcessHub({ logger: options.logger, instance: options.instance });
     this.instance = this.#local.instance;
     this.events = this.#local.events;
+    this.telnetOptions = this.#local.telnetOptions;
     const logger = options.logger;
     this.peers = new SessionEvents((err, type) => logger?.error({ err, event: type }, 'peer event consumer failed'));
     this.#bus = options.bus;

@@ -9,6 +9,7 @@ import type { TransportName } from '../config/schema.js';
 import { canonicalAddress } from '../transports/address.js';
 import { SessionEvents } from './events.js';
 import type { SessionInfo } from './events.js';
+import { OptionCounts } from './option-counts.js';
 import { sessionCount } from './session-count.js';
 import { newSessionId } from './session-id.js';
 
@@ -112,6 +113,8 @@ export interface HubSharing {
 export interface SessionHub extends Application {
   add(member: HubMember): void;
   remove(member: HubMember): void;
+  /** Telnet option negotiations of this process's sessions, whether or not anyone subscribes to `option` events. */
+  readonly telnetOptions: OptionCounts;
   /** Sessions from `address` across the application, for `max_connections_per_ip`. */
   connectionsFrom(address: string): number;
   /** A session of this process as it is now, without waiting; undefined for any other. */
@@ -134,6 +137,7 @@ export class InProcessHub implements SessionHub {
   readonly instance: string;
   readonly events: SessionEvents;
   readonly peers = new SessionEvents();
+  readonly telnetOptions = new OptionCounts();
   #members = new ChurnMap<string, HubMember>();
   #addresses = new Map<string, number>();
 

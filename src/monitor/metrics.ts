@@ -1,4 +1,4 @@
-// Prometheus metrics of one application, from its event stream, in a registry of its own.
+// Prometheus metrics of one application, from its event stream and counts, in a registry of its own.
 import { performance } from 'node:perf_hooks';
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -69,7 +69,6 @@ export class Metrics {
   #serverList: ServerTotals[] = [];
   #closedCounts = new CounterTree<'server' | 'transport' | 'reason'>('server', 'transport', 'reason');
   #refusedCounts = new CounterTree<'server' | 'transport' | 'reason'>('server', 'transport', 'reason');
-  #optionCounts = new CounterTree<'option' | 'side' | 'outcome'>('option', 'side', 'outcome');
   #loopTimer: NodeJS.Timeout | undefined;
   #lastLoopCheck = 0;
   /** Milliseconds; the longest the loop was held up since the previous scrape. */
@@ -194,7 +193,6 @@ export class Metrics {
       'session-started': (event) => this.#started(event),
       'session-ended': (event) => this.#ended(event),
       refused: ({ server, transport, reason }) => this.#refusedCounts.count(server, transport, reason),
-      option: ({ option, side, outcome }) => this.#optionCounts.count(option, side, outcome),
     });
   }
 
@@ -325,7 +323,10 @@ export class Metrics {
     }
     this.#closedCounts.writeTo(this.#closed);
     this.#refusedCounts.writeTo(this.#refused);
-    this.#optionCounts.writeTo(this.#telnetOptions);
+    this.#telnetOptions.reset();
+    for (const { option, side, outcome, count } of this.#app.telnetOptions.list()) {
+      this.#telnetOptions.inc({ option, side, outcome }, count);
+    }
     this.#viewers.set(this.#monitor?.viewerCount ?? 0);
     const sharing = this.#app.sharing();
     if (this.#hub !== undefined && sharing !== undefined) {

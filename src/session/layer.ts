@@ -32,7 +32,7 @@ export interface LayerEvents extends OutOfBandEvents {
   /** The input mode, echo or terminal details changed. */
   changed(what: 'mode' | 'terminal' | 'size'): void;
   /** A protocol option was switched on or off, or the client refused one we asked for. */
-  option(name: string, side: 'local' | 'remote', outcome: OptionOutcome): void;
+  option(code: number, side: 'local' | 'remote', outcome: OptionOutcome): void;
 }
 
 /** A protocol layer: decodes inbound bytes into keys and encodes outbound text. */

@@ -15,6 +15,7 @@ import type {
 import type { HubMember, SessionHub } from '../hub/hub.js';
 import { newSessionId } from '../hub/session-id.js';
 import type { GmcpMessage } from '../telnet/gmcp.js';
+import { optionName } from '../telnet/constants.js';
 import type { MsdpCommand, MsdpVariables } from '../telnet/msdp.js';
 import type {
   CloseReason,
@@ -453,9 +454,11 @@ export class Session implements EditableSession, HubMember {
         this.#session.#layerChanged(what);
       }
 
-      option(option: string, side: 'local' | 'remote', outcome: OptionOutcome): void {
+      option(code: number, side: 'local' | 'remote', outcome: OptionOutcome): void {
         const session = this.#session;
+        session.#app.telnetOptions.count(code, side, outcome);
         if (session.#app.events.has('option')) {
+          const option = optionName(code);
           session.#publish('option', { sessionId: session.id, option, side, enabled: outcome === 'enabled', outcome });
         }
       }

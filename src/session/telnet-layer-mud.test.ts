@@ -23,7 +23,7 @@ import {
 import { TelnetDecoder } from '../telnet/decoder.js';
 import { negotiate, subnegotiation } from '../telnet/encoder.js';
 import type { GmcpMessage } from '../telnet/gmcp.js';
-import { MSDP_VAL, MSDP_VAR } from '../telnet/constants.js';
+import { MSDP_VAL, MSDP_VAR, optionName } from '../telnet/constants.js';
 import type { MsdpVariables } from '../telnet/msdp.js';
 import type { LayerEvents } from './layer.js';
 import { TelnetLayer } from './telnet-layer.js';
@@ -49,7 +49,8 @@ function layer(mud: MudOptions | undefined): { inner: ByteConnection; telnet: Te
   const heard: Heard = { options: [], gmcp: [], msdp: [], commands: [] };
   const events: LayerEvents = {
     changed: () => undefined,
-    option: (name, side, outcome) => heard.options.push(`${name} ${side} ${outcome === 'enabled' ? 'on' : 'off'}`),
+    option: (code, side, outcome) =>
+      heard.options.push(`${optionName(code)} ${side} ${outcome === 'enabled' ? 'on' : 'off'}`),
     gmcp: (message) => heard.gmcp.push(message),
     msdp: (variables) => heard.msdp.push(variables),
     msdpCommand: (command, names) => heard.commands.push(`${command} ${names.join(',')}`),

@@ -103,8 +103,22 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
   },
 };
 
-/** The options a session's list shows, in its order, each once; then the MUD options offered. */
-const LISTED_OPTIONS: readonly number[] = [...new Set([...OPTIONS_WE_PERFORM, ...OPTIONS_WE_ACCEPT, OPT_LINEMODE])];
+/**
+ * The options a session's list shows, in its order, each once; then the MUD options, which are on
+ * only where offered. At most 26, so that the two masks of options on make one exact number.
+ */
+const LISTED_OPTIONS: readonly number[] = [
+  ...new Set([
+    ...OPTIONS_WE_PERFORM,
+    ...OPTIONS_WE_ACCEPT,
+    OPT_LINEMODE,
+    OPT_GMCP,
+    OPT_MSDP,
+    OPT_MSSP,
+    OPT_MCCP2,
+    OPT_MCCP3,
+  ]),
+];
 
 /** Shared by every layer without MUD options, so that they allocate nothing for them. */
 const NO_MUD_OPTIONS: ReadonlySet<number> = new Set();
@@ -639,7 +653,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
     let modeChanged = false;
     const events = this.#options.events;
     for (const change of result.changes) {
-      events.option(optionName(change.option), change.side, change.enabled ? 'enabled' : 'disabled');
+      events.option(change.option, change.side, change.enabled ? 'enabled' : 'disabled');
       if (change.side === 'local' && (change.option === OPT_ECHO || change.option === OPT_SGA)) {
         this.#set(change.option === OPT_ECHO ? LOCAL_ECHO_ON : LOCAL_SGA_ON, change.enabled);
       }
@@ -659,7 +673,7 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
         if (change.option === OPT_ECHO || change.option === OPT_SGA) modeChanged = true;
       }
     }
-    if (result.refused !== undefined) events.option(optionName(result.refused.option), result.refused.side, 'refused');
+    if (result.refused !== undefined) events.option(result.refused.option, result.refused.side, 'refused');
     if (result.refused?.option === OPT_TTYPE) {
       this.#decideEcho();
       this.#clientKnown(out);
@@ -800,19 +814,10 @@ export class TelnetLayer implements SessionLayer, TelnetSink {
   }
 
   #updateOptionList(): void {
-    const listed =
-      this.#mudOptions.size === 0
-        ? LISTED_OPTIONS
-        : [...LISTED_OPTIONS, ...[...this.#mudOptions].filter((option) => !LISTED_OPTIONS.includes(option))];
-    const local = this.#negotiator.enabledAmong('local', listed);
-    const remote = this.#negotiator.enabledAmong('remote', listed);
-    const options: string[] = [];
-    for (let i = 0; i < listed.length; i++) {
-      if ((local & (1 << i)) !== 0) options.push(optionLabel(listed[i]!, 'local'));
-      if ((remote & (1 << i)) !== 0) options.push(optionLabel(listed[i]!, 'remote'));
-    }
-    // Kept by the session: a copy holds just its labels, where the array grown by push keeps 17 slots (152 bytes).
-    this.terminal.options = options.slice();
+    this.terminal.options = optionList(
+      this.#negotiator.enabledAmong('local', LISTED_OPTIONS),
+      this.#negotiator.enabledAmong('remote', LISTED_OPTIONS),
+    );
   }
 
   #send(frames: Uint8Array[]): void {
@@ -899,6 +904,30 @@ function plainOpening(mode: InputMode): { negotiator: OptionNegotiator; frame: U
     PLAIN_OPENINGS[mode] = opening;
   }
   return opening;
+}
+
+/**
+ * Option lists by which of LISTED_OPTIONS are on at each side, shared by every session with the
+ * same ones on: clients settle on a few sets, and each connect would otherwise build its list.
+ */
+const OPTION_LISTS = new Map<number, readonly string[]>();
+/** A client switching options at will makes new sets: past this many, lists are built but not kept. */
+const MAX_OPTION_LISTS = 1024;
+
+function optionList(local: number, remote: number): readonly string[] {
+  const key = local * 2 ** LISTED_OPTIONS.length + remote;
+  let list = OPTION_LISTS.get(key);
+  if (list === undefined) {
+    const labels: string[] = [];
+    for (let i = 0; i < LISTED_OPTIONS.length; i++) {
+      if ((local & (1 << i)) !== 0) labels.push(optionLabel(LISTED_OPTIONS[i]!, 'local'));
+      if ((remote & (1 << i)) !== 0) labels.push(optionLabel(LISTED_OPTIONS[i]!, 'remote'));
+    }
+    // A copy holds just its labels, where the array grown by push keeps 17 slots (152 bytes).
+    list = Object.freeze(labels.slice());
+    if (OPTION_LISTS.size < MAX_OPTION_LISTS) OPTION_LISTS.set(key, list);
+  }
+  return list;
 }
 
 /** "ECHO (server)", "NAWS (client)": made once per option and side, and shared by every session's list. */
