@@ -105,7 +105,7 @@ const POLICIES: Readonly<Record<InputMode, OptionPolicy>> = {
 
 /**
  * The options a session's list shows, in its order, each once; then the MUD options, which are on
- * only where offered. At most 26, so that the two masks of options on make one exact number.
+ * only where offered. At most 15, so that the two masks of options on make one small integer.
  */
 const LISTED_OPTIONS: readonly number[] = [
   ...new Set([
@@ -915,7 +915,7 @@ const OPTION_LISTS = new Map<number, readonly string[]>();
 const MAX_OPTION_LISTS = 1024;
 
 function optionList(local: number, remote: number): readonly string[] {
-  const key = local * 2 ** LISTED_OPTIONS.length + remote;
+  const key = (local << LISTED_OPTIONS.length) | remote;
   let list = OPTION_LISTS.get(key);
   if (list === undefined) {
     const labels: string[] = [];
