@@ -112,12 +112,12 @@ export interface MemoryReducerOptions {
  * connected, and only once the process has been idle for IDLE_WINDOW_MS: the end of a burst of
  * connects is not the end of the work, and 1,000 sessions busy with lines, none starting or
  * ending, had their code thrown away under them (a launcher's SSH connects fell from 1.1x of raw
- * ssh2 to 0.82x to 0.97x after its other transports served 500 clients each). Sessions found at
- * work for WORKING_WINDOWS windows in a row are left alone until a session starts or ends: a lull
- * in their work is not the end of it either: one (1,000 sessions a load generator left waiting
- * while it drove another server) was collected, and SSH connects ran at 0.87x to 0.94x of raw
- * ssh2 20 s later and 0.97x to 1.06x 40 s later, where they ran at 1.2x. Idle sessions after a
- * burst still pay that for their memory.
+ * ssh2 to 0.82x to 0.97x after its other transports served 500 clients each). Nor is a lull in
+ * their work its end, so sessions found at work for WORKING_WINDOWS windows in a row are left
+ * alone until a session starts or ends. Collected in such a lull (1,000 sessions a load generator
+ * left waiting while it drove another server), a launcher's SSH connects ran at 0.87x to 0.94x of
+ * raw ssh2 20 s later and 0.97x to 1.06x 40 s later, where they ran at 1.2x. Idle sessions after
+ * a burst still pay that for their memory.
  */
 export class MemoryReducer {
   readonly #collect: () => Promise<void>;
