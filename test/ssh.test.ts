@@ -353,6 +353,66 @@ test(
   },
 );
 
+test(
+  "with a cipher and a MAC apart (aes128-ctr, hmac-sha2-256: libssh2, PuTTY), a reply leaves in one write, as do the login's answers",
+  TIMEOUT,
+  async () => {
+    const server = await serveSsh(Echo, { welcome_message: 'Counted' });
+    const port = server.ports.ssh!;
+    // Each write of the server's socket: ssh2 writes an encrypted packet and its MAC apart.
+    let writes = 0;
+    const { _write: write, _writev: writev } = net.Socket.prototype;
+    const isServerSide = (socket: net.Socket): boolean => socket.localPort === port;
+    net.Socket.prototype._write = function (this: net.Socket, ...args: Parameters<net.Socket['_write']>) {
+      if (isServerSide(this)) writes++;
+      return write.apply(this, args);
+    };
+    net.Socket.prototype._writev = function (
+      this: net.Socket,
+      ...args: Parameters<NonNullable<net.Socket['_writev']>>
+    ) {
+      if (isServerSide(this)) writes++;
+      return writev!.apply(this, args);
+    };
+    const client = new ssh2.Client();
+    try {
+      client.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        client.once('error', reject);
+        client.once('ready', () => resolve());
+        client.connect({
+          host: '127.0.0.1',
+          port,
+          username: 'ada',
+          algorithms: { cipher: ['aes128-ctr'], hmac: ['hmac-sha2-256'] },
+        });
+      });
+      let output = '';
+      const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        client.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, opened) => (err ? reject(err) : resolve(opened))),
+      );
+      channel.on('data', (data: Buffer) => (output += data.toString()));
+      await until(() => output.endsWith('> '), 'the prompt', 5000);
+      // The version and KEXINIT, then one write for each of the client's messages at most (9 in
+      // all, fewer where they come together); sent a write for each packet and each MAC, 17.
+      assert.ok(writes <= 10, `the login's answers in ${writes} writes`);
+
+      for (const line of ['hello', 'again']) {
+        const from = output.length;
+        writes = 0;
+        channel.write(`${line}\r`);
+        await until(() => output.endsWith('> ') && output.length > from + line.length, 'the answer', 5000);
+        assert.equal(output.slice(from), `${line}\r\nEcho: ${line}\r\n> `);
+        assert.equal(writes, 1, `the echo, the answer and the prompt in ${writes} writes`);
+      }
+    } finally {
+      net.Socket.prototype._write = write;
+      net.Socket.prototype._writev = writev;
+      client.end();
+    }
+  },
+);
+
 describe('logins', () => {
   const knownHosts = join(scratch, 'known_hosts_logins');
 

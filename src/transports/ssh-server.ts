@@ -327,6 +327,38 @@ function refuseOnChannel(channel: ServerChannel, message: string): void {
 /** The environment variable that carries a resume token (docs/transports.md, "Session resume"). */
 export const RESUME_VARIABLE = 'RESUME';
 
+/**
+ * A channel as a TurnSink, with its socket corked around each write: ssh2 sends a packet in two
+ * socket writes (the encrypted packet, then its MAC), which corked leave in one system call.
+ * Each write on loopback costs the sender the whole delivery: a round trip's reply took two.
+ */
+class ChannelSink extends StreamSink {
+  readonly #socket: net.Socket;
+
+  constructor(channel: ServerChannel, socket: net.Socket) {
+    super(channel, socket);
+    this.#socket = socket;
+  }
+
+  override send(data: Uint8Array | string): boolean {
+    this.#socket.cork();
+    try {
+      return super.send(data);
+    } finally {
+      this.#socket.uncork();
+    }
+  }
+
+  override sendAll(pieces: ReadonlyArray<Uint8Array | string>): boolean {
+    this.#socket.cork();
+    try {
+      return super.sendAll(pieces);
+    } finally {
+      this.#socket.uncork();
+    }
+  }
+}
+
 /** A session channel mapped onto the Connection contract. */
 class SshSessionConnection extends ConnectionEnding implements SshConnection {
   readonly framing = 'stream' as const;
@@ -360,7 +392,7 @@ class SshSessionConnection extends ConnectionEnding implements SshConnection {
     this.#channel = channel;
     this.#socket = socket;
     // A channel waits for the client's window, or for the socket to close.
-    this.#writer = new TurnWriter(new StreamSink(channel, socket));
+    this.#writer = new TurnWriter(new ChannelSink(channel, socket));
     this.#maxOutputBuffer = options.maxOutputBuffer;
     const { [RESUME_VARIABLE]: resumeToken, ...environment } = options.facts.environment ?? {};
     this.resumeToken = resumeToken;

@@ -117,6 +117,7 @@ export async function listenSsh(options: SshListenOptions): Promise<Listener> {
     const leave = (): void => {
       clearTimeout(timer);
       arrivals.delete(key);
+      socket.off('data', corkForRead);
     };
     arrivals.set(key, { socket, peer, started: leave });
     socket.once('close', leave);
@@ -130,6 +131,8 @@ export async function listenSsh(options: SshListenOptions): Promise<Listener> {
         // ssh2 resumes the socket once its WebAssembly is ready, which the first client waits for:
         // resuming it here would let the client's first bytes go by unread.
         sshServer.injectSocket(socket);
+        // Paused by ssh2 now, the socket stays paused with a listener added; this one runs before ssh2's.
+        socket.prependListener('data', corkForRead);
       },
       (err: unknown) => {
         logger.error({ err, address: peer.address }, 'ssh2 failed to load or start: the SSH client is disconnected');
@@ -228,6 +231,20 @@ export interface Arrival {
   peer: ClientPeer;
   /** Its session started: the handshake timeout stops, and the listener's close leaves it to the session. */
   started(): void;
+}
+
+/**
+ * Holds what ssh2 writes in answer to one read of the handshake for one system call: it sends
+ * each packet in two writes (an encrypted packet and its MAC), and answers a read with several
+ * packets (the key exchange's reply and NEWKEYS; the login's success; the channel's confirmation).
+ */
+function corkForRead(this: net.Socket): void {
+  this.cork();
+  process.nextTick(uncork, this);
+}
+
+function uncork(socket: net.Socket): void {
+  socket.uncork();
 }
 
 /** How ssh2 names a new client's socket: it hands over the client, not the socket. */
