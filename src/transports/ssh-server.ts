@@ -341,18 +341,17 @@ class ChannelSink extends StreamSink {
   }
 
   override send(data: Uint8Array | string): boolean {
-    this.#socket.cork();
-    try {
-      return super.send(data);
-    } finally {
-      this.#socket.uncork();
-    }
+    return this.#corked(() => super.send(data));
   }
 
   override sendAll(pieces: ReadonlyArray<Uint8Array | string>): boolean {
+    return this.#corked(() => super.sendAll(pieces));
+  }
+
+  #corked(write: () => boolean): boolean {
     this.#socket.cork();
     try {
-      return super.sendAll(pieces);
+      return write();
     } finally {
       this.#socket.uncork();
     }
